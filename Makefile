@@ -1,0 +1,76 @@
+# seq — header-only; this Makefile builds the tests, examples and benchmarks.
+#   make demo   run the tour of examples        make test        every test runner
+#   make bench  time seq against its peers      make test-asan   the suite under ASan+UBSan
+#   make install PREFIX=/usr/local              make clean
+CC       ?= gcc
+CXX      ?= g++
+PREFIX   ?= /usr/local
+WARN      = -Wall -Wextra -Werror
+OPT       = -O2 -march=native
+CFLAGS_C  = -std=c99 $(OPT) $(WARN)
+CFLAGS_CXX= -std=c++11 $(OPT) $(WARN)
+LDLIBS    = -lm
+B         = build
+HEADERS   = seq.h
+EXAMPLES  = $(basename $(notdir $(wildcard examples/*.c)))
+BENCHES   = $(basename $(notdir $(wildcard bench/*.c)))
+
+# BLIS is optional: used when a program including <blis.h> links against -lblis.
+HAVE_BLIS := $(shell echo 'int main(void){return 0;}' | \
+               $(CC) -x c - -include blis.h -lblis -lm -o /dev/null >/dev/null 2>&1 && echo 1)
+BLIS_FLAGS = -DSEQ_USE_BLIS
+BLIS_LIBS  = -lblis
+
+TEST_SRC  = tests/test_seq.c $(wildcard tests/seq_*_test.c)
+RUNNERS   = $(B)/test_seq $(if $(HAVE_BLIS),$(B)/test_seq_blis)
+
+.PHONY: all test test-asan compile-check bench demo install clean
+all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCHES:%=$(B)/bench_%)
+
+$(B):
+	@mkdir -p $(B)
+
+$(B)/test_seq: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_blis: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $(TEST_SRC) $(BLIS_LIBS) $(LDLIBS)
+$(B)/test_seq_asan: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fno-omit-frame-pointer -o $@ $(TEST_SRC) $(LDLIBS)
+
+$(B)/%: examples/%.c $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) $(if $(HAVE_BLIS),$(BLIS_FLAGS)) -o $@ $< $(if $(HAVE_BLIS),$(BLIS_LIBS)) $(LDLIBS)
+$(B)/bench_%: bench/%.c $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
+$(B)/bench_%_blis: bench/%.c $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $< $(BLIS_LIBS) $(LDLIBS)
+
+# Every header compiles as C99 and as C++ with -Werror, with and without BLIS.
+compile-check: | $(B)
+	$(CC)  -std=c99   $(WARN) -x c   -c seq_all.c -o $(B)/seq_all_c.o
+	$(CXX) -std=c++11 $(WARN) -x c++ -c seq_all.c -o $(B)/seq_all_cxx.o
+	$(if $(HAVE_BLIS),$(CC)  -std=c99   $(WARN) $(BLIS_FLAGS) -x c   -c seq_all.c -o $(B)/seq_all_blis_c.o)
+	$(if $(HAVE_BLIS),$(CXX) -std=c++11 $(WARN) $(BLIS_FLAGS) -x c++ -c seq_all.c -o $(B)/seq_all_blis_cxx.o)
+	$(CC)  -std=c99   $(WARN) -DSEQ_STATIC -x c -c seq_all.c -o $(B)/seq_all_static.o
+	$(CC)  -std=c99   $(WARN) -DSEQ_NO_SIMD -x c -c seq_all.c -o $(B)/seq_all_nosimd.o
+
+test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
+	@sh tests/run.sh $(RUNNERS)
+
+test-asan: $(B)/test_seq_asan
+	@sh tests/run.sh $(B)/test_seq_asan
+
+bench: $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
+	@for b in $(BENCHES); do ./$(B)/bench_$$b || exit 1; done
+
+demo: $(EXAMPLES:%=$(B)/%)
+	@for e in $(EXAMPLES); do echo "== examples/$$e.c"; ./$(B)/$$e || exit 1; done
+
+install:
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(shell sed -n 's/^#define SEQ_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' seq.h | paste -sd.)|' \
+	  seq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/seq.pc
+
+clean:
+	rm -rf $(B)
