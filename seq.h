@@ -249,6 +249,10 @@ SEQDEF seq_tensor *seq_linear(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_te
 /* Mean of all elements -> scalar (shape (), numel 1). */
 SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x);
 
+/* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
+
+/* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
+
 /* ===================================================================================
  * 9  losses (scalar outputs, mean over the counted elements unless said otherwise)
  * =================================================================================== */
@@ -282,6 +286,17 @@ SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, 
 /* ===================================================================================
  * 11 optimizers (each is one loop over the flat buffers)
  * =================================================================================== */
+
+/* State every optimizer (and weight EMA) keeps: one flat float buffer -- moments as
+ * slabs of P->numel, or a factored layout -- and the step count. Each optimizer struct
+ * has it as its first member `st`, so checkpoints save any of them the same way. */
+typedef struct seq_optim_state {
+    const char *kind;   /* "adamw", "lion", "ema", ...: recorded in checkpoints */
+    float *buf;
+    int64_t numel;      /* floats in buf */
+    int64_t step;       /* updates taken */
+    void *alloc_ud;
+} seq_optim_state;
 
 /* ===================================================================================
  * 12 learning-rate schedules
@@ -1236,6 +1251,10 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
     seq__record(ctx, op, y, seq__mean_backward, 1, &x);
     return y;
 }
+
+/* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
+
+/* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
 
 /* ===================================================================================
  * 9  losses

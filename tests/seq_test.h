@@ -74,6 +74,7 @@ void seq_test_fail_never(void);
 void seq_tests_core(void);
 void seq_tests_gemm(void);
 void seq_tests_ops(void);
+void seq_tests_seqops(void);
 void seq_tests_losses(void);
 void seq_tests_optim(void);
 void seq_tests_files(void);

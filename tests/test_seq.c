@@ -44,6 +44,7 @@ int main(void) {
     seq_tests_core();
     seq_tests_gemm();
     seq_tests_ops();
+    seq_tests_seqops();
     seq_tests_losses();
     seq_tests_optim();
     seq_tests_files();
