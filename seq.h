@@ -244,6 +244,7 @@ SEQDEF const char *seq_sgemm_backend(void);
 /* Elementwise a (op) b. b has a's shape, or a's trailing dimensions (a bias row
  * broadcast over the leading ones), or a single element. Result has a's shape. */
 SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b);
+SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b);
 /* x (...,in), W (out,in) as PyTorch, b (out) or NULL -> (...,out) */
 SEQDEF seq_tensor *seq_linear(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_tensor *b);
 /* Mean of all elements -> scalar (shape (), numel 1). */
@@ -1165,23 +1166,51 @@ static void seq__add_backward(seq_ctx *ctx, seq__node *n) {
         for (i = 0; i < a->numel; i++) gb[i % inner] += go[i];
 }
 
-SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    static const char op[] = "seq_add";
-    seq_tensor *ins[2], *y;
-    int64_t i, inner;
+static void seq__mul_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *a = n->in[0], *b = n->in[1];
+    const float *go = n->out->grad;
+    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b);
+    int64_t i, inner = b->numel;
+    if (ga)
+        for (i = 0; i < a->numel; i++) ga[i] += go[i] * b->data[i % inner];
+    if (gb)
+        for (i = 0; i < a->numel; i++) gb[i % inner] += go[i] * a->data[i];
+}
+
+/* Shared front half of the broadcasting binary ops: checks, output, inner size. */
+static seq_tensor *seq__binary_out(seq_ctx *ctx, const char *op, seq_tensor *a, seq_tensor *b, int64_t *inner) {
+    seq_tensor *ins[2];
     ins[0] = a;
     ins[1] = b;
     if (!seq__ok(ctx, op, 2, ins)) return NULL;
-    inner = seq__bcast_inner(a, b);
-    if (inner < 0 || a->dtype != SEQ_F32 || b->dtype != SEQ_F32) {
+    *inner = seq__bcast_inner(a, b);
+    if (*inner < 0 || a->dtype != SEQ_F32 || b->dtype != SEQ_F32) {
         seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "b (%lld elements) does not broadcast to a (%lld)",
                       (long long)b->numel, (long long)a->numel);
         return NULL;
     }
-    y = seq__out(ctx, op, a->ndim, a->shape, 2, ins);
+    return seq__out(ctx, op, a->ndim, a->shape, 2, ins);
+}
+
+SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    int64_t i, inner;
+    seq_tensor *ins[2], *y = seq__binary_out(ctx, "seq_add", a, b, &inner);
     if (!y) return NULL;
     for (i = 0; i < a->numel; i++) y->data[i] = a->data[i] + b->data[i % inner];
-    seq__record(ctx, op, y, seq__add_backward, 2, ins);
+    ins[0] = a;
+    ins[1] = b;
+    seq__record(ctx, "seq_add", y, seq__add_backward, 2, ins);
+    return y;
+}
+
+SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    int64_t i, inner;
+    seq_tensor *ins[2], *y = seq__binary_out(ctx, "seq_mul", a, b, &inner);
+    if (!y) return NULL;
+    for (i = 0; i < a->numel; i++) y->data[i] = a->data[i] * b->data[i % inner];
+    ins[0] = a;
+    ins[1] = b;
+    seq__record(ctx, "seq_mul", y, seq__mul_backward, 2, ins);
     return y;
 }
 
