@@ -8,7 +8,6 @@ PREFIX   ?= /usr/local
 WARN      = -Wall -Wextra -Werror
 OPT       = -O2 -march=native
 CFLAGS_C  = -std=c99 $(OPT) $(WARN)
-CFLAGS_CXX= -std=c++11 $(OPT) $(WARN)
 LDLIBS    = -lm
 B         = build
 HEADERS   = seq.h
@@ -21,11 +20,12 @@ HAVE_BLIS := $(shell echo 'int main(void){return 0;}' | \
 BLIS_FLAGS = -DSEQ_USE_BLIS
 BLIS_LIBS  = -lblis
 
+BENCH_BINS= $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
 TEST_SRC  = tests/test_seq.c $(wildcard tests/seq_*_test.c)
 RUNNERS   = $(B)/test_seq $(if $(HAVE_BLIS),$(B)/test_seq_blis)
 
 .PHONY: all test test-asan compile-check bench demo install clean
-all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCHES:%=$(B)/bench_%)
+all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
 
 $(B):
 	@mkdir -p $(B)
@@ -54,14 +54,16 @@ compile-check: | $(B)
 	$(CC)  -std=c99   $(WARN) -DSEQ_STATIC -x c -c seq_all.c -o $(B)/seq_all_static.o
 	$(CC)  -std=c99   $(WARN) -DSEQ_NO_SIMD -x c -c seq_all.c -o $(B)/seq_all_nosimd.o
 
+# Examples that check their own result (exit status) count as one test each.
+CHECKED_EXAMPLES = $(filter quickstart spirals,$(EXAMPLES))
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
-	@sh tests/run.sh $(RUNNERS)
+	@sh tests/run.sh $(RUNNERS) $(CHECKED_EXAMPLES:%=example:$(B)/%)
 
 test-asan: $(B)/test_seq_asan
 	@sh tests/run.sh $(B)/test_seq_asan
 
-bench: $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
-	@for b in $(BENCHES); do ./$(B)/bench_$$b || exit 1; done
+bench: $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; ./$$b || exit 1; done
 
 demo: $(EXAMPLES:%=$(B)/%)
 	@for e in $(EXAMPLES); do echo "== examples/$$e.c"; ./$(B)/$$e || exit 1; done

@@ -311,6 +311,25 @@ typedef struct seq_optim_state {
  * 14 layers
  * =================================================================================== */
 
+/* --- 14.1 resettable linear scan: h_t = a_t * h_{t-1} + b_t (elementwise) -------------
+ * The recurrence under every diagonal linear layer (S4D, Mamba, LRU, minGRU, Mega EMA).
+ * a, b: (B,T,C); h0: (B,C) or NULL (zeros) -> h: (B,T,C).
+ * resets: B*T flags or NULL; resets[b*T+t] != 0 starts a new segment at t: the state
+ *   carried into t is dropped (h_t = b_t), as S5's resettable scan does for concatenated
+ *   episodes.
+ * lengths: B valid lengths or NULL; row b stops at lengths[b]: h is 0 beyond it and
+ *   nothing there reaches the gradients (padding).
+ * Gradients flow to a, b and h0. Errors: shape mismatch, a length outside [0,T]. */
+typedef struct seq_scan_opts {
+    const uint8_t *resets;
+    const int32_t *lengths;
+} seq_scan_opts;
+SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, seq_tensor *h0,
+                                   const seq_scan_opts *opts);
+/* Final state of each row: h[b, lengths[b]-1, :] (or the last step; zeros for an empty
+ * row) -> (B,C). With lengths NULL every row ends at T-1. */
+SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *lengths);
+
 #ifdef __cplusplus
 }
 #endif
@@ -697,6 +716,15 @@ SEQDEF void *seq_ctx_alloc(seq_ctx *ctx, size_t bytes) {
 static void *seq__calloc(seq_ctx *ctx, size_t bytes) {
     void *p = seq_ctx_alloc(ctx, bytes);
     if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* Arena copy of caller memory that a backward needs later (NULL stays NULL). */
+static void *seq__arena_copy(seq_ctx *ctx, const void *src, size_t bytes) {
+    void *p;
+    if (!src) return NULL;
+    p = seq_ctx_alloc(ctx, bytes);
+    if (p) memcpy(p, src, bytes);
     return p;
 }
 
@@ -1419,6 +1447,155 @@ SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, 
 /* ===================================================================================
  * 14 layers
  * =================================================================================== */
+
+/* --- 14.1 resettable linear scan ------------------------------------------------------ */
+
+/* Valid length of row b, or T when no lengths are given. */
+static int64_t seq__row_len(const int32_t *lengths, int64_t b, int64_t T) { return lengths ? lengths[b] : T; }
+
+/* 1 when every length is in [0,T]; otherwise 0 with the ctx error set. */
+static int seq__lengths_ok(seq_ctx *ctx, const char *op, const int32_t *lengths, int64_t B, int64_t T) {
+    int64_t b;
+    if (!lengths) return 1;
+    for (b = 0; b < B; b++)
+        if (lengths[b] < 0 || lengths[b] > T) {
+            seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "lengths[%lld] = %d is outside [0, T=%lld]", (long long)b,
+                          (int)lengths[b], (long long)T);
+            return 0;
+        }
+    return 1;
+}
+
+typedef struct seq__scan_aux {
+    const uint8_t *resets;
+    const int32_t *lengths;
+} seq__scan_aux;
+
+/* Walks t = len-1 .. 0 with the carried gradient dh (C floats, zeroed by the caller):
+ *   dh += dy_t;  db_t += dh;  da_t += dh * h_{t-1};  dh = reset_t ? 0 : dh * a_t,
+ * and what remains at t = 0 is the gradient of h0. */
+static void seq__scan_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *a = n->in[0], *b = n->in[1], *h0 = n->in[2], *h = n->out;
+    const seq__scan_aux *x = (const seq__scan_aux *)n->aux;
+    int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2], r, t, c;
+    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b), *gh0 = seq__grad(ctx, h0);
+    float *dh = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    if (!dh) return;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(x->lengths, r, T);
+        int reset_at_0 = 0;
+        memset(dh, 0, (size_t)C * sizeof(float));
+        for (t = len - 1; t >= 0; t--) {
+            int64_t o = (r * T + t) * C;
+            int reset = x->resets && x->resets[r * T + t];
+            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
+            for (c = 0; c < C; c++) dh[c] += h->grad[o + c];
+            if (gb)
+                for (c = 0; c < C; c++) gb[o + c] += dh[c];
+            if (ga && hp && !reset)
+                for (c = 0; c < C; c++) ga[o + c] += dh[c] * hp[c];
+            if (reset) memset(dh, 0, (size_t)C * sizeof(float));
+            else
+                for (c = 0; c < C; c++) dh[c] *= a->data[o + c];
+            if (t == 0) reset_at_0 = reset;
+        }
+        if (gh0 && len > 0 && !reset_at_0)
+            for (c = 0; c < C; c++) gh0[r * C + c] += dh[c];
+    }
+}
+
+SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, seq_tensor *h0,
+                                   const seq_scan_opts *opts) {
+    static const char op[] = "seq_linear_scan";
+    seq_tensor *ins[3], *h;
+    seq__scan_aux *x;
+    seq__node *nd;
+    int64_t B, T, C, r, t, c;
+    ins[0] = a;
+    ins[1] = b;
+    ins[2] = h0;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    if (a->ndim != 3 || !seq_tensor_same_shape(a, b) || a->dtype != SEQ_F32 || b->dtype != SEQ_F32 ||
+        (h0 && (h0->ndim != 2 || h0->shape[0] != a->shape[0] || h0->shape[1] != a->shape[2] ||
+                h0->dtype != SEQ_F32))) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs a, b (B,T,C) of one shape and h0 (B,C) or NULL");
+        return NULL;
+    }
+    B = a->shape[0];
+    T = a->shape[1];
+    C = a->shape[2];
+    if (!seq__lengths_ok(ctx, op, opts ? opts->lengths : NULL, B, T)) return NULL;
+    h = seq__out(ctx, op, 3, a->shape, 3, ins);
+    x = (seq__scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__scan_aux));
+    if (!h || !x) return NULL;
+    x->resets = opts ? (const uint8_t *)seq__arena_copy(ctx, opts->resets, (size_t)(B * T)) : NULL;
+    x->lengths = opts ? (const int32_t *)seq__arena_copy(ctx, opts->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    if (ctx->status != SEQ_OK) return NULL;
+    memset(h->data, 0, (size_t)h->numel * sizeof(float)); /* padding past each length stays 0 */
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(x->lengths, r, T);
+        for (t = 0; t < len; t++) {
+            int64_t o = (r * T + t) * C;
+            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
+            if (!hp || (x->resets && x->resets[r * T + t]))
+                for (c = 0; c < C; c++) h->data[o + c] = b->data[o + c];
+            else
+                for (c = 0; c < C; c++) h->data[o + c] = a->data[o + c] * hp[c] + b->data[o + c];
+        }
+    }
+    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
+    if (nd) nd->aux = x;
+    return h;
+}
+
+typedef struct seq__last_aux {
+    const int32_t *lengths;
+} seq__last_aux;
+
+static void seq__last_step_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *h = n->in[0];
+    const seq__last_aux *x = (const seq__last_aux *)n->aux;
+    int64_t B = h->shape[0], T = h->shape[1], C = h->shape[2], r, c;
+    float *gh = seq__grad(ctx, h);
+    if (!gh) return;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(x->lengths, r, T);
+        if (len > 0)
+            for (c = 0; c < C; c++) gh[(r * T + len - 1) * C + c] += n->out->grad[r * C + c];
+    }
+}
+
+SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *lengths) {
+    static const char op[] = "seq_last_step";
+    seq_tensor *y;
+    seq__last_aux *x;
+    seq__node *nd;
+    int64_t shape[2], r, B, T, C;
+    if (!seq__ok(ctx, op, 1, &h)) return NULL;
+    if (h->ndim != 3 || h->dtype != SEQ_F32) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs h (B,T,C)");
+        return NULL;
+    }
+    B = h->shape[0];
+    T = h->shape[1];
+    C = h->shape[2];
+    if (!seq__lengths_ok(ctx, op, lengths, B, T)) return NULL;
+    shape[0] = B;
+    shape[1] = C;
+    y = seq__out(ctx, op, 2, shape, 1, &h);
+    x = (seq__last_aux *)seq_ctx_alloc(ctx, sizeof(seq__last_aux));
+    if (!y || !x) return NULL;
+    x->lengths = (const int32_t *)seq__arena_copy(ctx, lengths, (size_t)B * sizeof(int32_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(lengths, r, T);
+        if (len > 0) memcpy(y->data + r * C, h->data + (r * T + len - 1) * C, (size_t)C * sizeof(float));
+        else memset(y->data + r * C, 0, (size_t)C * sizeof(float));
+    }
+    nd = seq__record(ctx, op, y, seq__last_step_backward, 1, &h);
+    if (nd) nd->aux = x;
+    return y;
+}
 
 #ifdef __cplusplus
 }

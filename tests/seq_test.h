@@ -78,4 +78,5 @@ void seq_tests_seqops(void);
 void seq_tests_losses(void);
 void seq_tests_optim(void);
 void seq_tests_files(void);
+void seq_tests_layers(void);
 #endif

@@ -48,6 +48,7 @@ int main(void) {
     seq_tests_losses();
     seq_tests_optim();
     seq_tests_files();
+    seq_tests_layers();
     printf("%d passed, %d failed\n", seq_test_npassed, seq_test_nfailed);
     return seq_test_nfailed ? 1 : 0;
 }
