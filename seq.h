@@ -330,6 +330,57 @@ SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, s
  * row) -> (B,C). With lengths NULL every row ends at T-1. */
 SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *lengths);
 
+/* --- 14.2 LSTM (PyTorch nn.LSTM layout, batch_first) ----------------------------------
+ * Gates i,f,g,o stacked in that order: weight_ih_l<k> (4H,I_k), weight_hh_l<k> (4H,H),
+ * bias_ih_l<k> and bias_hh_l<k> (4H); "_reverse" for the backward direction; registered
+ * as "<prefix>.weight_ih_l0" ... so an nn.LSTM state_dict saved as safetensors loads
+ * as is. Input projections for all steps are one GEMM; the recurrence runs per step. */
+#define SEQ_RNN_MAX_LAYERS 8
+
+/* Everything a recurrent forward takes and gives besides x and y (all optional). */
+typedef struct seq_rnn_io {
+    seq_tensor *h0, *c0;    /* in: (L*D,B,H) initial states, NULL = zeros; receive gradient */
+    const int32_t *lengths; /* in: B valid lengths (<= T) or NULL; y is 0 past a length */
+    const uint8_t *resets;  /* in: B*T flags or NULL; a flag at t starts a new segment there:
+                               the state carried in is dropped (zeros) */
+    seq_tensor *hn, *cn;    /* out: (L*D,B,H) final states (the state after each row's last
+                               valid step; h0 for an empty row); usable in the loss */
+} seq_rnn_io;
+
+typedef struct seq_lstm_config {
+    int64_t input_size, hidden_size;
+    int num_layers;    /* 1..SEQ_RNN_MAX_LAYERS */
+    int bidirectional; /* 0 or 1 */
+    int bias;          /* 1: bias_ih and bias_hh, as PyTorch's default */
+} seq_lstm_config;
+
+typedef struct seq_lstm {
+    seq_lstm_config cfg;
+    void *alloc_ud; /* the params' allocator, for step states */
+    /* index 2*layer + direction */
+    seq_tensor *w_ih[2 * SEQ_RNN_MAX_LAYERS], *w_hh[2 * SEQ_RNN_MAX_LAYERS];
+    seq_tensor *b_ih[2 * SEQ_RNN_MAX_LAYERS], *b_hh[2 * SEQ_RNN_MAX_LAYERS];
+} seq_lstm;
+
+SEQDEF seq_lstm_config seq_lstm_config_default(int64_t input_size, int64_t hidden_size);
+/* Registers the weights in P, initialized U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does. */
+SEQDEF seq_status seq_lstm_init(seq_lstm *l, seq_params *P, const char *prefix, seq_lstm_config cfg);
+/* x (B,T,I) -> y (B,T,D*H), D = 2 when bidirectional; io may be NULL. */
+SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor *x, seq_rnn_io *io);
+
+/* Streaming: caller-owned state, no ctx, no allocation per step (unidirectional only). */
+typedef struct seq_lstm_state {
+    int64_t batch;
+    float *h, *c;  /* (L,B,H) */
+    float *work;   /* gate pre-activations (B,4H) and a layer's output (B,H) */
+    void *alloc_ud;
+} seq_lstm_state;
+SEQDEF seq_status seq_lstm_state_init(const seq_lstm *l, seq_lstm_state *st, int64_t batch);
+SEQDEF void seq_lstm_state_reset(seq_lstm_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_lstm_state_free(seq_lstm_state *st);
+/* x_t (B,I) -> y_t (B,H) (the last layer's h), advancing the state by one step. */
+SEQDEF seq_status seq_lstm_step(const seq_lstm *l, seq_lstm_state *st, const float *x_t, float *y_t);
+
 #ifdef __cplusplus
 }
 #endif
@@ -387,6 +438,7 @@ extern "C" {
  * =================================================================================== */
 
 static SEQ__TLS char seq__errbuf[512];
+static SEQ__TLS seq_status seq__errstatus; /* status of the last seq__err on this thread */
 static seq_log_fn seq__log_fn;
 static void *seq__log_ud;
 
@@ -427,6 +479,7 @@ static seq_status seq__err(seq_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     seq__vformat(seq__errbuf, sizeof seq__errbuf, fmt, ap);
     va_end(ap);
+    seq__errstatus = s;
     if (seq__log_fn) seq__log_fn(seq__log_ud, s, seq__errbuf);
     return s;
 }
@@ -584,6 +637,8 @@ struct seq__node {
     float f[4];    /* op scalars (eps, scale, p, ...) */
     int64_t i[4];  /* op integers (dims, flags, ...) */
     void *aux;     /* op-specific saved data, in the arena */
+    seq_tensor *extra_out[2]; /* further outputs (an RNN's final states): a gradient on any
+                                 output runs the backward, which must expect NULL grads */
 };
 
 typedef struct seq__block {
@@ -1343,7 +1398,9 @@ SEQDEF seq_status seq_backward(seq_ctx *ctx, seq_tensor *loss) {
     if (!g) return ctx->status;
     g[0] += 1.0f;
     for (n = ctx->tape; n && ctx->status == SEQ_OK; n = n->prev)
-        if (n->out->grad) n->backward(ctx, n);
+        if (n->out->grad || (n->extra_out[0] && n->extra_out[0]->grad) ||
+            (n->extra_out[1] && n->extra_out[1]->grad))
+            n->backward(ctx, n);
     return ctx->status;
 }
 
@@ -1595,6 +1652,375 @@ SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *len
     nd = seq__record(ctx, op, y, seq__last_step_backward, 1, &h);
     if (nd) nd->aux = x;
     return y;
+}
+
+/* --- 14.2 LSTM --------------------------------------------------------------------------- */
+
+static float seq__sigmoidf(float x) { return x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
+
+/* One LSTM cell for one row: pre (4H) gate pre-activations i,f,g,o -> gates (4H)
+ * activated, c = f*c_prev + i*g, h = o*tanh(c). c_prev may be NULL (zeros). */
+static void seq__lstm_cell(const float *pre, const float *c_prev, int64_t H, float *gates, float *c, float *h) {
+    int64_t j;
+    for (j = 0; j < H; j++) {
+        float i = seq__sigmoidf(pre[j]), f = seq__sigmoidf(pre[H + j]);
+        float g = tanhf(pre[2 * H + j]), o = seq__sigmoidf(pre[3 * H + j]);
+        float cn = f * (c_prev ? c_prev[j] : 0.0f) + i * g;
+        gates[j] = i;
+        gates[H + j] = f;
+        gates[2 * H + j] = g;
+        gates[3 * H + j] = o;
+        c[j] = cn;
+        h[j] = o * tanhf(cn);
+    }
+}
+
+SEQDEF seq_lstm_config seq_lstm_config_default(int64_t input_size, int64_t hidden_size) {
+    seq_lstm_config c;
+    c.input_size = input_size;
+    c.hidden_size = hidden_size;
+    c.num_layers = 1;
+    c.bidirectional = 0;
+    c.bias = 1;
+    return c;
+}
+
+SEQDEF seq_status seq_lstm_init(seq_lstm *l, seq_params *P, const char *prefix, seq_lstm_config cfg) {
+    int64_t H = cfg.hidden_size, D = cfg.bidirectional ? 2 : 1, k, d;
+    float bound;
+    char name[256];
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lstm_init: NULL argument");
+    if (cfg.input_size <= 0 || H <= 0 || cfg.num_layers < 1 || cfg.num_layers > SEQ_RNN_MAX_LAYERS ||
+        (cfg.bidirectional != 0 && cfg.bidirectional != 1))
+        return seq__err(SEQ_ERR_INVALID, "seq_lstm_init: '%s': bad config (input %lld, hidden %lld, layers %d)",
+                        prefix, (long long)cfg.input_size, (long long)H, cfg.num_layers);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    bound = 1.0f / sqrtf((float)H);
+    for (k = 0; k < cfg.num_layers; k++)
+        for (d = 0; d < D; d++) {
+            int64_t in = k == 0 ? cfg.input_size : D * H, s_ih[2], s_hh[2], s_b[1];
+            const char *suffix = d ? "_reverse" : "";
+            int64_t idx = 2 * k + d;
+            s_ih[0] = s_hh[0] = s_b[0] = 4 * H;
+            s_ih[1] = in;
+            s_hh[1] = H;
+            snprintf(name, sizeof name, "%s.weight_ih_l%lld%s", prefix, (long long)k, suffix);
+            l->w_ih[idx] = seq_params_add(P, name, 2, s_ih, seq_init_uniform(-bound, bound));
+            snprintf(name, sizeof name, "%s.weight_hh_l%lld%s", prefix, (long long)k, suffix);
+            l->w_hh[idx] = seq_params_add(P, name, 2, s_hh, seq_init_uniform(-bound, bound));
+            if (!l->w_ih[idx] || !l->w_hh[idx]) return seq__errstatus;
+            if (cfg.bias) {
+                snprintf(name, sizeof name, "%s.bias_ih_l%lld%s", prefix, (long long)k, suffix);
+                l->b_ih[idx] = seq_params_add(P, name, 1, s_b, seq_init_uniform(-bound, bound));
+                snprintf(name, sizeof name, "%s.bias_hh_l%lld%s", prefix, (long long)k, suffix);
+                l->b_hh[idx] = seq_params_add(P, name, 1, s_b, seq_init_uniform(-bound, bound));
+                if (!l->b_ih[idx] || !l->b_hh[idx]) return seq__errstatus;
+            }
+        }
+    return SEQ_OK;
+}
+
+/* One (layer, direction) of an LSTM as a fused tape node. It writes its h into columns
+ * [col, col+H) of y (B,T,YC) -- both directions of a layer share y -- and its final state
+ * into slice k of hn/cn (L*D,B,H). Processing order per row: t = s (forward) or
+ * t = len-1-s (reverse), so each row's valid part is read in its own order. */
+typedef struct seq__lstm_aux {
+    seq_tensor *b_hh, *h0, *c0;
+    int64_t k, col, reverse;
+    const int32_t *lengths;
+    const uint8_t *resets;
+    float *gates;          /* (B,T,4H) activated i,f,g,o */
+    float *cell;           /* (B,T,H) c_t */
+    float *hprev, *cprev;  /* (B,T,H) the state each step started from (0 after a reset) */
+} seq__lstm_aux;
+
+/* Position of step s of row r, or -1 when s is past the row's length. */
+static int64_t seq__rnn_pos(const seq__lstm_aux *a, int64_t r, int64_t s, int64_t T) {
+    int64_t len = seq__row_len(a->lengths, r, T);
+    if (s >= len) return -1;
+    return a->reverse ? len - 1 - s : s;
+}
+
+/* Whether the state carried into position t of row r is dropped: a segment starts at t
+ * (forward), or at t+1 (reverse: t ends a segment). */
+static int seq__rnn_reset(const seq__lstm_aux *a, int64_t r, int64_t t, int64_t T) {
+    if (!a->resets) return 0;
+    if (!a->reverse) return a->resets[r * T + t] != 0;
+    return t + 1 < seq__row_len(a->lengths, r, T) && a->resets[r * T + t + 1] != 0;
+}
+
+static void seq__lstm_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *w_ih = n->in[1], *w_hh = n->in[2], *b_ih = n->in[3], *y = n->out;
+    const seq__lstm_aux *a = (const seq__lstm_aux *)n->aux;
+    seq_tensor *hn = n->extra_out[0], *cn = n->extra_out[1];
+    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = w_hh->shape[1], G4 = 4 * H;
+    int64_t YC = y->shape[2], r, s, j;
+    float *gx = seq__grad(ctx, x), *gw_ih = seq__grad(ctx, w_ih), *gw_hh = seq__grad(ctx, w_hh);
+    float *gb_ih = seq__grad(ctx, b_ih), *gb_hh = seq__grad(ctx, a->b_hh);
+    float *gh0 = seq__grad(ctx, a->h0), *gc0 = seq__grad(ctx, a->c0);
+    float *dG = (float *)seq__calloc(ctx, (size_t)(B * T * G4) * sizeof(float));  /* (B,T,4H) */
+    float *dGs = (float *)seq_ctx_alloc(ctx, (size_t)(B * G4) * sizeof(float));   /* one step, (B,4H) */
+    float *dh = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));       /* carried d h */
+    float *dc = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));       /* carried d c */
+    float *dhp = (float *)seq_ctx_alloc(ctx, (size_t)(B * H) * sizeof(float));    /* dGs W_hh */
+    if (!dG || !dGs || !dh || !dc || !dhp) return;
+    /* the final state's gradient enters at each row's last valid step */
+    if (hn && hn->grad) memcpy(dh, hn->grad + a->k * B * H, (size_t)(B * H) * sizeof(float));
+    if (cn && cn->grad) memcpy(dc, cn->grad + a->k * B * H, (size_t)(B * H) * sizeof(float));
+    for (s = T - 1; s >= 0; s--) {
+        memset(dGs, 0, (size_t)(B * G4) * sizeof(float));
+        for (r = 0; r < B; r++) {
+            int64_t t = seq__rnn_pos(a, r, s, T), p;
+            const float *gt, *c, *cp, *gy;
+            float *d, *dhr = dh + r * H, *dcr = dc + r * H;
+            if (t < 0) continue;
+            p = r * T + t;
+            gt = a->gates + p * G4;
+            c = a->cell + p * H;
+            cp = a->cprev + p * H;
+            gy = y->grad ? y->grad + p * YC + a->col : NULL;
+            d = dGs + r * G4;
+            for (j = 0; j < H; j++) {
+                float i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
+                float tc = tanhf(c[j]), dhj = dhr[j] + (gy ? gy[j] : 0.0f);
+                float dcj = dcr[j] + dhj * o * (1.0f - tc * tc);
+                d[j] = dcj * g * i * (1.0f - i);
+                d[H + j] = dcj * cp[j] * f * (1.0f - f);
+                d[2 * H + j] = dcj * i * (1.0f - g * g);
+                d[3 * H + j] = dhj * tc * o * (1.0f - o);
+                dcr[j] = dcj * f;
+            }
+            memcpy(dG + p * G4, d, (size_t)G4 * sizeof(float));
+        }
+        seq_sgemm(0, 0, B, H, G4, 1.0f, dGs, G4, w_hh->data, H, 0.0f, dhp, H); /* d h_prev = dG W_hh */
+        for (r = 0; r < B; r++) {
+            int64_t t = seq__rnn_pos(a, r, s, T);
+            if (t < 0) continue;
+            if (seq__rnn_reset(a, r, t, T)) {
+                memset(dh + r * H, 0, (size_t)H * sizeof(float));
+                memset(dc + r * H, 0, (size_t)H * sizeof(float));
+            } else {
+                memcpy(dh + r * H, dhp + r * H, (size_t)H * sizeof(float));
+            }
+        }
+    }
+    /* what is carried past step 0 belongs to the initial state */
+    if (gh0)
+        for (j = 0; j < B * H; j++) gh0[a->k * B * H + j] += dh[j];
+    if (gc0)
+        for (j = 0; j < B * H; j++) gc0[a->k * B * H + j] += dc[j];
+    /* the input side as three GEMMs over all steps at once */
+    if (gx) seq_sgemm(0, 0, B * T, I, G4, 1.0f, dG, G4, w_ih->data, I, 1.0f, gx, I);
+    if (gw_ih) seq_sgemm(1, 0, G4, I, B * T, 1.0f, dG, G4, x->data, I, 1.0f, gw_ih, I);
+    if (gw_hh) seq_sgemm(1, 0, G4, H, B * T, 1.0f, dG, G4, a->hprev, H, 1.0f, gw_hh, H);
+    for (j = 0; j < B * T * G4 && (gb_ih || gb_hh); j++) {
+        if (gb_ih) gb_ih[j % G4] += dG[j];
+        if (gb_hh) gb_hh[j % G4] += dG[j];
+    }
+}
+
+/* Runs one (layer, direction) and records it; see seq__lstm_aux. */
+static void seq__lstm_run(seq_ctx *ctx, const seq_lstm *l, int64_t idx, seq_tensor *x, seq_tensor *y,
+                          const seq_rnn_io *io, const int32_t *lengths, const uint8_t *resets, seq_tensor *hn,
+                          seq_tensor *cn) {
+    static const char op[] = "seq_lstm_forward";
+    seq_tensor *w_ih = l->w_ih[idx], *w_hh = l->w_hh[idx], *b_ih = l->b_ih[idx], *ins[4];
+    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = l->cfg.hidden_size, G4 = 4 * H;
+    int64_t D = l->cfg.bidirectional ? 2 : 1, YC = D * H, r, s, j;
+    seq__lstm_aux *a = (seq__lstm_aux *)seq__calloc(ctx, sizeof(seq__lstm_aux));
+    float *xp, *pre, *h, *c;
+    seq__node *n;
+    if (!a) return;
+    a->b_hh = l->b_hh[idx];
+    a->h0 = io ? io->h0 : NULL;
+    a->c0 = io ? io->c0 : NULL;
+    a->k = (idx / 2) * D + idx % 2;
+    a->col = (idx % 2) * H;
+    a->reverse = idx % 2;
+    a->lengths = lengths;
+    a->resets = resets;
+    a->gates = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * G4) * sizeof(float));
+    a->cell = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
+    a->hprev = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
+    a->cprev = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
+    xp = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * G4) * sizeof(float));
+    pre = (float *)seq_ctx_alloc(ctx, (size_t)(B * G4) * sizeof(float));
+    h = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));
+    c = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));
+    if (!a->gates || !a->cell || !a->hprev || !a->cprev || !xp || !pre || !h || !c) return;
+    if (a->h0) memcpy(h, a->h0->data + a->k * B * H, (size_t)(B * H) * sizeof(float));
+    if (a->c0) memcpy(c, a->c0->data + a->k * B * H, (size_t)(B * H) * sizeof(float));
+    /* xp = x W_ih^T + b_ih + b_hh for every step at once: (B*T,4H) */
+    for (r = 0; r < B * T; r++)
+        for (j = 0; j < G4; j++)
+            xp[r * G4 + j] = (b_ih ? b_ih->data[j] : 0.0f) + (a->b_hh ? a->b_hh->data[j] : 0.0f);
+    seq_sgemm(0, 1, B * T, G4, I, 1.0f, x->data, I, w_ih->data, I, 1.0f, xp, G4);
+    for (s = 0; s < T; s++) {
+        for (r = 0; r < B; r++) { /* a segment start drops the carried state */
+            int64_t t = seq__rnn_pos(a, r, s, T);
+            if (t >= 0 && seq__rnn_reset(a, r, t, T)) {
+                memset(h + r * H, 0, (size_t)H * sizeof(float));
+                memset(c + r * H, 0, (size_t)H * sizeof(float));
+            }
+        }
+        seq_sgemm(0, 1, B, G4, H, 1.0f, h, H, w_hh->data, H, 0.0f, pre, G4); /* h_prev W_hh^T */
+        for (r = 0; r < B; r++) {
+            int64_t t = seq__rnn_pos(a, r, s, T), p;
+            if (t < 0) continue;
+            p = r * T + t;
+            for (j = 0; j < G4; j++) pre[r * G4 + j] += xp[p * G4 + j];
+            memcpy(a->hprev + p * H, h + r * H, (size_t)H * sizeof(float));
+            memcpy(a->cprev + p * H, c + r * H, (size_t)H * sizeof(float));
+            seq__lstm_cell(pre + r * G4, c + r * H, H, a->gates + p * G4, c + r * H, h + r * H);
+            memcpy(a->cell + p * H, c + r * H, (size_t)H * sizeof(float));
+            memcpy(y->data + p * YC + a->col, h + r * H, (size_t)H * sizeof(float));
+        }
+    }
+    memcpy(hn->data + a->k * B * H, h, (size_t)(B * H) * sizeof(float));
+    memcpy(cn->data + a->k * B * H, c, (size_t)(B * H) * sizeof(float));
+    ins[0] = x;
+    ins[1] = w_ih;
+    ins[2] = w_hh;
+    ins[3] = b_ih;
+    n = seq__record(ctx, op, y, seq__lstm_backward, 4, ins);
+    if (n) {
+        n->aux = a;
+        n->extra_out[0] = hn;
+        n->extra_out[1] = cn;
+    }
+}
+
+/* 1 when every element is finite; otherwise 0 with the ctx error set. */
+static int seq__finite_ok(seq_ctx *ctx, const char *op, const char *what, const float *v, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            seq__ctx_fail(ctx, SEQ_ERR_NUMERIC, op, "%s[%lld] is not finite", what, (long long)i);
+            return 0;
+        }
+    return 1;
+}
+
+/* h0/c0 of shape (L*D,B,H) or NULL. */
+static int seq__state_shape_ok(const seq_tensor *s, int64_t LD, int64_t B, int64_t H) {
+    return !s || (s->dtype == SEQ_F32 && s->ndim == 3 && s->shape[0] == LD && s->shape[1] == B && s->shape[2] == H);
+}
+
+SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_lstm_forward";
+    seq_tensor *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL, *y = NULL, *hn, *cn, *in;
+    int64_t B, T, H, D, L, k, d, shape[3];
+    const int32_t *lengths;
+    const uint8_t *resets;
+    int rg;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->w_ih[0]) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer");
+        return NULL;
+    }
+    H = l->cfg.hidden_size;
+    D = l->cfg.bidirectional ? 2 : 1;
+    L = l->cfg.num_layers;
+    if (x->dtype != SEQ_F32 || x->ndim != 3 || x->shape[2] != l->cfg.input_size || x->shape[0] < 1 ||
+        x->shape[1] < 1) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)l->cfg.input_size);
+        return NULL;
+    }
+    B = x->shape[0];
+    T = x->shape[1];
+    if (!seq__state_shape_ok(h0, L * D, B, H) || !seq__state_shape_ok(c0, L * D, B, H)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 and c0 must be (%lld,%lld,%lld)", (long long)(L * D), (long long)B,
+                      (long long)H);
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T) || !seq__finite_ok(ctx, op, "x", x->data, x->numel) ||
+        (h0 && !seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)) ||
+        (c0 && !seq__finite_ok(ctx, op, "c0", c0->data, c0->numel)))
+        return NULL;
+    lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
+    rg = ctx->grad_enabled && ((x->requires_grad) || (h0 && h0->requires_grad) || (c0 && c0->requires_grad));
+    for (k = 0; k < 2 * L; k++)
+        rg |= ctx->grad_enabled && ((l->w_ih[k] && l->w_ih[k]->requires_grad) || (l->w_hh[k] && l->w_hh[k]->requires_grad) ||
+                                    (l->b_ih[k] && l->b_ih[k]->requires_grad) || (l->b_hh[k] && l->b_hh[k]->requires_grad));
+    shape[0] = L * D;
+    shape[1] = B;
+    shape[2] = H;
+    hn = seq_tensor_new(ctx, SEQ_F32, 3, shape);
+    cn = seq_tensor_new(ctx, SEQ_F32, 3, shape);
+    if (!hn || !cn) return NULL;
+    hn->requires_grad = cn->requires_grad = rg;
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = D * H;
+    for (in = x, k = 0; k < L; k++, in = y) {
+        y = seq_tensor_new(ctx, SEQ_F32, 3, shape); /* zeroed: padding past a length stays 0 */
+        if (!y) return NULL;
+        y->requires_grad = rg;
+        for (d = 0; d < D; d++) seq__lstm_run(ctx, l, 2 * k + d, in, y, io, lengths, resets, hn, cn);
+        if (ctx->status != SEQ_OK) return NULL;
+    }
+    if (io) {
+        io->hn = hn;
+        io->cn = cn;
+    }
+    return y;
+}
+
+SEQDEF seq_status seq_lstm_state_init(const seq_lstm *l, seq_lstm_state *st, int64_t batch) {
+    int64_t H, n;
+    if (!l || !st || !l->w_ih[0]) return seq__err(SEQ_ERR_INVALID, "seq_lstm_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    if (l->cfg.bidirectional)
+        return seq__err(SEQ_ERR_UNSUPPORTED, "seq_lstm_state_init: a bidirectional LSTM cannot stream");
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "seq_lstm_state_init: batch %lld < 1", (long long)batch);
+    H = l->cfg.hidden_size;
+    n = l->cfg.num_layers * batch * H;
+    st->alloc_ud = l->alloc_ud;
+    st->h = (float *)SEQ_MALLOC(st->alloc_ud, (size_t)(2 * n + 4 * batch * H) * sizeof(float));
+    if (!st->h) return seq__err(SEQ_ERR_NOMEM, "seq_lstm_state_init: out of memory");
+    st->c = st->h + n;
+    st->work = st->c + n;
+    st->batch = batch;
+    memset(st->h, 0, (size_t)(2 * n) * sizeof(float));
+    return SEQ_OK;
+}
+
+SEQDEF void seq_lstm_state_reset(seq_lstm_state *st) {
+    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+}
+
+SEQDEF void seq_lstm_state_free(seq_lstm_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->h);
+    memset(st, 0, sizeof *st);
+}
+
+SEQDEF seq_status seq_lstm_step(const seq_lstm *l, seq_lstm_state *st, const float *x_t, float *y_t) {
+    int64_t B, H, G4, k, r, j, i;
+    if (!l || !st || !st->h || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "seq_lstm_step: NULL argument or state");
+    B = st->batch;
+    H = l->cfg.hidden_size;
+    G4 = 4 * H;
+    for (i = 0; i < B * l->cfg.input_size; i++)
+        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "seq_lstm_step: x_t[%lld] is not finite", (long long)i);
+    for (k = 0; k < l->cfg.num_layers; k++) {
+        const float *in = k == 0 ? x_t : st->h + (k - 1) * B * H;
+        int64_t I = k == 0 ? l->cfg.input_size : H;
+        float *h = st->h + k * B * H, *c = st->c + k * B * H, *pre = st->work;
+        const seq_tensor *b_ih = l->b_ih[2 * k], *b_hh = l->b_hh[2 * k];
+        for (r = 0; r < B; r++)
+            for (j = 0; j < G4; j++)
+                pre[r * G4 + j] = (b_ih ? b_ih->data[j] : 0.0f) + (b_hh ? b_hh->data[j] : 0.0f);
+        seq_sgemm(0, 1, B, G4, I, 1.0f, in, I, l->w_ih[2 * k]->data, I, 1.0f, pre, G4);
+        seq_sgemm(0, 1, B, G4, H, 1.0f, h, H, l->w_hh[2 * k]->data, H, 1.0f, pre, G4);
+        for (r = 0; r < B; r++) /* gates overwrite their own pre-activations */
+            seq__lstm_cell(pre + r * G4, c + r * H, H, pre + r * G4, c + r * H, h + r * H);
+    }
+    memcpy(y_t, st->h + (l->cfg.num_layers - 1) * B * H, (size_t)(B * H) * sizeof(float));
+    return SEQ_OK;
 }
 
 #ifdef __cplusplus
