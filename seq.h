@@ -330,56 +330,68 @@ SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, s
  * row) -> (B,C). With lengths NULL every row ends at T-1. */
 SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *lengths);
 
-/* --- 14.2 LSTM (PyTorch nn.LSTM layout, batch_first) ----------------------------------
- * Gates i,f,g,o stacked in that order: weight_ih_l<k> (4H,I_k), weight_hh_l<k> (4H,H),
- * bias_ih_l<k> and bias_hh_l<k> (4H); "_reverse" for the backward direction; registered
- * as "<prefix>.weight_ih_l0" ... so an nn.LSTM state_dict saved as safetensors loads
- * as is. Input projections for all steps are one GEMM; the recurrence runs per step. */
+/* --- 14.2 recurrent layers: Elman RNN, LSTM, GRU (PyTorch layout, batch_first) ---------
+ * One engine, three cells, the weights named and shaped as nn.RNN / nn.LSTM / nn.GRU so
+ * a state_dict saved as safetensors loads as is: "<prefix>.weight_ih_l<k>" (G*H, I_k),
+ * "weight_hh_l<k>" (G*H, H), "bias_ih_l<k>", "bias_hh_l<k>" (G*H), "_reverse" for the
+ * backward direction; G = 4 gates i,f,g,o (LSTM), 3 gates r,z,n (GRU, b_hn inside the
+ * reset product), 1 (Elman, tanh or relu). Input projections of all steps are one GEMM;
+ * the recurrence runs step by step (FlashRNN's split). */
 #define SEQ_RNN_MAX_LAYERS 8
+
+typedef enum seq_rnn_kind { SEQ_RNN_TANH, SEQ_RNN_RELU, SEQ_RNN_LSTM, SEQ_RNN_GRU, SEQ_RNN_KIND_COUNT } seq_rnn_kind;
 
 /* Everything a recurrent forward takes and gives besides x and y (all optional). */
 typedef struct seq_rnn_io {
-    seq_tensor *h0, *c0;    /* in: (L*D,B,H) initial states, NULL = zeros; receive gradient */
+    seq_tensor *h0, *c0;    /* in: (L*D,B,H) initial states, NULL = zeros; receive gradient.
+                               c0 only for LSTM */
     const int32_t *lengths; /* in: B valid lengths (<= T) or NULL; y is 0 past a length */
     const uint8_t *resets;  /* in: B*T flags or NULL; a flag at t starts a new segment there:
                                the state carried in is dropped (zeros) */
-    seq_tensor *hn, *cn;    /* out: (L*D,B,H) final states (the state after each row's last
-                               valid step; h0 for an empty row); usable in the loss */
+    seq_tensor *hn, *cn;    /* out: (L*D,B,H) final states (after each row's last valid step;
+                               the initial state for an empty row); usable in the loss. cn:
+                               LSTM only */
 } seq_rnn_io;
 
-typedef struct seq_lstm_config {
+typedef struct seq_rnn_config {
+    seq_rnn_kind kind;
     int64_t input_size, hidden_size;
     int num_layers;    /* 1..SEQ_RNN_MAX_LAYERS */
     int bidirectional; /* 0 or 1 */
     int bias;          /* 1: bias_ih and bias_hh, as PyTorch's default */
-} seq_lstm_config;
+} seq_rnn_config;
 
-typedef struct seq_lstm {
-    seq_lstm_config cfg;
+typedef struct seq_rnn {
+    seq_rnn_config cfg;
     void *alloc_ud; /* the params' allocator, for step states */
     /* index 2*layer + direction */
     seq_tensor *w_ih[2 * SEQ_RNN_MAX_LAYERS], *w_hh[2 * SEQ_RNN_MAX_LAYERS];
     seq_tensor *b_ih[2 * SEQ_RNN_MAX_LAYERS], *b_hh[2 * SEQ_RNN_MAX_LAYERS];
-} seq_lstm;
+} seq_rnn;
+typedef seq_rnn seq_lstm;
+typedef seq_rnn seq_gru;
 
-SEQDEF seq_lstm_config seq_lstm_config_default(int64_t input_size, int64_t hidden_size);
+/* One layer, unidirectional, with biases. */
+SEQDEF seq_rnn_config seq_rnn_config_default(seq_rnn_kind kind, int64_t input_size, int64_t hidden_size);
+SEQDEF seq_rnn_config seq_lstm_config_default(int64_t input_size, int64_t hidden_size);
+SEQDEF seq_rnn_config seq_gru_config_default(int64_t input_size, int64_t hidden_size);
 /* Registers the weights in P, initialized U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does. */
-SEQDEF seq_status seq_lstm_init(seq_lstm *l, seq_params *P, const char *prefix, seq_lstm_config cfg);
+SEQDEF seq_status seq_rnn_init(seq_rnn *l, seq_params *P, const char *prefix, seq_rnn_config cfg);
 /* x (B,T,I) -> y (B,T,D*H), D = 2 when bidirectional; io may be NULL. */
-SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_tensor *seq_rnn_forward(seq_ctx *ctx, const seq_rnn *l, seq_tensor *x, seq_rnn_io *io);
 
 /* Streaming: caller-owned state, no ctx, no allocation per step (unidirectional only). */
-typedef struct seq_lstm_state {
+typedef struct seq_rnn_state {
     int64_t batch;
-    float *h, *c;  /* (L,B,H) */
-    float *work;   /* gate pre-activations (B,4H) and a layer's output (B,H) */
+    float *h, *c;  /* (L,B,H); c only for LSTM */
+    float *work;   /* (B,G*H): pre-activations of one layer */
     void *alloc_ud;
-} seq_lstm_state;
-SEQDEF seq_status seq_lstm_state_init(const seq_lstm *l, seq_lstm_state *st, int64_t batch);
-SEQDEF void seq_lstm_state_reset(seq_lstm_state *st); /* back to zeros (a new sequence) */
-SEQDEF void seq_lstm_state_free(seq_lstm_state *st);
+} seq_rnn_state;
+SEQDEF seq_status seq_rnn_state_init(const seq_rnn *l, seq_rnn_state *st, int64_t batch);
+SEQDEF void seq_rnn_state_reset(seq_rnn_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_rnn_state_free(seq_rnn_state *st);
 /* x_t (B,I) -> y_t (B,H) (the last layer's h), advancing the state by one step. */
-SEQDEF seq_status seq_lstm_step(const seq_lstm *l, seq_lstm_state *st, const float *x_t, float *y_t);
+SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float *x_t, float *y_t);
 
 #ifdef __cplusplus
 }
@@ -1654,29 +1666,88 @@ SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *len
     return y;
 }
 
-/* --- 14.2 LSTM --------------------------------------------------------------------------- */
+/* --- 14.2 recurrent layers ------------------------------------------------------------- */
 
 static float seq__sigmoidf(float x) { return x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
 
-/* One LSTM cell for one row: pre (4H) gate pre-activations i,f,g,o -> gates (4H)
- * activated, c = f*c_prev + i*g, h = o*tanh(c). c_prev may be NULL (zeros). */
-static void seq__lstm_cell(const float *pre, const float *c_prev, int64_t H, float *gates, float *c, float *h) {
+static int64_t seq__rnn_gates(seq_rnn_kind k) { return k == SEQ_RNN_LSTM ? 4 : k == SEQ_RNN_GRU ? 3 : 1; }
+/* floats saved per position and unit: LSTM i,f,g,o; GRU r,z,n and W_hn h + b_hn; Elman h */
+static int64_t seq__rnn_saved(seq_rnn_kind k) { return k == SEQ_RNN_TANH || k == SEQ_RNN_RELU ? 1 : 4; }
+
+/* One cell step for one row. xp: input-side pre-activations (G*H; b_ih, and b_hh except
+ * for GRU, folded in); hp: h_prev W_hh^T (G*H; + b_hh for GRU); hprev, cprev: (H) state
+ * in (NULL = zeros); out: sv (saved activations), h and, for LSTM, c. h and c may alias
+ * hprev and cprev: each unit is read before it is written. */
+static void seq__rnn_cell(seq_rnn_kind kind, int64_t H, const float *xp, const float *hp, const float *hprev,
+                          const float *cprev, float *sv, float *h, float *c) {
     int64_t j;
     for (j = 0; j < H; j++) {
-        float i = seq__sigmoidf(pre[j]), f = seq__sigmoidf(pre[H + j]);
-        float g = tanhf(pre[2 * H + j]), o = seq__sigmoidf(pre[3 * H + j]);
-        float cn = f * (c_prev ? c_prev[j] : 0.0f) + i * g;
-        gates[j] = i;
-        gates[H + j] = f;
-        gates[2 * H + j] = g;
-        gates[3 * H + j] = o;
-        c[j] = cn;
-        h[j] = o * tanhf(cn);
+        float hpj = hprev ? hprev[j] : 0.0f;
+        if (kind == SEQ_RNN_LSTM) {
+            float i = seq__sigmoidf(xp[j] + hp[j]), f = seq__sigmoidf(xp[H + j] + hp[H + j]);
+            float g = tanhf(xp[2 * H + j] + hp[2 * H + j]), o = seq__sigmoidf(xp[3 * H + j] + hp[3 * H + j]);
+            float cn = f * (cprev ? cprev[j] : 0.0f) + i * g;
+            sv[j] = i;
+            sv[H + j] = f;
+            sv[2 * H + j] = g;
+            sv[3 * H + j] = o;
+            c[j] = cn;
+            h[j] = o * tanhf(cn);
+        } else if (kind == SEQ_RNN_GRU) {
+            float r = seq__sigmoidf(xp[j] + hp[j]), z = seq__sigmoidf(xp[H + j] + hp[H + j]);
+            float hn = hp[2 * H + j], n = tanhf(xp[2 * H + j] + r * hn);
+            sv[j] = r;
+            sv[H + j] = z;
+            sv[2 * H + j] = n;
+            sv[3 * H + j] = hn;
+            h[j] = (1.0f - z) * n + z * hpj;
+        } else {
+            float a = xp[j] + hp[j], v = kind == SEQ_RNN_TANH ? tanhf(a) : (a > 0.0f ? a : 0.0f);
+            sv[j] = v;
+            h[j] = v;
+        }
     }
 }
 
-SEQDEF seq_lstm_config seq_lstm_config_default(int64_t input_size, int64_t hidden_size) {
-    seq_lstm_config c;
+/* Backward of one cell step for one row. dh: total gradient on h (in); dc: carried
+ * gradient on c (LSTM; in, replaced by d c_prev); out: dgx/dgh, the gradients of the
+ * input-side and hidden-side pre-activations (equal except for GRU's n gate), and
+ * dhp_direct, the part of d h_prev that bypasses W_hh (GRU's z * dh; 0 otherwise). */
+static void seq__rnn_cell_backward(seq_rnn_kind kind, int64_t H, const float *sv, const float *hprev,
+                                   const float *cprev, const float *c, const float *dh, float *dc, float *dgx,
+                                   float *dgh, float *dhp_direct) {
+    int64_t j;
+    for (j = 0; j < H; j++) {
+        float d = dh[j], hpj = hprev[j];
+        if (kind == SEQ_RNN_LSTM) {
+            float i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], tc = tanhf(c[j]);
+            float dcj = dc[j] + d * o * (1.0f - tc * tc);
+            dgx[j] = dcj * g * i * (1.0f - i);
+            dgx[H + j] = dcj * cprev[j] * f * (1.0f - f);
+            dgx[2 * H + j] = dcj * i * (1.0f - g * g);
+            dgx[3 * H + j] = d * tc * o * (1.0f - o);
+            dc[j] = dcj * f;
+            dhp_direct[j] = 0.0f;
+        } else if (kind == SEQ_RNN_GRU) {
+            float r = sv[j], z = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j];
+            float da = d * (1.0f - z) * (1.0f - n * n); /* n = tanh(a), a = x_n + r * hn */
+            float dr = da * hn;
+            dgx[j] = dgh[j] = dr * r * (1.0f - r);
+            dgx[H + j] = dgh[H + j] = d * (hpj - n) * z * (1.0f - z);
+            dgx[2 * H + j] = da;
+            dgh[2 * H + j] = da * r;
+            dhp_direct[j] = d * z;
+        } else {
+            float v = sv[j];
+            dgx[j] = kind == SEQ_RNN_TANH ? d * (1.0f - v * v) : (v > 0.0f ? d : 0.0f);
+            dhp_direct[j] = 0.0f;
+        }
+    }
+}
+
+SEQDEF seq_rnn_config seq_rnn_config_default(seq_rnn_kind kind, int64_t input_size, int64_t hidden_size) {
+    seq_rnn_config c;
+    c.kind = kind;
     c.input_size = input_size;
     c.hidden_size = hidden_size;
     c.num_layers = 1;
@@ -1684,60 +1755,64 @@ SEQDEF seq_lstm_config seq_lstm_config_default(int64_t input_size, int64_t hidde
     c.bias = 1;
     return c;
 }
+SEQDEF seq_rnn_config seq_lstm_config_default(int64_t i, int64_t h) { return seq_rnn_config_default(SEQ_RNN_LSTM, i, h); }
+SEQDEF seq_rnn_config seq_gru_config_default(int64_t i, int64_t h) { return seq_rnn_config_default(SEQ_RNN_GRU, i, h); }
 
-SEQDEF seq_status seq_lstm_init(seq_lstm *l, seq_params *P, const char *prefix, seq_lstm_config cfg) {
-    int64_t H = cfg.hidden_size, D = cfg.bidirectional ? 2 : 1, k, d;
+SEQDEF seq_status seq_rnn_init(seq_rnn *l, seq_params *P, const char *prefix, seq_rnn_config cfg) {
+    int64_t H = cfg.hidden_size, D = cfg.bidirectional ? 2 : 1, GH, k, d;
     float bound;
     char name[256];
-    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lstm_init: NULL argument");
-    if (cfg.input_size <= 0 || H <= 0 || cfg.num_layers < 1 || cfg.num_layers > SEQ_RNN_MAX_LAYERS ||
-        (cfg.bidirectional != 0 && cfg.bidirectional != 1))
-        return seq__err(SEQ_ERR_INVALID, "seq_lstm_init: '%s': bad config (input %lld, hidden %lld, layers %d)",
-                        prefix, (long long)cfg.input_size, (long long)H, cfg.num_layers);
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_rnn_init: NULL argument");
+    if ((int)cfg.kind < 0 || cfg.kind >= SEQ_RNN_KIND_COUNT || cfg.input_size <= 0 || H <= 0 || cfg.num_layers < 1 ||
+        cfg.num_layers > SEQ_RNN_MAX_LAYERS || (cfg.bidirectional != 0 && cfg.bidirectional != 1))
+        return seq__err(SEQ_ERR_INVALID, "seq_rnn_init: '%s': bad config (kind %d, input %lld, hidden %lld, layers %d)",
+                        prefix, (int)cfg.kind, (long long)cfg.input_size, (long long)H, cfg.num_layers);
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
     l->alloc_ud = P->alloc_ud;
+    GH = seq__rnn_gates(cfg.kind) * H;
     bound = 1.0f / sqrtf((float)H);
     for (k = 0; k < cfg.num_layers; k++)
         for (d = 0; d < D; d++) {
-            int64_t in = k == 0 ? cfg.input_size : D * H, s_ih[2], s_hh[2], s_b[1];
+            int64_t s_ih[2], s_hh[2], idx = 2 * k + d;
             const char *suffix = d ? "_reverse" : "";
-            int64_t idx = 2 * k + d;
-            s_ih[0] = s_hh[0] = s_b[0] = 4 * H;
-            s_ih[1] = in;
+            seq_init u = seq_init_uniform(-bound, bound);
+            s_ih[0] = s_hh[0] = GH;
+            s_ih[1] = k == 0 ? cfg.input_size : D * H;
             s_hh[1] = H;
             snprintf(name, sizeof name, "%s.weight_ih_l%lld%s", prefix, (long long)k, suffix);
-            l->w_ih[idx] = seq_params_add(P, name, 2, s_ih, seq_init_uniform(-bound, bound));
+            l->w_ih[idx] = seq_params_add(P, name, 2, s_ih, u);
             snprintf(name, sizeof name, "%s.weight_hh_l%lld%s", prefix, (long long)k, suffix);
-            l->w_hh[idx] = seq_params_add(P, name, 2, s_hh, seq_init_uniform(-bound, bound));
+            l->w_hh[idx] = seq_params_add(P, name, 2, s_hh, u);
             if (!l->w_ih[idx] || !l->w_hh[idx]) return seq__errstatus;
-            if (cfg.bias) {
-                snprintf(name, sizeof name, "%s.bias_ih_l%lld%s", prefix, (long long)k, suffix);
-                l->b_ih[idx] = seq_params_add(P, name, 1, s_b, seq_init_uniform(-bound, bound));
-                snprintf(name, sizeof name, "%s.bias_hh_l%lld%s", prefix, (long long)k, suffix);
-                l->b_hh[idx] = seq_params_add(P, name, 1, s_b, seq_init_uniform(-bound, bound));
-                if (!l->b_ih[idx] || !l->b_hh[idx]) return seq__errstatus;
-            }
+            if (!cfg.bias) continue;
+            snprintf(name, sizeof name, "%s.bias_ih_l%lld%s", prefix, (long long)k, suffix);
+            l->b_ih[idx] = seq_params_add(P, name, 1, s_ih, u);
+            snprintf(name, sizeof name, "%s.bias_hh_l%lld%s", prefix, (long long)k, suffix);
+            l->b_hh[idx] = seq_params_add(P, name, 1, s_hh, u);
+            if (!l->b_ih[idx] || !l->b_hh[idx]) return seq__errstatus;
         }
     return SEQ_OK;
 }
 
-/* One (layer, direction) of an LSTM as a fused tape node. It writes its h into columns
- * [col, col+H) of y (B,T,YC) -- both directions of a layer share y -- and its final state
- * into slice k of hn/cn (L*D,B,H). Processing order per row: t = s (forward) or
- * t = len-1-s (reverse), so each row's valid part is read in its own order. */
-typedef struct seq__lstm_aux {
+/* One (layer, direction) as a fused tape node. It writes its h into columns [col, col+H)
+ * of y (B,T,D*H) -- both directions of a layer share y, each backward reads its own
+ * columns -- and its final state into slice k of hn/cn (L*D,B,H). Row r's step s is
+ * position t = s (forward) or len-1-s (reverse): each row's valid part in its own order. */
+typedef struct seq__rnn_aux {
+    seq_rnn_kind kind;
     seq_tensor *b_hh, *h0, *c0;
     int64_t k, col, reverse;
     const int32_t *lengths;
     const uint8_t *resets;
-    float *gates;          /* (B,T,4H) activated i,f,g,o */
-    float *cell;           /* (B,T,H) c_t */
-    float *hprev, *cprev;  /* (B,T,H) the state each step started from (0 after a reset) */
-} seq__lstm_aux;
+    float *sv;            /* (B,T,S*H) saved activations, S = seq__rnn_saved(kind) */
+    float *hprev, *cprev; /* (B,T,H) the state each step started from (0 after a reset);
+                             cprev and cell for LSTM only */
+    float *cell;          /* (B,T,H) c_t */
+} seq__rnn_aux;
 
 /* Position of step s of row r, or -1 when s is past the row's length. */
-static int64_t seq__rnn_pos(const seq__lstm_aux *a, int64_t r, int64_t s, int64_t T) {
+static int64_t seq__rnn_pos(const seq__rnn_aux *a, int64_t r, int64_t s, int64_t T) {
     int64_t len = seq__row_len(a->lengths, r, T);
     if (s >= len) return -1;
     return a->reverse ? len - 1 - s : s;
@@ -1745,56 +1820,47 @@ static int64_t seq__rnn_pos(const seq__lstm_aux *a, int64_t r, int64_t s, int64_
 
 /* Whether the state carried into position t of row r is dropped: a segment starts at t
  * (forward), or at t+1 (reverse: t ends a segment). */
-static int seq__rnn_reset(const seq__lstm_aux *a, int64_t r, int64_t t, int64_t T) {
+static int seq__rnn_reset(const seq__rnn_aux *a, int64_t r, int64_t t, int64_t T) {
     if (!a->resets) return 0;
     if (!a->reverse) return a->resets[r * T + t] != 0;
     return t + 1 < seq__row_len(a->lengths, r, T) && a->resets[r * T + t + 1] != 0;
 }
 
-static void seq__lstm_backward(seq_ctx *ctx, seq__node *n) {
+static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = n->in[0], *w_ih = n->in[1], *w_hh = n->in[2], *b_ih = n->in[3], *y = n->out;
-    const seq__lstm_aux *a = (const seq__lstm_aux *)n->aux;
+    const seq__rnn_aux *a = (const seq__rnn_aux *)n->aux;
     seq_tensor *hn = n->extra_out[0], *cn = n->extra_out[1];
-    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = w_hh->shape[1], G4 = 4 * H;
-    int64_t YC = y->shape[2], r, s, j;
+    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = w_hh->shape[1], GH = w_hh->shape[0];
+    int64_t S = seq__rnn_saved(a->kind), YC = y->shape[2], BH = B * H, r, s, j;
+    int gru = a->kind == SEQ_RNN_GRU;
     float *gx = seq__grad(ctx, x), *gw_ih = seq__grad(ctx, w_ih), *gw_hh = seq__grad(ctx, w_hh);
     float *gb_ih = seq__grad(ctx, b_ih), *gb_hh = seq__grad(ctx, a->b_hh);
     float *gh0 = seq__grad(ctx, a->h0), *gc0 = seq__grad(ctx, a->c0);
-    float *dG = (float *)seq__calloc(ctx, (size_t)(B * T * G4) * sizeof(float));  /* (B,T,4H) */
-    float *dGs = (float *)seq_ctx_alloc(ctx, (size_t)(B * G4) * sizeof(float));   /* one step, (B,4H) */
-    float *dh = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));       /* carried d h */
-    float *dc = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));       /* carried d c */
-    float *dhp = (float *)seq_ctx_alloc(ctx, (size_t)(B * H) * sizeof(float));    /* dGs W_hh */
-    if (!dG || !dGs || !dh || !dc || !dhp) return;
+    float *dgx = (float *)seq__calloc(ctx, (size_t)(B * T * GH) * sizeof(float)); /* (B,T,G*H) */
+    float *dgh = gru ? (float *)seq__calloc(ctx, (size_t)(B * T * GH) * sizeof(float)) : dgx;
+    float *step = (float *)seq_ctx_alloc(ctx, (size_t)(B * GH) * sizeof(float)); /* dgh of one step */
+    float *dh = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));          /* carried d h */
+    float *dc = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));          /* carried d c */
+    float *direct = (float *)seq_ctx_alloc(ctx, (size_t)BH * sizeof(float));
+    float *dhp = (float *)seq_ctx_alloc(ctx, (size_t)BH * sizeof(float));
+    if (!dgx || !dgh || !step || !dh || !dc || !direct || !dhp) return;
     /* the final state's gradient enters at each row's last valid step */
-    if (hn && hn->grad) memcpy(dh, hn->grad + a->k * B * H, (size_t)(B * H) * sizeof(float));
-    if (cn && cn->grad) memcpy(dc, cn->grad + a->k * B * H, (size_t)(B * H) * sizeof(float));
+    if (hn && hn->grad) memcpy(dh, hn->grad + a->k * BH, (size_t)BH * sizeof(float));
+    if (cn && cn->grad) memcpy(dc, cn->grad + a->k * BH, (size_t)BH * sizeof(float));
     for (s = T - 1; s >= 0; s--) {
-        memset(dGs, 0, (size_t)(B * G4) * sizeof(float));
+        memset(step, 0, (size_t)(B * GH) * sizeof(float));
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T), p;
-            const float *gt, *c, *cp, *gy;
-            float *d, *dhr = dh + r * H, *dcr = dc + r * H;
             if (t < 0) continue;
             p = r * T + t;
-            gt = a->gates + p * G4;
-            c = a->cell + p * H;
-            cp = a->cprev + p * H;
-            gy = y->grad ? y->grad + p * YC + a->col : NULL;
-            d = dGs + r * G4;
-            for (j = 0; j < H; j++) {
-                float i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
-                float tc = tanhf(c[j]), dhj = dhr[j] + (gy ? gy[j] : 0.0f);
-                float dcj = dcr[j] + dhj * o * (1.0f - tc * tc);
-                d[j] = dcj * g * i * (1.0f - i);
-                d[H + j] = dcj * cp[j] * f * (1.0f - f);
-                d[2 * H + j] = dcj * i * (1.0f - g * g);
-                d[3 * H + j] = dhj * tc * o * (1.0f - o);
-                dcr[j] = dcj * f;
-            }
-            memcpy(dG + p * G4, d, (size_t)G4 * sizeof(float));
+            if (y->grad)
+                for (j = 0; j < H; j++) dh[r * H + j] += y->grad[p * YC + a->col + j];
+            seq__rnn_cell_backward(a->kind, H, a->sv + p * S * H, a->hprev + p * H, a->cprev ? a->cprev + p * H : NULL,
+                                   a->cell ? a->cell + p * H : NULL, dh + r * H, dc + r * H, dgx + p * GH,
+                                   dgh + p * GH, direct + r * H);
+            memcpy(step + r * GH, dgh + p * GH, (size_t)GH * sizeof(float));
         }
-        seq_sgemm(0, 0, B, H, G4, 1.0f, dGs, G4, w_hh->data, H, 0.0f, dhp, H); /* d h_prev = dG W_hh */
+        seq_sgemm(0, 0, B, H, GH, 1.0f, step, GH, w_hh->data, H, 0.0f, dhp, H); /* through W_hh */
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T);
             if (t < 0) continue;
@@ -1802,61 +1868,82 @@ static void seq__lstm_backward(seq_ctx *ctx, seq__node *n) {
                 memset(dh + r * H, 0, (size_t)H * sizeof(float));
                 memset(dc + r * H, 0, (size_t)H * sizeof(float));
             } else {
-                memcpy(dh + r * H, dhp + r * H, (size_t)H * sizeof(float));
+                for (j = 0; j < H; j++) dh[r * H + j] = dhp[r * H + j] + direct[r * H + j];
             }
         }
     }
-    /* what is carried past step 0 belongs to the initial state */
+    /* what is carried past the first step belongs to the initial state */
     if (gh0)
-        for (j = 0; j < B * H; j++) gh0[a->k * B * H + j] += dh[j];
+        for (j = 0; j < BH; j++) gh0[a->k * BH + j] += dh[j];
     if (gc0)
-        for (j = 0; j < B * H; j++) gc0[a->k * B * H + j] += dc[j];
-    /* the input side as three GEMMs over all steps at once */
-    if (gx) seq_sgemm(0, 0, B * T, I, G4, 1.0f, dG, G4, w_ih->data, I, 1.0f, gx, I);
-    if (gw_ih) seq_sgemm(1, 0, G4, I, B * T, 1.0f, dG, G4, x->data, I, 1.0f, gw_ih, I);
-    if (gw_hh) seq_sgemm(1, 0, G4, H, B * T, 1.0f, dG, G4, a->hprev, H, 1.0f, gw_hh, H);
-    for (j = 0; j < B * T * G4 && (gb_ih || gb_hh); j++) {
-        if (gb_ih) gb_ih[j % G4] += dG[j];
-        if (gb_hh) gb_hh[j % G4] += dG[j];
+        for (j = 0; j < BH; j++) gc0[a->k * BH + j] += dc[j];
+    /* the weights and the input as GEMMs over all steps at once */
+    if (gx) seq_sgemm(0, 0, B * T, I, GH, 1.0f, dgx, GH, w_ih->data, I, 1.0f, gx, I);
+    if (gw_ih) seq_sgemm(1, 0, GH, I, B * T, 1.0f, dgx, GH, x->data, I, 1.0f, gw_ih, I);
+    if (gw_hh) seq_sgemm(1, 0, GH, H, B * T, 1.0f, dgh, GH, a->hprev, H, 1.0f, gw_hh, H);
+    for (j = 0; j < B * T * GH; j++) {
+        if (gb_ih) gb_ih[j % GH] += dgx[j];
+        if (gb_hh) gb_hh[j % GH] += dgh[j];
     }
 }
 
-/* Runs one (layer, direction) and records it; see seq__lstm_aux. */
-static void seq__lstm_run(seq_ctx *ctx, const seq_lstm *l, int64_t idx, seq_tensor *x, seq_tensor *y,
-                          const seq_rnn_io *io, const int32_t *lengths, const uint8_t *resets, seq_tensor *hn,
-                          seq_tensor *cn) {
-    static const char op[] = "seq_lstm_forward";
-    seq_tensor *w_ih = l->w_ih[idx], *w_hh = l->w_hh[idx], *b_ih = l->b_ih[idx], *ins[4];
-    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = l->cfg.hidden_size, G4 = 4 * H;
-    int64_t D = l->cfg.bidirectional ? 2 : 1, YC = D * H, r, s, j;
-    seq__lstm_aux *a = (seq__lstm_aux *)seq__calloc(ctx, sizeof(seq__lstm_aux));
-    float *xp, *pre, *h, *c;
+/* Input-side pre-activations of rows x (M,I): b_ih (+ b_hh unless GRU) + x W_ih^T. */
+static void seq__rnn_input_proj(const seq_rnn *l, int64_t idx, const float *x, int64_t M, int64_t I, float *xp) {
+    const seq_tensor *b_ih = l->b_ih[idx], *b_hh = l->b_hh[idx];
+    int64_t GH = l->w_ih[idx]->shape[0], r, j;
+    int fold = b_hh && l->cfg.kind != SEQ_RNN_GRU;
+    for (r = 0; r < M; r++)
+        for (j = 0; j < GH; j++) xp[r * GH + j] = (b_ih ? b_ih->data[j] : 0.0f) + (fold ? b_hh->data[j] : 0.0f);
+    seq_sgemm(0, 1, M, GH, I, 1.0f, x, I, l->w_ih[idx]->data, I, 1.0f, xp, GH);
+}
+
+/* Hidden-side pre-activations hp (B,G*H) = h W_hh^T (+ b_hh for GRU, kept out of xp
+ * because b_hn sits inside the reset product). */
+static void seq__rnn_hidden_proj(const seq_rnn *l, int64_t idx, const float *h, int64_t B, float *hp) {
+    const seq_tensor *b_hh = l->b_hh[idx];
+    int64_t GH = l->w_hh[idx]->shape[0], H = l->cfg.hidden_size, r, j;
+    int bias = b_hh && l->cfg.kind == SEQ_RNN_GRU;
+    for (r = 0; r < B; r++)
+        for (j = 0; j < GH; j++) hp[r * GH + j] = bias ? b_hh->data[j] : 0.0f;
+    seq_sgemm(0, 1, B, GH, H, 1.0f, h, H, l->w_hh[idx]->data, H, 1.0f, hp, GH);
+}
+
+static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor *x, seq_tensor *y,
+                         const seq_rnn_io *io, const int32_t *lengths, const uint8_t *resets, seq_tensor *hn,
+                         seq_tensor *cn) {
+    seq_rnn_kind kind = l->cfg.kind;
+    int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2], H = l->cfg.hidden_size;
+    int64_t GH = seq__rnn_gates(kind) * H, S = seq__rnn_saved(kind), D = l->cfg.bidirectional ? 2 : 1;
+    int64_t YC = D * H, BH = B * H, r, s;
+    int lstm = kind == SEQ_RNN_LSTM;
+    seq__rnn_aux *a = (seq__rnn_aux *)seq__calloc(ctx, sizeof(seq__rnn_aux));
+    seq_tensor *ins[4];
+    float *xp, *hp, *h, *c;
     seq__node *n;
     if (!a) return;
+    a->kind = kind;
     a->b_hh = l->b_hh[idx];
     a->h0 = io ? io->h0 : NULL;
-    a->c0 = io ? io->c0 : NULL;
+    a->c0 = io && kind == SEQ_RNN_LSTM ? io->c0 : NULL;
     a->k = (idx / 2) * D + idx % 2;
     a->col = (idx % 2) * H;
     a->reverse = idx % 2;
     a->lengths = lengths;
     a->resets = resets;
-    a->gates = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * G4) * sizeof(float));
-    a->cell = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
+    a->sv = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * S * H) * sizeof(float));
     a->hprev = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
-    a->cprev = (float *)seq__calloc(ctx, (size_t)(B * T * H) * sizeof(float));
-    xp = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * G4) * sizeof(float));
-    pre = (float *)seq_ctx_alloc(ctx, (size_t)(B * G4) * sizeof(float));
-    h = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));
-    c = (float *)seq__calloc(ctx, (size_t)(B * H) * sizeof(float));
-    if (!a->gates || !a->cell || !a->hprev || !a->cprev || !xp || !pre || !h || !c) return;
-    if (a->h0) memcpy(h, a->h0->data + a->k * B * H, (size_t)(B * H) * sizeof(float));
-    if (a->c0) memcpy(c, a->c0->data + a->k * B * H, (size_t)(B * H) * sizeof(float));
-    /* xp = x W_ih^T + b_ih + b_hh for every step at once: (B*T,4H) */
-    for (r = 0; r < B * T; r++)
-        for (j = 0; j < G4; j++)
-            xp[r * G4 + j] = (b_ih ? b_ih->data[j] : 0.0f) + (a->b_hh ? a->b_hh->data[j] : 0.0f);
-    seq_sgemm(0, 1, B * T, G4, I, 1.0f, x->data, I, w_ih->data, I, 1.0f, xp, G4);
+    if (lstm) {
+        a->cprev = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * H) * sizeof(float));
+        a->cell = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * H) * sizeof(float));
+    }
+    xp = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * GH) * sizeof(float));
+    hp = (float *)seq_ctx_alloc(ctx, (size_t)(B * GH) * sizeof(float));
+    h = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));
+    c = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));
+    if (!a->sv || !a->hprev || (lstm && (!a->cprev || !a->cell)) || !xp || !hp || !h || !c) return;
+    if (a->h0) memcpy(h, a->h0->data + a->k * BH, (size_t)BH * sizeof(float));
+    if (a->c0) memcpy(c, a->c0->data + a->k * BH, (size_t)BH * sizeof(float));
+    seq__rnn_input_proj(l, idx, x->data, B * T, I, xp);
     for (s = 0; s < T; s++) {
         for (r = 0; r < B; r++) { /* a segment start drops the carried state */
             int64_t t = seq__rnn_pos(a, r, s, T);
@@ -1865,26 +1952,26 @@ static void seq__lstm_run(seq_ctx *ctx, const seq_lstm *l, int64_t idx, seq_tens
                 memset(c + r * H, 0, (size_t)H * sizeof(float));
             }
         }
-        seq_sgemm(0, 1, B, G4, H, 1.0f, h, H, w_hh->data, H, 0.0f, pre, G4); /* h_prev W_hh^T */
+        seq__rnn_hidden_proj(l, idx, h, B, hp);
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T), p;
             if (t < 0) continue;
             p = r * T + t;
-            for (j = 0; j < G4; j++) pre[r * G4 + j] += xp[p * G4 + j];
             memcpy(a->hprev + p * H, h + r * H, (size_t)H * sizeof(float));
-            memcpy(a->cprev + p * H, c + r * H, (size_t)H * sizeof(float));
-            seq__lstm_cell(pre + r * G4, c + r * H, H, a->gates + p * G4, c + r * H, h + r * H);
-            memcpy(a->cell + p * H, c + r * H, (size_t)H * sizeof(float));
+            if (lstm) memcpy(a->cprev + p * H, c + r * H, (size_t)H * sizeof(float));
+            seq__rnn_cell(kind, H, xp + p * GH, hp + r * GH, h + r * H, c + r * H, a->sv + p * S * H, h + r * H,
+                          c + r * H);
+            if (lstm) memcpy(a->cell + p * H, c + r * H, (size_t)H * sizeof(float));
             memcpy(y->data + p * YC + a->col, h + r * H, (size_t)H * sizeof(float));
         }
     }
-    memcpy(hn->data + a->k * B * H, h, (size_t)(B * H) * sizeof(float));
-    memcpy(cn->data + a->k * B * H, c, (size_t)(B * H) * sizeof(float));
+    memcpy(hn->data + a->k * BH, h, (size_t)BH * sizeof(float));
+    if (cn) memcpy(cn->data + a->k * BH, c, (size_t)BH * sizeof(float));
     ins[0] = x;
-    ins[1] = w_ih;
-    ins[2] = w_hh;
-    ins[3] = b_ih;
-    n = seq__record(ctx, op, y, seq__lstm_backward, 4, ins);
+    ins[1] = l->w_ih[idx];
+    ins[2] = l->w_hh[idx];
+    ins[3] = l->b_ih[idx];
+    n = seq__record(ctx, "seq_rnn_forward", y, seq__rnn_backward, 4, ins);
     if (n) {
         n->aux = a;
         n->extra_out[0] = hn;
@@ -1903,18 +1990,20 @@ static int seq__finite_ok(seq_ctx *ctx, const char *op, const char *what, const 
     return 1;
 }
 
-/* h0/c0 of shape (L*D,B,H) or NULL. */
+/* An initial state of shape (L*D,B,H), or NULL. */
 static int seq__state_shape_ok(const seq_tensor *s, int64_t LD, int64_t B, int64_t H) {
     return !s || (s->dtype == SEQ_F32 && s->ndim == 3 && s->shape[0] == LD && s->shape[1] == B && s->shape[2] == H);
 }
 
-SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor *x, seq_rnn_io *io) {
-    static const char op[] = "seq_lstm_forward";
-    seq_tensor *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL, *y = NULL, *hn, *cn, *in;
+static int seq__needs_grad(const seq_tensor *t) { return t && t->requires_grad; }
+
+SEQDEF seq_tensor *seq_rnn_forward(seq_ctx *ctx, const seq_rnn *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_rnn_forward";
+    seq_tensor *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL, *y = NULL, *hn, *cn = NULL, *in;
     int64_t B, T, H, D, L, k, d, shape[3];
     const int32_t *lengths;
     const uint8_t *resets;
-    int rg;
+    int lstm, rg;
     if (!seq__ok(ctx, op, 1, &x)) return NULL;
     if (!l || !l->w_ih[0]) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer");
@@ -1923,6 +2012,7 @@ SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor 
     H = l->cfg.hidden_size;
     D = l->cfg.bidirectional ? 2 : 1;
     L = l->cfg.num_layers;
+    lstm = l->cfg.kind == SEQ_RNN_LSTM;
     if (x->dtype != SEQ_F32 || x->ndim != 3 || x->shape[2] != l->cfg.input_size || x->shape[0] < 1 ||
         x->shape[1] < 1) {
         seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)l->cfg.input_size);
@@ -1930,9 +2020,9 @@ SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor 
     }
     B = x->shape[0];
     T = x->shape[1];
-    if (!seq__state_shape_ok(h0, L * D, B, H) || !seq__state_shape_ok(c0, L * D, B, H)) {
-        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 and c0 must be (%lld,%lld,%lld)", (long long)(L * D), (long long)B,
-                      (long long)H);
+    if (!seq__state_shape_ok(h0, L * D, B, H) || !seq__state_shape_ok(c0, L * D, B, H) || (c0 && !lstm)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 (and c0, LSTM only) must be (%lld,%lld,%lld)", (long long)(L * D),
+                      (long long)B, (long long)H);
         return NULL;
     }
     if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T) || !seq__finite_ok(ctx, op, "x", x->data, x->numel) ||
@@ -1941,17 +2031,19 @@ SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor 
         return NULL;
     lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
     resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
-    rg = ctx->grad_enabled && ((x->requires_grad) || (h0 && h0->requires_grad) || (c0 && c0->requires_grad));
+    rg = seq__needs_grad(x) || seq__needs_grad(h0) || seq__needs_grad(c0);
     for (k = 0; k < 2 * L; k++)
-        rg |= ctx->grad_enabled && ((l->w_ih[k] && l->w_ih[k]->requires_grad) || (l->w_hh[k] && l->w_hh[k]->requires_grad) ||
-                                    (l->b_ih[k] && l->b_ih[k]->requires_grad) || (l->b_hh[k] && l->b_hh[k]->requires_grad));
+        rg |= seq__needs_grad(l->w_ih[k]) || seq__needs_grad(l->w_hh[k]) || seq__needs_grad(l->b_ih[k]) ||
+              seq__needs_grad(l->b_hh[k]);
+    rg = rg && ctx->grad_enabled;
     shape[0] = L * D;
     shape[1] = B;
     shape[2] = H;
     hn = seq_tensor_new(ctx, SEQ_F32, 3, shape);
-    cn = seq_tensor_new(ctx, SEQ_F32, 3, shape);
-    if (!hn || !cn) return NULL;
-    hn->requires_grad = cn->requires_grad = rg;
+    if (lstm) cn = seq_tensor_new(ctx, SEQ_F32, 3, shape);
+    if (!hn || (lstm && !cn)) return NULL;
+    hn->requires_grad = rg;
+    if (cn) cn->requires_grad = rg;
     shape[0] = B;
     shape[1] = T;
     shape[2] = D * H;
@@ -1959,7 +2051,7 @@ SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor 
         y = seq_tensor_new(ctx, SEQ_F32, 3, shape); /* zeroed: padding past a length stays 0 */
         if (!y) return NULL;
         y->requires_grad = rg;
-        for (d = 0; d < D; d++) seq__lstm_run(ctx, l, 2 * k + d, in, y, io, lengths, resets, hn, cn);
+        for (d = 0; d < D; d++) seq__rnn_run(ctx, l, 2 * k + d, in, y, io, lengths, resets, hn, cn);
         if (ctx->status != SEQ_OK) return NULL;
     }
     if (io) {
@@ -1969,55 +2061,55 @@ SEQDEF seq_tensor *seq_lstm_forward(seq_ctx *ctx, const seq_lstm *l, seq_tensor 
     return y;
 }
 
-SEQDEF seq_status seq_lstm_state_init(const seq_lstm *l, seq_lstm_state *st, int64_t batch) {
-    int64_t H, n;
-    if (!l || !st || !l->w_ih[0]) return seq__err(SEQ_ERR_INVALID, "seq_lstm_state_init: NULL or uninitialized layer");
+SEQDEF seq_status seq_rnn_state_init(const seq_rnn *l, seq_rnn_state *st, int64_t batch) {
+    int64_t H, n, nc;
+    if (!l || !st || !l->w_ih[0]) return seq__err(SEQ_ERR_INVALID, "seq_rnn_state_init: NULL or uninitialized layer");
     memset(st, 0, sizeof *st);
     if (l->cfg.bidirectional)
-        return seq__err(SEQ_ERR_UNSUPPORTED, "seq_lstm_state_init: a bidirectional LSTM cannot stream");
-    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "seq_lstm_state_init: batch %lld < 1", (long long)batch);
+        return seq__err(SEQ_ERR_UNSUPPORTED, "seq_rnn_state_init: a bidirectional layer cannot stream");
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "seq_rnn_state_init: batch %lld < 1", (long long)batch);
     H = l->cfg.hidden_size;
     n = l->cfg.num_layers * batch * H;
+    nc = l->cfg.kind == SEQ_RNN_LSTM ? n : 0;
     st->alloc_ud = l->alloc_ud;
-    st->h = (float *)SEQ_MALLOC(st->alloc_ud, (size_t)(2 * n + 4 * batch * H) * sizeof(float));
-    if (!st->h) return seq__err(SEQ_ERR_NOMEM, "seq_lstm_state_init: out of memory");
-    st->c = st->h + n;
-    st->work = st->c + n;
+    /* work: input-side (B,G*H) and hidden-side (B,G*H) pre-activations, one row's saves */
+    st->h = (float *)SEQ_MALLOC(st->alloc_ud,
+                                (size_t)(n + nc + 2 * batch * seq__rnn_gates(l->cfg.kind) * H + 4 * H) * sizeof(float));
+    if (!st->h) return seq__err(SEQ_ERR_NOMEM, "seq_rnn_state_init: out of memory");
+    st->c = nc ? st->h + n : NULL;
+    st->work = st->h + n + nc;
     st->batch = batch;
-    memset(st->h, 0, (size_t)(2 * n) * sizeof(float));
+    seq_rnn_state_reset(st);
     return SEQ_OK;
 }
 
-SEQDEF void seq_lstm_state_reset(seq_lstm_state *st) {
+SEQDEF void seq_rnn_state_reset(seq_rnn_state *st) {
     if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
 }
 
-SEQDEF void seq_lstm_state_free(seq_lstm_state *st) {
+SEQDEF void seq_rnn_state_free(seq_rnn_state *st) {
     if (!st) return;
     SEQ_FREE(st->alloc_ud, st->h);
     memset(st, 0, sizeof *st);
 }
 
-SEQDEF seq_status seq_lstm_step(const seq_lstm *l, seq_lstm_state *st, const float *x_t, float *y_t) {
-    int64_t B, H, G4, k, r, j, i;
-    if (!l || !st || !st->h || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "seq_lstm_step: NULL argument or state");
+SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float *x_t, float *y_t) {
+    int64_t B, H, GH, k, r, i;
+    if (!l || !st || !st->h || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "seq_rnn_step: NULL argument or state");
     B = st->batch;
     H = l->cfg.hidden_size;
-    G4 = 4 * H;
+    GH = seq__rnn_gates(l->cfg.kind) * H;
     for (i = 0; i < B * l->cfg.input_size; i++)
-        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "seq_lstm_step: x_t[%lld] is not finite", (long long)i);
+        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "seq_rnn_step: x_t[%lld] is not finite", (long long)i);
     for (k = 0; k < l->cfg.num_layers; k++) {
         const float *in = k == 0 ? x_t : st->h + (k - 1) * B * H;
-        int64_t I = k == 0 ? l->cfg.input_size : H;
-        float *h = st->h + k * B * H, *c = st->c + k * B * H, *pre = st->work;
-        const seq_tensor *b_ih = l->b_ih[2 * k], *b_hh = l->b_hh[2 * k];
+        float *h = st->h + k * B * H, *c = st->c ? st->c + k * B * H : NULL;
+        float *xp = st->work, *hp = xp + B * GH, *sv = hp + B * GH;
+        seq__rnn_input_proj(l, 2 * k, in, B, k == 0 ? l->cfg.input_size : H, xp);
+        seq__rnn_hidden_proj(l, 2 * k, h, B, hp);
         for (r = 0; r < B; r++)
-            for (j = 0; j < G4; j++)
-                pre[r * G4 + j] = (b_ih ? b_ih->data[j] : 0.0f) + (b_hh ? b_hh->data[j] : 0.0f);
-        seq_sgemm(0, 1, B, G4, I, 1.0f, in, I, l->w_ih[2 * k]->data, I, 1.0f, pre, G4);
-        seq_sgemm(0, 1, B, G4, H, 1.0f, h, H, l->w_hh[2 * k]->data, H, 1.0f, pre, G4);
-        for (r = 0; r < B; r++) /* gates overwrite their own pre-activations */
-            seq__lstm_cell(pre + r * G4, c + r * H, H, pre + r * G4, c + r * H, h + r * H);
+            seq__rnn_cell(l->cfg.kind, H, xp + r * GH, hp + r * GH, h + r * H, c ? c + r * H : NULL, sv, h + r * H,
+                          c ? c + r * H : NULL);
     }
     memcpy(y_t, st->h + (l->cfg.num_layers - 1) * B * H, (size_t)(B * H) * sizeof(float));
     return SEQ_OK;

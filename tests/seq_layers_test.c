@@ -120,7 +120,7 @@ static void test_scan_bad_input(void) {
 /* --- LSTM ----------------------------------------------------------------------------- */
 
 typedef struct {
-    seq_lstm lstm;
+    seq_rnn lstm;
     seq_tensor *x, *h0, *c0;
     seq_rnn_io io;
     float wy[2 * 4 * 2 * 3], wh[4 * 2 * 3], wc[4 * 2 * 3];
@@ -132,22 +132,25 @@ static seq_tensor *lstm_loss(seq_ctx *ctx, void *ud) {
     seq_tensor *y, *l;
     c->io.h0 = c->h0;
     c->io.c0 = c->c0;
-    y = seq_lstm_forward(ctx, &c->lstm, c->x, &c->io);
+    y = seq_rnn_forward(ctx, &c->lstm, c->x, &c->io);
     if (!y) return NULL;
     l = seq_mean(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, c->wy, 3, y->shape)));
     l = seq_add(ctx, l, seq_mean(ctx, seq_mul(ctx, c->io.hn, seq_tensor_wrap(ctx, c->wh, 3, c->io.hn->shape))));
+    if (!c->io.cn) return l;
     return seq_add(ctx, l, seq_mean(ctx, seq_mul(ctx, c->io.cn, seq_tensor_wrap(ctx, c->wc, 3, c->io.cn->shape))));
 }
 
-static void test_lstm_gradcheck(void) {
+static void test_rnn_gradcheck(void) {
     /* 2 layers, bidirectional, B=2, T=4, I=2, H=3; row 1 has length 3 and a reset at t=1 */
     static const int32_t lengths[2] = {4, 3};
     static const uint8_t resets[8] = {0, 0, 0, 0, 0, 1, 0, 0};
+    static const seq_rnn_kind kinds[3] = {SEQ_RNN_TANH, SEQ_RNN_GRU, SEQ_RNN_LSTM};
     int variant;
-    for (variant = 0; variant < 2; variant++) {
+    for (variant = 0; variant < 6; variant++) {
         seq_params *P = seq_params_init(NULL);
         seq_ctx *ctx = seq_ctx_init(NULL);
-        seq_lstm_config cfg = seq_lstm_config_default(2, 3);
+        seq_rnn_kind kind = kinds[variant / 2];
+        seq_rnn_config cfg = seq_rnn_config_default(kind, 2, 3);
         int64_t sx[3] = {2, 4, 2}, ss[3] = {4, 2, 3};
         seq_gradcheck_result res;
         lstm_case c;
@@ -157,89 +160,100 @@ static void test_lstm_gradcheck(void) {
         seq_rng_seed(&r, 21 + variant);
         cfg.num_layers = 2;
         cfg.bidirectional = 1;
-        CHECK(seq_lstm_init(&c.lstm, P, "lstm", cfg) == SEQ_OK);
+        CHECK(seq_rnn_init(&c.lstm, P, "lstm", cfg) == SEQ_OK);
         c.x = seq_params_add(P, "x", 3, sx, seq_init_normal(0, 1));
         c.h0 = seq_params_add(P, "h0", 3, ss, seq_init_normal(0, 1));
-        c.c0 = seq_params_add(P, "c0", 3, ss, seq_init_normal(0, 1));
+        c.c0 = kind == SEQ_RNN_LSTM ? seq_params_add(P, "c0", 3, ss, seq_init_normal(0, 1)) : NULL;
         for (i = 0; i < 48; i++) c.wy[i] = (float)seq_rng_normal(&r, 0, 1);
         for (i = 0; i < 24; i++) {
             c.wh[i] = (float)seq_rng_normal(&r, 0, 1);
             c.wc[i] = (float)seq_rng_normal(&r, 0, 1);
         }
-        if (variant == 1) {
+        if (variant % 2) {
             c.io.lengths = lengths;
             c.io.resets = resets;
         }
         CHECK(seq_params_alloc(P, &r) == SEQ_OK);
         CHECK(seq_gradcheck(ctx, P, lstm_loss, &c, 1e-3f, 2e-3f, 2e-2f, &res) == SEQ_OK);
-        CHECK_MSG(res.failed == 0 && res.checked == P->numel, "variant %d: %lld of %lld failed, worst %s[%lld] abs %g",
-                  variant, (long long)res.failed, (long long)res.checked, res.worst_param ? res.worst_param : "-",
+        CHECK_MSG(res.failed == 0 && res.checked == P->numel, "kind %d variant %d: %lld of %lld failed, worst %s[%lld] abs %g",
+                  (int)kind, variant, (long long)res.failed, (long long)res.checked, res.worst_param ? res.worst_param : "-",
                   (long long)res.worst_index, res.max_abs_err);
         seq_ctx_free(ctx);
         seq_params_free(P);
     }
 }
 
-/* nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True): outputs, final
- * states and every gradient equal PyTorch's (fixture from tests/gen_rnn_fixtures.py). */
-static void test_lstm_pytorch_parity(void) {
+/* One PyTorch fixture (tests/gen_rnn_fixtures.py): a 2-layer bidirectional module. */
+typedef struct {
+    seq_rnn_kind kind;
+    const rnn_fx_param *params;
+    size_t nparams;
+    const float *x, *h0, *c0, *y, *hn, *cn, *wy, *wh, *wc, *x_grad, *h0_grad, *c0_grad;
+} rnn_fixture;
+
+static void check_rnn_parity(const rnn_fixture *fx) {
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
-    seq_lstm_config cfg = seq_lstm_config_default(LSTM_FX_I, LSTM_FX_H);
-    int64_t sx[3] = {LSTM_FX_B, LSTM_FX_T, LSTM_FX_I}, ss[3] = {2 * LSTM_FX_L, LSTM_FX_B, LSTM_FX_H};
-    seq_lstm lstm;
+    seq_rnn_config cfg = seq_rnn_config_default(fx->kind, RNN_FX_I, RNN_FX_H);
+    int64_t sx[3] = {RNN_FX_B, RNN_FX_T, RNN_FX_I}, ss[3] = {2 * RNN_FX_L, RNN_FX_B, RNN_FX_H};
+    int64_t ny = RNN_FX_B * RNN_FX_T * 2 * RNN_FX_H, ns = 2 * RNN_FX_L * RNN_FX_B * RNN_FX_H;
+    int lstm = fx->kind == SEQ_RNN_LSTM;
+    static float wy[RNN_FX_B * RNN_FX_T * 2 * RNN_FX_H], wh[2 * RNN_FX_L * RNN_FX_B * RNN_FX_H],
+        wc[2 * RNN_FX_L * RNN_FX_B * RNN_FX_H];
+    seq_rnn net;
     seq_rnn_io io;
-    seq_tensor *x, *h0, *c0, *y, *loss;
-    static float wy[sizeof lstm_fx_wy / sizeof(float)], wh[sizeof lstm_fx_wh / sizeof(float)],
-        wc[sizeof lstm_fx_wc / sizeof(float)];
+    seq_tensor *x, *h0, *c0 = NULL, *y, *loss;
     seq_rng r;
     double worst = 0.0;
     size_t p;
     int64_t i;
-    cfg.num_layers = LSTM_FX_L;
+    cfg.num_layers = RNN_FX_L;
     cfg.bidirectional = 1;
     seq_rng_seed(&r, 1);
-    CHECK(seq_lstm_init(&lstm, P, "lstm", cfg) == SEQ_OK);
+    CHECK(seq_rnn_init(&net, P, "net", cfg) == SEQ_OK);
     x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
     h0 = seq_params_add(P, "h0", 3, ss, seq_init_zeros());
-    c0 = seq_params_add(P, "c0", 3, ss, seq_init_zeros());
+    if (lstm) c0 = seq_params_add(P, "c0", 3, ss, seq_init_zeros());
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-    for (p = 0; p < sizeof lstm_fx_params / sizeof lstm_fx_params[0]; p++) {
-        seq_tensor *w = seq_params_find(P, lstm_fx_params[p].name);
-        CHECK_MSG(w != NULL, "missing %s", lstm_fx_params[p].name);
-        if (w) memcpy(w->data, lstm_fx_params[p].value, (size_t)w->numel * sizeof(float));
+    CHECK(P->count == (int64_t)fx->nparams + 2 + lstm); /* same parameter set as PyTorch */
+    for (p = 0; p < fx->nparams; p++) {
+        seq_tensor *w = seq_params_find(P, fx->params[p].name);
+        CHECK_MSG(w != NULL, "missing %s", fx->params[p].name);
+        if (w) memcpy(w->data, fx->params[p].value, (size_t)w->numel * sizeof(float));
     }
-    memcpy(x->data, lstm_fx_x, sizeof lstm_fx_x);
-    memcpy(h0->data, lstm_fx_h0, sizeof lstm_fx_h0);
-    memcpy(c0->data, lstm_fx_c0, sizeof lstm_fx_c0);
+    memcpy(x->data, fx->x, (size_t)x->numel * sizeof(float));
+    memcpy(h0->data, fx->h0, (size_t)ns * sizeof(float));
+    if (c0) memcpy(c0->data, fx->c0, (size_t)ns * sizeof(float));
     memset(&io, 0, sizeof io);
     io.h0 = h0;
     io.c0 = c0;
-    y = seq_lstm_forward(ctx, &lstm, x, &io);
-    CHECK(y != NULL);
+    y = seq_rnn_forward(ctx, &net, x, &io);
+    CHECK(y != NULL && y->numel == ny);
     if (!y) goto done;
     /* the fixture's loss is sum(y*wy) + ...: mean(y * wy * numel) is the same function */
-    for (i = 0; i < y->numel; i++) wy[i] = lstm_fx_wy[i] * (float)y->numel;
-    for (i = 0; i < io.hn->numel; i++) {
-        wh[i] = lstm_fx_wh[i] * (float)io.hn->numel;
-        wc[i] = lstm_fx_wc[i] * (float)io.cn->numel;
+    for (i = 0; i < ny; i++) wy[i] = fx->wy[i] * (float)ny;
+    for (i = 0; i < ns; i++) {
+        wh[i] = fx->wh[i] * (float)ns;
+        wc[i] = fx->wc[i] * (float)ns;
     }
     loss = seq_add(ctx, seq_mean(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, wy, 3, y->shape))),
                    seq_mean(ctx, seq_mul(ctx, io.hn, seq_tensor_wrap(ctx, wh, 3, io.hn->shape))));
-    loss = seq_add(ctx, loss, seq_mean(ctx, seq_mul(ctx, io.cn, seq_tensor_wrap(ctx, wc, 3, io.cn->shape))));
+    if (lstm) loss = seq_add(ctx, loss, seq_mean(ctx, seq_mul(ctx, io.cn, seq_tensor_wrap(ctx, wc, 3, io.cn->shape))));
     seq_params_zero_grad(P);
     CHECK(seq_backward(ctx, loss) == SEQ_OK);
-    for (i = 0; i < y->numel; i++) worst = fmax(worst, fabs(y->data[i] - lstm_fx_y[i]));
-    for (i = 0; i < io.hn->numel; i++)
-        worst = fmax(worst, fmax(fabs(io.hn->data[i] - lstm_fx_hn[i]), fabs(io.cn->data[i] - lstm_fx_cn[i])));
-    CHECK_MSG(worst < 1e-5, "forward differs by %g", worst);
-    for (p = 0; p < sizeof lstm_fx_params / sizeof lstm_fx_params[0]; p++) {
-        seq_tensor *w = seq_params_find(P, lstm_fx_params[p].name);
+    for (i = 0; i < ny; i++) worst = fmax(worst, fabs(y->data[i] - fx->y[i]));
+    for (i = 0; i < ns; i++) {
+        worst = fmax(worst, fabs(io.hn->data[i] - fx->hn[i]));
+        if (lstm) worst = fmax(worst, fabs(io.cn->data[i] - fx->cn[i]));
+    }
+    CHECK_MSG(worst < 1e-5, "kind %d: forward differs by %g", (int)fx->kind, worst);
+    for (p = 0; p < fx->nparams; p++) {
+        seq_tensor *w = seq_params_find(P, fx->params[p].name);
         double err = 0.0, mag = 0.0;
         if (!w) continue;
         for (i = 0; i < w->numel; i++) {
-            err = fmax(err, fabs(w->grad[i] - lstm_fx_params[p].grad[i]));
-            mag = fmax(mag, fabs(lstm_fx_params[p].grad[i]));
+            err = fmax(err, fabs(w->grad[i] - fx->params[p].grad[i]));
+            mag = fmax(mag, fabs(fx->params[p].grad[i]));
         }
         CHECK_MSG(err <= 1e-5 * fmax(1.0, mag), "%s grad differs by %g", w->name, err);
     }
@@ -250,10 +264,10 @@ static void test_lstm_pytorch_parity(void) {
         ins[0] = x;
         ins[1] = h0;
         ins[2] = c0;
-        want[0] = lstm_fx_x_grad;
-        want[1] = lstm_fx_h0_grad;
-        want[2] = lstm_fx_c0_grad;
-        for (k = 0; k < 3; k++) {
+        want[0] = fx->x_grad;
+        want[1] = fx->h0_grad;
+        want[2] = fx->c0_grad;
+        for (k = 0; k < 2 + lstm; k++) {
             double err = 0.0;
             for (i = 0; i < ins[k]->numel; i++) err = fmax(err, fabs(ins[k]->grad[i] - want[k][i]));
             CHECK_MSG(err <= 1e-5, "%s grad differs by %g", ins[k]->name, err);
@@ -264,15 +278,29 @@ done:
     seq_params_free(P);
 }
 
+#define RNN_FIXTURE(kind, tag)                                                                               \
+    {kind, tag##_fx_params, sizeof tag##_fx_params / sizeof tag##_fx_params[0], tag##_fx_x, tag##_fx_h0,      \
+     tag##_fx_c0, tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc, tag##_fx_x_grad, \
+     tag##_fx_h0_grad, tag##_fx_c0_grad}
+
+/* nn.RNN, nn.GRU, nn.LSTM (3 -> 4, 2 layers, bidirectional, batch_first): outputs, final
+ * states and every gradient equal PyTorch's. */
+static void test_rnn_pytorch_parity(void) {
+    static const rnn_fixture fx[3] = {RNN_FIXTURE(SEQ_RNN_TANH, rnn), RNN_FIXTURE(SEQ_RNN_GRU, gru),
+                                      RNN_FIXTURE(SEQ_RNN_LSTM, lstm)};
+    int k;
+    for (k = 0; k < 3; k++) check_rnn_parity(&fx[k]);
+}
+
 /* The streaming step gives the full-sequence output; a padded row of a bidirectional
  * batch gives what the row alone gives. */
 static void test_lstm_step_and_lengths(void) {
     enum { B = 2, T = 6, I = 3, H = 5 };
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
-    seq_lstm_config cfg = seq_lstm_config_default(I, H);
+    seq_rnn_config cfg = seq_lstm_config_default(I, H);
     seq_lstm uni, bi;
-    seq_lstm_state st;
+    seq_rnn_state st;
     seq_rnn_io io;
     float x[B * T * I], yt[B * H];
     int32_t lengths[B] = {T, 4};
@@ -283,27 +311,27 @@ static void test_lstm_step_and_lengths(void) {
     seq_rng_seed(&rng, 8);
     for (i = 0; i < B * T * I; i++) x[i] = (float)seq_rng_normal(&rng, 0, 1);
     cfg.num_layers = 2;
-    CHECK(seq_lstm_init(&uni, P, "uni", cfg) == SEQ_OK);
+    CHECK(seq_rnn_init(&uni, P, "uni", cfg) == SEQ_OK);
     cfg.bidirectional = 1;
-    CHECK(seq_lstm_init(&bi, P, "bi", cfg) == SEQ_OK);
+    CHECK(seq_rnn_init(&bi, P, "bi", cfg) == SEQ_OK);
     CHECK(seq_params_alloc(P, &rng) == SEQ_OK);
     seq_ctx_set_grad(ctx, 0);
-    y = seq_lstm_forward(ctx, &uni, seq_tensor_wrap(ctx, x, 3, sx), NULL);
-    CHECK(y != NULL && seq_lstm_state_init(&uni, &st, B) == SEQ_OK);
+    y = seq_rnn_forward(ctx, &uni, seq_tensor_wrap(ctx, x, 3, sx), NULL);
+    CHECK(y != NULL && seq_rnn_state_init(&uni, &st, B) == SEQ_OK);
     for (t = 0; t < T && y; t++) {
         float xt[B * I];
         for (r = 0; r < B; r++) memcpy(xt + r * I, x + (r * T + t) * I, I * sizeof(float));
-        CHECK(seq_lstm_step(&uni, &st, xt, yt) == SEQ_OK);
+        CHECK(seq_rnn_step(&uni, &st, xt, yt) == SEQ_OK);
         for (r = 0; r < B; r++)
             for (i = 0; i < H; i++) worst = fmax(worst, fabs(yt[r * H + i] - y->data[(r * T + t) * H + i]));
     }
     CHECK_MSG(worst < 1e-6, "step vs sequence: %g", worst);
-    seq_lstm_state_free(&st);
-    CHECK(seq_lstm_state_init(&bi, &st, 1) == SEQ_ERR_UNSUPPORTED);
+    seq_rnn_state_free(&st);
+    CHECK(seq_rnn_state_init(&bi, &st, 1) == SEQ_ERR_UNSUPPORTED);
     memset(&io, 0, sizeof io);
     io.lengths = lengths;
-    yb = seq_lstm_forward(ctx, &bi, seq_tensor_wrap(ctx, x, 3, sx), &io);
-    y1 = seq_lstm_forward(ctx, &bi, seq_tensor_wrap(ctx, x + T * I, 3, s1), NULL);
+    yb = seq_rnn_forward(ctx, &bi, seq_tensor_wrap(ctx, x, 3, sx), &io);
+    y1 = seq_rnn_forward(ctx, &bi, seq_tensor_wrap(ctx, x + T * I, 3, s1), NULL);
     CHECK(yb && y1);
     if (yb && y1) {
         for (worst = 0.0, i = 0; i < 4 * 2 * H; i++) worst = fmax(worst, fabs(yb->data[T * 2 * H + i] - y1->data[i]));
@@ -322,42 +350,42 @@ static void test_lstm_bad_input(void) {
     seq_rng rng;
     int64_t sx[3] = {2, 3, 4}, s0[3] = {2, 0, 4}, sbad[3] = {2, 3, 5}, sh[3] = {2, 2, 6};
     int32_t lengths[2] = {3, 4};
-    seq_lstm_config cfg = seq_lstm_config_default(4, 6);
+    seq_rnn_config cfg = seq_lstm_config_default(4, 6);
     seq_tensor *x;
     seq_rng_seed(&rng, 1);
     cfg.num_layers = 0;
-    CHECK(seq_lstm_init(&l, P, "l", cfg) == SEQ_ERR_INVALID);
+    CHECK(seq_rnn_init(&l, P, "l", cfg) == SEQ_ERR_INVALID);
     cfg.num_layers = 1;
-    CHECK(seq_lstm_init(&l, P, "l", cfg) == SEQ_OK);
+    CHECK(seq_rnn_init(&l, P, "l", cfg) == SEQ_OK);
     CHECK(seq_params_alloc(P, &rng) == SEQ_OK);
-    CHECK(seq_lstm_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, s0), NULL) == NULL); /* T = 0 */
+    CHECK(seq_rnn_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, s0), NULL) == NULL); /* T = 0 */
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
     seq_ctx_reset(ctx);
-    CHECK(seq_lstm_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sbad), NULL) == NULL);
+    CHECK(seq_rnn_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sbad), NULL) == NULL);
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
     seq_ctx_reset(ctx);
     memset(&io, 0, sizeof io);
     io.h0 = seq_tensor_new(ctx, SEQ_F32, 3, sh);
-    CHECK(seq_lstm_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
+    CHECK(seq_rnn_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE && strstr(seq_ctx_error(ctx), "h0") != NULL);
     seq_ctx_reset(ctx);
     memset(&io, 0, sizeof io);
     io.lengths = lengths;
-    CHECK(seq_lstm_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
+    CHECK(seq_rnn_forward(ctx, &l, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE);
     seq_ctx_reset(ctx);
     x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
     x->data[5] = NAN;
-    CHECK(seq_lstm_forward(ctx, &l, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
+    CHECK(seq_rnn_forward(ctx, &l, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
     {
-        seq_lstm_state st;
+        seq_rnn_state st;
         float xt[4] = {0, 0, 0, 0}, yt[6];
         xt[2] = INFINITY;
-        CHECK(seq_lstm_state_init(&l, &st, 1) == SEQ_OK);
-        CHECK(seq_lstm_step(&l, &st, xt, yt) == SEQ_ERR_NUMERIC);
-        CHECK(seq_lstm_step(&l, NULL, xt, yt) == SEQ_ERR_INVALID);
-        seq_lstm_state_free(&st);
-        CHECK(seq_lstm_state_init(&l, &st, 0) == SEQ_ERR_INVALID);
+        CHECK(seq_rnn_state_init(&l, &st, 1) == SEQ_OK);
+        CHECK(seq_rnn_step(&l, &st, xt, yt) == SEQ_ERR_NUMERIC);
+        CHECK(seq_rnn_step(&l, NULL, xt, yt) == SEQ_ERR_INVALID);
+        seq_rnn_state_free(&st);
+        CHECK(seq_rnn_state_init(&l, &st, 0) == SEQ_ERR_INVALID);
     }
     seq_ctx_free(ctx);
     seq_params_free(P);
@@ -367,8 +395,8 @@ void seq_tests_layers(void) {
     RUN(test_scan_gradcheck);
     RUN(test_scan_segments_equal_separate_runs);
     RUN(test_scan_bad_input);
-    RUN(test_lstm_gradcheck);
-    RUN(test_lstm_pytorch_parity);
+    RUN(test_rnn_gradcheck);
+    RUN(test_rnn_pytorch_parity);
     RUN(test_lstm_step_and_lengths);
     RUN(test_lstm_bad_input);
 }
