@@ -285,10 +285,11 @@ SEQDEF seq_tensor *seq_huber(seq_ctx *ctx, seq_tensor *pred, seq_tensor *target,
  * each of a row's k negatives paired with that row's positive. */
 SEQDEF seq_tensor *seq_bpr(seq_ctx *ctx, seq_tensor *pos, seq_tensor *neg);
 /* Sampled softmax over a shared set of negatives: h (N,D), W (V,D) output embeddings,
- * targets (N) i32, negatives (S) i32 (S >= 1, repeats allowed), log_q NULL or V log
- * sampling probabilities. Row i scores [h_i.W_t - log_q[t], h_i.W_s - log_q[s] ...]; a
- * negative equal to t (an accidental hit) is masked out; the loss is the mean cross
- * entropy on the target column. Gradients reach h and the rows of W that were used. */
+ * targets (N) i32, negatives (S) i32 (S >= 1, repeats allowed), log_q NULL (no
+ * correction) or V log sampling probabilities indexed by item id. Row i scores
+ * [h_i.W_t - log_q[t], h_i.W_s - log_q[s] ...]; a negative equal to t (an accidental hit)
+ * is masked out; the loss is the mean over rows of the cross entropy on the target
+ * column. Gradients reach h and the rows of W that were used; log_q gets none. */
 SEQDEF seq_tensor *seq_sampled_softmax(seq_ctx *ctx, seq_tensor *h, seq_tensor *W, seq_tensor *targets,
                                        seq_tensor *negatives, const float *log_q);
 /* PaLM's auxiliary z-loss: logits (...,V) -> coeff * mean over rows of (log sum exp)^2. */
@@ -304,10 +305,12 @@ SEQDEF seq_tensor *seq_comp_sum_loss(seq_ctx *ctx, seq_tensor *logits, seq_tenso
  * Spherical Loss Family"): logits (...,V), targets (...) i32, a > 0, b ->
  *     mean of (1/a) softplus(a (b - z_t)),  z = (o - mean(o)) / std(o) per row,
  * std the population one, sqrt(sum (o - mean)^2 / V). a (sharpness) and b (offset) are
- * hyperparameters the paper tunes per task (larger b pushes the target further above
- * the rest; a trades top-1 against top-k); it fixes no defaults, and the authors'
- * reference code uses a = 1, b = 0, i.e. softplus(-z_t). A row of equal outputs has no
- * spread: std is floored at 1e-12 there (their code adds 1e-12), so its z is 0. */
+ * hyperparameters the paper tunes per task (b sets how far above the rest the target's
+ * z must rise before the loss lets go; a trades top-1 against top-k), so seq takes both
+ * explicitly; the authors' released example uses a = 1, b = 0, i.e. softplus(-z_t),
+ * a good start. The loss is shift and scale invariant in o. A row of equal outputs has no
+ * spread: std is floored at 1e-12 (their code guards the division with the same 1e-12),
+ * so such a row has z = 0 and a finite loss. */
 SEQDEF seq_tensor *seq_z_normalized_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, float a, float b);
 
 /* ===================================================================================
@@ -1513,7 +1516,7 @@ SEQDEF seq_tensor *seq_cross_entropy(seq_ctx *ctx, seq_tensor *logits, seq_tenso
 }
 
 /* Comp-sum with tau = par[0], through L = -log p_y = lse - x_y >= 0, since 1 + u = 1/p_y:
- *     Phi = L at tau = 1, else expm1((1-tau) L) / (1-tau)   (expm1 keeps tau near 1 exact)
+ *     Phi = L at tau = 1, else expm1((1-tau) L) / (1-tau)   (expm1 stays accurate as tau nears 1)
  *     dPhi/dL = exp((1-tau) L),  dL/dx = softmax(x) - e_y */
 static double seq__loss_comp_sum_row(const float *x, int64_t V, int32_t t, const float *par, double scale, float *gx) {
     double tau = par[0], lse = seq__loss_lse(x, V), L = lse - x[t], s = scale * exp((1.0 - tau) * L);
