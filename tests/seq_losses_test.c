@@ -44,7 +44,7 @@ static void check_all_near(const float *got, const float *want, int64_t n, doubl
               worst >= 0 ? (double)got[worst] : 0.0, worst >= 0 ? (double)want[worst] : 0.0, line);
 }
 
-/* Backward from loss, then the loss value against want. */
+/* The loss is a scalar near want; then backward from it must succeed. */
 static void check_loss(seq_ctx *ctx, seq_tensor *loss, float want) {
     CHECK_MSG(loss != NULL && seq_ctx_status(ctx) == SEQ_OK, "%s", seq_ctx_error(ctx));
     if (!loss) return;
