@@ -258,6 +258,61 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x);
  * 9  losses (scalar outputs, mean over the counted elements unless said otherwise)
  * =================================================================================== */
 
+/* Every loss is one fused tape node: forward now, hand-written backward into each float
+ * input that requires a gradient. Class ids are SEQ_I32 tensors; an id outside [0,V)
+ * sets SEQ_ERR_RANGE naming its flat position; shapes or dtypes that do not fit set
+ * SEQ_ERR_SHAPE; an out-of-range scalar option sets SEQ_ERR_INVALID. Reductions run in
+ * double; a NaN input gives a NaN loss. */
+
+/* logits (...,V), targets (...) i32 -> scalar: mean over the positions whose target is
+ * not ignore_index of -log softmax(logits)[target] (PyTorch's cross_entropy with the class
+ * dimension last; PyTorch's default ignore_index is -100). When every position is
+ * ignored the loss is 0 with zero gradient, where PyTorch gives NaN: a batch of pure
+ * padding then leaves the model untouched instead of poisoning it. */
+SEQDEF seq_tensor *seq_cross_entropy(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, int32_t ignore_index);
+/* The same with label smoothing eps in [0,1]: (1-eps) * nll + eps * mean_c(-log p_c). */
+SEQDEF seq_tensor *seq_cross_entropy_ex(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, int32_t ignore_index,
+                                        float label_smoothing);
+/* logits, targets (same shape, targets in [0,1]) -> mean of
+ * max(x,0) - x*y + log1p(exp(-|x|)), PyTorch's BCEWithLogitsLoss. */
+SEQDEF seq_tensor *seq_bce_with_logits(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets);
+/* pred, target (same shape) -> mean of (pred - target)^2. */
+SEQDEF seq_tensor *seq_mse(seq_ctx *ctx, seq_tensor *pred, seq_tensor *target);
+/* pred, target (same shape), delta > 0 -> mean of 0.5 d^2 where |d| <= delta, else
+ * delta (|d| - 0.5 delta), d = pred - target (PyTorch's HuberLoss). */
+SEQDEF seq_tensor *seq_huber(seq_ctx *ctx, seq_tensor *pred, seq_tensor *target, float delta);
+/* BPR / pairwise logistic loss: pos (N), neg (N) or (N,k) -> mean of -log sigmoid(pos - neg),
+ * each of a row's k negatives paired with that row's positive. */
+SEQDEF seq_tensor *seq_bpr(seq_ctx *ctx, seq_tensor *pos, seq_tensor *neg);
+/* Sampled softmax over a shared set of negatives: h (N,D), W (V,D) output embeddings,
+ * targets (N) i32, negatives (S) i32 (S >= 1, repeats allowed), log_q NULL (no
+ * correction) or V log sampling probabilities indexed by item id. Row i scores
+ * [h_i.W_t - log_q[t], h_i.W_s - log_q[s] ...]; a negative equal to t (an accidental hit)
+ * is masked out; the loss is the mean over rows of the cross entropy on the target
+ * column. Gradients reach h and the rows of W that were used; log_q gets none. */
+SEQDEF seq_tensor *seq_sampled_softmax(seq_ctx *ctx, seq_tensor *h, seq_tensor *W, seq_tensor *targets,
+                                       seq_tensor *negatives, const float *log_q);
+/* PaLM's auxiliary z-loss: logits (...,V) -> coeff * mean over rows of (log sum exp)^2. */
+SEQDEF seq_tensor *seq_z_loss(seq_ctx *ctx, seq_tensor *logits, float coeff);
+/* Comp-sum losses (Mao, Mohri, Zhong, ICML 2023): logits (...,V), targets (...) i32,
+ * tau >= 0 -> mean of Phi^tau(u), u = sum_{y' != y} exp(h_y' - h_y):
+ *     tau = 1: log(1 + u) = cross entropy;   otherwise ((1 + u)^(1-tau) - 1) / (1 - tau):
+ *     tau = 0: u (sum-exp);  tau in (1,2): generalized cross entropy;  tau = 2: 1 - p_y. */
+SEQDEF seq_tensor *seq_comp_sum_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, float tau);
+/* The Z-loss of the spherical family (de Brebisson & Vincent, "The Z-loss: a shift and
+ * scale invariant classification loss belonging to the Spherical Family", 2016, the
+ * follow-up to their ICLR 2016 "An Exploration of Softmax Alternatives Belonging to the
+ * Spherical Loss Family"): logits (...,V), targets (...) i32, a > 0, b ->
+ *     mean of (1/a) softplus(a (b - z_t)),  z = (o - mean(o)) / std(o) per row,
+ * std the population one, sqrt(sum (o - mean)^2 / V). a (sharpness) and b (offset) are
+ * hyperparameters the paper tunes per task (b sets how far above the rest the target's
+ * z must rise before the loss lets go; a trades top-1 against top-k), so seq takes both
+ * explicitly; the authors' released example uses a = 1, b = 0, i.e. softplus(-z_t),
+ * a good start. The loss is shift and scale invariant in o. A row of equal outputs has no
+ * spread: std is floored at 1e-12 (their code guards the division with the same 1e-12),
+ * so such a row has z = 0 and a finite loss. */
+SEQDEF seq_tensor *seq_z_normalized_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, float a, float b);
+
 /* ===================================================================================
  * 10 autograd
  * =================================================================================== */
@@ -1383,6 +1438,447 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
 /* ===================================================================================
  * 9  losses
  * =================================================================================== */
+
+/* Private helpers here carry a seq__loss_ prefix so they cannot collide with the ops'. */
+
+/* Option values that make no sense abort the op with SEQ_ERR_INVALID; NaN never passes. */
+static int seq__loss_option(seq_ctx *ctx, const char *op, const char *name, float v, int in_range) {
+    if (in_range && isfinite(v)) return 1;
+    seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "%s = %g is out of range", name, (double)v);
+    return 0;
+}
+
+/* Ids must be i32 and inside [0,V) except those equal to ignore (never an i32 value when
+ * nothing is ignored). Returns how many are not ignored, or -1 after failing the ctx. */
+#define SEQ__LOSS_NO_IGNORE ((int64_t)INT32_MIN - 1)
+static int64_t seq__loss_check_ids(seq_ctx *ctx, const char *op, const char *what, const seq_tensor *ids, int64_t V,
+                                   int64_t ignore) {
+    int64_t i, counted = 0;
+    if (ids->dtype != SEQ_I32) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "%s must be an i32 tensor", what);
+        return -1;
+    }
+    for (i = 0; i < ids->numel; i++) {
+        int32_t v = ids->idata[i];
+        if (v == ignore) continue;
+        if (v < 0 || v >= V) {
+            seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "%s[%lld] = %d is outside [0,%lld)", what, (long long)i, (int)v,
+                          (long long)V);
+            return -1;
+        }
+        counted++;
+    }
+    return counted;
+}
+
+/* The mean over the counted rows or elements; none counted gives 0 (and no gradient). */
+static float seq__loss_mean(double sum, int64_t counted) { return counted ? (float)(sum / (double)counted) : 0.0f; }
+static double seq__loss_grad_scale(const seq__node *n) { return n->i[1] ? n->out->grad[0] / (double)n->i[1] : 0.0; }
+
+/* log(1 + e^x) and 1 / (1 + e^-x) without overflow for any finite x. */
+static double seq__loss_softplus(double x) { return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+static double seq__loss_sigmoid(double x) {
+    double e = exp(-fabs(x)); /* <= 1: never overflows */
+    return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+
+static double seq__loss_row_mean(const float *x, int64_t V) {
+    double s = 0.0;
+    int64_t k;
+    for (k = 0; k < V; k++) s += x[k];
+    return s / (double)V;
+}
+
+/* log sum_k exp x_k, shifted by the max so no term overflows. Starting from x[0] keeps a
+ * NaN there visible; an infinite max is the answer itself (a row of -inf gives -inf). */
+static double seq__loss_lse(const float *x, int64_t V) {
+    double s = 0.0;
+    float m = x[0];
+    int64_t k;
+    for (k = 1; k < V; k++)
+        if (x[k] > m) m = x[k];
+    if (isinf(m)) return m;
+    for (k = 0; k < V; k++) s += expf(x[k] - m);
+    return m + log(s);
+}
+
+/* gx += scale * softmax(x), the softmax read off the row's log-sum-exp. */
+static void seq__loss_add_softmax(float *gx, const float *x, int64_t V, double lse, double scale) {
+    int64_t k;
+    for (k = 0; k < V; k++) gx[k] += (float)(scale * expf((float)(x[k] - lse)));
+}
+
+/* --- row losses: logits (R,V), one class id per row (or none) ----------------------- */
+
+/* A row loss returns its value for the row x (V) with target t; given gx it also adds
+ * scale * d loss / d x into gx. par holds the op's options (the node's f[]). */
+typedef double (*seq__loss_row_fn)(const float *x, int64_t V, int32_t t, const float *par, double scale, float *gx);
+
+/* Sum of fn over the rows of x (R,V) whose target is not ignore (without targets every row
+ * counts, with target 0); with gx, the rows' gradients accumulate too. Forward and
+ * backward both walk the rows through here, so they always agree on which count. */
+static double seq__loss_rows_apply(seq__loss_row_fn fn, const float *x, int64_t R, int64_t V, const int32_t *t,
+                                   int64_t ignore, const float *par, double scale, float *gx) {
+    double sum = 0.0;
+    int64_t r;
+    for (r = 0; r < R; r++) {
+        int32_t tr = t ? t[r] : 0;
+        if (tr == ignore) continue;
+        sum += fn(x + r * V, V, tr, par, scale, gx ? gx + r * V : NULL);
+    }
+    return sum;
+}
+
+/* node: in = {logits, targets or NULL}, f = options, i[0] = ignore, i[1] = rows counted */
+static void seq__loss_rows_backward(seq_ctx *ctx, seq__node *n, seq__loss_row_fn fn) {
+    seq_tensor *x = n->in[0], *t = n->in[1];
+    float *gx = seq__grad(ctx, x);
+    int64_t V = x->shape[x->ndim - 1];
+    if (gx)
+        seq__loss_rows_apply(fn, x->data, x->numel / V, V, t ? t->idata : NULL, n->i[0], n->f,
+                             seq__loss_grad_scale(n), gx);
+}
+
+/* logits (...,V), targets (...) i32 (nin = 2) or none (nin = 1) -> scalar mean of fn over
+ * the counted rows. */
+static seq_tensor *seq__loss_rows(seq_ctx *ctx, const char *op, int nin, seq_tensor *logits, seq_tensor *targets,
+                                  int64_t ignore, const float *par, seq__loss_row_fn fn, seq__backward_fn bw) {
+    seq_tensor *ins[2], *y;
+    seq__node *n;
+    int64_t V, R, counted;
+    int d, fits;
+    ins[0] = logits;
+    ins[1] = targets;
+    if (!seq__ok(ctx, op, nin, ins)) return NULL;
+    fits = logits->dtype == SEQ_F32 && logits->ndim >= 1 && logits->shape[logits->ndim - 1] > 0;
+    if (fits && targets) {
+        fits = targets->ndim == logits->ndim - 1;
+        for (d = 0; fits && d < targets->ndim; d++) fits = targets->shape[d] == logits->shape[d];
+    }
+    if (!fits) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs float logits (...,V) with V >= 1%s",
+                      targets ? " and targets shaped (...)" : "");
+        return NULL;
+    }
+    V = logits->shape[logits->ndim - 1];
+    R = logits->numel / V;
+    counted = targets ? seq__loss_check_ids(ctx, op, "targets", targets, V, ignore) : R;
+    if (counted < 0) return NULL;
+    y = seq__out(ctx, op, 0, NULL, 2, ins);
+    if (!y) return NULL;
+    y->data[0] = seq__loss_mean(
+        seq__loss_rows_apply(fn, logits->data, R, V, targets ? targets->idata : NULL, ignore, par, 0.0, NULL), counted);
+    n = seq__record(ctx, op, y, bw, 2, ins);
+    if (n) {
+        memcpy(n->f, par, sizeof n->f);
+        n->i[0] = ignore;
+        n->i[1] = counted;
+    }
+    return y;
+}
+
+/* Cross entropy with label smoothing eps = par[0]:
+ *     lse - x_t + eps (x_t - mean(x)) = (1-eps)(lse - x_t) + eps mean_c(lse - x_c)
+ *     d/dx = softmax(x) - (1-eps) e_t - eps / V
+ * The smoothing term is skipped at eps = 0 so masked (-inf) columns stay harmless. */
+static double seq__loss_ce_row(const float *x, int64_t V, int32_t t, const float *par, double scale, float *gx) {
+    double eps = par[0], lse = seq__loss_lse(x, V), loss = lse - x[t];
+    int64_t k;
+    if (eps > 0.0) loss += eps * (x[t] - seq__loss_row_mean(x, V));
+    if (gx) {
+        seq__loss_add_softmax(gx, x, V, lse, scale);
+        gx[t] -= (float)(scale * (1.0 - eps));
+        if (eps > 0.0)
+            for (k = 0; k < V; k++) gx[k] -= (float)(scale * eps / (double)V);
+    }
+    return loss;
+}
+static void seq__loss_ce_backward(seq_ctx *ctx, seq__node *n) { seq__loss_rows_backward(ctx, n, seq__loss_ce_row); }
+
+SEQDEF seq_tensor *seq_cross_entropy_ex(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, int32_t ignore_index,
+                                        float label_smoothing) {
+    static const char op[] = "seq_cross_entropy";
+    float par[4] = {0, 0, 0, 0};
+    if (!seq__loss_option(ctx, op, "label_smoothing", label_smoothing,
+                          label_smoothing >= 0.0f && label_smoothing <= 1.0f))
+        return NULL;
+    par[0] = label_smoothing;
+    return seq__loss_rows(ctx, op, 2, logits, targets, ignore_index, par, seq__loss_ce_row, seq__loss_ce_backward);
+}
+
+SEQDEF seq_tensor *seq_cross_entropy(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, int32_t ignore_index) {
+    return seq_cross_entropy_ex(ctx, logits, targets, ignore_index, 0.0f);
+}
+
+/* Comp-sum with tau = par[0], through L = -log p_y = lse - x_y >= 0, since 1 + u = 1/p_y:
+ *     Phi = L at tau = 1, else expm1((1-tau) L) / (1-tau)   (expm1 stays accurate as tau nears 1)
+ *     dPhi/dL = exp((1-tau) L),  dL/dx = softmax(x) - e_y */
+static double seq__loss_comp_sum_row(const float *x, int64_t V, int32_t t, const float *par, double scale, float *gx) {
+    double tau = par[0], lse = seq__loss_lse(x, V), L = lse - x[t], s = scale * exp((1.0 - tau) * L);
+    if (gx) {
+        seq__loss_add_softmax(gx, x, V, lse, s);
+        gx[t] -= (float)s;
+    }
+    return tau == 1.0 ? L : expm1((1.0 - tau) * L) / (1.0 - tau);
+}
+static void seq__loss_comp_sum_backward(seq_ctx *ctx, seq__node *n) {
+    seq__loss_rows_backward(ctx, n, seq__loss_comp_sum_row);
+}
+
+SEQDEF seq_tensor *seq_comp_sum_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, float tau) {
+    static const char op[] = "seq_comp_sum_loss";
+    float par[4] = {0, 0, 0, 0};
+    if (!seq__loss_option(ctx, op, "tau", tau, tau >= 0.0f)) return NULL;
+    par[0] = tau;
+    return seq__loss_rows(ctx, op, 2, logits, targets, SEQ__LOSS_NO_IGNORE, par, seq__loss_comp_sum_row,
+                          seq__loss_comp_sum_backward);
+}
+
+/* PaLM z-loss row: coeff lse^2, d/dx = 2 coeff lse softmax(x); coeff = par[0]. */
+static double seq__loss_z_row(const float *x, int64_t V, int32_t t, const float *par, double scale, float *gx) {
+    double lse = seq__loss_lse(x, V);
+    (void)t;
+    if (gx) seq__loss_add_softmax(gx, x, V, lse, scale * 2.0 * par[0] * lse);
+    return par[0] * lse * lse;
+}
+static void seq__loss_z_backward(seq_ctx *ctx, seq__node *n) { seq__loss_rows_backward(ctx, n, seq__loss_z_row); }
+
+SEQDEF seq_tensor *seq_z_loss(seq_ctx *ctx, seq_tensor *logits, float coeff) {
+    static const char op[] = "seq_z_loss";
+    float par[4] = {0, 0, 0, 0};
+    if (!seq__loss_option(ctx, op, "coeff", coeff, 1)) return NULL;
+    par[0] = coeff;
+    return seq__loss_rows(ctx, op, 1, logits, NULL, SEQ__LOSS_NO_IGNORE, par, seq__loss_z_row, seq__loss_z_backward);
+}
+
+/* Spherical Z-loss row, a = par[0], b = par[1], z = (x - mu) / sd over the row:
+ *     loss = softplus(a (b - z_t)) / a,   d loss / d z_t = -sigmoid(a (b - z_t))
+ *     d z_t / d x_k = (delta_kt - 1/V - z_t z_k / V) / sd,
+ * the last term being the std's own gradient (absent where sd sits at its floor). */
+#define SEQ__LOSS_STD_FLOOR 1e-12
+static double seq__loss_z_normalized_row(const float *x, int64_t V, int32_t t, const float *par, double scale,
+                                         float *gx) {
+    double a = par[0], b = par[1], mu = seq__loss_row_mean(x, V), var = 0.0, sd, zt, m;
+    int64_t k;
+    int floored;
+    for (k = 0; k < V; k++) var += (x[k] - mu) * (x[k] - mu);
+    sd = sqrt(var / (double)V);
+    floored = !(sd > SEQ__LOSS_STD_FLOOR); /* NaN too: its z is NaN anyway */
+    if (floored) sd = SEQ__LOSS_STD_FLOOR;
+    zt = (x[t] - mu) / sd;
+    m = a * (b - zt);
+    if (gx) {
+        double g = -scale * seq__loss_sigmoid(m) / sd, gstd = floored ? 0.0 : zt / (sd * (double)V);
+        for (k = 0; k < V; k++) gx[k] += (float)(g * ((k == t) - 1.0 / (double)V - gstd * (x[k] - mu)));
+    }
+    return seq__loss_softplus(m) / a;
+}
+static void seq__loss_z_normalized_backward(seq_ctx *ctx, seq__node *n) {
+    seq__loss_rows_backward(ctx, n, seq__loss_z_normalized_row);
+}
+
+SEQDEF seq_tensor *seq_z_normalized_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets, float a, float b) {
+    static const char op[] = "seq_z_normalized_loss";
+    float par[4] = {0, 0, 0, 0};
+    if (!seq__loss_option(ctx, op, "a", a, a > 0.0f) || !seq__loss_option(ctx, op, "b", b, 1)) return NULL;
+    par[0] = a;
+    par[1] = b;
+    return seq__loss_rows(ctx, op, 2, logits, targets, SEQ__LOSS_NO_IGNORE, par, seq__loss_z_normalized_row,
+                          seq__loss_z_normalized_backward);
+}
+
+/* --- elementwise losses: mean over the pairs (a[i / k], b[i]) ------------------------ */
+
+/* A pair loss returns its value at (a, b) and writes the partial derivatives. */
+typedef double (*seq__loss_pair_fn)(double a, double b, double par, double *da, double *db);
+
+/* Sum of fn over the pairs; with ga or gb, scale * the partials accumulate there. */
+static double seq__loss_pairs_apply(seq__loss_pair_fn fn, const seq_tensor *a, const seq_tensor *b, double par,
+                                    double scale, float *ga, float *gb) {
+    int64_t k = b->numel / a->numel, i;
+    double sum = 0.0, da, db;
+    for (i = 0; i < b->numel; i++) {
+        sum += fn(a->data[i / k], b->data[i], par, &da, &db);
+        if (ga) ga[i / k] += (float)(scale * da);
+        if (gb) gb[i] += (float)(scale * db);
+    }
+    return sum;
+}
+
+/* node: in = {a, b}, f[0] = option, i[1] = pairs */
+static void seq__loss_pairs_backward(seq_ctx *ctx, seq__node *n, seq__loss_pair_fn fn) {
+    float *ga = seq__grad(ctx, n->in[0]), *gb = seq__grad(ctx, n->in[1]);
+    if (ga || gb) seq__loss_pairs_apply(fn, n->in[0], n->in[1], n->f[0], seq__loss_grad_scale(n), ga, gb);
+}
+
+/* a, b float and non-empty: b has a's shape or, with rows_of_k, a is (N) and b is (N,k). */
+static seq_tensor *seq__loss_pairs(seq_ctx *ctx, const char *op, seq_tensor *a, seq_tensor *b, int rows_of_k,
+                                   float par, seq__loss_pair_fn fn, seq__backward_fn bw) {
+    seq_tensor *ins[2], *y;
+    seq__node *n;
+    ins[0] = a;
+    ins[1] = b;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    if (a->dtype != SEQ_F32 || b->dtype != SEQ_F32 || a->numel == 0 || b->numel == 0 ||
+        !(seq_tensor_same_shape(a, b) ||
+          (rows_of_k && a->ndim == 1 && b->ndim == 2 && b->shape[0] == a->shape[0]))) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs two non-empty float tensors of the same shape%s",
+                      rows_of_k ? ", or (N) and (N,k)" : "");
+        return NULL;
+    }
+    y = seq__out(ctx, op, 0, NULL, 2, ins);
+    if (!y) return NULL;
+    y->data[0] = seq__loss_mean(seq__loss_pairs_apply(fn, a, b, par, 0.0, NULL, NULL), b->numel);
+    n = seq__record(ctx, op, y, bw, 2, ins);
+    if (n) {
+        n->f[0] = par;
+        n->i[1] = b->numel;
+    }
+    return y;
+}
+
+/* max(x,0) - x y + log1p(exp(-|x|)) = softplus(x) - x y;  d/dx = sigmoid(x) - y, d/dy = -x */
+static double seq__loss_bce_pair(double x, double y, double par, double *dx, double *dy) {
+    (void)par;
+    *dx = seq__loss_sigmoid(x) - y;
+    *dy = -x;
+    return seq__loss_softplus(x) - x * y;
+}
+static void seq__loss_bce_backward(seq_ctx *ctx, seq__node *n) { seq__loss_pairs_backward(ctx, n, seq__loss_bce_pair); }
+
+SEQDEF seq_tensor *seq_bce_with_logits(seq_ctx *ctx, seq_tensor *logits, seq_tensor *targets) {
+    return seq__loss_pairs(ctx, "seq_bce_with_logits", logits, targets, 0, 0.0f, seq__loss_bce_pair,
+                           seq__loss_bce_backward);
+}
+
+static double seq__loss_mse_pair(double p, double t, double par, double *dp, double *dt) {
+    (void)par;
+    *dp = 2.0 * (p - t);
+    *dt = -*dp;
+    return (p - t) * (p - t);
+}
+static void seq__loss_mse_backward(seq_ctx *ctx, seq__node *n) { seq__loss_pairs_backward(ctx, n, seq__loss_mse_pair); }
+
+SEQDEF seq_tensor *seq_mse(seq_ctx *ctx, seq_tensor *pred, seq_tensor *target) {
+    return seq__loss_pairs(ctx, "seq_mse", pred, target, 0, 0.0f, seq__loss_mse_pair, seq__loss_mse_backward);
+}
+
+/* Huber with delta = par: quadratic inside |d| <= delta, linear with slope delta outside. */
+static double seq__loss_huber_pair(double p, double t, double delta, double *dp, double *dt) {
+    double d = p - t;
+    if (fabs(d) <= delta) {
+        *dp = d;
+        *dt = -d;
+        return 0.5 * d * d;
+    }
+    *dp = d > 0.0 ? delta : -delta;
+    *dt = -*dp;
+    return delta * (fabs(d) - 0.5 * delta);
+}
+static void seq__loss_huber_backward(seq_ctx *ctx, seq__node *n) {
+    seq__loss_pairs_backward(ctx, n, seq__loss_huber_pair);
+}
+
+SEQDEF seq_tensor *seq_huber(seq_ctx *ctx, seq_tensor *pred, seq_tensor *target, float delta) {
+    static const char op[] = "seq_huber";
+    if (!seq__loss_option(ctx, op, "delta", delta, delta > 0.0f)) return NULL;
+    return seq__loss_pairs(ctx, op, pred, target, 0, delta, seq__loss_huber_pair, seq__loss_huber_backward);
+}
+
+/* -log sigmoid(pos - neg) = softplus(neg - pos);  d/dneg = sigmoid(neg - pos) = -d/dpos */
+static double seq__loss_bpr_pair(double pos, double neg, double par, double *dpos, double *dneg) {
+    (void)par;
+    *dneg = seq__loss_sigmoid(neg - pos);
+    *dpos = -*dneg;
+    return seq__loss_softplus(neg - pos);
+}
+static void seq__loss_bpr_backward(seq_ctx *ctx, seq__node *n) { seq__loss_pairs_backward(ctx, n, seq__loss_bpr_pair); }
+
+SEQDEF seq_tensor *seq_bpr(seq_ctx *ctx, seq_tensor *pos, seq_tensor *neg) {
+    return seq__loss_pairs(ctx, "seq_bpr", pos, neg, 1, 0.0f, seq__loss_bpr_pair, seq__loss_bpr_backward);
+}
+
+/* --- sampled softmax ----------------------------------------------------------------- */
+
+/* node: in = {h (N,D), W (V,D), targets (N), negatives (S)}, i[1] = N, aux = the scores
+ * Z (N,1+S) followed by the gathered negative rows Wn (S,D). */
+static void seq__loss_sampled_softmax_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *h = n->in[0], *W = n->in[1], *t = n->in[2], *neg = n->in[3];
+    int64_t N = h->shape[0], D = h->shape[1], S = neg->numel, C = S + 1, i, j, d;
+    const float *Z = (const float *)n->aux, *Wn = Z + N * C;
+    float *gh = seq__grad(ctx, h), *gW = seq__grad(ctx, W), *G, *gWn;
+    if (!gh && !gW) return;
+    G = (float *)seq__calloc(ctx, (size_t)(N * C + S * D) * sizeof(float)); /* d loss / d Z, then gWn */
+    if (!G) return;
+    gWn = G + N * C;
+    seq__loss_rows_apply(seq__loss_ce_row, Z, N, C, NULL, SEQ__LOSS_NO_IGNORE, n->f, seq__loss_grad_scale(n), G);
+    for (i = 0; i < N; i++) {
+        const float *hi = h->data + i * D, *Wt = W->data + (int64_t)t->idata[i] * D;
+        float gt = G[i * C];
+        if (gh)
+            for (d = 0; d < D; d++) gh[i * D + d] += gt * Wt[d];
+        if (gW)
+            for (d = 0; d < D; d++) gW[(int64_t)t->idata[i] * D + d] += gt * hi[d];
+    }
+    if (gh) seq_sgemm(0, 0, N, D, S, 1.0f, G + 1, C, Wn, D, 1.0f, gh, D); /* gh += G[:,1:] Wn */
+    if (gW) {
+        seq_sgemm(1, 0, S, D, N, 1.0f, G + 1, C, h->data, D, 0.0f, gWn, D); /* gWn = G[:,1:]^T h */
+        for (j = 0; j < S; j++)
+            for (d = 0; d < D; d++) gW[(int64_t)neg->idata[j] * D + d] += gWn[j * D + d];
+    }
+}
+
+SEQDEF seq_tensor *seq_sampled_softmax(seq_ctx *ctx, seq_tensor *h, seq_tensor *W, seq_tensor *targets,
+                                       seq_tensor *negatives, const float *log_q) {
+    static const char op[] = "seq_sampled_softmax";
+    static const float no_smoothing[4] = {0, 0, 0, 0};
+    seq_tensor *ins[4], *y;
+    seq__node *n;
+    int64_t N, D, V, S, C, i, j, d;
+    float *Z, *Wn;
+    ins[0] = h;
+    ins[1] = W;
+    ins[2] = targets;
+    ins[3] = negatives;
+    if (!seq__ok(ctx, op, 4, ins)) return NULL;
+    if (h->dtype != SEQ_F32 || W->dtype != SEQ_F32 || h->ndim != 2 || W->ndim != 2 || h->shape[1] != W->shape[1] ||
+        targets->ndim != 1 || targets->shape[0] != h->shape[0] || negatives->ndim != 1 || negatives->numel < 1) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs float h (N,D), W (V,D), targets (N), negatives (S >= 1)");
+        return NULL;
+    }
+    N = h->shape[0];
+    D = h->shape[1];
+    V = W->shape[0];
+    S = negatives->numel;
+    C = S + 1;
+    if (seq__loss_check_ids(ctx, op, "targets", targets, V, SEQ__LOSS_NO_IGNORE) < 0 ||
+        seq__loss_check_ids(ctx, op, "negatives", negatives, V, SEQ__LOSS_NO_IGNORE) < 0)
+        return NULL;
+    Z = (float *)seq_ctx_alloc(ctx, (size_t)(N * C + S * D) * sizeof(float) + 1);
+    y = seq__out(ctx, op, 0, NULL, 4, ins);
+    if (!Z || !y) return NULL;
+    Wn = Z + N * C;
+    for (j = 0; j < S; j++) memcpy(Wn + j * D, W->data + (int64_t)negatives->idata[j] * D, (size_t)D * sizeof(float));
+    seq_sgemm(0, 1, N, S, D, 1.0f, h->data, D, Wn, D, 0.0f, Z + 1, C); /* Z[:,1:] = h Wn^T */
+    for (i = 0; i < N; i++) {
+        int32_t ti = targets->idata[i];
+        double dot = 0.0;
+        for (d = 0; d < D; d++) dot += (double)h->data[i * D + d] * W->data[(int64_t)ti * D + d];
+        Z[i * C] = (float)(dot - (log_q ? log_q[ti] : 0.0f));
+        for (j = 0; j < S; j++) {
+            int32_t s = negatives->idata[j];
+            Z[i * C + 1 + j] = s == ti ? -INFINITY : Z[i * C + 1 + j] - (log_q ? log_q[s] : 0.0f);
+        }
+    }
+    y->data[0] = seq__loss_mean(
+        seq__loss_rows_apply(seq__loss_ce_row, Z, N, C, NULL, SEQ__LOSS_NO_IGNORE, no_smoothing, 0.0, NULL), N);
+    n = seq__record(ctx, op, y, seq__loss_sampled_softmax_backward, 4, ins);
+    if (n) {
+        n->i[1] = N;
+        n->aux = Z;
+    }
+    return y;
+}
 
 /* ===================================================================================
  * 10 autograd
