@@ -318,7 +318,8 @@ SEQDEF seq_tensor *seq_z_normalized_loss(seq_ctx *ctx, seq_tensor *logits, seq_t
  * =================================================================================== */
 
 /* Seeds d loss = 1 and runs the tape backwards; gradients accumulate (+=). loss must
- * be a scalar (numel 1) recorded on ctx. */
+ * be a scalar (numel 1) recorded on ctx. Once per recorded graph: the intermediate
+ * gradients stay on the tape, so seq_ctx_reset() before building the next one. */
 SEQDEF seq_status seq_backward(seq_ctx *ctx, seq_tensor *loss);
 /* Global L2 norm of P->grad; scales it down to max_norm when larger. Returns the norm
  * before clipping (NaN/Inf if a gradient is non-finite; then nothing is scaled). */
