@@ -1326,7 +1326,8 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
 
 /* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
 
-/* Writes "(d0,d1,...)" (open '(' / close ')') or "[i,j,...]" for error messages. */
+/* Writes v[0..n) between open and close into buf for error messages, "(2,3)" for a
+ * shape or "[1,0]" for a position; cut short when cap is too small. */
 static void seq__dims_str(char *buf, size_t cap, int n, const int64_t *v, char open, char close) {
     size_t len = 0;
     int d;
@@ -1418,7 +1419,8 @@ static seq_tensor *seq__embedding(seq_ctx *ctx, const char *op, seq_tensor *W, s
     shape[ids->ndim] = C;
     y = seq__out(ctx, op, ids->ndim + 1, shape, 2, ins);
     if (!y) return NULL;
-    for (p = 0; p < ids->numel; p++) memcpy(y->data + p * C, W->data + (int64_t)ids->idata[p] * C, (size_t)C * sizeof(float));
+    for (p = 0; p < ids->numel; p++)
+        memcpy(y->data + p * C, W->data + (int64_t)ids->idata[p] * C, (size_t)C * sizeof(float));
     n = seq__record(ctx, op, y, seq__embedding_backward, 2, ins);
     if (n) n->i[0] = pad;
     return y;
@@ -1452,7 +1454,7 @@ SEQDEF seq_tensor *seq_dropout(seq_ctx *ctx, seq_tensor *x, float p, seq_rng *rn
     int64_t i;
     if (!seq__ok(ctx, op, 1, &x)) return NULL;
     if (x->dtype != SEQ_F32) {
-        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs a float tensor");
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs an f32 tensor");
         return NULL;
     }
     if (!(p >= 0.0f && p < 1.0f)) {
@@ -1507,8 +1509,9 @@ SEQDEF seq_tensor *seq_conv1d_causal(seq_ctx *ctx, seq_tensor *x, seq_tensor *w,
     ins[1] = w;
     ins[2] = b;
     if (!seq__ok(ctx, op, 2, ins)) return NULL;
-    if (x->ndim != 3 || w->ndim != 2 || x->dtype != SEQ_F32 || w->dtype != SEQ_F32 || w->shape[0] != x->shape[2] ||
-        w->shape[1] < 1 || (b && (b->ndim != 1 || b->shape[0] != x->shape[2] || b->dtype != SEQ_F32))) {
+    if (x->ndim != 3 || w->ndim != 2 || x->dtype != SEQ_F32 || w->dtype != SEQ_F32 ||
+        w->shape[0] != x->shape[2] || w->shape[1] < 1 ||
+        (b && (b->ndim != 1 || b->shape[0] != x->shape[2] || b->dtype != SEQ_F32))) {
         static const char *const names[3] = {"x", "w", "b"};
         seq__shape_fail(ctx, op, "f32 x (B,T,C), w (C,K>=1), b (C) or NULL", 3, names, ins);
         return NULL;
@@ -1633,7 +1636,8 @@ SEQDEF seq_tensor *seq_attention(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq
      * reuses a single slab */
     slabs = y->requires_grad ? B * H + 1 : 1;
     if (Tk > 0 && slabs * Tq > (INT64_MAX / 8) / Tk) {
-        seq__ctx_fail(ctx, SEQ_ERR_NOMEM, op, "(%lld,%lld) score matrices too large", (long long)Tq, (long long)Tk);
+        seq__ctx_fail(ctx, SEQ_ERR_NOMEM, op, "%lld score matrices of (%lld,%lld) are too large", (long long)slabs,
+                      (long long)Tq, (long long)Tk);
         return NULL;
     }
     P = (float *)seq_ctx_alloc(ctx, (size_t)(slabs * Tq * Tk) * sizeof(float) + 1);

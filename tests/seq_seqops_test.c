@@ -30,24 +30,40 @@ static seq_tensor *tensor_from(seq_ctx *ctx, int ndim, const int64_t *shape, con
     return t;
 }
 
-/* Every got[i] within tol of want[i] (CHECK_NEAR's measure); reports the first miss. */
-static void check_all_near(const char *what, const float *got, const float *want, int64_t n, double tol) {
+/* A ctx tensor of N(0,1) draws from seed; with grad, an input whose gradient is wanted. */
+static seq_tensor *random_tensor(seq_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed, int grad) {
+    seq_tensor *t = seq_tensor_new(ctx, SEQ_F32, ndim, shape);
+    if (!t) return NULL;
+    fill_normal(t->data, t->numel, seed);
+    if (grad) seq_tensor_set_requires_grad(ctx, t);
+    return t;
+}
+
+/* Every |got[i] - want[i]| <= rtol |want[i]| + 1e-7 (the floor covers exact zeros);
+ * reports the first miss. */
+static void check_all_near(const char *what, const float *got, const float *want, int64_t n, double rtol) {
     int64_t i, bad = -1;
-    for (i = 0; i < n && bad < 0; i++) {
-        double a = got[i], b = want[i], m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
-        if (!(fabs(a - b) <= tol * (m > 1.0 ? m : 1.0))) bad = i;
-    }
+    for (i = 0; i < n && bad < 0; i++)
+        if (!(fabs((double)got[i] - want[i]) <= rtol * fabs((double)want[i]) + 1e-7)) bad = i;
     CHECK_MSG(bad < 0, "%s[%lld] = %.9g, want %.9g", what, (long long)bad, bad < 0 ? 0.0 : got[bad],
               bad < 0 ? 0.0 : want[bad]);
 }
 
-static void check_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn fn, void *ud, int64_t expect_checked) {
+/* Allocates and initializes P (registered, not yet allocated), then checks fn's gradient
+ * with respect to every element of P against central differences on a fresh ctx. */
+static void check_gradcheck(seq_params *P, seq_loss_fn fn, void *ud, int64_t expect_checked) {
+    seq_ctx *ctx = seq_ctx_init(NULL);
     seq_gradcheck_result res;
-    seq_status st = seq_gradcheck(ctx, P, fn, ud, 1e-3f, 1e-3f, 1e-2f, &res);
+    seq_status st;
+    seq_rng r;
+    seq_rng_seed(&r, (uint64_t)expect_checked);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    st = seq_gradcheck(ctx, P, fn, ud, 1e-3f, 1e-3f, 1e-2f, &res);
     CHECK_MSG(st == SEQ_OK && res.failed == 0 && res.checked == expect_checked,
               "status %d checked %lld failed %lld worst %s[%lld] abs %g (%s)", (int)st, (long long)res.checked,
               (long long)res.failed, res.worst_param ? res.worst_param : "-", (long long)res.worst_index,
               res.max_abs_err, seq_ctx_error(ctx));
+    seq_ctx_free(ctx);
 }
 
 static int all_zero(const float *a, int64_t n) {
@@ -97,8 +113,6 @@ static seq_tensor *emb_loss(seq_ctx *ctx, void *ud) {
 static void emb_setup(emb_case *c, seq_params **P, int32_t *ids, float *wts) {
     static const int32_t used[8] = {1, 0, 4, 1, 2, 2, 1, 0};
     int64_t sw[2] = {6, 3};
-    seq_rng r;
-    seq_rng_seed(&r, 11);
     memcpy(ids, used, sizeof used);
     fill_normal(wts, 24, 12);
     *P = seq_params_init(NULL);
@@ -108,7 +122,6 @@ static void emb_setup(emb_case *c, seq_params **P, int32_t *ids, float *wts) {
     c->ids_shape[1] = 4;
     c->pad = INT32_MIN;
     c->wts = wts;
-    seq_params_alloc(*P, &r);
 }
 
 /* The gradient of W after one backward of c's loss, into out (18 floats). */
@@ -127,7 +140,7 @@ static void test_embedding_grad(void) {
     float wts[24], g[18];
     int c3;
     emb_setup(&c, &P, ids, wts);
-    check_gradcheck(ctx, P, emb_loss, &c, 18);
+    check_gradcheck(P, emb_loss, &c, 18);
     emb_grad(ctx, P, &c, g);
     CHECK(all_zero(g + 3 * 3, 3) && all_zero(g + 5 * 3, 3)); /* never looked up */
     for (c3 = 0; c3 < 3; c3++) {
@@ -146,7 +159,10 @@ static void test_embedding_padding_idx(void) {
     int32_t ids[8];
     float wts[24], plain[18], padded[18];
     seq_tensor *y;
+    seq_rng r;
+    seq_rng_seed(&r, 11);
     emb_setup(&c, &P, ids, wts);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
     emb_grad(ctx, P, &c, plain);
     c.pad = 2;
     emb_grad(ctx, P, &c, padded);
@@ -275,13 +291,12 @@ static void test_dropout_grad(void) {
     int64_t s[2] = {3, 5}, i, dropped = 0;
     seq_tensor *y;
     seq_rng r;
-    seq_rng_seed(&r, 3);
+    seq_rng_seed(&r, 3); /* draws the mask of the exact check */
     fill_normal(wts, 15, 4);
     c.x = seq_params_add(P, "x", 2, s, seq_init_normal(0, 1));
     c.p = 0.4f;
     c.wts = wts;
-    seq_params_alloc(P, &r);
-    check_gradcheck(ctx, P, drop_loss, &c, 15);
+    check_gradcheck(P, drop_loss, &c, 15);
     /* the gradient is exactly the mask times 1/(1-p), times d loss / d y */
     seq_params_zero_grad(P);
     seq_ctx_reset(ctx);
@@ -353,26 +368,21 @@ static seq_tensor *conv_loss(seq_ctx *ctx, void *ud) {
 
 /* x (B,T,C), w (C,K), with or without bias */
 static void conv_gradcheck(int64_t B, int64_t T, int64_t C, int64_t K, int bias) {
-    seq_ctx *ctx = seq_ctx_init(NULL);
     seq_params *P = seq_params_init(NULL);
     conv_case c;
     float wts[64];
     int64_t sx[3], sw[2];
-    seq_rng r;
     sx[0] = B;
     sx[1] = T;
     sx[2] = C;
     sw[0] = C;
     sw[1] = K;
-    seq_rng_seed(&r, (uint64_t)(T * 10 + K));
     fill_normal(wts, 64, 5);
     c.x = seq_params_add(P, "x", 3, sx, seq_init_normal(0, 1));
     c.w = seq_params_add(P, "w", 2, sw, seq_init_normal(0, 1));
     c.b = bias ? seq_params_add(P, "b", 1, sx + 2, seq_init_normal(0, 1)) : NULL;
     c.wts = wts;
-    seq_params_alloc(P, &r);
-    check_gradcheck(ctx, P, conv_loss, &c, B * T * C + C * K + (bias ? C : 0));
-    seq_ctx_free(ctx);
+    check_gradcheck(P, conv_loss, &c, B * T * C + C * K + (bias ? C : 0));
     seq_params_free(P);
 }
 
@@ -498,32 +508,30 @@ static seq_tensor *att_loss(seq_ctx *ctx, void *ud) {
     return weighted_mean(ctx, c->residual ? seq_add(ctx, y, c->q) : y, c->wts);
 }
 
-/* q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,Dv) as parameters, checked under mask */
-static void att_gradcheck(const int64_t *dims, const seq_attention_mask *mask) {
-    seq_ctx *ctx = seq_ctx_init(NULL);
+/* q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,Dv) as parameters, checked under mask. With
+ * self_residual, q = k = v = x (Tq = Tk, D = Dv) and the loss sees x + attention(x,x,x):
+ * the residual's gradient is in x's buffer before the attention backward runs, and all
+ * three of its paths must add to it. */
+static void att_gradcheck(const int64_t *dims, const seq_attention_mask *mask, int self_residual) {
     seq_params *P = seq_params_init(NULL);
     att_case c;
     float wts[96];
     int64_t B = dims[0], H = dims[1], Tq = dims[2], Tk = dims[3], D = dims[4], Dv = dims[5];
     int64_t sq[4], sk[4], sv[4];
-    seq_rng r;
     sq[0] = sk[0] = sv[0] = B;
     sq[1] = sk[1] = sv[1] = H;
     sq[2] = Tq;
     sk[2] = sv[2] = Tk;
     sq[3] = sk[3] = D;
     sv[3] = Dv;
-    seq_rng_seed(&r, 21);
     fill_normal(wts, 96, 22);
-    c.q = seq_params_add(P, "q", 4, sq, seq_init_normal(0, 1));
-    c.k = seq_params_add(P, "k", 4, sk, seq_init_normal(0, 1));
-    c.v = seq_params_add(P, "v", 4, sv, seq_init_normal(0, 1));
+    c.q = seq_params_add(P, self_residual ? "x" : "q", 4, sq, seq_init_normal(0, 1));
+    c.k = self_residual ? c.q : seq_params_add(P, "k", 4, sk, seq_init_normal(0, 1));
+    c.v = self_residual ? c.q : seq_params_add(P, "v", 4, sv, seq_init_normal(0, 1));
     c.mask = mask;
-    c.residual = 0;
+    c.residual = self_residual;
     c.wts = wts;
-    seq_params_alloc(P, &r);
-    check_gradcheck(ctx, P, att_loss, &c, B * H * (Tq * D + Tk * D + Tk * Dv));
-    seq_ctx_free(ctx);
+    check_gradcheck(P, att_loss, &c, self_residual ? B * H * Tq * D : B * H * (Tq * D + Tk * D + Tk * Dv));
     seq_params_free(P);
 }
 
@@ -532,35 +540,19 @@ static void test_attention_grad(void) {
     static const int32_t lengths[2] = {4, 3};
     static const uint8_t padding[8] = {0, 1, 0, 0, 0, 0, 0, 0};
     seq_attention_mask m = seq_attention_mask_none();
-    att_gradcheck(plain, NULL);
+    att_gradcheck(plain, NULL, 0);
     m.causal = 1;
     m.key_lengths = lengths;
     m.key_padding = padding;
     m.scale = 0.8f;
-    att_gradcheck(masked, &m);
+    att_gradcheck(masked, &m, 0);
 }
 
-/* Self-attention with a residual, x + attention(x, x, x): the residual's gradient is in
- * x's buffer before the attention backward runs, and all three paths must add to it. */
 static void test_attention_self_grad(void) {
-    seq_ctx *ctx = seq_ctx_init(NULL);
-    seq_params *P = seq_params_init(NULL);
+    static const int64_t dims[6] = {1, 2, 3, 3, 2, 2};
     seq_attention_mask m = seq_attention_mask_none();
-    att_case c;
-    float wts[12];
-    int64_t s[4] = {1, 2, 3, 2};
-    seq_rng r;
-    seq_rng_seed(&r, 61);
-    fill_normal(wts, 12, 62);
-    c.q = c.k = c.v = seq_params_add(P, "x", 4, s, seq_init_normal(0, 1));
     m.causal = 1;
-    c.mask = &m;
-    c.residual = 1;
-    c.wts = wts;
-    seq_params_alloc(P, &r);
-    check_gradcheck(ctx, P, att_loss, &c, 12);
-    seq_ctx_free(ctx);
-    seq_params_free(P);
+    att_gradcheck(dims, &m, 1);
 }
 
 /* Every key of batch row 1 is padding, and causal with Tq > Tk hides all keys from the
@@ -568,17 +560,11 @@ static void test_attention_self_grad(void) {
 static void test_attention_fully_masked_rows(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
     static const int32_t lengths[2] = {2, 0};
-    float dq[2 * 3 * 2], dk[2 * 2 * 2], dv[2 * 2 * 3];
     int64_t sq[4] = {2, 1, 3, 2}, sk[4] = {2, 1, 2, 2}, sv[4] = {2, 1, 2, 3}, i;
     seq_attention_mask m = seq_attention_mask_none();
-    seq_tensor *q, *k, *v, *y;
+    seq_tensor *q = random_tensor(ctx, 4, sq, 31, 1), *k = random_tensor(ctx, 4, sk, 32, 1);
+    seq_tensor *v = random_tensor(ctx, 4, sv, 33, 1), *y;
     int finite = 1;
-    fill_normal(dq, 12, 31);
-    fill_normal(dk, 8, 32);
-    fill_normal(dv, 12, 33);
-    q = tensor_from(ctx, 4, sq, dq, 1);
-    k = tensor_from(ctx, 4, sk, dk, 1);
-    v = tensor_from(ctx, 4, sv, dv, 1);
     m.causal = 1;
     m.key_lengths = lengths;
     y = seq_attention(ctx, q, k, v, &m);
@@ -605,19 +591,13 @@ static void test_attention_fully_masked_rows(void) {
 static void test_attention_mask_defaults(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
     seq_attention_mask none = seq_attention_mask_none(), zero, explicit_scale;
-    float dq[2 * 2 * 4], dk[2 * 3 * 4], dv[2 * 3 * 2];
     int64_t sq[4] = {1, 2, 2, 4}, sk[4] = {1, 2, 3, 4}, sv[4] = {1, 2, 3, 2};
-    seq_tensor *q, *k, *v, *a, *b, *c, *d;
+    seq_tensor *q = random_tensor(ctx, 4, sq, 41, 0), *k = random_tensor(ctx, 4, sk, 42, 0);
+    seq_tensor *v = random_tensor(ctx, 4, sv, 43, 0), *a, *b, *c, *d;
     memset(&zero, 0, sizeof zero);
     CHECK(memcmp(&none, &zero, sizeof zero) == 0);
     explicit_scale = none;
     explicit_scale.scale = 0.5f; /* 1/sqrt(D) for D = 4 */
-    fill_normal(dq, 16, 41);
-    fill_normal(dk, 24, 42);
-    fill_normal(dv, 12, 43);
-    q = tensor_from(ctx, 4, sq, dq, 0);
-    k = tensor_from(ctx, 4, sk, dk, 0);
-    v = tensor_from(ctx, 4, sv, dv, 0);
     a = seq_attention(ctx, q, k, v, NULL);
     b = seq_attention(ctx, q, k, v, &none);
     c = seq_attention(ctx, q, k, v, &explicit_scale);
@@ -635,16 +615,11 @@ static void test_attention_mask_defaults(void) {
 /* With recording off the op keeps one score slab, not one per (b,h), and agrees. */
 static void test_attention_inference(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
-    static float dq[4 * 8 * 32 * 4], dk[4 * 8 * 32 * 4], dv[4 * 8 * 32 * 4], train[4 * 8 * 32 * 4];
+    static float train[4 * 8 * 32 * 4];
     int64_t s[4] = {4, 8, 32, 4};
     size_t before, used_train, used_infer;
-    seq_tensor *q, *k, *v, *y;
-    fill_normal(dq, 4096, 51);
-    fill_normal(dk, 4096, 52);
-    fill_normal(dv, 4096, 53);
-    q = tensor_from(ctx, 4, s, dq, 1);
-    k = tensor_from(ctx, 4, s, dk, 1);
-    v = tensor_from(ctx, 4, s, dv, 1);
+    seq_tensor *q = random_tensor(ctx, 4, s, 51, 1), *k = random_tensor(ctx, 4, s, 52, 1);
+    seq_tensor *v = random_tensor(ctx, 4, s, 53, 1), *y;
     before = seq_ctx_bytes_used(ctx);
     y = seq_attention(ctx, q, k, v, NULL);
     used_train = seq_ctx_bytes_used(ctx) - before;
@@ -660,53 +635,39 @@ static void test_attention_inference(void) {
     seq_ctx_free(ctx);
 }
 
+/* seq_attention on zero tensors of these shapes (q with qdims dims) on a fresh step must
+ * fail with status and a message containing msg. */
+static void attention_fails(seq_ctx *ctx, int qdims, const int64_t *sq, const int64_t *sk, const int64_t *sv,
+                            const seq_attention_mask *m, seq_status status, const char *msg) {
+    seq_tensor *q, *k, *v;
+    seq_ctx_reset(ctx);
+    q = seq_tensor_new(ctx, SEQ_F32, qdims, sq);
+    k = seq_tensor_new(ctx, SEQ_F32, 4, sk);
+    v = seq_tensor_new(ctx, SEQ_F32, 4, sv);
+    CHECK_MSG(seq_attention(ctx, q, k, v, m) == NULL && seq_ctx_status(ctx) == status &&
+                  strstr(seq_ctx_error(ctx), msg) != NULL,
+              "want status %d and '%s'; got %d '%s'", (int)status, msg, (int)seq_ctx_status(ctx), seq_ctx_error(ctx));
+}
+
 static void test_attention_errors(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
     int64_t sq[4] = {2, 1, 3, 2}, sk[4] = {2, 1, 4, 2}, sv[4] = {2, 1, 4, 3}, sk_d[4] = {2, 1, 4, 3};
     int64_t sv_t[4] = {2, 1, 3, 3}, sk_b[4] = {1, 1, 4, 2}, sq0[4] = {2, 1, 3, 0}, sk0[4] = {2, 1, 4, 0};
     static const int32_t too_long[2] = {4, 5}, negative[2] = {-1, 4};
     seq_attention_mask m = seq_attention_mask_none();
-    seq_tensor *q, *k, *v;
-#define ATT_SHAPE_FAILS(q_shape, k_shape, v_shape)                                                       \
-    do {                                                                                                 \
-        seq_ctx_reset(ctx);                                                                              \
-        q = seq_tensor_new(ctx, SEQ_F32, 4, q_shape);                                                    \
-        k = seq_tensor_new(ctx, SEQ_F32, 4, k_shape);                                                    \
-        v = seq_tensor_new(ctx, SEQ_F32, 4, v_shape);                                                    \
-        CHECK(seq_attention(ctx, q, k, v, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_SHAPE);        \
-        CHECK(strstr(seq_ctx_error(ctx), "seq_attention: needs") != NULL);                               \
-    } while (0)
-    ATT_SHAPE_FAILS(sq, sk_d, sv); /* q and k disagree on D */
-    ATT_SHAPE_FAILS(sq, sk, sv_t); /* k and v disagree on Tk */
-    ATT_SHAPE_FAILS(sq, sk_b, sv); /* batch sizes differ */
-    ATT_SHAPE_FAILS(sq0, sk0, sv); /* D = 0 */
-#undef ATT_SHAPE_FAILS
-    seq_ctx_reset(ctx);
-    q = seq_tensor_new(ctx, SEQ_F32, 3, sq + 1);
-    k = seq_tensor_new(ctx, SEQ_F32, 4, sk);
-    v = seq_tensor_new(ctx, SEQ_F32, 4, sv);
-    CHECK(seq_attention(ctx, q, k, v, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
-    CHECK(strstr(seq_ctx_error(ctx), "got q (1,3,2) f32, k (2,1,4,2) f32, v (2,1,4,3) f32") != NULL);
-    seq_ctx_reset(ctx);
-    q = seq_tensor_new(ctx, SEQ_F32, 4, sq);
-    k = seq_tensor_new(ctx, SEQ_F32, 4, sk);
-    v = seq_tensor_new(ctx, SEQ_F32, 4, sv);
+    const char *needs = "seq_attention: needs f32 q (B,H,Tq,D>=1)";
+    attention_fails(ctx, 4, sq, sk_d, sv, NULL, SEQ_ERR_SHAPE, needs); /* q and k disagree on D */
+    attention_fails(ctx, 4, sq, sk, sv_t, NULL, SEQ_ERR_SHAPE, needs); /* k and v disagree on Tk */
+    attention_fails(ctx, 4, sq, sk_b, sv, NULL, SEQ_ERR_SHAPE, needs); /* batch sizes differ */
+    attention_fails(ctx, 4, sq0, sk0, sv, NULL, SEQ_ERR_SHAPE, needs); /* D = 0 */
+    attention_fails(ctx, 3, sq + 1, sk, sv, NULL, SEQ_ERR_SHAPE, "got q (1,3,2) f32, k (2,1,4,2) f32, v (2,1,4,3) f32");
     m.key_lengths = too_long;
-    CHECK(seq_attention(ctx, q, k, v, &m) == NULL && seq_ctx_status(ctx) == SEQ_ERR_RANGE);
-    CHECK_MSG(strstr(seq_ctx_error(ctx), "key_lengths[1] = 5") != NULL, "%s", seq_ctx_error(ctx));
-    seq_ctx_reset(ctx);
-    q = seq_tensor_new(ctx, SEQ_F32, 4, sq);
-    k = seq_tensor_new(ctx, SEQ_F32, 4, sk);
-    v = seq_tensor_new(ctx, SEQ_F32, 4, sv);
+    attention_fails(ctx, 4, sq, sk, sv, &m, SEQ_ERR_RANGE, "key_lengths[1] = 5 is outside [0,4]");
     m.key_lengths = negative;
-    CHECK(seq_attention(ctx, q, k, v, &m) == NULL && seq_ctx_status(ctx) == SEQ_ERR_RANGE);
-    seq_ctx_reset(ctx);
-    q = seq_tensor_new(ctx, SEQ_F32, 4, sq);
-    k = seq_tensor_new(ctx, SEQ_F32, 4, sk);
-    v = seq_tensor_new(ctx, SEQ_F32, 4, sv);
+    attention_fails(ctx, 4, sq, sk, sv, &m, SEQ_ERR_RANGE, "key_lengths[0] = -1");
     m.key_lengths = NULL;
     m.scale = NAN;
-    CHECK(seq_attention(ctx, q, k, v, &m) == NULL && seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    attention_fails(ctx, 4, sq, sk, sv, &m, SEQ_ERR_INVALID, "scale must be finite");
     seq_ctx_reset(ctx);
     CHECK(seq_attention(ctx, seq_tensor_new(ctx, SEQ_F32, 4, sq), NULL, NULL, NULL) == NULL);
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_INVALID);
@@ -715,41 +676,50 @@ static void test_attention_errors(void) {
 
 /* --- out of memory --------------------------------------------------------------------- */
 
-/* A step through all four ops whose big tensors each need a fresh arena block, run
- * with the k-th allocation failing for every k: no crash, no leak, NOMEM reported. */
+/* One training step through all four ops on a fresh ctx, sized so that their big
+ * tensors each need a fresh arena block. */
+static seq_status oom_step(void) {
+    int64_t sx[3] = {1, 65536, 4}, sW[2] = {8, 4}, si[2] = {1, 65536}, sw[2] = {4, 3}, sq[4] = {1, 1, 512, 4};
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *x, *W, *ids, *w, *q, *h, *loss;
+    seq_status st;
+    seq_rng r;
+    if (!ctx) return SEQ_ERR_NOMEM;
+    seq_rng_seed(&r, 7);
+    x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
+    W = seq_tensor_new(ctx, SEQ_F32, 2, sW);
+    ids = seq_tensor_new(ctx, SEQ_I32, 2, si);
+    w = seq_tensor_new(ctx, SEQ_F32, 2, sw);
+    q = seq_tensor_new(ctx, SEQ_F32, 4, sq);
+    if (x && W && w && q) {
+        seq_tensor_set_requires_grad(ctx, x);
+        seq_tensor_set_requires_grad(ctx, W);
+        seq_tensor_set_requires_grad(ctx, w);
+        seq_tensor_set_requires_grad(ctx, q);
+    }
+    h = seq_dropout(ctx, seq_add(ctx, x, seq_embedding(ctx, W, ids)), 0.5f, &r);
+    h = seq_conv1d_causal(ctx, h, w, NULL);
+    loss = seq_add(ctx, seq_mean(ctx, h), seq_mean(ctx, seq_attention(ctx, q, q, q, NULL)));
+    st = seq_backward(ctx, loss);
+    seq_ctx_free(ctx);
+    return st;
+}
+
+/* oom_step with its k-th allocation failing, for every k: no crash, no leak, and the
+ * failure reported as SEQ_ERR_NOMEM. */
 static void test_seqops_out_of_memory(void) {
     long k, base = seq_test_live_blocks;
-    int64_t sx[3] = {1, 65536, 4}, sW[2] = {8, 4}, si[2] = {1, 65536}, sw[2] = {4, 3}, sq[4] = {1, 1, 512, 4};
     int completed = 0;
     for (k = 0; k < 40 && !completed; k++) {
-        seq_ctx *ctx;
-        seq_rng r;
-        seq_status st = SEQ_ERR_NOMEM;
-        seq_rng_seed(&r, 7);
+        seq_status st;
         seq_test_fail_after(k);
-        ctx = seq_ctx_init(NULL);
-        if (ctx) {
-            seq_tensor *x = seq_tensor_new(ctx, SEQ_F32, 3, sx), *W = seq_tensor_new(ctx, SEQ_F32, 2, sW);
-            seq_tensor *ids = seq_tensor_new(ctx, SEQ_I32, 2, si), *w = seq_tensor_new(ctx, SEQ_F32, 2, sw);
-            seq_tensor *q = seq_tensor_new(ctx, SEQ_F32, 4, sq), *h, *loss;
-            if (x && W && w && q) {
-                seq_tensor_set_requires_grad(ctx, x);
-                seq_tensor_set_requires_grad(ctx, W);
-                seq_tensor_set_requires_grad(ctx, w);
-                seq_tensor_set_requires_grad(ctx, q);
-            }
-            h = seq_dropout(ctx, seq_add(ctx, x, seq_embedding(ctx, W, ids)), 0.5f, &r);
-            h = seq_conv1d_causal(ctx, h, w, NULL);
-            loss = seq_add(ctx, seq_mean(ctx, h), seq_mean(ctx, seq_attention(ctx, q, q, q, NULL)));
-            st = seq_backward(ctx, loss);
-            completed = st == SEQ_OK && seq_test_alloc_count <= k;
-            CHECK_MSG(st == SEQ_OK || st == SEQ_ERR_NOMEM, "k=%ld status %d: %s", k, (int)st, seq_ctx_error(ctx));
-            seq_ctx_free(ctx);
-        }
+        st = oom_step();
+        completed = st == SEQ_OK && seq_test_alloc_count <= k; /* no allocation failed */
         seq_test_fail_never();
+        CHECK_MSG(st == SEQ_OK || st == SEQ_ERR_NOMEM, "k=%ld status %d", k, (int)st);
         CHECK_MSG(seq_test_live_blocks == base, "k=%ld leaked %ld blocks", k, seq_test_live_blocks - base);
     }
-    CHECK(completed); /* the sweep reached a k past the workload's last allocation */
+    CHECK(completed);
 }
 
 void seq_tests_seqops(void) {
