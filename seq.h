@@ -254,6 +254,47 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x);
 
 /* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
 
+/* Row lookup: W (V,C) float, ids SEQ_I32 (...) with at most 3 dims -> (...,C),
+ * y[...,:] = W[ids[...],:]. An id outside [0,V) is SEQ_ERR_RANGE; the message names its
+ * position and value. The backward adds into the rows that were looked up, only those. */
+SEQDEF seq_tensor *seq_embedding(seq_ctx *ctx, seq_tensor *W, seq_tensor *ids);
+/* As seq_embedding, but row padding_idx never receives gradient; its value is still
+ * looked up as is (PyTorch's padding_idx; negative counts from the end, -1 = row V-1). */
+SEQDEF seq_tensor *seq_embedding_pad(seq_ctx *ctx, seq_tensor *W, seq_tensor *ids, int32_t padding_idx);
+
+/* Inverted dropout: x (...) -> (...), each element kept with probability 1-p and scaled
+ * by 1/(1-p), so inference needs no rescaling. p == 0 or rng == NULL means inference:
+ * x itself is returned. p outside [0,1) is SEQ_ERR_INVALID. The mask takes one draw
+ * from rng per element in order (same seed, same mask) and is kept for the backward. */
+SEQDEF seq_tensor *seq_dropout(seq_ctx *ctx, seq_tensor *x, float p, seq_rng *rng);
+
+/* Depthwise causal convolution over time (the short convolution of H3 and Mamba):
+ * x (B,T,C), w (C,K), b (C) or NULL -> (B,T,C),
+ *     y[b,t,c] = b[c] + sum_{k<K} w[c,k] * x[b, t-(K-1)+k, c]     (x = 0 before t = 0),
+ * which is PyTorch's conv1d(x.transpose(1,2), w.unsqueeze(1), b, padding=K-1,
+ * groups=C)[..., :T].transpose(1,2); w is PyTorch's (C,1,K) weight squeezed. */
+SEQDEF seq_tensor *seq_conv1d_causal(seq_ctx *ctx, seq_tensor *x, seq_tensor *w, seq_tensor *b);
+
+/* Which keys each query of seq_attention may see. All zero (C: `= {0}`, C++: `{}`, or
+ * seq_attention_mask_none()) hides nothing and scales by 1/sqrt(D). The masks combine:
+ * a key is hidden when any of them hides it. The arrays are read during the call only. */
+typedef struct seq_attention_mask {
+    int causal;                 /* query i sees keys j <= i + (Tk - Tq): aligned at the end */
+    const int32_t *key_lengths; /* B entries or NULL: keys j >= key_lengths[b] are padding */
+    const uint8_t *key_padding; /* B x Tk or NULL: nonzero = that key is padding */
+    float scale;                /* multiplies q k^T; 0 means 1/sqrt(D) */
+} seq_attention_mask;
+SEQDEF seq_attention_mask seq_attention_mask_none(void);
+
+/* Scaled dot-product attention over heads, mask NULL = seq_attention_mask_none():
+ * q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,Dv) -> (B,H,Tq,Dv),
+ *     y = softmax(q k^T * scale, hidden keys excluded) v.
+ * A query whose keys are all hidden (key_lengths[b] == 0, or causal with Tq > Tk) has
+ * an all-zero probability row: it outputs zeros and passes back zero gradient, not NaN.
+ * key_lengths outside [0,Tk] are SEQ_ERR_RANGE; a non-finite scale is SEQ_ERR_INVALID. */
+SEQDEF seq_tensor *seq_attention(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v,
+                                 const seq_attention_mask *mask);
+
 /* ===================================================================================
  * 9  losses (scalar outputs, mean over the counted elements unless said otherwise)
  * =================================================================================== */
@@ -1435,6 +1476,336 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
 /* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
 
 /* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
+
+/* Writes v[0..n) between open and close into buf for error messages, "(2,3)" for a
+ * shape or "[1,0]" for a position; cut short when cap is too small. */
+static void seq__dims_str(char *buf, size_t cap, int n, const int64_t *v, char open, char close) {
+    size_t len = 0;
+    int d;
+    buf[0] = 0;
+    if (cap < 3) return;
+    buf[len++] = open;
+    for (d = 0; d < n && len < cap; d++) {
+        int w = snprintf(buf + len, cap - len, d ? ",%lld" : "%lld", (long long)v[d]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    if (len + 1 < cap) {
+        buf[len++] = close;
+        buf[len] = 0;
+    }
+}
+
+/* SEQ_ERR_SHAPE saying what op needs and what it got: "needs ...; got x (2,3) f32, b NULL". */
+static void seq__shape_fail(seq_ctx *ctx, const char *op, const char *needs, int n, const char *const *names,
+                            seq_tensor *const *ts) {
+    char got[160], dims[96];
+    size_t len = 0;
+    int i;
+    got[0] = 0;
+    for (i = 0; i < n && len < sizeof got; i++) {
+        int w;
+        if (ts[i]) seq__dims_str(dims, sizeof dims, ts[i]->ndim, ts[i]->shape, '(', ')');
+        w = snprintf(got + len, sizeof got - len, "%s%s %s%s", i ? ", " : "", names[i], ts[i] ? dims : "NULL",
+                     !ts[i] ? "" : ts[i]->dtype == SEQ_F32 ? " f32" : " i32");
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs %s; got %s", needs, got);
+}
+
+/* dW[ids[p],:] += dy[p,:] for every position p whose id is not the padding row */
+static void seq__embedding_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *W = n->in[0], *ids = n->in[1];
+    float *gW = seq__grad(ctx, W);
+    const float *gy = n->out->grad;
+    int64_t C = W->shape[1], pad = n->i[0], p, c;
+    if (!gW) return;
+    for (p = 0; p < ids->numel; p++) {
+        int64_t row = ids->idata[p];
+        if (row == pad) continue;
+        for (c = 0; c < C; c++) gW[row * C + c] += gy[p * C + c];
+    }
+}
+
+/* W (V,C), ids (...) -> (...,C); padding_idx NULL when no row is exempt from gradient. */
+static seq_tensor *seq__embedding(seq_ctx *ctx, const char *op, seq_tensor *W, seq_tensor *ids,
+                                  const int32_t *padding_idx) {
+    seq_tensor *ins[2], *y;
+    seq__node *n;
+    int64_t shape[SEQ_MAX_DIMS], V, C, p, pad = -1;
+    ins[0] = W;
+    ins[1] = ids;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    if (W->ndim != 2 || W->dtype != SEQ_F32 || ids->dtype != SEQ_I32 || ids->ndim >= SEQ_MAX_DIMS) {
+        static const char *const names[2] = {"W", "ids"};
+        seq__shape_fail(ctx, op, "f32 W (V,C) and i32 ids (...) of at most 3 dims", 2, names, ins);
+        return NULL;
+    }
+    V = W->shape[0];
+    C = W->shape[1];
+    if (padding_idx) {
+        pad = *padding_idx < 0 ? *padding_idx + V : *padding_idx;
+        if (pad < 0 || pad >= V) {
+            seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "padding_idx %d is outside [-%lld,%lld)", (int)*padding_idx,
+                          (long long)V, (long long)V);
+            return NULL;
+        }
+    }
+    for (p = 0; p < ids->numel; p++) {
+        int64_t at[SEQ_MAX_DIMS], rest = p;
+        char where[96];
+        int d;
+        if (ids->idata[p] >= 0 && ids->idata[p] < V) continue;
+        for (d = ids->ndim - 1; d >= 0; d--) {
+            at[d] = rest % ids->shape[d];
+            rest /= ids->shape[d];
+        }
+        seq__dims_str(where, sizeof where, ids->ndim, at, '[', ']');
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "ids%s = %d is outside [0,%lld)", where, (int)ids->idata[p],
+                      (long long)V);
+        return NULL;
+    }
+    memcpy(shape, ids->shape, sizeof shape);
+    shape[ids->ndim] = C;
+    y = seq__out(ctx, op, ids->ndim + 1, shape, 2, ins);
+    if (!y) return NULL;
+    for (p = 0; p < ids->numel; p++)
+        memcpy(y->data + p * C, W->data + (int64_t)ids->idata[p] * C, (size_t)C * sizeof(float));
+    n = seq__record(ctx, op, y, seq__embedding_backward, 2, ins);
+    if (n) n->i[0] = pad;
+    return y;
+}
+
+SEQDEF seq_tensor *seq_embedding(seq_ctx *ctx, seq_tensor *W, seq_tensor *ids) {
+    return seq__embedding(ctx, "seq_embedding", W, ids, NULL);
+}
+
+SEQDEF seq_tensor *seq_embedding_pad(seq_ctx *ctx, seq_tensor *W, seq_tensor *ids, int32_t padding_idx) {
+    return seq__embedding(ctx, "seq_embedding_pad", W, ids, &padding_idx);
+}
+
+/* dx = dy * keep / (1-p); aux holds the keep mask, f[0] the scale 1/(1-p) */
+static void seq__dropout_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0];
+    float *gx = seq__grad(ctx, x), s = n->f[0];
+    const float *gy = n->out->grad;
+    const uint8_t *keep = (const uint8_t *)n->aux;
+    int64_t i;
+    if (!gx) return;
+    for (i = 0; i < x->numel; i++) gx[i] += gy[i] * (keep[i] ? s : 0.0f);
+}
+
+SEQDEF seq_tensor *seq_dropout(seq_ctx *ctx, seq_tensor *x, float p, seq_rng *rng) {
+    static const char op[] = "seq_dropout";
+    seq_tensor *y;
+    seq__node *n;
+    uint8_t *keep;
+    float s;
+    int64_t i;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (x->dtype != SEQ_F32) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs an f32 tensor");
+        return NULL;
+    }
+    if (!(p >= 0.0f && p < 1.0f)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "p = %g must be in [0,1)", (double)p);
+        return NULL;
+    }
+    if (p == 0.0f || !rng) return x;
+    y = seq__out(ctx, op, x->ndim, x->shape, 1, &x);
+    if (!y) return NULL;
+    keep = (uint8_t *)seq_ctx_alloc(ctx, (size_t)x->numel + 1);
+    if (!keep) return NULL;
+    s = 1.0f / (1.0f - p);
+    /* multiplying (not selecting) lets a NaN in a dropped element still show, as in PyTorch */
+    for (i = 0; i < x->numel; i++) {
+        keep[i] = seq_rng_float(rng) >= p;
+        y->data[i] = x->data[i] * (keep[i] ? s : 0.0f);
+    }
+    n = seq__record(ctx, op, y, seq__dropout_backward, 1, &x);
+    if (n) {
+        n->aux = keep;
+        n->f[0] = s;
+    }
+    return y;
+}
+
+/* With y[r,t,c] = b[c] + sum_k w[c,k] x[r,s,c] for s = t-(K-1)+k:
+ * dx[r,s,c] += dy[r,t,c] w[c,k],  dw[c,k] += dy[r,t,c] x[r,s,c],  db[c] += dy[r,t,c]. */
+static void seq__conv1d_causal_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b);
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[1], r, t, k, c;
+    for (r = 0; r < B; r++)
+        for (t = 0; t < T; t++) {
+            const float *gy = n->out->grad + (r * T + t) * C;
+            if (gb)
+                for (c = 0; c < C; c++) gb[c] += gy[c];
+            for (k = t < K - 1 ? K - 1 - t : 0; k < K; k++) {
+                int64_t src = (r * T + t - (K - 1) + k) * C; /* row of x that tap k reads */
+                if (gx)
+                    for (c = 0; c < C; c++) gx[src + c] += gy[c] * w->data[c * K + k];
+                if (gw)
+                    for (c = 0; c < C; c++) gw[c * K + k] += gy[c] * x->data[src + c];
+            }
+        }
+}
+
+SEQDEF seq_tensor *seq_conv1d_causal(seq_ctx *ctx, seq_tensor *x, seq_tensor *w, seq_tensor *b) {
+    static const char op[] = "seq_conv1d_causal";
+    seq_tensor *ins[3], *y;
+    int64_t B, T, C, K, r, t, k, c;
+    ins[0] = x;
+    ins[1] = w;
+    ins[2] = b;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    if (x->ndim != 3 || w->ndim != 2 || x->dtype != SEQ_F32 || w->dtype != SEQ_F32 ||
+        w->shape[0] != x->shape[2] || w->shape[1] < 1 ||
+        (b && (b->ndim != 1 || b->shape[0] != x->shape[2] || b->dtype != SEQ_F32))) {
+        static const char *const names[3] = {"x", "w", "b"};
+        seq__shape_fail(ctx, op, "f32 x (B,T,C), w (C,K>=1), b (C) or NULL", 3, names, ins);
+        return NULL;
+    }
+    B = x->shape[0];
+    T = x->shape[1];
+    C = x->shape[2];
+    K = w->shape[1];
+    y = seq__out(ctx, op, 3, x->shape, 3, ins);
+    if (!y) return NULL;
+    for (r = 0; r < B; r++)
+        for (t = 0; t < T; t++) {
+            float *yo = y->data + (r * T + t) * C;
+            for (c = 0; c < C; c++) yo[c] = b ? b->data[c] : 0.0f;
+            /* taps that would read before t = 0 see zero padding: skip them */
+            for (k = t < K - 1 ? K - 1 - t : 0; k < K; k++) {
+                const float *xs = x->data + (r * T + t - (K - 1) + k) * C;
+                for (c = 0; c < C; c++) yo[c] += w->data[c * K + k] * xs[c];
+            }
+        }
+    seq__record(ctx, op, y, seq__conv1d_causal_backward, 3, ins);
+    return y;
+}
+
+SEQDEF seq_attention_mask seq_attention_mask_none(void) {
+    seq_attention_mask m;
+    memset(&m, 0, sizeof m);
+    return m;
+}
+
+/* Row-wise softmax of the scores S (Tq,Tk) of batch row b, in place, over the keys each
+ * query may see; hidden keys get probability 0. A query that sees no key keeps an
+ * all-zero row, which makes its output and every gradient through it zero. */
+static void seq__attention_softmax(float *S, int64_t Tq, int64_t Tk, int64_t b, const seq_attention_mask *m) {
+    const uint8_t *pad = m->key_padding ? m->key_padding + b * Tk : NULL;
+    int64_t i, j;
+    for (i = 0; i < Tq; i++) {
+        float *row = S + i * Tk, mx = -INFINITY, sum = 0.0f;
+        /* keys [0,end) survive the length and causal cuts; padding is checked per key */
+        int64_t end = m->key_lengths ? m->key_lengths[b] : Tk;
+        if (m->causal && i + 1 + Tk - Tq < end) end = i + 1 + Tk - Tq;
+        for (j = 0; j < end; j++)
+            if (!(pad && pad[j]) && row[j] > mx) mx = row[j];
+        for (j = 0; j < Tk; j++) {
+            row[j] = j < end && !(pad && pad[j]) ? expf(row[j] - mx) : 0.0f;
+            sum += row[j];
+        }
+        if (sum > 0.0f)
+            for (j = 0; j < Tk; j++) row[j] /= sum;
+    }
+}
+
+/* Per (b,h), with P the saved probabilities (Tq,Tk) and dO the output gradient:
+ * dP = dO v^T, dS = P * (dP - rowsum(dP * P)), dq += scale dS k, dk += scale dS^T q,
+ * dv += P^T dO. aux holds every P then one (Tq,Tk) slab of scratch for dS. */
+static void seq__attention_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    float *gq = seq__grad(ctx, q), *gk = seq__grad(ctx, k), *gv = seq__grad(ctx, v), scale = n->f[0];
+    int64_t BH = q->shape[0] * q->shape[1], Tq = q->shape[2], Tk = k->shape[2], D = q->shape[3];
+    int64_t Dv = v->shape[3], bh, i, j;
+    float *dS = (float *)n->aux + BH * Tq * Tk;
+    for (bh = 0; bh < BH; bh++) {
+        const float *P = (const float *)n->aux + bh * Tq * Tk, *dO = n->out->grad + bh * Tq * Dv;
+        if (gv) seq_sgemm(1, 0, Tk, Dv, Tq, 1.0f, P, Tk, dO, Dv, 1.0f, gv + bh * Tk * Dv, Dv);
+        if (!gq && !gk) continue;
+        seq_sgemm(0, 1, Tq, Tk, Dv, 1.0f, dO, Dv, v->data + bh * Tk * Dv, Dv, 0.0f, dS, Tk);
+        for (i = 0; i < Tq; i++) {
+            float dot = 0.0f, *ds = dS + i * Tk;
+            const float *p = P + i * Tk;
+            for (j = 0; j < Tk; j++) dot += ds[j] * p[j];
+            for (j = 0; j < Tk; j++) ds[j] = p[j] * (ds[j] - dot);
+        }
+        if (gq) seq_sgemm(0, 0, Tq, D, Tk, scale, dS, Tk, k->data + bh * Tk * D, D, 1.0f, gq + bh * Tq * D, D);
+        if (gk) seq_sgemm(1, 0, Tk, D, Tq, scale, dS, Tk, q->data + bh * Tq * D, D, 1.0f, gk + bh * Tk * D, D);
+    }
+}
+
+SEQDEF seq_tensor *seq_attention(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v,
+                                 const seq_attention_mask *mask) {
+    static const char op[] = "seq_attention";
+    seq_attention_mask m = mask ? *mask : seq_attention_mask_none();
+    seq_tensor *ins[3], *y;
+    seq__node *n;
+    int64_t shape[4], B, H, Tq, Tk, D, Dv, r, bh, slabs;
+    float scale, *P;
+    ins[0] = q;
+    ins[1] = k;
+    ins[2] = v;
+    if (!seq__ok(ctx, op, 3, ins)) return NULL;
+    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || q->dtype != SEQ_F32 || k->dtype != SEQ_F32 ||
+        v->dtype != SEQ_F32 || k->shape[0] != q->shape[0] || v->shape[0] != q->shape[0] ||
+        k->shape[1] != q->shape[1] || v->shape[1] != q->shape[1] || k->shape[3] != q->shape[3] ||
+        v->shape[2] != k->shape[2] || q->shape[3] < 1) {
+        static const char *const names[3] = {"q", "k", "v"};
+        seq__shape_fail(ctx, op, "f32 q (B,H,Tq,D>=1), k (B,H,Tk,D), v (B,H,Tk,Dv)", 3, names, ins);
+        return NULL;
+    }
+    B = q->shape[0];
+    H = q->shape[1];
+    Tq = q->shape[2];
+    Tk = k->shape[2];
+    D = q->shape[3];
+    Dv = v->shape[3];
+    for (r = 0; m.key_lengths && r < B; r++)
+        if (m.key_lengths[r] < 0 || m.key_lengths[r] > Tk) {
+            seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "key_lengths[%lld] = %d is outside [0,%lld]", (long long)r,
+                          (int)m.key_lengths[r], (long long)Tk);
+            return NULL;
+        }
+    if (!isfinite(m.scale)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "scale must be finite");
+        return NULL;
+    }
+    scale = m.scale != 0.0f ? m.scale : 1.0f / sqrtf((float)D);
+    shape[0] = B;
+    shape[1] = H;
+    shape[2] = Tq;
+    shape[3] = Dv;
+    y = seq__out(ctx, op, 4, shape, 3, ins);
+    if (!y) return NULL;
+    /* the backward needs every (b,h)'s probabilities plus a scratch slab; inference
+     * reuses a single slab */
+    slabs = y->requires_grad ? B * H + 1 : 1;
+    if (Tk > 0 && slabs * Tq > (INT64_MAX / 8) / Tk) {
+        seq__ctx_fail(ctx, SEQ_ERR_NOMEM, op, "%lld score matrices of (%lld,%lld) are too large", (long long)slabs,
+                      (long long)Tq, (long long)Tk);
+        return NULL;
+    }
+    P = (float *)seq_ctx_alloc(ctx, (size_t)(slabs * Tq * Tk) * sizeof(float) + 1);
+    if (!P) return NULL;
+    for (bh = 0; bh < B * H; bh++) {
+        float *S = P + (y->requires_grad ? bh * Tq * Tk : 0);
+        seq_sgemm(0, 1, Tq, Tk, D, scale, q->data + bh * Tq * D, D, k->data + bh * Tk * D, D, 0.0f, S, Tk);
+        seq__attention_softmax(S, Tq, Tk, bh / H, &m);
+        seq_sgemm(0, 0, Tq, Dv, Tk, 1.0f, S, Tk, v->data + bh * Tk * Dv, Dv, 0.0f, y->data + bh * Tq * Dv, Dv);
+    }
+    n = seq__record(ctx, op, y, seq__attention_backward, 3, ins);
+    if (n) {
+        n->aux = P;
+        n->f[0] = scale;
+    }
+    return y;
+}
 
 /* ===================================================================================
  * 9  losses
