@@ -1372,10 +1372,18 @@ static seq_tensor *seq__binary(seq_ctx *ctx, const char *op, seq__binop k, seq_t
     return y;
 }
 
-SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, "seq_add", SEQ__ADD, a, b); }
-SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, "seq_sub", SEQ__SUB, a, b); }
-SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, "seq_mul", SEQ__MUL, a, b); }
-SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, "seq_div", SEQ__DIV, a, b); }
+SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    return seq__binary(ctx, "seq_add", SEQ__ADD, a, b);
+}
+SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    return seq__binary(ctx, "seq_sub", SEQ__SUB, a, b);
+}
+SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    return seq__binary(ctx, "seq_mul", SEQ__MUL, a, b);
+}
+SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
+    return seq__binary(ctx, "seq_div", SEQ__DIV, a, b);
+}
 
 /* ---- unary: y = f(x) elementwise, df/dx from the saved x or y ------------------------- */
 
@@ -1400,6 +1408,7 @@ static float seq__sigmoidf(float x) {
 static float seq__phif(float x) { return 0.5f * erfcf(-x * SEQ__SQRT1_2); }
 
 static float seq__gelu_tanh_t(float x) { return tanhf(SEQ__GELU_K * (x + SEQ__GELU_C * x * x * x)); }
+static float seq__gelu_tanhf(float x) { return 0.5f * x * (1.0f + seq__gelu_tanh_t(x)); }
 
 /* d/dx of 0.5 x (1 + t), t = tanh(u), u = k (x + c x^3) */
 static float seq__gelu_tanh_grad(float x) {
@@ -1459,7 +1468,7 @@ static seq_tensor *seq__unary(seq_ctx *ctx, const char *op, seq__unop k, seq_ten
     switch (k) {
     case SEQ__RELU: for (i = 0; i < len; i++) yv[i] = xv[i] < 0.0f ? 0.0f : xv[i]; break; /* NaN stays NaN */
     case SEQ__GELU: for (i = 0; i < len; i++) yv[i] = xv[i] * seq__phif(xv[i]); break;
-    case SEQ__GELU_TANH: for (i = 0; i < len; i++) yv[i] = 0.5f * xv[i] * (1.0f + seq__gelu_tanh_t(xv[i])); break;
+    case SEQ__GELU_TANH: for (i = 0; i < len; i++) yv[i] = seq__gelu_tanhf(xv[i]); break;
     case SEQ__SILU: for (i = 0; i < len; i++) yv[i] = xv[i] * seq__sigmoidf(xv[i]); break;
     case SEQ__TANH: for (i = 0; i < len; i++) yv[i] = tanhf(xv[i]); break;
     case SEQ__SIGMOID: for (i = 0; i < len; i++) yv[i] = seq__sigmoidf(xv[i]); break;
@@ -1477,17 +1486,39 @@ static seq_tensor *seq__unary(seq_ctx *ctx, const char *op, seq__unop k, seq_ten
     return y;
 }
 
-SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s) { return seq__unary(ctx, "seq_scale", SEQ__SCALE, x, s); }
-SEQDEF seq_tensor *seq_add_scalar(seq_ctx *ctx, seq_tensor *x, float s) { return seq__unary(ctx, "seq_add_scalar", SEQ__ADD_SCALAR, x, s); }
-SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_relu", SEQ__RELU, x, 0.0f); }
-SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_gelu", SEQ__GELU, x, 0.0f); }
-SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_gelu_tanh", SEQ__GELU_TANH, x, 0.0f); }
-SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_silu", SEQ__SILU, x, 0.0f); }
-SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_tanh", SEQ__TANH, x, 0.0f); }
-SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_sigmoid", SEQ__SIGMOID, x, 0.0f); }
-SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_softplus", SEQ__SOFTPLUS, x, 0.0f); }
-SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_exp", SEQ__EXP, x, 0.0f); }
-SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, "seq_log", SEQ__LOG, x, 0.0f); }
+SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s) {
+    return seq__unary(ctx, "seq_scale", SEQ__SCALE, x, s);
+}
+SEQDEF seq_tensor *seq_add_scalar(seq_ctx *ctx, seq_tensor *x, float s) {
+    return seq__unary(ctx, "seq_add_scalar", SEQ__ADD_SCALAR, x, s);
+}
+SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_relu", SEQ__RELU, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_gelu", SEQ__GELU, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_gelu_tanh", SEQ__GELU_TANH, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_silu", SEQ__SILU, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_tanh", SEQ__TANH, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_sigmoid", SEQ__SIGMOID, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_softplus", SEQ__SOFTPLUS, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_exp", SEQ__EXP, x, 0.0f);
+}
+SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) {
+    return seq__unary(ctx, "seq_log", SEQ__LOG, x, 0.0f);
+}
 
 /* ---- row ops over the last dim: softmax, log_softmax, layernorm, rmsnorm -------------- */
 
@@ -1552,8 +1583,12 @@ static seq_tensor *seq__softmax(seq_ctx *ctx, const char *op, seq_tensor *x, int
     return y;
 }
 
-SEQDEF seq_tensor *seq_softmax(seq_ctx *ctx, seq_tensor *x) { return seq__softmax(ctx, "seq_softmax", x, 0); }
-SEQDEF seq_tensor *seq_log_softmax(seq_ctx *ctx, seq_tensor *x) { return seq__softmax(ctx, "seq_log_softmax", x, 1); }
+SEQDEF seq_tensor *seq_softmax(seq_ctx *ctx, seq_tensor *x) {
+    return seq__softmax(ctx, "seq_softmax", x, 0);
+}
+SEQDEF seq_tensor *seq_log_softmax(seq_ctx *ctx, seq_tensor *x) {
+    return seq__softmax(ctx, "seq_log_softmax", x, 1);
+}
 
 /* With xh = (x - mean) rstd and d = dy w per row of C:
  *   dx = rstd (d - mean(d) - xh mean(d xh)),  dw += dy xh,  db += dy.
@@ -1604,7 +1639,8 @@ static seq_tensor *seq__norm(seq_ctx *ctx, const char *op, seq_tensor *x, seq_te
     if (!seq__ok_f32(ctx, op, 1, &x) || !seq__has_rows(ctx, op, x)) return NULL;
     rows = seq__rows(x, &C);
     if (!seq__is_row_param(w, C) || !seq__is_row_param(b, C)) {
-        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "weight and bias must be NULL or float vectors of %lld", (long long)C);
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "weight and bias must be NULL or float vectors of %lld",
+                      (long long)C);
         return NULL;
     }
     if (!(eps >= 0.0f && isfinite(eps))) {
@@ -1654,6 +1690,9 @@ typedef struct seq__mm {
     int ta, tb;
     int64_t batch, M, N, K, lda, ldb, sa, sb, sc;
 } seq__mm;
+
+/* Size of t's k-th dim from the end, -1 when t has fewer dims (for messages). */
+static int64_t seq__size_back(const seq_tensor *t, int k) { return t->ndim >= k ? t->shape[t->ndim - k] : -1; }
 
 /* Fills p from the shapes; 0 when they do not fit. */
 static int seq__mm_plan(seq__mm *p, const seq_tensor *a, const seq_tensor *b, int ta, int tb) {
@@ -1711,11 +1750,9 @@ SEQDEF seq_tensor *seq_matmul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, int tr
     ins[1] = b;
     if (!seq__ok_f32(ctx, op, 2, ins)) return NULL;
     if (!seq__mm_plan(&p, a, b, transA, transB)) {
-        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "a (%d-d, last dims %lld,%lld) and b (%d-d, last dims %lld,%lld) do not fit",
-                      a->ndim, (long long)(a->ndim >= 2 ? a->shape[a->ndim - 2] : -1),
-                      (long long)(a->ndim >= 1 ? a->shape[a->ndim - 1] : -1), b->ndim,
-                      (long long)(b->ndim >= 2 ? b->shape[b->ndim - 2] : -1),
-                      (long long)(b->ndim >= 1 ? b->shape[b->ndim - 1] : -1));
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "a %d-d (...,%lld,%lld) and b %d-d (...,%lld,%lld) do not fit",
+                      a->ndim, (long long)seq__size_back(a, 2), (long long)seq__size_back(a, 1), b->ndim,
+                      (long long)seq__size_back(b, 2), (long long)seq__size_back(b, 1));
         return NULL;
     }
     memcpy(shape, a->shape, sizeof shape);
@@ -1836,8 +1873,8 @@ SEQDEF seq_tensor *seq_transpose(seq_ctx *ctx, seq_tensor *x, int d0, int d1) {
 
 /* outer rows of count floats each: dst rows dstride apart, src rows sstride apart;
  * copied, or added into dst when acc. */
-static void seq__slab(int64_t outer, int64_t count, const float *src, int64_t sstride, float *dst, int64_t dstride,
-                      int acc) {
+static void seq__slab(int64_t outer, int64_t count, const float *src, int64_t sstride, float *dst,
+                      int64_t dstride, int acc) {
     int64_t o, j;
     if (count == 0) return;
     for (o = 0; o < outer; o++, src += sstride, dst += dstride) {
@@ -1923,11 +1960,11 @@ SEQDEF seq_tensor *seq_slice(seq_ctx *ctx, seq_tensor *x, int dim, int64_t start
     static const char op[] = "seq_slice";
     seq_tensor *y;
     seq__node *n;
-    int64_t shape[SEQ_MAX_DIMS], outer, inner;
+    int64_t shape[SEQ_MAX_DIMS], outer, inner, len;
     if (!seq__ok_f32(ctx, op, 1, &x) || (dim = seq__dim(ctx, op, x, dim)) < 0) return NULL;
     if (start < 0 || start > end || end > x->shape[dim]) {
-        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "[%lld, %lld) is not inside dim %d of size %lld", (long long)start,
-                      (long long)end, dim, (long long)x->shape[dim]);
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "[%lld, %lld) is not inside dim %d of size %lld",
+                      (long long)start, (long long)end, dim, (long long)x->shape[dim]);
         return NULL;
     }
     memcpy(shape, x->shape, sizeof shape);
@@ -1936,7 +1973,8 @@ SEQDEF seq_tensor *seq_slice(seq_ctx *ctx, seq_tensor *x, int dim, int64_t start
     if (!y) return NULL;
     outer = seq__prod(shape, 0, dim);
     inner = seq__prod(shape, dim + 1, x->ndim);
-    seq__slab(outer, shape[dim] * inner, x->data + start * inner, x->shape[dim] * inner, y->data, shape[dim] * inner, 0);
+    len = shape[dim] * inner;
+    seq__slab(outer, len, x->data + start * inner, x->shape[dim] * inner, y->data, len, 0);
     n = seq__record(ctx, op, y, seq__slice_backward, 1, &x);
     if (n) {
         n->i[0] = dim;
@@ -2001,7 +2039,8 @@ static seq_tensor *seq__reduce_all(seq_ctx *ctx, const char *op, seq_tensor *x, 
 }
 
 /* x (..., D, ...) -> (..., 1, ...) with keepdim, else (..., ...) */
-static seq_tensor *seq__reduce_dim(seq_ctx *ctx, const char *op, seq_tensor *x, int dim, int keepdim, int mean) {
+static seq_tensor *seq__reduce_dim(seq_ctx *ctx, const char *op, seq_tensor *x, int dim, int keepdim,
+                                   int mean) {
     int64_t odi[3], shape[SEQ_MAX_DIMS];
     int k, ndim = 0;
     if (!seq__ok_f32(ctx, op, 1, &x) || (dim = seq__dim(ctx, op, x, dim)) < 0) return NULL;
@@ -2014,8 +2053,12 @@ static seq_tensor *seq__reduce_dim(seq_ctx *ctx, const char *op, seq_tensor *x, 
     return seq__reduce(ctx, op, x, odi, mean, ndim, shape);
 }
 
-SEQDEF seq_tensor *seq_sum(seq_ctx *ctx, seq_tensor *x) { return seq__reduce_all(ctx, "seq_sum", x, 0); }
-SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) { return seq__reduce_all(ctx, "seq_mean", x, 1); }
+SEQDEF seq_tensor *seq_sum(seq_ctx *ctx, seq_tensor *x) {
+    return seq__reduce_all(ctx, "seq_sum", x, 0);
+}
+SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
+    return seq__reduce_all(ctx, "seq_mean", x, 1);
+}
 SEQDEF seq_tensor *seq_sum_dim(seq_ctx *ctx, seq_tensor *x, int dim, int keepdim) {
     return seq__reduce_dim(ctx, "seq_sum_dim", x, dim, keepdim, 0);
 }

@@ -220,7 +220,8 @@ static void test_torch_parity(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
     int64_t sa[1] = {19}, sl[2] = {2, 6}, sn[2] = {3, 5};
     seq_tensor *x = seq_tensor_wrap(ctx, (float *)fx_act_x, 1, sa), *y, *lx, *lw, *lb;
-    seq_tensor *(*fns[5])(seq_ctx *, seq_tensor *) = {seq_gelu, seq_gelu_tanh, seq_softplus, seq_silu, seq_sigmoid};
+    seq_tensor *(*fns[5])(seq_ctx *, seq_tensor *) = {seq_gelu, seq_gelu_tanh, seq_softplus, seq_silu,
+                                                      seq_sigmoid};
     const float *want[5] = {fx_gelu, fx_gelu_tanh, fx_softplus, fx_silu, fx_sigmoid};
     static const char *names[5] = {"gelu", "gelu_tanh", "softplus", "silu", "sigmoid"};
     float lxd[15], lwd[5], lbd[5];
@@ -246,7 +247,8 @@ static void test_torch_parity(void) {
     y = seq_layernorm(ctx, lx, lw, lb, 1e-5f);
     CHECK(y != NULL);
     if (y) check_fixture("layernorm", y->data, fx_ln_y, 15);
-    CHECK(seq_backward(ctx, seq_sum(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, (float *)fx_ln_dy, 2, sn)))) == SEQ_OK);
+    y = seq_sum(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, (float *)fx_ln_dy, 2, sn)));
+    CHECK(seq_backward(ctx, y) == SEQ_OK);
     check_fixture("layernorm dx", lx->grad, fx_ln_dx, 15);
     check_fixture("layernorm dw", lw->grad, fx_ln_dw, 5);
     check_fixture("layernorm db", lb->grad, fx_ln_db, 5);
@@ -278,8 +280,12 @@ static void test_softmax(void) {
     }
 }
 
-static seq_tensor *build_layernorm(seq_ctx *ctx, op_case *c) { return seq_layernorm(ctx, c->in[0], c->in[1], c->in[2], 1e-5f); }
-static seq_tensor *build_rmsnorm(seq_ctx *ctx, op_case *c) { return seq_rmsnorm(ctx, c->in[0], c->in[1], 1e-6f); }
+static seq_tensor *build_layernorm(seq_ctx *ctx, op_case *c) {
+    return seq_layernorm(ctx, c->in[0], c->in[1], c->in[2], 1e-5f);
+}
+static seq_tensor *build_rmsnorm(seq_ctx *ctx, op_case *c) {
+    return seq_rmsnorm(ctx, c->in[0], c->in[1], 1e-6f);
+}
 
 static void test_norm_grad(void) {
     int64_t sx[3] = {2, 2, 6}, sw[1] = {6};
@@ -308,7 +314,18 @@ static void test_rmsnorm_values(void) {
     seq_ctx_free(ctx);
 }
 
-static seq_tensor *build_matmul(seq_ctx *ctx, op_case *c) { return seq_matmul(ctx, c->in[0], c->in[1], c->arg[0], c->arg[1]); }
+static seq_tensor *build_matmul(seq_ctx *ctx, op_case *c) {
+    return seq_matmul(ctx, c->in[0], c->in[1], c->arg[0], c->arg[1]);
+}
+
+/* Element (i,j) of op(A) op(B), A and B one batch's stored matrices, in double. */
+static double ref_matmul(const float *A, const float *B, int ta, int tb, int64_t M, int64_t N, int64_t K, int64_t i,
+                         int64_t j) {
+    double s = 0;
+    int64_t k;
+    for (k = 0; k < K; k++) s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+    return s;
+}
 
 /* a batch of 2 with M=2, K=3, N=4; b batched or shared; all four transposition flags */
 static void test_matmul(void) {
@@ -317,35 +334,31 @@ static void test_matmul(void) {
     for (shared = 0; shared < 2; shared++)
         for (ta = 0; ta < 2; ta++)
             for (tb = 0; tb < 2; tb++) {
-                int64_t sa[3] = {2, ta ? K : M, ta ? M : K}, sb[3] = {2, tb ? N : K, tb ? K : N};
+                int64_t sa[3] = {2, ta ? K : M, ta ? M : K}, sb[3] = {2, tb ? N : K, tb ? K : N}, t, i;
                 seq_params *P = seq_params_init(NULL);
-                seq_ctx *ctx;
+                seq_ctx *ctx = seq_ctx_init(NULL);
                 seq_tensor *y;
                 seq_rng r;
                 op_case c;
                 char what[64];
-                int64_t t, i, j, k;
                 snprintf(what, sizeof what, "matmul ta %d tb %d %s b", ta, tb, shared ? "shared" : "batched");
                 c.build = build_matmul;
                 c.arg[0] = ta;
                 c.arg[1] = tb;
                 c.in[0] = seq_params_add(P, "a", 3, sa, seq_init_normal(0, 1));
                 c.in[1] = seq_params_add(P, "b", shared ? 2 : 3, shared ? sb + 1 : sb, seq_init_normal(0, 1));
-                /* the forward against a direct triple loop */
                 seq_rng_seed(&r, 3);
                 CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-                ctx = seq_ctx_init(NULL);
                 y = seq_matmul(ctx, c.in[0], c.in[1], ta, tb);
-                CHECK_MSG(y && y->ndim == 3 && y->shape[0] == 2 && y->shape[1] == M && y->shape[2] == N, "%s", what);
+                CHECK_MSG(y && y->ndim == 3 && y->shape[0] == 2 && y->shape[1] == M && y->shape[2] == N, "%s",
+                          what);
                 for (t = 0; y && t < 2; t++)
-                    for (i = 0; i < M; i++)
-                        for (j = 0; j < N; j++) {
-                            const float *A = c.in[0]->data + t * M * K, *B = c.in[1]->data + (shared ? 0 : t * K * N);
-                            double s = 0;
-                            for (k = 0; k < K; k++) s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
-                            CHECK_MSG(fabs(y->data[(t * M + i) * N + j] - s) < 1e-5, "%s at %lld,%lld,%lld", what,
-                                      (long long)t, (long long)i, (long long)j);
-                        }
+                    for (i = 0; i < M * N; i++) {
+                        double want = ref_matmul(c.in[0]->data + t * M * K, c.in[1]->data + (shared ? 0 : t * K * N),
+                                                 ta, tb, M, N, K, i / N, i % N);
+                        CHECK_MSG(fabs(y->data[t * M * N + i] - want) < 1e-5, "%s at %lld,%lld", what,
+                                  (long long)t, (long long)i);
+                    }
                 seq_ctx_free(ctx);
                 check_grad(P, &c, what);
             }
@@ -355,10 +368,18 @@ static seq_tensor *build_reshape(seq_ctx *ctx, op_case *c) {
     int64_t s[2] = {-1, 4};
     return seq_tanh(ctx, seq_reshape(ctx, c->in[0], 2, s)); /* tanh: the view feeds another op */
 }
-static seq_tensor *build_transpose(seq_ctx *ctx, op_case *c) { return seq_transpose(ctx, c->in[0], c->arg[0], c->arg[1]); }
-static seq_tensor *build_concat(seq_ctx *ctx, op_case *c) { return seq_concat(ctx, c->in, c->arg[0], c->arg[1]); }
-static seq_tensor *build_slice(seq_ctx *ctx, op_case *c) { return seq_slice(ctx, c->in[0], c->arg[0], c->arg[1], c->arg[2]); }
-static seq_tensor *build_sum(seq_ctx *ctx, op_case *c) { return seq_mul(ctx, seq_sum(ctx, c->in[0]), seq_sum(ctx, c->in[0])); }
+static seq_tensor *build_transpose(seq_ctx *ctx, op_case *c) {
+    return seq_transpose(ctx, c->in[0], c->arg[0], c->arg[1]);
+}
+static seq_tensor *build_concat(seq_ctx *ctx, op_case *c) {
+    return seq_concat(ctx, c->in, c->arg[0], c->arg[1]);
+}
+static seq_tensor *build_slice(seq_ctx *ctx, op_case *c) {
+    return seq_slice(ctx, c->in[0], c->arg[0], c->arg[1], c->arg[2]);
+}
+static seq_tensor *build_sum(seq_ctx *ctx, op_case *c) {
+    return seq_mul(ctx, seq_sum(ctx, c->in[0]), seq_sum(ctx, c->in[0]));
+}
 static seq_tensor *build_sum_dim(seq_ctx *ctx, op_case *c) {
     return (c->arg[2] ? seq_mean_dim : seq_sum_dim)(ctx, c->in[0], c->arg[0], c->arg[1]);
 }
@@ -403,7 +424,8 @@ static void test_shape_values(void) {
 
 static void test_shape_grad(void) {
     static const int tdims[3][2] = {{0, 2}, {-1, -2}, {1, 1}}, slice[3] = {-2, 1, 3};
-    static const int reduce[5][3] = {{1, 1, 0}, {-1, 0, 0}, {0, 0, 1}, {2, 1, 1}, {-2, 0, 1}}; /* dim, keepdim, mean */
+    /* dim, keepdim, mean */
+    static const int reduce[5][3] = {{1, 1, 0}, {-1, 0, 0}, {0, 0, 1}, {2, 1, 1}, {-2, 0, 1}};
     int64_t s214[3] = {2, 1, 4}, s224[3] = {2, 2, 4};
     float cval[8] = {1, -2, 3, -4, 5, -6, 7, -8};
     seq_tensor cst; /* a constant input that needs no gradient, outside any ctx */
