@@ -1294,6 +1294,23 @@ static int seq__dim(seq_ctx *ctx, const char *op, const seq_tensor *x, int dim) 
     return d;
 }
 
+/* Sum over x[0..n) of x - shift, or of (x - shift)^2 with squares, in double. Four
+ * partial sums let consecutive adds overlap instead of each waiting for the last. */
+static double seq__sum_f64(const float *x, int64_t n, double shift, int squares) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i, k, n4 = n - n % 4;
+    for (i = 0; i < n4; i += 4)
+        for (k = 0; k < 4; k++) {
+            double d = x[i + k] - shift;
+            s[k] += squares ? d * d : d;
+        }
+    for (i = n4; i < n; i++) {
+        double d = x[i] - shift;
+        s[0] += squares ? d * d : d;
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 /* Rows of the last dimension: x is (rows, *C). */
 static int64_t seq__rows(const seq_tensor *x, int64_t *C) {
     *C = x->shape[x->ndim - 1];
@@ -1303,6 +1320,7 @@ static int64_t seq__rows(const seq_tensor *x, int64_t *C) {
 /* ---- binary: y = a (op) b, b broadcast over a ---------------------------------------- */
 
 typedef enum seq__binop { SEQ__ADD, SEQ__SUB, SEQ__MUL, SEQ__DIV } seq__binop;
+static const char *const seq__binop_name[] = {"seq_add", "seq_sub", "seq_mul", "seq_div"};
 
 /* Splits a into blocks of *len elements that b covers, b stepping *bs per element: b is
  * a whole block (inner elements, bs 1) or one element repeated over all of a (bs 0).
@@ -1345,7 +1363,8 @@ static void seq__binary_backward(seq_ctx *ctx, seq__node *n) {
 }
 
 /* a (...), b (...) or a's trailing dims or one element -> y (...) */
-static seq_tensor *seq__binary(seq_ctx *ctx, const char *op, seq__binop k, seq_tensor *a, seq_tensor *b) {
+static seq_tensor *seq__binary(seq_ctx *ctx, seq__binop k, seq_tensor *a, seq_tensor *b) {
+    const char *op = seq__binop_name[k];
     seq_tensor *ins[2], *y;
     seq__node *n;
     const float *av, *bv;
@@ -1372,18 +1391,10 @@ static seq_tensor *seq__binary(seq_ctx *ctx, const char *op, seq__binop k, seq_t
     return y;
 }
 
-SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    return seq__binary(ctx, "seq_add", SEQ__ADD, a, b);
-}
-SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    return seq__binary(ctx, "seq_sub", SEQ__SUB, a, b);
-}
-SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    return seq__binary(ctx, "seq_mul", SEQ__MUL, a, b);
-}
-SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    return seq__binary(ctx, "seq_div", SEQ__DIV, a, b);
-}
+SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__ADD, a, b); }
+SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__SUB, a, b); }
+SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__MUL, a, b); }
+SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__DIV, a, b); }
 
 /* ---- unary: y = f(x) elementwise, df/dx from the saved x or y ------------------------- */
 
@@ -1391,6 +1402,9 @@ typedef enum seq__unop {
     SEQ__RELU, SEQ__GELU, SEQ__GELU_TANH, SEQ__SILU, SEQ__TANH, SEQ__SIGMOID, SEQ__SOFTPLUS,
     SEQ__EXP, SEQ__LOG, SEQ__SCALE, SEQ__ADD_SCALAR
 } seq__unop;
+static const char *const seq__unop_name[] = {"seq_relu", "seq_gelu", "seq_gelu_tanh", "seq_silu", "seq_tanh",
+                                             "seq_sigmoid", "seq_softplus", "seq_exp", "seq_log", "seq_scale",
+                                             "seq_add_scalar"};
 
 #define SEQ__SQRT1_2 0.70710678118654752f       /* 1/sqrt(2) */
 #define SEQ__INV_SQRT_2PI 0.39894228040143268f  /* 1/sqrt(2 pi) */
@@ -1453,7 +1467,8 @@ static void seq__unary_backward(seq_ctx *ctx, seq__node *n) {
 }
 
 /* x (...) -> y (...); s is the constant of seq_scale and seq_add_scalar */
-static seq_tensor *seq__unary(seq_ctx *ctx, const char *op, seq__unop k, seq_tensor *x, float s) {
+static seq_tensor *seq__unary(seq_ctx *ctx, seq__unop k, seq_tensor *x, float s) {
+    const char *op = seq__unop_name[k];
     seq_tensor *y;
     seq__node *n;
     const float *xv;
@@ -1486,39 +1501,19 @@ static seq_tensor *seq__unary(seq_ctx *ctx, const char *op, seq__unop k, seq_ten
     return y;
 }
 
-SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s) {
-    return seq__unary(ctx, "seq_scale", SEQ__SCALE, x, s);
-}
+SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s) { return seq__unary(ctx, SEQ__SCALE, x, s); }
 SEQDEF seq_tensor *seq_add_scalar(seq_ctx *ctx, seq_tensor *x, float s) {
-    return seq__unary(ctx, "seq_add_scalar", SEQ__ADD_SCALAR, x, s);
+    return seq__unary(ctx, SEQ__ADD_SCALAR, x, s);
 }
-SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_relu", SEQ__RELU, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_gelu", SEQ__GELU, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_gelu_tanh", SEQ__GELU_TANH, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_silu", SEQ__SILU, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_tanh", SEQ__TANH, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_sigmoid", SEQ__SIGMOID, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_softplus", SEQ__SOFTPLUS, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_exp", SEQ__EXP, x, 0.0f);
-}
-SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) {
-    return seq__unary(ctx, "seq_log", SEQ__LOG, x, 0.0f);
-}
+SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__RELU, x, 0.0f); }
+SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__GELU, x, 0.0f); }
+SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__GELU_TANH, x, 0.0f); }
+SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SILU, x, 0.0f); }
+SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__TANH, x, 0.0f); }
+SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SIGMOID, x, 0.0f); }
+SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SOFTPLUS, x, 0.0f); }
+SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__EXP, x, 0.0f); }
+SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__LOG, x, 0.0f); }
 
 /* ---- row ops over the last dim: softmax, log_softmax, layernorm, rmsnorm -------------- */
 
@@ -1651,14 +1646,9 @@ static seq_tensor *seq__norm(seq_ctx *ctx, const char *op, seq_tensor *x, seq_te
     stats = (float *)seq_ctx_alloc(ctx, (size_t)rows * 2 * sizeof(float) + 1);
     if (!y || !stats) return NULL;
     for (r = 0, xr = x->data; r < rows; r++, xr += C) {
-        double mean = 0.0, var = 0.0;
-        float rstd, *yr = y->data + r * C;
-        if (center) {
-            for (j = 0; j < C; j++) mean += xr[j];
-            mean /= (double)C;
-        }
-        for (j = 0; j < C; j++) var += (xr[j] - mean) * (xr[j] - mean);
-        rstd = (float)(1.0 / sqrt(var / (double)C + eps));
+        double mean = center ? seq__sum_f64(xr, C, 0.0, 0) / (double)C : 0.0;
+        double var = seq__sum_f64(xr, C, mean, 1) / (double)C;
+        float rstd = (float)(1.0 / sqrt(var + eps)), *yr = y->data + r * C;
         stats[2 * r] = (float)mean;
         stats[2 * r + 1] = rstd;
         for (j = 0; j < C; j++) {
@@ -2013,6 +2003,11 @@ static seq_tensor *seq__reduce(seq_ctx *ctx, const char *op, seq_tensor *x, cons
     acc = (double *)seq_ctx_alloc(ctx, (size_t)inner * sizeof(double) + 1);
     if (!y || !acc) return NULL;
     for (o = 0; o < outer; o++) {
+        if (inner == 1) { /* contiguous: the common sum of everything or of rows */
+            y->data[o] = (float)(seq__sum_f64(xv, D, 0.0, 0) / (double)div);
+            xv += D;
+            continue;
+        }
         for (j = 0; j < inner; j++) acc[j] = 0.0;
         for (d = 0; d < D; d++, xv += inner)
             for (j = 0; j < inner; j++) acc[j] += xv[j];
