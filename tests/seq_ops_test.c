@@ -594,6 +594,37 @@ static void test_bad_inputs(void) {
     seq_ctx_free(mk);
 }
 
+/* A fresh ctx whose first allocation (its arena block) fails: the op reports it. */
+#define EXPECT_OOM(call)                                                                     \
+    do {                                                                                     \
+        seq_ctx *ctx = seq_ctx_init(NULL);                                                   \
+        seq_test_fail_after(0);                                                              \
+        CHECK_MSG((call) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NOMEM, "%s", #call);      \
+        seq_test_fail_never();                                                               \
+        seq_ctx_free(ctx);                                                                   \
+    } while (0)
+
+static void test_out_of_memory(void) {
+    long live = seq_test_live_blocks;
+    seq_ctx *mk = seq_ctx_init(NULL);
+    int64_t s[2] = {2, 3}, flat[1] = {6};
+    seq_tensor *x = seq_tensor_new(mk, SEQ_F32, 2, s), *pair[2];
+    pair[0] = pair[1] = x;
+    EXPECT_OOM(seq_sub(ctx, x, x));
+    EXPECT_OOM(seq_relu(ctx, x));
+    EXPECT_OOM(seq_softmax(ctx, x));
+    EXPECT_OOM(seq_layernorm(ctx, x, NULL, NULL, 1e-5f));
+    EXPECT_OOM(seq_matmul(ctx, x, x, 0, 1));
+    EXPECT_OOM(seq_reshape(ctx, x, 1, flat));
+    EXPECT_OOM(seq_transpose(ctx, x, 0, 1));
+    EXPECT_OOM(seq_concat(ctx, pair, 2, 1));
+    EXPECT_OOM(seq_slice(ctx, x, 1, 0, 2));
+    EXPECT_OOM(seq_sum(ctx, x));
+    EXPECT_OOM(seq_mean_dim(ctx, x, 0, 1));
+    seq_ctx_free(mk);
+    CHECK(seq_test_live_blocks == live);
+}
+
 /* With recording off (or no input needing a gradient) outputs need none either. */
 static void test_no_grad(void) {
     int64_t s[2] = {2, 3};
@@ -634,5 +665,6 @@ void seq_tests_ops(void) {
     RUN(test_shape_grad);
     RUN(test_reuse_grad);
     RUN(test_bad_inputs);
+    RUN(test_out_of_memory);
     RUN(test_no_grad);
 }
