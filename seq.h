@@ -252,6 +252,58 @@ SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x);
 
 /* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
 
+/* Dims may be negative and then count from the end as in PyTorch (-1 is the last); a dim
+ * outside [-ndim, ndim) is SEQ_ERR_RANGE. Outputs are new contiguous tensors unless
+ * said otherwise. */
+
+/* a - b and a / b, b broadcast as in seq_add -> a's shape. Division by 0 follows IEEE. */
+SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b);
+SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b);
+/* x * s and x + s for a constant s: x (...) -> (...). */
+SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s);
+SEQDEF seq_tensor *seq_add_scalar(seq_ctx *ctx, seq_tensor *x, float s);
+
+/* Activations, elementwise x (...) -> (...), as PyTorch's defaults. */
+SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x);      /* max(x, 0) */
+SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x);      /* x Phi(x), the exact erf form */
+SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x); /* GELU's tanh approximation */
+SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x);      /* x sigmoid(x) */
+SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x);
+SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x);
+SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x);  /* log(1 + e^x); x itself above 20 */
+SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x);
+SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x);       /* log 0 = -inf, log x<0 = NaN (no error) */
+
+/* Over the last dimension, x (...,C) -> (...,C). */
+SEQDEF seq_tensor *seq_softmax(seq_ctx *ctx, seq_tensor *x);
+SEQDEF seq_tensor *seq_log_softmax(seq_ctx *ctx, seq_tensor *x);
+/* x (...,C) -> (...,C): (x - mean) / sqrt(var + eps) * weight + bias per row, biased
+ * variance as PyTorch. weight (C) and bias (C) may be NULL (no scale, no shift); eps >= 0. */
+SEQDEF seq_tensor *seq_layernorm(seq_ctx *ctx, seq_tensor *x, seq_tensor *weight, seq_tensor *bias, float eps);
+/* x (...,C) -> (...,C): x / sqrt(mean(x^2) + eps) * weight per row; weight (C) or NULL. */
+SEQDEF seq_tensor *seq_rmsnorm(seq_ctx *ctx, seq_tensor *x, seq_tensor *weight, float eps);
+
+/* Batched op(a) op(b) on the last two dims, op(X) = X^T when its flag is nonzero:
+ * a (...,M,K), or (...,K,M) with transA; b (...,K,N), or (...,N,K) with transB, where
+ * b's batch dims equal a's, or b is 2-D and shared by every batch -> (...,M,N). */
+SEQDEF seq_tensor *seq_matmul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, int transA, int transB);
+
+/* Same elements, new shape (numel must match; one entry may be -1: inferred). The result
+ * is a view sharing x's data. */
+SEQDEF seq_tensor *seq_reshape(seq_ctx *ctx, seq_tensor *x, int ndim, const int64_t *shape);
+/* x with dims d0 and d1 swapped, copied into a contiguous tensor. */
+SEQDEF seq_tensor *seq_transpose(seq_ctx *ctx, seq_tensor *x, int d0, int d1);
+/* The n >= 1 tensors xs[0..n) joined along dim; their shapes agree everywhere else. */
+SEQDEF seq_tensor *seq_concat(seq_ctx *ctx, seq_tensor *const *xs, int n, int dim);
+/* x[..., start:end, ...] along dim, half-open; needs 0 <= start <= end <= size of dim. */
+SEQDEF seq_tensor *seq_slice(seq_ctx *ctx, seq_tensor *x, int dim, int64_t start, int64_t end);
+/* Sum of all elements -> scalar (shape (), accumulated in double). */
+SEQDEF seq_tensor *seq_sum(seq_ctx *ctx, seq_tensor *x);
+/* Sum or mean over one dim (accumulated in double): x (...,D,...) -> (...,1,...) with
+ * keepdim, else (...,...). A mean over an empty dim is SEQ_ERR_SHAPE. */
+SEQDEF seq_tensor *seq_sum_dim(seq_ctx *ctx, seq_tensor *x, int dim, int keepdim);
+SEQDEF seq_tensor *seq_mean_dim(seq_ctx *ctx, seq_tensor *x, int dim, int keepdim);
+
 /* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
 
 /* Row lookup: W (V,C) float, ids SEQ_I32 (...) with at most 3 dims -> (...,C),
@@ -1336,6 +1388,18 @@ SEQDEF void seq_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, f
  * 8  ops
  * =================================================================================== */
 
+/* seq__ok, and every listed input holds floats: index tensors have no float ops. */
+static int seq__ok_f32(seq_ctx *ctx, const char *op, int n, seq_tensor *const *ins) {
+    int i;
+    if (!seq__ok(ctx, op, n, ins)) return 0;
+    for (i = 0; i < n; i++)
+        if (ins[i]->dtype != SEQ_F32) {
+            seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "input %d is not a float tensor", i);
+            return 0;
+        }
+    return 1;
+}
+
 /* Elements of b per broadcast block when b fits a (see seq_add), else -1. */
 static int64_t seq__bcast_inner(const seq_tensor *a, const seq_tensor *b) {
     int k, off;
@@ -1347,63 +1411,19 @@ static int64_t seq__bcast_inner(const seq_tensor *a, const seq_tensor *b) {
     return b->numel;
 }
 
-static void seq__add_backward(seq_ctx *ctx, seq__node *n) {
-    seq_tensor *a = n->in[0], *b = n->in[1];
-    const float *go = n->out->grad;
-    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b);
-    int64_t i, inner = b->numel;
-    if (ga)
-        for (i = 0; i < a->numel; i++) ga[i] += go[i];
-    if (gb)
-        for (i = 0; i < a->numel; i++) gb[i % inner] += go[i];
-}
-
-static void seq__mul_backward(seq_ctx *ctx, seq__node *n) {
-    seq_tensor *a = n->in[0], *b = n->in[1];
-    const float *go = n->out->grad;
-    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b);
-    int64_t i, inner = b->numel;
-    if (ga)
-        for (i = 0; i < a->numel; i++) ga[i] += go[i] * b->data[i % inner];
-    if (gb)
-        for (i = 0; i < a->numel; i++) gb[i % inner] += go[i] * a->data[i];
-}
-
 /* Shared front half of the broadcasting binary ops: checks, output, inner size. */
 static seq_tensor *seq__binary_out(seq_ctx *ctx, const char *op, seq_tensor *a, seq_tensor *b, int64_t *inner) {
     seq_tensor *ins[2];
     ins[0] = a;
     ins[1] = b;
-    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    if (!seq__ok_f32(ctx, op, 2, ins)) return NULL;
     *inner = seq__bcast_inner(a, b);
-    if (*inner < 0 || a->dtype != SEQ_F32 || b->dtype != SEQ_F32) {
+    if (*inner < 0) {
         seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "b (%lld elements) does not broadcast to a (%lld)",
                       (long long)b->numel, (long long)a->numel);
         return NULL;
     }
     return seq__out(ctx, op, a->ndim, a->shape, 2, ins);
-}
-
-SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    int64_t i, inner;
-    seq_tensor *ins[2], *y = seq__binary_out(ctx, "seq_add", a, b, &inner);
-    if (!y) return NULL;
-    for (i = 0; i < a->numel; i++) y->data[i] = a->data[i] + b->data[i % inner];
-    ins[0] = a;
-    ins[1] = b;
-    seq__record(ctx, "seq_add", y, seq__add_backward, 2, ins);
-    return y;
-}
-
-SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) {
-    int64_t i, inner;
-    seq_tensor *ins[2], *y = seq__binary_out(ctx, "seq_mul", a, b, &inner);
-    if (!y) return NULL;
-    for (i = 0; i < a->numel; i++) y->data[i] = a->data[i] * b->data[i % inner];
-    ins[0] = a;
-    ins[1] = b;
-    seq__record(ctx, "seq_mul", y, seq__mul_backward, 2, ins);
-    return y;
 }
 
 /* y (M,out) = x (M,in) W^T + b */
@@ -1447,33 +1467,791 @@ SEQDEF seq_tensor *seq_linear(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_te
     return y;
 }
 
-static void seq__mean_backward(seq_ctx *ctx, seq__node *n) {
-    seq_tensor *x = n->in[0];
-    float *gx = seq__grad(ctx, x), g = n->out->grad[0] / (float)x->numel;
-    int64_t i;
-    if (gx)
-        for (i = 0; i < x->numel; i++) gx[i] += g;
+/* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
+
+/* Product of shape[from..to): the outer and inner extents around a dimension. */
+static int64_t seq__prod(const int64_t *shape, int from, int to) {
+    int64_t p = 1;
+    for (; from < to; from++) p *= shape[from];
+    return p;
 }
 
-SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
-    static const char op[] = "seq_mean";
-    seq_tensor *y;
-    double s = 0.0;
-    int64_t i;
-    if (!seq__ok(ctx, op, 1, &x)) return NULL;
-    if (x->dtype != SEQ_F32 || x->numel == 0) {
-        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs a non-empty float tensor");
-        return NULL;
+/* dim of x counted from the end when negative; -1 (ctx failed) when outside x. */
+static int seq__dim(seq_ctx *ctx, const char *op, const seq_tensor *x, int dim) {
+    int d = dim < 0 ? dim + x->ndim : dim;
+    if (d < 0 || d >= x->ndim) {
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "dim %d is outside a %d-d tensor", dim, x->ndim);
+        return -1;
     }
-    y = seq__out(ctx, op, 0, NULL, 1, &x);
+    return d;
+}
+
+/* Sum over x[0..n) of x - shift, or of (x - shift)^2 with squares, in double. Four
+ * partial sums let consecutive adds overlap instead of each waiting for the last. */
+static double seq__sum_f64(const float *x, int64_t n, double shift, int squares) {
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i, k, n4 = n - n % 4;
+    for (i = 0; i < n4; i += 4)
+        for (k = 0; k < 4; k++) {
+            double d = x[i + k] - shift;
+            s[k] += squares ? d * d : d;
+        }
+    for (i = n4; i < n; i++) {
+        double d = x[i] - shift;
+        s[0] += squares ? d * d : d;
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* Rows of the last dimension: x is (rows, *C). */
+static int64_t seq__rows(const seq_tensor *x, int64_t *C) {
+    *C = x->shape[x->ndim - 1];
+    return *C ? x->numel / *C : 0;
+}
+
+/* ---- binary: y = a (op) b, b broadcast over a ---------------------------------------- */
+
+typedef enum seq__binop { SEQ__ADD, SEQ__SUB, SEQ__MUL, SEQ__DIV } seq__binop;
+static const char *const seq__binop_name[] = {"seq_add", "seq_sub", "seq_mul", "seq_div"};
+
+/* Splits a into blocks of *len elements that b covers, b stepping *bs per element: b is
+ * a whole block (inner elements, bs 1) or one element repeated over all of a (bs 0).
+ * Returns the number of blocks. A step rather than i % inner keeps the loops vectorizable. */
+static int64_t seq__bcast_blocks(int64_t numel, int64_t inner, int64_t *bs, int64_t *len) {
+    *bs = inner == 1 ? 0 : 1;
+    *len = *bs ? inner : numel;
+    return *len ? numel / *len : 0;
+}
+
+static void seq__binary_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *a = n->in[0], *b = n->in[1];
+    const float *go = n->out->grad, *y = n->out->data, *av = a->data, *bv = b->data;
+    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b);
+    float sign = n->i[0] == SEQ__SUB ? -1.0f : 1.0f;
+    int64_t bs, len, nblk = seq__bcast_blocks(a->numel, b->numel, &bs, &len), o, p, j;
+    for (o = 0, p = 0; o < nblk; o++, p += len) {
+        switch ((seq__binop)n->i[0]) {
+        case SEQ__ADD:
+        case SEQ__SUB:
+            if (ga)
+                for (j = 0; j < len; j++) ga[p + j] += go[p + j];
+            if (gb)
+                for (j = 0; j < len; j++) gb[j * bs] += sign * go[p + j];
+            break;
+        case SEQ__MUL:
+            if (ga)
+                for (j = 0; j < len; j++) ga[p + j] += go[p + j] * bv[j * bs];
+            if (gb)
+                for (j = 0; j < len; j++) gb[j * bs] += go[p + j] * av[p + j];
+            break;
+        case SEQ__DIV: /* y = a/b: dy/da = 1/b, dy/db = -y/b */
+            if (ga)
+                for (j = 0; j < len; j++) ga[p + j] += go[p + j] / bv[j * bs];
+            if (gb)
+                for (j = 0; j < len; j++) gb[j * bs] -= go[p + j] * y[p + j] / bv[j * bs];
+            break;
+        }
+    }
+}
+
+/* a (...), b (...) or a's trailing dims or one element -> y (...) */
+static seq_tensor *seq__binary(seq_ctx *ctx, seq__binop k, seq_tensor *a, seq_tensor *b) {
+    const char *op = seq__binop_name[k];
+    seq_tensor *ins[2], *y;
+    seq__node *n;
+    const float *av, *bv;
+    float *yv;
+    int64_t inner, bs, len, nblk, o, p, j;
+    y = seq__binary_out(ctx, op, a, b, &inner);
     if (!y) return NULL;
-    for (i = 0; i < x->numel; i++) s += x->data[i];
-    y->data[0] = (float)(s / (double)x->numel);
-    seq__record(ctx, op, y, seq__mean_backward, 1, &x);
+    av = a->data;
+    bv = b->data;
+    yv = y->data;
+    nblk = seq__bcast_blocks(a->numel, inner, &bs, &len);
+    for (o = 0, p = 0; o < nblk; o++, p += len) {
+        switch (k) {
+        case SEQ__ADD: for (j = 0; j < len; j++) yv[p + j] = av[p + j] + bv[j * bs]; break;
+        case SEQ__SUB: for (j = 0; j < len; j++) yv[p + j] = av[p + j] - bv[j * bs]; break;
+        case SEQ__MUL: for (j = 0; j < len; j++) yv[p + j] = av[p + j] * bv[j * bs]; break;
+        case SEQ__DIV: for (j = 0; j < len; j++) yv[p + j] = av[p + j] / bv[j * bs]; break;
+        }
+    }
+    ins[0] = a;
+    ins[1] = b;
+    n = seq__record(ctx, op, y, seq__binary_backward, 2, ins);
+    if (n) n->i[0] = k;
     return y;
 }
 
-/* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
+SEQDEF seq_tensor *seq_add(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__ADD, a, b); }
+SEQDEF seq_tensor *seq_sub(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__SUB, a, b); }
+SEQDEF seq_tensor *seq_mul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__MUL, a, b); }
+SEQDEF seq_tensor *seq_div(seq_ctx *ctx, seq_tensor *a, seq_tensor *b) { return seq__binary(ctx, SEQ__DIV, a, b); }
+
+/* ---- unary: y = f(x) elementwise, df/dx from the saved x or y ------------------------- */
+
+typedef enum seq__unop {
+    SEQ__RELU, SEQ__GELU, SEQ__GELU_TANH, SEQ__SILU, SEQ__TANH, SEQ__SIGMOID, SEQ__SOFTPLUS,
+    SEQ__EXP, SEQ__LOG, SEQ__SCALE, SEQ__ADD_SCALAR
+} seq__unop;
+static const char *const seq__unop_name[] = {"seq_relu", "seq_gelu", "seq_gelu_tanh", "seq_silu", "seq_tanh",
+                                             "seq_sigmoid", "seq_softplus", "seq_exp", "seq_log", "seq_scale",
+                                             "seq_add_scalar"};
+
+#define SEQ__SQRT1_2 0.70710678118654752f       /* 1/sqrt(2) */
+#define SEQ__INV_SQRT_2PI 0.39894228040143268f  /* 1/sqrt(2 pi) */
+#define SEQ__GELU_K 0.79788456080286536f        /* sqrt(2/pi) */
+#define SEQ__GELU_C 0.044715f
+#define SEQ__SOFTPLUS_LINEAR 20.0f              /* PyTorch's threshold: above it softplus(x) = x in f32 */
+
+/* exp of -|x| only, so neither branch overflows for large |x| */
+static float seq__sigmoidf(float x) {
+    float e = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* Phi(x) through erfc: no cancellation in 1 + erf(x) for negative x */
+static float seq__phif(float x) { return 0.5f * erfcf(-x * SEQ__SQRT1_2); }
+
+static float seq__gelu_tanh_t(float x) { return tanhf(SEQ__GELU_K * (x + SEQ__GELU_C * x * x * x)); }
+static float seq__gelu_tanhf(float x) { return 0.5f * x * (1.0f + seq__gelu_tanh_t(x)); }
+
+/* d/dx of 0.5 x (1 + t), t = tanh(u), u = k (x + c x^3) */
+static float seq__gelu_tanh_grad(float x) {
+    float t = seq__gelu_tanh_t(x);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SEQ__GELU_K * (1.0f + 3.0f * SEQ__GELU_C * x * x);
+}
+
+static float seq__silu_grad(float x) {
+    float s = seq__sigmoidf(x);
+    return s * (1.0f + x * (1.0f - s));
+}
+
+/* max(x,0) + log1p(e^-|x|) equals log(1 + e^x) without overflow */
+static float seq__softplusf(float x) {
+    return x > SEQ__SOFTPLUS_LINEAR ? x : fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+}
+
+static void seq__unary_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *xt = n->in[0];
+    const float *x = xt->data, *y = n->out->data, *go = n->out->grad;
+    float *gx = seq__grad(ctx, xt), s = n->f[0];
+    int64_t i, len = xt->numel;
+    if (!gx) return;
+    switch ((seq__unop)n->i[0]) {
+    case SEQ__RELU: for (i = 0; i < len; i++) gx[i] += y[i] > 0.0f ? go[i] : 0.0f; break;
+    case SEQ__GELU: /* Phi(x) + x phi(x) */
+        for (i = 0; i < len; i++)
+            gx[i] += go[i] * (seq__phif(x[i]) + x[i] * SEQ__INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]));
+        break;
+    case SEQ__GELU_TANH: for (i = 0; i < len; i++) gx[i] += go[i] * seq__gelu_tanh_grad(x[i]); break;
+    case SEQ__SILU: for (i = 0; i < len; i++) gx[i] += go[i] * seq__silu_grad(x[i]); break;
+    case SEQ__TANH: for (i = 0; i < len; i++) gx[i] += go[i] * (1.0f - y[i] * y[i]); break;
+    case SEQ__SIGMOID: for (i = 0; i < len; i++) gx[i] += go[i] * y[i] * (1.0f - y[i]); break;
+    case SEQ__SOFTPLUS: /* the sigmoid, and exactly 1 where the forward passed x through */
+        for (i = 0; i < len; i++) gx[i] += x[i] > SEQ__SOFTPLUS_LINEAR ? go[i] : go[i] * seq__sigmoidf(x[i]);
+        break;
+    case SEQ__EXP: for (i = 0; i < len; i++) gx[i] += go[i] * y[i]; break;
+    case SEQ__LOG: for (i = 0; i < len; i++) gx[i] += go[i] / x[i]; break;
+    case SEQ__SCALE: for (i = 0; i < len; i++) gx[i] += go[i] * s; break;
+    case SEQ__ADD_SCALAR: for (i = 0; i < len; i++) gx[i] += go[i]; break;
+    }
+}
+
+/* x (...) -> y (...); s is the constant of seq_scale and seq_add_scalar */
+static seq_tensor *seq__unary(seq_ctx *ctx, seq__unop k, seq_tensor *x, float s) {
+    const char *op = seq__unop_name[k];
+    seq_tensor *y;
+    seq__node *n;
+    const float *xv;
+    float *yv;
+    int64_t i, len;
+    if (!seq__ok_f32(ctx, op, 1, &x)) return NULL;
+    y = seq__out(ctx, op, x->ndim, x->shape, 1, &x);
+    if (!y) return NULL;
+    xv = x->data;
+    yv = y->data;
+    len = x->numel;
+    switch (k) {
+    case SEQ__RELU: for (i = 0; i < len; i++) yv[i] = xv[i] < 0.0f ? 0.0f : xv[i]; break; /* NaN stays NaN */
+    case SEQ__GELU: for (i = 0; i < len; i++) yv[i] = xv[i] * seq__phif(xv[i]); break;
+    case SEQ__GELU_TANH: for (i = 0; i < len; i++) yv[i] = seq__gelu_tanhf(xv[i]); break;
+    case SEQ__SILU: for (i = 0; i < len; i++) yv[i] = xv[i] * seq__sigmoidf(xv[i]); break;
+    case SEQ__TANH: for (i = 0; i < len; i++) yv[i] = tanhf(xv[i]); break;
+    case SEQ__SIGMOID: for (i = 0; i < len; i++) yv[i] = seq__sigmoidf(xv[i]); break;
+    case SEQ__SOFTPLUS: for (i = 0; i < len; i++) yv[i] = seq__softplusf(xv[i]); break;
+    case SEQ__EXP: for (i = 0; i < len; i++) yv[i] = expf(xv[i]); break;
+    case SEQ__LOG: for (i = 0; i < len; i++) yv[i] = logf(xv[i]); break;
+    case SEQ__SCALE: for (i = 0; i < len; i++) yv[i] = xv[i] * s; break;
+    case SEQ__ADD_SCALAR: for (i = 0; i < len; i++) yv[i] = xv[i] + s; break;
+    }
+    n = seq__record(ctx, op, y, seq__unary_backward, 1, &x);
+    if (n) {
+        n->i[0] = k;
+        n->f[0] = s;
+    }
+    return y;
+}
+
+SEQDEF seq_tensor *seq_scale(seq_ctx *ctx, seq_tensor *x, float s) { return seq__unary(ctx, SEQ__SCALE, x, s); }
+SEQDEF seq_tensor *seq_add_scalar(seq_ctx *ctx, seq_tensor *x, float s) {
+    return seq__unary(ctx, SEQ__ADD_SCALAR, x, s);
+}
+SEQDEF seq_tensor *seq_relu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__RELU, x, 0.0f); }
+SEQDEF seq_tensor *seq_gelu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__GELU, x, 0.0f); }
+SEQDEF seq_tensor *seq_gelu_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__GELU_TANH, x, 0.0f); }
+SEQDEF seq_tensor *seq_silu(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SILU, x, 0.0f); }
+SEQDEF seq_tensor *seq_tanh(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__TANH, x, 0.0f); }
+SEQDEF seq_tensor *seq_sigmoid(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SIGMOID, x, 0.0f); }
+SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__SOFTPLUS, x, 0.0f); }
+SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__EXP, x, 0.0f); }
+SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__LOG, x, 0.0f); }
+
+/* ---- row ops over the last dim: softmax, log_softmax, layernorm, rmsnorm -------------- */
+
+/* True when x has a last dim to work on (a 0-d tensor has none). */
+static int seq__has_rows(seq_ctx *ctx, const char *op, const seq_tensor *x) {
+    if (x->ndim >= 1) return 1;
+    seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "needs at least one dimension, got a scalar");
+    return 0;
+}
+
+/* softmax: dx = y (dy - sum(dy y)); log_softmax: dx = dy - e^y sum(dy), per row */
+static void seq__softmax_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0];
+    const float *y = n->out->data, *go = n->out->grad;
+    float *gx = seq__grad(ctx, x);
+    int64_t C, rows = seq__rows(x, &C), r, j;
+    if (!gx) return;
+    for (r = 0; r < rows; r++, y += C, go += C, gx += C) {
+        double dot = 0.0;
+        if (n->i[0]) {
+            for (j = 0; j < C; j++) dot += go[j];
+            for (j = 0; j < C; j++) gx[j] += go[j] - expf(y[j]) * (float)dot;
+        } else {
+            for (j = 0; j < C; j++) dot += (double)go[j] * y[j];
+            for (j = 0; j < C; j++) gx[j] += y[j] * (go[j] - (float)dot);
+        }
+    }
+}
+
+/* x (rows,C) -> y (rows,C); the row max is subtracted first so exp cannot overflow */
+static seq_tensor *seq__softmax(seq_ctx *ctx, const char *op, seq_tensor *x, int log_out) {
+    seq_tensor *y;
+    seq__node *n;
+    const float *xr;
+    float *yr;
+    int64_t C, rows, r, j;
+    if (!seq__ok_f32(ctx, op, 1, &x) || !seq__has_rows(ctx, op, x)) return NULL;
+    y = seq__out(ctx, op, x->ndim, x->shape, 1, &x);
+    if (!y) return NULL;
+    rows = seq__rows(x, &C);
+    for (r = 0, xr = x->data, yr = y->data; r < rows; r++, xr += C, yr += C) {
+        float m = xr[0];
+        double s = 0.0;
+        for (j = 1; j < C; j++) m = xr[j] > m ? xr[j] : m;
+        if (log_out) {
+            float lse;
+            for (j = 0; j < C; j++) s += expf(xr[j] - m);
+            lse = (float)log(s);
+            for (j = 0; j < C; j++) yr[j] = (xr[j] - m) - lse;
+        } else {
+            float inv;
+            for (j = 0; j < C; j++) {
+                yr[j] = expf(xr[j] - m);
+                s += yr[j];
+            }
+            inv = (float)(1.0 / s);
+            for (j = 0; j < C; j++) yr[j] *= inv;
+        }
+    }
+    n = seq__record(ctx, op, y, seq__softmax_backward, 1, &x);
+    if (n) n->i[0] = log_out;
+    return y;
+}
+
+SEQDEF seq_tensor *seq_softmax(seq_ctx *ctx, seq_tensor *x) {
+    return seq__softmax(ctx, "seq_softmax", x, 0);
+}
+SEQDEF seq_tensor *seq_log_softmax(seq_ctx *ctx, seq_tensor *x) {
+    return seq__softmax(ctx, "seq_log_softmax", x, 1);
+}
+
+/* With xh = (x - mean) rstd and d = dy w per row of C:
+ *   dx = rstd (d - mean(d) - xh mean(d xh)),  dw += dy xh,  db += dy.
+ * RMSNorm is the same with mean fixed at 0, which also drops the mean(d) term.
+ * aux holds (mean, rstd) per row. */
+static void seq__norm_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const float *stats = (const float *)n->aux, *go = n->out->grad, *xr = x->data;
+    float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b);
+    int64_t C, rows = seq__rows(x, &C), r, j;
+    for (r = 0; r < rows; r++, xr += C, go += C) {
+        float mean = stats[2 * r], rstd = stats[2 * r + 1];
+        double sd = 0.0, sdx = 0.0;
+        for (j = 0; j < C; j++) {
+            float xh = (xr[j] - mean) * rstd, d = w ? go[j] * w->data[j] : go[j];
+            sd += d;
+            sdx += (double)d * xh;
+            if (gw) gw[j] += go[j] * xh;
+            if (gb) gb[j] += go[j];
+        }
+        if (gx) {
+            float md = n->i[0] ? (float)(sd / (double)C) : 0.0f, mdx = (float)(sdx / (double)C);
+            for (j = 0; j < C; j++) {
+                float xh = (xr[j] - mean) * rstd, d = w ? go[j] * w->data[j] : go[j];
+                gx[r * C + j] += rstd * (d - md - xh * mdx);
+            }
+        }
+    }
+}
+
+/* w or b: NULL, or a float vector of C elements. */
+static int seq__is_row_param(const seq_tensor *t, int64_t C) {
+    return !t || (t->dtype == SEQ_F32 && t->ndim == 1 && t->shape[0] == C);
+}
+
+/* x (rows,C) -> y (rows,C) = (x - mean) rstd w + b, rstd = 1/sqrt(var + eps); center = 0
+ * is RMSNorm: mean 0, var = mean(x^2). Statistics in double. */
+static seq_tensor *seq__norm(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
+                             float eps, int center) {
+    seq_tensor *ins[3], *y;
+    seq__node *n;
+    float *stats;
+    const float *xr;
+    int64_t C, rows, r, j;
+    ins[0] = x;
+    ins[1] = w;
+    ins[2] = b;
+    if (!seq__ok_f32(ctx, op, 1, &x) || !seq__has_rows(ctx, op, x)) return NULL;
+    rows = seq__rows(x, &C);
+    if (!seq__is_row_param(w, C) || !seq__is_row_param(b, C)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "weight and bias must be NULL or float vectors of %lld",
+                      (long long)C);
+        return NULL;
+    }
+    if (!(eps >= 0.0f && isfinite(eps))) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "eps must be finite and >= 0, got %g", (double)eps);
+        return NULL;
+    }
+    y = seq__out(ctx, op, x->ndim, x->shape, 3, ins);
+    stats = (float *)seq_ctx_alloc(ctx, (size_t)rows * 2 * sizeof(float) + 1);
+    if (!y || !stats) return NULL;
+    for (r = 0, xr = x->data; r < rows; r++, xr += C) {
+        double mean = center ? seq__sum_f64(xr, C, 0.0, 0) / (double)C : 0.0;
+        double var = seq__sum_f64(xr, C, mean, 1) / (double)C;
+        float rstd = (float)(1.0 / sqrt(var + eps)), *yr = y->data + r * C;
+        stats[2 * r] = (float)mean;
+        stats[2 * r + 1] = rstd;
+        for (j = 0; j < C; j++) {
+            float xh = (xr[j] - (float)mean) * rstd;
+            yr[j] = (w ? xh * w->data[j] : xh) + (b ? b->data[j] : 0.0f);
+        }
+    }
+    n = seq__record(ctx, op, y, seq__norm_backward, 3, ins);
+    if (n) {
+        n->aux = stats;
+        n->i[0] = center;
+    }
+    return y;
+}
+
+SEQDEF seq_tensor *seq_layernorm(seq_ctx *ctx, seq_tensor *x, seq_tensor *weight, seq_tensor *bias, float eps) {
+    return seq__norm(ctx, "seq_layernorm", x, weight, bias, eps, 1);
+}
+
+SEQDEF seq_tensor *seq_rmsnorm(seq_ctx *ctx, seq_tensor *x, seq_tensor *weight, float eps) {
+    return seq__norm(ctx, "seq_rmsnorm", x, weight, NULL, eps, 0);
+}
+
+/* ---- matmul ------------------------------------------------------------------------- */
+
+/* One seq_matmul as batch GEMMs: op(A) (M,K) times op(B) (K,N) into C (M,N), the
+ * operands of batch t at t*sa, t*sb, t*sc (sb = 0: one B for every batch). */
+typedef struct seq__mm {
+    int ta, tb;
+    int64_t batch, M, N, K, lda, ldb, sa, sb, sc;
+} seq__mm;
+
+/* Size of t's k-th dim from the end, -1 when t has fewer dims (for messages). */
+static int64_t seq__size_back(const seq_tensor *t, int k) { return t->ndim >= k ? t->shape[t->ndim - k] : -1; }
+
+/* Fills p from the shapes; 0 when they do not fit. */
+static int seq__mm_plan(seq__mm *p, const seq_tensor *a, const seq_tensor *b, int ta, int tb) {
+    int da = a->ndim, db = b->ndim, k;
+    int64_t Kb;
+    if (da < 2 || db < 2 || (db != 2 && db != da)) return 0;
+    for (k = 0; db == da && k < da - 2; k++)
+        if (a->shape[k] != b->shape[k]) return 0;
+    p->ta = ta != 0;
+    p->tb = tb != 0;
+    p->M = a->shape[da - 2 + p->ta];
+    p->K = a->shape[da - 1 - p->ta];
+    Kb = b->shape[db - 2 + p->tb];
+    p->N = b->shape[db - 1 - p->tb];
+    p->lda = a->shape[da - 1];
+    p->ldb = b->shape[db - 1];
+    p->batch = seq__prod(a->shape, 0, da - 2);
+    p->sb = db == 2 ? 0 : p->K * p->N;
+    /* a shared B under an untransposed A: the batches stack into one taller GEMM */
+    if (!p->sb && !p->ta) {
+        p->M *= p->batch;
+        p->batch = 1;
+    }
+    p->sa = p->M * p->K;
+    p->sc = p->M * p->N;
+    return Kb == p->K;
+}
+
+/* C = op(A) op(B):  dop(A) = dC op(B)^T,  dop(B) = op(A)^T dC; a transposed operand
+ * gets the transpose of its gradient. Every GEMM accumulates (beta 1), which also sums
+ * a shared B's gradient over the batches. */
+static void seq__matmul_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *a = n->in[0], *b = n->in[1];
+    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b);
+    seq__mm p;
+    int64_t t;
+    seq__mm_plan(&p, a, b, (int)n->i[0], (int)n->i[1]);
+    if (!p.M || !p.N || !p.K) return;
+    for (t = 0; t < p.batch; t++) {
+        const float *A = a->data + t * p.sa, *B = b->data + t * p.sb, *G = n->out->grad + t * p.sc;
+        if (ga && !p.ta) seq_sgemm(0, !p.tb, p.M, p.K, p.N, 1.0f, G, p.N, B, p.ldb, 1.0f, ga + t * p.sa, p.K);
+        if (ga && p.ta) seq_sgemm(p.tb, 1, p.K, p.M, p.N, 1.0f, B, p.ldb, G, p.N, 1.0f, ga + t * p.sa, p.M);
+        if (gb && !p.tb) seq_sgemm(!p.ta, 0, p.K, p.N, p.M, 1.0f, A, p.lda, G, p.N, 1.0f, gb + t * p.sb, p.N);
+        if (gb && p.tb) seq_sgemm(1, p.ta, p.N, p.K, p.M, 1.0f, G, p.N, A, p.lda, 1.0f, gb + t * p.sb, p.K);
+    }
+}
+
+SEQDEF seq_tensor *seq_matmul(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, int transA, int transB) {
+    static const char op[] = "seq_matmul";
+    seq_tensor *ins[2], *y;
+    seq__node *n;
+    seq__mm p;
+    int64_t shape[SEQ_MAX_DIMS], t;
+    ins[0] = a;
+    ins[1] = b;
+    if (!seq__ok_f32(ctx, op, 2, ins)) return NULL;
+    if (!seq__mm_plan(&p, a, b, transA, transB)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "a %d-d (...,%lld,%lld) and b %d-d (...,%lld,%lld) do not fit",
+                      a->ndim, (long long)seq__size_back(a, 2), (long long)seq__size_back(a, 1), b->ndim,
+                      (long long)seq__size_back(b, 2), (long long)seq__size_back(b, 1));
+        return NULL;
+    }
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 2] = a->shape[a->ndim - 2 + p.ta];
+    shape[a->ndim - 1] = p.N;
+    y = seq__out(ctx, op, a->ndim, shape, 2, ins);
+    if (!y) return NULL;
+    if (!p.K) memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* an empty sum */
+    for (t = 0; p.M && p.N && p.K && t < p.batch; t++)
+        seq_sgemm(p.ta, p.tb, p.M, p.N, p.K, 1.0f, a->data + t * p.sa, p.lda, b->data + t * p.sb, p.ldb, 0.0f,
+                  y->data + t * p.sc, p.N);
+    n = seq__record(ctx, op, y, seq__matmul_backward, 2, ins);
+    if (n) {
+        n->i[0] = p.ta;
+        n->i[1] = p.tb;
+    }
+    return y;
+}
+
+/* ---- shape ops ---------------------------------------------------------------------- */
+
+/* Identity on the elements: the gradient passes straight through. */
+static void seq__reshape_backward(seq_ctx *ctx, seq__node *n) {
+    const float *go = n->out->grad;
+    float *gx = seq__grad(ctx, n->in[0]);
+    int64_t i;
+    if (gx)
+        for (i = 0; i < n->out->numel; i++) gx[i] += go[i];
+}
+
+/* x (...) -> y (shape), the same data */
+SEQDEF seq_tensor *seq_reshape(seq_ctx *ctx, seq_tensor *x, int ndim, const int64_t *shape) {
+    static const char op[] = "seq_reshape";
+    seq_tensor *y;
+    int64_t s[SEQ_MAX_DIMS], known;
+    int k, infer = -1;
+    if (!seq__ok_f32(ctx, op, 1, &x)) return NULL;
+    if (ndim < 0 || ndim > SEQ_MAX_DIMS || (ndim > 0 && !shape)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "ndim %d (at most %d) or NULL shape", ndim, SEQ_MAX_DIMS);
+        return NULL;
+    }
+    for (k = 0; k < ndim; k++) {
+        s[k] = shape[k];
+        if (s[k] == -1 && infer < 0) {
+            infer = k;
+            s[k] = 1;
+        }
+    }
+    known = seq__numel(ndim, s); /* -1 for any other negative entry */
+    if (infer >= 0) s[infer] = known > 0 && x->numel % known == 0 ? x->numel / known : -1;
+    if (seq__numel(ndim, s) != x->numel) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "%lld elements do not fit the requested %d-d shape",
+                      (long long)x->numel, ndim);
+        return NULL;
+    }
+    y = seq__tensor_header(ctx, op, SEQ_F32, ndim, s);
+    if (!y) return NULL;
+    y->data = x->data;
+    y->requires_grad = seq__any_grad(ctx, 1, &x);
+    seq__record(ctx, op, y, seq__reshape_backward, 1, &x);
+    return y;
+}
+
+/* dst += src with dims d0 and d1 swapped: src has (ndim, shape), dst the swapped shape.
+ * Shapes are padded to 4 dims in front, so one loop nest serves every rank. */
+static void seq__swap_add(const float *src, int ndim, const int64_t *shape, int d0, int d1, float *dst) {
+    int64_t os[4], st[4], i0, i1, i2, i3, t;
+    int k, pad = 4 - ndim;
+    for (k = 0; k < 4; k++) os[k] = k < pad ? 1 : shape[k - pad];
+    st[3] = 1;
+    for (k = 2; k >= 0; k--) st[k] = st[k + 1] * os[k + 1];
+    /* walk dst in order: its extents and the matching src strides are src's, swapped */
+    d0 += pad;
+    d1 += pad;
+    t = os[d0];
+    os[d0] = os[d1];
+    os[d1] = t;
+    t = st[d0];
+    st[d0] = st[d1];
+    st[d1] = t;
+    for (i0 = 0; i0 < os[0]; i0++)
+        for (i1 = 0; i1 < os[1]; i1++)
+            for (i2 = 0; i2 < os[2]; i2++) {
+                const float *row = src + i0 * st[0] + i1 * st[1] + i2 * st[2];
+                for (i3 = 0; i3 < os[3]; i3++) *dst++ += row[i3 * st[3]];
+            }
+}
+
+static void seq__transpose_backward(seq_ctx *ctx, seq__node *n) {
+    float *gx = seq__grad(ctx, n->in[0]);
+    if (gx) seq__swap_add(n->out->grad, n->out->ndim, n->out->shape, (int)n->i[0], (int)n->i[1], gx);
+}
+
+/* x (..., A, ..., B, ...) -> y (..., B, ..., A, ...) */
+SEQDEF seq_tensor *seq_transpose(seq_ctx *ctx, seq_tensor *x, int d0, int d1) {
+    static const char op[] = "seq_transpose";
+    seq_tensor *y;
+    seq__node *n;
+    int64_t shape[SEQ_MAX_DIMS];
+    if (!seq__ok_f32(ctx, op, 1, &x)) return NULL;
+    d0 = seq__dim(ctx, op, x, d0);
+    d1 = d0 < 0 ? -1 : seq__dim(ctx, op, x, d1);
+    if (d1 < 0) return NULL;
+    memcpy(shape, x->shape, sizeof shape);
+    shape[d0] = x->shape[d1];
+    shape[d1] = x->shape[d0];
+    y = seq__out(ctx, op, x->ndim, shape, 1, &x);
+    if (!y) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float));
+    seq__swap_add(x->data, x->ndim, x->shape, d0, d1, y->data);
+    n = seq__record(ctx, op, y, seq__transpose_backward, 1, &x);
+    if (n) {
+        n->i[0] = d0;
+        n->i[1] = d1;
+    }
+    return y;
+}
+
+/* outer rows of count floats each: dst rows dstride apart, src rows sstride apart;
+ * copied, or added into dst when acc. */
+static void seq__slab(int64_t outer, int64_t count, const float *src, int64_t sstride, float *dst,
+                      int64_t dstride, int acc) {
+    int64_t o, j;
+    if (count == 0) return;
+    for (o = 0; o < outer; o++, src += sstride, dst += dstride) {
+        if (acc)
+            for (j = 0; j < count; j++) dst[j] += src[j];
+        else
+            memcpy(dst, src, (size_t)count * sizeof(float));
+    }
+}
+
+/* Each input is a (outer, D_k, inner) block of y (outer, sum D_k, inner) at offset off_k;
+ * the inputs are listed in aux since a node has room for only four. */
+static void seq__concat_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor **xs = (seq_tensor **)n->aux, *y = n->out;
+    int dim = (int)n->i[1];
+    int64_t outer = seq__prod(y->shape, 0, dim), inner = seq__prod(y->shape, dim + 1, y->ndim), off = 0, k;
+    for (k = 0; k < n->i[0]; k++) {
+        int64_t len = xs[k]->shape[dim] * inner;
+        float *gx = seq__grad(ctx, xs[k]);
+        if (gx) seq__slab(outer, len, y->grad + off, y->shape[dim] * inner, gx, len, 1);
+        off += len;
+    }
+}
+
+/* xs[k] (..., D_k, ...) -> y (..., sum D_k, ...) */
+SEQDEF seq_tensor *seq_concat(seq_ctx *ctx, seq_tensor *const *xs, int n, int dim) {
+    static const char op[] = "seq_concat";
+    seq_tensor *y, **list;
+    seq__node *node;
+    int64_t shape[SEQ_MAX_DIMS], outer, inner, off = 0;
+    int k, j;
+    if (!ctx || ctx->status != SEQ_OK) return NULL;
+    if (!xs || n < 1) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "needs a list of n >= 1 tensors, got %s and n = %d",
+                      xs ? "a list" : "NULL", n);
+        return NULL;
+    }
+    if (!seq__ok_f32(ctx, op, n, xs) || (dim = seq__dim(ctx, op, xs[0], dim)) < 0) return NULL;
+    memcpy(shape, xs[0]->shape, sizeof shape);
+    for (k = 1; k < n; k++) {
+        int fits = xs[k]->ndim == xs[0]->ndim;
+        for (j = 0; fits && j < xs[0]->ndim; j++) fits = j == dim || xs[k]->shape[j] == shape[j];
+        if (!fits) {
+            seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "input %d differs from input 0 outside dim %d", k, dim);
+            return NULL;
+        }
+        shape[dim] += xs[k]->shape[dim];
+    }
+    y = seq__out(ctx, op, xs[0]->ndim, shape, n, xs);
+    if (!y) return NULL;
+    outer = seq__prod(shape, 0, dim);
+    inner = seq__prod(shape, dim + 1, y->ndim);
+    for (k = 0; k < n; k++) {
+        int64_t len = xs[k]->shape[dim] * inner;
+        seq__slab(outer, len, xs[k]->data, len, y->data + off, shape[dim] * inner, 0);
+        off += len;
+    }
+    if (!y->requires_grad) return y;
+    list = (seq_tensor **)seq_ctx_alloc(ctx, (size_t)n * sizeof *list);
+    if (!list) return NULL;
+    memcpy(list, xs, (size_t)n * sizeof *list);
+    node = seq__record(ctx, op, y, seq__concat_backward, 0, NULL);
+    if (node) {
+        node->aux = list;
+        node->i[0] = n;
+        node->i[1] = dim;
+    }
+    return y;
+}
+
+/* y is the (outer, L, inner) block of x (outer, D, inner) starting at start */
+static void seq__slice_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0];
+    float *gx = seq__grad(ctx, x);
+    int dim = (int)n->i[0];
+    int64_t outer = seq__prod(x->shape, 0, dim), inner = seq__prod(x->shape, dim + 1, x->ndim);
+    int64_t len = n->out->shape[dim] * inner;
+    if (gx) seq__slab(outer, len, n->out->grad, len, gx + n->i[1] * inner, x->shape[dim] * inner, 1);
+}
+
+/* x (..., D, ...) -> y (..., end - start, ...) */
+SEQDEF seq_tensor *seq_slice(seq_ctx *ctx, seq_tensor *x, int dim, int64_t start, int64_t end) {
+    static const char op[] = "seq_slice";
+    seq_tensor *y;
+    seq__node *n;
+    int64_t shape[SEQ_MAX_DIMS], outer, inner, len;
+    if (!seq__ok_f32(ctx, op, 1, &x) || (dim = seq__dim(ctx, op, x, dim)) < 0) return NULL;
+    if (start < 0 || start > end || end > x->shape[dim]) {
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "[%lld, %lld) is not inside dim %d of size %lld",
+                      (long long)start, (long long)end, dim, (long long)x->shape[dim]);
+        return NULL;
+    }
+    memcpy(shape, x->shape, sizeof shape);
+    shape[dim] = end - start;
+    y = seq__out(ctx, op, x->ndim, shape, 1, &x);
+    if (!y) return NULL;
+    outer = seq__prod(shape, 0, dim);
+    inner = seq__prod(shape, dim + 1, x->ndim);
+    len = shape[dim] * inner;
+    seq__slab(outer, len, x->data + start * inner, x->shape[dim] * inner, y->data, len, 0);
+    n = seq__record(ctx, op, y, seq__slice_backward, 1, &x);
+    if (n) {
+        n->i[0] = dim;
+        n->i[1] = start;
+    }
+    return y;
+}
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+/* x (outer, D, inner) -> y (outer, inner); node i[] = outer, D, inner, divisor */
+static void seq__reduce_backward(seq_ctx *ctx, seq__node *n) {
+    const float *go = n->out->grad;
+    float *gx = seq__grad(ctx, n->in[0]), inv = 1.0f / (float)n->i[3];
+    int64_t outer = n->i[0], D = n->i[1], inner = n->i[2], o, d, j;
+    if (!gx) return;
+    for (o = 0; o < outer; o++, go += inner)
+        for (d = 0; d < D; d++, gx += inner)
+            for (j = 0; j < inner; j++) gx[j] += go[j] * inv;
+}
+
+/* x viewed as (outer, D, inner) -> y (outer, inner) with the given shape: the sum over D
+ * in double, divided by D for a mean. */
+static seq_tensor *seq__reduce(seq_ctx *ctx, const char *op, seq_tensor *x, const int64_t odi[3], int mean,
+                               int ndim, const int64_t *shape) {
+    int64_t outer = odi[0], D = odi[1], inner = odi[2], div = mean ? D : 1, o, d, j;
+    const float *xv = x->data;
+    seq_tensor *y;
+    seq__node *n;
+    double *acc;
+    if (mean && D == 0) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "the mean of no elements is undefined");
+        return NULL;
+    }
+    y = seq__out(ctx, op, ndim, shape, 1, &x);
+    acc = (double *)seq_ctx_alloc(ctx, (size_t)inner * sizeof(double) + 1);
+    if (!y || !acc) return NULL;
+    for (o = 0; o < outer; o++) {
+        if (inner == 1) { /* contiguous: the common sum of everything or of rows */
+            y->data[o] = (float)(seq__sum_f64(xv, D, 0.0, 0) / (double)div);
+            xv += D;
+            continue;
+        }
+        for (j = 0; j < inner; j++) acc[j] = 0.0;
+        for (d = 0; d < D; d++, xv += inner)
+            for (j = 0; j < inner; j++) acc[j] += xv[j];
+        for (j = 0; j < inner; j++) y->data[o * inner + j] = (float)(acc[j] / (double)div);
+    }
+    n = seq__record(ctx, op, y, seq__reduce_backward, 1, &x);
+    if (n) {
+        n->i[0] = outer;
+        n->i[1] = D;
+        n->i[2] = inner;
+        n->i[3] = div;
+    }
+    return y;
+}
+
+/* x (...) -> scalar () */
+static seq_tensor *seq__reduce_all(seq_ctx *ctx, const char *op, seq_tensor *x, int mean) {
+    int64_t odi[3];
+    if (!seq__ok_f32(ctx, op, 1, &x)) return NULL;
+    odi[0] = 1;
+    odi[1] = x->numel;
+    odi[2] = 1;
+    return seq__reduce(ctx, op, x, odi, mean, 0, NULL);
+}
+
+/* x (..., D, ...) -> (..., 1, ...) with keepdim, else (..., ...) */
+static seq_tensor *seq__reduce_dim(seq_ctx *ctx, const char *op, seq_tensor *x, int dim, int keepdim,
+                                   int mean) {
+    int64_t odi[3], shape[SEQ_MAX_DIMS];
+    int k, ndim = 0;
+    if (!seq__ok_f32(ctx, op, 1, &x) || (dim = seq__dim(ctx, op, x, dim)) < 0) return NULL;
+    odi[0] = seq__prod(x->shape, 0, dim);
+    odi[1] = x->shape[dim];
+    odi[2] = seq__prod(x->shape, dim + 1, x->ndim);
+    for (k = 0; k < x->ndim; k++)
+        if (k != dim) shape[ndim++] = x->shape[k];
+        else if (keepdim) shape[ndim++] = 1;
+    return seq__reduce(ctx, op, x, odi, mean, ndim, shape);
+}
+
+SEQDEF seq_tensor *seq_sum(seq_ctx *ctx, seq_tensor *x) {
+    return seq__reduce_all(ctx, "seq_sum", x, 0);
+}
+SEQDEF seq_tensor *seq_mean(seq_ctx *ctx, seq_tensor *x) {
+    return seq__reduce_all(ctx, "seq_mean", x, 1);
+}
+SEQDEF seq_tensor *seq_sum_dim(seq_ctx *ctx, seq_tensor *x, int dim, int keepdim) {
+    return seq__reduce_dim(ctx, "seq_sum_dim", x, dim, keepdim, 0);
+}
+SEQDEF seq_tensor *seq_mean_dim(seq_ctx *ctx, seq_tensor *x, int dim, int keepdim) {
+    return seq__reduce_dim(ctx, "seq_mean_dim", x, dim, keepdim, 1);
+}
 
 /* --- 8b sequence ops: embedding, dropout, causal conv1d, attention ------------------- */
 
