@@ -3314,8 +3314,6 @@ SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *len
 
 /* --- 14.2 recurrent layers ------------------------------------------------------------- */
 
-static float seq__sigmoidf(float x) { return x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
-
 static int64_t seq__rnn_gates(seq_rnn_kind k) { return k == SEQ_RNN_LSTM ? 4 : k == SEQ_RNN_GRU ? 3 : 1; }
 /* floats saved per position and unit: LSTM i,f,g,o; GRU r,z,n and W_hn h + b_hn; Elman h */
 static int64_t seq__rnn_saved(seq_rnn_kind k) { return k == SEQ_RNN_TANH || k == SEQ_RNN_RELU ? 1 : 4; }
