@@ -1039,9 +1039,8 @@ SEQDEF int seq_tensor_same_shape(const seq_tensor *a, const seq_tensor *b) {
 /* --- helpers every op uses ----------------------------------------------------------- */
 
 /* True when the op may run: ctx healthy and every listed input present (seq__ok_f32 also
- * requires float). A NULL
- * input after an earlier failure is the normal sticky path; a NULL without one is a bug
- * in the caller and becomes SEQ_ERR_INVALID. */
+ * requires float). A NULL input after an earlier failure is the normal sticky path; a
+ * NULL without one is a bug in the caller and becomes SEQ_ERR_INVALID. */
 static int seq__ok(seq_ctx *ctx, const char *op, int n, seq_tensor *const *ins) {
     int i;
     if (!ctx || ctx->status != SEQ_OK) return 0;
