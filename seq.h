@@ -311,6 +311,9 @@ typedef struct seq_optim_state {
  * then changes neither the parameters nor the state: skip that batch and go on.
  * "Decoupled" weight decay is AdamW's w -= lr * weight_decay * w, applied before the
  * update; coupled decay adds weight_decay * w to the gradient (L2), as torch.optim.
+ * o.cfg may be tuned between steps, except what sizes the state: SGD's momentum (zero or
+ * not), amsgrad, and Adafactor's beta1 (zero or not) -- a step refuses those with
+ * SEQ_ERR_STATE -- and FRUGAL's rho, read once at init.
  *
  * seq_optim is a type-erased handle (seq_X_as_optim) so wrappers such as SAM take any
  * optimizer; it borrows the optimizer, which must outlive it. */
@@ -1771,8 +1774,8 @@ static seq_status seq__state_check(const char *fn, const void *o, const seq_para
     if (!st->kind) return seq__err(SEQ_ERR_STATE, "%s: optimizer not initialized", fn);
     if (!P->allocated) return seq__err(SEQ_ERR_STATE, "%s: params not allocated", fn);
     if (seq__params_layout(P) != st->layout)
-        return seq__err(SEQ_ERR_SHAPE, "%s: params (%lld tensors, %lld elements) are not those the optimizer was set up for",
-                        fn, (long long)P->count, (long long)P->numel);
+        return seq__err(SEQ_ERR_SHAPE, "%s: params (%lld tensors, %lld elements) are not the ones set up at init", fn,
+                        (long long)P->count, (long long)P->numel);
     return SEQ_OK;
 }
 
@@ -1780,7 +1783,8 @@ static seq_status seq__state_check(const char *fn, const void *o, const seq_para
 static seq_status seq__step_check(const char *fn, const void *o, const seq_params *P, float lr) {
     seq_status s = seq__state_check(fn, o, P);
     if (s != SEQ_OK) return s;
-    if (!(lr >= 0.0f) || !isfinite(lr)) return seq__err(SEQ_ERR_INVALID, "%s: lr = %g must be finite and >= 0", fn, lr);
+    if (!(lr >= 0.0f) || !isfinite(lr))
+        return seq__err(SEQ_ERR_INVALID, "%s: lr = %g must be finite and >= 0", fn, lr);
     if (!seq__all_finite(P->grad, P->numel))
         return seq__err(SEQ_ERR_NUMERIC, "%s: non-finite gradient; parameters and state left unchanged", fn);
     return SEQ_OK;
@@ -1806,6 +1810,20 @@ static seq_optim seq__as_optim(void *self, seq_status (*step)(void *, seq_params
     SEQDEF seq_optim seq_##X##_as_optim(seq_##X *o) {                                         \
         return seq__as_optim(o, seq__##X##_step_any, o ? &o->st : NULL);                      \
     }
+
+/* Steps recompute the state size their cfg implies: cfg may be tuned between steps, but
+ * not in the fields that size the state (that would walk off the buffer). */
+static seq_status seq__layout_kept(const char *fn, const seq_optim_state *st, int64_t need, const char *field) {
+    if (st->numel == need) return SEQ_OK;
+    return seq__err(SEQ_ERR_STATE, "%s: cfg.%s changed after init, and it sizes the state", fn, field);
+}
+
+/* Weight decay of one element: decoupled shrinks w now, coupled (L2) adds to g. */
+static float seq__decay(float *w, float g, int decoupled, float wd, float shrink) {
+    if (decoupled) *w *= shrink;
+    else g += wd * *w;
+    return g;
+}
 
 static float seq__sign(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 
@@ -1848,6 +1866,10 @@ SEQDEF seq_sgd_config seq_sgd_config_default(void) {
     return c;
 }
 
+static int64_t seq__sgd_floats(const seq_params *P, const seq_sgd_config *c) {
+    return c->momentum != 0.0f ? P->numel : 0;
+}
+
 SEQDEF seq_status seq_sgd_init(seq_sgd *o, const seq_params *P, seq_sgd_config cfg) {
     static const char fn[] = "seq_sgd_init";
     seq__field f[3] = {{"momentum", cfg.momentum, SEQ__NONNEG},
@@ -1856,15 +1878,17 @@ SEQDEF seq_status seq_sgd_init(seq_sgd *o, const seq_params *P, seq_sgd_config c
     seq_status s = seq__init_begin(fn, o, sizeof *o, P, f, 3);
     if (s == SEQ_OK && cfg.nesterov && !(cfg.momentum > 0.0f && cfg.dampening == 0.0f))
         s = seq__err(SEQ_ERR_INVALID, "%s: nesterov needs momentum > 0 and dampening 0", fn);
-    if (s == SEQ_OK) s = seq__state_alloc(fn, &o->st, "sgd", P, cfg.momentum != 0.0f ? P->numel : 0);
+    if (s == SEQ_OK) s = seq__state_alloc(fn, &o->st, "sgd", P, seq__sgd_floats(P, &cfg));
     if (s == SEQ_OK) o->cfg = cfg;
     return s;
 }
 
 SEQDEF seq_status seq_sgd_step(seq_sgd *o, seq_params *P, float lr) {
-    seq_status s = seq__step_check("seq_sgd_step", o, P, lr);
+    static const char fn[] = "seq_sgd_step";
+    seq_status s = seq__step_check(fn, o, P, lr);
     seq_sgd_config c;
     int64_t p, i;
+    if (s == SEQ_OK) s = seq__layout_kept(fn, &o->st, seq__sgd_floats(P, &o->cfg), "momentum (zero or not)");
     if (s != SEQ_OK) return s;
     c = o->cfg;
     for (p = 0; p < P->count; p++) {
@@ -1900,6 +1924,10 @@ SEQDEF seq_adamw_config seq_adamw_config_default(void) {
     return c;
 }
 
+static int64_t seq__adamw_floats(const seq_params *P, const seq_adamw_config *c) {
+    return (c->amsgrad ? 3 : 2) * P->numel;
+}
+
 SEQDEF seq_status seq_adamw_init(seq_adamw *o, const seq_params *P, seq_adamw_config cfg) {
     static const char fn[] = "seq_adamw_init";
     seq__field f[4] = {{"beta1", cfg.beta1, SEQ__BETA},
@@ -1907,16 +1935,18 @@ SEQDEF seq_status seq_adamw_init(seq_adamw *o, const seq_params *P, seq_adamw_co
                        {"eps", cfg.eps, SEQ__NONNEG},
                        {"weight_decay", cfg.weight_decay, SEQ__NONNEG}};
     seq_status s = seq__init_begin(fn, o, sizeof *o, P, f, 4);
-    if (s == SEQ_OK) s = seq__state_alloc(fn, &o->st, "adamw", P, (cfg.amsgrad ? 3 : 2) * P->numel);
+    if (s == SEQ_OK) s = seq__state_alloc(fn, &o->st, "adamw", P, seq__adamw_floats(P, &cfg));
     if (s == SEQ_OK) o->cfg = cfg;
     return s;
 }
 
 SEQDEF seq_status seq_adamw_step(seq_adamw *o, seq_params *P, float lr) {
-    seq_status s = seq__step_check("seq_adamw_step", o, P, lr);
+    static const char fn[] = "seq_adamw_step";
+    seq_status s = seq__step_check(fn, o, P, lr);
     seq__adam_k k;
     float *m, *v, *vmax;
     int64_t p, i;
+    if (s == SEQ_OK) s = seq__layout_kept(fn, &o->st, seq__adamw_floats(P, &o->cfg), "amsgrad");
     if (s != SEQ_OK) return s;
     k = seq__adam_consts(o->cfg.beta1, o->cfg.beta2, o->cfg.eps, lr, (double)(o->st.step + 1));
     m = o->st.buf;
@@ -1926,9 +1956,7 @@ SEQDEF seq_status seq_adamw_step(seq_adamw *o, seq_params *P, float lr) {
         const seq_param *e = P->items[p];
         float wd = o->cfg.weight_decay * e->decay, shrink = 1.0f - lr * wd;
         for (i = e->offset; i < e->offset + e->t.numel; i++) {
-            float g = P->grad[i];
-            if (o->cfg.decoupled) P->data[i] *= shrink;
-            else g += wd * P->data[i];
+            float g = seq__decay(P->data + i, P->grad[i], o->cfg.decoupled, wd, shrink);
             P->data[i] -= seq__adam_elem(&k, g, m + i, v + i, vmax ? vmax + i : NULL);
         }
     }
@@ -1977,9 +2005,7 @@ SEQDEF seq_status seq_adabelief_step(seq_adabelief *o, seq_params *P, float lr) 
         const seq_param *e = P->items[p];
         float wd = c.weight_decay * e->decay, shrink = 1.0f - lr * wd;
         for (i = e->offset; i < e->offset + e->t.numel; i++) {
-            float g = P->grad[i], r;
-            if (c.decoupled) P->data[i] *= shrink;
-            else g += wd * P->data[i];
+            float g = seq__decay(P->data + i, P->grad[i], c.decoupled, wd, shrink), r;
             m[i] = c.beta1 * m[i] + (1.0f - c.beta1) * g;
             r = g - m[i]; /* how far the gradient strays from its prediction */
             sb[i] = c.beta2 * sb[i] + (1.0f - c.beta2) * r * r + c.eps;
@@ -2021,7 +2047,8 @@ static int64_t seq__adafactor_floats(const seq_params *P, const seq_adafactor_co
 
 /* r (and c when factored) = beta * old + (1-beta) * the row (column) means of g^2 + eps1.
  * Columns accumulate row by row so the gradient is read in memory order. */
-static void seq__af_stats_update(const seq__af_shape *a, const float *g, float *r, float *c, float beta, float eps1) {
+static void seq__af_stats_update(const seq__af_shape *a, const float *g, float *r, float *c, float beta,
+                                 float eps1) {
     float add = 1.0f - beta;
     int64_t b, i, j;
     for (b = 0; b < a->lead; b++) {
@@ -2101,9 +2128,12 @@ SEQDEF seq_adafactor_config seq_adafactor_config_default(void) {
 
 SEQDEF seq_status seq_adafactor_init(seq_adafactor *o, const seq_params *P, seq_adafactor_config cfg) {
     static const char fn[] = "seq_adafactor_init";
-    seq__field f[6] = {{"beta1", cfg.beta1, SEQ__BETA},       {"decay_rate", cfg.decay_rate, SEQ__POS},
-                       {"eps1", cfg.eps1, SEQ__POS},          {"eps2", cfg.eps2, SEQ__NONNEG},
-                       {"clip_threshold", cfg.clip_threshold, SEQ__POS}, {"weight_decay", cfg.weight_decay, SEQ__NONNEG}};
+    seq__field f[6] = {{"beta1", cfg.beta1, SEQ__BETA},
+                       {"decay_rate", cfg.decay_rate, SEQ__POS},
+                       {"eps1", cfg.eps1, SEQ__POS},
+                       {"eps2", cfg.eps2, SEQ__NONNEG},
+                       {"clip_threshold", cfg.clip_threshold, SEQ__POS},
+                       {"weight_decay", cfg.weight_decay, SEQ__NONNEG}};
     seq_status s = seq__init_begin(fn, o, sizeof *o, P, f, 6);
     if (s == SEQ_OK) s = seq__state_alloc(fn, &o->st, "adafactor", P, seq__adafactor_floats(P, &cfg));
     if (s == SEQ_OK) o->cfg = cfg;
@@ -2111,12 +2141,14 @@ SEQDEF seq_status seq_adafactor_init(seq_adafactor *o, const seq_params *P, seq_
 }
 
 SEQDEF seq_status seq_adafactor_step(seq_adafactor *o, seq_params *P, float lr) {
-    seq_status s = seq__step_check("seq_adafactor_step", o, P, lr);
+    static const char fn[] = "seq_adafactor_step";
+    seq_status s = seq__step_check(fn, o, P, lr);
     seq_adafactor_config c;
     seq__af_apply ap;
     float *stats, beta2, rho;
     double t;
     int64_t p;
+    if (s == SEQ_OK) s = seq__layout_kept(fn, &o->st, seq__adafactor_floats(P, &o->cfg), "beta1 (zero or not)");
     if (s != SEQ_OK) return s;
     c = o->cfg;
     t = (double)(o->st.step + 1);
@@ -2201,11 +2233,12 @@ SEQDEF seq_status seq_ademamix_step(seq_ademamix *o, seq_params *P, float lr) {
         const seq_param *e = P->items[p];
         float shrink = 1.0f - lr * c.weight_decay * e->decay;
         for (i = e->offset; i < e->offset + e->t.numel; i++) {
-            float g = P->grad[i];
+            float g = P->grad[i], num;
             m1[i] = c.beta1 * m1[i] + (1.0f - c.beta1) * g;
             m2[i] = beta3 * m2[i] + (1.0f - beta3) * g;
             v[i] = c.beta2 * v[i] + (1.0f - c.beta2) * g * g;
-            P->data[i] = P->data[i] * shrink - lr * (m1[i] / bc1 + alpha * m2[i]) / (sqrtf(v[i]) / bc2_sqrt + c.eps);
+            num = m1[i] / bc1 + alpha * m2[i];
+            P->data[i] = P->data[i] * shrink - lr * num / (sqrtf(v[i]) / bc2_sqrt + c.eps);
         }
     }
     o->st.step++;
@@ -2295,7 +2328,7 @@ SEQDEF seq_status seq_frugal_init(seq_frugal *o, const seq_params *P, seq_frugal
                        {"eps", cfg.eps, SEQ__NONNEG},   {"weight_decay", cfg.weight_decay, SEQ__NONNEG}};
     seq_status s = seq__init_begin(fn, o, sizeof *o, P, f, 6);
     int64_t k;
-    if (s == SEQ_OK && !cfg.rng) s = seq__err(SEQ_ERR_INVALID, "%s: NULL rng (it draws the state-full tensors)", fn);
+    if (s == SEQ_OK && !cfg.rng) s = seq__err(SEQ_ERR_INVALID, "%s: NULL rng (it draws the tensors)", fn);
     if (s != SEQ_OK) return s;
     k = (int64_t)floor((double)cfg.rho * (double)P->count + 0.5);
     s = seq__state_alloc(fn, &o->st, "frugal", P, 2 * P->count + 2 * seq__frugal_capacity(P, k));
@@ -2612,11 +2645,13 @@ SEQDEF float seq_lr_inverse_sqrt(int64_t step, int64_t warmup, float peak) {
 
 SEQDEF float seq_lr_infinite(int64_t step, seq_lr_infinite_config c) {
     float lr;
+    double z;
     if (seq__warmup(step, c.warmup, c.peak, &lr)) return lr;
     if (c.anneal_start >= 0 && step >= c.anneal_start)
         return (float)(c.constant * pow((double)c.min_lr / c.constant,
                                         seq__phase(step, c.anneal_start, c.anneal_start + c.anneal)));
-    return (float)(c.constant + ((double)c.peak - c.constant) * seq__cos_fall(seq__phase(step, c.warmup, c.warmup + c.cooldown)));
+    z = seq__phase(step, c.warmup, c.warmup + c.cooldown);
+    return (float)(c.constant + ((double)c.peak - c.constant) * seq__cos_fall(z));
 }
 
 /* ===================================================================================

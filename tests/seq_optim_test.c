@@ -127,8 +127,12 @@ static seq_status mk_adabelief_cfg(opt_box *b, const seq_params *P, float b1, fl
     c.decoupled = decoupled;
     return box_adabelief(b, P, c);
 }
-static seq_status mk_adabelief(opt_box *b, const seq_params *P) { return mk_adabelief_cfg(b, P, 0.9f, 0.999f, 1e-16f, 1); }
-static seq_status mk_adabelief_l2(opt_box *b, const seq_params *P) { return mk_adabelief_cfg(b, P, 0.8f, 0.99f, 1e-8f, 0); }
+static seq_status mk_adabelief(opt_box *b, const seq_params *P) {
+    return mk_adabelief_cfg(b, P, 0.9f, 0.999f, 1e-16f, 1);
+}
+static seq_status mk_adabelief_l2(opt_box *b, const seq_params *P) {
+    return mk_adabelief_cfg(b, P, 0.8f, 0.99f, 1e-8f, 0);
+}
 static seq_status mk_adafactor_relative(opt_box *b, const seq_params *P) {
     return box_adafactor(b, P, seq_adafactor_config_default());
 }
@@ -751,6 +755,24 @@ static void test_step_bad_input(void) {
         fc->make(&b, P);
         box_free(&b); /* freed: the object reads as never initialized */
         CHECK_MSG(b.h.step(b.h.self, P, 0.1f) == SEQ_ERR_STATE, "%s", fc->name);
+    }
+    { /* cfg edits that would change the state's layout */
+        opt_box b;
+        mk_sgd(&b, P);
+        b.u.sgd.cfg.momentum = 0.5f;
+        CHECK(seq_sgd_step(&b.u.sgd, P, 0.1f) == SEQ_ERR_STATE && strstr(seq_last_error(), "momentum"));
+        box_free(&b);
+        mk_adamw(&b, P);
+        b.u.adamw.cfg.amsgrad = 1;
+        CHECK(seq_adamw_step(&b.u.adamw, P, 0.1f) == SEQ_ERR_STATE && strstr(seq_last_error(), "amsgrad"));
+        box_free(&b);
+        mk_adafactor_relative(&b, P);
+        b.u.adafactor.cfg.beta1 = 0.9f;
+        CHECK(seq_adafactor_step(&b.u.adafactor, P, 0.0f) == SEQ_ERR_STATE);
+        b.u.adafactor.cfg.beta1 = 0.0f;
+        b.u.adafactor.cfg.clip_threshold = 2.0f; /* tuning the rest is fine */
+        CHECK(seq_adafactor_step(&b.u.adafactor, P, 0.0f) == SEQ_OK);
+        box_free(&b);
     }
     {
         seq_ema e;
