@@ -290,7 +290,9 @@ SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, 
 
 /* State every optimizer (and weight EMA) keeps: one flat float buffer -- moments as
  * slabs of P->numel, or a factored layout -- and the step count. Each optimizer struct
- * has it as its first member `st`, so checkpoints save any of them the same way. */
+ * has it as its first member `st`, so checkpoints save any of them the same way: save
+ * kind, step and buf[0..numel); to resume, init the same optimizer on the same params
+ * and fill buf and step back in. */
 typedef struct seq_optim_state {
     const char *kind;   /* "adamw", "lion", "ema", ...: recorded in checkpoints */
     float *buf;
