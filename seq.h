@@ -2296,7 +2296,7 @@ SEQ__OPTIM_COMMON(lion)
 
 /* --- FRUGAL ----------------------------------------------------------------------------- */
 
-/* Floats m (and v) need for any k of P's tensors: the k largest, summed. Ranks break ties
+/* Floats that m (and v) need for any k of P's tensors: the k largest, summed. Ranks break ties
  * by position so that exactly k tensors count. */
 static int64_t seq__frugal_capacity(const seq_params *P, int64_t k) {
     int64_t cap = 0, i, j;

@@ -271,6 +271,8 @@ static void test_nonfinite_gradient_changes_nothing(void) {
         float w[OPTIM_FIX_N], state[4 * OPTIM_FIX_N];
         size_t bytes;
         int64_t step;
+        seq_rng rng;
+        memset(&b, 0, sizeof b);
         fc->make(&b, P);
         for (t = 0; t < 3; t++) fix_step(&b, P, fc->lr, t);
         bytes = (size_t)b.h.st->numel * sizeof(float);
@@ -280,6 +282,7 @@ static void test_nonfinite_gradient_changes_nothing(void) {
             memcpy(w, P->data, sizeof w);
             if (bytes) memcpy(state, b.h.st->buf, bytes); /* SGD without momentum has none */
             step = b.h.st->step;
+            rng = b.rng;
             P->grad[7 + 5 * k] = bad[k];
             if (b.kind == K_SAM) {
                 CHECK_MSG(seq_sam_perturb(&b.u.sam, P) == SEQ_ERR_NUMERIC, "%s", fc->name);
@@ -290,6 +293,7 @@ static void test_nonfinite_gradient_changes_nothing(void) {
             CHECK_MSG(memcmp(w, P->data, sizeof w) == 0, "%s: weights changed", fc->name);
             CHECK_MSG(!bytes || memcmp(state, b.h.st->buf, bytes) == 0, "%s: state changed", fc->name);
             CHECK_MSG(b.h.st->step == step, "%s: step count changed", fc->name);
+            CHECK_MSG(memcmp(&rng, &b.rng, sizeof rng) == 0, "%s: rng advanced", fc->name); /* FRUGAL draws now */
         }
         box_free(&b);
         seq_params_free(P);
