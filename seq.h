@@ -325,8 +325,21 @@ SEQDEF float seq_bf16_to_f32(uint16_t h);
  * validates all of it (size limits, strict JSON without duplicate keys, dtypes, shapes,
  * offsets); anything off is SEQ_ERR_FORMAT with a message naming the tensor or field. */
 typedef enum seq_st_dtype {
-    SEQ_ST_BOOL, SEQ_ST_U8, SEQ_ST_I8, SEQ_ST_F8_E5M2, SEQ_ST_F8_E4M3, SEQ_ST_I16, SEQ_ST_U16,
-    SEQ_ST_F16, SEQ_ST_BF16, SEQ_ST_I32, SEQ_ST_U32, SEQ_ST_F32, SEQ_ST_F64, SEQ_ST_I64, SEQ_ST_U64,
+    SEQ_ST_BOOL,
+    SEQ_ST_U8,
+    SEQ_ST_I8,
+    SEQ_ST_F8_E5M2,
+    SEQ_ST_F8_E4M3,
+    SEQ_ST_I16,
+    SEQ_ST_U16,
+    SEQ_ST_F16,
+    SEQ_ST_BF16,
+    SEQ_ST_I32,
+    SEQ_ST_U32,
+    SEQ_ST_F32,
+    SEQ_ST_F64,
+    SEQ_ST_I64,
+    SEQ_ST_U64,
     SEQ_ST_DTYPE_COUNT
 } seq_st_dtype;
 
@@ -337,8 +350,8 @@ SEQDEF size_t seq_st_dtype_size(seq_st_dtype d);      /* bytes per element; 0 ou
 typedef struct seq_st_info {
     const char *name;
     seq_st_dtype dtype;
-    int ndim;              /* as stored, which may exceed SEQ_MAX_DIMS */
-    const int64_t *shape;  /* ndim sizes */
+    int ndim;             /* as stored, which may exceed SEQ_MAX_DIMS */
+    const int64_t *shape; /* ndim sizes */
     int64_t numel;
     size_t offset, nbytes; /* its bytes within the data buffer */
 } seq_st_info;
@@ -364,7 +377,7 @@ SEQDEF const char *seq_safetensors_meta(const seq_safetensors *st, const char *k
 
 /* A tensor to write: ndim 0..SEQ_MAX_DIMS, data holds the product of shape floats. */
 typedef struct seq_st_tensor_desc {
-    const char *name;      /* UTF-8, unique, not "__metadata__" */
+    const char *name; /* UTF-8, unique, not "__metadata__" */
     int ndim;
     const int64_t *shape;
     const float *data;
@@ -392,7 +405,8 @@ SEQDEF seq_status seq_safetensors_load(seq_params *P, const char *path);
  * and sizes (SEQ_ERR_FORMAT otherwise); on any error P and every state are unchanged. */
 SEQDEF seq_status seq_checkpoint_save(const char *path, const seq_params *P, const seq_optim_state *const *states,
                                       int nstates);
-SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states, int nstates);
+SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states,
+                                      int nstates);
 
 /* ===================================================================================
  * 14 layers
@@ -1572,9 +1586,9 @@ SEQDEF float seq_bf16_to_f32(uint16_t h) {
 static const struct {
     const char *name;
     unsigned size;
-} seq__st_dtypes[SEQ_ST_DTYPE_COUNT] = {
-    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
-    {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4},     {"F64", 8},     {"I64", 8}, {"U64", 8}};
+} seq__st_dtypes[SEQ_ST_DTYPE_COUNT] = {{"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+                                        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+                                        {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
 
 SEQDEF const char *seq_st_dtype_name(seq_st_dtype d) {
     return (int)d >= 0 && d < SEQ_ST_DTYPE_COUNT ? seq__st_dtypes[d].name : "?";
@@ -1602,7 +1616,7 @@ struct seq_safetensors {
     int64_t ndims, dims_cap;
     seq__st_meta *meta; /* in key order once open */
     int64_t nmeta, meta_cap;
-    const char **keys; /* while parsing: the keys of every object still open */
+    const char **keys; /* while opening: the keys of every object still being parsed */
     int64_t nkeys, keys_cap;
 };
 
@@ -1716,14 +1730,15 @@ static int seq__json_eat(seq__json *js, char c) {
 }
 
 static int seq__json_hex4(seq__json *js, uint32_t *out) {
+    static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+    const char *hit;
     int i;
     *out = 0;
     if (js->end - js->p < 4) return 0;
-    for (i = 0; i < 4; i++) {
-        char c = *js->p++;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return 0;
-        *out = *out << 4 | (uint32_t)d;
+    for (i = 0; i < 4; i++, js->p++) {
+        hit = (const char *)memchr(hex, *js->p, sizeof hex - 1);
+        if (!hit) return 0;
+        *out = *out << 4 | (uint32_t)((hit - hex) & 15);
     }
     return 1;
 }
@@ -1849,7 +1864,8 @@ static seq_status seq__json_object(seq__json *js, int depth, seq__json_member_fn
     int64_t mark = st->nkeys;
     const char *key, *dup;
     seq_status s;
-    if (depth > SEQ__JSON_MAX_DEPTH) return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
+    if (depth > SEQ__JSON_MAX_DEPTH)
+        return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
     if (!seq__json_eat(js, '{')) return seq__json_fail(js, "expected an object");
     if (!seq__json_eat(js, '}')) {
         do {
@@ -1874,7 +1890,8 @@ static seq_status seq__json_object(seq__json *js, int depth, seq__json_member_fn
 static seq_status seq__json_array(seq__json *js, int depth, seq__json_elem_fn elem, void *ud) {
     int64_t i = 0;
     seq_status s;
-    if (depth > SEQ__JSON_MAX_DEPTH) return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
+    if (depth > SEQ__JSON_MAX_DEPTH)
+        return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
     if (!seq__json_eat(js, '[')) return seq__json_fail(js, "expected an array");
     if (seq__json_eat(js, ']')) return SEQ_OK;
     do {
@@ -1918,7 +1935,7 @@ static seq_status seq__json_skip(seq__json *js, int depth) {
 /* A tensor entry while it is parsed. */
 typedef struct seq__st_entry {
     seq_st_info *info;
-    unsigned seen;          /* 1 dtype, 2 shape, 4 data_offsets */
+    unsigned seen; /* 1 dtype, 2 shape, 4 data_offsets */
     int64_t offsets[2];
 } seq__st_entry;
 
@@ -1944,7 +1961,8 @@ static seq_status seq__st_dim(seq__json *js, int64_t index, int depth, void *ud)
 static seq_status seq__st_offset(seq__json *js, int64_t index, int depth, void *ud) {
     seq__st_entry *e = (seq__st_entry *)ud;
     (void)depth;
-    if (index > 1) return seq__json_fail(js, "tensor '%.200s': data_offsets has more than 2 entries", e->info->name);
+    if (index > 1)
+        return seq__json_fail(js, "tensor '%.200s': data_offsets has more than 2 entries", e->info->name);
     return seq__json_number(js, &e->offsets[index], "a data offset");
 }
 
@@ -1972,7 +1990,8 @@ static seq_status seq__st_field(seq__json *js, const char *key, int depth, void 
         e->seen |= 4;
         e->offsets[0] = e->offsets[1] = -1;
         if ((s = seq__json_array(js, depth + 1, seq__st_offset, e)) != SEQ_OK) return s;
-        if (e->offsets[1] < 0) return seq__json_fail(js, "tensor '%.200s': data_offsets needs 2 entries", e->info->name);
+        if (e->offsets[1] < 0)
+            return seq__json_fail(js, "tensor '%.200s': data_offsets needs 2 entries", e->info->name);
         return SEQ_OK;
     }
     return seq__json_skip(js, depth); /* fields the format may grow are ignored, as the reference does */
@@ -1985,7 +2004,8 @@ static seq_status seq__st_meta_member(seq__json *js, const char *key, int depth,
     seq_status s;
     (void)depth;
     (void)ud;
-    if (!seq__json_peek(js, '"')) return seq__json_fail(js, "__metadata__ value of '%.200s' must be a string", key);
+    if (!seq__json_peek(js, '"'))
+        return seq__json_fail(js, "__metadata__ value of '%.200s' must be a string", key);
     if ((s = seq__json_string(js, &value)) != SEQ_OK) return s;
     meta = (seq__st_meta *)seq__grow(st->alloc_ud, st->meta, st->nmeta, &st->meta_cap, sizeof *meta);
     if (!meta) return seq__json_nomem(js);
@@ -2020,23 +2040,26 @@ static seq_status seq__st_member(seq__json *js, const char *key, int depth, void
     if ((s = seq__json_object(js, depth + 1, seq__st_field, &e)) != SEQ_OK) return s;
     if (e.seen != 7)
         return seq__json_fail(js, "tensor '%.200s' has no %s", key,
-                              !(e.seen & 1) ? "dtype" : !(e.seen & 2) ? "shape" : "data_offsets");
+                              !(e.seen & 1)   ? "dtype"
+                              : !(e.seen & 2) ? "shape"
+                                              : "data_offsets");
     b = e.offsets[0];
     end = e.offsets[1];
     size = (int64_t)seq__st_dtypes[e.info->dtype].size;
     if (end < b)
-        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] end before they begin", key, (long long)b,
-                              (long long)end);
+        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] end before they begin", key,
+                              (long long)b, (long long)end);
     if (e.info->numel > INT64_MAX / size)
         return seq__json_fail(js, "tensor '%.200s': its size in bytes overflows", key);
     nbytes = e.info->numel * size;
     if (end - b != nbytes)
-        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] span %lld bytes, but %lld %s elements take %lld",
-                              key, (long long)b, (long long)end, (long long)(end - b), (long long)e.info->numel,
-                              seq__st_dtypes[e.info->dtype].name, (long long)nbytes);
+        return seq__json_fail(
+            js, "tensor '%.200s': data_offsets [%lld, %lld] span %lld bytes, but %lld %s elements take %lld", key,
+            (long long)b, (long long)end, (long long)(end - b), (long long)e.info->numel,
+            seq__st_dtypes[e.info->dtype].name, (long long)nbytes);
     if ((uint64_t)end > (uint64_t)(st->size - st->data_start))
-        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] run past the %zu-byte data buffer", key,
-                              (long long)b, (long long)end, st->size - st->data_start);
+        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] run past the %zu-byte data buffer",
+                              key, (long long)b, (long long)end, st->size - st->data_start);
     e.info->offset = (size_t)b;
     e.info->nbytes = (size_t)nbytes;
     return SEQ_OK;
@@ -2052,7 +2075,8 @@ static seq_status seq__st_parse_header(seq_safetensors *st, const char *fn, size
     js.fn = fn;
     js.base = js.p = st->header;
     js.end = st->header + n;
-    if (n == 0 || st->header[0] != '{') return seq__json_fail(&js, "the header must be a JSON object starting with '{'");
+    if (n == 0 || st->header[0] != '{')
+        return seq__json_fail(&js, "the header must be a JSON object starting with '{'");
     if ((s = seq__json_object(&js, 1, seq__st_member, NULL)) != SEQ_OK) return s;
     seq__json_ws(&js);
     if (js.p != js.end) return seq__json_fail(&js, "data after the header object");
@@ -2081,15 +2105,17 @@ static seq_status seq__st_layout(seq_safetensors *st, const char *fn) {
     for (i = 0; i < st->count; i++) {
         const seq_st_info *t = &st->items[i];
         if (t->offset < pos)
-            return seq__err(SEQ_ERR_FORMAT, "%s: tensor '%.200s' at data bytes [%zu, %zu) overlaps '%.200s' before it", fn,
+            return seq__err(SEQ_ERR_FORMAT,
+                            "%s: tensor '%.200s' at data bytes [%zu, %zu) overlaps '%.200s' before it", fn,
                             t->name, t->offset, t->offset + t->nbytes, st->items[i - 1].name);
         if (t->offset > pos)
-            return seq__err(SEQ_ERR_FORMAT, "%s: a hole of %zu bytes in the data buffer before tensor '%.200s'", fn,
-                            t->offset - pos, t->name);
+            return seq__err(SEQ_ERR_FORMAT, "%s: a hole of %zu bytes in the data buffer before tensor '%.200s'",
+                            fn, t->offset - pos, t->name);
         pos += t->nbytes;
     }
     if (pos != size)
-        return seq__err(SEQ_ERR_FORMAT, "%s: the tensors cover %zu bytes but the data buffer holds %zu", fn, pos, size);
+        return seq__err(SEQ_ERR_FORMAT, "%s: the tensors cover %zu bytes but the data buffer holds %zu", fn, pos,
+                        size);
     if (st->count > 1) qsort(st->items, (size_t)st->count, sizeof *st->items, seq__cmp_name);
     if (st->nmeta > 1) qsort(st->meta, (size_t)st->nmeta, sizeof *st->meta, seq__cmp_name);
     return SEQ_OK;
@@ -2124,7 +2150,8 @@ static seq_status seq__st_read_header(seq_safetensors *st, const char *fn) {
                         (unsigned long long)n, st->size);
     st->data_start = 8 + (size_t)n;
     st->header = (char *)SEQ_MALLOC(st->alloc_ud, (size_t)n + 1);
-    if (!st->header) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory for a %llu-byte header", fn, (unsigned long long)n);
+    if (!st->header)
+        return seq__err(SEQ_ERR_NOMEM, "%s: out of memory for a %llu-byte header", fn, (unsigned long long)n);
     if ((s = seq__st_bytes(st, fn, 8, (size_t)n, st->header)) != SEQ_OK) return s;
     if ((s = seq__st_parse_header(st, fn, (size_t)n)) != SEQ_OK) return s;
     return seq__st_layout(st, fn);
@@ -2144,7 +2171,8 @@ static seq_safetensors *seq__st_open(const char *fn, const char *path, const voi
     st->alloc_ud = ud;
     if (path) {
         st->f = fopen(path, "rb");
-        if (!st->f) s = seq__err(SEQ_ERR_IO, "%s: cannot open '%s'", fn, path);
+        if (!st->f)
+            s = seq__err(SEQ_ERR_IO, "%s: cannot open '%s'", fn, path);
         else if (fseek(st->f, 0, SEEK_END) != 0 || (size = ftell(st->f)) < 0)
             s = seq__err(SEQ_ERR_IO, "%s: cannot find the size of '%s'", fn, path);
         st->size = (size_t)size;
@@ -2153,7 +2181,7 @@ static seq_safetensors *seq__st_open(const char *fn, const char *path, const voi
         st->size = len;
     }
     if (s == SEQ_OK) s = seq__st_read_header(st, fn);
-    SEQ_FREE(ud, st->keys); /* parse scratch */
+    SEQ_FREE(ud, st->keys); /* parse scratch: not needed once open */
     st->keys = NULL;
     if (s != SEQ_OK) {
         seq_safetensors_close(st);
@@ -2188,7 +2216,6 @@ SEQDEF void seq_safetensors_close(seq_safetensors *st) {
     SEQ_FREE(st->alloc_ud, st->items);
     SEQ_FREE(st->alloc_ud, st->dims);
     SEQ_FREE(st->alloc_ud, st->meta);
-    SEQ_FREE(st->alloc_ud, st->keys);
     SEQ_FREE(st->alloc_ud, st);
 }
 
@@ -2230,7 +2257,8 @@ static seq_status seq__st_decode(seq_safetensors *st, const char *fn, const seq_
     }
     if (info->dtype == SEQ_ST_F32) {
         for (i = 0; i < n; i++, src += 4)
-            dst[i] = seq__bits_f32((uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 | (uint32_t)src[3] << 24);
+            dst[i] = seq__bits_f32((uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
+                                   (uint32_t)src[3] << 24);
     } else {
         for (i = 0; i < n; i++, src += 2) {
             uint16_t h = (uint16_t)(src[0] | src[1] << 8);
@@ -2293,8 +2321,8 @@ static void seq__put_json_str(seq__sink *o, const char *s) {
     seq__put(o, "\"", 1);
 }
 
-static void seq__st_header(seq__sink *o, const seq_st_tensor_desc *t, int64_t n, const char *const *kv, int64_t n_meta,
-                           seq_st_dtype dt) {
+static void seq__st_header(seq__sink *o, const seq_st_tensor_desc *t, int64_t n, const char *const *kv,
+                           int64_t n_meta, seq_st_dtype dt) {
     int64_t i, off = 0;
     int k;
     seq__puts(o, "{");
@@ -2335,7 +2363,9 @@ static void seq__st_put_data(FILE *f, const float *x, int64_t n, seq_st_dtype dt
     size_t used = 0, size = seq__st_dtypes[dt].size, b;
     int64_t i;
     for (i = 0; i < n; i++) {
-        uint32_t u = dt == SEQ_ST_F32 ? seq__f32_bits(x[i]) : dt == SEQ_ST_F16 ? seq_f32_to_f16(x[i]) : seq_f32_to_bf16(x[i]);
+        uint32_t u = dt == SEQ_ST_F32   ? seq__f32_bits(x[i])
+                     : dt == SEQ_ST_F16 ? seq_f32_to_f16(x[i])
+                                        : seq_f32_to_bf16(x[i]);
         for (b = 0; b < size; b++) buf[used++] = (unsigned char)(u >> (8 * b));
         if (used == sizeof buf) {
             fwrite(buf, 1, used, f);
@@ -2346,8 +2376,8 @@ static void seq__st_put_data(FILE *f, const float *x, int64_t n, seq_st_dtype dt
 }
 
 /* Everything a writer can refuse, checked before any file is touched. */
-static seq_status seq__st_check_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t, int64_t n,
-                                      const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
+static seq_status seq__st_check_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t,
+                                      int64_t n, const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
     int64_t i, total = 0, most = n > n_meta ? n : n_meta;
     const char **names, *dup_name = NULL, *dup_key = NULL;
     if (!path || n < 0 || n_meta < 0 || (n > 0 && !t) || (n_meta > 0 && !kv))
@@ -2357,10 +2387,13 @@ static seq_status seq__st_check_write(const char *fn, void *ud, const char *path
     for (i = 0; i < n; i++) {
         int64_t numel = seq__numel(t[i].ndim, t[i].shape);
         if (!t[i].name || !seq__utf8_valid(t[i].name) || strcmp(t[i].name, "__metadata__") == 0)
-            return seq__err(SEQ_ERR_INVALID, "%s: tensor %lld has a NULL, non-UTF-8 or reserved name", fn, (long long)i);
+            return seq__err(SEQ_ERR_INVALID, "%s: tensor %lld has a NULL, non-UTF-8 or reserved name", fn,
+                            (long long)i);
         if (numel < 0) return seq__err(SEQ_ERR_SHAPE, "%s: tensor '%.200s' has a bad shape", fn, t[i].name);
-        if (numel > 0 && !t[i].data) return seq__err(SEQ_ERR_INVALID, "%s: tensor '%.200s' has NULL data", fn, t[i].name);
-        if (numel > (INT64_MAX - total) / 4) return seq__err(SEQ_ERR_INVALID, "%s: too many bytes for one file", fn);
+        if (numel > 0 && !t[i].data)
+            return seq__err(SEQ_ERR_INVALID, "%s: tensor '%.200s' has NULL data", fn, t[i].name);
+        if (numel > (INT64_MAX - total) / 4)
+            return seq__err(SEQ_ERR_INVALID, "%s: too many bytes for one file", fn);
         total += numel * (int64_t)seq__st_dtypes[dt].size;
     }
     for (i = 0; i < 2 * n_meta; i++)
@@ -2449,7 +2482,9 @@ SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_de
 #define SEQ__KEY_CAP (SEQ__KIND_MAX + 32) /* fits "__optim__.<i>.<kind>" */
 
 /* "__optim__.<i>.<what>": state i's tensor (what = its kind) or metadata key. */
-static void seq__optim_key(char *buf, int i, const char *what) { snprintf(buf, SEQ__KEY_CAP, "__optim__.%d.%s", i, what); }
+static void seq__optim_key(char *buf, int i, const char *what) {
+    snprintf(buf, SEQ__KEY_CAP, "__optim__.%d.%s", i, what);
+}
 
 static seq_status seq__check_states(const char *fn, const seq_optim_state *const *states, int nstates) {
     int i;
@@ -2460,14 +2495,15 @@ static seq_status seq__check_states(const char *fn, const seq_optim_state *const
         if (!o || !o->kind || strlen(o->kind) > SEQ__KIND_MAX || o->numel < 0 || o->numel > INT64_MAX / 8 ||
             (o->numel > 0 && !o->buf) || o->step < 0)
             return seq__err(SEQ_ERR_INVALID,
-                            "%s: state %d is NULL or has no kind (or one over %d bytes), a bad size, no buffer or a negative step",
+                            "%s: state %d is NULL or has no kind (or one over %d bytes), a bad size, no buffer or "
+                            "a negative step",
                             fn, i, SEQ__KIND_MAX);
     }
     return SEQ_OK;
 }
 
-static seq_status seq__save(const char *fn, const char *path, const seq_params *P, const seq_optim_state *const *states,
-                            int nstates, int checkpoint) {
+static seq_status seq__save(const char *fn, const char *path, const seq_params *P,
+                            const seq_optim_state *const *states, int nstates, int checkpoint) {
     int64_t n, n_meta = checkpoint ? 1 + 2 * (int64_t)nstates : 0, i;
     seq_st_tensor_desc *t;
     const char **kv;
@@ -2538,14 +2574,15 @@ static seq_status seq__st_match_params(const seq_safetensors *st, const char *fn
         char in_file[96], in_p[96];
         if (!info) return seq__err(SEQ_ERR_FORMAT, "%s: the file has no tensor '%.200s'", fn, p->name);
         if (info->ndim > SEQ_MAX_DIMS)
-            return seq__err(SEQ_ERR_UNSUPPORTED, "%s: tensor '%.200s' has %d dimensions; seq tensors have at most %d", fn,
-                            p->name, info->ndim, SEQ_MAX_DIMS);
+            return seq__err(SEQ_ERR_UNSUPPORTED,
+                            "%s: tensor '%.200s' has %d dimensions; seq tensors have at most %d", fn, p->name,
+                            info->ndim, SEQ_MAX_DIMS);
         for (k = 0; k < info->ndim && info->ndim == p->ndim && info->shape[k] == p->shape[k]; k++) continue;
         if (info->ndim != p->ndim || k < p->ndim) {
             seq__shape_str(in_file, sizeof in_file, info->ndim, info->shape);
             seq__shape_str(in_p, sizeof in_p, p->ndim, p->shape);
-            return seq__err(SEQ_ERR_SHAPE, "%s: '%.200s' is %s in the file but %s in the parameters", fn, p->name, in_file,
-                            in_p);
+            return seq__err(SEQ_ERR_SHAPE, "%s: '%.200s' is %s in the file but %s in the parameters", fn, p->name,
+                            in_file, in_p);
         }
     }
     return SEQ_OK;
@@ -2561,8 +2598,8 @@ static int seq__meta_int(const seq_safetensors *st, const char *key, int64_t *v)
 
 /* State i's record in the checkpoint, checked against o (kind, size, step) and read:
  * its buffer into dst, its step into *step. */
-static seq_status seq__st_read_state(seq_safetensors *st, const char *fn, int i, const seq_optim_state *o, int64_t *step,
-                                     float *dst) {
+static seq_status seq__st_read_state(seq_safetensors *st, const char *fn, int i, const seq_optim_state *o,
+                                     int64_t *step, float *dst) {
     char key[SEQ__KEY_CAP];
     const seq_st_info *info;
     const char *kind;
@@ -2572,19 +2609,21 @@ static seq_status seq__st_read_state(seq_safetensors *st, const char *fn, int i,
         return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d is '%.64s' in the file but '%s' here", fn, i,
                         kind ? kind : "(missing)", o->kind);
     seq__optim_key(key, i, "step");
-    if (!seq__meta_int(st, key, step)) return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d has no valid step", fn, i);
+    if (!seq__meta_int(st, key, step))
+        return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d has no valid step", fn, i);
     seq__optim_key(key, i, o->kind);
     info = seq_safetensors_find(st, key);
     if (!info || info->numel != o->numel)
-        return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d ('%s') holds %lld floats in the file but %lld here", fn, i,
+        return seq__err(SEQ_ERR_FORMAT,
+                        "%s: optimizer state %d ('%s') holds %lld floats in the file but %lld here", fn, i,
                         o->kind, (long long)(info ? info->numel : 0), (long long)o->numel);
     return seq__st_decode(st, fn, info, dst);
 }
 
 /* Everything is read into one temporary block before anything is stored, so a failure
  * at any point leaves P and the states as they were. */
-static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq_optim_state *const *states, int nstates,
-                            int checkpoint) {
+static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq_optim_state *const *states,
+                            int nstates, int checkpoint) {
     seq_safetensors *st;
     int64_t i, total, count, *steps = NULL;
     float *vals;
@@ -2593,7 +2632,8 @@ static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq
     if (!P || !P->allocated || !path) return seq__err(SEQ_ERR_INVALID, "%s: NULL path or unallocated params", fn);
     if ((s = seq__check_states(fn, (const seq_optim_state *const *)states, nstates)) != SEQ_OK) return s;
     for (k = 0, total = P->numel; k < nstates; k++) {
-        if (states[k]->numel > INT64_MAX / 8 - total) return seq__err(SEQ_ERR_INVALID, "%s: the states are too large", fn);
+        if (states[k]->numel > INT64_MAX / 8 - total)
+            return seq__err(SEQ_ERR_INVALID, "%s: the states are too large", fn);
         total += states[k]->numel;
     }
     st = seq__st_open(fn, path, NULL, 0, P->alloc_ud, &s);
@@ -2601,7 +2641,8 @@ static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq
     s = seq__st_match_params(st, fn, P);
     if (s == SEQ_OK && checkpoint && (!seq__meta_int(st, "__optim__.count", &count) || count != nstates))
         s = seq__err(SEQ_ERR_FORMAT, "%s: the file holds %s optimizer states but %d were passed", fn,
-                     seq_safetensors_meta(st, "__optim__.count") ? seq_safetensors_meta(st, "__optim__.count") : "no",
+                     seq_safetensors_meta(st, "__optim__.count") ? seq_safetensors_meta(st, "__optim__.count")
+                                                                 : "no",
                      nstates);
     if (s == SEQ_OK) {
         steps = (int64_t *)SEQ_MALLOC(P->alloc_ud, (size_t)nstates * sizeof *steps + (size_t)total * sizeof *vals);
@@ -2617,7 +2658,8 @@ static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq
     if (s == SEQ_OK) {
         memcpy(P->data, vals, (size_t)P->numel * sizeof *vals);
         for (k = 0, total = P->numel; k < nstates; k++) {
-            if (states[k]->numel > 0) memcpy(states[k]->buf, vals + total, (size_t)states[k]->numel * sizeof *vals);
+            if (states[k]->numel > 0)
+                memcpy(states[k]->buf, vals + total, (size_t)states[k]->numel * sizeof *vals);
             states[k]->step = steps[k];
             total += states[k]->numel;
         }
@@ -2640,7 +2682,8 @@ SEQDEF seq_status seq_checkpoint_save(const char *path, const seq_params *P, con
     return seq__save("seq_checkpoint_save", path, P, states, nstates, 1);
 }
 
-SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states, int nstates) {
+SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states,
+                                      int nstates) {
     return seq__load("seq_checkpoint_load", path, P, states, nstates, 1);
 }
 

@@ -20,6 +20,10 @@ static uint32_t bits_of(float x) {
     return u;
 }
 
+static uint32_t le32(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 static float float_of(uint32_t u) {
     float x;
     memcpy(&x, &u, 4);
@@ -101,9 +105,16 @@ static int fixture_file_present(void) {
     return f != NULL;
 }
 
-/* a: F32 (2,), b: F16 (2,), 12 data bytes */
-static const char base_json[] = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                                "\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[8,12]}}";
+/* A tensor entry with its object left open (for extra fields): ENTRY("a", "F32", "2", "0,8") */
+#define ENTRY(name, dtype, shape, offsets)                                                                        \
+    "\"" name "\":{\"dtype\":\"" dtype "\",\"shape\":[" shape "],\"data_offsets\":[" offsets "]"
+#define A ENTRY("a", "F32", "2", "0,8")          /* a valid entry for 8 data bytes */
+#define A_WITH(field) "{" A ",\"x\":" field "}}" /* and an ignored field */
+#define A_NAMED(name) "{" ENTRY(name, "F32", "2", "0,8") "}}"
+#define A_SHAPED(shape) "{" ENTRY("a", "F32", shape, "0,8") "}}"
+
+/* a valid file: a F32 (2,), b F16 (2,), 12 data bytes */
+static const char base_json[] = "{" A "}," ENTRY("b", "F16", "2", "8,12") "}}";
 
 /* ---- 13a half precision ------------------------------------------------------------- */
 
@@ -112,19 +123,28 @@ static void test_f16_golden(void) {
         float x;
         uint16_t h;
     } g[] = {
-        {0.0f, 0x0000},         {-0.0f, 0x8000},          {1.0f, 0x3c00},          {-2.0f, 0xc000},
-        {0.333333343f, 0x3555}, {65504.0f, 0x7bff},       {65519.99f, 0x7bff},     {65520.0f, 0x7c00},
-        {1e10f, 0x7c00},        {-1e10f, 0xfc00},         {6.103515625e-05f, 0x0400}, /* 2^-14, least normal */
-        {5.9604644775390625e-08f, 0x0001},                 /* 2^-24, least subnormal */
-        {2.98023223876953125e-08f, 0x0000},                /* 2^-25: tie, to even zero */
-        {2.98023259e-08f, 0x0001},                         /* just above the tie */
-        {8.94069671630859375e-08f, 0x0002},                /* 1.5 * 2^-24: tie, to even 2 */
-        {1.490116119384765625e-07f, 0x0002},               /* 2.5 * 2^-24: tie, to even 2 */
-        {6.0975551605224609375e-05f, 0x03ff},              /* largest subnormal */
-        {6.1005353927612305e-05f, 0x0400},                 /* tie above it rounds up into the normals */
-        {1.00048828125f, 0x3c00},                          /* 1 + 2^-11: tie, to even */
-        {1.00146484375f, 0x3c02},                          /* 1 + 3 * 2^-11: tie, to even */
-        {1e-10f, 0x0000},       {-1e-10f, 0x8000},
+        {0.0f, 0x0000},
+        {-0.0f, 0x8000},
+        {1.0f, 0x3c00},
+        {-2.0f, 0xc000},
+        {0.333333343f, 0x3555},
+        {65504.0f, 0x7bff},
+        {65519.99f, 0x7bff},
+        {65520.0f, 0x7c00},
+        {1e10f, 0x7c00},
+        {-1e10f, 0xfc00},
+        {6.103515625e-05f, 0x0400},           /* 2^-14, least normal */
+        {5.9604644775390625e-08f, 0x0001},    /* 2^-24, least subnormal */
+        {2.98023223876953125e-08f, 0x0000},   /* 2^-25: tie, to even zero */
+        {2.98023259e-08f, 0x0001},            /* just above the tie */
+        {8.94069671630859375e-08f, 0x0002},   /* 1.5 * 2^-24: tie, to even 2 */
+        {1.490116119384765625e-07f, 0x0002},  /* 2.5 * 2^-24: tie, to even 2 */
+        {6.0975551605224609375e-05f, 0x03ff}, /* largest subnormal */
+        {6.1005353927612305e-05f, 0x0400},    /* tie above it rounds up into the normals */
+        {1.00048828125f, 0x3c00},             /* 1 + 2^-11: tie, to even */
+        {1.00146484375f, 0x3c02},             /* 1 + 3 * 2^-11: tie, to even */
+        {1e-10f, 0x0000},
+        {-1e-10f, 0x8000},
     };
     size_t i;
     for (i = 0; i < sizeof g / sizeof g[0]; i++) {
@@ -167,7 +187,8 @@ static void test_f16_exhaustive(void) {
         for (s = 0; s < 2; s++) {
             float sg = s ? -1.0f : 1.0f;
             uint32_t sb = s ? 0x8000u : 0u;
-            if (seq_f32_to_f16(sg * mid) != (even | sb) || seq_f32_to_f16(sg * nextafterf(mid, 0.0f)) != (h | sb) ||
+            if (seq_f32_to_f16(sg * mid) != (even | sb) ||
+                seq_f32_to_f16(sg * nextafterf(mid, 0.0f)) != (h | sb) ||
                 seq_f32_to_f16(sg * nextafterf(mid, INFINITY)) != ((h + 1) | sb))
                 if (bad++ == 0) first = (long)h;
         }
@@ -210,7 +231,8 @@ static void test_bf16(void) {
     for (h = 0; h < 65536; h++) {
         float f = seq_bf16_to_f32((uint16_t)h);
         int nan = ((h >> 7) & 0xff) == 0xff && (h & 0x7f);
-        int ok = nan ? isnan(f) && seq_f32_to_bf16(f) == (h | 0x40) : bits_of(f) == h << 16 && seq_f32_to_bf16(f) == h;
+        int ok =
+            nan ? isnan(f) && seq_f32_to_bf16(f) == (h | 0x40) : bits_of(f) == h << 16 && seq_f32_to_bf16(f) == h;
         if (!ok && bad++ == 0) first = (long)h;
     }
     CHECK_MSG(bad == 0, "%ld bf16 values fail to round-trip, first 0x%04lx", bad, first);
@@ -242,7 +264,9 @@ static void rt_descs(seq_st_tensor_desc *d) {
 }
 
 static float through(float x, seq_st_dtype dt) {
-    return dt == SEQ_ST_F16 ? seq_f16_to_f32(seq_f32_to_f16(x)) : dt == SEQ_ST_BF16 ? seq_bf16_to_f32(seq_f32_to_bf16(x)) : x;
+    return dt == SEQ_ST_F16    ? seq_f16_to_f32(seq_f32_to_f16(x))
+           : dt == SEQ_ST_BF16 ? seq_bf16_to_f32(seq_f32_to_bf16(x))
+                               : x;
 }
 
 /* Everything written by the round-trip tests reads back: names, dtype, shapes, values
@@ -254,7 +278,8 @@ static void check_rt_reader(seq_safetensors *st, seq_st_dtype dt) {
     int j;
     rt_descs(d);
     CHECK(seq_safetensors_count(st) == RT_N);
-    for (i = 1; i < RT_N; i++) CHECK(strcmp(seq_safetensors_get(st, i - 1)->name, seq_safetensors_get(st, i)->name) < 0);
+    for (i = 1; i < RT_N; i++)
+        CHECK(strcmp(seq_safetensors_get(st, i - 1)->name, seq_safetensors_get(st, i)->name) < 0);
     CHECK(seq_safetensors_get(st, RT_N) == NULL && seq_safetensors_get(st, -1) == NULL);
     for (i = 0; i < RT_N; i++) {
         const seq_st_info *info = seq_safetensors_find(st, d[i].name);
@@ -267,15 +292,17 @@ static void check_rt_reader(seq_safetensors *st, seq_st_dtype dt) {
         CHECK(info->numel == numel && info->nbytes == (size_t)numel * seq_st_dtype_size(dt));
         CHECK(seq_safetensors_read_f32(st, d[i].name, got, numel) == SEQ_OK);
         for (k = 0; k < numel; k++)
-            CHECK_MSG(bits_of(got[k]) == bits_of(through(d[i].data[k], dt)), "%s[%lld] = %.9g", seq_st_dtype_name(dt),
-                      (long long)k, (double)got[k]);
+            CHECK_MSG(bits_of(got[k]) == bits_of(through(d[i].data[k], dt)), "%s[%lld] = %.9g",
+                      seq_st_dtype_name(dt), (long long)k, (double)got[k]);
     }
     CHECK(seq_safetensors_find(st, "nope") == NULL);
     CHECK(strcmp(seq_safetensors_meta(st, "format"), "pt") == 0);
     CHECK(strcmp(seq_safetensors_meta(st, "note"), "a \"quoted\"\nline \xc3\xa9") == 0);
     CHECK(seq_safetensors_meta(st, "absent") == NULL);
-    CHECK(seq_safetensors_read_f32(st, "w", got, 5) == SEQ_ERR_SHAPE && strstr(seq_last_error(), "'w' has 6 elements"));
-    CHECK(seq_safetensors_read_f32(st, "nope", got, 1) == SEQ_ERR_INVALID && strstr(seq_last_error(), "no tensor 'nope'"));
+    CHECK(seq_safetensors_read_f32(st, "w", got, 5) == SEQ_ERR_SHAPE &&
+          strstr(seq_last_error(), "'w' has 6 elements"));
+    CHECK(seq_safetensors_read_f32(st, "nope", got, 1) == SEQ_ERR_INVALID &&
+          strstr(seq_last_error(), "no tensor 'nope'"));
     CHECK(seq_safetensors_read_f32(st, "w", NULL, 6) == SEQ_ERR_INVALID);
 }
 
@@ -328,7 +355,8 @@ static void check_fixture(seq_safetensors *st) {
         int64_t k;
         CHECK_MSG(info != NULL, "no %s", x->name);
         if (!info) continue;
-        CHECK(strcmp(seq_st_dtype_name(info->dtype), x->dtype) == 0 && info->ndim == x->ndim && info->numel == x->numel);
+        CHECK(strcmp(seq_st_dtype_name(info->dtype), x->dtype) == 0 && info->ndim == x->ndim &&
+              info->numel == x->numel);
         for (j = 0; j < x->ndim; j++) CHECK(info->shape[j] == x->shape[j]);
         if (info->dtype == SEQ_ST_I64) {
             CHECK(seq_safetensors_read_f32(st, x->name, got, x->numel) == SEQ_ERR_UNSUPPORTED);
@@ -337,8 +365,8 @@ static void check_fixture(seq_safetensors *st) {
         }
         CHECK(seq_safetensors_read_f32(st, x->name, got, x->numel) == SEQ_OK);
         for (k = 0; k < x->numel; k++)
-            CHECK_MSG(bits_of(got[k]) == bits_of(x->values[k]), "%s[%lld] = %.9g, torch says %.9g", x->name, (long long)k,
-                      (double)got[k], (double)x->values[k]);
+            CHECK_MSG(bits_of(got[k]) == bits_of(x->values[k]), "%s[%lld] = %.9g, torch says %.9g", x->name,
+                      (long long)k, (double)got[k], (double)x->values[k]);
     }
 }
 
@@ -367,79 +395,77 @@ static const struct bad_case {
     const char *msg; /* part of the message */
 } bad_cases[] = {
     /* JSON syntax */
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "expected ',' or '}'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},}", 8, "expected a string"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]} \"b\":{}}", 8, "expected ',' or '}'"},
-    {"{\"a\" {\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "expected ':'"},
-    {"{'a':{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "expected a string"},
+    {"{" A "}", 8, "expected ',' or '}'"},
+    {"{" A, 8, "expected ',' or '}'"},
+    {"{" A "},}", 8, "expected a string"},
+    {"{" A "} \"b\":{}}", 8, "expected ',' or '}'"},
+    {"{\"a\" {}}", 0, "expected ':'"},
+    {"{'a':{}}", 0, "expected a string"},
     {"{a:1}", 0, "expected a string"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]", 8, "expected ',' or '}'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,],\"data_offsets\":[0,8]}}", 8, "must be a non-negative integer"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8}}", 8, "expected ',' or ']'"},
-    {"{\"a\":{\"dtype\":\"F\\x32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "invalid escape"},
+    {A_SHAPED("2,"), 8, "must be a non-negative integer"},
+    {"{" ENTRY("a", "F32", "2", "0,8}}"), 8, "expected ',' or ']'"},
+    {"{\"a\":{\"dtype\":\"F\\x32\"}}", 0, "invalid escape"},
     {"{\"a\\u12\":{}}", 0, "4 hex digits"},
-    {"{\"a\tb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "control character 0x09"},
-    {"{\"\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "invalid UTF-8"},
-    {"{\"\xc0\xaf\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "invalid UTF-8"},   /* overlong */
-    {"{\"\xed\xa0\x80\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "invalid UTF-8"}, /* surrogate */
-    {"{\"\\ud800\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "without its low half"},
-    {"{\"\\udc00\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "lone low surrogate"},
-    {"{\"a\\u0000\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "\\u0000"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}x", 8, "data after the header object"},
-    {" {\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "starting with '{'"},
+    {A_NAMED("a\tb"), 8, "control character 0x09"},
+    {A_NAMED("\xff"), 8, "invalid UTF-8"},
+    {A_NAMED("\xc0\xaf"), 8, "invalid UTF-8"},     /* overlong '/' */
+    {A_NAMED("\xed\xa0\x80"), 8, "invalid UTF-8"}, /* a surrogate, encoded */
+    {A_NAMED("\\ud800"), 8, "without its low half"},
+    {A_NAMED("\\ud800\\u0041"), 8, "without its low half"},
+    {A_NAMED("\\udc00"), 8, "lone low surrogate"},
+    {A_NAMED("a\\u0000"), 8, "\\u0000"},
+    {A_WITH("\"unterminated}}"), 8, "unterminated string"},
+    {"{" A "}}x", 8, "data after the header object"},
+    {" {" A "}}", 8, "starting with '{'"},
     {"", 0, "starting with '{'"},
     {"[]", 0, "starting with '{'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]", 8, "expected ',' or '}'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":NaN}}", 8, "expected a value"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":tru}}", 8, "expected a value"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1.}}", 8, "digits must follow '.'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1e+}}", 8, "digits must follow the exponent"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":-}}", 8, "expected a value"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":01}}", 8, "leading zero"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":\"unterminated}}", 8, "unterminated string"},
+    {A_WITH("NaN"), 8, "expected a value"},
+    {A_WITH("tru"), 8, "expected a value"},
+    {A_WITH("-"), 8, "expected a value"},
+    {A_WITH("1."), 8, "digits must follow '.'"},
+    {A_WITH("1e+"), 8, "digits must follow the exponent"},
+    {A_WITH("01"), 8, "leading zero"},
+    {A_WITH("[1 2]"), 8, "expected ',' or ']'"},
     /* numbers where the format wants non-negative integers */
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[02],\"data_offsets\":[0,8]}}", 8, "leading zero"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}", 8, "must be an integer"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2e0],\"data_offsets\":[0,8]}}", 8, "must be an integer"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "shape entry must be a non-negative"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8, "must be a non-negative integer"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,99999999999999999999]}}", 8, "data offset is too large"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, "count overflows"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952],\"data_offsets\":[0,8]}}", 8, "size in bytes overflows"},
-    /* schema */
+    {A_SHAPED("02"), 8, "leading zero"},
+    {A_SHAPED("2.0"), 8, "must be an integer"},
+    {A_SHAPED("2e0"), 8, "must be an integer"},
+    {A_SHAPED("-2"), 8, "shape entry must be a non-negative integer"},
+    {A_SHAPED("\"2\""), 8, "shape entry must be a non-negative integer"},
+    {"{" ENTRY("a", "F32", "2", "0,99999999999999999999") "}}", 8, "data offset is too large"},
+    {A_SHAPED("4294967296,4294967296,4294967296"), 8, "element count overflows"},
+    {A_SHAPED("2305843009213693952"), 8, "size in bytes overflows"}, /* 2^61 floats */
+    /* the schema */
     {"{\"a\":{\"dtype\":true,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype must be a string"},
-    {"{\"a\":{\"dtype\":\"F17\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype 'F17'"},
-    {"{\"a\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype 'f32'"},
+    {"{" ENTRY("a", "F17", "2", "0,8") "}}", 8, "unknown dtype 'F17'"},
+    {"{" ENTRY("a", "f32", "2", "0,8") "}}", 8, "unknown dtype 'f32'"},
     {"{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "has no dtype"},
     {"{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, "has no shape"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "has no data_offsets"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}", 8, "more than 2 entries"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8]}}", 8, "needs 2 entries"},
+    {"{" ENTRY("a", "F32", "2", "0,4,8") "}}", 8, "more than 2 entries"},
+    {"{" ENTRY("a", "F32", "2", "8") "}}", 8, "needs 2 entries"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8, "expected an array"},
     {"{\"a\":[1]}", 0, "tensor 'a' must be an object"},
     {"{\"__metadata__\":\"x\"}", 0, "__metadata__ must be an object"},
     {"{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ value of 'k' must be a string"},
     /* duplicate keys, in every kind of object */
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],"
-     "\"data_offsets\":[4,8]}}", 8, "key 'a' appears twice"},
-    {"{\"\\u0061\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],"
-     "\"data_offsets\":[4,8]}}", 8, "key 'a' appears twice"},
-    {"{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "key 'dtype' appears twice"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1,\"x\":2}}", 8, "key 'x' appears twice"},
+    {"{" ENTRY("a", "F32", "1", "0,4") "}," ENTRY("a", "F32", "1", "4,8") "}}", 8, "key 'a' appears twice"},
+    {"{" ENTRY("\\u0061", "F32", "1", "0,4") "}," ENTRY("a", "F32", "1", "4,8") "}}", 8, "key 'a' appears twice"},
+    {"{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+     "key 'dtype' appears twice"},
+    {"{" A ",\"x\":1,\"x\":2}}", 8, "key 'x' appears twice"},
+    {A_WITH("{\"y\":1,\"y\":2}"), 8, "key 'y' appears twice"},
     {"{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, "key 'k' appears twice"},
     {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, "key '__metadata__' appears twice"},
-    /* offsets */
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F16\",\"shape\":[2],"
-     "\"data_offsets\":[4,8]}}", 8, "overlaps 'a'"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F16\",\"shape\":[2],"
-     "\"data_offsets\":[10,14]}}", 14, "hole of 2 bytes"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "hole of 4 bytes"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F16\",\"shape\":[2],"
-     "\"data_offsets\":[12,8]}}", 12, "end before they begin"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "span 8 bytes, but 3 F32 elements take 12"},
-    {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "span 8 bytes, but 2 F16 elements take 4"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "cover 8 bytes but the data buffer holds 12"},
-    {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 6, "run past the 6-byte data buffer"},
+    /* where the bytes lie */
+    {"{" A "}," ENTRY("b", "F16", "2", "4,8") "}}", 8, "overlaps 'a'"},
+    {"{" A "}," ENTRY("b", "F16", "2", "10,14") "}}", 14, "hole of 2 bytes"},
+    {"{" ENTRY("a", "F32", "2", "4,12") "}}", 12, "hole of 4 bytes"},
+    {"{" A "}," ENTRY("b", "F16", "2", "12,8") "}}", 12, "end before they begin"},
+    {A_SHAPED("3"), 8, "span 8 bytes, but 3 F32 elements take 12"},
+    {"{" ENTRY("a", "F16", "2", "0,8") "}}", 8, "span 8 bytes, but 2 F16 elements take 4"},
+    {"{" A "}}", 12, "cover 8 bytes but the data buffer holds 12"},
+    {"{" A "}}", 6, "run past the 6-byte data buffer"},
     {"{}", 1, "cover 0 bytes but the data buffer holds 1"},
 };
 
@@ -447,7 +473,7 @@ static const struct bad_case {
 static void deep_json(char *buf, size_t cap, int objects) {
     size_t n;
     int i;
-    n = (size_t)snprintf(buf, cap, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":");
+    n = (size_t)snprintf(buf, cap, "{" A ",\"x\":");
     for (i = 0; i < 70; i++) n += (size_t)snprintf(buf + n, cap - n, objects ? "{\"k\":" : "[");
     n += (size_t)snprintf(buf + n, cap - n, "1");
     for (i = 0; i < 70; i++) n += (size_t)snprintf(buf + n, cap - n, objects ? "}" : "]");
@@ -472,8 +498,8 @@ static void expect_format(const unsigned char *img, size_t n, const char *msg, c
     CHECK(write_bytes(path, img, n));
     logged = SEQ_OK;
     st = seq_safetensors_open(path, NULL);
-    CHECK_MSG(st == NULL && logged == SEQ_ERR_FORMAT && strstr(seq_last_error(), msg) != NULL, "%s: from disk: %s", what,
-              seq_last_error());
+    CHECK_MSG(st == NULL && logged == SEQ_ERR_FORMAT && strstr(seq_last_error(), msg) != NULL, "%s: from disk: %s",
+              what, seq_last_error());
     seq_safetensors_close(st);
     seq_params_add(P, "a", 1, shape, seq_init_constant(7.0f));
     seq_params_alloc(P, NULL);
@@ -493,8 +519,9 @@ static void test_st_malformed(void) {
         snprintf(what, sizeof what, "case %d", (int)i);
         expect_format(img, assemble(img, bad_cases[i].json, bad_cases[i].ndata), bad_cases[i].msg, what);
     }
-    strcpy(json, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}\n");
-    expect_format(img, assemble_n(img, json, strlen(json) + 1, 8), "data after the header object", "NUL in the padding");
+    strcpy(json, "{" A "}}\n");
+    expect_format(img, assemble_n(img, json, strlen(json) + 1, 8), "data after the header object",
+                  "NUL in the padding");
     deep_json(json, sizeof json, 0);
     expect_format(img, assemble(img, json, 8), "nested deeper than 64 levels", "deep arrays");
     deep_json(json, sizeof json, 1);
@@ -525,7 +552,11 @@ static void test_st_truncated(void) {
     seq_safetensors_close(st);
     for (k = 0; k < n; k++) {
         snprintf(what, sizeof what, "cut at %d of %d", (int)k, (int)n);
-        expect_format(img, k, k < 8 ? "too few" : k < 8 + strlen(base_json) ? "runs past the end" : "data buffer", what);
+        expect_format(img, k,
+                      k < 8                       ? "too few"
+                      : k < 8 + strlen(base_json) ? "runs past the end"
+                                                  : "data buffer",
+                      what);
     }
     seq_set_log(NULL, NULL);
 }
@@ -545,7 +576,7 @@ static void test_st_mutations(void) {
         memcpy(mut, img, n);
         for (j = 0; j < 1 + (int)seq_rng_below(&r, 3); j++) /* any byte, or one that matters to JSON */
             mut[seq_rng_below(&r, n)] = seq_rng_below(&r, 4) ? (unsigned char)seq_rng_below(&r, 256)
-                                                            : (unsigned char)"{}[]\",:0\\"[seq_rng_below(&r, 9)];
+                                                             : (unsigned char)"{}[]\",:0\\"[seq_rng_below(&r, 9)];
         st = seq_safetensors_open_memory(mut, n, NULL);
         if (st) {
             int64_t k;
@@ -564,9 +595,10 @@ static void test_st_mutations(void) {
 
 /* Header key order carries no meaning; offsets do. Unknown fields are ignored. */
 static void test_st_layout_order(void) {
-    static const char json[] = "{\"b\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4],\"extra\":[{\"x\":null},true]},"
-                               "\"__metadata__\":{\"k\":\"v\"},\"e\":{\"dtype\":\"BF16\",\"shape\":[0],\"data_offsets\":[4,4]},"
-                               "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}} \t\r\n";
+    static const char json[] = "{" ENTRY("b", "F16", "2", "0,4") ",\"extra\":[{\"x\":null},true]},"
+                               "\"__metadata__\":{\"k\":\"v\"},"
+                               ENTRY("e", "BF16", "0", "4,4") "},"
+                               ENTRY("a", "F32", "2", "4,12") "}} \t\r\n";
     unsigned char img[512];
     size_t n = assemble(img, json, 12);
     seq_safetensors *st = seq_safetensors_open_memory(img, n, NULL);
@@ -577,8 +609,23 @@ static void test_st_layout_order(void) {
     CHECK(seq_safetensors_find(st, "a")->offset == 4 && seq_safetensors_find(st, "b")->offset == 0);
     CHECK(seq_safetensors_find(st, "e")->numel == 0 && seq_safetensors_read_f32(st, "e", NULL, 0) == SEQ_OK);
     CHECK(seq_safetensors_read_f32(st, "a", v, 2) == SEQ_OK);
-    CHECK(bits_of(v[0]) == ((uint32_t)img[8 + sizeof json - 1 + 4] | (uint32_t)img[8 + sizeof json - 1 + 5] << 8 |
-                            (uint32_t)img[8 + sizeof json - 1 + 6] << 16 | (uint32_t)img[8 + sizeof json - 1 + 7] << 24));
+    CHECK(bits_of(v[1]) == le32(img + n - 4)); /* a's bytes are the last 8 */
+    seq_safetensors_close(st);
+}
+
+/* What strict JSON allows is accepted: whitespace anywhere, every escape, surrogate pairs,
+ * any value (numbers with fractions and exponents too) in an ignored field. */
+static void test_st_json_accepted(void) {
+    static const char json[] = "{ \"caf\\u00e9 \\ud83d\\ude00 \\/\\b\\f\\n\\r\\t\\\"\\\\\" :\n{ \"dtype\" : \"F32\" ,"
+                               " \"shape\" : [ 2 ] , \"data_offsets\" : [ 0 , 8 ] , \"x\" : [ -1.5e+10 , 0 , 0.25E-3 ,"
+                               " -0 , true , false , null , { } , [ ] , \"s\" , { \"k\" : [ { } ] } ] } }\r\n";
+    unsigned char img[512];
+    size_t n = assemble(img, json, 8);
+    seq_safetensors *st = seq_safetensors_open_memory(img, n, NULL);
+    CHECK_MSG(st != NULL, "%s", seq_last_error());
+    if (!st) return;
+    CHECK(seq_safetensors_count(st) == 1);
+    CHECK(strcmp(seq_safetensors_get(st, 0)->name, "caf\xc3\xa9 \xf0\x9f\x98\x80 /\b\f\n\r\t\"\\") == 0);
     seq_safetensors_close(st);
 }
 
@@ -619,22 +666,26 @@ static void test_st_writer_errors(void) {
     before = read_bytes(path, &nbefore);
     d[0] = d[1] = good;
     d[1].name = "x";
-    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID && strstr(seq_last_error(), "'x' appears twice"));
+    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID &&
+          strstr(seq_last_error(), "'x' appears twice"));
     CHECK(seq_safetensors_write(NULL, d, 1, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID);
     CHECK(seq_safetensors_write(path, d, -1, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID);
     CHECK(seq_safetensors_write(path, d, 1, NULL, 0, SEQ_ST_I64) == SEQ_ERR_UNSUPPORTED);
     d[1].name = "__metadata__";
-    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID && strstr(seq_last_error(), "reserved"));
+    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID &&
+          strstr(seq_last_error(), "reserved"));
     d[1].name = "bad \xff utf8";
     CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID);
     d[1].name = NULL;
     CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID);
     d[1] = good, d[1].name = "y", d[1].shape = sneg;
-    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_SHAPE && strstr(seq_last_error(), "'y' has a bad shape"));
+    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_SHAPE &&
+          strstr(seq_last_error(), "'y' has a bad shape"));
     d[1].shape = s5, d[1].ndim = 5;
     CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_SHAPE);
     d[1] = good, d[1].name = "y", d[1].data = NULL;
-    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID && strstr(seq_last_error(), "NULL data"));
+    CHECK(seq_safetensors_write(path, d, 2, NULL, 0, SEQ_ST_F32) == SEQ_ERR_INVALID &&
+          strstr(seq_last_error(), "NULL data"));
     CHECK(seq_safetensors_write(path, &good, 1, dup_meta, 2, SEQ_ST_F32) == SEQ_ERR_INVALID &&
           strstr(seq_last_error(), "metadata key 'k' appears twice"));
     CHECK(seq_safetensors_write(path, &good, 1, null_meta, 1, SEQ_ST_F32) == SEQ_ERR_INVALID);
@@ -656,7 +707,8 @@ static void test_st_writer_errors(void) {
     CHECK(seq_safetensors_write("/nonexistent/seq/x.safetensors", &good, 1, NULL, 0, SEQ_ST_F32) == SEQ_ERR_IO);
     tmp_path(dir, sizeof dir, "dir");
     CHECK(mkdir(dir, 0700) == 0);
-    CHECK(seq_safetensors_write(dir, &good, 1, NULL, 0, SEQ_ST_F32) == SEQ_ERR_IO && strstr(seq_last_error(), "replacing"));
+    CHECK(seq_safetensors_write(dir, &good, 1, NULL, 0, SEQ_ST_F32) == SEQ_ERR_IO &&
+          strstr(seq_last_error(), "replacing"));
     snprintf(prefix, sizeof prefix, "seq_files_%ld_dir.tmp.", (long)getpid());
     CHECK(count_in_tmp(prefix) == 0);
     rmdir(dir);
@@ -710,7 +762,8 @@ static void test_params_save_load(void) {
     Q = make_params(4, 1, NULL);
     snap = make_params(4, 1, NULL);
     CHECK(seq_safetensors_load(Q, path) == SEQ_ERR_SHAPE);
-    CHECK_MSG(strstr(seq_last_error(), "'enc.w' is (3, 4) in the file but (4, 3) in the parameters"), "%s", seq_last_error());
+    CHECK_MSG(strstr(seq_last_error(), "'enc.w' is (3, 4) in the file but (4, 3) in the parameters"), "%s",
+              seq_last_error());
     CHECK(same_data(Q, snap));
     seq_params_free(Q);
     /* out of memory at each allocation in turn */
@@ -772,7 +825,8 @@ static void test_params_from_torch(void) {
     P = seq_params_init(NULL);
     seq_params_add(P, "deep", 2, s22, seq_init_zeros());
     seq_params_alloc(P, NULL);
-    CHECK(seq_safetensors_load(P, fixture_path) == SEQ_ERR_UNSUPPORTED && strstr(seq_last_error(), "'deep' has 5 dimensions"));
+    CHECK(seq_safetensors_load(P, fixture_path) == SEQ_ERR_UNSUPPORTED &&
+          strstr(seq_last_error(), "'deep' has 5 dimensions"));
     seq_params_free(P);
 }
 
@@ -795,7 +849,8 @@ static void ckpt_init(ckpt_fixture *c, uint64_t seed) {
     for (i = 0; i < NP; i++) c->e[i] = -(float)(seed * 1000 + (uint64_t)i);
     memset(&c->adamw, 0, sizeof c->adamw);
     memset(&c->ema, 0, sizeof c->ema);
-    c->adamw.kind = "adamw", c->adamw.buf = c->m, c->adamw.numel = 2 * c->P->numel, c->adamw.step = (int64_t)seed * 10 + 7;
+    c->adamw.kind = "adamw", c->adamw.buf = c->m, c->adamw.numel = 2 * c->P->numel,
+    c->adamw.step = (int64_t)seed * 10 + 7;
     c->ema.kind = "ema", c->ema.buf = c->e, c->ema.numel = c->P->numel, c->ema.step = (int64_t)seed;
     c->states[0] = &c->adamw;
     c->states[1] = &c->ema;
@@ -830,10 +885,12 @@ static void test_checkpoint(void) {
     CHECK(ckpt_same(&b, &snap));
     b.adamw.kind = snap.adamw.kind = "adamw";
     b.ema.numel = snap.ema.numel = NP - 1;
-    CHECK(seq_checkpoint_load(path, b.P, b.states, 2) == SEQ_ERR_FORMAT && strstr(seq_last_error(), "holds 24 floats"));
+    CHECK(seq_checkpoint_load(path, b.P, b.states, 2) == SEQ_ERR_FORMAT &&
+          strstr(seq_last_error(), "holds 24 floats"));
     CHECK(ckpt_same(&b, &snap));
     b.ema.numel = snap.ema.numel = NP;
-    CHECK(seq_checkpoint_load(path, b.P, b.states, 1) == SEQ_ERR_FORMAT && strstr(seq_last_error(), "holds 2 optimizer states"));
+    CHECK(seq_checkpoint_load(path, b.P, b.states, 1) == SEQ_ERR_FORMAT &&
+          strstr(seq_last_error(), "holds 2 optimizer states"));
     CHECK(ckpt_same(&b, &snap));
     seq_params_free(b.P);
     seq_params_free(snap.P);
@@ -851,11 +908,13 @@ static void test_checkpoint(void) {
     ckpt_init(&b, 5);
     ckpt_init(&snap, 5);
     CHECK(seq_safetensors_save(a.P, plain) == SEQ_OK);
-    CHECK(seq_checkpoint_load(plain, b.P, b.states, 2) == SEQ_ERR_FORMAT && strstr(seq_last_error(), "holds no optimizer"));
+    CHECK(seq_checkpoint_load(plain, b.P, b.states, 2) == SEQ_ERR_FORMAT &&
+          strstr(seq_last_error(), "holds no optimizer"));
     CHECK(seq_checkpoint_load(plain, b.P, NULL, 0) == SEQ_ERR_FORMAT && ckpt_same(&b, &snap));
     {
         static const int64_t n2p[1] = {2 * NP};
-        static const char *const meta[6] = {"__optim__.count", "1", "__optim__.0.kind", "adamw", "__optim__.0.step", "-3"};
+        static const char *const meta[6] = {"__optim__.count",  "1", "__optim__.0.kind", "adamw",
+                                            "__optim__.0.step", "-3"};
         seq_st_tensor_desc d[4];
         int64_t i;
         for (i = 0; i < 3; i++) {
@@ -864,7 +923,8 @@ static void test_checkpoint(void) {
         }
         d[3].name = "__optim__.0.adamw", d[3].ndim = 1, d[3].shape = n2p, d[3].data = a.m;
         CHECK(seq_safetensors_write(plain, d, 4, meta, 3, SEQ_ST_F32) == SEQ_OK);
-        CHECK(seq_checkpoint_load(plain, b.P, b.states, 1) == SEQ_ERR_FORMAT && strstr(seq_last_error(), "no valid step"));
+        CHECK(seq_checkpoint_load(plain, b.P, b.states, 1) == SEQ_ERR_FORMAT &&
+              strstr(seq_last_error(), "no valid step"));
         CHECK(ckpt_same(&b, &snap));
     }
     /* out of memory at each allocation in turn, on load and on save */
@@ -890,7 +950,8 @@ static void test_checkpoint(void) {
     b.adamw.kind = NULL;
     CHECK(seq_checkpoint_save(plain, b.P, (const seq_optim_state *const *)b.states, 2) == SEQ_ERR_INVALID);
     CHECK(seq_checkpoint_load(path, b.P, b.states, 2) == SEQ_ERR_INVALID);
-    CHECK(seq_checkpoint_save(plain, b.P, NULL, 2) == SEQ_ERR_INVALID && seq_checkpoint_load(path, b.P, b.states, -1) == SEQ_ERR_INVALID);
+    CHECK(seq_checkpoint_save(plain, b.P, NULL, 2) == SEQ_ERR_INVALID &&
+          seq_checkpoint_load(path, b.P, b.states, -1) == SEQ_ERR_INVALID);
     seq_params_free(a.P);
     seq_params_free(b.P);
     seq_params_free(snap.P);
@@ -948,6 +1009,7 @@ void seq_tests_files(void) {
     RUN(test_st_truncated);
     RUN(test_st_mutations);
     RUN(test_st_layout_order);
+    RUN(test_st_json_accepted);
     RUN(test_st_bad_arguments);
     RUN(test_st_writer_errors);
     RUN(test_params_save_load);
