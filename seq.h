@@ -2378,7 +2378,7 @@ static void seq__st_put_data(FILE *f, const float *x, int64_t n, seq_st_dtype dt
 /* Everything a writer can refuse, checked before any file is touched. */
 static seq_status seq__st_check_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t,
                                       int64_t n, const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
-    int64_t i, total = 0, most = n > n_meta ? n : n_meta;
+    int64_t i, total = 0, most = n > n_meta ? n : n_meta, size = (int64_t)seq_st_dtype_size(dt);
     const char **names, *dup_name = NULL, *dup_key = NULL;
     if (!path || n < 0 || n_meta < 0 || (n > 0 && !t) || (n_meta > 0 && !kv))
         return seq__err(SEQ_ERR_INVALID, "%s: NULL path, tensors or metadata, or a negative count", fn);
@@ -2392,9 +2392,9 @@ static seq_status seq__st_check_write(const char *fn, void *ud, const char *path
         if (numel < 0) return seq__err(SEQ_ERR_SHAPE, "%s: tensor '%.200s' has a bad shape", fn, t[i].name);
         if (numel > 0 && !t[i].data)
             return seq__err(SEQ_ERR_INVALID, "%s: tensor '%.200s' has NULL data", fn, t[i].name);
-        if (numel > (INT64_MAX - total) / 4)
+        if (numel > (INT64_MAX - total) / size)
             return seq__err(SEQ_ERR_INVALID, "%s: too many bytes for one file", fn);
-        total += numel * (int64_t)seq__st_dtypes[dt].size;
+        total += numel * size;
     }
     for (i = 0; i < 2 * n_meta; i++)
         if (!kv[i] || !seq__utf8_valid(kv[i]))
@@ -2460,7 +2460,7 @@ static seq_status seq__st_write(const char *fn, void *ud, const char *path, cons
     while (o.n < hlen) seq__put(&o, " ", 1);
     for (i = 0; i < n; i++) seq__st_put_data(f, t[i].data, seq__numel(t[i].ndim, t[i].shape), dt);
     ok = !ferror(f);
-    ok = fclose(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok; /* fclose flushes: a full disk shows here at the latest */
     if (ok && rename(tmp, path) == 0) {
         s = SEQ_OK;
     } else {
@@ -2533,7 +2533,7 @@ static seq_status seq__save(const char *fn, const char *path, const seq_params *
         kv[1] = text;
         for (k = 0; k < nstates; k++) {
             seq_st_tensor_desc *d = &t[P->count + k];
-            char *name = text + (1 + 4 * k) * SEQ__KEY_CAP, *kind_key = name + SEQ__KEY_CAP;
+            char *name = text + (size_t)(1 + 4 * (int64_t)k) * SEQ__KEY_CAP, *kind_key = name + SEQ__KEY_CAP;
             char *step_key = kind_key + SEQ__KEY_CAP, *step = step_key + SEQ__KEY_CAP;
             seq__optim_key(name, k, states[k]->kind);
             seq__optim_key(kind_key, k, "kind");

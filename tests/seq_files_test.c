@@ -875,6 +875,7 @@ static void test_checkpoint(void) {
     CHECK(seq_checkpoint_save(path, a.P, (const seq_optim_state *const *)a.states, 2) == SEQ_OK);
     CHECK_MSG(seq_checkpoint_load(path, b.P, b.states, 2) == SEQ_OK, "%s", seq_last_error());
     CHECK(ckpt_same(&a, &b) && b.adamw.step == 17 && b.ema.step == 1);
+    CHECK(seq_safetensors_load(b.P, path) == SEQ_OK); /* a checkpoint is a parameter file too */
     seq_params_free(b.P);
     /* each mismatch: SEQ_ERR_FORMAT (SHAPE for the parameters), nothing changed */
     ckpt_init(&b, 3);
