@@ -1880,7 +1880,7 @@ static seq_status seq__json_object(seq__json *js, int depth, seq__json_member_fn
         } while (seq__json_eat(js, ','));
         if (!seq__json_eat(js, '}')) return seq__json_fail(js, "expected ',' or '}' in an object");
     }
-    dup = seq__first_dup(st->keys + mark, st->nkeys - mark);
+    dup = st->nkeys > mark ? seq__first_dup(st->keys + mark, st->nkeys - mark) : NULL; /* keys: NULL if none yet */
     st->nkeys = mark;
     if (dup) return seq__json_fail(js, "key '%.200s' appears twice in one object", dup);
     return SEQ_OK;
@@ -2626,7 +2626,7 @@ static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq
                             int nstates, int checkpoint) {
     seq_safetensors *st;
     int64_t i, total, count, *steps = NULL;
-    float *vals;
+    float *vals = NULL;
     int k;
     seq_status s;
     if (!P || !P->allocated || !path) return seq__err(SEQ_ERR_INVALID, "%s: NULL path or unallocated params", fn);
@@ -2639,16 +2639,16 @@ static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq
     st = seq__st_open(fn, path, NULL, 0, P->alloc_ud, &s);
     if (!st) return s;
     s = seq__st_match_params(st, fn, P);
-    if (s == SEQ_OK && checkpoint && (!seq__meta_int(st, "__optim__.count", &count) || count != nstates))
-        s = seq__err(SEQ_ERR_FORMAT, "%s: the file holds %s optimizer states but %d were passed", fn,
-                     seq_safetensors_meta(st, "__optim__.count") ? seq_safetensors_meta(st, "__optim__.count")
-                                                                 : "no",
-                     nstates);
+    if (s == SEQ_OK && checkpoint && (!seq__meta_int(st, "__optim__.count", &count) || count != nstates)) {
+        const char *held = seq_safetensors_meta(st, "__optim__.count");
+        s = seq__err(SEQ_ERR_FORMAT, "%s: the file holds %.20s optimizer states but %d were passed", fn,
+                     held ? held : "no", nstates);
+    }
     if (s == SEQ_OK) {
         steps = (int64_t *)SEQ_MALLOC(P->alloc_ud, (size_t)nstates * sizeof *steps + (size_t)total * sizeof *vals);
         if (!steps) s = seq__err(SEQ_ERR_NOMEM, "%s: out of memory for %lld floats", fn, (long long)total);
+        else vals = (float *)(steps + nstates);
     }
-    vals = (float *)(steps + nstates);
     for (i = 0; i < P->count && s == SEQ_OK; i++)
         s = seq__st_decode(st, fn, seq_safetensors_find(st, P->items[i]->t.name), vals + P->items[i]->offset);
     for (k = 0, total = P->numel; k < nstates && s == SEQ_OK; k++) {
