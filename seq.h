@@ -324,22 +324,9 @@ SEQDEF float seq_bf16_to_f32(uint16_t h);
  * at [begin, end) of it, packed back to back from 0 to the end of the file. Opening
  * validates all of it (size limits, strict JSON without duplicate keys, dtypes, shapes,
  * offsets); anything off is SEQ_ERR_FORMAT with a message naming the tensor or field. */
-typedef enum seq_st_dtype {
-    SEQ_ST_BOOL,
-    SEQ_ST_U8,
-    SEQ_ST_I8,
-    SEQ_ST_F8_E5M2,
-    SEQ_ST_F8_E4M3,
-    SEQ_ST_I16,
-    SEQ_ST_U16,
-    SEQ_ST_F16,
-    SEQ_ST_BF16,
-    SEQ_ST_I32,
-    SEQ_ST_U32,
-    SEQ_ST_F32,
-    SEQ_ST_F64,
-    SEQ_ST_I64,
-    SEQ_ST_U64,
+typedef enum seq_st_dtype { /* the format's dtype names */
+    SEQ_ST_BOOL, SEQ_ST_U8, SEQ_ST_I8, SEQ_ST_F8_E5M2, SEQ_ST_F8_E4M3, SEQ_ST_I16, SEQ_ST_U16, SEQ_ST_F16,
+    SEQ_ST_BF16, SEQ_ST_I32, SEQ_ST_U32, SEQ_ST_F32, SEQ_ST_F64, SEQ_ST_I64, SEQ_ST_U64,
     SEQ_ST_DTYPE_COUNT
 } seq_st_dtype;
 
@@ -359,8 +346,8 @@ typedef struct seq_st_info {
 typedef struct seq_safetensors seq_safetensors;
 
 /* Reads and validates the header; tensor data is read on demand, so the file stays open
- * until close. NULL on failure, with seq_last_error() saying why. One reader must not be
- * used from two threads at once. */
+ * until close. NULL on failure, with seq_last_error() saying why. alloc_ud goes to
+ * SEQ_MALLOC (NULL: default). One reader must not be used from two threads at once. */
 SEQDEF seq_safetensors *seq_safetensors_open(const char *path, void *alloc_ud);
 /* The same over a buffer holding a whole file, which must outlive the reader. */
 SEQDEF seq_safetensors *seq_safetensors_open_memory(const void *buf, size_t len, void *alloc_ud);
@@ -384,15 +371,16 @@ typedef struct seq_st_tensor_desc {
 } seq_st_tensor_desc;
 
 /* Writes n tensors, converted to out_dtype (SEQ_ST_F32, SEQ_ST_F16 or SEQ_ST_BF16), and
- * n_meta metadata pairs meta_kv[2i] -> meta_kv[2i+1] (NULL when n_meta is 0). The file is
- * written next to path under a temporary name and renamed over it only when complete,
- * so a failure leaves any previous file as it was (rename replaces atomically on POSIX). */
+ * n_meta metadata pairs meta_kv[2i] -> meta_kv[2i+1] (NULL when n_meta is 0); the header
+ * is padded with spaces so the data starts 8-byte aligned. The file is written next to
+ * path under a temporary name and renamed over it only when complete, so a failure
+ * leaves any previous file as it was (rename replaces atomically on POSIX). */
 SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_desc *tensors, int64_t n,
                                         const char *const *meta_kv, int64_t n_meta, seq_st_dtype out_dtype);
 
 /* --- 13c parameters and checkpoints ---------------------------------------------------- */
 
-/* Every parameter under its registered name, as F32. */
+/* Every parameter of P (allocated) under its registered name, as F32. */
 SEQDEF seq_status seq_safetensors_save(const seq_params *P, const char *path);
 /* Fills every parameter of P from the tensor of the same name (F32, F16 or BF16); tensors
  * P lacks are ignored. A missing parameter is SEQ_ERR_FORMAT, another shape SEQ_ERR_SHAPE,
