@@ -730,6 +730,95 @@ SEQDEF float seq_lr_infinite(int64_t step, seq_lr_infinite_config c);
  * 13 files: safetensors, checkpoints
  * =================================================================================== */
 
+/* --- 13a half precision: IEEE binary16 (f16) and bfloat16 (bf16) as uint16_t bits ---
+ * Narrowing rounds to nearest, ties to even; a value too large for the format becomes
+ * +-Inf, subnormals are kept. A NaN stays a NaN in both directions, with its sign and
+ * as much payload as fits, and the quiet bit set (as x86 F16C does). */
+SEQDEF uint16_t seq_f32_to_f16(float x);
+SEQDEF float seq_f16_to_f32(uint16_t h);
+SEQDEF uint16_t seq_f32_to_bf16(float x);
+SEQDEF float seq_bf16_to_f32(uint16_t h);
+
+/* --- 13b safetensors ------------------------------------------------------------------
+ * The format: an 8-byte little-endian length N, N bytes of UTF-8 JSON header
+ *     {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}, ...,
+ *      "__metadata__": {"key": "value", ...}}
+ * padded with spaces, then the data buffer: every tensor's little-endian row-major bytes
+ * at [begin, end) of it, packed back to back from 0 to the end of the file. Opening
+ * validates all of it (size limits, strict JSON without duplicate keys, dtypes, shapes,
+ * offsets); anything off is SEQ_ERR_FORMAT with a message naming the tensor or field. */
+typedef enum seq_st_dtype { /* the format's dtype names */
+    SEQ_ST_BOOL, SEQ_ST_U8, SEQ_ST_I8, SEQ_ST_F8_E5M2, SEQ_ST_F8_E4M3, SEQ_ST_I16, SEQ_ST_U16, SEQ_ST_F16,
+    SEQ_ST_BF16, SEQ_ST_I32, SEQ_ST_U32, SEQ_ST_F32, SEQ_ST_F64, SEQ_ST_I64, SEQ_ST_U64,
+    SEQ_ST_DTYPE_COUNT
+} seq_st_dtype;
+
+SEQDEF const char *seq_st_dtype_name(seq_st_dtype d); /* "F32", ...; "?" out of range */
+SEQDEF size_t seq_st_dtype_size(seq_st_dtype d);      /* bytes per element; 0 out of range */
+
+/* One tensor of an open file; the strings and shape live as long as the reader. */
+typedef struct seq_st_info {
+    const char *name;
+    seq_st_dtype dtype;
+    int ndim;             /* as stored, which may exceed SEQ_MAX_DIMS */
+    const int64_t *shape; /* ndim sizes */
+    int64_t numel;
+    size_t offset, nbytes; /* its bytes within the data buffer */
+} seq_st_info;
+
+typedef struct seq_safetensors seq_safetensors;
+
+/* Reads and validates the header; tensor data is read on demand, so the file stays open
+ * until close. NULL on failure, with seq_last_error() saying why. alloc_ud goes to
+ * SEQ_MALLOC (NULL: default). One reader must not be used from two threads at once. */
+SEQDEF seq_safetensors *seq_safetensors_open(const char *path, void *alloc_ud);
+/* The same over a buffer holding a whole file, which must outlive the reader. */
+SEQDEF seq_safetensors *seq_safetensors_open_memory(const void *buf, size_t len, void *alloc_ud);
+SEQDEF void seq_safetensors_close(seq_safetensors *st);
+SEQDEF int64_t seq_safetensors_count(const seq_safetensors *st);
+/* The i-th tensor in name order (strcmp), NULL when i is out of range. */
+SEQDEF const seq_st_info *seq_safetensors_get(const seq_safetensors *st, int64_t i);
+SEQDEF const seq_st_info *seq_safetensors_find(const seq_safetensors *st, const char *name);
+/* Tensor `name` as f32 into dst, which holds exactly its numel floats (SEQ_ERR_SHAPE
+ * otherwise). F16 and BF16 are widened; other dtypes are SEQ_ERR_UNSUPPORTED. */
+SEQDEF seq_status seq_safetensors_read_f32(seq_safetensors *st, const char *name, float *dst, int64_t numel);
+/* Value of a __metadata__ entry, NULL when absent. */
+SEQDEF const char *seq_safetensors_meta(const seq_safetensors *st, const char *key);
+
+/* A tensor to write: ndim 0..SEQ_MAX_DIMS, data holds the product of shape floats. */
+typedef struct seq_st_tensor_desc {
+    const char *name; /* UTF-8, unique, not "__metadata__" */
+    int ndim;
+    const int64_t *shape;
+    const float *data;
+} seq_st_tensor_desc;
+
+/* Writes n tensors, converted to out_dtype (SEQ_ST_F32, SEQ_ST_F16 or SEQ_ST_BF16), and
+ * n_meta metadata pairs meta_kv[2i] -> meta_kv[2i+1] (NULL when n_meta is 0); the header
+ * is padded with spaces so the data starts 8-byte aligned. The file is written next to
+ * path under a temporary name and renamed over it only when complete, so a failure
+ * leaves any previous file as it was (rename replaces atomically on POSIX). */
+SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_desc *tensors, int64_t n,
+                                        const char *const *meta_kv, int64_t n_meta, seq_st_dtype out_dtype);
+
+/* --- 13c parameters and checkpoints ---------------------------------------------------- */
+
+/* Every parameter of P (allocated) under its registered name, as F32. */
+SEQDEF seq_status seq_safetensors_save(const seq_params *P, const char *path);
+/* Fills every parameter of P from the tensor of the same name (F32, F16 or BF16); tensors
+ * P lacks are ignored. A missing parameter is SEQ_ERR_FORMAT, another shape SEQ_ERR_SHAPE,
+ * more than SEQ_MAX_DIMS dimensions SEQ_ERR_UNSUPPORTED; on any error P is unchanged. */
+SEQDEF seq_status seq_safetensors_load(seq_params *P, const char *path);
+/* Parameters plus optimizer states: state i's buffer is the tensor "__optim__.<i>.<kind>",
+ * its kind and step are the metadata "__optim__.<i>.kind" and "__optim__.<i>.step", and
+ * "__optim__.count" is nstates. Kinds are at most 64 bytes. Loading wants the same
+ * parameters (as seq_safetensors_load) and the same number of states with the same kinds
+ * and sizes (SEQ_ERR_FORMAT otherwise); on any error P and every state are unchanged. */
+SEQDEF seq_status seq_checkpoint_save(const char *path, const seq_params *P, const seq_optim_state *const *states,
+                                      int nstates);
+SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states,
+                                      int nstates);
+
 /* ===================================================================================
  * 14 layers
  * =================================================================================== */
@@ -4402,6 +4491,1176 @@ SEQDEF float seq_lr_infinite(int64_t step, seq_lr_infinite_config c) {
 /* ===================================================================================
  * 13 files: safetensors, checkpoints
  * =================================================================================== */
+
+/* --- 13a half precision -------------------------------------------------------------- */
+
+static uint32_t seq__f32_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static float seq__bits_f32(uint32_t u) {
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+SEQDEF uint16_t seq_f32_to_f16(float x) {
+    uint32_t u = seq__f32_bits(x), a = u & 0x7fffffffu, sign = (u >> 16) & 0x8000u;
+    uint32_t m, q, rem, half;
+    int shift;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN */
+    /* 65520 is halfway between the largest half, 65504, and the next step, 65536: it and
+     * everything above round to Inf */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
+    if (a >= 0x38800000u) {
+        /* normal: rebias the exponent (127 -> 15) and round off 13 mantissa bits; a carry
+         * out of the mantissa correctly bumps the exponent */
+        a -= 0x38000000u;
+        a += 0xfffu + ((a >> 13) & 1u);
+        return (uint16_t)(sign | (a >> 13));
+    }
+    /* below 2^-14 the half is subnormal, counting units of 2^-24; |x| <= 2^-25 is zero */
+    if ((a >> 23) < 102) return (uint16_t)sign;
+    m = (a & 0x7fffffu) | 0x800000u; /* |x| = m * 2^(e-150), so |x| / 2^-24 = m >> (126-e) */
+    shift = 126 - (int)(a >> 23);
+    q = m >> shift;
+    rem = m & ((1u << shift) - 1u);
+    half = 1u << (shift - 1);
+    q += (rem > half || (rem == half && (q & 1u))) ? 1u : 0u; /* 0x3ff + 1 is the least normal */
+    return (uint16_t)(sign | q);
+}
+
+SEQDEF float seq_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0x1f) return seq__bits_f32(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u));
+    if (e == 0) return seq__bits_f32(sign | seq__f32_bits((float)m * (1.0f / 16777216.0f))); /* exact */
+    return seq__bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+SEQDEF uint16_t seq_f32_to_bf16(float x) {
+    uint32_t u = seq__f32_bits(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    /* bf16 is the top half of an f32: same exponent range, so only rounding can overflow,
+     * and its carry runs into the exponent and on to Inf */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+SEQDEF float seq_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x400000u;
+    return seq__bits_f32(u);
+}
+
+/* --- 13b safetensors ------------------------------------------------------------------ */
+
+#define SEQ__ST_MAX_HEADER 100000000u /* the format's cap on N */
+#define SEQ__JSON_MAX_DEPTH 64        /* nesting allowed in ignored fields of a tensor entry */
+
+static const struct {
+    const char *name;
+    unsigned size;
+} seq__st_dtypes[SEQ_ST_DTYPE_COUNT] = {{"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+                                        {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+                                        {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
+
+SEQDEF const char *seq_st_dtype_name(seq_st_dtype d) {
+    return (int)d >= 0 && d < SEQ_ST_DTYPE_COUNT ? seq__st_dtypes[d].name : "?";
+}
+
+SEQDEF size_t seq_st_dtype_size(seq_st_dtype d) {
+    return (int)d >= 0 && d < SEQ_ST_DTYPE_COUNT ? seq__st_dtypes[d].size : 0;
+}
+
+typedef struct seq__st_meta {
+    const char *key; /* first, like seq_st_info's name: see seq__cmp_name */
+    const char *value;
+} seq__st_meta;
+
+struct seq_safetensors {
+    void *alloc_ud;
+    FILE *f;                  /* the open file, or NULL when reading from memory */
+    const unsigned char *mem; /* the whole file when reading from memory */
+    size_t size;              /* bytes in the file */
+    size_t data_start;        /* 8 + N: where the data buffer begins */
+    char *header;             /* the JSON; strings are unescaped in place and point into it */
+    seq_st_info *items;       /* in name order once open */
+    int64_t count, cap;
+    int64_t *dims; /* every shape, back to back in parse order */
+    int64_t ndims, dims_cap;
+    seq__st_meta *meta; /* in key order once open */
+    int64_t nmeta, meta_cap;
+    const char **keys; /* while opening: the keys of every object still being parsed */
+    int64_t nkeys, keys_cap;
+};
+
+/* Orders elements that begin with a `const char *` name: plain strings, seq_st_info and
+ * seq__st_meta (a struct's address is its first member's). */
+static int seq__cmp_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorts n names and returns one that occurs twice, or NULL. */
+static const char *seq__first_dup(const char **names, int64_t n) {
+    int64_t i;
+    if (n < 2) return NULL;
+    qsort(names, (size_t)n, sizeof *names, seq__cmp_name);
+    for (i = 1; i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
+    return NULL;
+}
+
+/* Room for element n of a growable array: the array itself when it has it, else the
+ * array reallocated to twice the capacity, or NULL (the old array still valid). */
+static void *seq__grow(void *ud, void *arr, int64_t n, int64_t *cap, size_t elem) {
+    int64_t ncap;
+    void *p;
+    if (n < *cap) return arr;
+    ncap = *cap ? *cap * 2 : 16;
+    p = SEQ_REALLOC(ud, arr, (size_t)ncap * elem);
+    if (p) *cap = ncap;
+    return p;
+}
+
+/* Decimal digits at p as an int64 (-1 when past INT64_MAX); returns the end of the digits. */
+static const char *seq__digits(const char *p, const char *end, int64_t *v) {
+    *v = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        int d = *p - '0';
+        if (*v >= 0) *v = *v > (INT64_MAX - d) / 10 ? -1 : *v * 10 + d;
+    }
+    return p;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (no overlong forms, surrogates or code
+ * points past U+10FFFF, as RFC 3629 requires), or 0. */
+static int seq__utf8_len(const unsigned char *s, size_t avail) {
+    uint32_t c;
+    int n, i;
+    if (avail == 0) return 0;
+    if (s[0] < 0x80) return 1;
+    n = s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+    if (n == 0 || (size_t)n > avail) return 0;
+    c = s[0] & (0x7fu >> n);
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        c = c << 6 | (s[i] & 0x3fu);
+    }
+    if (n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) return 0;
+    if (n == 4 && (c < 0x10000 || c > 0x10ffff)) return 0;
+    return n;
+}
+
+static int seq__utf8_valid(const char *s) {
+    size_t left = strlen(s);
+    while (left > 0) {
+        int n = seq__utf8_len((const unsigned char *)s, left);
+        if (!n) return 0;
+        s += n;
+        left -= (size_t)n;
+    }
+    return 1;
+}
+
+/* --- the header parser: strict JSON (RFC 8259) driven by the safetensors schema; every
+ *     object is checked for duplicate keys, and nesting is capped so no input recurses
+ *     deeply --------------------------------------------------------------------------- */
+
+typedef struct seq__json {
+    seq_safetensors *st;
+    const char *fn; /* the public function, for messages */
+    char *base, *p, *end;
+} seq__json;
+
+static seq_status seq__json_fail(seq__json *js, const char *fmt, ...) SEQ__PRINTF(2, 3);
+static seq_status seq__json_fail(seq__json *js, const char *fmt, ...) {
+    char why[320];
+    va_list ap;
+    va_start(ap, fmt);
+    seq__vformat(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return seq__err(SEQ_ERR_FORMAT, "%s: header byte %ld: %s", js->fn, (long)(js->p - js->base), why);
+}
+
+static seq_status seq__json_nomem(seq__json *js) {
+    return seq__err(SEQ_ERR_NOMEM, "%s: out of memory reading the header", js->fn);
+}
+
+static void seq__json_ws(seq__json *js) {
+    while (js->p < js->end && (*js->p == ' ' || *js->p == '\t' || *js->p == '\n' || *js->p == '\r')) js->p++;
+}
+
+/* Skips whitespace and says whether c is next. */
+static int seq__json_peek(seq__json *js, char c) {
+    seq__json_ws(js);
+    return js->p < js->end && *js->p == c;
+}
+
+/* Skips whitespace, then consumes c if it is next. */
+static int seq__json_eat(seq__json *js, char c) {
+    if (!seq__json_peek(js, c)) return 0;
+    js->p++;
+    return 1;
+}
+
+static int seq__json_hex4(seq__json *js, uint32_t *out) {
+    static const char hex[] = "0123456789abcdef0123456789ABCDEF";
+    const char *hit;
+    int i;
+    *out = 0;
+    if (js->end - js->p < 4) return 0;
+    for (i = 0; i < 4; i++, js->p++) {
+        hit = (const char *)memchr(hex, *js->p, sizeof hex - 1);
+        if (!hit) return 0;
+        *out = *out << 4 | (uint32_t)((hit - hex) & 15);
+    }
+    return 1;
+}
+
+/* One escape (p just past the backslash) decoded to UTF-8 at *w. */
+static seq_status seq__json_escape(seq__json *js, char **w) {
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *hit;
+    uint32_t c, lo;
+    if (js->p >= js->end) return seq__json_fail(js, "unterminated string");
+    if (*js->p != 'u') {
+        hit = (const char *)memchr(from, *js->p, sizeof from - 1);
+        if (!hit) return seq__json_fail(js, "invalid escape in a string");
+        *(*w)++ = to[hit - from];
+        js->p++;
+        return SEQ_OK;
+    }
+    js->p++;
+    if (!seq__json_hex4(js, &c)) return seq__json_fail(js, "\\u needs 4 hex digits");
+    if (c >= 0xdc00 && c <= 0xdfff) return seq__json_fail(js, "lone low surrogate \\u%04x", (unsigned)c);
+    if (c >= 0xd800 && c <= 0xdbff) {
+        if (js->end - js->p < 2 || js->p[0] != '\\' || js->p[1] != 'u')
+            return seq__json_fail(js, "high surrogate \\u%04x without its low half", (unsigned)c);
+        js->p += 2;
+        if (!seq__json_hex4(js, &lo) || lo < 0xdc00 || lo > 0xdfff)
+            return seq__json_fail(js, "high surrogate \\u%04x without its low half", (unsigned)c);
+        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+    }
+    if (c == 0) return seq__json_fail(js, "\\u0000 cannot be part of a name or value");
+    /* UTF-8 of c: never longer than the 6 or 12 escape bytes it replaces */
+    if (c < 0x80) {
+        *(*w)++ = (char)c;
+    } else if (c < 0x800) {
+        *(*w)++ = (char)(0xc0 | (c >> 6));
+        *(*w)++ = (char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+        *(*w)++ = (char)(0xe0 | (c >> 12));
+        *(*w)++ = (char)(0x80 | ((c >> 6) & 0x3f));
+        *(*w)++ = (char)(0x80 | (c & 0x3f));
+    } else {
+        *(*w)++ = (char)(0xf0 | (c >> 18));
+        *(*w)++ = (char)(0x80 | ((c >> 12) & 0x3f));
+        *(*w)++ = (char)(0x80 | ((c >> 6) & 0x3f));
+        *(*w)++ = (char)(0x80 | (c & 0x3f));
+    }
+    return SEQ_OK;
+}
+
+/* A string, unescaped in place into a C string starting at its opening quote: the
+ * decoded text is never longer than the quoted one, so writing trails reading. */
+static seq_status seq__json_string(seq__json *js, const char **out) {
+    char *w;
+    if (!seq__json_eat(js, '"')) return seq__json_fail(js, "expected a string");
+    w = js->p - 1;
+    *out = w;
+    for (;;) {
+        unsigned char c;
+        int n;
+        if (js->p >= js->end) return seq__json_fail(js, "unterminated string");
+        c = (unsigned char)*js->p;
+        if (c == '"') {
+            js->p++;
+            *w = 0;
+            return SEQ_OK;
+        }
+        if (c < 0x20) return seq__json_fail(js, "control character 0x%02x in a string", c);
+        if (c == '\\') {
+            seq_status s;
+            js->p++;
+            s = seq__json_escape(js, &w);
+            if (s != SEQ_OK) return s;
+            continue;
+        }
+        n = seq__utf8_len((const unsigned char *)js->p, (size_t)(js->end - js->p));
+        if (!n) return seq__json_fail(js, "invalid UTF-8 in a string");
+        memmove(w, js->p, (size_t)n);
+        w += n;
+        js->p += n;
+    }
+}
+
+/* A number. With out, the only kind the format has: a non-negative integer that fits an
+ * int64 (`what` names it in messages); without, any JSON number is skipped. */
+static seq_status seq__json_number(seq__json *js, int64_t *out, const char *what) {
+    const char *digits;
+    int64_t v;
+    if (seq__json_peek(js, '-')) {
+        if (out) return seq__json_fail(js, "%s must be a non-negative integer", what);
+        js->p++;
+    }
+    digits = js->p;
+    js->p = (char *)seq__digits(js->p, js->end, &v);
+    if (js->p == digits && out) return seq__json_fail(js, "%s must be a non-negative integer", what);
+    if (js->p == digits) return seq__json_fail(js, "expected a value");
+    if (*digits == '0' && js->p - digits > 1) return seq__json_fail(js, "number with a leading zero");
+    if (out && v < 0) return seq__json_fail(js, "%s is too large", what);
+    if (js->p < js->end && (*js->p == '.' || *js->p == 'e' || *js->p == 'E')) {
+        if (out) return seq__json_fail(js, "%s must be an integer", what);
+        if (*js->p == '.') {
+            digits = ++js->p;
+            js->p = (char *)seq__digits(js->p, js->end, &v);
+            if (js->p == digits) return seq__json_fail(js, "digits must follow '.'");
+        }
+        if (js->p < js->end && (*js->p == 'e' || *js->p == 'E')) {
+            js->p++;
+            if (js->p < js->end && (*js->p == '+' || *js->p == '-')) js->p++;
+            digits = js->p;
+            js->p = (char *)seq__digits(js->p, js->end, &v);
+            if (js->p == digits) return seq__json_fail(js, "digits must follow the exponent");
+        }
+    }
+    if (out) *out = v;
+    return SEQ_OK;
+}
+
+typedef seq_status (*seq__json_member_fn)(seq__json *js, const char *key, int depth, void *ud);
+typedef seq_status (*seq__json_elem_fn)(seq__json *js, int64_t index, int depth, void *ud);
+
+/* An object at nesting level depth: each value is parsed by member(), and its keys must
+ * differ from each other. */
+static seq_status seq__json_object(seq__json *js, int depth, seq__json_member_fn member, void *ud) {
+    seq_safetensors *st = js->st;
+    int64_t mark = st->nkeys;
+    const char *key, *dup;
+    seq_status s;
+    if (depth > SEQ__JSON_MAX_DEPTH)
+        return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
+    if (!seq__json_eat(js, '{')) return seq__json_fail(js, "expected an object");
+    if (!seq__json_eat(js, '}')) {
+        do {
+            const char **keys;
+            if ((s = seq__json_string(js, &key)) != SEQ_OK) return s;
+            keys = (const char **)seq__grow(st->alloc_ud, st->keys, st->nkeys, &st->keys_cap, sizeof *keys);
+            if (!keys) return seq__json_nomem(js);
+            st->keys = keys;
+            st->keys[st->nkeys++] = key;
+            if (!seq__json_eat(js, ':')) return seq__json_fail(js, "expected ':' after a key");
+            if ((s = member(js, key, depth, ud)) != SEQ_OK) return s;
+        } while (seq__json_eat(js, ','));
+        if (!seq__json_eat(js, '}')) return seq__json_fail(js, "expected ',' or '}' in an object");
+    }
+    dup = st->nkeys > mark ? seq__first_dup(st->keys + mark, st->nkeys - mark) : NULL; /* keys: NULL if none yet */
+    st->nkeys = mark;
+    if (dup) return seq__json_fail(js, "key '%.200s' appears twice in one object", dup);
+    return SEQ_OK;
+}
+
+/* An array at nesting level depth, each element parsed by elem(). */
+static seq_status seq__json_array(seq__json *js, int depth, seq__json_elem_fn elem, void *ud) {
+    int64_t i = 0;
+    seq_status s;
+    if (depth > SEQ__JSON_MAX_DEPTH)
+        return seq__json_fail(js, "nested deeper than %d levels", SEQ__JSON_MAX_DEPTH);
+    if (!seq__json_eat(js, '[')) return seq__json_fail(js, "expected an array");
+    if (seq__json_eat(js, ']')) return SEQ_OK;
+    do {
+        if ((s = elem(js, i++, depth, ud)) != SEQ_OK) return s;
+    } while (seq__json_eat(js, ','));
+    return seq__json_eat(js, ']') ? SEQ_OK : seq__json_fail(js, "expected ',' or ']' in an array");
+}
+
+static seq_status seq__json_skip(seq__json *js, int depth);
+
+static seq_status seq__json_skip_member(seq__json *js, const char *key, int depth, void *ud) {
+    (void)key;
+    (void)ud;
+    return seq__json_skip(js, depth);
+}
+
+static seq_status seq__json_skip_elem(seq__json *js, int64_t index, int depth, void *ud) {
+    (void)index;
+    (void)ud;
+    return seq__json_skip(js, depth);
+}
+
+/* Any value, checked and discarded; depth is the level of its container. */
+static seq_status seq__json_skip(seq__json *js, int depth) {
+    static const char *const words[3] = {"true", "false", "null"};
+    const char *s;
+    int i;
+    if (seq__json_peek(js, '"')) return seq__json_string(js, &s);
+    if (seq__json_peek(js, '{')) return seq__json_object(js, depth + 1, seq__json_skip_member, NULL);
+    if (seq__json_peek(js, '[')) return seq__json_array(js, depth + 1, seq__json_skip_elem, NULL);
+    for (i = 0; i < 3; i++) {
+        size_t len = strlen(words[i]);
+        if ((size_t)(js->end - js->p) >= len && memcmp(js->p, words[i], len) == 0) {
+            js->p += len;
+            return SEQ_OK;
+        }
+    }
+    return seq__json_number(js, NULL, NULL);
+}
+
+/* A tensor entry while it is parsed. */
+typedef struct seq__st_entry {
+    seq_st_info *info;
+    unsigned seen; /* 1 dtype, 2 shape, 4 data_offsets */
+    int64_t offsets[2];
+} seq__st_entry;
+
+static seq_status seq__st_dim(seq__json *js, int64_t index, int depth, void *ud) {
+    seq__st_entry *e = (seq__st_entry *)ud;
+    seq_safetensors *st = js->st;
+    int64_t d, *dims;
+    seq_status s = seq__json_number(js, &d, "a shape entry");
+    (void)index;
+    (void)depth;
+    if (s != SEQ_OK) return s;
+    if (d != 0 && e->info->numel > INT64_MAX / d)
+        return seq__json_fail(js, "tensor '%.200s': the shape's element count overflows", e->info->name);
+    e->info->numel *= d;
+    dims = (int64_t *)seq__grow(st->alloc_ud, st->dims, st->ndims, &st->dims_cap, sizeof *dims);
+    if (!dims) return seq__json_nomem(js);
+    st->dims = dims;
+    st->dims[st->ndims++] = d;
+    e->info->ndim++;
+    return SEQ_OK;
+}
+
+static seq_status seq__st_offset(seq__json *js, int64_t index, int depth, void *ud) {
+    seq__st_entry *e = (seq__st_entry *)ud;
+    (void)depth;
+    if (index > 1)
+        return seq__json_fail(js, "tensor '%.200s': data_offsets has more than 2 entries", e->info->name);
+    return seq__json_number(js, &e->offsets[index], "a data offset");
+}
+
+static seq_status seq__st_field(seq__json *js, const char *key, int depth, void *ud) {
+    seq__st_entry *e = (seq__st_entry *)ud;
+    const char *dtype;
+    seq_status s;
+    int d;
+    if (strcmp(key, "dtype") == 0) {
+        if (!seq__json_peek(js, '"'))
+            return seq__json_fail(js, "tensor '%.200s': dtype must be a string", e->info->name);
+        if ((s = seq__json_string(js, &dtype)) != SEQ_OK) return s;
+        for (d = 0; d < SEQ_ST_DTYPE_COUNT && strcmp(dtype, seq__st_dtypes[d].name) != 0; d++) continue;
+        if (d == SEQ_ST_DTYPE_COUNT)
+            return seq__json_fail(js, "tensor '%.200s': unknown dtype '%.20s'", e->info->name, dtype);
+        e->info->dtype = (seq_st_dtype)d;
+        e->seen |= 1;
+        return SEQ_OK;
+    }
+    if (strcmp(key, "shape") == 0) {
+        e->seen |= 2;
+        return seq__json_array(js, depth + 1, seq__st_dim, e);
+    }
+    if (strcmp(key, "data_offsets") == 0) {
+        e->seen |= 4;
+        e->offsets[0] = e->offsets[1] = -1;
+        if ((s = seq__json_array(js, depth + 1, seq__st_offset, e)) != SEQ_OK) return s;
+        if (e->offsets[1] < 0)
+            return seq__json_fail(js, "tensor '%.200s': data_offsets needs 2 entries", e->info->name);
+        return SEQ_OK;
+    }
+    return seq__json_skip(js, depth); /* fields the format may grow are ignored, as the reference does */
+}
+
+static seq_status seq__st_meta_member(seq__json *js, const char *key, int depth, void *ud) {
+    seq_safetensors *st = js->st;
+    seq__st_meta *meta;
+    const char *value;
+    seq_status s;
+    (void)depth;
+    (void)ud;
+    if (!seq__json_peek(js, '"'))
+        return seq__json_fail(js, "__metadata__ value of '%.200s' must be a string", key);
+    if ((s = seq__json_string(js, &value)) != SEQ_OK) return s;
+    meta = (seq__st_meta *)seq__grow(st->alloc_ud, st->meta, st->nmeta, &st->meta_cap, sizeof *meta);
+    if (!meta) return seq__json_nomem(js);
+    st->meta = meta;
+    st->meta[st->nmeta].key = key;
+    st->meta[st->nmeta++].value = value;
+    return SEQ_OK;
+}
+
+/* A top-level member: the metadata object, or a tensor entry checked on its own (known
+ * dtype, all three fields, byte span matching shape and dtype, inside the buffer). */
+static seq_status seq__st_member(seq__json *js, const char *key, int depth, void *ud) {
+    seq_safetensors *st = js->st;
+    seq__st_entry e;
+    seq_st_info *items;
+    int64_t size, nbytes, b, end;
+    seq_status s;
+    (void)ud;
+    if (strcmp(key, "__metadata__") == 0) {
+        if (!seq__json_peek(js, '{')) return seq__json_fail(js, "__metadata__ must be an object");
+        return seq__json_object(js, depth + 1, seq__st_meta_member, NULL);
+    }
+    if (!seq__json_peek(js, '{')) return seq__json_fail(js, "tensor '%.200s' must be an object", key);
+    items = (seq_st_info *)seq__grow(st->alloc_ud, st->items, st->count, &st->cap, sizeof *items);
+    if (!items) return seq__json_nomem(js);
+    st->items = items;
+    e.info = &st->items[st->count++];
+    memset(e.info, 0, sizeof *e.info);
+    e.info->name = key;
+    e.info->numel = 1;
+    e.seen = 0;
+    if ((s = seq__json_object(js, depth + 1, seq__st_field, &e)) != SEQ_OK) return s;
+    if (e.seen != 7)
+        return seq__json_fail(js, "tensor '%.200s' has no %s", key,
+                              !(e.seen & 1)   ? "dtype"
+                              : !(e.seen & 2) ? "shape"
+                                              : "data_offsets");
+    b = e.offsets[0];
+    end = e.offsets[1];
+    size = (int64_t)seq__st_dtypes[e.info->dtype].size;
+    if (end < b)
+        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] end before they begin", key,
+                              (long long)b, (long long)end);
+    if (e.info->numel > INT64_MAX / size)
+        return seq__json_fail(js, "tensor '%.200s': its size in bytes overflows", key);
+    nbytes = e.info->numel * size;
+    if (end - b != nbytes)
+        return seq__json_fail(
+            js, "tensor '%.200s': data_offsets [%lld, %lld] span %lld bytes, but %lld %s elements take %lld", key,
+            (long long)b, (long long)end, (long long)(end - b), (long long)e.info->numel,
+            seq__st_dtypes[e.info->dtype].name, (long long)nbytes);
+    if ((uint64_t)end > (uint64_t)(st->size - st->data_start))
+        return seq__json_fail(js, "tensor '%.200s': data_offsets [%lld, %lld] run past the %zu-byte data buffer",
+                              key, (long long)b, (long long)end, st->size - st->data_start);
+    e.info->offset = (size_t)b;
+    e.info->nbytes = (size_t)nbytes;
+    return SEQ_OK;
+}
+
+/* The header: one object right at the start (as the reference requires), then only
+ * whitespace, the padding. */
+static seq_status seq__st_parse_header(seq_safetensors *st, const char *fn, size_t n) {
+    seq__json js;
+    int64_t i, at;
+    seq_status s;
+    js.st = st;
+    js.fn = fn;
+    js.base = js.p = st->header;
+    js.end = st->header + n;
+    if (n == 0 || st->header[0] != '{')
+        return seq__json_fail(&js, "the header must be a JSON object starting with '{'");
+    if ((s = seq__json_object(&js, 1, seq__st_member, NULL)) != SEQ_OK) return s;
+    seq__json_ws(&js);
+    if (js.p != js.end) return seq__json_fail(&js, "data after the header object");
+    for (i = 0, at = 0; i < st->count; i++) {
+        st->items[i].shape = st->dims ? st->dims + at : NULL;
+        at += st->items[i].ndim;
+    }
+    return SEQ_OK;
+}
+
+/* Orders tensors by where their bytes lie (then by name, so ties sort the same everywhere). */
+static int seq__cmp_offset(const void *a, const void *b) {
+    const seq_st_info *x = (const seq_st_info *)a, *y = (const seq_st_info *)b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    if (x->nbytes != y->nbytes) return x->nbytes < y->nbytes ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The tensors must tile the data buffer exactly: in offset order (the header's own order
+ * means nothing, JSON objects being unordered) each begins where the one before ends,
+ * the first at 0, and the last ends at the end of the file. */
+static seq_status seq__st_layout(seq_safetensors *st, const char *fn) {
+    size_t pos = 0, size = st->size - st->data_start;
+    int64_t i;
+    if (st->count > 1) qsort(st->items, (size_t)st->count, sizeof *st->items, seq__cmp_offset);
+    for (i = 0; i < st->count; i++) {
+        const seq_st_info *t = &st->items[i];
+        if (t->offset < pos)
+            return seq__err(SEQ_ERR_FORMAT,
+                            "%s: tensor '%.200s' at data bytes [%zu, %zu) overlaps '%.200s' before it", fn,
+                            t->name, t->offset, t->offset + t->nbytes, st->items[i - 1].name);
+        if (t->offset > pos)
+            return seq__err(SEQ_ERR_FORMAT, "%s: a hole of %zu bytes in the data buffer before tensor '%.200s'",
+                            fn, t->offset - pos, t->name);
+        pos += t->nbytes;
+    }
+    if (pos != size)
+        return seq__err(SEQ_ERR_FORMAT, "%s: the tensors cover %zu bytes but the data buffer holds %zu", fn, pos,
+                        size);
+    if (st->count > 1) qsort(st->items, (size_t)st->count, sizeof *st->items, seq__cmp_name);
+    if (st->nmeta > 1) qsort(st->meta, (size_t)st->nmeta, sizeof *st->meta, seq__cmp_name);
+    return SEQ_OK;
+}
+
+/* n bytes at file position pos into dst. */
+static seq_status seq__st_bytes(seq_safetensors *st, const char *fn, size_t pos, size_t n, void *dst) {
+    if (n == 0) return SEQ_OK;
+    if (st->mem) {
+        memcpy(dst, st->mem + pos, n);
+        return SEQ_OK;
+    }
+    if (fseek(st->f, (long)pos, SEEK_SET) != 0 || fread(dst, 1, n, st->f) != n)
+        return seq__err(SEQ_ERR_IO, "%s: reading %zu bytes at file offset %zu failed", fn, n, pos);
+    return SEQ_OK;
+}
+
+static seq_status seq__st_read_header(seq_safetensors *st, const char *fn) {
+    unsigned char len8[8];
+    uint64_t n = 0;
+    int i;
+    seq_status s;
+    if (st->size < 8)
+        return seq__err(SEQ_ERR_FORMAT, "%s: %zu bytes are too few for the 8-byte header length", fn, st->size);
+    if ((s = seq__st_bytes(st, fn, 0, 8, len8)) != SEQ_OK) return s;
+    for (i = 7; i >= 0; i--) n = n << 8 | len8[i];
+    if (n > SEQ__ST_MAX_HEADER)
+        return seq__err(SEQ_ERR_FORMAT, "%s: header length %llu is over the format's limit of %u bytes", fn,
+                        (unsigned long long)n, SEQ__ST_MAX_HEADER);
+    if (n > st->size - 8)
+        return seq__err(SEQ_ERR_FORMAT, "%s: header length %llu runs past the end of the %zu-byte file", fn,
+                        (unsigned long long)n, st->size);
+    st->data_start = 8 + (size_t)n;
+    st->header = (char *)SEQ_MALLOC(st->alloc_ud, (size_t)n + 1);
+    if (!st->header)
+        return seq__err(SEQ_ERR_NOMEM, "%s: out of memory for a %llu-byte header", fn, (unsigned long long)n);
+    if ((s = seq__st_bytes(st, fn, 8, (size_t)n, st->header)) != SEQ_OK) return s;
+    if ((s = seq__st_parse_header(st, fn, (size_t)n)) != SEQ_OK) return s;
+    return seq__st_layout(st, fn);
+}
+
+/* A reader over the file at path, or else over buf; fn names the public caller. */
+static seq_safetensors *seq__st_open(const char *fn, const char *path, const void *buf, size_t len, void *ud,
+                                     seq_status *status) {
+    seq_safetensors *st = (seq_safetensors *)SEQ_MALLOC(ud, sizeof *st);
+    long size = 0;
+    seq_status s = SEQ_OK;
+    if (!st) {
+        *status = seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    memset(st, 0, sizeof *st);
+    st->alloc_ud = ud;
+    if (path) {
+        st->f = fopen(path, "rb");
+        if (!st->f)
+            s = seq__err(SEQ_ERR_IO, "%s: cannot open '%s'", fn, path);
+        else if (fseek(st->f, 0, SEEK_END) != 0 || (size = ftell(st->f)) < 0)
+            s = seq__err(SEQ_ERR_IO, "%s: cannot find the size of '%s'", fn, path);
+        st->size = (size_t)size;
+    } else {
+        st->mem = (const unsigned char *)buf;
+        st->size = len;
+    }
+    if (s == SEQ_OK) s = seq__st_read_header(st, fn);
+    SEQ_FREE(ud, st->keys); /* parse scratch: not needed once open */
+    st->keys = NULL;
+    if (s != SEQ_OK) {
+        seq_safetensors_close(st);
+        st = NULL;
+    }
+    *status = s;
+    return st;
+}
+
+SEQDEF seq_safetensors *seq_safetensors_open(const char *path, void *alloc_ud) {
+    seq_status s;
+    if (!path) {
+        seq__err(SEQ_ERR_INVALID, "seq_safetensors_open: NULL path");
+        return NULL;
+    }
+    return seq__st_open("seq_safetensors_open", path, NULL, 0, alloc_ud, &s);
+}
+
+SEQDEF seq_safetensors *seq_safetensors_open_memory(const void *buf, size_t len, void *alloc_ud) {
+    seq_status s;
+    if (!buf) {
+        seq__err(SEQ_ERR_INVALID, "seq_safetensors_open_memory: NULL buffer");
+        return NULL;
+    }
+    return seq__st_open("seq_safetensors_open_memory", NULL, buf, len, alloc_ud, &s);
+}
+
+SEQDEF void seq_safetensors_close(seq_safetensors *st) {
+    if (!st) return;
+    if (st->f) fclose(st->f);
+    SEQ_FREE(st->alloc_ud, st->header);
+    SEQ_FREE(st->alloc_ud, st->items);
+    SEQ_FREE(st->alloc_ud, st->dims);
+    SEQ_FREE(st->alloc_ud, st->meta);
+    SEQ_FREE(st->alloc_ud, st);
+}
+
+SEQDEF int64_t seq_safetensors_count(const seq_safetensors *st) { return st ? st->count : 0; }
+
+SEQDEF const seq_st_info *seq_safetensors_get(const seq_safetensors *st, int64_t i) {
+    return st && i >= 0 && i < st->count ? &st->items[i] : NULL;
+}
+
+SEQDEF const seq_st_info *seq_safetensors_find(const seq_safetensors *st, const char *name) {
+    if (!st || !name || st->count == 0) return NULL;
+    return (const seq_st_info *)bsearch(&name, st->items, (size_t)st->count, sizeof *st->items, seq__cmp_name);
+}
+
+SEQDEF const char *seq_safetensors_meta(const seq_safetensors *st, const char *key) {
+    const seq__st_meta *m;
+    if (!st || !key || st->nmeta == 0) return NULL;
+    m = (const seq__st_meta *)bsearch(&key, st->meta, (size_t)st->nmeta, sizeof *st->meta, seq__cmp_name);
+    return m ? m->value : NULL;
+}
+
+/* info's elements as f32 into dst (numel floats). From a file the raw bytes are read into
+ * the tail of dst and widened front to back: writing element i (dst bytes [4i, 4i+4))
+ * never reaches the raw bytes of a later element, which begin at 4n - size*(n-i-1). */
+static seq_status seq__st_decode(seq_safetensors *st, const char *fn, const seq_st_info *info, float *dst) {
+    const unsigned char *src;
+    int64_t i, n = info->numel;
+    if (info->dtype != SEQ_ST_F32 && info->dtype != SEQ_ST_F16 && info->dtype != SEQ_ST_BF16)
+        return seq__err(SEQ_ERR_UNSUPPORTED, "%s: tensor '%.200s' is %s; only F32, F16 and BF16 load as f32", fn,
+                        info->name, seq__st_dtypes[info->dtype].name);
+    if (n == 0) return SEQ_OK;
+    if (st->mem) {
+        src = st->mem + st->data_start + info->offset;
+    } else {
+        unsigned char *tail = (unsigned char *)dst + (size_t)n * sizeof(float) - info->nbytes;
+        seq_status s = seq__st_bytes(st, fn, st->data_start + info->offset, info->nbytes, tail);
+        if (s != SEQ_OK) return s;
+        src = tail;
+    }
+    if (info->dtype == SEQ_ST_F32) {
+        for (i = 0; i < n; i++, src += 4)
+            dst[i] = seq__bits_f32((uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16 |
+                                   (uint32_t)src[3] << 24);
+    } else {
+        for (i = 0; i < n; i++, src += 2) {
+            uint16_t h = (uint16_t)(src[0] | src[1] << 8);
+            dst[i] = info->dtype == SEQ_ST_F16 ? seq_f16_to_f32(h) : seq_bf16_to_f32(h);
+        }
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_safetensors_read_f32(seq_safetensors *st, const char *name, float *dst, int64_t numel) {
+    static const char fn[] = "seq_safetensors_read_f32";
+    const seq_st_info *info;
+    if (!st || !name || (!dst && numel > 0)) return seq__err(SEQ_ERR_INVALID, "%s: NULL reader, name or dst", fn);
+    info = seq_safetensors_find(st, name);
+    if (!info) return seq__err(SEQ_ERR_INVALID, "%s: no tensor '%.200s'", fn, name);
+    if (numel != info->numel)
+        return seq__err(SEQ_ERR_SHAPE, "%s: tensor '%.200s' has %lld elements, not %lld", fn, name,
+                        (long long)info->numel, (long long)numel);
+    return seq__st_decode(st, fn, info, dst);
+}
+
+/* --- the writer ------------------------------------------------------------------------ */
+
+/* Where header text goes: a file, or nowhere while only its length is counted. */
+typedef struct seq__sink {
+    FILE *f;
+    size_t n;
+} seq__sink;
+
+static void seq__put(seq__sink *o, const char *s, size_t n) {
+    if (o->f) fwrite(s, 1, n, o->f);
+    o->n += n;
+}
+
+static void seq__puts(seq__sink *o, const char *s) { seq__put(o, s, strlen(s)); }
+
+static void seq__put_i64(seq__sink *o, int64_t v) {
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    seq__puts(o, b);
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped, UTF-8 as is. */
+static void seq__put_json_str(seq__sink *o, const char *s) {
+    seq__put(o, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            seq__put(o, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)c);
+            seq__put(o, esc, 6);
+        } else {
+            seq__put(o, s, 1);
+        }
+    }
+    seq__put(o, "\"", 1);
+}
+
+static void seq__st_header(seq__sink *o, const seq_st_tensor_desc *t, int64_t n, const char *const *kv,
+                           int64_t n_meta, seq_st_dtype dt) {
+    int64_t i, off = 0;
+    int k;
+    seq__puts(o, "{");
+    if (n_meta > 0) {
+        seq__puts(o, "\"__metadata__\":{");
+        for (i = 0; i < n_meta; i++) {
+            if (i) seq__puts(o, ",");
+            seq__put_json_str(o, kv[2 * i]);
+            seq__puts(o, ":");
+            seq__put_json_str(o, kv[2 * i + 1]);
+        }
+        seq__puts(o, "}");
+    }
+    for (i = 0; i < n; i++) {
+        int64_t bytes = seq__numel(t[i].ndim, t[i].shape) * (int64_t)seq__st_dtypes[dt].size;
+        if (i || n_meta > 0) seq__puts(o, ",");
+        seq__put_json_str(o, t[i].name);
+        seq__puts(o, ":{\"dtype\":\"");
+        seq__puts(o, seq__st_dtypes[dt].name);
+        seq__puts(o, "\",\"shape\":[");
+        for (k = 0; k < t[i].ndim; k++) {
+            if (k) seq__puts(o, ",");
+            seq__put_i64(o, t[i].shape[k]);
+        }
+        seq__puts(o, "],\"data_offsets\":[");
+        seq__put_i64(o, off);
+        seq__puts(o, ",");
+        seq__put_i64(o, off + bytes);
+        seq__puts(o, "]}");
+        off += bytes;
+    }
+    seq__puts(o, "}");
+}
+
+/* n floats as little-endian dt elements. */
+static void seq__st_put_data(FILE *f, const float *x, int64_t n, seq_st_dtype dt) {
+    unsigned char buf[4096];
+    size_t used = 0, size = seq__st_dtypes[dt].size, b;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t u = dt == SEQ_ST_F32   ? seq__f32_bits(x[i])
+                     : dt == SEQ_ST_F16 ? seq_f32_to_f16(x[i])
+                                        : seq_f32_to_bf16(x[i]);
+        for (b = 0; b < size; b++) buf[used++] = (unsigned char)(u >> (8 * b));
+        if (used == sizeof buf) {
+            fwrite(buf, 1, used, f);
+            used = 0;
+        }
+    }
+    if (used) fwrite(buf, 1, used, f);
+}
+
+/* Everything a writer can refuse, checked before any file is touched. */
+static seq_status seq__st_check_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t,
+                                      int64_t n, const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
+    int64_t i, total = 0, most = n > n_meta ? n : n_meta, size = (int64_t)seq_st_dtype_size(dt);
+    const char **names, *dup_name = NULL, *dup_key = NULL;
+    if (!path || n < 0 || n_meta < 0 || (n > 0 && !t) || (n_meta > 0 && !kv))
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL path, tensors or metadata, or a negative count", fn);
+    if (dt != SEQ_ST_F32 && dt != SEQ_ST_F16 && dt != SEQ_ST_BF16)
+        return seq__err(SEQ_ERR_UNSUPPORTED, "%s: writes F32, F16 or BF16, not %s", fn, seq_st_dtype_name(dt));
+    for (i = 0; i < n; i++) {
+        int64_t numel = seq__numel(t[i].ndim, t[i].shape);
+        if (!t[i].name || !seq__utf8_valid(t[i].name) || strcmp(t[i].name, "__metadata__") == 0)
+            return seq__err(SEQ_ERR_INVALID, "%s: tensor %lld has a NULL, non-UTF-8 or reserved name", fn,
+                            (long long)i);
+        if (numel < 0) return seq__err(SEQ_ERR_SHAPE, "%s: tensor '%.200s' has a bad shape", fn, t[i].name);
+        if (numel > 0 && !t[i].data)
+            return seq__err(SEQ_ERR_INVALID, "%s: tensor '%.200s' has NULL data", fn, t[i].name);
+        if (numel > (INT64_MAX - total) / size)
+            return seq__err(SEQ_ERR_INVALID, "%s: too many bytes for one file", fn);
+        total += numel * size;
+    }
+    for (i = 0; i < 2 * n_meta; i++)
+        if (!kv[i] || !seq__utf8_valid(kv[i]))
+            return seq__err(SEQ_ERR_INVALID, "%s: metadata string %lld is NULL or not UTF-8", fn, (long long)i);
+    if (most < 2) return SEQ_OK;
+    names = (const char **)SEQ_MALLOC(ud, (size_t)most * sizeof *names);
+    if (!names) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    for (i = 0; i < n; i++) names[i] = t[i].name;
+    dup_name = seq__first_dup(names, n);
+    for (i = 0; i < n_meta; i++) names[i] = kv[2 * i];
+    dup_key = seq__first_dup(names, n_meta);
+    SEQ_FREE(ud, names);
+    if (dup_name) return seq__err(SEQ_ERR_INVALID, "%s: tensor name '%.200s' appears twice", fn, dup_name);
+    if (dup_key) return seq__err(SEQ_ERR_INVALID, "%s: metadata key '%.200s' appears twice", fn, dup_key);
+    return SEQ_OK;
+}
+
+/* A new file next to path, opened exclusively ("x": never one that exists) under a
+ * random suffix; its name goes to *tmp. */
+static seq_status seq__st_create(const char *fn, void *ud, const char *path, FILE **f, char **tmp) {
+    size_t cap = strlen(path) + 32;
+    char *name = (char *)SEQ_MALLOC(ud, cap);
+    seq_rng r;
+    int attempt;
+    if (!name) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    /* addresses differ between runs (ASLR); the exclusive open makes a clash harmless */
+    seq_rng_seed(&r, (uint64_t)(uintptr_t)&r ^ ((uint64_t)(uintptr_t)name << 20));
+    for (attempt = 0; attempt < 16; attempt++) {
+        snprintf(name, cap, "%s.tmp.%016llx", path, (unsigned long long)seq_rng_u64(&r));
+        *f = fopen(name, "wbx");
+        if (*f) {
+            *tmp = name;
+            return SEQ_OK;
+        }
+    }
+    SEQ_FREE(ud, name);
+    return seq__err(SEQ_ERR_IO, "%s: cannot create a file next to '%s'", fn, path);
+}
+
+static seq_status seq__st_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t, int64_t n,
+                                const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
+    seq__sink o;
+    unsigned char len8[8];
+    size_t hlen;
+    FILE *f = NULL;
+    char *tmp = NULL;
+    int64_t i;
+    int k, ok;
+    seq_status s = seq__st_check_write(fn, ud, path, t, n, kv, n_meta, dt);
+    if (s != SEQ_OK) return s;
+    o.f = NULL;
+    o.n = 0;
+    seq__st_header(&o, t, n, kv, n_meta, dt);
+    hlen = (o.n + 7) / 8 * 8; /* padded with spaces so the data starts 8-byte aligned */
+    if (hlen > SEQ__ST_MAX_HEADER)
+        return seq__err(SEQ_ERR_INVALID, "%s: a %zu-byte header is over the format's limit", fn, hlen);
+    if ((s = seq__st_create(fn, ud, path, &f, &tmp)) != SEQ_OK) return s;
+    for (k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
+    fwrite(len8, 1, 8, f);
+    o.f = f;
+    o.n = 0;
+    seq__st_header(&o, t, n, kv, n_meta, dt);
+    while (o.n < hlen) seq__put(&o, " ", 1);
+    for (i = 0; i < n; i++) seq__st_put_data(f, t[i].data, seq__numel(t[i].ndim, t[i].shape), dt);
+    ok = !ferror(f);
+    ok = fclose(f) == 0 && ok; /* fclose flushes: a full disk shows here at the latest */
+    if (ok && rename(tmp, path) == 0) {
+        s = SEQ_OK;
+    } else {
+        remove(tmp);
+        s = seq__err(SEQ_ERR_IO, "%s: %s '%s' failed", fn, ok ? "replacing" : "writing", path);
+    }
+    SEQ_FREE(ud, tmp);
+    return s;
+}
+
+SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_desc *tensors, int64_t n,
+                                        const char *const *meta_kv, int64_t n_meta, seq_st_dtype out_dtype) {
+    return seq__st_write("seq_safetensors_write", NULL, path, tensors, n, meta_kv, n_meta, out_dtype);
+}
+
+/* --- 13c parameters and checkpoints ------------------------------------------------------ */
+
+#define SEQ__KIND_MAX 64
+#define SEQ__KEY_CAP (SEQ__KIND_MAX + 32) /* fits "__optim__.<i>.<kind>" */
+
+/* "__optim__.<i>.<what>": state i's tensor (what = its kind) or metadata key. */
+static void seq__optim_key(char *buf, int i, const char *what) {
+    snprintf(buf, SEQ__KEY_CAP, "__optim__.%d.%s", i, what);
+}
+
+static seq_status seq__check_states(const char *fn, const seq_optim_state *const *states, int nstates) {
+    int i;
+    if (nstates < 0 || (nstates > 0 && !states))
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL states or a negative count", fn);
+    for (i = 0; i < nstates; i++) {
+        const seq_optim_state *o = states[i];
+        if (!o || !o->kind || strlen(o->kind) > SEQ__KIND_MAX || o->numel < 0 || o->numel > INT64_MAX / 8 ||
+            (o->numel > 0 && !o->buf) || o->step < 0)
+            return seq__err(SEQ_ERR_INVALID,
+                            "%s: state %d is NULL or has no kind (or one over %d bytes), a bad size, no buffer or "
+                            "a negative step",
+                            fn, i, SEQ__KIND_MAX);
+    }
+    return SEQ_OK;
+}
+
+static seq_status seq__save(const char *fn, const char *path, const seq_params *P,
+                            const seq_optim_state *const *states, int nstates, int checkpoint) {
+    int64_t n, n_meta = checkpoint ? 1 + 2 * (int64_t)nstates : 0, i;
+    seq_st_tensor_desc *t;
+    const char **kv;
+    char *text;
+    void *block;
+    int k;
+    seq_status s;
+    if (!P || !P->allocated) return seq__err(SEQ_ERR_INVALID, "%s: NULL or unallocated params", fn);
+    if ((s = seq__check_states(fn, states, nstates)) != SEQ_OK) return s;
+    n = P->count + nstates;
+    block = SEQ_MALLOC(P->alloc_ud, (size_t)n * sizeof *t + (size_t)(2 * n_meta) * sizeof *kv +
+                                        (size_t)(1 + 4 * (int64_t)nstates) * SEQ__KEY_CAP);
+    if (!block) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    t = (seq_st_tensor_desc *)block;
+    kv = (const char **)(t + n);
+    text = (char *)(kv + 2 * n_meta); /* SEQ__KEY_CAP bytes for each string made here */
+    for (i = 0; i < P->count; i++) {
+        const seq_tensor *p = &P->items[i]->t;
+        t[i].name = p->name;
+        t[i].ndim = p->ndim;
+        t[i].shape = p->shape;
+        t[i].data = p->data;
+    }
+    if (checkpoint) {
+        kv[0] = "__optim__.count";
+        snprintf(text, SEQ__KEY_CAP, "%d", nstates);
+        kv[1] = text;
+        for (k = 0; k < nstates; k++) {
+            seq_st_tensor_desc *d = &t[P->count + k];
+            char *name = text + (size_t)(1 + 4 * (int64_t)k) * SEQ__KEY_CAP, *kind_key = name + SEQ__KEY_CAP;
+            char *step_key = kind_key + SEQ__KEY_CAP, *step = step_key + SEQ__KEY_CAP;
+            seq__optim_key(name, k, states[k]->kind);
+            seq__optim_key(kind_key, k, "kind");
+            seq__optim_key(step_key, k, "step");
+            snprintf(step, SEQ__KEY_CAP, "%lld", (long long)states[k]->step);
+            d->name = name;
+            d->ndim = 1;
+            d->shape = &states[k]->numel;
+            d->data = states[k]->buf;
+            kv[2 + 4 * k] = kind_key;
+            kv[3 + 4 * k] = states[k]->kind;
+            kv[4 + 4 * k] = step_key;
+            kv[5 + 4 * k] = step;
+        }
+    }
+    s = seq__st_write(fn, P->alloc_ud, path, t, n, kv, n_meta, SEQ_ST_F32);
+    SEQ_FREE(P->alloc_ud, block);
+    return s;
+}
+
+/* "(2, 3)" */
+static void seq__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t used = 0;
+    int k;
+    buf[0] = 0;
+    for (k = 0; k < ndim && used < cap; k++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", k ? ", " : "(", (long long)shape[k]);
+    if (used < cap) snprintf(buf + used, cap - used, ndim ? ")" : "()");
+}
+
+/* The file must hold every parameter of P, with its shape. */
+static seq_status seq__st_match_params(const seq_safetensors *st, const char *fn, const seq_params *P) {
+    int64_t i;
+    int k;
+    for (i = 0; i < P->count; i++) {
+        const seq_tensor *p = &P->items[i]->t;
+        const seq_st_info *info = seq_safetensors_find(st, p->name);
+        char in_file[96], in_p[96];
+        if (!info) return seq__err(SEQ_ERR_FORMAT, "%s: the file has no tensor '%.200s'", fn, p->name);
+        if (info->ndim > SEQ_MAX_DIMS)
+            return seq__err(SEQ_ERR_UNSUPPORTED,
+                            "%s: tensor '%.200s' has %d dimensions; seq tensors have at most %d", fn, p->name,
+                            info->ndim, SEQ_MAX_DIMS);
+        for (k = 0; k < info->ndim && info->ndim == p->ndim && info->shape[k] == p->shape[k]; k++) continue;
+        if (info->ndim != p->ndim || k < p->ndim) {
+            seq__shape_str(in_file, sizeof in_file, info->ndim, info->shape);
+            seq__shape_str(in_p, sizeof in_p, p->ndim, p->shape);
+            return seq__err(SEQ_ERR_SHAPE, "%s: '%.200s' is %s in the file but %s in the parameters", fn, p->name,
+                            in_file, in_p);
+        }
+    }
+    return SEQ_OK;
+}
+
+/* A metadata value that is a decimal int64 >= 0. */
+static int seq__meta_int(const seq_safetensors *st, const char *key, int64_t *v) {
+    const char *s = seq_safetensors_meta(st, key), *end;
+    if (!s || !*s) return 0;
+    end = s + strlen(s);
+    return seq__digits(s, end, v) == end && *v >= 0;
+}
+
+/* State i's record in the checkpoint, checked against o (kind, size, step) and read:
+ * its buffer into dst, its step into *step. */
+static seq_status seq__st_read_state(seq_safetensors *st, const char *fn, int i, const seq_optim_state *o,
+                                     int64_t *step, float *dst) {
+    char key[SEQ__KEY_CAP];
+    const seq_st_info *info;
+    const char *kind;
+    seq__optim_key(key, i, "kind");
+    kind = seq_safetensors_meta(st, key);
+    if (!kind || strcmp(kind, o->kind) != 0)
+        return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d is '%.64s' in the file but '%s' here", fn, i,
+                        kind ? kind : "(missing)", o->kind);
+    seq__optim_key(key, i, "step");
+    if (!seq__meta_int(st, key, step))
+        return seq__err(SEQ_ERR_FORMAT, "%s: optimizer state %d has no valid step", fn, i);
+    seq__optim_key(key, i, o->kind);
+    info = seq_safetensors_find(st, key);
+    if (!info || info->numel != o->numel)
+        return seq__err(SEQ_ERR_FORMAT,
+                        "%s: optimizer state %d ('%s') holds %lld floats in the file but %lld here", fn, i,
+                        o->kind, (long long)(info ? info->numel : 0), (long long)o->numel);
+    return seq__st_decode(st, fn, info, dst);
+}
+
+/* Everything is read into one temporary block before anything is stored, so a failure
+ * at any point leaves P and the states as they were. */
+static seq_status seq__load(const char *fn, const char *path, seq_params *P, seq_optim_state *const *states,
+                            int nstates, int checkpoint) {
+    seq_safetensors *st;
+    int64_t i, total, count, *steps = NULL;
+    float *vals = NULL;
+    int k;
+    seq_status s;
+    if (!P || !P->allocated || !path) return seq__err(SEQ_ERR_INVALID, "%s: NULL path or unallocated params", fn);
+    if ((s = seq__check_states(fn, (const seq_optim_state *const *)states, nstates)) != SEQ_OK) return s;
+    for (k = 0, total = P->numel; k < nstates; k++) {
+        if (states[k]->numel > INT64_MAX / 8 - total)
+            return seq__err(SEQ_ERR_INVALID, "%s: the states are too large", fn);
+        total += states[k]->numel;
+    }
+    st = seq__st_open(fn, path, NULL, 0, P->alloc_ud, &s);
+    if (!st) return s;
+    s = seq__st_match_params(st, fn, P);
+    if (s == SEQ_OK && checkpoint && (!seq__meta_int(st, "__optim__.count", &count) || count != nstates)) {
+        const char *held = seq_safetensors_meta(st, "__optim__.count");
+        s = seq__err(SEQ_ERR_FORMAT, "%s: the file holds %.20s optimizer states but %d were passed", fn,
+                     held ? held : "no", nstates);
+    }
+    if (s == SEQ_OK) {
+        steps = (int64_t *)SEQ_MALLOC(P->alloc_ud, (size_t)nstates * sizeof *steps + (size_t)total * sizeof *vals);
+        if (!steps) s = seq__err(SEQ_ERR_NOMEM, "%s: out of memory for %lld floats", fn, (long long)total);
+        else vals = (float *)(steps + nstates);
+    }
+    for (i = 0; i < P->count && s == SEQ_OK; i++)
+        s = seq__st_decode(st, fn, seq_safetensors_find(st, P->items[i]->t.name), vals + P->items[i]->offset);
+    for (k = 0, total = P->numel; k < nstates && s == SEQ_OK; k++) {
+        s = seq__st_read_state(st, fn, k, states[k], &steps[k], vals + total);
+        total += states[k]->numel;
+    }
+    if (s == SEQ_OK) {
+        memcpy(P->data, vals, (size_t)P->numel * sizeof *vals);
+        for (k = 0, total = P->numel; k < nstates; k++) {
+            if (states[k]->numel > 0)
+                memcpy(states[k]->buf, vals + total, (size_t)states[k]->numel * sizeof *vals);
+            states[k]->step = steps[k];
+            total += states[k]->numel;
+        }
+    }
+    SEQ_FREE(P->alloc_ud, steps);
+    seq_safetensors_close(st);
+    return s;
+}
+
+SEQDEF seq_status seq_safetensors_save(const seq_params *P, const char *path) {
+    return seq__save("seq_safetensors_save", path, P, NULL, 0, 0);
+}
+
+SEQDEF seq_status seq_safetensors_load(seq_params *P, const char *path) {
+    return seq__load("seq_safetensors_load", path, P, NULL, 0, 0);
+}
+
+SEQDEF seq_status seq_checkpoint_save(const char *path, const seq_params *P, const seq_optim_state *const *states,
+                                      int nstates) {
+    return seq__save("seq_checkpoint_save", path, P, states, nstates, 1);
+}
+
+SEQDEF seq_status seq_checkpoint_load(const char *path, seq_params *P, seq_optim_state *const *states,
+                                      int nstates) {
+    return seq__load("seq_checkpoint_load", path, P, states, nstates, 1);
+}
 
 /* ===================================================================================
  * 14 layers
