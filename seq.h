@@ -79,8 +79,10 @@ typedef enum seq_status {
 } seq_status;
 
 SEQDEF const char *seq_status_str(seq_status s);
-/* Message of the last failed call on this thread ("" if none). */
+/* Message and status of the last failed call on this thread ("" and SEQ_OK if none):
+ * what a constructor that returned NULL has to say. */
 SEQDEF const char *seq_last_error(void);
+SEQDEF seq_status seq_last_status(void);
 SEQDEF void seq_clear_error(void);
 
 /* Optional log sink for error messages; silent by default. Set it once at startup. */
@@ -983,7 +985,11 @@ SEQDEF const char *seq_status_str(seq_status s) {
 }
 
 SEQDEF const char *seq_last_error(void) { return seq__errbuf; }
-SEQDEF void seq_clear_error(void) { seq__errbuf[0] = 0; }
+SEQDEF seq_status seq_last_status(void) { return seq__errstatus; }
+SEQDEF void seq_clear_error(void) {
+    seq__errbuf[0] = 0;
+    seq__errstatus = SEQ_OK;
+}
 
 SEQDEF void seq_set_log(seq_log_fn fn, void *ud) {
     seq__log_fn = fn;
@@ -1563,7 +1569,7 @@ SEQDEF seq_tensor *seq_params_add(seq_params *P, const char *name, int ndim, con
     e->t.name = (const char *)(e + 1);
     e->t.dtype = SEQ_F32;
     e->t.ndim = ndim;
-    memcpy(e->t.shape, shape, (size_t)ndim * sizeof(int64_t));
+    if (ndim > 0) memcpy(e->t.shape, shape, (size_t)ndim * sizeof(int64_t));
     e->t.numel = n;
     e->t.requires_grad = 1;
     e->init = init;
