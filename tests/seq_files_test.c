@@ -1007,6 +1007,59 @@ static void test_no_temp_files_left(void) {
     CHECK_MSG(count_in_tmp(prefix) == 0, "files named /tmp/%s* remain", prefix);
 }
 
+/* Training resumed from a checkpoint follows the uninterrupted run exactly: parameters,
+ * AdamW moments and the step count all come back. */
+static seq_tensor *quad_loss(seq_ctx *ctx, seq_tensor *w) {
+    seq_tensor *y = seq_add_scalar(ctx, w, -3.0f);
+    return seq_mean(ctx, seq_mul(ctx, y, y));
+}
+
+static void adamw_steps(seq_params *P, seq_adamw *opt, seq_ctx *ctx, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        seq_ctx_reset(ctx);
+        seq_params_zero_grad(P);
+        CHECK(seq_backward(ctx, quad_loss(ctx, seq_params_find(P, "w"))) == SEQ_OK);
+        CHECK(seq_adamw_step(opt, P, 0.1f) == SEQ_OK);
+    }
+}
+
+static void test_checkpoint_resumes_adamw(void) {
+    char path[256];
+    int64_t shape[2] = {3, 4};
+    seq_params *P = seq_params_init(NULL), *Q = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_adamw a, b;
+    const seq_optim_state *saved[1];
+    seq_optim_state *loaded[1];
+    seq_rng r;
+    int64_t i;
+    int same = 1;
+    tmp_path(path, sizeof path, "resume.safetensors");
+    seq_rng_seed(&r, 5);
+    CHECK(seq_params_add(P, "w", 2, shape, seq_init_normal(0, 1)) != NULL);
+    CHECK(seq_params_add(Q, "w", 2, shape, seq_init_zeros()) != NULL);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK && seq_params_alloc(Q, &r) == SEQ_OK);
+    CHECK(seq_adamw_init(&a, P, seq_adamw_config_default()) == SEQ_OK);
+    CHECK(seq_adamw_init(&b, Q, seq_adamw_config_default()) == SEQ_OK);
+    adamw_steps(P, &a, ctx, 3);
+    saved[0] = &a.st;
+    CHECK(seq_checkpoint_save(path, P, saved, 1) == SEQ_OK);
+    adamw_steps(P, &a, ctx, 4);
+    loaded[0] = &b.st;
+    CHECK(seq_checkpoint_load(path, Q, loaded, 1) == SEQ_OK);
+    CHECK(b.st.step == 3);
+    adamw_steps(Q, &b, ctx, 4);
+    for (i = 0; i < P->numel; i++) same &= P->data[i] == Q->data[i];
+    CHECK(same && a.st.step == b.st.step);
+    remove(path);
+    seq_adamw_free(&a);
+    seq_adamw_free(&b);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+    seq_params_free(Q);
+}
+
 void seq_tests_files(void) {
     RUN(test_f16_golden);
     RUN(test_f16_exhaustive);
@@ -1027,6 +1080,7 @@ void seq_tests_files(void) {
     RUN(test_params_save_load);
     RUN(test_params_from_torch);
     RUN(test_checkpoint);
+    RUN(test_checkpoint_resumes_adamw);
     RUN(test_st_open_oom);
     RUN(test_no_temp_files_left);
 }
