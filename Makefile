@@ -6,7 +6,7 @@ CC       ?= gcc
 CXX      ?= g++
 PREFIX   ?= /usr/local
 WARN      = -Wall -Wextra -Werror
-OPT       = -O2 -march=native
+OPT       = -O3 -march=native
 CFLAGS_C  = -std=c99 $(OPT) $(WARN)
 LDLIBS    = -lm
 B         = build
