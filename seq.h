@@ -907,6 +907,16 @@ SEQDEF void seq_rnn_state_free(seq_rnn_state *st);
 /* x_t (B,I) -> y_t (B,H) (the last layer's h), advancing the state by one step. */
 SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float *x_t, float *y_t);
 
+/* --- 14.3 xLSTM (sLSTM, mLSTM) and minGRU / minLSTM ------------------------------- */
+
+/* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
+
+/* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
+
+/* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
+
+/* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
+
 #ifdef __cplusplus
 }
 #endif
@@ -6267,6 +6277,16 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
     memcpy(y_t, st->h + (l->cfg.num_layers - 1) * B * H, (size_t)(B * H) * sizeof(float));
     return SEQ_OK;
 }
+
+/* --- 14.3 xLSTM (sLSTM, mLSTM) and minGRU / minLSTM ------------------------------- */
+
+/* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
+
+/* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
+
+/* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
+
+/* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
 
 #ifdef __cplusplus
 }

@@ -79,4 +79,9 @@ void seq_tests_losses(void);
 void seq_tests_optim(void);
 void seq_tests_files(void);
 void seq_tests_layers(void);
+void seq_tests_xlstm(void);
+void seq_tests_delta(void);
+void seq_tests_s4(void);
+void seq_tests_mamba(void);
+void seq_tests_lru(void);
 #endif

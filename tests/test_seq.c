@@ -49,6 +49,11 @@ int main(void) {
     seq_tests_optim();
     seq_tests_files();
     seq_tests_layers();
+    seq_tests_xlstm();
+    seq_tests_delta();
+    seq_tests_s4();
+    seq_tests_mamba();
+    seq_tests_lru();
     printf("%d passed, %d failed\n", seq_test_npassed, seq_test_nfailed);
     return seq_test_nfailed ? 1 : 0;
 }
