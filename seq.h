@@ -1288,7 +1288,8 @@ static void seq__gemm_transpose8(float *SEQ_RESTRICT dst, int R, const float *SE
 #endif
 
 /* Packs a kc x R panel, k-major: dst[k*R + r] = src[r*rs + k*ks] for r < n, and zero
- * for n <= r < R so that edge tiles need no special case in the micro-kernel. */
+ * for n <= r < R: an edge tile runs the full micro-kernel on defined numbers (never
+ * slow denormal garbage) and the rows or columns past the edge are dropped at the store. */
 static void seq__gemm_pack(float *SEQ_RESTRICT dst, const float *SEQ_RESTRICT src, int64_t rs, int64_t ks, int n,
                            int64_t kc, int R) {
     int64_t k, k8 = 0;

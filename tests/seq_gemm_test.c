@@ -22,14 +22,14 @@ static int gemm_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t
     int64_t arows = tA ? K : M, acols = tA ? M : K, brows = tB ? N : K, bcols = tB ? K : N;
     int64_t lda = acols + pad, ldb = bcols + pad, ldc = N + pad, i, j, bad = 0;
     int64_t na = arows * lda, nb = brows * ldb, nc = M * ldc;
-    float *A = (float *)malloc((size_t)(na + nb + 4 * nc + 4) * sizeof(float));
-    float *B = A + na + 1, *C = B + nb + 1, *R = C + nc + 1, *C0 = R + nc + 1, *S = C0 + nc;
+    float *A = (float *)malloc((size_t)(na + nb + 4 * nc) * sizeof(float));
+    float *B = A + na, *C = B + nb, *R = C + nc, *C0 = R + nc, *S = C0 + nc;
     fill(rng, A, na);
     fill(rng, B, nb);
     fill(rng, C0, nc);
-    for (i = 0; i < M; i++)
-        for (j = 0; j < N; j++)
-            if (beta == 0.0f) C0[i * ldc + j] = NAN;
+    if (beta == 0.0f)
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) C0[i * ldc + j] = NAN;
     memcpy(C, C0, (size_t)nc * sizeof(float));
     memcpy(R, C0, (size_t)nc * sizeof(float));
     seq_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
