@@ -1118,11 +1118,11 @@ SEQDEF void seq_params_zero_grad(seq_params *P) {
  * 7  GEMM
  * =================================================================================== */
 
-/* The own kernel follows Goto & van de Geijn (2008) and BLIS: for each NC-wide column
- * block of op(B) and each KC-deep slice of K, that slice is packed once into NR-wide
- * panels (kc x NR, k-major) sized to stay in L2; then every MR-row strip of op(A) is
- * packed (kc x MR, k-major, small enough to stay in L1) and run against each panel by
- * a register-blocked micro-kernel that holds an MR x NR tile of C in vector registers.
+/* The own kernel follows Goto & van de Geijn (2008) and BLIS. For each NC-wide column
+ * block of op(B) and KC-deep slice of K, the slice of op(B) is packed into NR-wide
+ * panels (kc x NR, k-major); for each MC-row block of op(A), that block is packed into
+ * MR-row strips (kc x MR, k-major); then a register-blocked micro-kernel multiplies
+ * every strip by every panel, holding an MR x NR tile of C in vector registers.
  * Packing pads partial strips and panels with zeros, so the micro-kernel always
  * computes a full tile and only its store is clipped to the part of C that exists.
  * One micro-kernel is written against a tiny vector vocabulary (SEQ__V*), instantiated
@@ -1160,6 +1160,7 @@ typedef __m512 seq__vf;
 #define SEQ__VMUL(a, b) _mm512_mul_ps((a), (b))
 #define SEQ__MR 8 /* 8 x 32 tile: 16 accumulators */
 #define SEQ__NV 2
+#define SEQ__MC 144 /* a kc x MC block of A: 144 KiB, in L2; kc x NR panels of B in L1 */
 #elif !defined(SEQ_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define SEQ__GEMM_BACKEND "avx2"
@@ -1173,6 +1174,7 @@ typedef __m256 seq__vf;
 #define SEQ__VMUL(a, b) _mm256_mul_ps((a), (b))
 #define SEQ__MR 6 /* 6 x 16 tile: 12 accumulators of the 16 registers */
 #define SEQ__NV 2
+#define SEQ__MC SEQ__MR /* one strip of A in L1, B panels streaming from L2: measured faster */
 #else
 #define SEQ__GEMM_BACKEND "scalar"
 typedef float seq__vf;
@@ -1184,10 +1186,11 @@ typedef float seq__vf;
 #define SEQ__VMUL(a, b) ((a) * (b))
 #define SEQ__MR 4 /* 4 x 8 tile, which compilers can still vectorize */
 #define SEQ__NV 8
+#define SEQ__MC 64
 #endif
 #define SEQ__NR (SEQ__NV * SEQ__VL)
-#define SEQ__KC 256 /* a kc x MR strip of A: 8 KiB, in L1 */
-#define SEQ__NC 512 /* a kc x nc block of B: 512 KiB, half of L2 */
+#define SEQ__KC 256
+#define SEQ__NC 1024
 
 /* The micro-kernel's tile lives in registers only if its loops are unrolled fully. */
 #if defined(__clang__)
@@ -1342,33 +1345,46 @@ static void seq__gemm_micro(int64_t kc, const float *SEQ_RESTRICT a, const float
         }
 }
 
-/* The blocked product with pack buffers bp (kc x nc, NR-padded) and ap (kc x MR per
- * thread). beta applies on the first K slice only; later slices accumulate. */
+static int64_t seq__gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Rows of op(A) per packed block: MC, or with several threads and few rows, an even
+ * share (whole strips) so that every thread gets a block. */
+static int64_t seq__gemm_mc(int64_t M) {
+    int64_t share = (M + SEQ__GEMM_THREADS() - 1) / SEQ__GEMM_THREADS();
+    return seq__gemm_min(SEQ__MC, (share + SEQ__MR - 1) / SEQ__MR * SEQ__MR);
+}
+
+/* The blocked product with pack buffers bp (kc x nc, NR-padded, shared) and ap (kc x mcb
+ * per thread). beta applies on the first K slice only; later slices accumulate. */
 static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *bp,
-                              float *ap) {
+                              float *ap, int64_t mcb) {
     /* op(A)(i,k) = A[i*ars + k*aks], op(B)(k,j) = B[k*bks + j*bcs] */
     int64_t ars = transA ? 1 : lda, aks = transA ? lda : 1, bks = transB ? 1 : ldb, bcs = transB ? ldb : 1;
     SEQ__GEMM_OMP(omp parallel if (M * N * K >= 128 * 128 * 128))
     {
-        float *myap = ap + (size_t)SEQ__GEMM_THREAD() * SEQ__MR * (size_t)(K < SEQ__KC ? K : SEQ__KC);
+        float *myap = ap + (size_t)SEQ__GEMM_THREAD() * (size_t)(mcb * seq__gemm_min(K, SEQ__KC));
         int64_t jc, pc;
         for (jc = 0; jc < N; jc += SEQ__NC) {
-            int64_t nc = N - jc < SEQ__NC ? N - jc : SEQ__NC;
+            int64_t nc = seq__gemm_min(N - jc, SEQ__NC);
             for (pc = 0; pc < K; pc += SEQ__KC) {
-                int64_t kc = K - pc < SEQ__KC ? K - pc : SEQ__KC, ir, jr;
+                int64_t kc = seq__gemm_min(K - pc, SEQ__KC), ic, ir, jr;
                 float beta_k = pc == 0 ? beta : 1.0f;
                 SEQ__GEMM_OMP(omp for)
                 for (jr = 0; jr < nc; jr += SEQ__NR)
                     seq__gemm_pack(bp + jr * kc, B + pc * bks + (jc + jr) * bcs, bcs, bks,
-                                   (int)(nc - jr < SEQ__NR ? nc - jr : SEQ__NR), kc, SEQ__NR);
+                                   (int)seq__gemm_min(nc - jr, SEQ__NR), kc, SEQ__NR);
                 SEQ__GEMM_OMP(omp for)
-                for (ir = 0; ir < M; ir += SEQ__MR) {
-                    int m = (int)(M - ir < SEQ__MR ? M - ir : SEQ__MR);
-                    seq__gemm_pack(myap, A + ir * ars + pc * aks, ars, aks, m, kc, SEQ__MR);
+                for (ic = 0; ic < M; ic += mcb) {
+                    int64_t mc = seq__gemm_min(M - ic, mcb);
+                    for (ir = 0; ir < mc; ir += SEQ__MR)
+                        seq__gemm_pack(myap + ir * kc, A + (ic + ir) * ars + pc * aks, ars, aks,
+                                       (int)seq__gemm_min(mc - ir, SEQ__MR), kc, SEQ__MR);
                     for (jr = 0; jr < nc; jr += SEQ__NR)
-                        seq__gemm_micro(kc, myap, bp + jr * kc, C + ir * ldc + jc + jr, ldc, alpha, beta_k, m,
-                                        (int)(nc - jr < SEQ__NR ? nc - jr : SEQ__NR));
+                        for (ir = 0; ir < mc; ir += SEQ__MR)
+                            seq__gemm_micro(kc, myap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                                            alpha, beta_k, (int)seq__gemm_min(mc - ir, SEQ__MR),
+                                            (int)seq__gemm_min(nc - jr, SEQ__NR));
                 }
             }
         }
@@ -1381,9 +1397,9 @@ static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int6
 static void seq__gemm_own(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                           int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     float stack[SEQ__GEMM_STACK_FLOATS + 16], *heap = NULL, *buf;
-    int64_t kc = K < SEQ__KC ? K : SEQ__KC, nc = N < SEQ__NC ? N : SEQ__NC;
-    size_t bfloats = (size_t)kc * (size_t)((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR);
-    size_t floats = bfloats + (size_t)kc * SEQ__MR * (size_t)SEQ__GEMM_THREADS();
+    int64_t kc = seq__gemm_min(K, SEQ__KC), nc = seq__gemm_min(N, SEQ__NC), mcb = seq__gemm_mc(M);
+    size_t bfloats = (size_t)(kc * ((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR));
+    size_t floats = bfloats + (size_t)(kc * mcb) * (size_t)SEQ__GEMM_THREADS();
     if (floats <= SEQ__GEMM_STACK_FLOATS) {
         buf = stack;
     } else {
@@ -1395,7 +1411,7 @@ static void seq__gemm_own(int transA, int transB, int64_t M, int64_t N, int64_t 
         buf = heap;
     }
     buf = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63); /* 64-byte lines for the panels */
-    seq__gemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf, buf + bfloats);
+    seq__gemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf, buf + bfloats, mcb);
     SEQ_FREE(NULL, heap);
 }
 #endif /* !SEQ_USE_BLIS */
