@@ -229,6 +229,9 @@ SEQDEF seq_status seq_init_fill(float *data, int ndim, const int64_t *shape, seq
  *    op(A) is (M,K), op(B) is (K,N); lda/ldb/ldc are row strides of the stored matrices.
  * =================================================================================== */
 
+/* BLAS rules: beta == 0 never reads C (it may hold NaN); alpha == 0 or K == 0 never reads
+ * A or B. Negative sizes, NULL matrices or leading dimensions shorter than a row leave C
+ * untouched and set seq_last_error(). No globals: concurrent calls are safe. */
 SEQDEF void seq_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc);
@@ -1738,6 +1741,103 @@ SEQDEF void seq_params_zero_grad(seq_params *P) {
  * 7  GEMM
  * =================================================================================== */
 
+/* The own kernel follows Goto & van de Geijn (2008) and BLIS. For each NC-wide column
+ * block of op(B) and KC-deep slice of K, the slice of op(B) is packed into NR-wide
+ * panels (kc x NR, k-major); for each MC-row block of op(A), that block is packed into
+ * MR-row strips (kc x MR, k-major); then a register-blocked micro-kernel multiplies
+ * every strip by every panel, holding an MR x NR tile of C in vector registers.
+ * Packing pads partial strips and panels with zeros, so the micro-kernel always
+ * computes a full tile and only its store is clipped to the part of C that exists.
+ * One micro-kernel is written against a tiny vector vocabulary (SEQ__V*), instantiated
+ * for AVX-512, AVX2+FMA or plain floats. Tile and block sizes were measured on Zen 5
+ * (48 KiB L1d, 1 MiB L2) with bench/gemm.c; see docs/gemm.md. */
+
+#if defined(SEQ_USE_BLIS)
+#define SEQ__GEMM_BACKEND "blis"
+#if defined(BLIS_H) || (defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200112L)
+#include <blis.h>
+#define SEQ__BLIS_TRANS(t) ((t) ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE)
+#else
+/* <blis.h> needs POSIX barrier types, which a strict -std=c99 build has not declared
+ * (and cannot: the feature macro had to come before the first libc header), so the
+ * one typed-API call used is declared here; BLIS 0.9 ABI: trans_t is an enum with
+ * BLIS_TRANSPOSE = 8, dim_t and inc_t are 64-bit (BLIS's default integer size). */
+typedef enum { SEQ__BLIS_NO_TRANSPOSE = 0, SEQ__BLIS_TRANSPOSE = 8 } seq__blis_trans;
+void bli_sgemm(seq__blis_trans transa, seq__blis_trans transb, int64_t m, int64_t n, int64_t k, float *alpha,
+               float *a, int64_t rsa, int64_t csa, float *b, int64_t rsb, int64_t csb, float *beta, float *c,
+               int64_t rsc, int64_t csc);
+#define SEQ__BLIS_TRANS(t) ((t) ? SEQ__BLIS_TRANSPOSE : SEQ__BLIS_NO_TRANSPOSE)
+#endif
+
+#else /* the own kernel */
+#if !defined(SEQ_NO_SIMD) && defined(__AVX512F__)
+#include <immintrin.h>
+#define SEQ__GEMM_BACKEND "avx512"
+#define SEQ__GEMM_AVX
+typedef __m512 seq__vf;
+#define SEQ__VL 16
+#define SEQ__VLOAD(p) _mm512_loadu_ps(p)
+#define SEQ__VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define SEQ__VSET1(x) _mm512_set1_ps(x)
+#define SEQ__VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define SEQ__VMUL(a, b) _mm512_mul_ps((a), (b))
+#define SEQ__MR 8 /* 8 x 32 tile: 16 accumulators */
+#define SEQ__NV 2
+#define SEQ__MC 144 /* a kc x MC block of A: 144 KiB, in L2; kc x NR panels of B in L1 */
+#elif !defined(SEQ_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SEQ__GEMM_BACKEND "avx2"
+#define SEQ__GEMM_AVX
+typedef __m256 seq__vf;
+#define SEQ__VL 8
+#define SEQ__VLOAD(p) _mm256_loadu_ps(p)
+#define SEQ__VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define SEQ__VSET1(x) _mm256_set1_ps(x)
+#define SEQ__VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define SEQ__VMUL(a, b) _mm256_mul_ps((a), (b))
+#define SEQ__MR 6 /* 6 x 16 tile: 12 accumulators of the 16 registers */
+#define SEQ__NV 2
+#define SEQ__MC SEQ__MR /* one strip of A in L1, B panels streaming from L2: measured faster */
+#else
+#define SEQ__GEMM_BACKEND "scalar"
+typedef float seq__vf;
+#define SEQ__VL 1
+#define SEQ__VLOAD(p) (*(p))
+#define SEQ__VSTORE(p, v) (*(p) = (v))
+#define SEQ__VSET1(x) (x)
+#define SEQ__VFMA(a, b, c) ((a) * (b) + (c))
+#define SEQ__VMUL(a, b) ((a) * (b))
+#define SEQ__MR 4 /* 4 x 8 tile, which compilers can still vectorize */
+#define SEQ__NV 8
+#define SEQ__MC 64
+#endif
+#define SEQ__NR (SEQ__NV * SEQ__VL)
+#define SEQ__KC 256
+#define SEQ__NC 1024
+
+/* The micro-kernel's tile lives in registers only if its loops are unrolled fully. */
+#if defined(__clang__)
+#define SEQ__UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define SEQ__UNROLL _Pragma("GCC unroll 32")
+#else
+#define SEQ__UNROLL
+#endif
+
+/* Threads share the packed B block and split the strips of A; products too small to
+ * repay waking the team stay on the calling thread. */
+#ifdef SEQ_USE_OPENMP
+#include <omp.h>
+#define SEQ__GEMM_OMP(x) _Pragma(#x)
+#define SEQ__GEMM_THREADS() omp_get_max_threads()
+#define SEQ__GEMM_THREAD() omp_get_thread_num()
+#else
+#define SEQ__GEMM_OMP(x)
+#define SEQ__GEMM_THREADS() 1
+#define SEQ__GEMM_THREAD() 0
+#endif
+#endif /* SEQ_USE_BLIS */
+
 SEQDEF void seq_sgemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                           float *C, int64_t ldc) {
@@ -1755,12 +1855,205 @@ SEQDEF void seq_sgemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t 
         }
 }
 
-SEQDEF const char *seq_sgemm_backend(void) { return "scalar"; }
+SEQDEF const char *seq_sgemm_backend(void) { return SEQ__GEMM_BACKEND; }
+
+/* BLAS argument rules. A violation leaves C untouched and says why in seq_last_error():
+ * the call cannot return a status, and BLIS would abort on such strides. */
+static int seq__gemm_args_ok(int transA, int transB, int64_t M, int64_t N, int64_t K, const float *A,
+                             int64_t lda, const float *B, int64_t ldb, const float *C, int64_t ldc) {
+    int64_t arow = transA ? M : K, brow = transB ? K : N; /* row lengths of the stored A and B */
+    if (M < 0 || N < 0 || K < 0)
+        seq__err(SEQ_ERR_INVALID, "seq_sgemm: negative size M=%lld N=%lld K=%lld", (long long)M, (long long)N,
+                 (long long)K);
+    else if (M == 0 || N == 0)
+        return 1;
+    else if (!C || ldc < N)
+        seq__err(SEQ_ERR_INVALID, "seq_sgemm: C is NULL or ldc=%lld < N=%lld", (long long)ldc, (long long)N);
+    else if (K > 0 && (!A || lda < arow))
+        seq__err(SEQ_ERR_INVALID, "seq_sgemm: A is NULL or lda=%lld < %lld", (long long)lda, (long long)arow);
+    else if (K > 0 && (!B || ldb < brow))
+        seq__err(SEQ_ERR_INVALID, "seq_sgemm: B is NULL or ldb=%lld < %lld", (long long)ldb, (long long)brow);
+    else
+        return 1;
+    return 0;
+}
+
+/* C (m x n) = alpha T + beta C, T NULL meaning zero; beta == 0 never reads C. */
+static void seq__gemm_update(float *C, int64_t ldc, const float *T, int64_t ldt, int64_t m, int64_t n, float alpha,
+                             float beta) {
+    int64_t i, j;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            float t = T ? alpha * T[i * ldt + j] : 0.0f;
+            C[i * ldc + j] = beta == 0.0f ? t : t + beta * C[i * ldc + j];
+        }
+}
+
+#ifndef SEQ_USE_BLIS
+#if defined(SEQ__GEMM_AVX)
+/* dst[k*R + r] = src[r*rs + k] for an 8 x 8 block: an in-register transpose. */
+static void seq__gemm_transpose8(float *SEQ_RESTRICT dst, int R, const float *SEQ_RESTRICT src, int64_t rs) {
+    __m256 t[8], u[8];
+    int i;
+    for (i = 0; i < 8; i += 2) { /* interleave row pairs: r0[0] r1[0] r0[1] r1[1] | ... */
+        __m256 x = _mm256_loadu_ps(src + i * rs), y = _mm256_loadu_ps(src + (i + 1) * rs);
+        t[i] = _mm256_unpacklo_ps(x, y);
+        t[i + 1] = _mm256_unpackhi_ps(x, y);
+    }
+    for (i = 0; i < 8; i += 4) { /* then pairs of pairs: four rows per 128-bit lane */
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (i = 0; i < 4; i++) { /* and join the lanes of rows 0-3 with those of rows 4-7 */
+        _mm256_storeu_ps(dst + i * R, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * R, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+#endif
+
+/* Packs a kc x R panel, k-major: dst[k*R + r] = src[r*rs + k*ks] for r < n, and zero
+ * for n <= r < R: an edge tile runs the full micro-kernel on defined numbers (never
+ * slow denormal garbage) and the rows or columns past the edge are dropped at the store. */
+static void seq__gemm_pack(float *SEQ_RESTRICT dst, const float *SEQ_RESTRICT src, int64_t rs, int64_t ks, int n,
+                           int64_t kc, int R) {
+    int64_t k, k8 = 0;
+    int r, r8 = 0;
+    if (rs == 1) { /* rows of the panel are contiguous in src: copy them as they are */
+        for (k = 0; k < kc; k++) {
+            memcpy(dst + k * R, src + k * ks, (size_t)n * sizeof(float));
+            memset(dst + k * R + n, 0, (size_t)(R - n) * sizeof(float));
+        }
+        return;
+    }
+    /* a transpose (ks == 1 here): 8 x 8 blocks in registers, then the ragged rest */
+#if defined(SEQ__GEMM_AVX)
+    for (r8 = 0; r8 + 8 <= n; r8 += 8)
+        for (k8 = 0; k8 + 8 <= kc; k8 += 8) seq__gemm_transpose8(dst + k8 * R + r8, R, src + r8 * rs + k8, rs);
+#endif
+    for (r = 0; r < R; r++)
+        for (k = r < r8 ? k8 : 0; k < kc; k++) dst[k * R + r] = r < n ? src[r * rs + k * ks] : 0.0f;
+}
+
+/* C (m x n corner of an MR x NR tile) = alpha a b + beta C, where a is a packed
+ * kc x MR strip of op(A) and b a packed kc x NR panel of op(B). */
+static void seq__gemm_micro(int64_t kc, const float *SEQ_RESTRICT a, const float *SEQ_RESTRICT b, float *C,
+                            int64_t ldc, float alpha, float beta, int m, int n) {
+    seq__vf acc[SEQ__MR][SEQ__NV];
+    float tile[SEQ__MR * SEQ__NR];
+    int64_t k;
+    int i, v;
+    SEQ__UNROLL for (i = 0; i < SEQ__MR; i++)
+        SEQ__UNROLL for (v = 0; v < SEQ__NV; v++) acc[i][v] = SEQ__VSET1(0.0f);
+    for (k = 0; k < kc; k++, a += SEQ__MR, b += SEQ__NR) {
+        seq__vf bk[SEQ__NV];
+        SEQ__UNROLL for (v = 0; v < SEQ__NV; v++) bk[v] = SEQ__VLOAD(b + v * SEQ__VL);
+        SEQ__UNROLL for (i = 0; i < SEQ__MR; i++) {
+            seq__vf ai = SEQ__VSET1(a[i]);
+            SEQ__UNROLL for (v = 0; v < SEQ__NV; v++) acc[i][v] = SEQ__VFMA(ai, bk[v], acc[i][v]);
+        }
+    }
+    SEQ__UNROLL for (i = 0; i < SEQ__MR; i++)
+        SEQ__UNROLL for (v = 0; v < SEQ__NV; v++) SEQ__VSTORE(tile + i * SEQ__NR + v * SEQ__VL, acc[i][v]);
+    if (n < SEQ__NR) { /* a ragged right edge */
+        seq__gemm_update(C, ldc, tile, SEQ__NR, m, n, alpha, beta);
+        return;
+    }
+    for (i = 0; i < m; i++)
+        SEQ__UNROLL for (v = 0; v < SEQ__NV; v++) {
+            float *c = C + i * ldc + v * SEQ__VL;
+            seq__vf r = SEQ__VMUL(SEQ__VSET1(alpha), SEQ__VLOAD(tile + i * SEQ__NR + v * SEQ__VL));
+            SEQ__VSTORE(c, beta == 0.0f ? r : SEQ__VFMA(SEQ__VSET1(beta), SEQ__VLOAD(c), r));
+        }
+}
+
+static int64_t seq__gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Rows of op(A) per packed block: MC, or with several threads and few rows, an even
+ * share (whole strips) so that every thread gets a block. */
+static int64_t seq__gemm_mc(int64_t M) {
+    int64_t share = (M + SEQ__GEMM_THREADS() - 1) / SEQ__GEMM_THREADS();
+    return seq__gemm_min(SEQ__MC, (share + SEQ__MR - 1) / SEQ__MR * SEQ__MR);
+}
+
+/* The blocked product with pack buffers bp (kc x nc, NR-padded, shared) and ap (kc x mcb
+ * per thread). beta applies on the first K slice only; later slices accumulate. */
+static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *bp,
+                              float *ap, int64_t mcb) {
+    /* op(A)(i,k) = A[i*ars + k*aks], op(B)(k,j) = B[k*bks + j*bcs] */
+    int64_t ars = transA ? 1 : lda, aks = transA ? lda : 1, bks = transB ? 1 : ldb, bcs = transB ? ldb : 1;
+    SEQ__GEMM_OMP(omp parallel if (M * N * K >= 128 * 128 * 128))
+    {
+        float *myap = ap + (size_t)SEQ__GEMM_THREAD() * (size_t)(mcb * seq__gemm_min(K, SEQ__KC));
+        int64_t jc, pc;
+        for (jc = 0; jc < N; jc += SEQ__NC) {
+            int64_t nc = seq__gemm_min(N - jc, SEQ__NC);
+            for (pc = 0; pc < K; pc += SEQ__KC) {
+                int64_t kc = seq__gemm_min(K - pc, SEQ__KC), ic, ir, jr;
+                float beta_k = pc == 0 ? beta : 1.0f;
+                SEQ__GEMM_OMP(omp for)
+                for (jr = 0; jr < nc; jr += SEQ__NR)
+                    seq__gemm_pack(bp + jr * kc, B + pc * bks + (jc + jr) * bcs, bcs, bks,
+                                   (int)seq__gemm_min(nc - jr, SEQ__NR), kc, SEQ__NR);
+                SEQ__GEMM_OMP(omp for)
+                for (ic = 0; ic < M; ic += mcb) {
+                    int64_t mc = seq__gemm_min(M - ic, mcb);
+                    for (ir = 0; ir < mc; ir += SEQ__MR)
+                        seq__gemm_pack(myap + ir * kc, A + (ic + ir) * ars + pc * aks, ars, aks,
+                                       (int)seq__gemm_min(mc - ir, SEQ__MR), kc, SEQ__MR);
+                    for (jr = 0; jr < nc; jr += SEQ__NR)
+                        for (ir = 0; ir < mc; ir += SEQ__MR)
+                            seq__gemm_micro(kc, myap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                                            alpha, beta_k, (int)seq__gemm_min(mc - ir, SEQ__MR),
+                                            (int)seq__gemm_min(nc - jr, SEQ__NR));
+                }
+            }
+        }
+    }
+}
+
+/* Pack buffers sized to the problem: on the stack when small, else one allocation
+ * (negligible next to the O(MNK) work); without memory, the reference still answers. */
+#define SEQ__GEMM_STACK_FLOATS 8192
+static void seq__gemm_own(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    float stack[SEQ__GEMM_STACK_FLOATS + 16], *heap = NULL, *buf;
+    int64_t kc = seq__gemm_min(K, SEQ__KC), nc = seq__gemm_min(N, SEQ__NC), mcb = seq__gemm_mc(M);
+    size_t bfloats = (size_t)(kc * ((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR));
+    size_t floats = bfloats + (size_t)(kc * mcb) * (size_t)SEQ__GEMM_THREADS();
+    if (floats <= SEQ__GEMM_STACK_FLOATS) {
+        buf = stack;
+    } else {
+        heap = (float *)SEQ_MALLOC(NULL, (floats + 16) * sizeof(float));
+        if (!heap) {
+            seq_sgemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+        buf = heap;
+    }
+    buf = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63); /* 64-byte lines for the panels */
+    seq__gemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf, buf + bfloats, mcb);
+    SEQ_FREE(NULL, heap);
+}
+#endif /* !SEQ_USE_BLIS */
 
 SEQDEF void seq_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc) {
-    seq_sgemm_ref(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (!seq__gemm_args_ok(transA, transB, M, N, K, A, lda, B, ldb, C, ldc) || M == 0 || N == 0) return;
+    if (K == 0 || alpha == 0.0f) { /* op(A) op(B) contributes nothing; A and B are not read */
+        seq__gemm_update(C, ldc, NULL, 0, M, N, 0.0f, beta);
+        return;
+    }
+#ifdef SEQ_USE_BLIS
+    /* BLIS takes a row and a column stride per matrix, so row-major needs no trick */
+    bli_sgemm(SEQ__BLIS_TRANS(transA), SEQ__BLIS_TRANS(transB), M, N, K, &alpha, (float *)A, lda, 1, (float *)B,
+              ldb, 1, &beta, C, ldc, 1);
+#else
+    seq__gemm_own(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 }
 
 /* ===================================================================================
