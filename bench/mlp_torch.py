@@ -1,0 +1,34 @@
+"""PyTorch peer for bench/mlp.c: one AdamW step of a 784-1024-1024-10 ReLU MLP with
+cross-entropy at batch 256, one thread. Prints `torch_ms_per_step <ms>`."""
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+B, steps = 256, int(sys.argv[1]) if len(sys.argv) > 1 else 20
+model = torch.nn.Sequential(
+    torch.nn.Linear(784, 1024), torch.nn.ReLU(),
+    torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
+    torch.nn.Linear(1024, 10))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+x = torch.randn(B, 784)
+y = torch.randint(0, 10, (B,))
+
+
+def step():
+    opt.zero_grad(set_to_none=False)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+
+
+for _ in range(3):
+    step()
+best = float("inf")
+for _ in range(steps):
+    t0 = time.perf_counter()
+    step()
+    best = min(best, time.perf_counter() - t0)
+print(f"torch_ms_per_step {best * 1e3:.3f}")
