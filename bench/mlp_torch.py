@@ -1,9 +1,9 @@
 """PyTorch peer for bench/mlp.c: one AdamW step of a 784-1024-1024-10 ReLU MLP with
 cross-entropy at batch 256, one thread. Prints `torch_ms_per_step <ms>`."""
 import sys
-import time
 
 import torch
+from timing import best_ms
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -24,11 +24,4 @@ def step():
     opt.step()
 
 
-for _ in range(3):
-    step()
-best = float("inf")
-for _ in range(steps):
-    t0 = time.perf_counter()
-    step()
-    best = min(best, time.perf_counter() - t0)
-print(f"torch_ms_per_step {best * 1e3:.3f}")
+print(f"torch_ms_per_step {best_ms(step, steps, warmup=3):.3f}")

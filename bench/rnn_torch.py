@@ -1,23 +1,12 @@
 """PyTorch peer for bench/rnn.c (one thread): nn.LSTM / nn.GRU forward+backward on the
 given shapes and single-step latency at B=1. Prints lines `<name> <ms>`."""
 import sys
-import time
 
 import torch
+from timing import best_ms
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 torch.manual_seed(0)
-
-
-def best_ms(fn, reps):
-    for _ in range(2):
-        fn()
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
 
 
 for kind, module in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
@@ -32,7 +21,6 @@ for kind, module in (("lstm", torch.nn.LSTM), ("gru", torch.nn.GRU)):
         print(f"{kind}_T{T}_B{B}_I{I}_H{H} {best_ms(fwd_bwd, 5):.4f}", flush=True)
     net = module(128, 256, batch_first=True)
     xt = torch.randn(1, 1, 128)
-    state = None
     with torch.no_grad():
         def step():
             net(xt)
