@@ -24,6 +24,8 @@ typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float 
                                float *, int);
 enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
 
+static const char blis_lib[] = "libblis.so.4", openblas_lib[] = "libopenblas.so.0";
+
 enum { OWN, BLIS, OPENBLAS, REF, NIMPL };
 static const char *impl_name[NIMPL] = {"own", "BLIS", "OpenBLAS", "scalar"};
 
@@ -57,7 +59,7 @@ static int blis_native_is_generic(void) {
     if (pid == 0) {
         blis_query_fn query;
         blis_name_fn name;
-        void *h = dlopen("libblis.so.4", RTLD_NOW | RTLD_LOCAL), *q = h ? dlsym(h, "bli_arch_query_id") : NULL,
+        void *h = dlopen(blis_lib, RTLD_NOW | RTLD_LOCAL), *q = h ? dlsym(h, "bli_arch_query_id") : NULL,
              *n = h ? dlsym(h, "bli_arch_string") : NULL;
         if (!q || !n) _exit(0);
         memcpy(&query, &q, sizeof q);
@@ -100,8 +102,8 @@ static peers load_peers(void) {
     setenv("BLIS_NUM_THREADS", "1", 1);
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("OMP_NUM_THREADS", "1", 1);
-    hb = lib_open("libblis.so.4", "bli_sgemm", &p.bli);
-    ho = lib_open("libopenblas.so.0", "cblas_sgemm", &p.cblas);
+    hb = lib_open(blis_lib, "bli_sgemm", &p.bli);
+    ho = lib_open(openblas_lib, "cblas_sgemm", &p.cblas);
     blis_pick_arch(hb);
     if ((s = lib_sym(hb, "bli_thread_set_num_threads")) != NULL) {
         void (*set)(int64_t);
@@ -119,12 +121,12 @@ static peers load_peers(void) {
         void *t = lib_sym(hb, "bli_arch_string");
         memcpy(&query, &s, sizeof s);
         memcpy(&name, &t, sizeof t);
-        if (t) printf("  BLIS (libblis.so.4) runs its '%s' configuration\n", name(query()));
+        if (t) printf("  BLIS (%s) runs its '%s' configuration\n", blis_lib, name(query()));
     }
     if ((s = lib_sym(ho, "openblas_get_corename")) != NULL) {
         char *(*core)(void);
         memcpy(&core, &s, sizeof s);
-        printf("  OpenBLAS (libopenblas.so.0) runs its '%s' kernels\n", core());
+        printf("  OpenBLAS (%s) runs its '%s' kernels\n", openblas_lib, core());
     }
     return p;
 }
