@@ -22,7 +22,10 @@ BLIS_LIBS  = -lblis
 
 BENCH_BINS= $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
 TEST_SRC  = tests/test_seq.c $(wildcard tests/seq_*_test.c)
-RUNNERS   = $(B)/test_seq $(if $(HAVE_BLIS),$(B)/test_seq_blis)
+# The runner as users build it, plus the other kernel paths the machine can run:
+# AVX2 and scalar GEMM, the generic x86-64 baseline, OpenMP, and C++.
+VARIANTS  = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
+RUNNERS   = $(B)/test_seq $(VARIANTS:%=$(B)/test_seq_%)
 
 .PHONY: all test test-asan compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
@@ -34,12 +37,26 @@ $(B)/test_seq: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
 	$(CC) $(CFLAGS_C) -o $@ $(TEST_SRC) $(LDLIBS)
 $(B)/test_seq_blis: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
 	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $(TEST_SRC) $(BLIS_LIBS) $(LDLIBS)
+$(B)/test_seq_avx2: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) -mno-avx512f -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_scalar: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) -DSEQ_NO_SIMD -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_generic: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) -std=c99 -O2 $(WARN) -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_openmp: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CC) $(CFLAGS_C) -fopenmp -DSEQ_USE_OPENMP -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_cxx: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CXX) -std=c++11 $(OPT) $(WARN) -x c++ -o $@ $(TEST_SRC) $(LDLIBS)
+$(B)/test_seq_cxx_blis: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
+	$(CXX) -std=c++11 $(OPT) $(WARN) $(BLIS_FLAGS) -x c++ -o $@ $(TEST_SRC) $(BLIS_LIBS) $(LDLIBS)
 $(B)/test_seq_asan: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
 	$(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer -o $@ $(TEST_SRC) $(LDLIBS)
 
+# Examples use seq's own GEMM: as fast as BLIS here, and BLIS 0.9 falls back to generic
+# C code on CPUs it does not know (see docs/gemm.md).
 $(B)/%: examples/%.c $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) $(if $(HAVE_BLIS),$(BLIS_FLAGS)) -o $@ $< $(if $(HAVE_BLIS),$(BLIS_LIBS)) $(LDLIBS)
+	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
 $(B)/bench_%: bench/%.c $(HEADERS) | $(B)
 	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
 $(B)/bench_%_blis: bench/%.c $(HEADERS) | $(B)
