@@ -6,14 +6,8 @@
  * the square rows with n >= 256 and over the RNN rows (M x K times the transposed
  * (4K x K) weight, as seq_linear and the recurrent layers call it). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, setenv */
-#include <dlfcn.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "bench.h"
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
 
@@ -24,7 +18,7 @@ typedef void (*cblas_sgemm_fn)(int, int, int, int, int, int, float, const float 
                                float *, int);
 enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
 
-static const char blis_lib[] = "libblis.so.4", openblas_lib[] = "libopenblas.so.0";
+static const char openblas_lib[] = "libopenblas.so.0";
 
 enum { OWN, BLIS, OPENBLAS, REF, NIMPL };
 static const char *impl_name[NIMPL] = {"own", "BLIS", "OpenBLAS", "scalar"};
@@ -48,51 +42,6 @@ static void *lib_open(const char *file, const char *sym, void *fn_out) {
 
 static void *lib_sym(void *h, const char *sym) { return h ? dlsym(h, sym) : NULL; }
 
-typedef int (*blis_query_fn)(void);
-typedef const char *(*blis_name_fn)(int);
-
-/* The name of the configuration libblis would pick by itself, asked in a child process
- * because BLIS fixes its choice (and reads BLIS_ARCH_TYPE) once, at the first query. */
-static int blis_native_is_generic(void) {
-    int status = 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        blis_query_fn query;
-        blis_name_fn name;
-        void *h = dlopen(blis_lib, RTLD_NOW | RTLD_LOCAL), *q = h ? dlsym(h, "bli_arch_query_id") : NULL,
-             *n = h ? dlsym(h, "bli_arch_string") : NULL;
-        if (!q || !n) _exit(0);
-        memcpy(&query, &q, sizeof q);
-        memcpy(&name, &n, sizeof n);
-        _exit(strcmp(name(query()), "generic") == 0);
-    }
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 1;
-}
-
-/* BLIS 0.9 picks kernels by CPUID and falls back to its portable 'generic' C code on a
- * CPU it does not know (as AMD family 0x1A, Zen 5). Comparing against that would flatter
- * the own kernel, so the bench then names the configuration for the instruction set the
- * CPU has ('skx' for AVX-512, 'haswell' for AVX2) in BLIS_ARCH_TYPE, which BLIS reads at
- * its first call. A BLIS_ARCH_TYPE set by the user is left alone. */
-static void blis_pick_arch(void *h) {
-    const char *want = __builtin_cpu_supports("avx512f")                                   ? "skx"
-                       : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? "haswell"
-                                                                                         : NULL;
-    void *n = h ? dlsym(h, "bli_arch_string") : NULL;
-    blis_name_fn name;
-    char id[16];
-    int i;
-    if (!n || !want || getenv("BLIS_ARCH_TYPE") || !blis_native_is_generic()) return;
-    memcpy(&name, &n, sizeof n);
-    for (i = 0; strcmp(name(i), "generic") != 0; i++) /* 'generic' ends BLIS's table */
-        if (strcmp(name(i), want) == 0) {
-            snprintf(id, sizeof id, "%d", i);
-            setenv("BLIS_ARCH_TYPE", id, 1);
-            printf("  BLIS would run its 'generic' C code on this CPU; BLIS_ARCH_TYPE=%s selects '%s'\n", id, want);
-            return;
-        }
-}
-
 /* Peers run single-threaded: the environment is read when they initialize, and the
  * explicit setters cover a library that was initialized before. */
 static peers load_peers(void) {
@@ -102,9 +51,9 @@ static peers load_peers(void) {
     setenv("BLIS_NUM_THREADS", "1", 1);
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
     setenv("OMP_NUM_THREADS", "1", 1);
-    hb = lib_open(blis_lib, "bli_sgemm", &p.bli);
+    hb = lib_open(bench_blis_lib, "bli_sgemm", &p.bli);
     ho = lib_open(openblas_lib, "cblas_sgemm", &p.cblas);
-    blis_pick_arch(hb);
+    bench_blis_use_cpu_kernels();
     if ((s = lib_sym(hb, "bli_thread_set_num_threads")) != NULL) {
         void (*set)(int64_t);
         memcpy(&set, &s, sizeof s);
@@ -116,12 +65,12 @@ static peers load_peers(void) {
         set(1);
     }
     if ((s = lib_sym(hb, "bli_arch_query_id")) != NULL) {
-        blis_query_fn query;
-        blis_name_fn name;
+        bench_blis_query_fn query;
+        bench_blis_name_fn name;
         void *t = lib_sym(hb, "bli_arch_string");
         memcpy(&query, &s, sizeof s);
         memcpy(&name, &t, sizeof t);
-        if (t) printf("  BLIS (%s) runs its '%s' configuration\n", blis_lib, name(query()));
+        if (t) printf("  BLIS (%s) runs its '%s' configuration\n", bench_blis_lib, name(query()));
     }
     if ((s = lib_sym(ho, "openblas_get_corename")) != NULL) {
         char *(*core)(void);
@@ -151,12 +100,6 @@ static void run(const peers *p, int impl, int tB, int64_t M, int64_t N, int64_t 
     }
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* GFLOP/s of each implementation (0: not run), best of repeated rounds in which every
  * implementation runs once, so that load from other processes hits all of them alike:
  * at least 5 rounds and 1 s, at most 60 rounds. */
@@ -169,9 +112,9 @@ static void measure(const peers *p, const int *use, int tB, int64_t M, int64_t N
         for (impl = 0; impl < NIMPL; impl++) {
             double t;
             if (!use[impl]) continue;
-            t = now();
+            t = bench_now();
             run(p, impl, tB, M, N, K, A, B, C);
-            t = now() - t;
+            t = bench_now() - t;
             spent += t;
             if (t < best[impl]) best[impl] = t;
         }
@@ -247,7 +190,7 @@ int main(void) {
     peers p;
     char label[64];
     int i, j, impl;
-    double t0 = now();
+    double t0 = bench_now();
     printf("bench/gemm: single-precision GEMM, GFLOP/s on 1 thread (best of >= 5 interleaved runs)\n");
     printf("  own = seq_sgemm, backend '%s'\n", seq_sgemm_backend());
     p = load_peers();
@@ -270,6 +213,6 @@ int main(void) {
     printf("\n");
     print_geomean("square n >= 256", &gsq);
     print_geomean("RNN shapes", &grnn);
-    printf("(%.0f s)\n", now() - t0);
+    printf("(%.0f s)\n", bench_now() - t0);
     return 0;
 }

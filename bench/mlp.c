@@ -2,31 +2,11 @@
 /* One AdamW training step of a 784-1024-1024-10 ReLU MLP with cross-entropy at batch
  * 256, one thread, seq vs PyTorch 1.13 CPU (bench/mlp_torch.py) in the same run.
  * The step is ~2.86 GFLOP of GEMM, so this measures how close seq gets to the GEMM peak. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+#include "bench.h"
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
 
 enum { B = 256, IN = 784, H = 1024, OUT = 10, WARMUP = 3, REPS = 20 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Best-of-N milliseconds per step reported by the PyTorch script, or -1. */
-static double torch_ms(void) {
-    char line[256];
-    double ms = -1.0;
-    FILE *p = popen("/usr/bin/python3 bench/mlp_torch.py 2>/dev/null", "r");
-    if (!p) return -1.0;
-    while (fgets(line, sizeof line, p))
-        if (sscanf(line, "torch_ms_per_step %lf", &ms) == 1) break;
-    pclose(p);
-    return ms;
-}
 
 int main(void) {
     static float x[B * IN];
@@ -40,9 +20,11 @@ int main(void) {
     seq_adamw opt;
     seq_ctx *ctx;
     double best = 1e30, tms;
+    static char out[256];
     int rep;
 
     setenv("BLIS_NUM_THREADS", "1", 1);
+    if (strcmp(seq_sgemm_backend(), "blis") == 0) bench_blis_use_cpu_kernels();
     seq_rng_seed(&rng, 0);
     for (i = 0; i < B * IN; i++) x[i] = (float)seq_rng_normal(&rng, 0, 1);
     for (i = 0; i < B; i++) y[i] = (int32_t)seq_rng_below(&rng, OUT);
@@ -59,7 +41,7 @@ int main(void) {
         return 1;
     }
     for (rep = 0; rep < WARMUP + REPS; rep++) {
-        double t0 = now_s(), dt;
+        double t0 = bench_now(), dt;
         seq_tensor *h, *loss;
         seq_ctx_reset(ctx);
         h = seq_relu(ctx, seq_linear(ctx, seq_tensor_wrap(ctx, x, 2, sx), w1, b1));
@@ -71,10 +53,11 @@ int main(void) {
             return 1;
         }
         seq_adamw_step(&opt, P, 1e-3f);
-        dt = now_s() - t0;
+        dt = bench_now() - t0;
         if (rep >= WARMUP && dt < best) best = dt;
     }
-    tms = torch_ms();
+    bench_peer_output("/usr/bin/python3 bench/mlp_torch.py 2>/dev/null", out, sizeof out);
+    tms = bench_peer_value(out, "torch_ms_per_step");
     printf("bench/mlp: AdamW step, B=%d, %d-%d-%d-%d ReLU MLP, 1 thread, %.2f GFLOP/step\n", B, IN, H, H, OUT,
            flops * 1e-9);
     printf("  seq (sgemm: %-6s)  %8.2f ms  %6.1f GFLOP/s\n", seq_sgemm_backend(), best * 1e3, flops / best * 1e-9);

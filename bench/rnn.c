@@ -2,26 +2,9 @@
 /* LSTM and GRU forward+backward and single-step latency, seq vs PyTorch 1.13 CPU
  * (bench/rnn_torch.py, oneDNN RNN path) in the same run, one thread; plus the sgemm
  * GFLOP/s of the recurrent GEMM shape for scale. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#include "bench.h"
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ms the PyTorch script reported for `name`, or -1 */
-static double torch_ms(const char *out, const char *name) {
-    const char *p = strstr(out, name);
-    double ms = -1.0;
-    if (p && sscanf(p + strlen(name), " %lf", &ms) != 1) ms = -1.0;
-    return ms;
-}
 
 typedef struct {
     int64_t T, B, I, H;
@@ -46,13 +29,13 @@ static double seq_fwd_bwd_ms(seq_rnn_kind kind, shape s, int reps) {
         seq_params_alloc(P, &rng) != SEQ_OK)
         return -1.0;
     for (r = 0; r < reps + 1; r++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         seq_tensor *y;
         seq_ctx_reset(ctx);
         y = seq_rnn_forward(ctx, &l, seq_tensor_wrap(ctx, x, 3, xs), NULL);
         seq_params_zero_grad(P);
         if (seq_backward(ctx, seq_mean(ctx, y)) != SEQ_OK) return -1.0;
-        if (r > 0 && now_s() - t0 < best) best = now_s() - t0;
+        if (r > 0 && bench_now() - t0 < best) best = bench_now() - t0;
     }
     free(x);
     seq_ctx_free(ctx);
@@ -74,9 +57,9 @@ static double seq_step_us(seq_rnn_kind kind) {
         seq_params_alloc(P, &rng) != SEQ_OK || seq_rnn_state_init(&l, &st, 1) != SEQ_OK)
         return -1.0;
     for (r = 0; r < 20; r++) {
-        t0 = now_s();
+        t0 = bench_now();
         for (i = 0; i < 100; i++) seq_rnn_step(&l, &st, x, y);
-        if ((now_s() - t0) / 100 < best) best = (now_s() - t0) / 100;
+        if ((bench_now() - t0) / 100 < best) best = (bench_now() - t0) / 100;
     }
     seq_rnn_state_free(&st);
     seq_params_free(P);
@@ -90,9 +73,9 @@ static double sgemm_gflops(int64_t M, int64_t N, int64_t K) {
     double best = 1e30;
     int r;
     for (r = 0; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         seq_sgemm(0, 1, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        if (now_s() - t0 < best) best = now_s() - t0;
+        if (bench_now() - t0 < best) best = bench_now() - t0;
     }
     free(a);
     free(b);
@@ -105,16 +88,10 @@ int main(void) {
     static const char *names[2] = {"lstm", "gru"};
     static const seq_rnn_kind kinds[2] = {SEQ_RNN_LSTM, SEQ_RNN_GRU};
     static char out[4096];
-    size_t len = 0;
-    FILE *p;
     int k, s;
     setenv("BLIS_NUM_THREADS", "1", 1);
-    p = popen("/usr/bin/python3 bench/rnn_torch.py 1 2>/dev/null", "r");
-    if (p) {
-        len = fread(out, 1, sizeof out - 1, p);
-        pclose(p);
-    }
-    out[len] = 0;
+    if (strcmp(seq_sgemm_backend(), "blis") == 0) bench_blis_use_cpu_kernels();
+    bench_peer_output("/usr/bin/python3 bench/rnn_torch.py 1 2>/dev/null", out, sizeof out);
     printf("bench/rnn: forward+backward, 1 thread, sgemm backend %s (GFLOP/s = 3 x 2·T·B·G·H·(I+H))\n",
            seq_sgemm_backend());
     printf("%-26s %10s %10s %9s %9s %7s\n", "layer (T,B,I,H)", "seq ms", "torch ms", "seq GF/s", "torch", "ratio");
@@ -127,7 +104,7 @@ int main(void) {
             double ms = seq_fwd_bwd_ms(kinds[k], sh, 3), tms;
             snprintf(key, sizeof key, "%s_T%lld_B%lld_I%lld_H%lld", names[k], (long long)sh.T, (long long)sh.B,
                      (long long)sh.I, (long long)sh.H);
-            tms = torch_ms(out, key);
+            tms = bench_peer_value(out, key);
             printf("%-26s %10.2f %10.2f %9.1f %9.1f %6.2fx\n", key, ms, tms, flops / ms * 1e-6,
                    tms > 0 ? flops / tms * 1e-6 : 0.0, tms > 0 ? tms / ms : 0.0);
         }
@@ -136,7 +113,7 @@ int main(void) {
         char key[64];
         double us = seq_step_us(kinds[k]), tms;
         snprintf(key, sizeof key, "%s_step_B1_I128_H256", names[k]);
-        tms = torch_ms(out, key);
+        tms = bench_peer_value(out, key);
         printf("%-26s seq %8.2f us   torch %8.2f us   %6.1fx\n", key, us, tms * 1e3, tms > 0 ? tms * 1e3 / us : 0.0);
     }
     return 0;
