@@ -912,6 +912,168 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 
 /* --- 14.3 xLSTM (sLSTM, mLSTM) and minGRU / minLSTM ------------------------------- */
 
+/* Beck et al. 2024 "xLSTM" (sLSTM, mLSTM), Beck et al. 2025 "xLSTM 7B" (the mLSTM layer
+ * and its gate soft-capping), Feng et al. 2024 "Were RNNs All We Needed?" (minGRU,
+ * minLSTM). Every layer takes the seq_rnn_io of 14.2: lengths, resets (a flag drops the
+ * carried state to zeros), initial states that receive gradient and final states usable
+ * in the loss; each layer says below what io->h0 and io->c0 hold. The exponential gates
+ * carry a stabilizer m: the stored states are the true ones times e^-m, which keeps
+ * every exponent <= 0 (docs/xlstm.md derives the forms and their backward). */
+
+/* sLSTM: one layer, x (B,T,I) -> h (B,T,H), H = NH*DH in NH heads. Per unit, with
+ * pre-activations i~,f~,z~,o~ = W x_t + R h_{t-1} + b (R block-diagonal: head k sees only
+ * its own DH units of h_{t-1}):
+ *     log f = logsigmoid(f~) (or f~ with exp_forget),   m_t = max(log f + m_{t-1}, i~)
+ *     i' = e^(i~ - m_t),  f' = e^(log f + m_{t-1} - m_t)
+ *     c_t = f' c_{t-1} + i' tanh(z~),  n_t = f' n_{t-1} + i',  h_t = sigmoid(o~) c_t / n_t.
+ * A unit whose n_{t-1} is 0 holds no history (the zero state): there m_t = i~ and f' = 0.
+ * Parameters, named as the official xLSTM sLSTM cell's (external layouts) where it has them:
+ *     "<prefix>.weight_ih" (NH*4*DH, I)   rows head by head, gates i,f,z,o inside a head
+ *     "<prefix>.recurrent_kernel" (NH, DH, 4, DH)  [k, d, g, j]: h[k*DH+d] -> gate g unit j
+ *     "<prefix>.bias" (NH, 4, DH)
+ * all initialized U(-1/sqrt(H), 1/sqrt(H)) (the official "standard" init). States: io->h0
+ * and io->hn are (4,B,H) holding h, c, n, m in that order (the official cell's state
+ * layout); io->c0 must be NULL and io->cn stays NULL. */
+typedef struct seq_slstm_config {
+    int64_t input_size, hidden_size, num_heads; /* hidden_size divisible by num_heads */
+    int exp_forget;                             /* 0: sigmoid forget gate (default), 1: exp */
+} seq_slstm_config;
+
+typedef struct seq_slstm {
+    seq_slstm_config cfg;
+    void *alloc_ud;
+    seq_tensor *weight_ih, *recurrent_kernel, *bias;
+} seq_slstm;
+
+SEQDEF seq_slstm_config seq_slstm_config_default(int64_t input_size, int64_t hidden_size, int64_t num_heads);
+SEQDEF seq_status seq_slstm_init(seq_slstm *l, seq_params *P, const char *prefix, seq_slstm_config cfg);
+/* x (B,T,I) -> h (B,T,H); io may be NULL. */
+SEQDEF seq_tensor *seq_slstm_forward(seq_ctx *ctx, const seq_slstm *l, seq_tensor *x, seq_rnn_io *io);
+
+typedef struct seq_slstm_state {
+    int64_t batch;
+    float *h, *c, *n, *m; /* (B,H) each */
+    float *work;
+    void *alloc_ud;
+} seq_slstm_state;
+SEQDEF seq_status seq_slstm_state_init(const seq_slstm *l, seq_slstm_state *st, int64_t batch);
+SEQDEF void seq_slstm_state_reset(seq_slstm_state *st);
+SEQDEF void seq_slstm_state_free(seq_slstm_state *st);
+/* x_t (B,I) -> y_t (B,H). */
+SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const float *x_t, float *y_t);
+
+/* mLSTM layer of xLSTM 7B: x (B,T,C) -> y (B,T,C), NH heads of key size DK, value size DV.
+ *     q, k (B,T,NH,DK), v, o~ (B,T,NH,DV) = linear maps of x;  i~, f~ (B,T,NH) likewise,
+ *     soft-capped: cap * tanh(x / cap) (cap = gate_soft_cap; 0 leaves them as they are);
+ *     log f = logsigmoid(f~) (or f~ with exp_forget),  m_t = max(log f + m_{t-1}, i~),
+ *     C_t = f' C_{t-1} + i' k_t v_t^T,  n_t = f' n_{t-1} + i' k_t   (f', i' as in the sLSTM),
+ *     h_t = C_t^T q_t / (max(|n_t . q_t|, e^-m_t) + eps),  q scaled by 1/sqrt(DK),
+ *     y = out_proj(sigmoid(o~) * multihead_norm(h))   (a layer norm per head, then weight).
+ * Three forms compute the same h: RECURRENT (step by step), PARALLEL (the quadratic form
+ * with the stabilized decay matrix D) and CHUNKWISE (parallel inside chunks of chunk_size,
+ * recurrent between them; PARALLEL is one chunk). All take m as the recurrence defines it
+ * (the carried state's term included), so they agree up to rounding, eps and all. The
+ * backward is the chunkwise one whatever the forward form.
+ * Parameters, named and shaped as xLSTM 7B's mLSTMLayer ("single" weight mode), so its
+ * state_dict loads as is: "<prefix>.q.weight" (NH*DK, C), "k.weight" (NH*DK, C),
+ * "v.weight" (NH*DV, C), "ogate_preact.weight" (NH*DV, C), "igate_preact.weight" (NH, C)
+ * and ".bias" (NH), "fgate_preact.weight" (NH, C) and ".bias" (NH), "multihead_norm.weight"
+ * (NH*DV), "out_proj.weight" (C, NH*DV), and with bias = 1 also "q.bias", "k.bias",
+ * "v.bias", "ogate_preact.bias", "multihead_norm.bias", "out_proj.bias". Init: linear
+ * weights U(-1/sqrt(in), 1/sqrt(in)) as nn.Linear, igate bias -10 (as xLSTM 7B), fgate
+ * bias U(3,6) (a forget gate near 1), norm weight 1, other biases 0.
+ * States: io->h0 / io->hn the matrix memory C (B,NH,DK,DV); io->c0 / io->cn (B,NH,DK+1):
+ * the normalizer n in the first DK entries of each head, the stabilizer m in the last. */
+typedef enum seq_mlstm_form {
+    SEQ_MLSTM_CHUNKWISE,
+    SEQ_MLSTM_PARALLEL,
+    SEQ_MLSTM_RECURRENT,
+    SEQ_MLSTM_FORM_COUNT
+} seq_mlstm_form;
+
+typedef struct seq_mlstm_config {
+    int64_t embedding_dim, num_heads, qk_head_dim, v_head_dim; /* C, NH, DK, DV */
+    float gate_soft_cap; /* 15 (xLSTM 7B); 0 = no capping */
+    int exp_forget;      /* 0: sigmoid forget gate (default), 1: exp */
+    int bias;            /* 0 (xLSTM 7B): no biases but the gates' */
+    float eps;           /* 1e-6: in the denominator of h */
+    float norm_eps;      /* 1e-6: of the per-head layer norm */
+    seq_mlstm_form form; /* may be changed between forward calls */
+    int64_t chunk_size;  /* 64; may be changed between forward calls */
+} seq_mlstm_config;
+
+typedef struct seq_mlstm {
+    seq_mlstm_config cfg;
+    void *alloc_ud;
+    seq_tensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b; /* biases NULL unless cfg.bias */
+    seq_tensor *i_w, *i_b, *f_w, *f_b;
+    seq_tensor *norm_w, *norm_b, *out_w, *out_b;
+} seq_mlstm;
+
+/* xLSTM 7B's shapes: DK = C/(2 NH), DV = C/NH (at least 1 each), cap 15, chunkwise form. */
+SEQDEF seq_mlstm_config seq_mlstm_config_default(int64_t embedding_dim, int64_t num_heads);
+SEQDEF seq_status seq_mlstm_init(seq_mlstm *l, seq_params *P, const char *prefix, seq_mlstm_config cfg);
+/* x (B,T,C) -> y (B,T,C); io may be NULL. */
+SEQDEF seq_tensor *seq_mlstm_forward(seq_ctx *ctx, const seq_mlstm *l, seq_tensor *x, seq_rnn_io *io);
+
+typedef struct seq_mlstm_state {
+    int64_t batch;
+    float *C, *n, *m; /* (B,NH,DK,DV), (B,NH,DK), (B,NH) */
+    float *work;
+    void *alloc_ud;
+} seq_mlstm_state;
+SEQDEF seq_status seq_mlstm_state_init(const seq_mlstm *l, seq_mlstm_state *st, int64_t batch);
+SEQDEF void seq_mlstm_state_reset(seq_mlstm_state *st);
+SEQDEF void seq_mlstm_state_free(seq_mlstm_state *st);
+/* x_t (B,C) -> y_t (B,C): the recurrent form. */
+SEQDEF seq_status seq_mlstm_step(const seq_mlstm *l, seq_mlstm_state *st, const float *x_t, float *y_t);
+
+/* minGRU and minLSTM: one engine, x (B,T,I) -> h (B,T,H), h_t = a_t h_{t-1} + b_t with
+ *     minGRU:  z = sigmoid(linear_z(x)),  a = 1 - z,  b = z g(linear_h(x))
+ *     minLSTM: f, i = sigmoid(linear_f(x)), sigmoid(linear_i(x)),  a = f / (f + i),
+ *              b = i / (f + i) g(linear_h(x))
+ * and g(x) = x + 1/2 for x >= 0, sigmoid(x) below: the paper's positive activation, which
+ * the log-space form needs and the sequential one shares so the two agree. log_space = 0
+ * runs seq_linear_scan; 1 runs Heinsen's log-space scan, h = exp(a* + logcumsumexp(log b -
+ * a*)), a* = cumsum(log a) (in double), from the same log a and log b; both have the
+ * linear scan's backward. Parameters "<prefix>.linear_z" (GRU) or "linear_f" and
+ * "linear_i" (LSTM), and "linear_h": ".weight" (H, I), ".bias" (H), initialized as
+ * nn.Linear. States: io->h0 and io->hn (B,H); io->c0 must be NULL. */
+typedef enum seq_minrnn_kind { SEQ_MINRNN_GRU, SEQ_MINRNN_LSTM, SEQ_MINRNN_KIND_COUNT } seq_minrnn_kind;
+
+typedef struct seq_minrnn_config {
+    seq_minrnn_kind kind;
+    int64_t input_size, hidden_size;
+    int log_space; /* 0: sequential scan (default), 1: log-space scan; may change between calls */
+} seq_minrnn_config;
+
+typedef struct seq_minrnn {
+    seq_minrnn_config cfg;
+    void *alloc_ud;
+    seq_tensor *gate_w[2], *gate_b[2]; /* z (GRU) or f, i (LSTM) */
+    seq_tensor *h_w, *h_b;             /* the candidate h~ */
+} seq_minrnn;
+typedef seq_minrnn seq_mingru;
+typedef seq_minrnn seq_minlstm;
+
+SEQDEF seq_minrnn_config seq_mingru_config_default(int64_t input_size, int64_t hidden_size);
+SEQDEF seq_minrnn_config seq_minlstm_config_default(int64_t input_size, int64_t hidden_size);
+SEQDEF seq_status seq_minrnn_init(seq_minrnn *l, seq_params *P, const char *prefix, seq_minrnn_config cfg);
+/* x (B,T,I) -> h (B,T,H); io may be NULL. */
+SEQDEF seq_tensor *seq_minrnn_forward(seq_ctx *ctx, const seq_minrnn *l, seq_tensor *x, seq_rnn_io *io);
+
+typedef struct seq_minrnn_state {
+    int64_t batch;
+    float *h; /* (B,H) */
+    float *work;
+    void *alloc_ud;
+} seq_minrnn_state;
+SEQDEF seq_status seq_minrnn_state_init(const seq_minrnn *l, seq_minrnn_state *st, int64_t batch);
+SEQDEF void seq_minrnn_state_reset(seq_minrnn_state *st);
+SEQDEF void seq_minrnn_state_free(seq_minrnn_state *st);
+/* x_t (B,I) -> y_t (B,H). */
+SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, const float *x_t, float *y_t);
+
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
 
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
@@ -6577,6 +6739,1280 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 }
 
 /* --- 14.3 xLSTM (sLSTM, mLSTM) and minGRU / minLSTM ------------------------------- */
+
+/* ---- shared by the layers of this section ------------------------------------------- */
+
+/* log sigmoid(x) = -softplus(-x), without overflow; its derivative is sigmoid(-x). */
+static float seq__logsigmoidf(float x) { return -seq__softplusf(-x); }
+
+/* Registers "<prefix>.<name>" in P. */
+static seq_tensor *seq__xl_param(seq_params *P, const char *prefix, const char *name, int ndim, const int64_t *shape,
+                                 seq_init init) {
+    char full[256];
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    return seq_params_add(P, full, ndim, shape, init);
+}
+
+/* A linear map "<prefix>.<name>.weight" (out,in), U(-1/sqrt(in), 1/sqrt(in)) as nn.Linear,
+ * and "<name>.bias" (out) initialized by *bias_init unless bias_init is NULL. */
+static seq_status seq__xl_linear(seq_params *P, const char *prefix, const char *name, int64_t out, int64_t in,
+                                 const seq_init *bias_init, seq_tensor **w, seq_tensor **b) {
+    char sub[128];
+    int64_t shape[2];
+    float bound = 1.0f / sqrtf((float)in);
+    shape[0] = out;
+    shape[1] = in;
+    snprintf(sub, sizeof sub, "%s.weight", name);
+    *w = seq__xl_param(P, prefix, sub, 2, shape, seq_init_uniform(-bound, bound));
+    if (!*w) return seq__errstatus;
+    if (!bias_init) return SEQ_OK;
+    snprintf(sub, sizeof sub, "%s.bias", name);
+    *b = seq__xl_param(P, prefix, sub, 1, shape, *bias_init);
+    return *b ? SEQ_OK : seq__errstatus;
+}
+
+/* y (M,out) = x (M,in) W^T + b: the projections of the streaming steps. b holds out
+ * values in any shape, or is NULL. */
+static void seq__xl_affine(const seq_tensor *W, const seq_tensor *b, const float *x, int64_t M, float *y) {
+    int64_t out = W->shape[0], in = W->shape[1], r, j;
+    for (r = 0; r < M; r++)
+        for (j = 0; j < out; j++) y[r * out + j] = b ? b->data[j] : 0.0f;
+    seq_sgemm(0, 1, M, out, in, 1.0f, x, in, W->data, in, 1.0f, y, out);
+}
+
+/* t is NULL or a float tensor of exactly this shape. */
+static int seq__xl_shape_is(const seq_tensor *t, int ndim, const int64_t *shape) {
+    int d;
+    if (!t) return 1;
+    if (t->dtype != SEQ_F32 || t->ndim != ndim) return 0;
+    for (d = 0; d < ndim; d++)
+        if (t->shape[d] != shape[d]) return 0;
+    return 1;
+}
+
+/* The checks every layer here makes on entry: x (B>=1,T>=1,I); io->h0 NULL or of shape
+ * s0 (n0 dims); io->c0 NULL or of shape s1 (n1 dims; n1 = 0: the layer takes no c0);
+ * lengths in [0,T]; x and the given states finite. */
+static int seq__xl_entry_ok(seq_ctx *ctx, const char *op, const seq_tensor *x, int64_t I, const seq_rnn_io *io, int n0,
+                            const int64_t *s0, int n1, const int64_t *s1) {
+    seq_tensor *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL;
+    char want[96];
+    if (x->dtype != SEQ_F32 || x->ndim != 3 || x->shape[0] < 1 || x->shape[1] < 1 || x->shape[2] != I) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)I);
+        return 0;
+    }
+    if (!seq__xl_shape_is(h0, n0, s0)) {
+        seq__dims_str(want, sizeof want, n0, s0, '(', ')');
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 must be %s", want);
+        return 0;
+    }
+    if (c0 && !n1) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "c0 must be NULL: this layer keeps all its states in h0");
+        return 0;
+    }
+    if (!seq__xl_shape_is(c0, n1, s1)) {
+        seq__dims_str(want, sizeof want, n1, s1, '(', ')');
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "c0 must be %s", want);
+        return 0;
+    }
+    return seq__lengths_ok(ctx, op, io ? io->lengths : NULL, x->shape[0], x->shape[1]) &&
+           seq__finite_ok(ctx, op, "x", x->data, x->numel) && (!h0 || seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)) &&
+           (!c0 || seq__finite_ok(ctx, op, "c0", c0->data, c0->numel));
+}
+
+/* Whether row r drops its carried state at t: a segment starts there. */
+static int seq__xl_reset(const uint8_t *resets, int64_t r, int64_t t, int64_t T) { return resets && resets[r * T + t]; }
+
+/* The final-state tensor of a fused node: shape, zeroed, requires_grad as its output. */
+static seq_tensor *seq__xl_state_out(seq_ctx *ctx, int ndim, const int64_t *shape, int rg) {
+    seq_tensor *s = seq_tensor_new(ctx, SEQ_F32, ndim, shape);
+    if (s) s->requires_grad = rg;
+    return s;
+}
+
+/* One allocation for a streaming state: nstate floats of state, zeroed, then nwork of
+ * scratch. NULL (with the error set) on a bad batch or no memory. */
+static float *seq__xl_state_alloc(const char *fn, void *ud, int64_t batch, int64_t nstate, int64_t nwork) {
+    float *p;
+    if (batch < 1) {
+        seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+        return NULL;
+    }
+    p = (float *)SEQ_MALLOC(ud, (size_t)(nstate + nwork) * sizeof(float));
+    if (!p) {
+        seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    memset(p, 0, (size_t)nstate * sizeof(float));
+    return p;
+}
+
+/* SEQ_OK when a step may run: layer, state, x_t (n values, all finite) and y_t given. */
+static seq_status seq__xl_step_ok(const char *fn, int ready, const float *x_t, int64_t n, const float *y_t) {
+    int64_t i;
+    if (!ready || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
+    for (i = 0; i < n; i++)
+        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", fn, (long long)i);
+    return SEQ_OK;
+}
+
+/* ---- sLSTM ---------------------------------------------------------------------------- */
+
+/* Unit u's gates, state (c,n,m) stepped from: what the step and its backward share. */
+typedef struct seq__slstm_unit {
+    float ip, fp, z, og; /* i~ and f~ as given, tanh(z~), sigmoid(o~) */
+    float carry;         /* log f + m_{t-1}: the forget path's exponent */
+    float m, fa, ia;     /* m_t, f', i' */
+    int empty;           /* n_{t-1} = 0: the zero state, nothing carried */
+} seq__slstm_unit;
+
+/* raw (NH,4,DH) pre-activations of one row; u's gates sit at raw[o + g*DH] */
+static seq__slstm_unit seq__slstm_gates(int exp_forget, const float *raw, int64_t o, int64_t DH, float n, float m) {
+    seq__slstm_unit g;
+    g.ip = raw[o];
+    g.fp = raw[o + DH];
+    g.z = tanhf(raw[o + 2 * DH]);
+    g.og = seq__sigmoidf(raw[o + 3 * DH]);
+    g.carry = (exp_forget ? g.fp : seq__logsigmoidf(g.fp)) + m;
+    g.empty = n == 0.0f;
+    g.m = g.empty || g.ip > g.carry ? g.ip : g.carry;
+    g.fa = g.empty ? 0.0f : expf(g.carry - g.m);
+    g.ia = expf(g.ip - g.m);
+    return g;
+}
+
+/* Offset of unit u's first gate in a (NH,4,DH) pre-activation row. */
+static int64_t seq__slstm_at(int64_t DH, int64_t u) { return (u / DH) * 4 * DH + u % DH; }
+
+/* One step of one row: raw (NH,4,DH) pre-activations with W x, R h_{t-1} and b in; cp, np,
+ * mp (H) the state stepped from; out h, c, n, m (H), which may alias cp, np, mp (each unit
+ * is read before it is written). */
+static void seq__slstm_cell(int64_t H, int64_t DH, int exp_forget, const float *raw, const float *cp, const float *np,
+                            const float *mp, float *h, float *c, float *n, float *m) {
+    int64_t u;
+    for (u = 0; u < H; u++) {
+        seq__slstm_unit g = seq__slstm_gates(exp_forget, raw, seq__slstm_at(DH, u), DH, np[u], mp[u]);
+        float cn = g.fa * cp[u] + g.ia * g.z, nn = g.fa * np[u] + g.ia;
+        c[u] = cn;
+        n[u] = nn;
+        m[u] = g.m;
+        h[u] = g.og * cn / nn;
+    }
+}
+
+/* Backward of seq__slstm_cell for one row: dh (H) the gradient on h_t; dc, dn, dm (H) the
+ * carried gradients on c_t, n_t, m_t, replaced by those on the state stepped from; draw
+ * (NH,4,DH) receives the pre-activations' gradient. m_t is a max: its gradient goes to
+ * the branch that won. */
+static void seq__slstm_cell_backward(int64_t H, int64_t DH, int exp_forget, const float *raw, const float *cp,
+                                     const float *np, const float *mp, const float *dh, float *dc, float *dn, float *dm,
+                                     float *draw) {
+    int64_t u;
+    for (u = 0; u < H; u++) {
+        int64_t o = seq__slstm_at(DH, u);
+        seq__slstm_unit g = seq__slstm_gates(exp_forget, raw, o, DH, np[u], mp[u]);
+        float cn = g.fa * cp[u] + g.ia * g.z, nn = g.fa * np[u] + g.ia;
+        float dcn = dc[u] + dh[u] * g.og / nn, dnn = dn[u] - dh[u] * g.og * cn / (nn * nn);
+        float gi = (dcn * g.z + dnn) * g.ia;              /* d (i~ - m_t) */
+        float gf = (dcn * cp[u] + dnn * np[u]) * g.fa;    /* d (carry - m_t); 0 when empty */
+        float dmt = dm[u] - gi - gf, dip = gi, dcarry = gf;
+        if (g.empty || g.ip > g.carry) dip += dmt;
+        else dcarry += dmt;
+        draw[o] = dip;
+        draw[o + DH] = exp_forget ? dcarry : dcarry * seq__sigmoidf(-g.fp);
+        draw[o + 2 * DH] = dcn * g.ia * (1.0f - g.z * g.z);
+        draw[o + 3 * DH] = dh[u] * cn / nn * g.og * (1.0f - g.og);
+        dc[u] = dcn * g.fa;
+        dn[u] = dnn * g.fa;
+        dm[u] = dcarry; /* carry = log f + m_{t-1} */
+    }
+}
+
+/* raw (B rows, stride ld) += R h per head: head k's DH units of h (B,H) times its
+ * (DH, 4*DH) block of the recurrent kernel, into its (4,DH) pre-activations. */
+static void seq__slstm_recur(const seq_slstm *l, int64_t B, const float *h, float *raw, int64_t ld) {
+    int64_t NH = l->cfg.num_heads, H = l->cfg.hidden_size, DH = H / NH, k;
+    for (k = 0; k < NH; k++)
+        seq_sgemm(0, 0, B, 4 * DH, DH, 1.0f, h + k * DH, H, l->recurrent_kernel->data + k * DH * 4 * DH, 4 * DH, 1.0f,
+                  raw + k * 4 * DH, ld);
+}
+
+/* The fused node: in[0] xp = x W^T (B,T,4H), in[1] R, in[2] b; out h (B,T,H), extra_out[0]
+ * the final state (4,B,H). */
+typedef struct seq__slstm_aux {
+    const seq_slstm *l;
+    seq_tensor *s0;         /* (4,B,H) initial h, c, n, m, or NULL */
+    const int32_t *lengths;
+    const uint8_t *resets;
+    float *raw;             /* (B,T,4H) pre-activations, R h_{t-1} and b in */
+    float *prev;            /* (4,B,T,H) the h, c, n, m each step started from; 0 where none ran */
+} seq__slstm_aux;
+
+static void seq__slstm_backward(seq_ctx *ctx, seq__node *nd) {
+    seq_tensor *xp = nd->in[0], *R = nd->in[1], *bias = nd->in[2], *y = nd->out, *hn = nd->extra_out[0];
+    const seq__slstm_aux *a = (const seq__slstm_aux *)nd->aux;
+    int64_t B = xp->shape[0], T = xp->shape[1], H = y->shape[2], DH = H / a->l->cfg.num_heads, G = 4 * H, BH = B * H;
+    int64_t BTH = B * T * H, r, t, j, s;
+    int ef = a->l->cfg.exp_forget;
+    float *gxp = seq__grad(ctx, xp), *gR = seq__grad(ctx, R), *gb = seq__grad(ctx, bias), *gs0 = seq__grad(ctx, a->s0);
+    float *draw = (float *)seq__calloc(ctx, (size_t)(B * T * G) * sizeof(float));
+    float *d = (float *)seq__calloc(ctx, (size_t)(4 * BH) * sizeof(float)); /* carried d h, c, n, m */
+    float *dhp = (float *)seq_ctx_alloc(ctx, (size_t)BH * sizeof(float));
+    if (!draw || !d || !dhp) return;
+    if (hn->grad) memcpy(d, hn->grad, (size_t)(4 * BH) * sizeof(float));
+    for (t = T - 1; t >= 0; t--) {
+        for (r = 0; r < B; r++) {
+            int64_t p = r * T + t;
+            if (t >= seq__row_len(a->lengths, r, T)) continue;
+            if (y->grad)
+                for (j = 0; j < H; j++) d[r * H + j] += y->grad[p * H + j];
+            seq__slstm_cell_backward(H, DH, ef, a->raw + p * G, a->prev + BTH + p * H, a->prev + 2 * BTH + p * H,
+                                     a->prev + 3 * BTH + p * H, d + r * H, d + BH + r * H, d + 2 * BH + r * H,
+                                     d + 3 * BH + r * H, draw + p * G);
+        }
+        memset(dhp, 0, (size_t)BH * sizeof(float));
+        for (j = 0; j < a->l->cfg.num_heads; j++) /* through R to h_{t-1} */
+            seq_sgemm(0, 1, B, DH, 4 * DH, 1.0f, draw + t * G + j * 4 * DH, T * G, R->data + j * DH * 4 * DH, 4 * DH, 0.0f,
+                      dhp + j * DH, H);
+        for (r = 0; r < B; r++) {
+            if (t >= seq__row_len(a->lengths, r, T)) continue;
+            if (seq__xl_reset(a->resets, r, t, T))
+                for (s = 0; s < 4; s++) memset(d + s * BH + r * H, 0, (size_t)H * sizeof(float));
+            else
+                memcpy(d + r * H, dhp + r * H, (size_t)H * sizeof(float));
+        }
+    }
+    if (gs0) /* what is carried past the first step belongs to the initial state */
+        for (j = 0; j < 4 * BH; j++) gs0[j] += d[j];
+    for (j = 0; j < B * T * G; j++) {
+        if (gxp) gxp[j] += draw[j];
+        if (gb) gb[j % G] += draw[j];
+    }
+    for (j = 0; gR && j < a->l->cfg.num_heads; j++)
+        seq_sgemm(1, 0, DH, 4 * DH, B * T, 1.0f, a->prev + j * DH, H, draw + j * 4 * DH, G, 1.0f,
+                  gR + j * DH * 4 * DH, 4 * DH);
+}
+
+static seq_tensor *seq__slstm_core(seq_ctx *ctx, const seq_slstm *l, seq_tensor *xp, seq_rnn_io *io) {
+    int64_t B = xp->shape[0], T = xp->shape[1], H = l->cfg.hidden_size, DH = H / l->cfg.num_heads, G = 4 * H;
+    int64_t BH = B * H, BTH = B * T * H, r, t, j, s, shape[3];
+    seq__slstm_aux *a = (seq__slstm_aux *)seq__calloc(ctx, sizeof(seq__slstm_aux));
+    seq_tensor *ins[3], *y, *hn;
+    seq__node *nd;
+    float *cur; /* (4,B,H): h, c, n, m */
+    int rg;
+    if (!a) return NULL;
+    a->l = l;
+    a->s0 = io ? io->h0 : NULL;
+    a->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    a->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
+    a->raw = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * G) * sizeof(float));
+    a->prev = (float *)seq__calloc(ctx, (size_t)(4 * BTH) * sizeof(float));
+    cur = (float *)seq__calloc(ctx, (size_t)(4 * BH) * sizeof(float));
+    ins[0] = xp;
+    ins[1] = l->recurrent_kernel;
+    ins[2] = l->bias;
+    rg = ctx->grad_enabled && (seq__needs_grad(xp) || seq__needs_grad(ins[1]) || seq__needs_grad(ins[2]) ||
+                               seq__needs_grad(a->s0));
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = H;
+    y = seq__xl_state_out(ctx, 3, shape, rg); /* zeroed: padding past a length stays 0 */
+    shape[0] = 4;
+    shape[1] = B;
+    hn = seq__xl_state_out(ctx, 3, shape, rg);
+    if (!a->raw || !a->prev || !cur || !y || !hn || ctx->status != SEQ_OK) return NULL;
+    if (a->s0) memcpy(cur, a->s0->data, (size_t)(4 * BH) * sizeof(float));
+    for (t = 0; t < T; t++) {
+        for (r = 0; r < B; r++) {
+            float *raw = a->raw + (r * T + t) * G;
+            if (t < seq__row_len(a->lengths, r, T) && seq__xl_reset(a->resets, r, t, T))
+                for (s = 0; s < 4; s++) memset(cur + s * BH + r * H, 0, (size_t)H * sizeof(float));
+            for (j = 0; j < G; j++) raw[j] = xp->data[(r * T + t) * G + j] + l->bias->data[j];
+        }
+        seq__slstm_recur(l, B, cur, a->raw + t * G, T * G);
+        for (r = 0; r < B; r++) {
+            int64_t p = r * T + t;
+            if (t >= seq__row_len(a->lengths, r, T)) continue;
+            for (s = 0; s < 4; s++) memcpy(a->prev + s * BTH + p * H, cur + s * BH + r * H, (size_t)H * sizeof(float));
+            seq__slstm_cell(H, DH, l->cfg.exp_forget, a->raw + p * G, cur + BH + r * H, cur + 2 * BH + r * H,
+                            cur + 3 * BH + r * H, cur + r * H, cur + BH + r * H, cur + 2 * BH + r * H,
+                            cur + 3 * BH + r * H);
+            memcpy(y->data + p * H, cur + r * H, (size_t)H * sizeof(float));
+        }
+    }
+    memcpy(hn->data, cur, (size_t)(4 * BH) * sizeof(float));
+    nd = seq__record(ctx, "seq_slstm_forward", y, seq__slstm_backward, 3, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
+
+SEQDEF seq_slstm_config seq_slstm_config_default(int64_t input_size, int64_t hidden_size, int64_t num_heads) {
+    seq_slstm_config c;
+    c.input_size = input_size;
+    c.hidden_size = hidden_size;
+    c.num_heads = num_heads;
+    c.exp_forget = 0;
+    return c;
+}
+
+SEQDEF seq_status seq_slstm_init(seq_slstm *l, seq_params *P, const char *prefix, seq_slstm_config cfg) {
+    int64_t H = cfg.hidden_size, NH = cfg.num_heads, s_w[2], s_r[4], s_b[3];
+    seq_init u;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_slstm_init: NULL argument");
+    if (cfg.input_size <= 0 || H <= 0 || NH <= 0 || H % NH != 0 || (cfg.exp_forget != 0 && cfg.exp_forget != 1))
+        return seq__err(SEQ_ERR_INVALID, "seq_slstm_init: '%s': bad config (input %lld, hidden %lld, heads %lld)",
+                        prefix, (long long)cfg.input_size, (long long)H, (long long)NH);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    u = seq_init_uniform(-1.0f / sqrtf((float)H), 1.0f / sqrtf((float)H));
+    s_w[0] = 4 * H;
+    s_w[1] = cfg.input_size;
+    s_r[0] = s_b[0] = NH;
+    s_r[1] = s_r[3] = s_b[2] = H / NH;
+    s_r[2] = s_b[1] = 4;
+    l->weight_ih = seq__xl_param(P, prefix, "weight_ih", 2, s_w, u);
+    l->recurrent_kernel = seq__xl_param(P, prefix, "recurrent_kernel", 4, s_r, u);
+    l->bias = seq__xl_param(P, prefix, "bias", 3, s_b, u);
+    return l->weight_ih && l->recurrent_kernel && l->bias ? SEQ_OK : seq__errstatus;
+}
+
+SEQDEF seq_tensor *seq_slstm_forward(seq_ctx *ctx, const seq_slstm *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_slstm_forward";
+    int64_t s0[3];
+    seq_tensor *xp;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->weight_ih) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer");
+        return NULL;
+    }
+    s0[0] = 4;
+    s0[1] = x->shape[0];
+    s0[2] = l->cfg.hidden_size;
+    if (!seq__xl_entry_ok(ctx, op, x, l->cfg.input_size, io, 3, s0, 0, NULL)) return NULL;
+    xp = seq_linear(ctx, x, l->weight_ih, NULL);
+    return xp ? seq__slstm_core(ctx, l, xp, io) : NULL;
+}
+
+SEQDEF seq_status seq_slstm_state_init(const seq_slstm *l, seq_slstm_state *st, int64_t batch) {
+    int64_t BH;
+    if (!l || !st || !l->weight_ih) return seq__err(SEQ_ERR_INVALID, "seq_slstm_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    BH = batch * l->cfg.hidden_size;
+    st->h = seq__xl_state_alloc("seq_slstm_state_init", l->alloc_ud, batch, 4 * BH, 4 * BH);
+    if (!st->h) return seq__errstatus;
+    st->c = st->h + BH;
+    st->n = st->h + 2 * BH;
+    st->m = st->h + 3 * BH;
+    st->work = st->h + 4 * BH; /* (B,4H) pre-activations */
+    st->batch = batch;
+    st->alloc_ud = l->alloc_ud;
+    return SEQ_OK;
+}
+
+SEQDEF void seq_slstm_state_reset(seq_slstm_state *st) {
+    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+}
+
+SEQDEF void seq_slstm_state_free(seq_slstm_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->h);
+    memset(st, 0, sizeof *st);
+}
+
+SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const float *x_t, float *y_t) {
+    int64_t B, H, r;
+    seq_status s = seq__xl_step_ok("seq_slstm_step", l && st && st->h && l->weight_ih, x_t,
+                                   st && l ? st->batch * l->cfg.input_size : 0, y_t);
+    if (s != SEQ_OK) return s;
+    B = st->batch;
+    H = l->cfg.hidden_size;
+    seq__xl_affine(l->weight_ih, l->bias, x_t, B, st->work);
+    seq__slstm_recur(l, B, st->h, st->work, 4 * H);
+    for (r = 0; r < B; r++)
+        seq__slstm_cell(H, H / l->cfg.num_heads, l->cfg.exp_forget, st->work + r * 4 * H, st->c + r * H, st->n + r * H,
+                        st->m + r * H, st->h + r * H, st->c + r * H, st->n + r * H, st->m + r * H);
+    memcpy(y_t, st->h, (size_t)(B * H) * sizeof(float));
+    return SEQ_OK;
+}
+
+/* ---- mLSTM ---------------------------------------------------------------------------- */
+
+/* Log input and forget gate of one (position, head) from the pre-activations: the soft
+ * cap, then log sigmoid for a sigmoid forget gate. */
+static void seq__mlstm_gates(const seq_mlstm_config *c, float ip, float fp, float *il, float *fl) {
+    float cap = c->gate_soft_cap, fc = cap > 0.0f ? cap * tanhf(fp / cap) : fp;
+    *il = cap > 0.0f ? cap * tanhf(ip / cap) : ip;
+    *fl = c->exp_forget ? fc : seq__logsigmoidf(fc);
+}
+
+/* The pre-activations' gradients from those of the log gates. */
+static void seq__mlstm_gates_backward(const seq_mlstm_config *c, float ip, float fp, float dil, float dfl, float *dip,
+                                      float *dfp) {
+    float cap = c->gate_soft_cap, ti = cap > 0.0f ? tanhf(ip / cap) : 0.0f, tf = cap > 0.0f ? tanhf(fp / cap) : 0.0f;
+    float fc = cap > 0.0f ? cap * tf : fp;
+    *dip = dil * (1.0f - ti * ti);
+    *dfp = (c->exp_forget ? dfl : dfl * seq__sigmoidf(-fc)) * (1.0f - tf * tf);
+}
+
+/* One recurrent step of one head: the state C~ (DK,DV), n~ (DK), *m advances in place and
+ * h (DV) comes out. q, k (DK) and v (DV) are this position's, il and fl its log gates. */
+static void seq__mlstm_step_head(const float *q, const float *k, const float *v, float il, float fl, int64_t DK,
+                                 int64_t DV, float scale, float eps, float *C, float *n, float *m, float *h) {
+    float carry = fl + *m, mt = il > carry ? il : carry, fa = expf(carry - mt), ia = expf(il - mt), qn = 0.0f, den;
+    int64_t d, e;
+    for (e = 0; e < DV; e++) h[e] = 0.0f;
+    for (d = 0; d < DK; d++) {
+        float kd = ia * k[d], qd = scale * q[d];
+        n[d] = fa * n[d] + kd;
+        qn += qd * n[d];
+        for (e = 0; e < DV; e++) {
+            C[d * DV + e] = fa * C[d * DV + e] + kd * v[e];
+            h[e] += qd * C[d * DV + e];
+        }
+    }
+    den = fmaxf(fabsf(qn), expf(-mt)) + eps;
+    for (e = 0; e < DV; e++) h[e] /= den;
+    *m = mt;
+}
+
+/* One head of one row from a chunk's first position on. Positions are strided: q and k by
+ * NH*DK, v and h by NH*DV, the log gates by NH. */
+typedef struct seq__mlstm_head {
+    const float *q, *k, *v, *il, *fl;
+    float *h;
+    int64_t sk, sv, sg, DK, DV;
+    float scale, eps;
+} seq__mlstm_head;
+
+/* Scratch of one chunk of up to L positions (the second group for the backward only). */
+typedef struct seq__mlstm_ws {
+    float *S, *P, *A;  /* (L,L): scale q_t.k_s; e^(l[t,s] - m_t), the stabilized decay D; P*S */
+    float *QC, *num;   /* (L,DV): scale q_t C~; the numerator of h_t */
+    float *kw;         /* (L,DK): k_s weighted by the last row of P */
+    float *b, *m, *a0, *qs, *qn, *den; /* (L): summed log f; m_t; the carried state's weight
+                                          e^(m0 + b_t - m_t); scale q_t.n~; n_t.q_t; the denominator */
+    int64_t *arg;      /* (L): which entry of row t is its max (-1: the carried state's) */
+    float *G, *dnum, *E, *tmp;         /* (L,L), (L,DV), (L,DK), (L,DK) */
+    float *dqn, *dm, *dl0, *u, *db;    /* (L) */
+} seq__mlstm_ws;
+
+static int seq__mlstm_ws_init(seq_ctx *ctx, seq__mlstm_ws *w, int64_t L, int64_t DK, int64_t DV, int backward) {
+    int64_t n = 3 * L * L + 2 * L * DV + L * DK + 6 * L + (backward ? L * L + L * DV + 2 * L * DK + 5 * L : 0);
+    float *p = (float *)seq__calloc(ctx, (size_t)n * sizeof(float));
+    w->arg = (int64_t *)seq_ctx_alloc(ctx, (size_t)L * sizeof(int64_t));
+    if (!p || !w->arg) return 0;
+    w->S = p;
+    w->P = w->S + L * L;
+    w->A = w->P + L * L;
+    w->QC = w->A + L * L;
+    w->num = w->QC + L * DV;
+    w->kw = w->num + L * DV;
+    w->b = w->kw + L * DK;
+    w->m = w->b + L;
+    w->a0 = w->m + L;
+    w->qs = w->a0 + L;
+    w->qn = w->qs + L;
+    w->den = w->qn + L;
+    if (!backward) return 1;
+    w->G = w->den + L;
+    w->dnum = w->G + L * L;
+    w->E = w->dnum + L * DV;
+    w->tmp = w->E + L * DK;
+    w->dqn = w->tmp + L * DK;
+    w->dm = w->dqn + L;
+    w->dl0 = w->dm + L;
+    w->u = w->dl0 + L;
+    w->db = w->u + L;
+    return 1;
+}
+
+/* Log weight of input s in row t of a chunk: il_s + the log forget gates after s up to t. */
+static float seq__mlstm_logd(const seq__mlstm_head *hd, const seq__mlstm_ws *w, int64_t t, int64_t s) {
+    return hd->il[s * hd->sg] + w->b[t] - w->b[s];
+}
+
+/* What a chunk's forward and backward share: L positions of one head from the state
+ * C~ (DK,DV), n~ (DK), m0 they start from. Row t mixes the carried state (log weight
+ * m0 + b_t) and the inputs s <= t (log weight il_s + b_t - b_s), each scaled by e^-m_t,
+ * m_t their max: the recurrence's m, whatever the chunk size. */
+static void seq__mlstm_prep(const seq__mlstm_head *hd, int64_t L, const float *C, const float *nv, float m0,
+                            seq__mlstm_ws *w) {
+    int64_t DK = hd->DK, DV = hd->DV, t, s, d;
+    float acc = 0.0f;
+    for (t = 0; t < L; t++) {
+        acc += hd->fl[t * hd->sg];
+        w->b[t] = acc;
+    }
+    seq_sgemm(0, 1, L, L, DK, hd->scale, hd->q, hd->sk, hd->k, hd->sk, 0.0f, w->S, L);
+    seq_sgemm(0, 0, L, DV, DK, hd->scale, hd->q, hd->sk, C, DV, 0.0f, w->QC, DV);
+    for (t = 0; t < L; t++) {
+        float mt = m0 + w->b[t], qn = 0.0f, qs = 0.0f;
+        w->arg[t] = -1;
+        for (s = 0; s <= t; s++)
+            if (seq__mlstm_logd(hd, w, t, s) > mt) {
+                mt = seq__mlstm_logd(hd, w, t, s);
+                w->arg[t] = s;
+            }
+        w->m[t] = mt;
+        w->a0[t] = expf(m0 + w->b[t] - mt);
+        for (s = 0; s < L; s++) {
+            w->P[t * L + s] = s <= t ? expf(seq__mlstm_logd(hd, w, t, s) - mt) : 0.0f;
+            w->A[t * L + s] = w->P[t * L + s] * w->S[t * L + s];
+            qn += w->A[t * L + s];
+        }
+        for (d = 0; d < DK; d++) qs += hd->q[t * hd->sk + d] * nv[d];
+        w->qs[t] = hd->scale * qs;
+        w->qn[t] = qn + w->a0[t] * w->qs[t];
+        w->den[t] = fmaxf(fabsf(w->qn[t]), expf(-mt)) + hd->eps;
+    }
+    seq_sgemm(0, 0, L, DV, L, 1.0f, w->A, L, hd->v, hd->sv, 0.0f, w->num, DV);
+    for (t = 0; t < L; t++)
+        for (d = 0; d < DV; d++) w->num[t * DV + d] += w->a0[t] * w->QC[t * DV + d];
+}
+
+/* kw (L,DK) = the keys weighted by the chunk's last row of P: what the state keeps. */
+static void seq__mlstm_weigh_keys(const seq__mlstm_head *hd, int64_t L, seq__mlstm_ws *w) {
+    int64_t s, d;
+    for (s = 0; s < L; s++)
+        for (d = 0; d < hd->DK; d++) w->kw[s * hd->DK + d] = w->P[(L - 1) * L + s] * hd->k[s * hd->sk + d];
+}
+
+/* One chunk: h of its L positions, and the state (C~, n~, *m) advanced past it, which is
+ * the last row's mix without q: C~' = a0 C~ + sum_s P[L-1,s] k_s v_s^T. */
+static void seq__mlstm_chunk(const seq__mlstm_head *hd, int64_t L, float *C, float *nv, float *m, seq__mlstm_ws *w) {
+    int64_t DK = hd->DK, DV = hd->DV, t, s, d;
+    float keep;
+    seq__mlstm_prep(hd, L, C, nv, *m, w);
+    for (t = 0; t < L; t++)
+        for (d = 0; d < DV; d++) hd->h[t * hd->sv + d] = w->num[t * DV + d] / w->den[t];
+    seq__mlstm_weigh_keys(hd, L, w);
+    keep = w->a0[L - 1];
+    for (d = 0; d < DK * DV; d++) C[d] *= keep;
+    seq_sgemm(1, 0, DK, DV, L, 1.0f, w->kw, DK, hd->v, hd->sv, 1.0f, C, DV);
+    for (d = 0; d < DK; d++) {
+        nv[d] *= keep;
+        for (s = 0; s < L; s++) nv[d] += w->kw[s * DK + d];
+    }
+    *m = w->m[L - 1];
+}
+
+/* Backward of seq__mlstm_chunk from the state it started from (C, nv, m0). dh: the gradient
+ * on h (strided as h) or NULL; dC, dn, *dm: the gradients on the state after the chunk,
+ * replaced by those on the state before. Accumulates into gq, gk, gv (strided as q, k, v;
+ * NULL: not wanted) and gil, gfl (stride sg). Every log weight l gets its gradient dl (in
+ * A, and dl0 for the carried state's); m_t passes its own to the entry that won the max.
+ * With m_t held fixed h_t depends on it only through eps: dh_t/dm_t = -h_t eps / den_t. */
+static void seq__mlstm_chunk_backward(const seq__mlstm_head *hd, int64_t L, const float *C, const float *nv, float m0,
+                                      const float *dh, float *dC, float *dn, float *dm, float *gq, float *gk, float *gv,
+                                      float *gil, float *gfl, seq__mlstm_ws *w) {
+    int64_t DK = hd->DK, DV = hd->DV, last = L - 1, t, s, d;
+    float st0 = 0.0f, mix, suffix = 0.0f;
+    seq__mlstm_prep(hd, L, C, nv, m0, w);
+    for (t = 0; t < L; t++) { /* h_t = num_t / den_t */
+        float dot = 0.0f;
+        for (d = 0; d < DV; d++) {
+            float g = dh ? dh[t * hd->sv + d] : 0.0f;
+            w->dnum[t * DV + d] = g / w->den[t];
+            dot += g * w->num[t * DV + d] / w->den[t];
+        }
+        w->dqn[t] = fabsf(w->qn[t]) >= expf(-w->m[t]) ? (w->qn[t] >= 0.0f ? -dot : dot) / w->den[t] : 0.0f;
+        w->dm[t] = -dot * hd->eps / w->den[t];
+    }
+    /* the state after the chunk is row L-1's mix: u_s = d l[L-1,s] through it, E = v dC^T */
+    seq_sgemm(0, 1, L, DK, DV, 1.0f, hd->v, hd->sv, dC, DV, 0.0f, w->E, DK);
+    for (d = 0; d < DK * DV; d++) st0 += dC[d] * C[d];
+    for (d = 0; d < DK; d++) st0 += dn[d] * nv[d];
+    mix = w->a0[last] * st0; /* <dC, C~'> + <dn, n~'>: what m' = m_{L-1} scales */
+    for (s = 0; s < L; s++) {
+        float us = 0.0f;
+        for (d = 0; d < DK; d++) us += hd->k[s * hd->sk + d] * (w->E[s * DK + d] + dn[d]);
+        w->u[s] = w->P[last * L + s] * us;
+        mix += w->u[s];
+    }
+    w->dm[last] += *dm - mix;
+    /* G = dnum v^T + dqn: then dl = A G and dS = P G (s <= t) */
+    seq_sgemm(0, 1, L, L, DV, 1.0f, w->dnum, DV, hd->v, hd->sv, 0.0f, w->G, L);
+    if (gv) seq_sgemm(1, 0, L, DV, L, 1.0f, w->A, L, w->dnum, DV, 1.0f, gv, hd->sv);
+    for (t = 0; t < L; t++)
+        for (s = 0; s < L; s++) {
+            float g = s <= t ? w->G[t * L + s] + w->dqn[t] : 0.0f;
+            w->A[t * L + s] *= g;
+            w->G[t * L + s] = w->P[t * L + s] * g;
+        }
+    for (s = 0; s < L; s++) w->A[last * L + s] += w->u[s];
+    for (t = 0; t < L; t++) { /* the carried state's entries; each m_t to its winner */
+        float dl0 = w->dqn[t] * w->qs[t];
+        for (d = 0; d < DV; d++) dl0 += w->dnum[t * DV + d] * w->QC[t * DV + d];
+        dl0 = w->a0[t] * (dl0 + (t == last ? st0 : 0.0f));
+        if (w->arg[t] < 0) dl0 += w->dm[t];
+        else w->A[t * L + w->arg[t]] += w->dm[t];
+        w->dl0[t] = dl0;
+    }
+    seq__mlstm_weigh_keys(hd, L, w);
+    if (gk) {
+        seq_sgemm(1, 0, L, DK, L, hd->scale, w->G, L, hd->q, hd->sk, 1.0f, gk, hd->sk);
+        for (s = 0; s < L; s++)
+            for (d = 0; d < DK; d++) gk[s * hd->sk + d] += w->P[last * L + s] * (w->E[s * DK + d] + dn[d]);
+    }
+    if (gv) seq_sgemm(0, 0, L, DV, DK, 1.0f, w->kw, DK, dC, DV, 1.0f, gv, hd->sv);
+    if (gq) {
+        seq_sgemm(0, 0, L, DK, L, hd->scale, w->G, L, hd->k, hd->sk, 1.0f, gq, hd->sk);
+        seq_sgemm(0, 1, L, DK, DV, 1.0f, w->dnum, DV, C, DV, 0.0f, w->tmp, DK); /* C~ dnum_t */
+        for (t = 0; t < L; t++)
+            for (d = 0; d < DK; d++)
+                gq[t * hd->sk + d] += hd->scale * w->a0[t] * (w->tmp[t * DK + d] + nv[d] * w->dqn[t]);
+    }
+    /* the state before the chunk (dC and dn are read above for the last time) */
+    for (d = 0; d < DK * DV; d++) dC[d] *= w->a0[last];
+    for (t = 0; t < L; t++)
+        for (d = 0; d < DK; d++) w->tmp[t * DK + d] = hd->scale * w->a0[t] * hd->q[t * hd->sk + d];
+    seq_sgemm(1, 0, DK, DV, L, 1.0f, w->tmp, DK, w->dnum, DV, 1.0f, dC, DV);
+    for (d = 0; d < DK; d++) {
+        dn[d] *= w->a0[last];
+        for (t = 0; t < L; t++) dn[d] += w->tmp[t * DK + d] * w->dqn[t];
+    }
+    /* the log gates: l[t,s] = il_s + b_t - b_s, l[t,carried] = m0 + b_t, b_t = sum_{s<=t} fl_s */
+    *dm = 0.0f;
+    for (t = 0; t < L; t++) {
+        *dm += w->dl0[t];
+        w->db[t] = w->dl0[t];
+    }
+    for (t = 0; t < L; t++)
+        for (s = 0; s <= t; s++) {
+            w->db[t] += w->A[t * L + s];
+            w->db[s] -= w->A[t * L + s];
+            gil[s * hd->sg] += w->A[t * L + s];
+        }
+    for (t = L - 1; t >= 0; t--) {
+        suffix += w->db[t];
+        gfl[t * hd->sg] += suffix;
+    }
+}
+
+/* Positions [t0, t0+len) of row r; start: where its state comes from. */
+enum { SEQ__MLSTM_CARRY, SEQ__MLSTM_INITIAL, SEQ__MLSTM_ZERO };
+typedef struct seq__mlstm_chunkdesc {
+    int64_t r, t0, len;
+    int start;
+} seq__mlstm_chunkdesc;
+
+/* Splits each row at its resets and its length into segments, and those into chunks of
+ * at most c positions, in order; out needs B*T entries. Returns how many. */
+static int64_t seq__mlstm_plan(const int32_t *lengths, const uint8_t *resets, int64_t B, int64_t T, int64_t c,
+                               seq__mlstm_chunkdesc *out) {
+    int64_t n = 0, r, t, e, s;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(lengths, r, T);
+        for (t = 0; t < len; t = e) {
+            int first = t > 0 || seq__xl_reset(resets, r, 0, T) ? SEQ__MLSTM_ZERO : SEQ__MLSTM_INITIAL;
+            e = t + 1;
+            while (e < len && !seq__xl_reset(resets, r, e, T)) e++;
+            for (s = t; s < e; s += c, n++) {
+                out[n].r = r;
+                out[n].t0 = s;
+                out[n].len = e - s < c ? e - s : c;
+                out[n].start = s > t ? SEQ__MLSTM_CARRY : first;
+            }
+        }
+    }
+    return n;
+}
+
+/* The fused node: in[0..3] q, k, v, i~ (B,T,NH*DK or NH*DV or NH); out h (B,T,NH*DV);
+ * extra_out the final C (B,NH,DK,DV) and n|m (B,NH,DK+1). */
+typedef struct seq__mlstm_aux {
+    seq_mlstm_config cfg;
+    seq_tensor *fp, *C0, *nm0;
+    float *il, *fl; /* (B,T,NH) log gates */
+    seq__mlstm_chunkdesc *chunks;
+    int64_t nchunks, L; /* L: the longest chunk */
+    float *saved;       /* (nchunks,NH,DK*DV+DK+1): C~, n~, m each chunk started from */
+} seq__mlstm_aux;
+
+/* Head hh of row r from position t0 on, over the given arrays (h may be NULL). */
+static seq__mlstm_head seq__mlstm_view(const seq_mlstm_config *c, const float *q, const float *k, const float *v,
+                                       const float *il, const float *fl, float *h, int64_t T, int64_t r, int64_t t0,
+                                       int64_t hh) {
+    int64_t NH = c->num_heads, DK = c->qk_head_dim, DV = c->v_head_dim, p = r * T + t0;
+    seq__mlstm_head hd;
+    hd.q = q + p * NH * DK + hh * DK;
+    hd.k = k + p * NH * DK + hh * DK;
+    hd.v = v + p * NH * DV + hh * DV;
+    hd.il = il + p * NH + hh;
+    hd.fl = fl + p * NH + hh;
+    hd.h = h ? h + p * NH * DV + hh * DV : NULL;
+    hd.sk = NH * DK;
+    hd.sv = NH * DV;
+    hd.sg = NH;
+    hd.DK = DK;
+    hd.DV = DV;
+    hd.scale = 1.0f / sqrtf((float)DK);
+    hd.eps = c->eps;
+    return hd;
+}
+
+static void seq__mlstm_backward(seq_ctx *ctx, seq__node *nd) {
+    seq_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *ip = nd->in[3], *h = nd->out;
+    seq_tensor *hn = nd->extra_out[0], *cn = nd->extra_out[1];
+    const seq__mlstm_aux *a = (const seq__mlstm_aux *)nd->aux;
+    const seq_mlstm_config *c = &a->cfg;
+    int64_t B = q->shape[0], T = q->shape[1], NH = c->num_heads, DK = c->qk_head_dim, DV = c->v_head_dim;
+    int64_t SZ = DK * DV + DK + 1, BN = B * NH, e, hh, j, d;
+    float *gq = seq__grad(ctx, q), *gk = seq__grad(ctx, k), *gv = seq__grad(ctx, v), *gip = seq__grad(ctx, ip);
+    float *gfp = seq__grad(ctx, a->fp), *gC0 = seq__grad(ctx, a->C0), *gnm0 = seq__grad(ctx, a->nm0);
+    float *gil = (float *)seq__calloc(ctx, (size_t)(B * T * NH) * sizeof(float));
+    float *gfl = (float *)seq__calloc(ctx, (size_t)(B * T * NH) * sizeof(float));
+    float *dC = (float *)seq__calloc(ctx, (size_t)(BN * DK * DV) * sizeof(float)); /* carried, per (row, head) */
+    float *dn = (float *)seq__calloc(ctx, (size_t)(BN * DK) * sizeof(float));
+    float *dm = (float *)seq__calloc(ctx, (size_t)BN * sizeof(float));
+    seq__mlstm_ws w;
+    if (!gil || !gfl || !dC || !dn || !dm || !seq__mlstm_ws_init(ctx, &w, a->L, DK, DV, 1)) return;
+    if (hn->grad) memcpy(dC, hn->grad, (size_t)(BN * DK * DV) * sizeof(float));
+    for (j = 0; cn->grad && j < BN; j++) {
+        memcpy(dn + j * DK, cn->grad + j * (DK + 1), (size_t)DK * sizeof(float));
+        dm[j] = cn->grad[j * (DK + 1) + DK];
+    }
+    for (e = a->nchunks - 1; e >= 0; e--) {
+        const seq__mlstm_chunkdesc *cd = a->chunks + e;
+        for (hh = 0; hh < NH; hh++) {
+            int64_t idx = cd->r * NH + hh, p = cd->r * T + cd->t0, oq = p * NH * DK + hh * DK, ov = p * NH * DV + hh * DV;
+            const float *st = a->saved + (e * NH + hh) * SZ;
+            seq__mlstm_head hd = seq__mlstm_view(c, q->data, k->data, v->data, a->il, a->fl, NULL, T, cd->r, cd->t0, hh);
+            seq__mlstm_chunk_backward(&hd, cd->len, st, st + DK * DV, st[DK * DV + DK], h->grad ? h->grad + ov : NULL,
+                                      dC + idx * DK * DV, dn + idx * DK, dm + idx, gq ? gq + oq : NULL,
+                                      gk ? gk + oq : NULL, gv ? gv + ov : NULL, gil + p * NH + hh, gfl + p * NH + hh, &w);
+            if (cd->start == SEQ__MLSTM_ZERO) { /* a segment start dropped what was carried */
+                memset(dC + idx * DK * DV, 0, (size_t)(DK * DV) * sizeof(float));
+                memset(dn + idx * DK, 0, (size_t)DK * sizeof(float));
+                dm[idx] = 0.0f;
+            }
+        }
+    }
+    for (j = 0; gC0 && j < BN * DK * DV; j++) gC0[j] += dC[j];
+    for (j = 0; gnm0 && j < BN; j++) {
+        for (d = 0; d < DK; d++) gnm0[j * (DK + 1) + d] += dn[j * DK + d];
+        gnm0[j * (DK + 1) + DK] += dm[j];
+    }
+    for (j = 0; (gip || gfp) && j < B * T * NH; j++) {
+        float di, df;
+        seq__mlstm_gates_backward(c, ip->data[j], a->fp->data[j], gil[j], gfl[j], &di, &df);
+        if (gip) gip[j] += di;
+        if (gfp) gfp[j] += df;
+    }
+}
+
+/* The recurrent core over q, k, v, i~ (qkvi) and f~ from their projections: h (B,T,NH*DV),
+ * and io's final states. */
+static seq_tensor *seq__mlstm_core(seq_ctx *ctx, const seq_mlstm *l, seq_tensor *const *qkvi, seq_tensor *fp,
+                                   seq_rnn_io *io) {
+    const seq_mlstm_config *c = &l->cfg;
+    seq_tensor *q = qkvi[0], *h, *hn, *cn;
+    int64_t B = q->shape[0], T = q->shape[1], NH = c->num_heads, DK = c->qk_head_dim, DV = c->v_head_dim;
+    int64_t SZ = DK * DV + DK + 1, BN = B * NH, shape[4], e, hh, j, t;
+    seq__mlstm_aux *a = (seq__mlstm_aux *)seq__calloc(ctx, sizeof(seq__mlstm_aux));
+    const int32_t *lengths = io ? io->lengths : NULL;
+    const uint8_t *resets = io ? io->resets : NULL;
+    float *Cs, *ns, *ms;
+    seq__mlstm_ws w;
+    seq__node *nd;
+    int rg = 0;
+    if (!a) return NULL;
+    a->cfg = *c;
+    a->fp = fp;
+    a->C0 = io ? io->h0 : NULL;
+    a->nm0 = io ? io->c0 : NULL;
+    for (j = 0; j < 4; j++) rg |= seq__needs_grad(qkvi[j]);
+    rg = ctx->grad_enabled && (rg || seq__needs_grad(fp) || seq__needs_grad(a->C0) || seq__needs_grad(a->nm0));
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = NH * DV;
+    h = seq__xl_state_out(ctx, 3, shape, rg); /* zeroed: padding past a length stays 0 */
+    shape[1] = NH;
+    shape[2] = DK;
+    shape[3] = DV;
+    hn = seq__xl_state_out(ctx, 4, shape, rg);
+    shape[2] = DK + 1;
+    cn = seq__xl_state_out(ctx, 3, shape, rg);
+    a->L = c->form == SEQ_MLSTM_PARALLEL || c->chunk_size > T ? T : c->chunk_size;
+    a->il = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * NH) * sizeof(float));
+    a->fl = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * NH) * sizeof(float));
+    a->chunks = (seq__mlstm_chunkdesc *)seq_ctx_alloc(ctx, (size_t)(B * T) * sizeof(seq__mlstm_chunkdesc));
+    Cs = (float *)seq__calloc(ctx, (size_t)(BN * SZ) * sizeof(float)); /* C~ (B,NH,DK,DV), n~ (B,NH,DK), m (B,NH) */
+    if (!h || !hn || !cn || !a->il || !a->fl || !a->chunks || !Cs || !seq__mlstm_ws_init(ctx, &w, a->L, DK, DV, 0))
+        return NULL;
+    ns = Cs + BN * DK * DV;
+    ms = ns + BN * DK;
+    for (j = 0; j < B * T * NH; j++) seq__mlstm_gates(c, qkvi[3]->data[j], fp->data[j], a->il + j, a->fl + j);
+    a->nchunks = seq__mlstm_plan(lengths, resets, B, T, a->L, a->chunks);
+    a->saved = (float *)seq_ctx_alloc(ctx, (size_t)(a->nchunks * NH * SZ) * sizeof(float) + 1);
+    if (!a->saved) return NULL;
+    if (a->C0) memcpy(Cs, a->C0->data, (size_t)(BN * DK * DV) * sizeof(float));
+    for (j = 0; a->nm0 && j < BN; j++) {
+        memcpy(ns + j * DK, a->nm0->data + j * (DK + 1), (size_t)DK * sizeof(float));
+        ms[j] = a->nm0->data[j * (DK + 1) + DK];
+    }
+    for (e = 0; e < a->nchunks; e++) {
+        const seq__mlstm_chunkdesc *cd = a->chunks + e;
+        for (hh = 0; hh < NH; hh++) {
+            int64_t idx = cd->r * NH + hh;
+            float *C = Cs + idx * DK * DV, *n = ns + idx * DK, *m = ms + idx, *st = a->saved + (e * NH + hh) * SZ;
+            seq__mlstm_head hd = seq__mlstm_view(c, q->data, qkvi[1]->data, qkvi[2]->data, a->il, a->fl, h->data, T,
+                                                 cd->r, cd->t0, hh);
+            if (cd->start == SEQ__MLSTM_ZERO) {
+                memset(C, 0, (size_t)(DK * DV) * sizeof(float));
+                memset(n, 0, (size_t)DK * sizeof(float));
+                *m = 0.0f;
+            }
+            memcpy(st, C, (size_t)(DK * DV) * sizeof(float));
+            memcpy(st + DK * DV, n, (size_t)DK * sizeof(float));
+            st[DK * DV + DK] = *m;
+            if (c->form != SEQ_MLSTM_RECURRENT) seq__mlstm_chunk(&hd, cd->len, C, n, m, &w);
+            else
+                for (t = 0; t < cd->len; t++)
+                    seq__mlstm_step_head(hd.q + t * hd.sk, hd.k + t * hd.sk, hd.v + t * hd.sv, hd.il[t * hd.sg],
+                                         hd.fl[t * hd.sg], DK, DV, hd.scale, hd.eps, C, n, m, hd.h + t * hd.sv);
+        }
+    }
+    memcpy(hn->data, Cs, (size_t)(BN * DK * DV) * sizeof(float));
+    for (j = 0; j < BN; j++) {
+        memcpy(cn->data + j * (DK + 1), ns + j * DK, (size_t)DK * sizeof(float));
+        cn->data[j * (DK + 1) + DK] = ms[j];
+    }
+    nd = seq__record(ctx, "seq_mlstm_forward", h, seq__mlstm_backward, 4, qkvi);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+        nd->extra_out[1] = cn;
+    }
+    if (io) {
+        io->hn = hn;
+        io->cn = cn;
+    }
+    return h;
+}
+
+/* y (B,T,C) with every position past its row's length zeroed (times a constant mask). */
+static seq_tensor *seq__mlstm_mask_lengths(seq_ctx *ctx, seq_tensor *y, const int32_t *lengths) {
+    seq_tensor *mask;
+    int64_t B, T, C, r, j;
+    if (!y) return NULL;
+    B = y->shape[0];
+    T = y->shape[1];
+    C = y->shape[2];
+    mask = seq_tensor_new(ctx, SEQ_F32, 3, y->shape);
+    if (!mask) return NULL;
+    for (r = 0; r < B; r++)
+        for (j = 0; j < lengths[r] * C; j++) mask->data[r * T * C + j] = 1.0f;
+    return seq_mul(ctx, y, mask);
+}
+
+SEQDEF seq_mlstm_config seq_mlstm_config_default(int64_t embedding_dim, int64_t num_heads) {
+    seq_mlstm_config c;
+    int64_t per_head = num_heads > 0 ? embedding_dim / num_heads : 0;
+    c.embedding_dim = embedding_dim;
+    c.num_heads = num_heads;
+    c.qk_head_dim = per_head / 2 > 0 ? per_head / 2 : 1;
+    c.v_head_dim = per_head > 0 ? per_head : 1;
+    c.gate_soft_cap = 15.0f;
+    c.exp_forget = 0;
+    c.bias = 0;
+    c.eps = 1e-6f;
+    c.norm_eps = 1e-6f;
+    c.form = SEQ_MLSTM_CHUNKWISE;
+    c.chunk_size = 64;
+    return c;
+}
+
+/* 1 when a form and chunk size can run (they may change after init). */
+static int seq__mlstm_form_ok(const seq_mlstm_config *c) {
+    return (int)c->form >= 0 && c->form < SEQ_MLSTM_FORM_COUNT && c->chunk_size >= 1;
+}
+
+SEQDEF seq_status seq_mlstm_init(seq_mlstm *l, seq_params *P, const char *prefix, seq_mlstm_config cfg) {
+    int64_t C = cfg.embedding_dim, NH = cfg.num_heads, HK = NH * cfg.qk_head_dim, HV = NH * cfg.v_head_dim, s[1];
+    seq_init zero = seq_init_zeros(), ib = seq_init_constant(-10.0f), fb = seq_init_uniform(3.0f, 6.0f);
+    const seq_init *bz = cfg.bias ? &zero : NULL;
+    seq_status st;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_mlstm_init: NULL argument");
+    if (C <= 0 || NH <= 0 || cfg.qk_head_dim <= 0 || cfg.v_head_dim <= 0 || !(cfg.gate_soft_cap >= 0.0f) ||
+        !isfinite(cfg.gate_soft_cap) || (cfg.exp_forget != 0 && cfg.exp_forget != 1) || (cfg.bias != 0 && cfg.bias != 1) ||
+        !(cfg.eps >= 0.0f) || !isfinite(cfg.eps) || !(cfg.norm_eps >= 0.0f) || !isfinite(cfg.norm_eps) ||
+        !seq__mlstm_form_ok(&cfg))
+        return seq__err(SEQ_ERR_INVALID, "seq_mlstm_init: '%s': bad config (dim %lld, heads %lld, dk %lld, dv %lld)",
+                        prefix, (long long)C, (long long)NH, (long long)cfg.qk_head_dim, (long long)cfg.v_head_dim);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    st = seq__xl_linear(P, prefix, "q", HK, C, bz, &l->q_w, &l->q_b);
+    if (st == SEQ_OK) st = seq__xl_linear(P, prefix, "k", HK, C, bz, &l->k_w, &l->k_b);
+    if (st == SEQ_OK) st = seq__xl_linear(P, prefix, "v", HV, C, bz, &l->v_w, &l->v_b);
+    if (st == SEQ_OK) st = seq__xl_linear(P, prefix, "ogate_preact", HV, C, bz, &l->o_w, &l->o_b);
+    if (st == SEQ_OK) st = seq__xl_linear(P, prefix, "igate_preact", NH, C, &ib, &l->i_w, &l->i_b);
+    if (st == SEQ_OK) st = seq__xl_linear(P, prefix, "fgate_preact", NH, C, &fb, &l->f_w, &l->f_b);
+    if (st != SEQ_OK) return st;
+    s[0] = HV;
+    l->norm_w = seq__xl_param(P, prefix, "multihead_norm.weight", 1, s, seq_init_constant(1.0f));
+    if (!l->norm_w) return seq__errstatus;
+    if (cfg.bias && !(l->norm_b = seq__xl_param(P, prefix, "multihead_norm.bias", 1, s, zero))) return seq__errstatus;
+    return seq__xl_linear(P, prefix, "out_proj", C, HV, bz, &l->out_w, &l->out_b);
+}
+
+SEQDEF seq_tensor *seq_mlstm_forward(seq_ctx *ctx, const seq_mlstm *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mlstm_forward";
+    const seq_mlstm_config *c;
+    int64_t s0[4], s1[3];
+    seq_tensor *qkvi[4], *fp, *h, *o;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->q_w || !seq__mlstm_form_ok(&l->cfg)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer, or a bad form or chunk size");
+        return NULL;
+    }
+    c = &l->cfg;
+    s0[0] = s1[0] = x->shape[0];
+    s0[1] = s1[1] = c->num_heads;
+    s0[2] = c->qk_head_dim;
+    s0[3] = c->v_head_dim;
+    s1[2] = c->qk_head_dim + 1;
+    if (!seq__xl_entry_ok(ctx, op, x, c->embedding_dim, io, 4, s0, 3, s1)) return NULL;
+    qkvi[0] = seq_linear(ctx, x, l->q_w, l->q_b);
+    qkvi[1] = seq_linear(ctx, x, l->k_w, l->k_b);
+    qkvi[2] = seq_linear(ctx, x, l->v_w, l->v_b);
+    qkvi[3] = seq_linear(ctx, x, l->i_w, l->i_b);
+    fp = seq_linear(ctx, x, l->f_w, l->f_b);
+    o = seq_sigmoid(ctx, seq_linear(ctx, x, l->o_w, l->o_b));
+    if (ctx->status != SEQ_OK) return NULL;
+    h = seq__mlstm_core(ctx, l, qkvi, fp, io);
+    if (!h) return NULL;
+    /* the per-head norm: layer norm over each head's DV values, then the weight over all */
+    s0[1] = x->shape[1];
+    s0[2] = c->num_heads;
+    h = seq_reshape(ctx, seq_layernorm(ctx, seq_reshape(ctx, h, 4, s0), NULL, NULL, c->norm_eps), 3, h->shape);
+    h = seq_mul(ctx, h, l->norm_w);
+    if (l->norm_b) h = seq_add(ctx, h, l->norm_b);
+    h = seq_linear(ctx, seq_mul(ctx, o, h), l->out_w, l->out_b);
+    return io && io->lengths ? seq__mlstm_mask_lengths(ctx, h, io->lengths) : h;
+}
+
+SEQDEF seq_status seq_mlstm_state_init(const seq_mlstm *l, seq_mlstm_state *st, int64_t batch) {
+    int64_t BN, DK, DV;
+    if (!l || !st || !l->q_w) return seq__err(SEQ_ERR_INVALID, "seq_mlstm_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    BN = batch * l->cfg.num_heads;
+    DK = l->cfg.qk_head_dim;
+    DV = l->cfg.v_head_dim;
+    /* work: q, k (B,NH*DK), v, o~, h (B,NH*DV), i~, f~ (B,NH) */
+    st->C = seq__xl_state_alloc("seq_mlstm_state_init", l->alloc_ud, batch, BN * (DK * DV + DK + 1),
+                                BN * (2 * DK + 3 * DV + 2));
+    if (!st->C) return seq__errstatus;
+    st->n = st->C + BN * DK * DV;
+    st->m = st->n + BN * DK;
+    st->work = st->m + BN;
+    st->batch = batch;
+    st->alloc_ud = l->alloc_ud;
+    return SEQ_OK;
+}
+
+SEQDEF void seq_mlstm_state_reset(seq_mlstm_state *st) {
+    if (st && st->C) memset(st->C, 0, (size_t)(st->work - st->C) * sizeof(float));
+}
+
+SEQDEF void seq_mlstm_state_free(seq_mlstm_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->C);
+    memset(st, 0, sizeof *st);
+}
+
+/* In place (x - mean) / sqrt(var + eps) over n values, computed as seq_layernorm does. */
+static void seq__xl_layernorm(float *x, int64_t n, float eps) {
+    double mean = seq__sum_f64(x, n, 0.0, 0) / (double)n, var = seq__sum_f64(x, n, mean, 1) / (double)n;
+    float rstd = (float)(1.0 / sqrt(var + eps));
+    int64_t j;
+    for (j = 0; j < n; j++) x[j] = (x[j] - (float)mean) * rstd;
+}
+
+SEQDEF seq_status seq_mlstm_step(const seq_mlstm *l, seq_mlstm_state *st, const float *x_t, float *y_t) {
+    const seq_mlstm_config *c = l ? &l->cfg : NULL;
+    int64_t B, NH, DK, DV, HV, j;
+    float *q, *k, *v, *o, *ip, *fp, *h;
+    seq_status s = seq__xl_step_ok("seq_mlstm_step", l && st && st->C && l->q_w, x_t,
+                                   st && l ? st->batch * l->cfg.embedding_dim : 0, y_t);
+    if (s != SEQ_OK) return s;
+    B = st->batch;
+    NH = c->num_heads;
+    DK = c->qk_head_dim;
+    DV = c->v_head_dim;
+    HV = NH * DV;
+    q = st->work;
+    k = q + B * NH * DK;
+    v = k + B * NH * DK;
+    o = v + B * HV;
+    h = o + B * HV;
+    ip = h + B * HV;
+    fp = ip + B * NH;
+    seq__xl_affine(l->q_w, l->q_b, x_t, B, q);
+    seq__xl_affine(l->k_w, l->k_b, x_t, B, k);
+    seq__xl_affine(l->v_w, l->v_b, x_t, B, v);
+    seq__xl_affine(l->o_w, l->o_b, x_t, B, o);
+    seq__xl_affine(l->i_w, l->i_b, x_t, B, ip);
+    seq__xl_affine(l->f_w, l->f_b, x_t, B, fp);
+    for (j = 0; j < B * NH; j++) { /* j = (row, head) */
+        float il, fl;
+        seq__mlstm_gates(c, ip[j], fp[j], &il, &fl);
+        seq__mlstm_step_head(q + j * DK, k + j * DK, v + j * DV, il, fl, DK, DV, 1.0f / sqrtf((float)DK), c->eps,
+                             st->C + j * DK * DV, st->n + j * DK, st->m + j, h + j * DV);
+        seq__xl_layernorm(h + j * DV, DV, c->norm_eps);
+    }
+    for (j = 0; j < B * HV; j++)
+        h[j] = (h[j] * l->norm_w->data[j % HV] + (l->norm_b ? l->norm_b->data[j % HV] : 0.0f)) * seq__sigmoidf(o[j]);
+    seq__xl_affine(l->out_w, l->out_b, h, B, y_t);
+    return SEQ_OK;
+}
+
+/* ---- minGRU / minLSTM ------------------------------------------------------------------- */
+
+/* log a and log b of one unit from its pre-activations p0 (z~ or f~), ph (h~) and pi (i~,
+ * minLSTM only). Both kinds are a = sigmoid(-u), b = sigmoid(u) g(h~), with u = z~ (minGRU)
+ * or u = log(i/f) = softplus(-f~) - softplus(-i~) (minLSTM: f/(f+i) = sigmoid(-u)); log g
+ * is log(h~ + 1/2) or log sigmoid(h~). */
+static float seq__minrnn_u(seq_minrnn_kind kind, float p0, float pi) {
+    return kind == SEQ_MINRNN_GRU ? p0 : seq__softplusf(-p0) - seq__softplusf(-pi);
+}
+
+static void seq__minrnn_unit(seq_minrnn_kind kind, float p0, float ph, float pi, float *la, float *lb) {
+    float u = seq__minrnn_u(kind, p0, pi);
+    *la = seq__logsigmoidf(-u);
+    *lb = seq__logsigmoidf(u) + (ph >= 0.0f ? logf(ph + 0.5f) : seq__logsigmoidf(ph));
+}
+
+/* The pre-activations' gradients from those of log a and log b. */
+static void seq__minrnn_unit_backward(seq_minrnn_kind kind, float p0, float ph, float pi, float dla, float dlb,
+                                      float *d0, float *dh, float *di) {
+    float u = seq__minrnn_u(kind, p0, pi), du = dlb * seq__sigmoidf(-u) - dla * seq__sigmoidf(u);
+    *dh = dlb * (ph >= 0.0f ? 1.0f / (ph + 0.5f) : seq__sigmoidf(-ph));
+    *d0 = kind == SEQ_MINRNN_GRU ? du : -du * seq__sigmoidf(-p0);
+    *di = kind == SEQ_MINRNN_GRU ? 0.0f : du * seq__sigmoidf(-pi);
+}
+
+/* The gate node: in[0] z~ or f~, in[1] h~, in[2] i~ (minLSTM) (B,T,H) -> out a,
+ * extra_out[0] b (B,T,H); the log-space scan reads la and lb. */
+typedef struct seq__minrnn_aux {
+    seq_minrnn_kind kind;
+    float *la, *lb;
+} seq__minrnn_aux;
+
+/* d log a = a da and d log b = b db, then through seq__minrnn_unit */
+static void seq__minrnn_gates_backward(seq_ctx *ctx, seq__node *nd) {
+    seq_tensor *p0 = nd->in[0], *ph = nd->in[1], *pi = nd->in[2], *a = nd->out, *b = nd->extra_out[0];
+    const seq__minrnn_aux *x = (const seq__minrnn_aux *)nd->aux;
+    float *g0 = seq__grad(ctx, p0), *gh = seq__grad(ctx, ph), *gi = seq__grad(ctx, pi);
+    int64_t j;
+    for (j = 0; j < a->numel; j++) {
+        float d0, dh, di, dla = a->grad ? a->grad[j] * a->data[j] : 0.0f, dlb = b->grad ? b->grad[j] * b->data[j] : 0.0f;
+        seq__minrnn_unit_backward(x->kind, p0->data[j], ph->data[j], pi ? pi->data[j] : 0.0f, dla, dlb, &d0, &dh, &di);
+        if (g0) g0[j] += d0;
+        if (gh) gh[j] += dh;
+        if (gi) gi[j] += di;
+    }
+}
+
+static seq_tensor *seq__minrnn_gates(seq_ctx *ctx, seq_minrnn_kind kind, seq_tensor *const *ins, seq_tensor **b,
+                                     seq__minrnn_aux **aux) {
+    static const char op[] = "seq_minrnn_forward";
+    seq_tensor *a = seq__out(ctx, op, 3, ins[0]->shape, 3, ins);
+    seq__minrnn_aux *x = (seq__minrnn_aux *)seq_ctx_alloc(ctx, sizeof(seq__minrnn_aux));
+    seq__node *nd;
+    int64_t j;
+    *b = seq__out(ctx, op, 3, ins[0]->shape, 3, ins);
+    if (!a || !*b || !x) return NULL;
+    x->kind = kind;
+    x->la = (float *)seq_ctx_alloc(ctx, (size_t)a->numel * sizeof(float));
+    x->lb = (float *)seq_ctx_alloc(ctx, (size_t)a->numel * sizeof(float));
+    if (!x->la || !x->lb) return NULL;
+    for (j = 0; j < a->numel; j++) {
+        seq__minrnn_unit(kind, ins[0]->data[j], ins[1]->data[j], ins[2] ? ins[2]->data[j] : 0.0f, x->la + j, x->lb + j);
+        a->data[j] = expf(x->la[j]);
+        (*b)->data[j] = expf(x->lb[j]);
+    }
+    nd = seq__record(ctx, op, a, seq__minrnn_gates_backward, 3, ins);
+    if (nd) {
+        nd->aux = x;
+        nd->extra_out[0] = *b;
+    }
+    *aux = x;
+    return a;
+}
+
+/* Heinsen's log-space evaluation of seq_linear_scan(a, b, h0, opts) from la = log a and
+ * lb = log b (B,T,C). Per segment, A_t = sum of la over it up to t:
+ *     h_t = e^(A_t) h_init + exp(A_t + logsumexp_{j<=t}(lb_j - A_j)),
+ * h_init = h0 for a row's first segment (unless reset at 0), else none. Both prefix
+ * scans (cumsum, logcumsumexp) run in double. Recorded with the linear scan's backward,
+ * which needs only a, b and h. */
+static seq_tensor *seq__minrnn_log_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, const float *la, const float *lb,
+                                        seq_tensor *h0, const seq_scan_opts *opts) {
+    static const char op[] = "seq_minrnn_forward";
+    int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2], r, t, c;
+    seq_tensor *ins[3], *h;
+    seq__scan_aux *x;
+    seq__node *nd;
+    double *A, *lse;
+    ins[0] = a;
+    ins[1] = b;
+    ins[2] = h0;
+    h = seq__out(ctx, op, 3, a->shape, 3, ins);
+    x = (seq__scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__scan_aux));
+    A = (double *)seq_ctx_alloc(ctx, (size_t)(2 * C) * sizeof(double));
+    if (!h || !x || !A) return NULL;
+    lse = A + C;
+    x->resets = (const uint8_t *)seq__arena_copy(ctx, opts->resets, (size_t)(B * T));
+    x->lengths = (const int32_t *)seq__arena_copy(ctx, opts->lengths, (size_t)B * sizeof(int32_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    memset(h->data, 0, (size_t)h->numel * sizeof(float)); /* padding past each length stays 0 */
+    for (r = 0; r < B; r++) {
+        const float *init = NULL;
+        for (t = 0; t < seq__row_len(x->lengths, r, T); t++) {
+            int64_t o = (r * T + t) * C;
+            if (t == 0 || seq__xl_reset(x->resets, r, t, T)) { /* a segment starts */
+                init = t == 0 && h0 && !seq__xl_reset(x->resets, r, 0, T) ? h0->data + r * C : NULL;
+                for (c = 0; c < C; c++) {
+                    A[c] = 0.0;
+                    lse[c] = -INFINITY;
+                }
+            }
+            for (c = 0; c < C; c++) {
+                double z = (double)lb[o + c] - (A[c] += la[o + c]);
+                double hi = z > lse[c] ? z : lse[c], lo = z > lse[c] ? lse[c] : z;
+                lse[c] = hi + log1p(exp(lo - hi));
+                h->data[o + c] = (float)(exp(A[c] + lse[c]) + (init ? exp(A[c]) * init[c] : 0.0));
+            }
+        }
+    }
+    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
+    if (nd) nd->aux = x;
+    return h;
+}
+
+/* Final state (B,H): each row's h at its last valid step; an empty row keeps h0. */
+static seq_tensor *seq__minrnn_final(seq_ctx *ctx, seq_tensor *h, seq_tensor *h0, const int32_t *lengths) {
+    seq_tensor *last = seq_last_step(ctx, h, lengths), *keep;
+    int64_t r, j, H = h->shape[2];
+    if (!last || !h0 || !lengths) return last;
+    keep = seq_tensor_new(ctx, SEQ_F32, 2, h0->shape);
+    if (!keep) return NULL;
+    for (r = 0; r < h->shape[0]; r++)
+        for (j = 0; lengths[r] == 0 && j < H; j++) keep->data[r * H + j] = 1.0f;
+    return seq_add(ctx, last, seq_mul(ctx, h0, keep));
+}
+
+static seq_minrnn_config seq__minrnn_config(seq_minrnn_kind kind, int64_t input_size, int64_t hidden_size) {
+    seq_minrnn_config c;
+    c.kind = kind;
+    c.input_size = input_size;
+    c.hidden_size = hidden_size;
+    c.log_space = 0;
+    return c;
+}
+SEQDEF seq_minrnn_config seq_mingru_config_default(int64_t i, int64_t h) { return seq__minrnn_config(SEQ_MINRNN_GRU, i, h); }
+SEQDEF seq_minrnn_config seq_minlstm_config_default(int64_t i, int64_t h) {
+    return seq__minrnn_config(SEQ_MINRNN_LSTM, i, h);
+}
+
+SEQDEF seq_status seq_minrnn_init(seq_minrnn *l, seq_params *P, const char *prefix, seq_minrnn_config cfg) {
+    int64_t I = cfg.input_size, H = cfg.hidden_size;
+    int gru = cfg.kind == SEQ_MINRNN_GRU;
+    seq_init u;
+    seq_status st;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_minrnn_init: NULL argument");
+    if ((int)cfg.kind < 0 || cfg.kind >= SEQ_MINRNN_KIND_COUNT || I <= 0 || H <= 0 ||
+        (cfg.log_space != 0 && cfg.log_space != 1))
+        return seq__err(SEQ_ERR_INVALID, "seq_minrnn_init: '%s': bad config (kind %d, input %lld, hidden %lld)", prefix,
+                        (int)cfg.kind, (long long)I, (long long)H);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    u = seq_init_uniform(-1.0f / sqrtf((float)I), 1.0f / sqrtf((float)I));
+    st = seq__xl_linear(P, prefix, gru ? "linear_z" : "linear_f", H, I, &u, &l->gate_w[0], &l->gate_b[0]);
+    if (st == SEQ_OK && !gru) st = seq__xl_linear(P, prefix, "linear_i", H, I, &u, &l->gate_w[1], &l->gate_b[1]);
+    return st == SEQ_OK ? seq__xl_linear(P, prefix, "linear_h", H, I, &u, &l->h_w, &l->h_b) : st;
+}
+
+SEQDEF seq_tensor *seq_minrnn_forward(seq_ctx *ctx, const seq_minrnn *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_minrnn_forward";
+    seq_tensor *ins[3], *a, *b, *h, *h0 = io ? io->h0 : NULL;
+    seq__minrnn_aux *g;
+    seq_scan_opts opts;
+    int64_t s0[2];
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->h_w || (l->cfg.log_space != 0 && l->cfg.log_space != 1)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer or bad log_space");
+        return NULL;
+    }
+    s0[0] = x->shape[0];
+    s0[1] = l->cfg.hidden_size;
+    if (!seq__xl_entry_ok(ctx, op, x, l->cfg.input_size, io, 2, s0, 0, NULL)) return NULL;
+    opts.resets = io ? io->resets : NULL;
+    opts.lengths = io ? io->lengths : NULL;
+    ins[0] = seq_linear(ctx, x, l->gate_w[0], l->gate_b[0]);
+    ins[1] = seq_linear(ctx, x, l->h_w, l->h_b);
+    ins[2] = l->gate_w[1] ? seq_linear(ctx, x, l->gate_w[1], l->gate_b[1]) : NULL;
+    if (ctx->status != SEQ_OK) return NULL;
+    a = seq__minrnn_gates(ctx, l->cfg.kind, ins, &b, &g);
+    if (!a) return NULL;
+    h = l->cfg.log_space ? seq__minrnn_log_scan(ctx, a, b, g->la, g->lb, h0, &opts) : seq_linear_scan(ctx, a, b, h0, &opts);
+    if (h && io) io->hn = seq__minrnn_final(ctx, h, h0, opts.lengths);
+    return ctx->status == SEQ_OK ? h : NULL;
+}
+
+SEQDEF seq_status seq_minrnn_state_init(const seq_minrnn *l, seq_minrnn_state *st, int64_t batch) {
+    int64_t BH;
+    if (!l || !st || !l->h_w) return seq__err(SEQ_ERR_INVALID, "seq_minrnn_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    BH = batch * l->cfg.hidden_size;
+    st->h = seq__xl_state_alloc("seq_minrnn_state_init", l->alloc_ud, batch, BH, 3 * BH);
+    if (!st->h) return seq__errstatus;
+    st->work = st->h + BH; /* the pre-activations z~ or f~, h~, i~ (B,H) each */
+    st->batch = batch;
+    st->alloc_ud = l->alloc_ud;
+    return SEQ_OK;
+}
+
+SEQDEF void seq_minrnn_state_reset(seq_minrnn_state *st) {
+    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+}
+
+SEQDEF void seq_minrnn_state_free(seq_minrnn_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->h);
+    memset(st, 0, sizeof *st);
+}
+
+SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, const float *x_t, float *y_t) {
+    int64_t BH, j;
+    float *p0, *ph, *pi;
+    seq_status s = seq__xl_step_ok("seq_minrnn_step", l && st && st->h && l->h_w, x_t,
+                                   st && l ? st->batch * l->cfg.input_size : 0, y_t);
+    if (s != SEQ_OK) return s;
+    BH = st->batch * l->cfg.hidden_size;
+    p0 = st->work;
+    ph = p0 + BH;
+    pi = ph + BH;
+    seq__xl_affine(l->gate_w[0], l->gate_b[0], x_t, st->batch, p0);
+    seq__xl_affine(l->h_w, l->h_b, x_t, st->batch, ph);
+    if (l->gate_w[1]) seq__xl_affine(l->gate_w[1], l->gate_b[1], x_t, st->batch, pi);
+    for (j = 0; j < BH; j++) {
+        float la, lb;
+        seq__minrnn_unit(l->cfg.kind, p0[j], ph[j], l->gate_w[1] ? pi[j] : 0.0f, &la, &lb);
+        st->h[j] = expf(la) * st->h[j] + expf(lb);
+    }
+    memcpy(y_t, st->h, (size_t)BH * sizeof(float));
+    return SEQ_OK;
+}
 
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
 
