@@ -911,6 +911,44 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
 
+/* Matrix-memory layers. Every head keeps a state S (DK,DV) that a query reads,
+ *     o_t = scale * S_t^T q_t,
+ * and that each token writes, with a_t = exp(g_t) a decay (1 without a gate):
+ *     linear attention   S_t = a_t S_{t-1} + k_t v_t^T                  (Katharopoulos et al. 2020)
+ *     delta rule         S_t = a_t (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T
+ * DeltaNet (Schlag et al. 2021, Yang et al. 2024) is the delta rule with a = 1, gated
+ * DeltaNet (Yang et al. 2025) adds the decay, DeltaProduct (Siems et al. 2025) takes n
+ * delta steps per token (each with its own k, v, b; the decay before the first, the
+ * query after the last). S is (DK,DV) here, the transpose of the papers' (DV,DK) matrix.
+ * One fused node runs all of them, either step by step or chunkwise in parallel (the
+ * WY/UT form of Yang et al. 2024, derived in docs/delta_rule.md); both give the same
+ * outputs and gradients. The layers around it are section 8 ops with the parameter names
+ * and shapes of flash-linear-attention (fla), so its state_dicts load. */
+
+typedef struct seq_delta_opts {
+    int delta;           /* 1: delta rule; 0: linear attention (S += k v^T, beta must be NULL) */
+    int64_t householder; /* n >= 1 steps per token (DeltaProduct); 1 for the others */
+    int64_t chunk;       /* tokens per chunk, >= 1: the parallel form's block, and how often
+                            the step-by-step form keeps a state for its backward */
+    int recurrent;       /* 0: chunkwise parallel; 1: step by step */
+    float scale;         /* multiplies q; 0 means 1/sqrt(DK) */
+} seq_delta_opts;
+/* delta rule, n = 1, chunks of 64, parallel form, scale 1/sqrt(DK) */
+SEQDEF seq_delta_opts seq_delta_opts_default(void);
+
+/* The recurrence core, n = opts->householder:
+ * q (B,T,H,DK), k (B,T*n,H,DK), v (B,T*n,H,DV), beta (B,T*n,H) or NULL (all 1),
+ * g (B,T,H) log decays or NULL (no decay) -> o (B,T,H,DV).
+ * Step s of token t is row t*n+s of k, v and beta (fla's "(t n)" layout). io (optional):
+ * h0 (B,H,DK,DV) or NULL (zeros) receives gradient; hn (B,H,DK,DV) comes out; lengths and
+ * resets as in seq_rnn_io (a reset drops S before the token's first step); c0 must be
+ * NULL. Gradients reach q, k, v, beta, g and h0. The parallel form multiplies by
+ * exp(g_t + ... + g_s) within a chunk, so it wants g <= 0 (a decay), as every layer here
+ * gives it. Errors: shapes (SEQ_ERR_SHAPE), options (SEQ_ERR_INVALID), lengths
+ * (SEQ_ERR_RANGE), a non-finite input (SEQ_ERR_NUMERIC). */
+SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v, seq_tensor *beta,
+                                  seq_tensor *g, const seq_delta_opts *opts, seq_rnn_io *io);
+
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
@@ -6281,6 +6319,588 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 /* --- 14.3 xLSTM (sLSTM, mLSTM) and minGRU / minLSTM ------------------------------- */
 
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
+
+SEQDEF seq_delta_opts seq_delta_opts_default(void) {
+    seq_delta_opts o;
+    o.delta = 1;
+    o.householder = 1;
+    o.chunk = 64;
+    o.recurrent = 0;
+    o.scale = 0.0f;
+    return o;
+}
+
+/* Sizes and options of one seq_delta_rule call. Rows of q, k (and their gradients) are
+ * sk = H*DK floats apart, rows of v and y sv = H*DV, of beta and g sh = H. */
+typedef struct seq__delta_cfg {
+    int64_t B, T, H, n, DK, DV, chunk, sk, sv, sh;
+    int delta, recurrent;
+    float scale;
+} seq__delta_cfg;
+
+/* One (row, head) from a token on: the token's rows of q, g and y, its first of n rows of
+ * k, v and beta. The same view addresses the data or the gradients; beta, g and y may
+ * be NULL (no beta, no decay, no output gradient). */
+typedef struct seq__delta_view {
+    float *q, *k, *v, *beta, *g, *y;
+} seq__delta_view;
+
+static seq__delta_view seq__delta_at(const seq__delta_cfg *c, float *q, float *k, float *v, float *beta, float *g,
+                                     float *y, int64_t b, int64_t h, int64_t t) {
+    seq__delta_view x;
+    int64_t tq = b * c->T + t, tk = tq * c->n; /* token row, its first step row */
+    x.q = q + tq * c->sk + h * c->DK;
+    x.k = k + tk * c->sk + h * c->DK;
+    x.v = v + tk * c->sv + h * c->DV;
+    x.beta = beta ? beta + tk * c->sh + h : NULL;
+    x.g = g ? g + tq * c->sh + h : NULL;
+    x.y = y ? y + tq * c->sv + h * c->DV : NULL;
+    return x;
+}
+
+/* The view t tokens further on. */
+static seq__delta_view seq__delta_skip(const seq__delta_cfg *c, const seq__delta_view *x, int64_t t) {
+    seq__delta_view s = *x;
+    s.q += t * c->sk;
+    s.k += t * c->n * c->sk;
+    s.v += t * c->n * c->sv;
+    if (s.beta) s.beta += t * c->n * c->sh;
+    if (s.g) s.g += t * c->sh;
+    if (s.y) s.y += t * c->sv;
+    return s;
+}
+
+/* One write into S (DK,DV): S = a S, then the delta rule S += k (b (v - S^T k))^T, or
+ * linear attention's S += k v^T. u: DV floats of scratch. */
+static void seq__delta_write(const seq__delta_cfg *c, float *S, float a, const float *k, const float *v, float b,
+                             float *u) {
+    int64_t DK = c->DK, DV = c->DV, i, j;
+    if (a != 1.0f)
+        for (i = 0; i < DK * DV; i++) S[i] *= a;
+    if (c->delta) {
+        for (j = 0; j < DV; j++) u[j] = 0.0f;
+        for (i = 0; i < DK; i++)
+            for (j = 0; j < DV; j++) u[j] += k[i] * S[i * DV + j];
+        for (j = 0; j < DV; j++) u[j] = b * (v[j] - u[j]);
+    } else {
+        memcpy(u, v, (size_t)DV * sizeof(float));
+    }
+    for (i = 0; i < DK; i++)
+        for (j = 0; j < DV; j++) S[i * DV + j] += k[i] * u[j];
+}
+
+/* One token, step by step: its n writes (the decay before the first), then its output
+ * y = scale S^T q. The streaming step and the recurrent form both run this. */
+static void seq__delta_token(const seq__delta_cfg *c, const seq__delta_view *x, float *S, float *u) {
+    int64_t s, i, j, DV = c->DV;
+    for (s = 0; s < c->n; s++)
+        seq__delta_write(c, S, s == 0 && x->g ? expf(*x->g) : 1.0f, x->k + s * c->sk, x->v + s * c->sv,
+                         x->beta ? x->beta[s * c->sh] : 1.0f, u);
+    for (j = 0; j < DV; j++) x->y[j] = 0.0f;
+    for (i = 0; i < c->DK; i++)
+        for (j = 0; j < DV; j++) x->y[j] += x->q[i] * S[i * DV + j];
+    for (j = 0; j < DV; j++) x->y[j] *= c->scale;
+}
+
+/* Chunks of a row of len tokens: [bounds[i], bounds[i+1]) for i < the count returned, at
+ * most C tokens each and never across a segment start, so each begins from one state. */
+static int64_t seq__delta_chunks(const uint8_t *resets, int64_t len, int64_t C, int64_t *bounds) {
+    int64_t count = 0, t = 0, end;
+    while (t < len) {
+        bounds[count++] = t;
+        end = t + C < len ? t + C : len;
+        for (t++; t < end && !(resets && resets[t]); t++) {
+        }
+    }
+    bounds[count] = len;
+    return count;
+}
+
+/* Scratch for one chunk of Cq <= chunk tokens, Cv = Cq*n steps, reused by every chunk.
+ * G[i] is the log decay summed from the chunk's start through step i (e^G: gamma). */
+typedef struct seq__delta_ws {
+    float *G, *E, *Tm;    /* (Cv); (Cv,Cv) e^(G_i-G_j) k_i.k_j below the diagonal; (I+A)^-1 */
+    float *X, *W, *Y, *U; /* (Cv,DK) diag(b gamma) K, T X; (Cv,DV) diag(b) V, pseudo-values */
+    float *P, *QS;        /* (Cq,Cv) decayed causal scores; (Cq,DV) Q S0 */
+    float *u, *S, *dS;    /* (Cv+3,max(DK,DV)) scratch; (DK,DV) running state, its gradient */
+    float *dU, *dW, *dX, *dY, *dT, *dA, *dP, *dG, *dS0; /* backward, shaped as their forward */
+    float *states;        /* backward, step by step: (Cv+1,DK,DV) the state after each step */
+} seq__delta_ws;
+
+static float *seq__delta_floats(seq_ctx *ctx, int64_t n) {
+    return (float *)seq_ctx_alloc(ctx, (size_t)n * sizeof(float) + 1);
+}
+
+/* 1 when the scratch the forward (or also the backward) needs is allocated. */
+static int seq__delta_ws_alloc(seq_ctx *ctx, const seq__delta_cfg *c, int backward, seq__delta_ws *w) {
+    int64_t Cq = c->chunk < c->T ? c->chunk : c->T, Cv = Cq * c->n, DK = c->DK, DV = c->DV;
+    memset(w, 0, sizeof *w);
+    w->G = seq__delta_floats(ctx, Cv);
+    w->E = seq__delta_floats(ctx, Cv * Cv);
+    w->Tm = seq__delta_floats(ctx, Cv * Cv);
+    w->X = seq__delta_floats(ctx, Cv * DK);
+    w->W = seq__delta_floats(ctx, Cv * DK);
+    w->Y = seq__delta_floats(ctx, Cv * DV);
+    w->U = seq__delta_floats(ctx, Cv * DV);
+    w->P = seq__delta_floats(ctx, Cq * Cv);
+    w->QS = seq__delta_floats(ctx, Cq * DV);
+    w->u = seq__delta_floats(ctx, (Cv + 3) * (DK > DV ? DK : DV));
+    w->S = seq__delta_floats(ctx, DK * DV);
+    w->dS = seq__delta_floats(ctx, DK * DV);
+    if (backward) {
+        w->dU = seq__delta_floats(ctx, Cv * DV);
+        w->dW = seq__delta_floats(ctx, Cv * DK);
+        w->dX = seq__delta_floats(ctx, Cv * DK);
+        w->dY = seq__delta_floats(ctx, Cv * DV);
+        w->dT = seq__delta_floats(ctx, Cv * Cv);
+        w->dA = seq__delta_floats(ctx, Cv * Cv);
+        w->dP = seq__delta_floats(ctx, Cq * Cv);
+        w->dG = seq__delta_floats(ctx, Cv);
+        w->dS0 = seq__delta_floats(ctx, DK * DV);
+        if (c->recurrent) w->states = seq__delta_floats(ctx, (Cv + 1) * DK * DV);
+    }
+    return ctx->status == SEQ_OK;
+}
+
+/* What a chunk's forward and backward share, from its first token's view x, its Cq tokens
+ * and its start state S0 (NULL: zeros). With p_r = r*n + n-1 the step after which token
+ * r's query reads, and A_ij = b_i e^(G_i-G_j) k_i.k_j for j < i (0 elsewhere),
+ *     U = (I + A)^-1 (diag(b) V - diag(b gamma) K S0)   (the values the delta rule writes;
+ *                                                         U = V for linear attention)
+ *     P_ri = e^(G_p_r - G_i) q_r.k_i for i <= p_r, else 0;   QS = Q S0. */
+static void seq__delta_prep(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, const float *S0,
+                            seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, i, j, l, r;
+    float acc = 0.0f;
+    for (i = 0; i < Cv; i++) {
+        if (x->g && i % n == 0) acc += x->g[(i / n) * c->sh];
+        w->G[i] = acc;
+    }
+    if (c->delta) {
+        seq_sgemm(0, 1, Cv, Cv, DK, 1.0f, x->k, c->sk, x->k, c->sk, 0.0f, w->E, Cv);
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, bg = b * expf(w->G[i]);
+            float *Ei = w->E + i * Cv, *Ti = w->Tm + i * Cv;
+            for (j = 0; j < i; j++) Ei[j] *= expf(w->G[i] - w->G[j]);
+            for (j = i; j < Cv; j++) Ei[j] = 0.0f;
+            /* (I + A) T = I row by row: T_ij = -sum_{j <= l < i} A_il T_lj */
+            for (j = 0; j < i; j++) {
+                float s = 0.0f;
+                for (l = j; l < i; l++) s += Ei[l] * w->Tm[l * Cv + j];
+                Ti[j] = -b * s;
+            }
+            for (j = i; j < Cv; j++) Ti[j] = j == i ? 1.0f : 0.0f;
+            for (l = 0; l < DK; l++) w->X[i * DK + l] = bg * x->k[i * c->sk + l];
+            for (l = 0; l < DV; l++) w->Y[i * DV + l] = b * x->v[i * c->sv + l];
+        }
+        seq_sgemm(0, 0, Cv, DK, Cv, 1.0f, w->Tm, Cv, w->X, DK, 0.0f, w->W, DK);
+        seq_sgemm(0, 0, Cv, DV, Cv, 1.0f, w->Tm, Cv, w->Y, DV, 0.0f, w->U, DV);
+        if (S0) seq_sgemm(0, 0, Cv, DV, DK, -1.0f, w->W, DK, S0, DV, 1.0f, w->U, DV);
+    } else {
+        for (i = 0; i < Cv; i++) memcpy(w->U + i * DV, x->v + i * c->sv, (size_t)DV * sizeof(float));
+    }
+    seq_sgemm(0, 1, Cq, Cv, DK, 1.0f, x->q, c->sk, x->k, c->sk, 0.0f, w->P, Cv);
+    for (r = 0; r < Cq; r++) {
+        int64_t p = r * n + n - 1;
+        for (i = 0; i < Cv; i++) w->P[r * Cv + i] = i <= p ? w->P[r * Cv + i] * expf(w->G[p] - w->G[i]) : 0.0f;
+    }
+    if (S0) seq_sgemm(0, 0, Cq, DV, DK, 1.0f, x->q, c->sk, S0, DV, 0.0f, w->QS, DV);
+}
+
+/* A chunk in parallel: outputs O = scale (diag(gamma_p) Q S0 + P U) into x->y, and S
+ * (holding S0 on entry; zeros when fresh) advanced to the chunk's end,
+ *     S = gamma_last S0 + K^T diag(e^(G_last - G_i)) U. */
+static void seq__delta_chunk(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, float *S, int fresh,
+                             seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, last = Cv - 1, i, j, r;
+    const float *S0 = fresh ? NULL : S;
+    seq__delta_prep(c, x, Cq, S0, w);
+    seq_sgemm(0, 0, Cq, DV, Cv, c->scale, w->P, Cv, w->U, DV, 0.0f, x->y, c->sv);
+    for (r = 0; S0 && r < Cq; r++) {
+        float sg = c->scale * expf(w->G[r * n + n - 1]);
+        for (j = 0; j < DV; j++) x->y[r * c->sv + j] += sg * w->QS[r * DV + j];
+    }
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]);
+        for (j = 0; j < DV; j++) w->u[i * DV + j] = d * w->U[i * DV + j];
+    }
+    if (w->G[last] != 0.0f)
+        for (i = 0; i < DK * DV; i++) S[i] *= expf(w->G[last]);
+    seq_sgemm(1, 0, DK, DV, Cv, 1.0f, x->k, c->sk, w->u, DV, 1.0f, S, DV);
+}
+
+/* Backward of seq__delta_chunk: x the data, dx the gradients (dx->y the output gradient,
+ * or NULL); dS holds the gradient of the chunk's end state on entry and of S0 on return
+ * (S0 NULL: a fresh chunk, whose start state has no gradient). */
+static void seq__delta_chunk_backward(const seq__delta_cfg *c, const seq__delta_view *x, const seq__delta_view *dx,
+                                      int64_t Cq, const float *S0, float *dS, seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, sk = c->sk, sv = c->sv, last = Cv - 1, i, j, l, r;
+    const float *dO = dx->y;
+    float gl, acc;
+    seq__delta_prep(c, x, Cq, S0, w);
+    gl = expf(w->G[last]);
+    memset(w->dG, 0, (size_t)Cv * sizeof(float));
+    /* the end state S = gl S0 + Kd^T U, Kd = diag(d) K, d_i = e^(G_last - G_i) */
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]);
+        for (l = 0; l < DK; l++) w->dX[i * DK + l] = d * x->k[i * sk + l]; /* Kd, for now */
+    }
+    if (dO) seq_sgemm(1, 0, Cv, DV, Cq, c->scale, w->P, Cv, dO, sv, 0.0f, w->dU, DV);
+    else memset(w->dU, 0, (size_t)(Cv * DV) * sizeof(float));
+    seq_sgemm(0, 0, Cv, DV, DK, 1.0f, w->dX, DK, dS, DV, 1.0f, w->dU, DV); /* dU = scale P^T dO + Kd dS */
+    seq_sgemm(0, 1, Cv, DK, DV, 1.0f, w->U, DV, dS, DV, 0.0f, w->u, DK);   /* u_i = dS U_i */
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]), e = 0.0f;
+        for (l = 0; l < DK; l++) {
+            e += x->k[i * sk + l] * w->u[i * DK + l];
+            dx->k[i * sk + l] += d * w->u[i * DK + l];
+        }
+        w->dG[last] += d * e;
+        w->dG[i] -= d * e;
+    }
+    if (S0) {
+        double s = 0.0;
+        for (i = 0; i < DK * DV; i++) s += (double)dS[i] * S0[i];
+        w->dG[last] += gl * (float)s;
+        for (i = 0; i < DK * DV; i++) w->dS0[i] = gl * dS[i];
+        if (c->delta) seq_sgemm(1, 0, DK, DV, Cv, -1.0f, w->W, DK, w->dU, DV, 1.0f, w->dS0, DV);
+    }
+    /* the outputs O = scale (diag(gamma_p) Q S0 + P U) */
+    if (dO) {
+        seq_sgemm(0, 1, Cq, Cv, DV, c->scale, dO, sv, w->U, DV, 0.0f, w->dP, Cv);
+        for (r = 0; r < Cq; r++) {
+            int64_t p = r * n + n - 1;
+            for (i = 0; i <= p; i++) {
+                float e = w->dP[r * Cv + i] * w->P[r * Cv + i];
+                w->dG[p] += e;
+                w->dG[i] -= e;
+                w->dP[r * Cv + i] *= expf(w->G[p] - w->G[i]);
+            }
+            for (; i < Cv; i++) w->dP[r * Cv + i] = 0.0f;
+        }
+        seq_sgemm(0, 0, Cq, DK, Cv, 1.0f, w->dP, Cv, x->k, sk, 1.0f, dx->q, sk);
+        seq_sgemm(1, 0, Cv, DK, Cq, 1.0f, w->dP, Cv, x->q, sk, 1.0f, dx->k, sk);
+        if (S0) {
+            seq_sgemm(0, 1, Cq, DK, DV, 1.0f, dO, sv, S0, DV, 0.0f, w->u, DK); /* dO S0^T */
+            for (r = 0; r < Cq; r++) {
+                int64_t p = r * n + n - 1;
+                float sg = c->scale * expf(w->G[p]), e = 0.0f;
+                for (l = 0; l < DK; l++) {
+                    dx->q[r * sk + l] += sg * w->u[r * DK + l];
+                    w->u[r * DK + l] = sg * x->q[r * sk + l]; /* row r of diag(scale gamma_p) Q */
+                }
+                for (j = 0; j < DV; j++) e += dO[r * sv + j] * w->QS[r * DV + j];
+                w->dG[p] += sg * e;
+            }
+            seq_sgemm(1, 0, DK, DV, Cq, 1.0f, w->u, DK, dO, sv, 1.0f, w->dS0, DV);
+        }
+    }
+    if (c->delta) {
+        /* U = T Y - W S0, W = T X, T = (I + A)^-1: dT = dW X^T + dU Y^T, dA = -T^T dT T^T */
+        if (S0) seq_sgemm(0, 1, Cv, DK, DV, -1.0f, w->dU, DV, S0, DV, 0.0f, w->dW, DK);
+        else memset(w->dW, 0, (size_t)(Cv * DK) * sizeof(float));
+        seq_sgemm(1, 0, Cv, DK, Cv, 1.0f, w->Tm, Cv, w->dW, DK, 0.0f, w->dX, DK);
+        seq_sgemm(1, 0, Cv, DV, Cv, 1.0f, w->Tm, Cv, w->dU, DV, 0.0f, w->dY, DV);
+        seq_sgemm(0, 1, Cv, Cv, DK, 1.0f, w->dW, DK, w->X, DK, 0.0f, w->dT, Cv);
+        seq_sgemm(0, 1, Cv, Cv, DV, 1.0f, w->dU, DV, w->Y, DV, 1.0f, w->dT, Cv);
+        seq_sgemm(1, 0, Cv, Cv, Cv, 1.0f, w->Tm, Cv, w->dT, Cv, 0.0f, w->dA, Cv);
+        seq_sgemm(0, 1, Cv, Cv, Cv, -1.0f, w->dA, Cv, w->Tm, Cv, 0.0f, w->dT, Cv);
+        /* A_ij = b_i E_ij below the diagonal; dT now holds dA, and becomes d(k_i.k_j) */
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, db = 0.0f;
+            for (j = 0; j < i; j++) {
+                float dA = w->dT[i * Cv + j], e = dA * b * w->E[i * Cv + j];
+                db += dA * w->E[i * Cv + j];
+                w->dG[i] += e;
+                w->dG[j] -= e;
+                w->dT[i * Cv + j] = dA * b * expf(w->G[i] - w->G[j]);
+            }
+            for (; j < Cv; j++) w->dT[i * Cv + j] = 0.0f;
+            if (dx->beta) dx->beta[i * c->sh] += db;
+        }
+        seq_sgemm(0, 0, Cv, DK, Cv, 1.0f, w->dT, Cv, x->k, sk, 1.0f, dx->k, sk);
+        seq_sgemm(1, 0, Cv, DK, Cv, 1.0f, w->dT, Cv, x->k, sk, 1.0f, dx->k, sk);
+        /* X = diag(b gamma) K, Y = diag(b) V */
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, gm = expf(w->G[i]), sx = 0.0f, sy = 0.0f;
+            for (l = 0; l < DK; l++) {
+                sx += w->dX[i * DK + l] * x->k[i * sk + l];
+                dx->k[i * sk + l] += b * gm * w->dX[i * DK + l];
+            }
+            for (j = 0; j < DV; j++) {
+                sy += w->dY[i * DV + j] * x->v[i * sv + j];
+                dx->v[i * sv + j] += b * w->dY[i * DV + j];
+            }
+            w->dG[i] += b * gm * sx;
+            if (dx->beta) dx->beta[i * c->sh] += gm * sx + sy;
+        }
+    } else {
+        for (i = 0; i < Cv; i++)
+            for (j = 0; j < DV; j++) dx->v[i * sv + j] += w->dU[i * DV + j];
+    }
+    /* G_i sums the gates up to step i, and token t's gate sits at step t*n */
+    for (acc = 0.0f, i = last; i >= 0; i--) {
+        acc += w->dG[i];
+        if (dx->g && i % n == 0) dx->g[(i / n) * c->sh] += acc;
+    }
+    if (S0) memcpy(dS, w->dS0, (size_t)(DK * DV) * sizeof(float));
+}
+
+/* A chunk step by step. */
+static void seq__delta_chunk_steps(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, float *S,
+                                   seq__delta_ws *w) {
+    int64_t t;
+    for (t = 0; t < Cq; t++) {
+        seq__delta_view xt = seq__delta_skip(c, x, t);
+        seq__delta_token(c, &xt, S, w->u);
+    }
+}
+
+/* Backward of seq__delta_chunk_steps (BPTT), arguments as seq__delta_chunk_backward: the
+ * states before each step are recomputed from S0, then the steps are walked back. */
+static void seq__delta_chunk_steps_backward(const seq__delta_cfg *c, const seq__delta_view *x,
+                                            const seq__delta_view *dx, int64_t Cq, const float *S0, float *dS,
+                                            seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, DD = DK * DV, sk = c->sk, sv = c->sv, i, j, l;
+    float *r = w->u, *du = w->u + DV, *dw = w->u + 2 * DV;
+    if (S0) memcpy(w->states, S0, (size_t)DD * sizeof(float));
+    else memset(w->states, 0, (size_t)DD * sizeof(float));
+    for (i = 0; i < Cv; i++) {
+        float a = i % n == 0 && x->g ? expf(x->g[(i / n) * c->sh]) : 1.0f;
+        memcpy(w->states + (i + 1) * DD, w->states + i * DD, (size_t)DD * sizeof(float));
+        seq__delta_write(c, w->states + (i + 1) * DD, a, x->k + i * sk, x->v + i * sv,
+                         x->beta ? x->beta[i * c->sh] : 1.0f, r);
+    }
+    for (i = Cv - 1; i >= 0; i--) {
+        int64_t t = i / n;
+        const float *Sb = w->states + i * DD, *k = x->k + i * sk, *v = x->v + i * sv;
+        float a = i % n == 0 && x->g ? expf(x->g[t * c->sh]) : 1.0f, b = x->beta ? x->beta[i * c->sh] : 1.0f;
+        float *dk = dx->k + i * sk, *dv = dx->v + i * sv;
+        if (i % n == n - 1 && dx->y) { /* y_t = scale S^T q_t, S the state after this step */
+            const float *dO = dx->y + t * sv, *q = x->q + t * sk, *Sa = w->states + (i + 1) * DD;
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    dS[l * DV + j] += c->scale * q[l] * dO[j];
+                    dx->q[t * sk + l] += c->scale * Sa[l * DV + j] * dO[j];
+                }
+        }
+        if (c->delta) { /* S = Sd + k u^T, u = b r, r = v - Sd^T k, Sd = a Sb */
+            for (j = 0; j < DV; j++) r[j] = du[j] = 0.0f;
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    r[j] += k[l] * Sb[l * DV + j];
+                    du[j] += k[l] * dS[l * DV + j];
+                }
+            for (j = 0; j < DV; j++) {
+                r[j] = v[j] - a * r[j];
+                dv[j] += b * du[j];
+                dw[j] = -b * du[j];
+            }
+            for (l = 0; l < DK; l++) {
+                float s = 0.0f;
+                for (j = 0; j < DV; j++) s += dS[l * DV + j] * b * r[j] + a * Sb[l * DV + j] * dw[j];
+                dk[l] += s;
+            }
+            if (dx->beta) {
+                float s = 0.0f;
+                for (j = 0; j < DV; j++) s += du[j] * r[j];
+                dx->beta[i * c->sh] += s;
+            }
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) dS[l * DV + j] += k[l] * dw[j];
+        } else { /* S = Sd + k v^T */
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    dk[l] += dS[l * DV + j] * v[j];
+                    dv[j] += dS[l * DV + j] * k[l];
+                }
+        }
+        if (i % n == 0 && x->g) { /* Sd = a Sb */
+            double s = 0.0;
+            for (l = 0; l < DD; l++) s += (double)dS[l] * Sb[l];
+            if (dx->g) dx->g[t * c->sh] += a * (float)s;
+            for (l = 0; l < DD; l++) dS[l] *= a;
+        }
+    }
+}
+
+typedef struct seq__delta_aux {
+    seq__delta_cfg c;
+    seq_tensor *g, *h0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+    int64_t *first; /* (B+1): row b's chunks are first[b] .. first[b+1]-1 */
+    float *S0s;     /* (chunks,H,DK,DV) the state each chunk starts from */
+    int64_t *bounds; /* (T+1) scratch for seq__delta_chunks */
+} seq__delta_aux;
+
+/* Whether chunk [t0, ..) of row b starts from zeros instead of the state carried in. */
+static int seq__delta_fresh(const seq__delta_aux *a, int64_t b, int64_t t0) {
+    return (a->resets && a->resets[b * a->c.T + t0]) || (t0 == 0 && !a->h0);
+}
+
+static void seq__delta_backward(seq_ctx *ctx, seq__node *nd) {
+    seq__delta_aux *a = (seq__delta_aux *)nd->aux;
+    const seq__delta_cfg *c = &a->c;
+    seq_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *beta = nd->in[3], *hn = nd->extra_out[0];
+    seq_tensor *ts[5];
+    float *gr[5], *gh0 = seq__grad(ctx, a->h0);
+    int64_t DD = c->DK * c->DV, b, h, ci, i;
+    seq__delta_ws w;
+    ts[0] = q;
+    ts[1] = k;
+    ts[2] = v;
+    ts[3] = beta;
+    ts[4] = a->g;
+    /* every gradient is computed; those nobody wants land in scratch */
+    for (i = 0; i < 5; i++) {
+        gr[i] = seq__grad(ctx, ts[i]);
+        if (ts[i] && !gr[i]) gr[i] = (float *)seq__calloc(ctx, (size_t)ts[i]->numel * sizeof(float));
+        if (ts[i] && !gr[i]) return;
+    }
+    if (!seq__delta_ws_alloc(ctx, c, 1, &w)) return;
+    for (b = 0; b < c->B; b++) {
+        int64_t nc = seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL, seq__row_len(a->lengths, b, c->T),
+                                       c->chunk, a->bounds);
+        for (h = 0; h < c->H; h++) {
+            if (hn->grad) memcpy(w.dS, hn->grad + (b * c->H + h) * DD, (size_t)DD * sizeof(float));
+            else memset(w.dS, 0, (size_t)DD * sizeof(float));
+            for (ci = nc - 1; ci >= 0; ci--) {
+                int64_t t0 = a->bounds[ci], Cq = a->bounds[ci + 1] - t0;
+                int fresh = seq__delta_fresh(a, b, t0);
+                const float *S0 = fresh ? NULL : a->S0s + ((a->first[b] + ci) * c->H + h) * DD;
+                seq__delta_view x = seq__delta_at(c, q->data, k->data, v->data, beta ? beta->data : NULL,
+                                                  a->g ? a->g->data : NULL, NULL, b, h, t0);
+                seq__delta_view dx = seq__delta_at(c, gr[0], gr[1], gr[2], gr[3], gr[4], nd->out->grad, b, h, t0);
+                if (c->recurrent) seq__delta_chunk_steps_backward(c, &x, &dx, Cq, S0, w.dS, &w);
+                else seq__delta_chunk_backward(c, &x, &dx, Cq, S0, w.dS, &w);
+                if (fresh) memset(w.dS, 0, (size_t)DD * sizeof(float));
+            }
+            if (gh0)
+                for (i = 0; i < DD; i++) gh0[(b * c->H + h) * DD + i] += w.dS[i];
+        }
+    }
+}
+
+/* t is f32 with these ndim sizes. */
+static int seq__delta_is(const seq_tensor *t, int ndim, const int64_t *dims) {
+    int i;
+    if (t->dtype != SEQ_F32 || t->ndim != ndim) return 0;
+    for (i = 0; i < ndim; i++)
+        if (t->shape[i] != dims[i]) return 0;
+    return 1;
+}
+
+SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v, seq_tensor *beta,
+                                  seq_tensor *g, const seq_delta_opts *opts, seq_rnn_io *io) {
+    static const char op[] = "seq_delta_rule";
+    static const char *const names[6] = {"q", "k", "v", "beta", "g", "h0"};
+    seq_delta_opts o = opts ? *opts : seq_delta_opts_default();
+    seq_tensor *ins[6], *y, *hn;
+    seq__delta_aux *a;
+    seq__delta_cfg *c;
+    seq__delta_ws w;
+    seq__node *nd;
+    int64_t shape[4], DD, b, h, ci, i;
+    int fits;
+    ins[0] = q;
+    ins[1] = k;
+    ins[2] = v;
+    ins[3] = beta;
+    ins[4] = g;
+    ins[5] = io ? io->h0 : NULL;
+    if (!seq__ok(ctx, op, 3, ins)) return NULL;
+    if (!(o.delta == 0 || o.delta == 1) || o.householder < 1 || o.chunk < 1 || !isfinite(o.scale) ||
+        (!o.delta && beta) || (io && io->c0)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op,
+                      "needs delta 0 or 1, householder >= 1, chunk >= 1, a finite scale, no beta for linear "
+                      "attention and no c0");
+        return NULL;
+    }
+    fits = q->dtype == SEQ_F32 && q->ndim == 4 && v->ndim == 4 && q->shape[0] >= 1 && q->shape[1] >= 1 &&
+           q->shape[3] >= 1 && v->shape[3] >= 1;
+    if (fits) {
+        int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], DK = q->shape[3], DV = v->shape[3];
+        int64_t Tn = T * o.householder;
+        int64_t sk[4] = {B, Tn, H, DK}, sv[4] = {B, Tn, H, DV}, sb[3] = {B, Tn, H}, sg[3] = {B, T, H};
+        int64_t s0[4] = {B, H, DK, DV};
+        fits = seq__delta_is(k, 4, sk) && seq__delta_is(v, 4, sv) && (!beta || seq__delta_is(beta, 3, sb)) &&
+               (!g || seq__delta_is(g, 3, sg)) && (!ins[5] || seq__delta_is(ins[5], 4, s0));
+    }
+    if (!fits) {
+        seq__shape_fail(ctx, op, "q (B,T,H,K), k (B,T*n,H,K), v (B,T*n,H,V), beta (B,T*n,H), g (B,T,H), h0 (B,H,K,V)",
+                        6, names, ins);
+        return NULL;
+    }
+    for (i = 0; i < 6; i++)
+        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
+    a = (seq__delta_aux *)seq__calloc(ctx, sizeof(seq__delta_aux));
+    if (!a) return NULL;
+    c = &a->c;
+    c->B = q->shape[0];
+    c->T = q->shape[1];
+    c->H = q->shape[2];
+    c->n = o.householder;
+    c->DK = q->shape[3];
+    c->DV = v->shape[3];
+    c->chunk = o.chunk;
+    c->sk = c->H * c->DK;
+    c->sv = c->H * c->DV;
+    c->sh = c->H;
+    c->delta = o.delta;
+    c->recurrent = o.recurrent != 0;
+    c->scale = o.scale != 0.0f ? o.scale : 1.0f / sqrtf((float)c->DK);
+    DD = c->DK * c->DV;
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, c->B, c->T)) return NULL;
+    a->g = g;
+    a->h0 = ins[5];
+    a->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)c->B * sizeof(int32_t)) : NULL;
+    a->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(c->B * c->T)) : NULL;
+    a->first = (int64_t *)seq_ctx_alloc(ctx, (size_t)(c->B + 1) * sizeof(int64_t));
+    a->bounds = (int64_t *)seq_ctx_alloc(ctx, (size_t)(c->T + 1) * sizeof(int64_t));
+    if (ctx->status != SEQ_OK || !seq__delta_ws_alloc(ctx, c, 0, &w)) return NULL;
+    for (a->first[0] = 0, b = 0; b < c->B; b++)
+        a->first[b + 1] = a->first[b] + seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL,
+                                                          seq__row_len(a->lengths, b, c->T), c->chunk, a->bounds);
+    shape[0] = c->B;
+    shape[1] = c->T;
+    shape[2] = c->H;
+    shape[3] = c->DV;
+    y = seq__out(ctx, op, 4, shape, 6, ins);
+    shape[1] = c->H;
+    shape[2] = c->DK;
+    hn = seq_tensor_new(ctx, SEQ_F32, 4, shape);
+    a->S0s = (float *)seq_ctx_alloc(ctx, (size_t)(a->first[c->B] * c->H * DD) * sizeof(float) + 1);
+    if (!y || !hn || !a->S0s) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
+    for (b = 0; b < c->B; b++) {
+        int64_t nc = seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL, seq__row_len(a->lengths, b, c->T),
+                                       c->chunk, a->bounds);
+        for (h = 0; h < c->H; h++) {
+            if (a->h0) memcpy(w.S, a->h0->data + (b * c->H + h) * DD, (size_t)DD * sizeof(float));
+            else memset(w.S, 0, (size_t)DD * sizeof(float));
+            for (ci = 0; ci < nc; ci++) {
+                int64_t t0 = a->bounds[ci];
+                int fresh = seq__delta_fresh(a, b, t0);
+                seq__delta_view x = seq__delta_at(c, q->data, k->data, v->data, beta ? beta->data : NULL,
+                                                  g ? g->data : NULL, y->data, b, h, t0);
+                if (fresh) memset(w.S, 0, (size_t)DD * sizeof(float));
+                memcpy(a->S0s + ((a->first[b] + ci) * c->H + h) * DD, w.S, (size_t)DD * sizeof(float));
+                if (c->recurrent) seq__delta_chunk_steps(c, &x, a->bounds[ci + 1] - t0, w.S, &w);
+                else seq__delta_chunk(c, &x, a->bounds[ci + 1] - t0, w.S, fresh, &w);
+            }
+            memcpy(hn->data + (b * c->H + h) * DD, w.S, (size_t)DD * sizeof(float));
+        }
+    }
+    hn->requires_grad = y->requires_grad;
+    nd = seq__record(ctx, op, y, seq__delta_backward, 4, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
 
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
 
