@@ -1076,6 +1076,172 @@ SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, con
 
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
 
+/* Matrix-memory layers. Every head keeps a state S (DK,DV) that a query reads,
+ *     o_t = scale * S_t^T q_t,
+ * and that each token writes, with a_t = exp(g_t) a decay (1 without a gate):
+ *     linear attention   S_t = a_t S_{t-1} + k_t v_t^T                  (Katharopoulos et al. 2020)
+ *     delta rule         S_t = a_t (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T
+ * DeltaNet (Schlag et al. 2021, Yang et al. 2024) is the delta rule with a = 1, gated
+ * DeltaNet (Yang et al. 2025) adds the decay, DeltaProduct (Siems et al. 2025) takes n
+ * delta steps per token (each with its own k, v, b; the decay before the first, the
+ * query after the last). S is (DK,DV) here, the transpose of the papers' (DV,DK) matrix.
+ * One fused node runs all of them, either step by step or chunkwise in parallel (the
+ * WY/UT form of Yang et al. 2024, derived in docs/delta_rule.md); both give the same
+ * outputs and gradients. The layers around it are section 8 ops with the parameter names
+ * and shapes of flash-linear-attention (fla), so its state_dicts load. */
+
+typedef struct seq_delta_opts {
+    int delta;           /* 1: delta rule; 0: linear attention (S += k v^T, beta must be NULL) */
+    int64_t householder; /* n >= 1 steps per token (DeltaProduct); 1 for the others */
+    int64_t chunk;       /* tokens per chunk, >= 1: the parallel form's block, and how often
+                            the step-by-step form keeps a state for its backward */
+    int recurrent;       /* 0: chunkwise parallel; 1: step by step */
+    float scale;         /* multiplies q; 0 means 1/sqrt(DK) */
+} seq_delta_opts;
+/* delta rule, n = 1, chunks of 64, parallel form, scale 1/sqrt(DK) */
+SEQDEF seq_delta_opts seq_delta_opts_default(void);
+
+/* The recurrence core, n = opts->householder:
+ * q (B,T,H,DK), k (B,T*n,H,DK), v (B,T*n,H,DV), beta (B,T*n,H) or NULL (all 1),
+ * g (B,T,H) log decays or NULL (no decay) -> o (B,T,H,DV).
+ * Step s of token t is row t*n+s of k, v and beta (fla's "(t n)" layout). io (optional):
+ * h0 (B,H,DK,DV) or NULL (zeros) receives gradient; hn (B,H,DK,DV) comes out; lengths and
+ * resets as in seq_rnn_io (a reset drops S before the token's first step); c0 must be
+ * NULL. Gradients reach q, k, v, beta, g and h0. The parallel form multiplies by
+ * exp(g_t + ... + g_s) within a chunk, so it wants g <= 0 (a decay), as every layer here
+ * gives it. Errors: shapes (SEQ_ERR_SHAPE), options (SEQ_ERR_INVALID), lengths
+ * (SEQ_ERR_RANGE), a non-finite input (SEQ_ERR_NUMERIC). */
+SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v, seq_tensor *beta,
+                                  seq_tensor *g, const seq_delta_opts *opts, seq_rnn_io *io);
+
+/* Streaming state of a 14.4 layer: caller-owned, one allocation at init, none per step. */
+typedef struct seq_delta_state {
+    int64_t batch;
+    float *S;       /* (B,H,DK,DV) the matrix memories (see each layer) */
+    float *conv;    /* DeltaNet: (B,K,Cin) the last K projected q|k|v inputs (K = 1 without the
+                       short convolution); NULL for linear attention */
+    float *work;    /* per-step scratch */
+    int64_t nstate; /* floats from S on that a reset zeroes (S, then conv) */
+    void *alloc_ud;
+} seq_delta_state;
+
+/* DeltaNet, gated DeltaNet and DeltaProduct, one block (fla's DeltaNet, GatedDeltaNet and
+ * GatedDeltaProduct layers, which differ only in which parts are on), x (B,T,C) -> (B,T,C):
+ *     q, k, v = silu(conv(x Wq^T)), ... per head (conv: the optional short convolution,
+ *               depthwise and causal, restarting where io->resets starts a segment)
+ *     q, k    = q / sqrt(|q|^2 + 1e-6), k likewise (fla's l2norm)
+ *     b       = sigmoid(x Wb^T), times 2 with allow_neg_eigval
+ *     g       = -exp(A_log) softplus(x Wa^T + dt_bias) with the forget gate, else none
+ *     o       = seq_delta_rule(q, k, v, b, g) over n = num_householder steps per token
+ *     y       = (RMSNorm(o) per head, times silu(x Wg^T) with the output gate) Wo^T
+ * Parameters under "<prefix>.": q_proj.weight (H*DK,C), k_proj.weight (n*H*DK,C),
+ * v_proj.weight (n*H*DV,C), b_proj.weight (n*H,C), a_proj.weight (H,C), A_log (H),
+ * dt_bias (H), q_conv1d.weight (H*DK,1,K), k_conv1d.weight (n*H*DK,1,K), v_conv1d.weight
+ * (n*H*DV,1,K), g_proj.weight (H*DV,C), o_norm.weight (DV), o_proj.weight (C,H*DV).
+ * io: h0 / hn the memory (B,H,DK,DV); c0 must be NULL. */
+typedef struct seq_deltanet_config {
+    int64_t hidden_size, num_heads, head_k_dim, head_v_dim;
+    int64_t num_householder; /* n steps per token: 1 (gated) DeltaNet, >= 2 DeltaProduct */
+    int use_forget_gate;     /* the decay exp(g_t) of gated DeltaNet */
+    int allow_neg_eigval;    /* b in (0,2): I - b k k^T may reflect, which state tracking needs
+                                (Grazzi et al. 2025) */
+    int use_short_conv;      /* the causal depthwise convolution + SiLU on q, k, v */
+    int64_t conv_size;       /* its kernel size K >= 1 */
+    int use_output_gate;     /* RMSNorm(o) * silu(x Wg^T) instead of RMSNorm(o) */
+    float norm_eps;          /* the output RMSNorm's eps */
+    int64_t chunk_size;      /* seq_delta_opts.chunk */
+    int recurrent;           /* seq_delta_opts.recurrent */
+} seq_deltanet_config;
+
+typedef struct seq_deltanet {
+    seq_deltanet_config cfg;
+    void *alloc_ud; /* the params' allocator, for step states */
+    seq_tensor *q_proj, *k_proj, *v_proj, *b_proj, *o_norm, *o_proj;
+    seq_tensor *a_proj, *A_log, *dt_bias; /* forget gate only */
+    seq_tensor *q_conv, *k_conv, *v_conv; /* short convolution only */
+    seq_tensor *g_proj;                   /* output gate only */
+} seq_deltanet;
+
+/* fla's defaults. DeltaNet: head dims C/H, n 1, short convolution of 4, no gates, eps
+ * 1e-5, chunks of 64. Gated DeltaNet: also the forget and output gates, DV = 2 DK.
+ * DeltaProduct: gated DeltaNet with n steps per token and allow_neg_eigval. */
+SEQDEF seq_deltanet_config seq_deltanet_config_default(int64_t hidden_size, int64_t num_heads);
+SEQDEF seq_deltanet_config seq_gated_deltanet_config_default(int64_t hidden_size, int64_t num_heads);
+SEQDEF seq_deltanet_config seq_deltaproduct_config_default(int64_t hidden_size, int64_t num_heads,
+                                                           int64_t num_householder);
+/* Registers the weights in P: projections and convolutions U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * as PyTorch's Linear and Conv1d, o_norm 1, A_log U(0, log 16) (fla: log U(0,16)), dt_bias
+ * U(-6.907, -2.252), the inverse softplus of 0.001 and 0.1 (fla: of dt log-uniform there). */
+SEQDEF seq_status seq_deltanet_init(seq_deltanet *l, seq_params *P, const char *prefix, seq_deltanet_config cfg);
+/* x (B,T,C) -> y (B,T,C); io may be NULL. */
+SEQDEF seq_tensor *seq_deltanet_forward(seq_ctx *ctx, const seq_deltanet *l, seq_tensor *x, seq_rnn_io *io);
+
+typedef seq_delta_state seq_deltanet_state;
+SEQDEF seq_status seq_deltanet_state_init(const seq_deltanet *l, seq_deltanet_state *st, int64_t batch);
+SEQDEF void seq_deltanet_state_reset(seq_deltanet_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_deltanet_state_free(seq_deltanet_state *st);
+/* x_t (B,C) -> y_t (B,C), advancing the state by one token. */
+SEQDEF seq_status seq_deltanet_step(const seq_deltanet *l, seq_deltanet_state *st, const float *x_t, float *y_t);
+
+/* Linear attention (Katharopoulos et al. 2020; fla's LinearAttention and ReBased layers),
+ * x (B,T,C) -> (B,T,C):
+ *     q, k = phi(x Wq^T), phi(x Wk^T) per head, v = x Wv^T
+ *     o    = seq_delta_rule(q, k, v) without the delta rule (S_t = S_{t-1} + k_t v_t^T),
+ *            divided by scale q.(k_1 + ... + k_t) + eps with normalize
+ *     y    = (o, or RMSNorm(o) per head with output_norm) Wo^T
+ * The feature map phi of a head vector x (DK) has F features:
+ *     IDENTITY  x                                          F = DK
+ *     ELU1      elu(x) + 1 (positive)                      F = DK
+ *     REBASED   z z^T flattened, z = LayerNorm(x) gamma + beta    F = DK^2
+ * ReBased's (Aksenov et al. 2024) learnable quadratic: phi(q).phi(k) = (z_q.z_k)^2, with
+ * gamma and beta (DK) shared by q and k. The core's scale is 1/sqrt(F).
+ * Parameters under "<prefix>.": q_proj.weight (H*DK,C), k_proj.weight (H*DK,C),
+ * v_proj.weight (H*DV,C), feature_map.gamma (DK) and feature_map.beta (DK) for REBASED,
+ * norm.weight (DV) with output_norm, o_proj.weight (C,H*DV).
+ * io: h0 / hn the memory (B,H,F,DV); with normalize c0 / cn the key sum (B,H,F). */
+typedef enum seq_feature_map {
+    SEQ_FEATURE_MAP_IDENTITY,
+    SEQ_FEATURE_MAP_ELU1,
+    SEQ_FEATURE_MAP_REBASED,
+    SEQ_FEATURE_MAP_COUNT
+} seq_feature_map;
+
+typedef struct seq_linear_attn_config {
+    int64_t hidden_size, num_heads, head_k_dim, head_v_dim;
+    seq_feature_map feature_map;
+    int normalize;     /* divide by the query's dot with the running key sum */
+    int output_norm;   /* RMSNorm per head before o_proj */
+    float eps;         /* of the normalizer, REBASED's LayerNorm and the output RMSNorm */
+    int64_t chunk_size; /* seq_delta_opts.chunk */
+    int recurrent;      /* seq_delta_opts.recurrent */
+} seq_linear_attn_config;
+
+typedef struct seq_linear_attn {
+    seq_linear_attn_config cfg;
+    void *alloc_ud;
+    seq_tensor *q_proj, *k_proj, *v_proj, *o_proj;
+    seq_tensor *fm_gamma, *fm_beta; /* REBASED only */
+    seq_tensor *norm;               /* output_norm only */
+} seq_linear_attn;
+
+/* Katharopoulos et al.: ELU1, normalized, no output norm; head dims C/H; eps 1e-5;
+ * chunks of 64. ReBased: REBASED with DK = 16 (its feature_dim), normalized. */
+SEQDEF seq_linear_attn_config seq_linear_attn_config_default(int64_t hidden_size, int64_t num_heads);
+SEQDEF seq_linear_attn_config seq_rebased_config_default(int64_t hidden_size, int64_t num_heads);
+/* Projections U(-1/sqrt(C), 1/sqrt(C)) as PyTorch's Linear; gamma 1, beta 0, norm 1. */
+SEQDEF seq_status seq_linear_attn_init(seq_linear_attn *l, seq_params *P, const char *prefix,
+                                       seq_linear_attn_config cfg);
+/* x (B,T,C) -> y (B,T,C); io may be NULL. */
+SEQDEF seq_tensor *seq_linear_attn_forward(seq_ctx *ctx, const seq_linear_attn *l, seq_tensor *x, seq_rnn_io *io);
+
+/* The state's S is (B,H,F,DV), or (B,H,F,DV+1) with normalize: the last column the key sum. */
+typedef seq_delta_state seq_linear_attn_state;
+SEQDEF seq_status seq_linear_attn_state_init(const seq_linear_attn *l, seq_linear_attn_state *st, int64_t batch);
+SEQDEF void seq_linear_attn_state_reset(seq_linear_attn_state *st);
+SEQDEF void seq_linear_attn_state_free(seq_linear_attn_state *st);
+SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn_state *st, const float *x_t,
+                                       float *y_t);
+
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
@@ -8015,6 +8181,1312 @@ SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, con
 }
 
 /* --- 14.4 linear attention, DeltaNet, gated DeltaNet, DeltaProduct ---------------- */
+
+SEQDEF seq_delta_opts seq_delta_opts_default(void) {
+    seq_delta_opts o;
+    o.delta = 1;
+    o.householder = 1;
+    o.chunk = 64;
+    o.recurrent = 0;
+    o.scale = 0.0f;
+    return o;
+}
+
+/* Sizes and options of one seq_delta_rule call. Rows of q, k (and their gradients) are
+ * sk = H*DK floats apart, rows of v and y sv = H*DV, of beta and g sh = H. */
+typedef struct seq__delta_cfg {
+    int64_t B, T, H, n, DK, DV, chunk, sk, sv, sh;
+    int delta, recurrent;
+    float scale;
+} seq__delta_cfg;
+
+/* The call's sizes with options o (validated), scale resolved. */
+static seq__delta_cfg seq__delta_cfg_make(int64_t B, int64_t T, int64_t H, int64_t DK, int64_t DV,
+                                          const seq_delta_opts *o) {
+    seq__delta_cfg c;
+    c.B = B;
+    c.T = T;
+    c.H = H;
+    c.n = o->householder;
+    c.DK = DK;
+    c.DV = DV;
+    c.chunk = o->chunk;
+    c.sk = H * DK;
+    c.sv = H * DV;
+    c.sh = H;
+    c.delta = o->delta;
+    c.recurrent = o->recurrent != 0;
+    c.scale = o->scale != 0.0f ? o->scale : 1.0f / sqrtf((float)DK);
+    return c;
+}
+
+/* One (row, head) from a token on: the token's rows of q, g and y, its first of n rows of
+ * k, v and beta. The same view addresses the data or the gradients; beta, g and y may
+ * be NULL (no beta, no decay, no output gradient). */
+typedef struct seq__delta_view {
+    float *q, *k, *v, *beta, *g, *y;
+} seq__delta_view;
+
+static seq__delta_view seq__delta_at(const seq__delta_cfg *c, float *q, float *k, float *v, float *beta, float *g,
+                                     float *y, int64_t b, int64_t h, int64_t t) {
+    seq__delta_view x;
+    int64_t tq = b * c->T + t, tk = tq * c->n; /* token row, its first step row */
+    x.q = q + tq * c->sk + h * c->DK;
+    x.k = k + tk * c->sk + h * c->DK;
+    x.v = v + tk * c->sv + h * c->DV;
+    x.beta = beta ? beta + tk * c->sh + h : NULL;
+    x.g = g ? g + tq * c->sh + h : NULL;
+    x.y = y ? y + tq * c->sv + h * c->DV : NULL;
+    return x;
+}
+
+/* The view t tokens further on. */
+static seq__delta_view seq__delta_skip(const seq__delta_cfg *c, const seq__delta_view *x, int64_t t) {
+    seq__delta_view s = *x;
+    s.q += t * c->sk;
+    s.k += t * c->n * c->sk;
+    s.v += t * c->n * c->sv;
+    if (s.beta) s.beta += t * c->n * c->sh;
+    if (s.g) s.g += t * c->sh;
+    if (s.y) s.y += t * c->sv;
+    return s;
+}
+
+/* One write into S (DK,DV): S = a S, then the delta rule S += k (b (v - S^T k))^T, or
+ * linear attention's S += k v^T. u: DV floats of scratch. */
+static void seq__delta_write(const seq__delta_cfg *c, float *S, float a, const float *k, const float *v, float b,
+                             float *u) {
+    int64_t DK = c->DK, DV = c->DV, i, j;
+    if (a != 1.0f)
+        for (i = 0; i < DK * DV; i++) S[i] *= a;
+    if (c->delta) {
+        for (j = 0; j < DV; j++) u[j] = 0.0f;
+        for (i = 0; i < DK; i++)
+            for (j = 0; j < DV; j++) u[j] += k[i] * S[i * DV + j];
+        for (j = 0; j < DV; j++) u[j] = b * (v[j] - u[j]);
+    } else {
+        memcpy(u, v, (size_t)DV * sizeof(float));
+    }
+    for (i = 0; i < DK; i++)
+        for (j = 0; j < DV; j++) S[i * DV + j] += k[i] * u[j];
+}
+
+/* One token, step by step: its n writes (the decay before the first), then its output
+ * y = scale S^T q. The streaming step and the recurrent form both run this. */
+static void seq__delta_token(const seq__delta_cfg *c, const seq__delta_view *x, float *S, float *u) {
+    int64_t s, i, j, DV = c->DV;
+    for (s = 0; s < c->n; s++)
+        seq__delta_write(c, S, s == 0 && x->g ? expf(*x->g) : 1.0f, x->k + s * c->sk, x->v + s * c->sv,
+                         x->beta ? x->beta[s * c->sh] : 1.0f, u);
+    for (j = 0; j < DV; j++) x->y[j] = 0.0f;
+    for (i = 0; i < c->DK; i++)
+        for (j = 0; j < DV; j++) x->y[j] += x->q[i] * S[i * DV + j];
+    for (j = 0; j < DV; j++) x->y[j] *= c->scale;
+}
+
+/* Chunks of a row of len tokens: [bounds[i], bounds[i+1]) for i < the count returned, at
+ * most C tokens each and never across a segment start, so each begins from one state. */
+static int64_t seq__delta_chunks(const uint8_t *resets, int64_t len, int64_t C, int64_t *bounds) {
+    int64_t count = 0, t = 0, end;
+    while (t < len) {
+        bounds[count++] = t;
+        end = t + C < len ? t + C : len;
+        for (t++; t < end && !(resets && resets[t]); t++) {
+        }
+    }
+    bounds[count] = len;
+    return count;
+}
+
+/* Scratch for one chunk of Cq <= chunk tokens, Cv = Cq*n steps, reused by every chunk.
+ * G[i] is the log decay summed from the chunk's start through step i (e^G: gamma). */
+typedef struct seq__delta_ws {
+    float *G, *E, *Tm;    /* (Cv); (Cv,Cv) e^(G_i-G_j) k_i.k_j below the diagonal; (I+A)^-1 */
+    float *X, *W, *Y, *U; /* (Cv,DK) diag(b gamma) K, T X; (Cv,DV) diag(b) V, pseudo-values */
+    float *P, *QS;        /* (Cq,Cv) decayed causal scores; (Cq,DV) Q S0 */
+    float *u, *S, *dS;    /* (Cv+3,max(DK,DV)) scratch; (DK,DV) running state, its gradient */
+    float *dU, *dW, *dX, *dY, *dT, *dA, *dP, *dG, *dS0; /* backward, shaped as their forward */
+    float *states;        /* backward, step by step: (Cv+1,DK,DV) the state after each step */
+} seq__delta_ws;
+
+static float *seq__delta_floats(seq_ctx *ctx, int64_t n) {
+    return (float *)seq_ctx_alloc(ctx, (size_t)n * sizeof(float) + 1);
+}
+
+/* 1 when the scratch the forward (or also the backward) needs is allocated. */
+static int seq__delta_ws_alloc(seq_ctx *ctx, const seq__delta_cfg *c, int backward, seq__delta_ws *w) {
+    int64_t Cq = c->chunk < c->T ? c->chunk : c->T, Cv = Cq * c->n, DK = c->DK, DV = c->DV;
+    memset(w, 0, sizeof *w);
+    w->G = seq__delta_floats(ctx, Cv);
+    w->E = seq__delta_floats(ctx, Cv * Cv);
+    w->Tm = seq__delta_floats(ctx, Cv * Cv);
+    w->X = seq__delta_floats(ctx, Cv * DK);
+    w->W = seq__delta_floats(ctx, Cv * DK);
+    w->Y = seq__delta_floats(ctx, Cv * DV);
+    w->U = seq__delta_floats(ctx, Cv * DV);
+    w->P = seq__delta_floats(ctx, Cq * Cv);
+    w->QS = seq__delta_floats(ctx, Cq * DV);
+    w->u = seq__delta_floats(ctx, (Cv + 3) * (DK > DV ? DK : DV));
+    w->S = seq__delta_floats(ctx, DK * DV);
+    w->dS = seq__delta_floats(ctx, DK * DV);
+    if (backward) {
+        w->dU = seq__delta_floats(ctx, Cv * DV);
+        w->dW = seq__delta_floats(ctx, Cv * DK);
+        w->dX = seq__delta_floats(ctx, Cv * DK);
+        w->dY = seq__delta_floats(ctx, Cv * DV);
+        w->dT = seq__delta_floats(ctx, Cv * Cv);
+        w->dA = seq__delta_floats(ctx, Cv * Cv);
+        w->dP = seq__delta_floats(ctx, Cq * Cv);
+        w->dG = seq__delta_floats(ctx, Cv);
+        w->dS0 = seq__delta_floats(ctx, DK * DV);
+        if (c->recurrent) w->states = seq__delta_floats(ctx, (Cv + 1) * DK * DV);
+    }
+    return ctx->status == SEQ_OK;
+}
+
+/* What a chunk's forward and backward share, from its first token's view x, its Cq tokens
+ * and its start state S0 (NULL: zeros). With p_r = r*n + n-1 the step after which token
+ * r's query reads, and A_ij = b_i e^(G_i-G_j) k_i.k_j for j < i (0 elsewhere),
+ *     U = (I + A)^-1 (diag(b) V - diag(b gamma) K S0)   (the values the delta rule writes;
+ *                                                         U = V for linear attention)
+ *     P_ri = e^(G_p_r - G_i) q_r.k_i for i <= p_r, else 0;   QS = Q S0. */
+static void seq__delta_prep(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, const float *S0,
+                            seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, i, j, l, r;
+    float acc = 0.0f;
+    for (i = 0; i < Cv; i++) {
+        if (x->g && i % n == 0) acc += x->g[(i / n) * c->sh];
+        w->G[i] = acc;
+    }
+    if (c->delta) {
+        seq_sgemm(0, 1, Cv, Cv, DK, 1.0f, x->k, c->sk, x->k, c->sk, 0.0f, w->E, Cv);
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, bg = b * expf(w->G[i]);
+            float *Ei = w->E + i * Cv, *Ti = w->Tm + i * Cv;
+            for (j = 0; j < i; j++) Ei[j] *= expf(w->G[i] - w->G[j]);
+            for (j = i; j < Cv; j++) Ei[j] = 0.0f;
+            /* (I + A) T = I row by row: T_ij = -sum_{j <= l < i} A_il T_lj */
+            for (j = 0; j < i; j++) {
+                float s = 0.0f;
+                for (l = j; l < i; l++) s += Ei[l] * w->Tm[l * Cv + j];
+                Ti[j] = -b * s;
+            }
+            for (j = i; j < Cv; j++) Ti[j] = j == i ? 1.0f : 0.0f;
+            for (l = 0; l < DK; l++) w->X[i * DK + l] = bg * x->k[i * c->sk + l];
+            for (l = 0; l < DV; l++) w->Y[i * DV + l] = b * x->v[i * c->sv + l];
+        }
+        seq_sgemm(0, 0, Cv, DK, Cv, 1.0f, w->Tm, Cv, w->X, DK, 0.0f, w->W, DK);
+        seq_sgemm(0, 0, Cv, DV, Cv, 1.0f, w->Tm, Cv, w->Y, DV, 0.0f, w->U, DV);
+        if (S0) seq_sgemm(0, 0, Cv, DV, DK, -1.0f, w->W, DK, S0, DV, 1.0f, w->U, DV);
+    } else {
+        for (i = 0; i < Cv; i++) memcpy(w->U + i * DV, x->v + i * c->sv, (size_t)DV * sizeof(float));
+    }
+    seq_sgemm(0, 1, Cq, Cv, DK, 1.0f, x->q, c->sk, x->k, c->sk, 0.0f, w->P, Cv);
+    for (r = 0; r < Cq; r++) {
+        int64_t p = r * n + n - 1;
+        for (i = 0; i < Cv; i++) w->P[r * Cv + i] = i <= p ? w->P[r * Cv + i] * expf(w->G[p] - w->G[i]) : 0.0f;
+    }
+    if (S0) seq_sgemm(0, 0, Cq, DV, DK, 1.0f, x->q, c->sk, S0, DV, 0.0f, w->QS, DV);
+}
+
+/* A chunk in parallel: outputs O = scale (diag(gamma_p) Q S0 + P U) into x->y, and S
+ * (holding S0 on entry; zeros when fresh) advanced to the chunk's end,
+ *     S = gamma_last S0 + K^T diag(e^(G_last - G_i)) U. */
+static void seq__delta_chunk(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, float *S, int fresh,
+                             seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, last = Cv - 1, i, j, r;
+    const float *S0 = fresh ? NULL : S;
+    seq__delta_prep(c, x, Cq, S0, w);
+    seq_sgemm(0, 0, Cq, DV, Cv, c->scale, w->P, Cv, w->U, DV, 0.0f, x->y, c->sv);
+    for (r = 0; S0 && r < Cq; r++) {
+        float sg = c->scale * expf(w->G[r * n + n - 1]);
+        for (j = 0; j < DV; j++) x->y[r * c->sv + j] += sg * w->QS[r * DV + j];
+    }
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]);
+        for (j = 0; j < DV; j++) w->u[i * DV + j] = d * w->U[i * DV + j];
+    }
+    if (w->G[last] != 0.0f)
+        for (i = 0; i < DK * DV; i++) S[i] *= expf(w->G[last]);
+    seq_sgemm(1, 0, DK, DV, Cv, 1.0f, x->k, c->sk, w->u, DV, 1.0f, S, DV);
+}
+
+/* Backward of seq__delta_chunk: x the data, dx the gradients (dx->y the output gradient,
+ * or NULL); dS holds the gradient of the chunk's end state on entry and of S0 on return
+ * (S0 NULL: a fresh chunk, whose start state has no gradient). */
+static void seq__delta_chunk_backward(const seq__delta_cfg *c, const seq__delta_view *x, const seq__delta_view *dx,
+                                      int64_t Cq, const float *S0, float *dS, seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, sk = c->sk, sv = c->sv, last = Cv - 1, i, j, l, r;
+    const float *dO = dx->y;
+    float gl, acc;
+    seq__delta_prep(c, x, Cq, S0, w);
+    gl = expf(w->G[last]);
+    memset(w->dG, 0, (size_t)Cv * sizeof(float));
+    /* the end state S = gl S0 + Kd^T U, Kd = diag(d) K, d_i = e^(G_last - G_i) */
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]);
+        for (l = 0; l < DK; l++) w->dX[i * DK + l] = d * x->k[i * sk + l]; /* Kd, for now */
+    }
+    if (dO) seq_sgemm(1, 0, Cv, DV, Cq, c->scale, w->P, Cv, dO, sv, 0.0f, w->dU, DV);
+    else memset(w->dU, 0, (size_t)(Cv * DV) * sizeof(float));
+    seq_sgemm(0, 0, Cv, DV, DK, 1.0f, w->dX, DK, dS, DV, 1.0f, w->dU, DV); /* dU = scale P^T dO + Kd dS */
+    seq_sgemm(0, 1, Cv, DK, DV, 1.0f, w->U, DV, dS, DV, 0.0f, w->u, DK);   /* u_i = dS U_i */
+    for (i = 0; i < Cv; i++) {
+        float d = expf(w->G[last] - w->G[i]), e = 0.0f;
+        for (l = 0; l < DK; l++) {
+            e += x->k[i * sk + l] * w->u[i * DK + l];
+            dx->k[i * sk + l] += d * w->u[i * DK + l];
+        }
+        w->dG[last] += d * e;
+        w->dG[i] -= d * e;
+    }
+    if (S0) {
+        double s = 0.0;
+        for (i = 0; i < DK * DV; i++) s += (double)dS[i] * S0[i];
+        w->dG[last] += gl * (float)s;
+        for (i = 0; i < DK * DV; i++) w->dS0[i] = gl * dS[i];
+        if (c->delta) seq_sgemm(1, 0, DK, DV, Cv, -1.0f, w->W, DK, w->dU, DV, 1.0f, w->dS0, DV);
+    }
+    /* the outputs O = scale (diag(gamma_p) Q S0 + P U) */
+    if (dO) {
+        seq_sgemm(0, 1, Cq, Cv, DV, c->scale, dO, sv, w->U, DV, 0.0f, w->dP, Cv);
+        for (r = 0; r < Cq; r++) {
+            int64_t p = r * n + n - 1;
+            for (i = 0; i <= p; i++) {
+                float e = w->dP[r * Cv + i] * w->P[r * Cv + i];
+                w->dG[p] += e;
+                w->dG[i] -= e;
+                w->dP[r * Cv + i] *= expf(w->G[p] - w->G[i]);
+            }
+            for (; i < Cv; i++) w->dP[r * Cv + i] = 0.0f;
+        }
+        seq_sgemm(0, 0, Cq, DK, Cv, 1.0f, w->dP, Cv, x->k, sk, 1.0f, dx->q, sk);
+        seq_sgemm(1, 0, Cv, DK, Cq, 1.0f, w->dP, Cv, x->q, sk, 1.0f, dx->k, sk);
+        if (S0) {
+            seq_sgemm(0, 1, Cq, DK, DV, 1.0f, dO, sv, S0, DV, 0.0f, w->u, DK); /* dO S0^T */
+            for (r = 0; r < Cq; r++) {
+                int64_t p = r * n + n - 1;
+                float sg = c->scale * expf(w->G[p]), e = 0.0f;
+                for (l = 0; l < DK; l++) {
+                    dx->q[r * sk + l] += sg * w->u[r * DK + l];
+                    w->u[r * DK + l] = sg * x->q[r * sk + l]; /* row r of diag(scale gamma_p) Q */
+                }
+                for (j = 0; j < DV; j++) e += dO[r * sv + j] * w->QS[r * DV + j];
+                w->dG[p] += sg * e;
+            }
+            seq_sgemm(1, 0, DK, DV, Cq, 1.0f, w->u, DK, dO, sv, 1.0f, w->dS0, DV);
+        }
+    }
+    if (c->delta) {
+        /* U = T Y - W S0, W = T X, T = (I + A)^-1: dT = dW X^T + dU Y^T, dA = -T^T dT T^T */
+        if (S0) seq_sgemm(0, 1, Cv, DK, DV, -1.0f, w->dU, DV, S0, DV, 0.0f, w->dW, DK);
+        else memset(w->dW, 0, (size_t)(Cv * DK) * sizeof(float));
+        seq_sgemm(1, 0, Cv, DK, Cv, 1.0f, w->Tm, Cv, w->dW, DK, 0.0f, w->dX, DK);
+        seq_sgemm(1, 0, Cv, DV, Cv, 1.0f, w->Tm, Cv, w->dU, DV, 0.0f, w->dY, DV);
+        seq_sgemm(0, 1, Cv, Cv, DK, 1.0f, w->dW, DK, w->X, DK, 0.0f, w->dT, Cv);
+        seq_sgemm(0, 1, Cv, Cv, DV, 1.0f, w->dU, DV, w->Y, DV, 1.0f, w->dT, Cv);
+        seq_sgemm(1, 0, Cv, Cv, Cv, 1.0f, w->Tm, Cv, w->dT, Cv, 0.0f, w->dA, Cv);
+        seq_sgemm(0, 1, Cv, Cv, Cv, -1.0f, w->dA, Cv, w->Tm, Cv, 0.0f, w->dT, Cv);
+        /* A_ij = b_i E_ij below the diagonal; dT now holds dA, and becomes d(k_i.k_j) */
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, db = 0.0f;
+            for (j = 0; j < i; j++) {
+                float dA = w->dT[i * Cv + j], e = dA * b * w->E[i * Cv + j];
+                db += dA * w->E[i * Cv + j];
+                w->dG[i] += e;
+                w->dG[j] -= e;
+                w->dT[i * Cv + j] = dA * b * expf(w->G[i] - w->G[j]);
+            }
+            for (; j < Cv; j++) w->dT[i * Cv + j] = 0.0f;
+            if (dx->beta) dx->beta[i * c->sh] += db;
+        }
+        seq_sgemm(0, 0, Cv, DK, Cv, 1.0f, w->dT, Cv, x->k, sk, 1.0f, dx->k, sk);
+        seq_sgemm(1, 0, Cv, DK, Cv, 1.0f, w->dT, Cv, x->k, sk, 1.0f, dx->k, sk);
+        /* X = diag(b gamma) K, Y = diag(b) V */
+        for (i = 0; i < Cv; i++) {
+            float b = x->beta ? x->beta[i * c->sh] : 1.0f, gm = expf(w->G[i]), sx = 0.0f, sy = 0.0f;
+            for (l = 0; l < DK; l++) {
+                sx += w->dX[i * DK + l] * x->k[i * sk + l];
+                dx->k[i * sk + l] += b * gm * w->dX[i * DK + l];
+            }
+            for (j = 0; j < DV; j++) {
+                sy += w->dY[i * DV + j] * x->v[i * sv + j];
+                dx->v[i * sv + j] += b * w->dY[i * DV + j];
+            }
+            w->dG[i] += b * gm * sx;
+            if (dx->beta) dx->beta[i * c->sh] += gm * sx + sy;
+        }
+    } else {
+        for (i = 0; i < Cv; i++)
+            for (j = 0; j < DV; j++) dx->v[i * sv + j] += w->dU[i * DV + j];
+    }
+    /* G_i sums the gates up to step i, and token t's gate sits at step t*n */
+    for (acc = 0.0f, i = last; i >= 0; i--) {
+        acc += w->dG[i];
+        if (dx->g && i % n == 0) dx->g[(i / n) * c->sh] += acc;
+    }
+    if (S0) memcpy(dS, w->dS0, (size_t)(DK * DV) * sizeof(float));
+}
+
+/* A chunk step by step. */
+static void seq__delta_chunk_steps(const seq__delta_cfg *c, const seq__delta_view *x, int64_t Cq, float *S,
+                                   seq__delta_ws *w) {
+    int64_t t;
+    for (t = 0; t < Cq; t++) {
+        seq__delta_view xt = seq__delta_skip(c, x, t);
+        seq__delta_token(c, &xt, S, w->u);
+    }
+}
+
+/* Backward of seq__delta_chunk_steps (BPTT), arguments as seq__delta_chunk_backward: the
+ * states before each step are recomputed from S0, then the steps are walked back. */
+static void seq__delta_chunk_steps_backward(const seq__delta_cfg *c, const seq__delta_view *x,
+                                            const seq__delta_view *dx, int64_t Cq, const float *S0, float *dS,
+                                            seq__delta_ws *w) {
+    int64_t n = c->n, Cv = Cq * n, DK = c->DK, DV = c->DV, DD = DK * DV, sk = c->sk, sv = c->sv, i, j, l;
+    float *r = w->u, *du = w->u + DV, *dw = w->u + 2 * DV;
+    if (S0) memcpy(w->states, S0, (size_t)DD * sizeof(float));
+    else memset(w->states, 0, (size_t)DD * sizeof(float));
+    for (i = 0; i < Cv; i++) {
+        float a = i % n == 0 && x->g ? expf(x->g[(i / n) * c->sh]) : 1.0f;
+        memcpy(w->states + (i + 1) * DD, w->states + i * DD, (size_t)DD * sizeof(float));
+        seq__delta_write(c, w->states + (i + 1) * DD, a, x->k + i * sk, x->v + i * sv,
+                         x->beta ? x->beta[i * c->sh] : 1.0f, r);
+    }
+    for (i = Cv - 1; i >= 0; i--) {
+        int64_t t = i / n;
+        const float *Sb = w->states + i * DD, *k = x->k + i * sk, *v = x->v + i * sv;
+        float a = i % n == 0 && x->g ? expf(x->g[t * c->sh]) : 1.0f, b = x->beta ? x->beta[i * c->sh] : 1.0f;
+        float *dk = dx->k + i * sk, *dv = dx->v + i * sv;
+        if (i % n == n - 1 && dx->y) { /* y_t = scale S^T q_t, S the state after this step */
+            const float *dO = dx->y + t * sv, *q = x->q + t * sk, *Sa = w->states + (i + 1) * DD;
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    dS[l * DV + j] += c->scale * q[l] * dO[j];
+                    dx->q[t * sk + l] += c->scale * Sa[l * DV + j] * dO[j];
+                }
+        }
+        if (c->delta) { /* S = Sd + k u^T, u = b r, r = v - Sd^T k, Sd = a Sb */
+            for (j = 0; j < DV; j++) r[j] = du[j] = 0.0f;
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    r[j] += k[l] * Sb[l * DV + j];
+                    du[j] += k[l] * dS[l * DV + j];
+                }
+            for (j = 0; j < DV; j++) {
+                r[j] = v[j] - a * r[j];
+                dv[j] += b * du[j];
+                dw[j] = -b * du[j];
+            }
+            for (l = 0; l < DK; l++) {
+                float s = 0.0f;
+                for (j = 0; j < DV; j++) s += dS[l * DV + j] * b * r[j] + a * Sb[l * DV + j] * dw[j];
+                dk[l] += s;
+            }
+            if (dx->beta) {
+                float s = 0.0f;
+                for (j = 0; j < DV; j++) s += du[j] * r[j];
+                dx->beta[i * c->sh] += s;
+            }
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) dS[l * DV + j] += k[l] * dw[j];
+        } else { /* S = Sd + k v^T */
+            for (l = 0; l < DK; l++)
+                for (j = 0; j < DV; j++) {
+                    dk[l] += dS[l * DV + j] * v[j];
+                    dv[j] += dS[l * DV + j] * k[l];
+                }
+        }
+        if (i % n == 0 && x->g) { /* Sd = a Sb */
+            double s = 0.0;
+            for (l = 0; l < DD; l++) s += (double)dS[l] * Sb[l];
+            if (dx->g) dx->g[t * c->sh] += a * (float)s;
+            for (l = 0; l < DD; l++) dS[l] *= a;
+        }
+    }
+}
+
+typedef struct seq__delta_aux {
+    seq__delta_cfg c;
+    seq_tensor *g, *h0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+    int64_t *first; /* (B+1): row b's chunks are first[b] .. first[b+1]-1 */
+    float *S0s;     /* (chunks,H,DK,DV) the state each chunk starts from */
+    int64_t *bounds; /* (T+1) scratch for seq__delta_chunks */
+} seq__delta_aux;
+
+/* Whether chunk [t0, ..) of row b starts from zeros instead of the state carried in. */
+static int seq__delta_fresh(const seq__delta_aux *a, int64_t b, int64_t t0) {
+    return (a->resets && a->resets[b * a->c.T + t0]) || (t0 == 0 && !a->h0);
+}
+
+static void seq__delta_backward(seq_ctx *ctx, seq__node *nd) {
+    seq__delta_aux *a = (seq__delta_aux *)nd->aux;
+    const seq__delta_cfg *c = &a->c;
+    seq_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *beta = nd->in[3], *hn = nd->extra_out[0];
+    seq_tensor *ts[5];
+    float *gr[5], *gh0 = seq__grad(ctx, a->h0);
+    int64_t DD = c->DK * c->DV, b, h, ci, i;
+    seq__delta_ws w;
+    ts[0] = q;
+    ts[1] = k;
+    ts[2] = v;
+    ts[3] = beta;
+    ts[4] = a->g;
+    /* every gradient is computed; those nobody wants land in scratch */
+    for (i = 0; i < 5; i++) {
+        gr[i] = seq__grad(ctx, ts[i]);
+        if (ts[i] && !gr[i]) gr[i] = (float *)seq__calloc(ctx, (size_t)ts[i]->numel * sizeof(float));
+        if (ts[i] && !gr[i]) return;
+    }
+    if (!seq__delta_ws_alloc(ctx, c, 1, &w)) return;
+    for (b = 0; b < c->B; b++) {
+        int64_t nc = seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL, seq__row_len(a->lengths, b, c->T),
+                                       c->chunk, a->bounds);
+        for (h = 0; h < c->H; h++) {
+            if (hn->grad) memcpy(w.dS, hn->grad + (b * c->H + h) * DD, (size_t)DD * sizeof(float));
+            else memset(w.dS, 0, (size_t)DD * sizeof(float));
+            for (ci = nc - 1; ci >= 0; ci--) {
+                int64_t t0 = a->bounds[ci], Cq = a->bounds[ci + 1] - t0;
+                int fresh = seq__delta_fresh(a, b, t0);
+                const float *S0 = fresh ? NULL : a->S0s + ((a->first[b] + ci) * c->H + h) * DD;
+                seq__delta_view x = seq__delta_at(c, q->data, k->data, v->data, beta ? beta->data : NULL,
+                                                  a->g ? a->g->data : NULL, NULL, b, h, t0);
+                seq__delta_view dx = seq__delta_at(c, gr[0], gr[1], gr[2], gr[3], gr[4], nd->out->grad, b, h, t0);
+                if (c->recurrent) seq__delta_chunk_steps_backward(c, &x, &dx, Cq, S0, w.dS, &w);
+                else seq__delta_chunk_backward(c, &x, &dx, Cq, S0, w.dS, &w);
+                if (fresh) memset(w.dS, 0, (size_t)DD * sizeof(float));
+            }
+            if (gh0)
+                for (i = 0; i < DD; i++) gh0[(b * c->H + h) * DD + i] += w.dS[i];
+        }
+    }
+}
+
+/* t is f32 with these ndim sizes. */
+static int seq__delta_is(const seq_tensor *t, int ndim, const int64_t *dims) {
+    int i;
+    if (t->dtype != SEQ_F32 || t->ndim != ndim) return 0;
+    for (i = 0; i < ndim; i++)
+        if (t->shape[i] != dims[i]) return 0;
+    return 1;
+}
+
+SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq_tensor *v, seq_tensor *beta,
+                                  seq_tensor *g, const seq_delta_opts *opts, seq_rnn_io *io) {
+    static const char op[] = "seq_delta_rule";
+    static const char *const names[6] = {"q", "k", "v", "beta", "g", "h0"};
+    seq_delta_opts o = opts ? *opts : seq_delta_opts_default();
+    seq_tensor *ins[6], *y, *hn;
+    seq__delta_aux *a;
+    seq__delta_cfg *c;
+    seq__delta_ws w;
+    seq__node *nd;
+    int64_t shape[4], DD, b, h, ci, i;
+    int fits;
+    ins[0] = q;
+    ins[1] = k;
+    ins[2] = v;
+    ins[3] = beta;
+    ins[4] = g;
+    ins[5] = io ? io->h0 : NULL;
+    if (!seq__ok(ctx, op, 3, ins)) return NULL;
+    if (!(o.delta == 0 || o.delta == 1) || o.householder < 1 || o.chunk < 1 || !isfinite(o.scale) ||
+        (!o.delta && beta) || (io && io->c0)) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op,
+                      "needs delta 0 or 1, householder >= 1, chunk >= 1, a finite scale, no beta for linear "
+                      "attention and no c0");
+        return NULL;
+    }
+    fits = q->dtype == SEQ_F32 && q->ndim == 4 && v->ndim == 4 && q->shape[0] >= 1 && q->shape[1] >= 1 &&
+           q->shape[3] >= 1 && v->shape[3] >= 1;
+    if (fits) {
+        int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], DK = q->shape[3], DV = v->shape[3];
+        int64_t Tn = T * o.householder;
+        int64_t sk[4] = {B, Tn, H, DK}, sv[4] = {B, Tn, H, DV}, sb[3] = {B, Tn, H}, sg[3] = {B, T, H};
+        int64_t s0[4] = {B, H, DK, DV};
+        fits = seq__delta_is(k, 4, sk) && seq__delta_is(v, 4, sv) && (!beta || seq__delta_is(beta, 3, sb)) &&
+               (!g || seq__delta_is(g, 3, sg)) && (!ins[5] || seq__delta_is(ins[5], 4, s0));
+    }
+    if (!fits) {
+        seq__shape_fail(ctx, op, "q (B,T,H,K), k (B,T*n,H,K), v (B,T*n,H,V), beta (B,T*n,H), g (B,T,H), h0 (B,H,K,V)",
+                        6, names, ins);
+        return NULL;
+    }
+    for (i = 0; i < 6; i++)
+        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
+    a = (seq__delta_aux *)seq__calloc(ctx, sizeof(seq__delta_aux));
+    if (!a) return NULL;
+    c = &a->c;
+    *c = seq__delta_cfg_make(q->shape[0], q->shape[1], q->shape[2], q->shape[3], v->shape[3], &o);
+    DD = c->DK * c->DV;
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, c->B, c->T)) return NULL;
+    a->g = g;
+    a->h0 = ins[5];
+    a->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)c->B * sizeof(int32_t)) : NULL;
+    a->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(c->B * c->T)) : NULL;
+    a->first = (int64_t *)seq_ctx_alloc(ctx, (size_t)(c->B + 1) * sizeof(int64_t));
+    a->bounds = (int64_t *)seq_ctx_alloc(ctx, (size_t)(c->T + 1) * sizeof(int64_t));
+    if (ctx->status != SEQ_OK || !seq__delta_ws_alloc(ctx, c, 0, &w)) return NULL;
+    for (a->first[0] = 0, b = 0; b < c->B; b++)
+        a->first[b + 1] = a->first[b] + seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL,
+                                                          seq__row_len(a->lengths, b, c->T), c->chunk, a->bounds);
+    shape[0] = c->B;
+    shape[1] = c->T;
+    shape[2] = c->H;
+    shape[3] = c->DV;
+    y = seq__out(ctx, op, 4, shape, 6, ins);
+    shape[1] = c->H;
+    shape[2] = c->DK;
+    hn = seq_tensor_new(ctx, SEQ_F32, 4, shape);
+    a->S0s = (float *)seq_ctx_alloc(ctx, (size_t)(a->first[c->B] * c->H * DD) * sizeof(float) + 1);
+    if (!y || !hn || !a->S0s) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
+    for (b = 0; b < c->B; b++) {
+        int64_t nc = seq__delta_chunks(a->resets ? a->resets + b * c->T : NULL, seq__row_len(a->lengths, b, c->T),
+                                       c->chunk, a->bounds);
+        for (h = 0; h < c->H; h++) {
+            if (a->h0) memcpy(w.S, a->h0->data + (b * c->H + h) * DD, (size_t)DD * sizeof(float));
+            else memset(w.S, 0, (size_t)DD * sizeof(float));
+            for (ci = 0; ci < nc; ci++) {
+                int64_t t0 = a->bounds[ci];
+                int fresh = seq__delta_fresh(a, b, t0);
+                seq__delta_view x = seq__delta_at(c, q->data, k->data, v->data, beta ? beta->data : NULL,
+                                                  g ? g->data : NULL, y->data, b, h, t0);
+                if (fresh) memset(w.S, 0, (size_t)DD * sizeof(float));
+                memcpy(a->S0s + ((a->first[b] + ci) * c->H + h) * DD, w.S, (size_t)DD * sizeof(float));
+                if (c->recurrent) seq__delta_chunk_steps(c, &x, a->bounds[ci + 1] - t0, w.S, &w);
+                else seq__delta_chunk(c, &x, a->bounds[ci + 1] - t0, w.S, fresh, &w);
+            }
+            memcpy(hn->data + (b * c->H + h) * DD, w.S, (size_t)DD * sizeof(float));
+        }
+    }
+    hn->requires_grad = y->requires_grad;
+    nd = seq__record(ctx, op, y, seq__delta_backward, 4, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
+
+/* ---- the blocks around the core ------------------------------------------------------- */
+
+#define SEQ__L2NORM_EPS 1e-6f /* fla's l2norm: x / sqrt(sum x^2 + 1e-6) */
+
+/* One row of D as seq_layernorm (center) or seq_rmsnorm computes it, for the streaming
+ * steps: out = (x - mean) / sqrt(var + eps) * w + b, w and b optional; out may be x. */
+static void seq__norm_row(const float *x, int64_t D, int center, const float *w, const float *b, float eps,
+                          float *out) {
+    double mean = center ? seq__sum_f64(x, D, 0.0, 0) / (double)D : 0.0;
+    float rstd = (float)(1.0 / sqrt(seq__sum_f64(x, D, mean, 1) / (double)D + eps));
+    int64_t j;
+    for (j = 0; j < D; j++) {
+        float xh = (x[j] - (float)mean) * rstd;
+        out[j] = (w ? xh * w[j] : xh) + (b ? b[j] : 0.0f);
+    }
+}
+
+/* x (...,D) -> x / sqrt(|x|^2 + 1e-6) per row: RMSNorm, whose root holds |x|^2/D + eps/D,
+ * times 1/sqrt(D). seq__l2norm_rows does the same in place on rows of D floats. */
+static seq_tensor *seq__l2norm(seq_ctx *ctx, seq_tensor *x) {
+    float D;
+    if (!x) return NULL;
+    D = (float)x->shape[x->ndim - 1];
+    return seq_scale(ctx, seq_rmsnorm(ctx, x, NULL, SEQ__L2NORM_EPS / D), 1.0f / sqrtf(D));
+}
+
+static void seq__l2norm_rows(float *x, int64_t rows, int64_t D) {
+    int64_t r, j;
+    for (r = 0; r < rows; r++, x += D) {
+        seq__norm_row(x, D, 0, NULL, NULL, SEQ__L2NORM_EPS / (float)D, x);
+        for (j = 0; j < D; j++) x[j] *= 1.0f / sqrtf((float)D);
+    }
+}
+
+/* x (B,T',H*D) seen as (B,T',H,D), the heads apart. */
+static seq_tensor *seq__heads(seq_ctx *ctx, seq_tensor *x, int64_t B, int64_t T, int64_t H, int64_t D) {
+    int64_t shape[4];
+    shape[0] = B;
+    shape[1] = T;
+    shape[2] = H;
+    shape[3] = D;
+    return seq_reshape(ctx, x, 4, shape);
+}
+
+/* Taps k0..K-1 of a depthwise causal convolution of C channels with w (C,K):
+ * pre[c] = sum_k w[c,k] row_k[c], where tap k0's row is first and rows are ld apart. */
+static void seq__conv_taps(const float *w, int64_t K, int64_t C, int64_t ld, int64_t k0, const float *first,
+                           float *pre) {
+    int64_t k, c;
+    for (c = 0; c < C; c++) pre[c] = 0.0f;
+    for (k = k0; k < K; k++, first += ld)
+        for (c = 0; c < C; c++) pre[c] += w[c * K + k] * first[c];
+}
+
+/* Tap k of position t reads t-(K-1)+k: the first tap inside t's segment, which began at s. */
+static int64_t seq__conv_k0(int64_t K, int64_t t, int64_t s) { return t - s >= K - 1 ? 0 : K - 1 - (t - s); }
+
+typedef struct seq__short_conv_aux {
+    float *pre; /* (B,T,C) the convolution before SiLU */
+    const uint8_t *resets;
+} seq__short_conv_aux;
+
+/* d pre = dy silu'(pre); then every tap: dx[src] += d pre w, dw += d pre x[src]. */
+static void seq__short_conv_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *w = n->in[1];
+    const seq__short_conv_aux *a = (const seq__short_conv_aux *)n->aux;
+    float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w);
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[2], b, t, s, k, c;
+    for (b = 0; b < B; b++)
+        for (s = 0, t = 0; t < T; t++) {
+            int64_t o = (b * T + t) * C;
+            if (a->resets && a->resets[b * T + t]) s = t;
+            for (k = seq__conv_k0(K, t, s); k < K; k++) {
+                int64_t src = o + (k - (K - 1)) * C;
+                for (c = 0; c < C; c++) {
+                    float d = n->out->grad[o + c] * seq__silu_grad(a->pre[o + c]);
+                    if (gx) gx[src + c] += d * w->data[c * K + k];
+                    if (gw) gw[c * K + k] += d * x->data[src + c];
+                }
+            }
+        }
+}
+
+/* fla's ShortConvolution, restarting at segment starts: x (B,T,C), w (C,1,K) -> (B,T,C),
+ * y[b,t,c] = silu(sum_k w[c,k] x[b,t-(K-1)+k,c]) over the taps inside t's segment. Its
+ * window is state as much as S is, so a reset drops both (seq_conv1d_causal cannot). */
+static seq_tensor *seq__short_conv(seq_ctx *ctx, seq_tensor *x, seq_tensor *w, const uint8_t *resets) {
+    static const char op[] = "seq_deltanet_forward (short conv)";
+    seq_tensor *ins[2], *y;
+    seq__short_conv_aux *a;
+    seq__node *n;
+    int64_t B, T, C, K, b, t, s, i;
+    ins[0] = x;
+    ins[1] = w;
+    if (!seq__ok_f32(ctx, op, 2, ins)) return NULL;
+    B = x->shape[0];
+    T = x->shape[1];
+    C = x->shape[2];
+    K = w->shape[2];
+    y = seq__out(ctx, op, 3, x->shape, 2, ins);
+    a = (seq__short_conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
+    if (!y || !a) return NULL;
+    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1);
+    a->resets = (const uint8_t *)seq__arena_copy(ctx, resets, (size_t)(B * T));
+    if (ctx->status != SEQ_OK) return NULL;
+    for (b = 0; b < B; b++)
+        for (s = 0, t = 0; t < T; t++) {
+            int64_t o = (b * T + t) * C, k0;
+            if (resets && resets[b * T + t]) s = t;
+            k0 = seq__conv_k0(K, t, s);
+            seq__conv_taps(w->data, K, C, C, k0, x->data + o + (k0 - (K - 1)) * C, a->pre + o);
+        }
+    for (i = 0; i < y->numel; i++) y->data[i] = a->pre[i] * seq__sigmoidf(a->pre[i]);
+    n = seq__record(ctx, op, y, seq__short_conv_backward, 2, ins);
+    if (n) n->aux = a;
+    return y;
+}
+
+/* Registers "<prefix>.<name>" of ndim <= 3 sizes d0, d1, d2 in P. */
+static seq_tensor *seq__delta_param(seq_params *P, const char *prefix, const char *name, int ndim, int64_t d0,
+                                    int64_t d1, int64_t d2, seq_init init) {
+    char full[256];
+    int64_t shape[3];
+    shape[0] = d0;
+    shape[1] = d1;
+    shape[2] = d2;
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    return seq_params_add(P, full, ndim, shape, init);
+}
+
+/* A Linear weight (out,in) initialized as PyTorch's: U(-1/sqrt(in), 1/sqrt(in)). */
+static seq_tensor *seq__delta_linear(seq_params *P, const char *prefix, const char *name, int64_t out, int64_t in) {
+    float bound = 1.0f / sqrtf((float)in);
+    return seq__delta_param(P, prefix, name, 2, out, in, 0, seq_init_uniform(-bound, bound));
+}
+
+/* 1 when the layer is ready (initialized, its parameters allocated) and x is a finite f32
+ * (B>=1,T>=1,C); otherwise the ctx error is set. */
+static int seq__delta_layer_x(seq_ctx *ctx, const char *op, int layer_ready, seq_tensor *x, int64_t C) {
+    if (!seq__ok(ctx, op, 1, &x)) return 0;
+    if (!layer_ready) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer or unallocated parameters");
+        return 0;
+    }
+    if (x->dtype != SEQ_F32 || x->ndim != 3 || x->shape[0] < 1 || x->shape[1] < 1 || x->shape[2] != C) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)C);
+        return 0;
+    }
+    return seq__finite_ok(ctx, op, "x", x->data, x->numel);
+}
+
+/* An optional initial state t of a layer: NULL, or f32 with these ndim sizes. */
+static int seq__delta_state_ok(seq_ctx *ctx, const char *op, const char *what, const seq_tensor *t, int ndim,
+                               const int64_t *dims) {
+    if (!t || seq__delta_is(t, ndim, dims)) return 1;
+    seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "%s must be (%lld,%lld,%lld%s", what, (long long)dims[0],
+                  (long long)dims[1], (long long)dims[2], ndim == 4 ? ",DV)" : ")");
+    return 0;
+}
+
+/* --- streaming states ----------------------------------------------------------------- */
+
+/* One allocation: nS floats of memory, nconv of convolution window, nwork of scratch. */
+static seq_status seq__delta_state_init(seq_delta_state *st, void *alloc_ud, const char *fn, int64_t batch, int64_t nS,
+                                        int64_t nconv, int64_t nwork) {
+    memset(st, 0, sizeof *st);
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+    st->alloc_ud = alloc_ud;
+    st->S = (float *)SEQ_MALLOC(alloc_ud, (size_t)(nS + nconv + nwork) * sizeof(float));
+    if (!st->S) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    st->conv = nconv ? st->S + nS : NULL;
+    st->work = st->S + nS + nconv;
+    st->nstate = nS + nconv;
+    st->batch = batch;
+    memset(st->S, 0, (size_t)st->nstate * sizeof(float));
+    return SEQ_OK;
+}
+
+static void seq__delta_state_reset(seq_delta_state *st) {
+    if (st && st->S) memset(st->S, 0, (size_t)st->nstate * sizeof(float));
+}
+
+static void seq__delta_state_free(seq_delta_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->S);
+    memset(st, 0, sizeof *st);
+}
+
+/* The checks every step makes: arguments present, the layer ready, x_t (B,C) finite. */
+static seq_status seq__delta_step_ok(const char *fn, int ready, const seq_delta_state *st, const float *x_t,
+                                     const float *y_t, int64_t C) {
+    int64_t i;
+    if (!ready || !st || !st->S || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state, or the layer is not ready", fn);
+    for (i = 0; i < st->batch * C; i++)
+        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", fn, (long long)i);
+    return SEQ_OK;
+}
+
+/* --- DeltaNet, gated DeltaNet, DeltaProduct ---------------------------------------------- */
+
+SEQDEF seq_deltanet_config seq_deltanet_config_default(int64_t hidden_size, int64_t num_heads) {
+    seq_deltanet_config c;
+    memset(&c, 0, sizeof c);
+    c.hidden_size = hidden_size;
+    c.num_heads = num_heads;
+    c.head_k_dim = c.head_v_dim = num_heads > 0 ? hidden_size / num_heads : 0;
+    c.num_householder = 1;
+    c.use_short_conv = 1;
+    c.conv_size = 4;
+    c.norm_eps = 1e-5f;
+    c.chunk_size = 64;
+    return c;
+}
+
+SEQDEF seq_deltanet_config seq_gated_deltanet_config_default(int64_t hidden_size, int64_t num_heads) {
+    seq_deltanet_config c = seq_deltanet_config_default(hidden_size, num_heads);
+    c.head_v_dim = 2 * c.head_k_dim;
+    c.use_forget_gate = 1;
+    c.use_output_gate = 1;
+    return c;
+}
+
+SEQDEF seq_deltanet_config seq_deltaproduct_config_default(int64_t hidden_size, int64_t num_heads,
+                                                           int64_t num_householder) {
+    seq_deltanet_config c = seq_gated_deltanet_config_default(hidden_size, num_heads);
+    c.num_householder = num_householder;
+    c.allow_neg_eigval = 1;
+    return c;
+}
+
+SEQDEF seq_status seq_deltanet_init(seq_deltanet *l, seq_params *P, const char *prefix, seq_deltanet_config cfg) {
+    int64_t C = cfg.hidden_size, H = cfg.num_heads, DK = cfg.head_k_dim, DV = cfg.head_v_dim, n = cfg.num_householder;
+    int64_t K = cfg.conv_size;
+    float kb = 1.0f / sqrtf((float)K);
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_deltanet_init: NULL argument");
+    if (C < 1 || H < 1 || DK < 1 || DV < 1 || n < 1 || (cfg.use_short_conv && K < 1) || cfg.chunk_size < 1 ||
+        !(cfg.norm_eps >= 0.0f && isfinite(cfg.norm_eps)))
+        return seq__err(SEQ_ERR_INVALID,
+                        "seq_deltanet_init: '%s': bad config (hidden %lld, heads %lld, head dims %lld/%lld, "
+                        "householder %lld, conv %lld, chunk %lld)",
+                        prefix, (long long)C, (long long)H, (long long)DK, (long long)DV, (long long)n, (long long)K,
+                        (long long)cfg.chunk_size);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    l->q_proj = seq__delta_linear(P, prefix, "q_proj.weight", H * DK, C);
+    l->k_proj = seq__delta_linear(P, prefix, "k_proj.weight", n * H * DK, C);
+    l->v_proj = seq__delta_linear(P, prefix, "v_proj.weight", n * H * DV, C);
+    l->b_proj = seq__delta_linear(P, prefix, "b_proj.weight", n * H, C);
+    if (cfg.use_forget_gate) {
+        l->a_proj = seq__delta_linear(P, prefix, "a_proj.weight", H, C);
+        l->A_log = seq__delta_param(P, prefix, "A_log", 1, H, 0, 0, seq_init_uniform(0.0f, logf(16.0f)));
+        l->dt_bias = seq__delta_param(P, prefix, "dt_bias", 1, H, 0, 0, seq_init_uniform(-6.907255f, -2.252168f));
+    }
+    if (cfg.use_short_conv) {
+        l->q_conv = seq__delta_param(P, prefix, "q_conv1d.weight", 3, H * DK, 1, K, seq_init_uniform(-kb, kb));
+        l->k_conv = seq__delta_param(P, prefix, "k_conv1d.weight", 3, n * H * DK, 1, K, seq_init_uniform(-kb, kb));
+        l->v_conv = seq__delta_param(P, prefix, "v_conv1d.weight", 3, n * H * DV, 1, K, seq_init_uniform(-kb, kb));
+    }
+    if (cfg.use_output_gate) l->g_proj = seq__delta_linear(P, prefix, "g_proj.weight", H * DV, C);
+    l->o_norm = seq__delta_param(P, prefix, "o_norm.weight", 1, DV, 0, 0, seq_init_constant(1.0f));
+    l->o_proj = seq__delta_linear(P, prefix, "o_proj.weight", C, H * DV);
+    if (!l->q_proj || !l->k_proj || !l->v_proj || !l->b_proj || !l->o_norm || !l->o_proj ||
+        (cfg.use_forget_gate && (!l->a_proj || !l->A_log || !l->dt_bias)) ||
+        (cfg.use_short_conv && (!l->q_conv || !l->k_conv || !l->v_conv)) || (cfg.use_output_gate && !l->g_proj))
+        return seq__errstatus;
+    return SEQ_OK;
+}
+
+static seq_delta_opts seq__deltanet_opts(const seq_deltanet_config *f) {
+    seq_delta_opts o = seq_delta_opts_default();
+    o.householder = f->num_householder;
+    o.chunk = f->chunk_size;
+    o.recurrent = f->recurrent;
+    return o;
+}
+
+/* silu(conv(x W^T)), or silu(x W^T) without the short convolution: (B,T,C) -> (B,T,rows of W) */
+static seq_tensor *seq__deltanet_in(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_tensor *conv,
+                                    const uint8_t *resets) {
+    seq_tensor *p = seq_linear(ctx, x, W, NULL);
+    return conv ? seq__short_conv(ctx, p, conv, resets) : seq_silu(ctx, p);
+}
+
+SEQDEF seq_tensor *seq_deltanet_forward(seq_ctx *ctx, const seq_deltanet *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_deltanet_forward";
+    const seq_deltanet_config *f;
+    seq_delta_opts opts;
+    seq_rnn_io core;
+    seq_tensor *q, *k, *v, *beta, *g = NULL, *o, *y;
+    const uint8_t *resets = io ? io->resets : NULL;
+    int64_t B, T, H, DK, DV, n, s0[4], sb[3], sy[3];
+    if (!seq__delta_layer_x(ctx, op, l && l->q_proj && l->q_proj->data, x, l ? l->cfg.hidden_size : 0)) return NULL;
+    f = &l->cfg;
+    B = x->shape[0];
+    T = x->shape[1];
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    n = f->num_householder;
+    s0[0] = B;
+    s0[1] = H;
+    s0[2] = DK;
+    s0[3] = DV;
+    if (!seq__delta_state_ok(ctx, op, "h0", io ? io->h0 : NULL, 4, s0)) return NULL;
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "DeltaNet has one state: c0 must be NULL");
+        return NULL;
+    }
+    q = seq__l2norm(ctx, seq__heads(ctx, seq__deltanet_in(ctx, x, l->q_proj, l->q_conv, resets), B, T, H, DK));
+    k = seq__l2norm(ctx, seq__heads(ctx, seq__deltanet_in(ctx, x, l->k_proj, l->k_conv, resets), B, T * n, H, DK));
+    v = seq__heads(ctx, seq__deltanet_in(ctx, x, l->v_proj, l->v_conv, resets), B, T * n, H, DV);
+    beta = seq_sigmoid(ctx, seq_linear(ctx, x, l->b_proj, NULL));
+    if (f->allow_neg_eigval) beta = seq_scale(ctx, beta, 2.0f);
+    sb[0] = B;
+    sb[1] = T * n;
+    sb[2] = H;
+    beta = seq_reshape(ctx, beta, 3, sb); /* (B,T,n*H) is (B,T*n,H): the steps of a token in a row */
+    if (f->use_forget_gate) /* g = -exp(A_log) softplus(x Wa^T + dt_bias) */
+        g = seq_mul(ctx, seq_softplus(ctx, seq_linear(ctx, x, l->a_proj, l->dt_bias)),
+                    seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f));
+    opts = seq__deltanet_opts(f);
+    if (io) core = *io;
+    else memset(&core, 0, sizeof core);
+    o = seq_rmsnorm(ctx, seq_delta_rule(ctx, q, k, v, beta, g, &opts, &core), l->o_norm, f->norm_eps);
+    if (f->use_output_gate)
+        o = seq_mul(ctx, o, seq_silu(ctx, seq__heads(ctx, seq_linear(ctx, x, l->g_proj, NULL), B, T, H, DV)));
+    sy[0] = B;
+    sy[1] = T;
+    sy[2] = H * DV;
+    y = seq_linear(ctx, seq_reshape(ctx, o, 3, sy), l->o_proj, NULL);
+    if (y && io) io->hn = core.hn;
+    return y;
+}
+
+/* Streaming: S (B,H,DK,DV); the window conv (B,K,Cin) holds the last K projections
+ * q|k|v of each row (K = 1 without the short convolution), the newest last. */
+SEQDEF seq_status seq_deltanet_state_init(const seq_deltanet *l, seq_deltanet_state *st, int64_t batch) {
+    const seq_deltanet_config *f;
+    int64_t H, DK, DV, n, K, Cin;
+    if (!l || !st || !l->q_proj) return seq__err(SEQ_ERR_INVALID, "seq_deltanet_state_init: NULL or uninitialized layer");
+    f = &l->cfg;
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    n = f->num_householder;
+    K = f->use_short_conv ? f->conv_size : 1;
+    Cin = H * DK + n * H * (DK + DV);
+    /* work: q|k|v after the convolution, beta, g, gate, o, and the core's DV of scratch */
+    return seq__delta_state_init(st, l->alloc_ud, "seq_deltanet_state_init", batch, batch * H * DK * DV,
+                                 batch * K * Cin, batch * (Cin + n * H + H + 2 * H * DV) + DV);
+}
+
+SEQDEF void seq_deltanet_state_reset(seq_deltanet_state *st) { seq__delta_state_reset(st); }
+SEQDEF void seq_deltanet_state_free(seq_deltanet_state *st) { seq__delta_state_free(st); }
+
+/* Channels [col, col+Cx) of the window (B,K,Cin) through the short convolution w (or just
+ * the newest row when w is NULL), then SiLU: out (B,Cx). */
+static void seq__conv_step(const seq_tensor *w, const float *win, int64_t B, int64_t K, int64_t Cin, int64_t col,
+                           int64_t Cx, float *out) {
+    int64_t r, i;
+    for (r = 0; r < B; r++, out += Cx) {
+        const float *rows = win + r * K * Cin + col;
+        if (w) seq__conv_taps(w->data, K, Cx, Cin, 0, rows, out);
+        else memcpy(out, rows + (K - 1) * Cin, (size_t)Cx * sizeof(float));
+        for (i = 0; i < Cx; i++) out[i] *= seq__sigmoidf(out[i]);
+    }
+}
+
+SEQDEF seq_status seq_deltanet_step(const seq_deltanet *l, seq_deltanet_state *st, const float *x_t, float *y_t) {
+    const seq_deltanet_config *f = l ? &l->cfg : NULL;
+    seq_status s = seq__delta_step_ok("seq_deltanet_step", l && l->q_proj && l->q_proj->data, st, x_t, y_t, f ? f->hidden_size : 0);
+    seq_delta_opts opts;
+    seq__delta_cfg c;
+    int64_t B, C, H, DK, DV, n, K, Cq, Ck, Cv, Cin, HV, r, h, i;
+    float *q, *k, *v, *beta, *g, *gate, *o, *u, *last;
+    if (s != SEQ_OK) return s;
+    B = st->batch;
+    C = f->hidden_size;
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    n = f->num_householder;
+    K = f->use_short_conv ? f->conv_size : 1;
+    Cq = H * DK;
+    Ck = n * Cq;
+    Cv = n * H * DV;
+    Cin = Cq + Ck + Cv;
+    HV = H * DV;
+    q = st->work;
+    k = q + B * Cq;
+    v = k + B * Ck;
+    beta = v + B * Cv;
+    g = beta + B * n * H;
+    gate = g + B * H;
+    o = gate + B * HV;
+    u = o + B * HV;
+    /* the window moves on by one token; this token's projections become its newest row */
+    for (r = 0; r < B; r++)
+        memmove(st->conv + r * K * Cin, st->conv + r * K * Cin + Cin, (size_t)((K - 1) * Cin) * sizeof(float));
+    last = st->conv + (K - 1) * Cin;
+    seq_sgemm(0, 1, B, Cq, C, 1.0f, x_t, C, l->q_proj->data, C, 0.0f, last, K * Cin);
+    seq_sgemm(0, 1, B, Ck, C, 1.0f, x_t, C, l->k_proj->data, C, 0.0f, last + Cq, K * Cin);
+    seq_sgemm(0, 1, B, Cv, C, 1.0f, x_t, C, l->v_proj->data, C, 0.0f, last + Cq + Ck, K * Cin);
+    seq__conv_step(l->q_conv, st->conv, B, K, Cin, 0, Cq, q);
+    seq__conv_step(l->k_conv, st->conv, B, K, Cin, Cq, Ck, k);
+    seq__conv_step(l->v_conv, st->conv, B, K, Cin, Cq + Ck, Cv, v);
+    seq__l2norm_rows(q, B * H, DK);
+    seq__l2norm_rows(k, B * n * H, DK);
+    seq_sgemm(0, 1, B, n * H, C, 1.0f, x_t, C, l->b_proj->data, C, 0.0f, beta, n * H);
+    for (i = 0; i < B * n * H; i++) beta[i] = f->allow_neg_eigval ? seq__sigmoidf(beta[i]) * 2.0f : seq__sigmoidf(beta[i]);
+    if (f->use_forget_gate) {
+        for (i = 0; i < B * H; i++) g[i] = l->dt_bias->data[i % H];
+        seq_sgemm(0, 1, B, H, C, 1.0f, x_t, C, l->a_proj->data, C, 1.0f, g, H);
+        for (i = 0; i < B * H; i++) g[i] = seq__softplusf(g[i]) * (expf(l->A_log->data[i % H]) * -1.0f);
+    }
+    opts = seq__deltanet_opts(f);
+    c = seq__delta_cfg_make(B, 1, H, DK, DV, &opts);
+    for (r = 0; r < B; r++)
+        for (h = 0; h < H; h++) {
+            seq__delta_view x = seq__delta_at(&c, q, k, v, beta, f->use_forget_gate ? g : NULL, o, r, h, 0);
+            seq__delta_token(&c, &x, st->S + (r * H + h) * DK * DV, u);
+        }
+    for (i = 0; i < B * H; i++) seq__norm_row(o + i * DV, DV, 0, l->o_norm->data, NULL, f->norm_eps, o + i * DV);
+    if (f->use_output_gate) {
+        seq_sgemm(0, 1, B, HV, C, 1.0f, x_t, C, l->g_proj->data, C, 0.0f, gate, HV);
+        for (i = 0; i < B * HV; i++) o[i] *= gate[i] * seq__sigmoidf(gate[i]);
+    }
+    seq_sgemm(0, 1, B, C, HV, 1.0f, o, HV, l->o_proj->data, HV, 0.0f, y_t, C);
+    return SEQ_OK;
+}
+
+/* --- linear attention ---------------------------------------------------------------------- */
+
+SEQDEF seq_linear_attn_config seq_linear_attn_config_default(int64_t hidden_size, int64_t num_heads) {
+    seq_linear_attn_config c;
+    memset(&c, 0, sizeof c);
+    c.hidden_size = hidden_size;
+    c.num_heads = num_heads;
+    c.head_k_dim = c.head_v_dim = num_heads > 0 ? hidden_size / num_heads : 0;
+    c.feature_map = SEQ_FEATURE_MAP_ELU1;
+    c.normalize = 1;
+    c.eps = 1e-5f;
+    c.chunk_size = 64;
+    return c;
+}
+
+SEQDEF seq_linear_attn_config seq_rebased_config_default(int64_t hidden_size, int64_t num_heads) {
+    seq_linear_attn_config c = seq_linear_attn_config_default(hidden_size, num_heads);
+    c.feature_map = SEQ_FEATURE_MAP_REBASED;
+    c.head_k_dim = 16;
+    return c;
+}
+
+/* Features per head: DK, or DK^2 for REBASED. */
+static int64_t seq__la_features(const seq_linear_attn_config *f) {
+    return f->feature_map == SEQ_FEATURE_MAP_REBASED ? f->head_k_dim * f->head_k_dim : f->head_k_dim;
+}
+
+SEQDEF seq_status seq_linear_attn_init(seq_linear_attn *l, seq_params *P, const char *prefix,
+                                       seq_linear_attn_config cfg) {
+    int64_t C = cfg.hidden_size, H = cfg.num_heads, DK = cfg.head_k_dim, DV = cfg.head_v_dim;
+    int rebased = cfg.feature_map == SEQ_FEATURE_MAP_REBASED;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_linear_attn_init: NULL argument");
+    if (C < 1 || H < 1 || DK < 1 || DV < 1 || (int)cfg.feature_map < 0 || cfg.feature_map >= SEQ_FEATURE_MAP_COUNT ||
+        cfg.chunk_size < 1 || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
+        return seq__err(SEQ_ERR_INVALID,
+                        "seq_linear_attn_init: '%s': bad config (hidden %lld, heads %lld, head dims %lld/%lld, "
+                        "feature map %d, chunk %lld)",
+                        prefix, (long long)C, (long long)H, (long long)DK, (long long)DV, (int)cfg.feature_map,
+                        (long long)cfg.chunk_size);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    l->q_proj = seq__delta_linear(P, prefix, "q_proj.weight", H * DK, C);
+    l->k_proj = seq__delta_linear(P, prefix, "k_proj.weight", H * DK, C);
+    l->v_proj = seq__delta_linear(P, prefix, "v_proj.weight", H * DV, C);
+    if (rebased) {
+        l->fm_gamma = seq__delta_param(P, prefix, "feature_map.gamma", 1, DK, 0, 0, seq_init_constant(1.0f));
+        l->fm_beta = seq__delta_param(P, prefix, "feature_map.beta", 1, DK, 0, 0, seq_init_zeros());
+    }
+    if (cfg.output_norm) l->norm = seq__delta_param(P, prefix, "norm.weight", 1, DV, 0, 0, seq_init_constant(1.0f));
+    l->o_proj = seq__delta_linear(P, prefix, "o_proj.weight", C, H * DV);
+    if (!l->q_proj || !l->k_proj || !l->v_proj || !l->o_proj || (rebased && (!l->fm_gamma || !l->fm_beta)) ||
+        (cfg.output_norm && !l->norm))
+        return seq__errstatus;
+    return SEQ_OK;
+}
+
+/* x (B,T,H,DK) -> phi(x) (B,T,H,F) */
+static seq_tensor *seq__feature_map(seq_ctx *ctx, const seq_linear_attn *l, seq_tensor *x) {
+    seq_tensor *r, *z;
+    int64_t D = l->cfg.head_k_dim, col[3], row[3];
+    if (!x) return NULL;
+    switch (l->cfg.feature_map) {
+    case SEQ_FEATURE_MAP_ELU1: /* relu(x) + e^(x - relu(x)): x + 1 above 0, e^x below */
+        r = seq_relu(ctx, x);
+        return seq_add(ctx, r, seq_exp(ctx, seq_sub(ctx, x, r)));
+    case SEQ_FEATURE_MAP_REBASED: /* the outer product z z^T of every head vector */
+        z = seq_layernorm(ctx, x, l->fm_gamma, l->fm_beta, l->cfg.eps);
+        col[0] = row[0] = x->numel / D;
+        col[1] = row[2] = D;
+        col[2] = row[1] = 1;
+        return seq__heads(ctx, seq_matmul(ctx, seq_reshape(ctx, z, 3, col), seq_reshape(ctx, z, 3, row), 0, 0),
+                          x->shape[0], x->shape[1], x->shape[2], D * D);
+    default: return x;
+    }
+}
+
+/* The same for one head vector x (DK) -> f (F); z: DK floats of scratch. */
+static void seq__feature_map_row(const seq_linear_attn *l, const float *x, float *f, float *z) {
+    int64_t D = l->cfg.head_k_dim, i, j;
+    switch (l->cfg.feature_map) {
+    case SEQ_FEATURE_MAP_ELU1:
+        for (i = 0; i < D; i++) f[i] = x[i] > 0.0f ? x[i] + 1.0f : expf(x[i]);
+        break;
+    case SEQ_FEATURE_MAP_REBASED:
+        seq__norm_row(x, D, 1, l->fm_gamma->data, l->fm_beta->data, l->cfg.eps, z);
+        for (i = 0; i < D; i++)
+            for (j = 0; j < D; j++) f[i * D + j] = z[i] * z[j];
+        break;
+    default: memcpy(f, x, (size_t)D * sizeof(float)); break;
+    }
+}
+
+/* o (...,DV+1) -> y (...,DV), y = o[:DV] / (o[DV] + eps): o[DV] is the attention of a
+ * value column of ones, scale q.(k_1 + ... + k_t), so y is Katharopoulos' normalized
+ * output. dy: do[j] += dy[j]/den, do[DV] -= sum_j dy[j] y[j] / den. */
+static void seq__la_normalize_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *o = n->in[0], *y = n->out;
+    float *go = seq__grad(ctx, o), eps = n->f[0];
+    int64_t DV = y->shape[y->ndim - 1], rows = y->numel / DV, r, j;
+    if (!go) return;
+    for (r = 0; r < rows; r++) {
+        const float *orow = o->data + r * (DV + 1), *yr = y->data + r * DV, *gy = y->grad + r * DV;
+        float den = orow[DV] + eps, s = 0.0f;
+        for (j = 0; j < DV; j++) {
+            go[r * (DV + 1) + j] += gy[j] / den;
+            s += gy[j] * yr[j];
+        }
+        go[r * (DV + 1) + DV] -= s / den;
+    }
+}
+
+static seq_tensor *seq__la_normalize(seq_ctx *ctx, seq_tensor *o, float eps) {
+    static const char op[] = "seq_linear_attn_forward (normalize)";
+    seq_tensor *y;
+    seq__node *n;
+    int64_t shape[4], DV, rows, r, j;
+    if (!seq__ok_f32(ctx, op, 1, &o)) return NULL;
+    memcpy(shape, o->shape, sizeof shape);
+    DV = --shape[o->ndim - 1];
+    y = seq__out(ctx, op, o->ndim, shape, 1, &o);
+    if (!y) return NULL;
+    rows = y->numel / DV;
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < DV; j++) y->data[r * DV + j] = o->data[r * (DV + 1) + j] / (o->data[r * (DV + 1) + DV] + eps);
+    n = seq__record(ctx, op, y, seq__la_normalize_backward, 1, &o);
+    if (n) n->f[0] = eps;
+    return y;
+}
+
+/* A new (d0,d1,d2,d3) tensor with every element v. */
+static seq_tensor *seq__delta_filled(seq_ctx *ctx, int64_t d0, int64_t d1, int64_t d2, int64_t d3, float v) {
+    int64_t shape[4], i;
+    seq_tensor *t;
+    shape[0] = d0;
+    shape[1] = d1;
+    shape[2] = d2;
+    shape[3] = d3;
+    t = seq_tensor_new(ctx, SEQ_F32, 4, shape);
+    for (i = 0; t && i < t->numel; i++) t->data[i] = v;
+    return t;
+}
+
+static seq_delta_opts seq__la_opts(const seq_linear_attn_config *f) {
+    seq_delta_opts o = seq_delta_opts_default();
+    o.delta = 0;
+    o.chunk = f->chunk_size;
+    o.recurrent = f->recurrent;
+    return o;
+}
+
+SEQDEF seq_tensor *seq_linear_attn_forward(seq_ctx *ctx, const seq_linear_attn *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_linear_attn_forward";
+    const seq_linear_attn_config *f;
+    seq_delta_opts opts;
+    seq_rnn_io core;
+    seq_tensor *q, *k, *v, *o, *y, *pair[2], *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL;
+    int64_t B, T, H, DK, DV, F, s0[4], sy[3];
+    if (!seq__delta_layer_x(ctx, op, l && l->q_proj && l->q_proj->data, x, l ? l->cfg.hidden_size : 0)) return NULL;
+    f = &l->cfg;
+    B = x->shape[0];
+    T = x->shape[1];
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    F = seq__la_features(f);
+    s0[0] = B;
+    s0[1] = H;
+    s0[2] = F;
+    s0[3] = DV;
+    if (!seq__delta_state_ok(ctx, op, "h0", h0, 4, s0) || !seq__delta_state_ok(ctx, op, "c0", c0, 3, s0)) return NULL;
+    if (c0 && !f->normalize) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "c0 (the key sum) needs normalize");
+        return NULL;
+    }
+    q = seq__feature_map(ctx, l, seq__heads(ctx, seq_linear(ctx, x, l->q_proj, NULL), B, T, H, DK));
+    k = seq__feature_map(ctx, l, seq__heads(ctx, seq_linear(ctx, x, l->k_proj, NULL), B, T, H, DK));
+    v = seq__heads(ctx, seq_linear(ctx, x, l->v_proj, NULL), B, T, H, DV);
+    if (io) core = *io;
+    else memset(&core, 0, sizeof core);
+    core.c0 = NULL;
+    if (f->normalize) { /* a value column of ones makes the key sum the state's last column */
+        pair[0] = v;
+        pair[1] = seq__delta_filled(ctx, B, T, H, 1, 1.0f);
+        v = seq_concat(ctx, pair, 2, 3);
+        if (h0 || c0) {
+            pair[0] = h0 ? h0 : seq__delta_filled(ctx, B, H, F, DV, 0.0f);
+            s0[3] = 1;
+            pair[1] = c0 ? seq_reshape(ctx, c0, 4, s0) : seq__delta_filled(ctx, B, H, F, 1, 0.0f);
+            core.h0 = seq_concat(ctx, pair, 2, 3);
+        }
+    }
+    opts = seq__la_opts(f);
+    o = seq_delta_rule(ctx, q, k, v, NULL, NULL, &opts, &core);
+    if (f->normalize) o = seq__la_normalize(ctx, o, f->eps);
+    if (f->output_norm) o = seq_rmsnorm(ctx, o, l->norm, f->eps);
+    sy[0] = B;
+    sy[1] = T;
+    sy[2] = H * DV;
+    y = seq_linear(ctx, seq_reshape(ctx, o, 3, sy), l->o_proj, NULL);
+    if (!y || !io) return y;
+    if (f->normalize) { /* hn is the memory's first DV columns, cn the key-sum column */
+        io->hn = seq_slice(ctx, core.hn, 3, 0, DV);
+        io->cn = seq_reshape(ctx, seq_slice(ctx, core.hn, 3, DV, DV + 1), 3, s0);
+        if (!io->hn || !io->cn) return NULL;
+    } else {
+        io->hn = core.hn;
+    }
+    return y;
+}
+
+/* Streaming: S (B,H,F,DV'), DV' = DV+1 with normalize (the last column the key sum). */
+SEQDEF seq_status seq_linear_attn_state_init(const seq_linear_attn *l, seq_linear_attn_state *st, int64_t batch) {
+    const seq_linear_attn_config *f;
+    int64_t H, DK, DV, DVa, F;
+    if (!l || !st || !l->q_proj)
+        return seq__err(SEQ_ERR_INVALID, "seq_linear_attn_state_init: NULL or uninitialized layer");
+    f = &l->cfg;
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    DVa = DV + (f->normalize != 0);
+    F = seq__la_features(f);
+    /* work: q and k projections, their features, v and v', o' and o, DK and DV' of scratch */
+    return seq__delta_state_init(st, l->alloc_ud, "seq_linear_attn_state_init", batch, batch * H * F * DVa, 0,
+                                 batch * H * (2 * DK + 2 * F + 2 * DV + 2 * DVa) + DK + DVa);
+}
+
+SEQDEF void seq_linear_attn_state_reset(seq_linear_attn_state *st) { seq__delta_state_reset(st); }
+SEQDEF void seq_linear_attn_state_free(seq_linear_attn_state *st) { seq__delta_state_free(st); }
+
+SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn_state *st, const float *x_t,
+                                       float *y_t) {
+    const seq_linear_attn_config *f = l ? &l->cfg : NULL;
+    seq_status s = seq__delta_step_ok("seq_linear_attn_step", l && l->q_proj && l->q_proj->data, st, x_t, y_t, f ? f->hidden_size : 0);
+    seq_delta_opts opts;
+    seq__delta_cfg c;
+    int64_t B, C, H, DK, DV, DVa, F, HV, r, h, j;
+    float *qp, *kp, *qf, *kf, *vp, *va, *oa, *o, *z, *u;
+    if (s != SEQ_OK) return s;
+    B = st->batch;
+    C = f->hidden_size;
+    H = f->num_heads;
+    DK = f->head_k_dim;
+    DV = f->head_v_dim;
+    DVa = DV + (f->normalize != 0);
+    F = seq__la_features(f);
+    HV = H * DV;
+    qp = st->work;
+    kp = qp + B * H * DK;
+    qf = kp + B * H * DK;
+    kf = qf + B * H * F;
+    vp = kf + B * H * F;
+    va = vp + B * HV;
+    oa = va + B * H * DVa;
+    o = oa + B * H * DVa;
+    z = o + B * HV;
+    u = z + DK;
+    seq_sgemm(0, 1, B, H * DK, C, 1.0f, x_t, C, l->q_proj->data, C, 0.0f, qp, H * DK);
+    seq_sgemm(0, 1, B, H * DK, C, 1.0f, x_t, C, l->k_proj->data, C, 0.0f, kp, H * DK);
+    seq_sgemm(0, 1, B, HV, C, 1.0f, x_t, C, l->v_proj->data, C, 0.0f, vp, HV);
+    for (r = 0; r < B * H; r++) {
+        seq__feature_map_row(l, qp + r * DK, qf + r * F, z);
+        seq__feature_map_row(l, kp + r * DK, kf + r * F, z);
+        memcpy(va + r * DVa, vp + r * DV, (size_t)DV * sizeof(float));
+        if (f->normalize) va[r * DVa + DV] = 1.0f;
+    }
+    opts = seq__la_opts(f);
+    c = seq__delta_cfg_make(B, 1, H, F, DVa, &opts);
+    for (r = 0; r < B; r++)
+        for (h = 0; h < H; h++) {
+            seq__delta_view x = seq__delta_at(&c, qf, kf, va, NULL, NULL, oa, r, h, 0);
+            seq__delta_token(&c, &x, st->S + (r * H + h) * F * DVa, u);
+        }
+    for (r = 0; r < B * H; r++) {
+        for (j = 0; j < DV; j++)
+            o[r * DV + j] = f->normalize ? oa[r * DVa + j] / (oa[r * DVa + DV] + f->eps) : oa[r * DVa + j];
+        if (f->output_norm) seq__norm_row(o + r * DV, DV, 0, l->norm->data, NULL, f->eps, o + r * DV);
+    }
+    seq_sgemm(0, 1, B, C, HV, 1.0f, o, HV, l->o_proj->data, HV, 0.0f, y_t, C);
+    return SEQ_OK;
+}
 
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
 
