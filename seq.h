@@ -1244,6 +1244,163 @@ SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn
 
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
 
+/* Structured state-space layers. Each channel runs a linear time-invariant system
+ *     s_t = Abar s_{t-1} + Bbar x_t,     y_t = C s_t + D x_t,
+ * the discretization of a continuous (A, B) at a learned step dt = exp(log_dt[h]), in one
+ * of two forms that give the same y and the same gradients (to float rounding):
+ *   SEQ_S4_MODE_CONV       y = K * x + D x with K_l = C Abar^l Bbar (l < T): one causal
+ *                          convolution per channel by FFT, parallel over time (training);
+ *   SEQ_S4_MODE_RECURRENT  the recurrence, step by step (what the step API runs).
+ * io (seq_rnn_io, see 14.2) works in both forms: y is 0 past a row's length and io->hn is
+ * the state after its last valid step; the convolution form reads it off the kernel,
+ * hn = sum_j Abar^j Bbar x_{len-1-j}. The convolution form starts every row from a zero
+ * state, so an initial state (io->h0) or segment resets (io->resets) make the forward run
+ * the recurrent form whatever the mode.
+ * A step state holds the weights discretized when it was made (seq_*_state_init): make
+ * a new state after the weights change. */
+typedef enum seq_s4_mode { SEQ_S4_MODE_CONV, SEQ_S4_MODE_RECURRENT, SEQ_S4_MODE_COUNT } seq_s4_mode;
+
+/* Streaming state of S4D and LSSL (and of H3's diagonal SSM). */
+typedef struct seq_s4_state {
+    int64_t batch;
+    float *s;         /* the state, laid out as io->hn */
+    float *weights;   /* Abar, Bbar, C, D as discretized at state_init */
+    int64_t kernels, channels, n; /* systems, channels (a multiple of kernels), state floats */
+    int dense;        /* 1: LSSL's triangular Abar; 0: S4D's complex diagonal */
+    void *alloc_ud;
+} seq_s4_state;
+
+/* --- S4D (Gu, Gupta, Goel, Re 2022, "On the Parameterization and Initialization of
+ * Diagonal State Space Models"): N/2 complex states per channel, diagonal
+ * A = -exp(log_A_real) + i A_imag, zero-order hold Abar = exp(dt A),
+ * Bbar = (exp(dt A) - 1) / A, y_t = 2 Re(sum_n C_n s_t,n) + D x_t (the conjugate half of
+ * the N states is implied). B is 1: a learned B would only rescale C. The weights are the
+ * reference s4d.py's (its S4D module's kernel and skip), so its state_dict loads:
+ *     "<prefix>.kernel.log_dt"      (H)        U(log dt_min, log dt_max)
+ *     "<prefix>.kernel.C"           (H,N/2,2)  complex as (re, im), each N(0, 1/2)
+ *     "<prefix>.kernel.log_A_real"  (H,N/2)    log 0.5
+ *     "<prefix>.kernel.A_imag"      (H,N/2)    S4D-Lin: pi n;  S4D-Inv: N/pi (N/(2n+1) - 1)
+ *     "<prefix>.D"                  (H)        N(0,1)
+ * State (io->h0, io->hn, the step state): (B,H,N/2,2), complex as (re, im). */
+typedef enum seq_s4d_init_kind { SEQ_S4D_LIN, SEQ_S4D_INV, SEQ_S4D_INIT_COUNT } seq_s4d_init_kind;
+
+typedef struct seq_s4d_config {
+    int64_t d_model;        /* H channels */
+    int64_t d_state;        /* N, even: N/2 complex states per channel */
+    seq_s4d_init_kind init; /* SEQ_S4D_LIN */
+    float dt_min, dt_max;   /* 1e-3, 1e-1 */
+    seq_s4_mode mode;       /* SEQ_S4_MODE_CONV */
+} seq_s4d_config;
+
+typedef struct seq_s4d {
+    seq_s4d_config cfg;
+    void *alloc_ud; /* the params' allocator, for step states */
+    seq_tensor *log_dt, *C, *log_A_real, *A_imag, *D;
+} seq_s4d;
+typedef seq_s4_state seq_s4d_state;
+
+SEQDEF seq_s4d_config seq_s4d_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_s4d_init(seq_s4d *l, seq_params *P, const char *prefix, seq_s4d_config cfg);
+/* Writes A_imag's S4D-Lin or S4D-Inv values, one per state, which no seq_init can
+ * express: call it once after seq_params_alloc (until then A_imag is 0). */
+SEQDEF seq_status seq_s4d_init_A(const seq_s4d *l);
+/* x (B,T,H) -> y (B,T,H); io may be NULL (io->c0 must be NULL). */
+SEQDEF seq_tensor *seq_s4d_forward(seq_ctx *ctx, const seq_s4d *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_status seq_s4d_state_init(const seq_s4d *l, seq_s4d_state *st, int64_t batch);
+SEQDEF void seq_s4d_state_reset(seq_s4d_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_s4d_state_free(seq_s4d_state *st);
+/* x_t (B,H) -> y_t (B,H), advancing the state by one step. */
+SEQDEF seq_status seq_s4d_step(const seq_s4d *l, seq_s4d_state *st, const float *x_t, float *y_t);
+
+/* --- LSSL (Gu, Johnson, Goel, Saab, Dao, Rudra, Re 2021, "Combining Recurrent,
+ * Convolutional, and Continuous-time Models with Linear State-Space Layers"), the dense
+ * model S4 grew from: A is the HiPPO-LegS matrix, fixed and shared by every channel,
+ *     A_nk = -sqrt(2n+1) sqrt(2k+1) (n > k),  -(n+1) (n = k),  0 (n < k);  B_n = sqrt(2n+1),
+ * discretized per channel by the bilinear rule
+ *     Abar = (I - dt/2 A)^-1 (I + dt/2 A),   Bbar = (I - dt/2 A)^-1 dt B
+ * (lower triangular, as A), y_t = C s_t + D x_t; the convolution kernel comes from powers
+ * of Abar. A step costs O(N^2) per channel: keep N small (<= 64).
+ *     "<prefix>.log_dt" (H) U(log dt_min, log dt_max);  "<prefix>.C" (H,N) N(0,1);
+ *     "<prefix>.D" (H) N(0,1).
+ * State: (B,H,N). */
+typedef struct seq_lssl_config {
+    int64_t d_model;      /* H channels */
+    int64_t d_state;      /* N */
+    float dt_min, dt_max; /* 1e-3, 1e-1 */
+    seq_s4_mode mode;     /* SEQ_S4_MODE_CONV */
+} seq_lssl_config;
+
+typedef struct seq_lssl {
+    seq_lssl_config cfg;
+    void *alloc_ud;
+    seq_tensor *log_dt, *C, *D;
+} seq_lssl;
+typedef seq_s4_state seq_lssl_state;
+
+SEQDEF seq_lssl_config seq_lssl_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_lssl_init(seq_lssl *l, seq_params *P, const char *prefix, seq_lssl_config cfg);
+/* x (B,T,H) -> y (B,T,H); io may be NULL (io->c0 must be NULL). */
+SEQDEF seq_tensor *seq_lssl_forward(seq_ctx *ctx, const seq_lssl *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_status seq_lssl_state_init(const seq_lssl *l, seq_lssl_state *st, int64_t batch);
+SEQDEF void seq_lssl_state_reset(seq_lssl_state *st);
+SEQDEF void seq_lssl_state_free(seq_lssl_state *st);
+/* x_t (B,H) -> y_t (B,H). */
+SEQDEF seq_status seq_lssl_step(const seq_lssl *l, seq_lssl_state *st, const float *x_t, float *y_t);
+
+/* --- H3 (Fu, Dao, Saab, Thomas, Rudra, Re 2023, "Hungry Hungry Hippos"), as the
+ * reference h3.py, with H = d_model / d heads of size d (head_dim):
+ *     q, k, v = u W^T + b                                  three projections, (B,T,d_model)
+ *     k'_t = sum_{i<N} S[c,i] k_{t-i} + ssm_k_D[c] k_t      shift SSM: A the shift matrix,
+ *                                                          B = e_1, so a causal convolution
+ *                                                          with a learned kernel of length N
+ *     kv[h,i,j] = k'[h*d+i] v[h*d+j]                        (B,T,H*d*d)
+ *     s = S4D(kv), head h's system on its d*d channels      (B,T,H*d*d)
+ *     y[j*H+h] = sum_i q[h*d+i] s[h,i,j]                    multiplicative gate, (B,T,d_model)
+ *     out = y W_o^T + b_o
+ * Weights: "<prefix>.q_proj.weight" (d_model,d_model) and ".bias" (d_model), the same for
+ * k_proj, v_proj and output_linear (U(-1/sqrt(d_model), 1/sqrt(d_model)) as nn.Linear);
+ * "<prefix>.ssm_k_kernel.kernel.C" (1,d_model,N) the shift taps S (U(-1/sqrt(N), 1/sqrt(N)));
+ * "<prefix>.ssm_k_D" (d_model) N(0,1); the diagonal SSM as a seq_s4d over H channels
+ * under the same prefix: "<prefix>.kernel.*" and "<prefix>.D" (H).
+ * States: io->h0/hn the diagonal SSM's (B,H*d*d,N/2,2), channel (h*d+i)*d+j; io->c0/cn
+ * the shift register (B,d_model,N), entry n holding k_{t-n} after step t. */
+typedef struct seq_h3_config {
+    int64_t d_model;
+    int64_t d_state;        /* N: shift kernel length and diagonal state size (even) */
+    int64_t head_dim;       /* d (1); divides d_model */
+    seq_s4d_init_kind init; /* of the diagonal SSM: SEQ_S4D_LIN */
+    float dt_min, dt_max;   /* 1e-3, 1e-1 */
+    seq_s4_mode mode;       /* of the diagonal SSM: SEQ_S4_MODE_CONV */
+} seq_h3_config;
+
+typedef struct seq_h3 {
+    seq_h3_config cfg;
+    void *alloc_ud;
+    seq_tensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
+    seq_tensor *shift_C, *shift_D;
+    seq_s4d ssm;
+} seq_h3;
+
+typedef struct seq_h3_state {
+    int64_t batch;
+    float *shift;     /* (B,d_model,N) the shift register, as io->cn */
+    seq_s4_state ssm; /* the diagonal SSM, as io->hn */
+    float *work;      /* q, k, v, kv, s and y of one step */
+    void *alloc_ud;
+} seq_h3_state;
+
+SEQDEF seq_h3_config seq_h3_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_h3_init(seq_h3 *l, seq_params *P, const char *prefix, seq_h3_config cfg);
+/* seq_s4d_init_A for the diagonal SSM: once after seq_params_alloc. */
+SEQDEF seq_status seq_h3_init_A(const seq_h3 *l);
+/* u (B,T,d_model) -> (B,T,d_model); io may be NULL. */
+SEQDEF seq_tensor *seq_h3_forward(seq_ctx *ctx, const seq_h3 *l, seq_tensor *u, seq_rnn_io *io);
+SEQDEF seq_status seq_h3_state_init(const seq_h3 *l, seq_h3_state *st, int64_t batch);
+SEQDEF void seq_h3_state_reset(seq_h3_state *st);
+SEQDEF void seq_h3_state_free(seq_h3_state *st);
+/* u_t (B,d_model) -> y_t (B,d_model). */
+SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_t, float *y_t);
+
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
 /* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
@@ -9489,6 +9646,1404 @@ SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn
 }
 
 /* --- 14.5 S4D, LSSL / S4 (HiPPO-LegS), H3 ----------------------------------------- */
+
+/* FFT: iterative radix-2 over interleaved complex doubles (re, im, re, im, ...), sizes
+ * powers of two. Double precision keeps a long convolution as close to the recurrence it
+ * replaces as float rounding allows. */
+
+/* w[k] = exp(-2 pi i k / n) for k < n/2: the twiddles of every power-of-two transform up
+ * to size n (one of size m takes every (n/m)-th). */
+static void seq__fft_twiddles(double *w, int64_t n) {
+    double step = -2.0 * acos(-1.0) / (double)n;
+    int64_t k;
+    for (k = 0; k < n / 2; k++) {
+        w[2 * k] = cos(step * (double)k);
+        w[2 * k + 1] = sin(step * (double)k);
+    }
+}
+
+/* In-place DFT of m complex values, m a power of two dividing n and w the twiddles of n:
+ * Z_k = sum_j z_j exp(-2 pi i jk/m), or exp(+2 pi i jk/m) (unnormalized) when inverse. */
+static void seq__fft(double *z, int64_t m, const double *w, int64_t n, int inverse) {
+    int64_t i, j, k, len, bit;
+    for (i = 1, j = 0; i < m; i++) { /* bit-reversed order lets the butterflies work in place */
+        for (bit = m >> 1; j & bit; bit >>= 1) j ^= bit;
+        j ^= bit;
+        if (i < j) {
+            double re = z[2 * i], im = z[2 * i + 1];
+            z[2 * i] = z[2 * j];
+            z[2 * i + 1] = z[2 * j + 1];
+            z[2 * j] = re;
+            z[2 * j + 1] = im;
+        }
+    }
+    for (len = 2; len <= m; len <<= 1)
+        for (i = 0; i < m; i += len)
+            for (k = 0; k < len / 2; k++) {
+                const double *tw = w + 2 * (k * (n / len));
+                double wr = tw[0], wi = inverse ? -tw[1] : tw[1];
+                double *a = z + 2 * (i + k), *b = a + len; /* the partner len/2 values on */
+                double tr = b[0] * wr - b[1] * wi, ti = b[0] * wi + b[1] * wr;
+                b[0] = a[0] - tr;
+                b[1] = a[1] - ti;
+                a[0] += tr;
+                a[1] += ti;
+            }
+}
+
+/* Real DFT in place: buf (n+2 doubles, n >= 2 a power of two, w the twiddles of n) holds
+ * n reals and ends holding X_0..X_{n/2}, the half of the spectrum a real signal has.
+ * The reals are read as n/2 complex z_j = x_2j + i x_2j+1, transformed at half size and
+ * split: X_k = E_k + w^k O_k with E_k = (Z_k + conj Z_{n/2-k}) / 2 (the even samples'
+ * spectrum) and O_k = (Z_k - conj Z_{n/2-k}) / 2i (the odd ones'). */
+static void seq__fft_real(double *buf, int64_t n, const double *w) {
+    int64_t h = n / 2, k;
+    double r0, i0;
+    seq__fft(buf, h, w, n, 0);
+    r0 = buf[0];
+    i0 = buf[1];
+    buf[0] = r0 + i0;
+    buf[1] = 0.0;
+    buf[n] = r0 - i0;
+    buf[n + 1] = 0.0;
+    for (k = 1; k <= h / 2; k++) { /* bins k and h-k from Z_k and Z_{h-k} */
+        double *a = buf + 2 * k, *b = buf + 2 * (h - k);
+        double er = 0.5 * (a[0] + b[0]), ei = 0.5 * (a[1] - b[1]);
+        double orr = 0.5 * (a[1] + b[1]), oi = -0.5 * (a[0] - b[0]);
+        double tr = w[2 * k] * orr - w[2 * k + 1] * oi, ti = w[2 * k] * oi + w[2 * k + 1] * orr;
+        a[0] = er + tr;
+        a[1] = ei + ti;
+        b[0] = er - tr; /* X_{h-k} = conj(E_k - w^k O_k) */
+        b[1] = ti - ei;
+    }
+}
+
+/* Inverse of seq__fft_real, normalized: buf holds X_0..X_{n/2} and ends holding the n
+ * reals. The imaginary parts of X_0 and X_{n/2} (zero for a real signal) are ignored. */
+static void seq__fft_real_inverse(double *buf, int64_t n, const double *w) {
+    int64_t h = n / 2, k;
+    double x0 = buf[0], xh = buf[n], scale = 1.0 / (double)h;
+    buf[0] = 0.5 * (x0 + xh);
+    buf[1] = 0.5 * (x0 - xh);
+    for (k = 1; k <= h / 2; k++) { /* Z_k = E_k + i O_k, undoing the split above */
+        double *a = buf + 2 * k, *b = buf + 2 * (h - k);
+        double er = 0.5 * (a[0] + b[0]), ei = 0.5 * (a[1] - b[1]);
+        double fr = 0.5 * (a[0] - b[0]), fi = 0.5 * (a[1] + b[1]);
+        double orr = w[2 * k] * fr + w[2 * k + 1] * fi, oi = w[2 * k] * fi - w[2 * k + 1] * fr;
+        a[0] = er - oi;
+        a[1] = ei + orr;
+        b[0] = er + oi; /* Z_{h-k} = conj(E_k) + i conj(O_k) */
+        b[1] = orr - ei;
+    }
+    seq__fft(buf, h, w, n, 1);
+    for (k = 0; k < n; k++) buf[k] *= scale;
+}
+
+/* Transform size for a causal convolution of T samples: a power of two >= 2T, so the
+ * circular wrap-around lands beyond the T outputs kept. */
+static int64_t seq__fft_size(int64_t T) {
+    int64_t n = 2;
+    while (n < 2 * T) n <<= 1;
+    return n;
+}
+
+/* Spectrum (n/2+1 bins into buf, n+2 doubles) of len floats at src, src + stride, ...,
+ * zero-padded to n. */
+static void seq__fft_load(double *buf, const float *src, int64_t stride, int64_t len, int64_t n, const double *w) {
+    int64_t t;
+    for (t = 0; t < len; t++) buf[t] = src[t * stride];
+    for (; t < n + 2; t++) buf[t] = 0.0;
+    seq__fft_real(buf, n, w);
+}
+
+/* out = a * b, or a * conj(b), bin by bin over n/2+1 bins (out may alias a). */
+static void seq__fft_mul(double *out, const double *a, const double *b, int64_t n, int conj_b) {
+    int64_t k;
+    for (k = 0; k <= n / 2; k++) {
+        double br = b[2 * k], bi = conj_b ? -b[2 * k + 1] : b[2 * k + 1], ar = a[2 * k], ai = a[2 * k + 1];
+        out[2 * k] = ar * br - ai * bi;
+        out[2 * k + 1] = ar * bi + ai * br;
+    }
+}
+
+/* Complex doubles for the S4D algebra (no <complex.h>: the header also compiles as C++). */
+typedef struct seq__cplx {
+    double re, im;
+} seq__cplx;
+static seq__cplx seq__c(double re, double im) {
+    seq__cplx z;
+    z.re = re;
+    z.im = im;
+    return z;
+}
+static seq__cplx seq__cmul(seq__cplx a, seq__cplx b) { return seq__c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re); }
+static seq__cplx seq__cdiv(seq__cplx a, seq__cplx b) {
+    double d = b.re * b.re + b.im * b.im;
+    return seq__c((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
+}
+static seq__cplx seq__cconj(seq__cplx a) { return seq__c(a.re, -a.im); }
+/* Re(conj(g) z): the change of the loss along z when g is its gradient (d/d re + i d/d im). */
+static double seq__cdot(seq__cplx g, seq__cplx z) { return g.re * z.re + g.im * z.im; }
+
+/* The weights of one S4-family layer, as its forward sees them: H systems of N state
+ * floats, each driving G channels (c / G is channel c's system; G > 1 in H3).
+ * dense: LSSL (log_A_real, A_imag NULL); else S4D, N/2 complex states. */
+typedef struct seq__s4_ssm {
+    int dense;
+    int64_t H, N, G;
+    seq_tensor *log_dt, *C, *D, *log_A_real, *A_imag;
+} seq__s4_ssm;
+
+/* The discretized systems, real throughout: S4D's complex pairs are (re, im) floats, so
+ * Abar is a 2x2 rotation-scaling block per pair and C s is the real dot product with
+ * c = (2 Re C, -2 Im C), which is 2 Re(C s).
+ *     A: (H,N,N) lower triangular (dense) or (H,N) pairs (ar, ai);  B, c: (H,N);  D: (H). */
+typedef struct seq__s4_sys {
+    int dense;
+    int64_t H, N, G;
+    float *A, *B, *c, *D;
+} seq__s4_sys;
+
+/* Gradients with respect to a seq__s4_sys, accumulated in double, laid out as it. */
+typedef struct seq__s4_grads {
+    double *A, *B, *c, *D;
+} seq__s4_grads;
+
+static int64_t seq__s4_asize(int dense, int64_t N) { return dense ? N * N : N; }
+static int64_t seq__s4_sys_floats(int dense, int64_t H, int64_t N) { return H * (seq__s4_asize(dense, N) + 2 * N + 1); }
+
+/* Points m's arrays into mem (seq__s4_sys_floats floats). */
+static void seq__s4_sys_bind(seq__s4_sys *m, int dense, int64_t H, int64_t N, int64_t G, float *mem) {
+    m->dense = dense;
+    m->H = H;
+    m->N = N;
+    m->G = G;
+    m->A = mem;
+    m->B = mem + H * seq__s4_asize(dense, N);
+    m->c = m->B + H * N;
+    m->D = m->c + H * N;
+}
+
+/* s = Abar_h s, in place. */
+static void seq__s4_apply(const seq__s4_sys *m, int64_t h, float *s) {
+    int64_t N = m->N, i, k;
+    if (m->dense) {
+        const float *A = m->A + h * N * N;
+        for (i = N - 1; i >= 0; i--) { /* row i reads s[0..i], none of it written yet */
+            float acc = 0.0f;
+            for (k = 0; k <= i; k++) acc += A[i * N + k] * s[k];
+            s[i] = acc;
+        }
+    } else {
+        const float *A = m->A + h * N;
+        for (i = 0; i < N; i += 2) {
+            float re = A[i] * s[i] - A[i + 1] * s[i + 1];
+            s[i + 1] = A[i] * s[i + 1] + A[i + 1] * s[i];
+            s[i] = re;
+        }
+    }
+}
+
+/* g = Abar_h^T g, in place (S4D: g times conj(Abar)). */
+static void seq__s4_apply_t(const seq__s4_sys *m, int64_t h, float *g) {
+    int64_t N = m->N, i, k;
+    if (m->dense) {
+        const float *A = m->A + h * N * N;
+        for (k = 0; k < N; k++) { /* column k reads g[k..N), none of it written yet */
+            float acc = 0.0f;
+            for (i = k; i < N; i++) acc += A[i * N + k] * g[i];
+            g[k] = acc;
+        }
+    } else {
+        const float *A = m->A + h * N;
+        for (i = 0; i < N; i += 2) {
+            float re = A[i] * g[i] + A[i + 1] * g[i + 1];
+            g[i + 1] = A[i] * g[i + 1] - A[i + 1] * g[i];
+            g[i] = re;
+        }
+    }
+}
+
+/* gA_h += g s^T over Abar's free entries: the lower triangle, or per pair g conj(s). */
+static void seq__s4_outer(const seq__s4_sys *m, int64_t h, const float *g, const float *s, double *gA) {
+    int64_t N = m->N, i, k;
+    gA += h * seq__s4_asize(m->dense, N);
+    if (m->dense) {
+        for (i = 0; i < N; i++)
+            for (k = 0; k <= i; k++) gA[i * N + k] += (double)g[i] * s[k];
+    } else {
+        for (i = 0; i < N; i += 2) {
+            gA[i] += (double)g[i] * s[i] + (double)g[i + 1] * s[i + 1];
+            gA[i + 1] += (double)g[i + 1] * s[i] - (double)g[i] * s[i + 1];
+        }
+    }
+}
+
+/* One step of a channel of system h: s = Abar s + Bbar x (s in place); returns c.s + D x. */
+static float seq__s4_step1(const seq__s4_sys *m, int64_t h, float *s, float x) {
+    const float *Bb = m->B + h * m->N, *c = m->c + h * m->N;
+    float y = m->D[h] * x;
+    int64_t i;
+    seq__s4_apply(m, h, s);
+    for (i = 0; i < m->N; i++) {
+        s[i] += Bb[i] * x;
+        y += c[i] * s[i];
+    }
+    return y;
+}
+
+/* --- discretization: weights -> (Abar, Bbar, c, D), and the gradient back ----------- */
+
+/* S4D's zero-order hold for one state: A = -exp(log_A_real) + i A_imag,
+ * Abar = exp(dt A), Bbar = (Abar - 1) / A. */
+static void seq__s4d_zoh(double dt, float log_A_real, float A_imag, seq__cplx *A, seq__cplx *Abar, seq__cplx *Bbar) {
+    double e;
+    *A = seq__c(-exp((double)log_A_real), (double)A_imag);
+    e = exp(dt * A->re);
+    *Abar = seq__c(e * cos(dt * A->im), e * sin(dt * A->im));
+    *Bbar = seq__cdiv(seq__c(Abar->re - 1.0, Abar->im), *A);
+}
+
+/* sq[i] = sqrt(2i+1): HiPPO-LegS is A_ik = -sq[i] sq[k] below the diagonal, -(i+1) on
+ * it; B_i = sq[i]. */
+static void seq__hippo_sqrt(double *sq, int64_t N) {
+    int64_t i;
+    for (i = 0; i < N; i++) sq[i] = sqrt(2.0 * (double)i + 1.0);
+}
+static double seq__hippo_legs(const double *sq, int64_t i, int64_t k) {
+    return i > k ? -sq[i] * sq[k] : i == k ? -(double)(i + 1) : 0.0;
+}
+
+/* LSSL's bilinear rule at step dt, M = I - dt/2 A lower triangular:
+ * Abar = M^-1 (I + dt/2 A) column by column, then Bbar = M^-1 dt B, each by forward
+ * substitution in double. work: 2N doubles. */
+static void seq__s4_lssl_disc(double dt, int64_t N, float *Abar, float *Bbar, double *work) {
+    double *sq = work, *x = work + N, hdt = 0.5 * dt;
+    int64_t i, j, k;
+    seq__hippo_sqrt(sq, N);
+    for (j = 0; j <= N; j++) { /* column j of Abar; j == N is Bbar */
+        for (i = 0; i < N; i++) {
+            double r = j < N ? (double)(i == j) + hdt * seq__hippo_legs(sq, i, j) : dt * sq[i];
+            for (k = 0; k < i; k++) r += hdt * seq__hippo_legs(sq, i, k) * x[k]; /* -M_ik = dt/2 A_ik */
+            x[i] = r / (1.0 + hdt * (double)(i + 1));
+        }
+        for (i = 0; i < N; i++) {
+            if (j < N) Abar[i * N + j] = (float)x[i];
+            else Bbar[i] = (float)x[i];
+        }
+    }
+}
+
+/* d loss / d dt of the bilinear rule. dt moves Abar and Bbar by
+ *     M dAbar = (d dt / 2) A (Abar + I),    M dBbar = (d dt / 2) A Bbar + d dt B,
+ * so dL/ddt = <M^-T gA, A (Abar + I)> / 2 + <M^-T gB, A Bbar / 2 + B>, each M^-T
+ * column by back substitution. work: 2N doubles. */
+static double seq__s4_lssl_dt_grad(double dt, int64_t N, const float *Abar, const float *Bbar, const double *gA,
+                                   const double *gB, double *work) {
+    double *sq = work, *y = work + N, hdt = 0.5 * dt, total = 0.0;
+    int64_t i, j, k;
+    seq__hippo_sqrt(sq, N);
+    for (j = 0; j <= N; j++) {
+        for (i = N - 1; i >= 0; i--) { /* y = M^-T (column j of gA, or gB) */
+            double r = j < N ? gA[i * N + j] : gB[i];
+            for (k = i + 1; k < N; k++) r += hdt * seq__hippo_legs(sq, k, i) * y[k];
+            y[i] = r / (1.0 + hdt * (double)(i + 1));
+        }
+        for (i = 0; i < N; i++) { /* times column j of A (Abar + I) / 2, or of A Bbar / 2 + B */
+            double r = 0.0;
+            for (k = 0; k <= i; k++) r += seq__hippo_legs(sq, i, k) * (j < N ? Abar[k * N + j] + (k == j) : Bbar[k]);
+            total += y[i] * (0.5 * r + (j < N ? 0.0 : sq[i]));
+        }
+    }
+    return total;
+}
+
+/* m = the discretization of p's weights (m's memory bound by the caller). work: 2N
+ * doubles for LSSL, unused by S4D. */
+static void seq__s4_discretize(const seq__s4_ssm *p, const seq__s4_sys *m, double *work) {
+    int64_t H = p->H, N = p->N, h, j;
+    for (h = 0; h < H; h++) {
+        double dt = exp((double)p->log_dt->data[h]);
+        const float *C = p->C->data + h * N;
+        float *c = m->c + h * N;
+        m->D[h] = p->D->data[h];
+        if (p->dense) {
+            seq__s4_lssl_disc(dt, N, m->A + h * N * N, m->B + h * N, work);
+            memcpy(c, C, (size_t)N * sizeof(float));
+            continue;
+        }
+        for (j = 0; j < N / 2; j++) {
+            seq__cplx A, Abar, Bbar;
+            seq__s4d_zoh(dt, p->log_A_real->data[h * N / 2 + j], p->A_imag->data[h * N / 2 + j], &A, &Abar, &Bbar);
+            m->A[h * N + 2 * j] = (float)Abar.re;
+            m->A[h * N + 2 * j + 1] = (float)Abar.im;
+            m->B[h * N + 2 * j] = (float)Bbar.re;
+            m->B[h * N + 2 * j + 1] = (float)Bbar.im;
+            c[2 * j] = 2.0f * C[2 * j];
+            c[2 * j + 1] = -2.0f * C[2 * j + 1];
+        }
+    }
+}
+
+/* Adds the gradient of the weights of p given g, the gradient of its discretization m.
+ * S4D, per state: Abar = exp(dt A) moves with dt A Abar d(dt) and dt Abar dA; Bbar with
+ * Abar d(dt) and (dt Abar - Bbar) / A dA. */
+static void seq__s4_discretize_backward(seq_ctx *ctx, const seq__s4_ssm *p, const seq__s4_sys *m,
+                                        const seq__s4_grads *g) {
+    int64_t H = p->H, N = p->N, h, j;
+    float *glog_dt = seq__grad(ctx, p->log_dt), *gC = seq__grad(ctx, p->C), *gD = seq__grad(ctx, p->D);
+    float *glar = seq__grad(ctx, p->log_A_real), *gai = seq__grad(ctx, p->A_imag);
+    double *work = p->dense ? (double *)seq_ctx_alloc(ctx, (size_t)(2 * N) * sizeof(double)) : NULL;
+    if (p->dense && !work) return;
+    for (h = 0; h < H; h++) {
+        double dt = exp((double)p->log_dt->data[h]), gdt = 0.0;
+        if (gD) gD[h] += (float)g->D[h];
+        if (p->dense) {
+            if (gC)
+                for (j = 0; j < N; j++) gC[h * N + j] += (float)g->c[h * N + j];
+            if (glog_dt)
+                gdt = seq__s4_lssl_dt_grad(dt, N, m->A + h * N * N, m->B + h * N, g->A + h * N * N, g->B + h * N, work);
+        } else {
+            for (j = 0; j < N / 2; j++) {
+                int64_t q = h * N / 2 + j, o = h * N + 2 * j;
+                seq__cplx A, Abar, Bbar, gA;
+                seq__cplx gAbar = seq__c(g->A[o], g->A[o + 1]), gBbar = seq__c(g->B[o], g->B[o + 1]);
+                seq__s4d_zoh(dt, p->log_A_real->data[q], p->A_imag->data[q], &A, &Abar, &Bbar);
+                gdt += seq__cdot(gAbar, seq__cmul(A, Abar)) + seq__cdot(gBbar, Abar);
+                gA = seq__cmul(gAbar, seq__cconj(seq__c(dt * Abar.re, dt * Abar.im)));
+                {
+                    seq__cplx dB = seq__cdiv(seq__c(dt * Abar.re - Bbar.re, dt * Abar.im - Bbar.im), A);
+                    seq__cplx t = seq__cmul(gBbar, seq__cconj(dB));
+                    gA.re += t.re;
+                    gA.im += t.im;
+                }
+                if (glar) glar[q] += (float)(gA.re * A.re); /* d re(A) / d log_A_real = re(A) */
+                if (gai) gai[q] += (float)gA.im;
+                if (gC) {
+                    gC[2 * q] += (float)(2.0 * g->c[o]);
+                    gC[2 * q + 1] += (float)(-2.0 * g->c[o + 1]);
+                }
+            }
+        }
+        if (glog_dt) glog_dt[h] += (float)(dt * gdt);
+    }
+}
+
+/* Zeroed gradient accumulators shaped as m; 0 when the arena is out of memory. */
+static int seq__s4_grads_alloc(seq_ctx *ctx, const seq__s4_sys *m, seq__s4_grads *g) {
+    int64_t H = m->H, na = H * seq__s4_asize(m->dense, m->N);
+    g->A = (double *)seq__calloc(ctx, (size_t)(na + 2 * H * m->N + H) * sizeof(double));
+    if (!g->A) return 0;
+    g->B = g->A + na;
+    g->c = g->B + H * m->N;
+    g->D = g->c + H * m->N;
+    return 1;
+}
+
+/* --- recurrent form: one fused node over the whole sequence, BPTT backward ---------- */
+
+typedef struct seq__s4_scan_aux {
+    seq__s4_ssm ssm;
+    seq__s4_sys sys;
+    seq_tensor *x, *h0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+    float *states; /* (B,T,C,N) the state after each valid step */
+} seq__s4_scan_aux;
+
+/* Walks each row back from its last valid step with lam, the gradient of the state:
+ *     lam += dy_t c;  dx_t = Bbar.lam + D dy_t;  gBbar += lam x_t;  gAbar += lam s_{t-1}^T;
+ *     lam = reset_t ? 0 : Abar^T lam,
+ * and what is left at t = 0 belongs to h0. */
+static void seq__s4_scan_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__s4_scan_aux *a = (const seq__s4_scan_aux *)n->aux;
+    const seq__s4_sys *m = &a->sys;
+    seq_tensor *x = a->x, *y = n->out, *hn = n->extra_out[0];
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t, i;
+    float *gx = seq__grad(ctx, x), *gh0 = seq__grad(ctx, a->h0);
+    float *lam = (float *)seq_ctx_alloc(ctx, (size_t)N * sizeof(float));
+    seq__s4_grads g;
+    if (!lam || !seq__s4_grads_alloc(ctx, m, &g)) return;
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t h = c / m->G, len = seq__row_len(a->lengths, b, T);
+            const float *Bb = m->B + h * N, *cv = m->c + h * N;
+            if (hn && hn->grad) memcpy(lam, hn->grad + (b * C + c) * N, (size_t)N * sizeof(float));
+            else memset(lam, 0, (size_t)N * sizeof(float));
+            for (t = len - 1; t >= 0; t--) {
+                int64_t o = (b * T + t) * C + c;
+                int reset = a->resets && a->resets[b * T + t];
+                const float *s = a->states + o * N;
+                const float *prev = reset ? NULL : t > 0 ? s - C * N : a->h0 ? a->h0->data + (b * C + c) * N : NULL;
+                float dy = y->grad ? y->grad[o] : 0.0f, xv = x->data[o], dx = m->D[h] * dy;
+                for (i = 0; i < N; i++) {
+                    lam[i] += dy * cv[i];
+                    g.c[h * N + i] += (double)dy * s[i];
+                    g.B[h * N + i] += (double)lam[i] * xv;
+                    dx += Bb[i] * lam[i];
+                }
+                g.D[h] += (double)dy * xv;
+                if (gx) gx[o] += dx;
+                if (prev) seq__s4_outer(m, h, lam, prev, g.A);
+                if (reset) memset(lam, 0, (size_t)N * sizeof(float));
+                else seq__s4_apply_t(m, h, lam);
+            }
+            if (gh0)
+                for (i = 0; i < N; i++) gh0[(b * C + c) * N + i] += lam[i];
+        }
+    seq__s4_discretize_backward(ctx, &a->ssm, m, &g);
+}
+
+/* x (B,T,C) -> y (B,T,C) and hn (the state after each row's last valid step), step by
+ * step from h0 (or zeros). */
+static seq_tensor *seq__s4_scan(seq_ctx *ctx, const char *op, const seq__s4_ssm *p, const seq__s4_sys *m,
+                                seq_tensor *x, seq_tensor *h0, const int32_t *lengths, const uint8_t *resets,
+                                seq_tensor *hn, int nin, seq_tensor *const *ins) {
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t;
+    seq__s4_scan_aux *a = (seq__s4_scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_scan_aux));
+    seq_tensor *y = seq__out(ctx, op, 3, x->shape, nin, ins);
+    float *states = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * C * N) * sizeof(float) + 1);
+    seq__node *nd;
+    if (!a || !y || !states) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t len = seq__row_len(lengths, b, T), h = c / m->G;
+            float *s = hn->data + (b * C + c) * N; /* the running state ends as hn */
+            if (h0) memcpy(s, h0->data + (b * C + c) * N, (size_t)N * sizeof(float));
+            else memset(s, 0, (size_t)N * sizeof(float));
+            for (t = 0; t < len; t++) {
+                int64_t o = (b * T + t) * C + c;
+                if (resets && resets[b * T + t]) memset(s, 0, (size_t)N * sizeof(float));
+                y->data[o] = seq__s4_step1(m, h, s, x->data[o]);
+                memcpy(states + o * N, s, (size_t)N * sizeof(float));
+            }
+        }
+    a->ssm = *p;
+    a->sys = *m;
+    a->x = x;
+    a->h0 = h0;
+    a->lengths = lengths;
+    a->resets = resets;
+    a->states = states;
+    nd = seq__record(ctx, op, y, seq__s4_scan_backward, nin, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+    }
+    return y;
+}
+
+/* --- convolution form: kernel, FFT convolution, final state ------------------------- */
+
+typedef struct seq__s4_kernel_aux {
+    seq__s4_ssm ssm;
+    seq__s4_sys sys;
+} seq__s4_kernel_aux;
+
+/* The powers V_l = Abar^l Bbar are a recurrence too: backward carries u, the gradient of
+ * V_l, down from l = T-1 (u = dV_l + dK_l c + Abar^T u, gAbar += u V_{l-1}^T) and ends
+ * with gBbar = u. */
+static void seq__s4_kernel_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__s4_kernel_aux *a = (const seq__s4_kernel_aux *)n->aux;
+    const seq__s4_sys *m = &a->sys;
+    seq_tensor *K = n->out, *V = n->extra_out[0];
+    int64_t H = m->H, N = m->N, T = K->shape[1], h, l, i;
+    float *u = (float *)seq_ctx_alloc(ctx, (size_t)N * sizeof(float));
+    seq__s4_grads g;
+    if (!u || !seq__s4_grads_alloc(ctx, m, &g)) return;
+    for (h = 0; h < H; h++) {
+        const float *cv = m->c + h * N;
+        memset(u, 0, (size_t)N * sizeof(float));
+        for (l = T - 1; l >= 0; l--) {
+            const float *v = V->data + (h * T + l) * N;
+            float dk = K->grad ? K->grad[h * T + l] : 0.0f;
+            if (l < T - 1) { /* u is the gradient of V_{l+1} = Abar V_l */
+                seq__s4_outer(m, h, u, v, g.A);
+                seq__s4_apply_t(m, h, u);
+            }
+            for (i = 0; i < N; i++) {
+                u[i] += dk * cv[i] + (V->grad ? V->grad[(h * T + l) * N + i] : 0.0f);
+                g.c[h * N + i] += (double)dk * v[i];
+            }
+        }
+        for (i = 0; i < N; i++) g.B[h * N + i] += u[i];
+    }
+    seq__s4_discretize_backward(ctx, &a->ssm, m, &g);
+}
+
+/* The weights -> K (H,T), K[h,l] = c_h . V_l, and V (H,T,N), V_l = Abar^l Bbar (for S4D
+ * the Vandermonde powers of the diagonal times Bbar, so K_l = 2 Re(C Abar^l Bbar)). */
+static seq_tensor *seq__s4_kernel(seq_ctx *ctx, const char *op, const seq__s4_ssm *p, const seq__s4_sys *m,
+                                  int64_t T, seq_tensor **V_out) {
+    int64_t H = m->H, N = m->N, h, l, i, shape[3];
+    seq_tensor *ins[5], *K, *V;
+    seq__s4_kernel_aux *a = (seq__s4_kernel_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_kernel_aux));
+    seq__node *nd;
+    ins[0] = p->log_dt;
+    ins[1] = p->C;
+    ins[2] = p->log_A_real;
+    ins[3] = p->A_imag;
+    ins[4] = p->D;
+    shape[0] = H;
+    shape[1] = T;
+    shape[2] = N;
+    K = seq__out(ctx, op, 2, shape, 5, ins);
+    V = seq__out(ctx, op, 3, shape, 5, ins);
+    if (!a || !K || !V) return NULL;
+    for (h = 0; h < H; h++) {
+        const float *cv = m->c + h * N;
+        for (l = 0; l < T; l++) {
+            float *v = V->data + (h * T + l) * N, k = 0.0f;
+            if (l == 0) memcpy(v, m->B + h * N, (size_t)N * sizeof(float));
+            else {
+                memcpy(v, v - N, (size_t)N * sizeof(float));
+                seq__s4_apply(m, h, v);
+            }
+            for (i = 0; i < N; i++) k += cv[i] * v[i];
+            K->data[h * T + l] = k;
+        }
+    }
+    a->ssm = *p;
+    a->sys = *m;
+    nd = seq__record(ctx, op, K, seq__s4_kernel_backward, 4, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = V;
+    }
+    *V_out = V;
+    return K;
+}
+
+typedef struct seq__s4_conv_aux {
+    int64_t G, n;           /* channels per kernel, transform size */
+    const int32_t *lengths;
+    double *w, *KF;         /* twiddles; the kernels' spectra (H, n+2) */
+} seq__s4_conv_aux;
+
+/* Correlations by the same transforms: dx_t = sum_l K_l dy_{t+l} (+ D dy_t) is
+ * IFFT(DY conj KF), and dK_l = sum_t dy_{t+l} x_t is IFFT(DY conj X), summed over every
+ * row and channel of a kernel in the frequency domain before one inverse per kernel. */
+static void seq__s4_conv_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *K = n->in[1], *D = n->in[2], *y = n->out;
+    const seq__s4_conv_aux *a = (const seq__s4_conv_aux *)n->aux;
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], H = K->shape[0], nf = a->n, b, c, t;
+    float *gx = seq__grad(ctx, x), *gK = seq__grad(ctx, K), *gD = seq__grad(ctx, D);
+    double *DY = (double *)seq_ctx_alloc(ctx, (size_t)(nf + 2) * sizeof(double));
+    double *tmp = (double *)seq_ctx_alloc(ctx, (size_t)(nf + 2) * sizeof(double));
+    double *dKF = gK ? (double *)seq__calloc(ctx, (size_t)(H * (nf + 2)) * sizeof(double)) : NULL;
+    if (!DY || !tmp || (gK && !dKF)) return;
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t h = c / a->G, len = seq__row_len(a->lengths, b, T), o = b * T * C + c;
+            seq__fft_load(DY, y->grad + o, C, len, nf, a->w);
+            if (gx) {
+                seq__fft_mul(tmp, DY, a->KF + h * (nf + 2), nf, 1);
+                seq__fft_real_inverse(tmp, nf, a->w);
+                for (t = 0; t < len; t++) gx[o + t * C] += (float)tmp[t] + D->data[h] * y->grad[o + t * C];
+            }
+            if (dKF) {
+                double *acc = dKF + h * (nf + 2);
+                int64_t k;
+                seq__fft_load(tmp, x->data + o, C, len, nf, a->w);
+                seq__fft_mul(tmp, DY, tmp, nf, 1);
+                for (k = 0; k < nf + 2; k++) acc[k] += tmp[k];
+            }
+            if (gD) {
+                double s = 0.0;
+                for (t = 0; t < len; t++) s += (double)y->grad[o + t * C] * x->data[o + t * C];
+                gD[h] += (float)s;
+            }
+        }
+    for (c = 0; dKF && c < H; c++) {
+        seq__fft_real_inverse(dKF + c * (nf + 2), nf, a->w);
+        for (t = 0; t < T; t++) gK[c * T + t] += (float)dKF[c * (nf + 2) + t];
+    }
+}
+
+/* x (B,T,C), K (H,T), D (H) -> y (B,T,C), y[b,t,c] = sum_{l<=t} K[h,l] x[b,t-l,c] + D[h] x[b,t,c]
+ * with h = c / G, by FFT; 0 past each row's length (the inputs there are never read). */
+static seq_tensor *seq__s4_conv(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *K, seq_tensor *D, int64_t G,
+                                const int32_t *lengths) {
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], H = K->shape[0], nf = seq__fft_size(T), b, c, t;
+    seq__s4_conv_aux *a = (seq__s4_conv_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_conv_aux));
+    seq_tensor *ins[3], *y;
+    double *buf;
+    seq__node *nd;
+    ins[0] = x;
+    ins[1] = K;
+    ins[2] = D;
+    y = seq__out(ctx, op, 3, x->shape, 3, ins);
+    buf = (double *)seq_ctx_alloc(ctx, (size_t)(nf + 2) * sizeof(double));
+    if (!a || !y || !buf) return NULL;
+    a->G = G;
+    a->n = nf;
+    a->lengths = lengths;
+    a->w = (double *)seq_ctx_alloc(ctx, (size_t)nf * sizeof(double));
+    a->KF = (double *)seq_ctx_alloc(ctx, (size_t)(H * (nf + 2)) * sizeof(double));
+    if (!a->w || !a->KF) return NULL;
+    seq__fft_twiddles(a->w, nf);
+    for (c = 0; c < H; c++) seq__fft_load(a->KF + c * (nf + 2), K->data + c * T, 1, T, nf, a->w);
+    memset(y->data, 0, (size_t)y->numel * sizeof(float));
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t h = c / G, len = seq__row_len(lengths, b, T), o = b * T * C + c;
+            seq__fft_load(buf, x->data + o, C, len, nf, a->w);
+            seq__fft_mul(buf, buf, a->KF + h * (nf + 2), nf, 0);
+            seq__fft_real_inverse(buf, nf, a->w);
+            for (t = 0; t < len; t++) y->data[o + t * C] = (float)buf[t] + D->data[h] * x->data[o + t * C];
+        }
+    nd = seq__record(ctx, op, y, seq__s4_conv_backward, 3, ins);
+    if (nd) nd->aux = a;
+    return y;
+}
+
+typedef struct seq__s4_state_aux {
+    int64_t G;
+    const int32_t *lengths;
+} seq__s4_state_aux;
+
+static void seq__s4_conv_state_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *V = n->in[1], *hn = n->out;
+    const seq__s4_state_aux *a = (const seq__s4_state_aux *)n->aux;
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = V->shape[2], b, c, j, i;
+    float *gx = seq__grad(ctx, x), *gV = seq__grad(ctx, V);
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t len = seq__row_len(a->lengths, b, T), h = c / a->G;
+            const float *g = hn->grad + (b * C + c) * N;
+            for (j = 0; j < len; j++) {
+                int64_t o = (b * T + len - 1 - j) * C + c;
+                const float *v = V->data + (h * T + j) * N;
+                float dx = 0.0f;
+                for (i = 0; i < N; i++) {
+                    dx += v[i] * g[i];
+                    if (gV) gV[(h * T + j) * N + i] += g[i] * x->data[o];
+                }
+                if (gx) gx[o] += dx;
+            }
+        }
+}
+
+/* The state after each row's last valid step, read off the kernel's powers:
+ * x (B,T,C), V (H,T,N) -> hn[b,c] = sum_{j<len} V[c/G, j] x[b, len-1-j, c], shaped as
+ * `shape` (B*C*N elements). */
+static seq_tensor *seq__s4_conv_state(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *V, int64_t G,
+                                      const int32_t *lengths, int ndim, const int64_t *shape) {
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = V->shape[2], b, c, j, i;
+    seq__s4_state_aux *a = (seq__s4_state_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_state_aux));
+    seq_tensor *ins[2], *hn;
+    seq__node *nd;
+    ins[0] = x;
+    ins[1] = V;
+    hn = seq__out(ctx, op, ndim, shape, 2, ins);
+    if (!a || !hn) return NULL;
+    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
+    for (b = 0; b < B; b++)
+        for (c = 0; c < C; c++) {
+            int64_t len = seq__row_len(lengths, b, T);
+            float *s = hn->data + (b * C + c) * N;
+            for (j = 0; j < len; j++) {
+                const float *v = V->data + ((c / G) * T + j) * N;
+                float xv = x->data[(b * T + len - 1 - j) * C + c];
+                for (i = 0; i < N; i++) s[i] += v[i] * xv;
+            }
+        }
+    a->G = G;
+    a->lengths = lengths;
+    nd = seq__record(ctx, op, hn, seq__s4_conv_state_backward, 2, ins);
+    if (nd) nd->aux = a;
+    return hn;
+}
+
+/* --- the shared forward -------------------------------------------------------------- */
+
+/* The state shape of B rows: (B,C,N/2,2) complex pairs (S4D) or (B,C,N) (LSSL). */
+static int seq__s4_state_shape(const seq__s4_ssm *p, int64_t B, int64_t *shape) {
+    shape[0] = B;
+    shape[1] = p->H * p->G;
+    shape[2] = p->dense ? p->N : p->N / 2;
+    shape[3] = 2;
+    return p->dense ? 3 : 4;
+}
+
+/* x (B,T,H*G) -> y (B,T,H*G) and *hn, in the form mode asks for (the recurrent one
+ * whenever h0 or resets are given); *hn (when hn is not NULL) the final state. Checks x,
+ * h0 and lengths; reports as op. */
+static seq_tensor *seq__s4_core(seq_ctx *ctx, const char *op, const seq__s4_ssm *p, seq_s4_mode mode, seq_tensor *x,
+                                seq_tensor *h0, const int32_t *lengths, const uint8_t *resets, seq_tensor **hn) {
+    int64_t C = p->H * p->G, B, T, shape[4];
+    int sd;
+    seq_tensor *ins[7], *y, *K, *V;
+    seq__s4_sys m;
+    float *mem;
+    double *work;
+    ins[0] = x;
+    ins[1] = h0;
+    ins[2] = p->log_dt;
+    ins[3] = p->C;
+    ins[4] = p->D;
+    ins[5] = p->log_A_real;
+    ins[6] = p->A_imag;
+    if (x->dtype != SEQ_F32 || x->ndim != 3 || x->shape[0] < 1 || x->shape[1] < 1 || x->shape[2] != C) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)C);
+        return NULL;
+    }
+    B = x->shape[0];
+    T = x->shape[1];
+    sd = seq__s4_state_shape(p, B, shape);
+    if (h0 && (h0->dtype != SEQ_F32 || h0->ndim != sd || h0->numel != B * C * p->N ||
+               memcmp(h0->shape, shape, (size_t)sd * sizeof(int64_t)) != 0)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 must be (%lld,%lld,%lld%s)", (long long)B, (long long)C,
+                      (long long)shape[2], sd == 4 ? ",2" : "");
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, lengths, B, T) || !seq__finite_ok(ctx, op, "x", x->data, x->numel) ||
+        (h0 && !seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)))
+        return NULL;
+    lengths = (const int32_t *)seq__arena_copy(ctx, lengths, (size_t)B * sizeof(int32_t));
+    resets = (const uint8_t *)seq__arena_copy(ctx, resets, (size_t)(B * T));
+    mem = (float *)seq_ctx_alloc(ctx, (size_t)seq__s4_sys_floats(p->dense, p->H, p->N) * sizeof(float));
+    work = (double *)seq_ctx_alloc(ctx, (size_t)(2 * p->N) * sizeof(double));
+    if (!mem || !work || ctx->status != SEQ_OK) return NULL;
+    seq__s4_sys_bind(&m, p->dense, p->H, p->N, p->G, mem);
+    seq__s4_discretize(p, &m, work);
+    if (mode == SEQ_S4_MODE_RECURRENT || h0 || resets) {
+        seq_tensor *state = seq__out(ctx, op, sd, shape, 7, ins);
+        if (!state) return NULL;
+        if (hn) *hn = state;
+        return seq__s4_scan(ctx, op, p, &m, x, h0, lengths, resets, state, 7, ins);
+    }
+    K = seq__s4_kernel(ctx, op, p, &m, T, &V);
+    if (!K) return NULL;
+    y = seq__s4_conv(ctx, op, x, K, p->D, p->G, lengths);
+    if (hn) *hn = seq__s4_conv_state(ctx, op, x, V, p->G, lengths, sd, shape);
+    return ctx->status == SEQ_OK ? y : NULL;
+}
+
+/* --- layers: configuration and weights ------------------------------------------------ */
+
+/* The checks every S4-family config shares; SEQ_OK or the error, naming fn and prefix. */
+static seq_status seq__s4_config_ok(const char *fn, const char *prefix, int64_t H, int64_t N, int even, float dt_min,
+                                    float dt_max, seq_s4_mode mode) {
+    if (H < 1 || N < 1 || (even && N % 2) || !(dt_min > 0.0f) || !(dt_max >= dt_min) || !isfinite(dt_max) ||
+        (int)mode < 0 || mode >= SEQ_S4_MODE_COUNT)
+        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld%s, dt [%g, %g], mode %d)", fn,
+                        prefix, (long long)H, (long long)N, even ? " (even)" : "", (double)dt_min, (double)dt_max,
+                        (int)mode);
+    return SEQ_OK;
+}
+
+/* Registers "<prefix>.<name>" with weight-decay multiplier decay; NULL on failure (the
+ * error set by seq_params_add). */
+static seq_tensor *seq__s4_add(seq_params *P, const char *prefix, const char *name, int ndim, int64_t d0, int64_t d1,
+                               int64_t d2, seq_init init, float decay) {
+    char full[256];
+    int64_t shape[3];
+    seq_tensor *t;
+    shape[0] = d0;
+    shape[1] = d1;
+    shape[2] = d2;
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    t = seq_params_add(P, full, ndim, shape, init);
+    if (t) seq_params_entry(P, full)->decay = decay;
+    return t;
+}
+
+static void seq__s4d_ssm(const seq_s4d *l, int64_t G, seq__s4_ssm *p) {
+    p->dense = 0;
+    p->H = l->cfg.d_model;
+    p->N = l->cfg.d_state;
+    p->G = G;
+    p->log_dt = l->log_dt;
+    p->C = l->C;
+    p->D = l->D;
+    p->log_A_real = l->log_A_real;
+    p->A_imag = l->A_imag;
+}
+
+static void seq__lssl_ssm(const seq_lssl *l, seq__s4_ssm *p) {
+    p->dense = 1;
+    p->H = l->cfg.d_model;
+    p->N = l->cfg.d_state;
+    p->G = 1;
+    p->log_dt = l->log_dt;
+    p->C = l->C;
+    p->D = l->D;
+    p->log_A_real = p->A_imag = NULL;
+}
+
+/* S4D's and LSSL's forward once the layer is known to be set up: io's one state. */
+static seq_tensor *seq__s4_forward(seq_ctx *ctx, const char *op, const seq__s4_ssm *p, seq_s4_mode mode, seq_tensor *x,
+                                   seq_rnn_io *io) {
+    seq_tensor *hn = NULL, *y;
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "io->c0 must be NULL: the layer has one state, io->h0");
+        return NULL;
+    }
+    y = seq__s4_core(ctx, op, p, mode, x, io ? io->h0 : NULL, io ? io->lengths : NULL, io ? io->resets : NULL,
+                     io ? &hn : NULL);
+    if (y && io) {
+        io->hn = hn;
+        io->cn = NULL;
+    }
+    return y;
+}
+
+/* 1 when the layer's weights exist and are allocated; otherwise 0 with the ctx error set. */
+static int seq__s4_ready(seq_ctx *ctx, const char *op, const seq_tensor *first) {
+    if (!first) seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer");
+    else if (!first->data) seq__ctx_fail(ctx, SEQ_ERR_STATE, op, "parameters not allocated (seq_params_alloc)");
+    return first && first->data;
+}
+
+/* --- step states ---------------------------------------------------------------------- */
+
+/* A zero state of `batch` rows for p's weights, discretized now. */
+static seq_status seq__s4_state_init(const char *fn, const seq__s4_ssm *p, void *alloc_ud, seq_s4_state *st,
+                                     int64_t batch) {
+    int64_t C = p->H * p->G, ns;
+    seq__s4_sys m;
+    double *work;
+    memset(st, 0, sizeof *st);
+    if (!p->log_dt->data) return seq__err(SEQ_ERR_STATE, "%s: parameters not allocated (seq_params_alloc)", fn);
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+    ns = batch * C * p->N;
+    st->s = (float *)SEQ_MALLOC(alloc_ud, (size_t)(ns + seq__s4_sys_floats(p->dense, p->H, p->N)) * sizeof(float));
+    work = (double *)SEQ_MALLOC(alloc_ud, (size_t)(2 * p->N) * sizeof(double));
+    if (!st->s || !work) {
+        SEQ_FREE(alloc_ud, st->s);
+        SEQ_FREE(alloc_ud, work);
+        st->s = NULL;
+        return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    st->weights = st->s + ns;
+    seq__s4_sys_bind(&m, p->dense, p->H, p->N, p->G, st->weights);
+    seq__s4_discretize(p, &m, work);
+    SEQ_FREE(alloc_ud, work);
+    st->batch = batch;
+    st->kernels = p->H;
+    st->channels = C;
+    st->n = p->N;
+    st->dense = p->dense;
+    st->alloc_ud = alloc_ud;
+    memset(st->s, 0, (size_t)ns * sizeof(float));
+    return SEQ_OK;
+}
+
+static void seq__s4_state_reset(seq_s4_state *st) {
+    if (st && st->s) memset(st->s, 0, (size_t)(st->batch * st->channels * st->n) * sizeof(float));
+}
+
+static void seq__s4_state_free(seq_s4_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->s);
+    memset(st, 0, sizeof *st);
+}
+
+/* SEQ_OK when the n floats at x are finite, else SEQ_ERR_NUMERIC naming fn. */
+static seq_status seq__s4_finite_in(const char *fn, const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i])) return seq__err(SEQ_ERR_NUMERIC, "%s: input[%lld] is not finite", fn, (long long)i);
+    return SEQ_OK;
+}
+
+/* x_t (B,C) -> y_t (B,C) through st's systems. */
+static void seq__s4_state_advance(seq_s4_state *st, const float *x_t, float *y_t) {
+    int64_t C = st->channels, i;
+    seq__s4_sys m;
+    seq__s4_sys_bind(&m, st->dense, st->kernels, st->n, C / st->kernels, st->weights);
+    for (i = 0; i < st->batch * C; i++) y_t[i] = seq__s4_step1(&m, (i % C) / m.G, st->s + i * st->n, x_t[i]);
+}
+
+/* S4D's and LSSL's step: st must have been made for a layer of this shape. */
+static seq_status seq__s4_step(const char *fn, seq_s4_state *st, int dense, int64_t H, int64_t N, const float *x_t,
+                               float *y_t) {
+    seq_status s;
+    if (!st || !st->s || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
+    if (st->dense != dense || st->channels != H || st->kernels != H || st->n != N)
+        return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
+    s = seq__s4_finite_in(fn, x_t, st->batch * H);
+    if (s == SEQ_OK) seq__s4_state_advance(st, x_t, y_t);
+    return s;
+}
+
+/* --- S4D -------------------------------------------------------------------------------- */
+
+SEQDEF seq_s4d_config seq_s4d_config_default(int64_t d_model, int64_t d_state) {
+    seq_s4d_config c;
+    c.d_model = d_model;
+    c.d_state = d_state;
+    c.init = SEQ_S4D_LIN;
+    c.dt_min = 1e-3f;
+    c.dt_max = 1e-1f;
+    c.mode = SEQ_S4_MODE_CONV;
+    return c;
+}
+
+SEQDEF seq_status seq_s4d_init(seq_s4d *l, seq_params *P, const char *prefix, seq_s4d_config cfg) {
+    int64_t H = cfg.d_model, N2 = cfg.d_state / 2;
+    seq_status s;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_s4d_init: NULL argument");
+    s = seq__s4_config_ok("seq_s4d_init", prefix, H, cfg.d_state, 1, cfg.dt_min, cfg.dt_max, cfg.mode);
+    if (s != SEQ_OK) return s;
+    if ((int)cfg.init < 0 || cfg.init >= SEQ_S4D_INIT_COUNT)
+        return seq__err(SEQ_ERR_INVALID, "seq_s4d_init: '%s': unknown init %d", prefix, (int)cfg.init);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    /* as s4d.py: the SSM's own weights (dt, A) take no weight decay */
+    l->log_dt = seq__s4_add(P, prefix, "kernel.log_dt", 1, H, 0, 0, seq_init_uniform(logf(cfg.dt_min), logf(cfg.dt_max)), 0.0f);
+    l->C = seq__s4_add(P, prefix, "kernel.C", 3, H, N2, 2, seq_init_normal(0.0f, sqrtf(0.5f)), 1.0f);
+    l->log_A_real = seq__s4_add(P, prefix, "kernel.log_A_real", 2, H, N2, 0, seq_init_constant(logf(0.5f)), 0.0f);
+    l->A_imag = seq__s4_add(P, prefix, "kernel.A_imag", 2, H, N2, 0, seq_init_zeros(), 0.0f);
+    l->D = seq__s4_add(P, prefix, "D", 1, H, 0, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
+    if (!l->log_dt || !l->C || !l->log_A_real || !l->A_imag || !l->D) return seq__errstatus;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_s4d_init_A(const seq_s4d *l) {
+    double pi = acos(-1.0), N;
+    int64_t h, n, N2;
+    if (!l || !l->A_imag) return seq__err(SEQ_ERR_INVALID, "seq_s4d_init_A: NULL or uninitialized layer");
+    if (!l->A_imag->data) return seq__err(SEQ_ERR_STATE, "seq_s4d_init_A: parameters not allocated (seq_params_alloc)");
+    N = (double)l->cfg.d_state;
+    N2 = l->cfg.d_state / 2;
+    for (h = 0; h < l->cfg.d_model; h++)
+        for (n = 0; n < N2; n++)
+            l->A_imag->data[h * N2 + n] =
+                (float)(l->cfg.init == SEQ_S4D_LIN ? pi * (double)n : N / pi * (N / (2.0 * (double)n + 1.0) - 1.0));
+    return SEQ_OK;
+}
+
+SEQDEF seq_tensor *seq_s4d_forward(seq_ctx *ctx, const seq_s4d *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_s4d_forward";
+    seq__s4_ssm p;
+    if (!seq__ok(ctx, op, 1, &x) || !seq__s4_ready(ctx, op, l ? l->log_dt : NULL)) return NULL;
+    seq__s4d_ssm(l, 1, &p);
+    return seq__s4_forward(ctx, op, &p, l->cfg.mode, x, io);
+}
+
+SEQDEF seq_status seq_s4d_state_init(const seq_s4d *l, seq_s4d_state *st, int64_t batch) {
+    seq__s4_ssm p;
+    if (!l || !st || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_s4d_state_init: NULL or uninitialized layer");
+    seq__s4d_ssm(l, 1, &p);
+    return seq__s4_state_init("seq_s4d_state_init", &p, l->alloc_ud, st, batch);
+}
+SEQDEF void seq_s4d_state_reset(seq_s4d_state *st) { seq__s4_state_reset(st); }
+SEQDEF void seq_s4d_state_free(seq_s4d_state *st) { seq__s4_state_free(st); }
+
+SEQDEF seq_status seq_s4d_step(const seq_s4d *l, seq_s4d_state *st, const float *x_t, float *y_t) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_s4d_step: NULL layer");
+    return seq__s4_step("seq_s4d_step", st, 0, l->cfg.d_model, l->cfg.d_state, x_t, y_t);
+}
+
+/* --- LSSL ------------------------------------------------------------------------------- */
+
+SEQDEF seq_lssl_config seq_lssl_config_default(int64_t d_model, int64_t d_state) {
+    seq_lssl_config c;
+    c.d_model = d_model;
+    c.d_state = d_state;
+    c.dt_min = 1e-3f;
+    c.dt_max = 1e-1f;
+    c.mode = SEQ_S4_MODE_CONV;
+    return c;
+}
+
+SEQDEF seq_status seq_lssl_init(seq_lssl *l, seq_params *P, const char *prefix, seq_lssl_config cfg) {
+    int64_t H = cfg.d_model, N = cfg.d_state;
+    seq_status s;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lssl_init: NULL argument");
+    s = seq__s4_config_ok("seq_lssl_init", prefix, H, N, 0, cfg.dt_min, cfg.dt_max, cfg.mode);
+    if (s != SEQ_OK) return s;
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    l->log_dt = seq__s4_add(P, prefix, "log_dt", 1, H, 0, 0, seq_init_uniform(logf(cfg.dt_min), logf(cfg.dt_max)), 0.0f);
+    l->C = seq__s4_add(P, prefix, "C", 2, H, N, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
+    l->D = seq__s4_add(P, prefix, "D", 1, H, 0, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
+    if (!l->log_dt || !l->C || !l->D) return seq__errstatus;
+    return SEQ_OK;
+}
+
+SEQDEF seq_tensor *seq_lssl_forward(seq_ctx *ctx, const seq_lssl *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_lssl_forward";
+    seq__s4_ssm p;
+    if (!seq__ok(ctx, op, 1, &x) || !seq__s4_ready(ctx, op, l ? l->log_dt : NULL)) return NULL;
+    seq__lssl_ssm(l, &p);
+    return seq__s4_forward(ctx, op, &p, l->cfg.mode, x, io);
+}
+
+SEQDEF seq_status seq_lssl_state_init(const seq_lssl *l, seq_lssl_state *st, int64_t batch) {
+    seq__s4_ssm p;
+    if (!l || !st || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_lssl_state_init: NULL or uninitialized layer");
+    seq__lssl_ssm(l, &p);
+    return seq__s4_state_init("seq_lssl_state_init", &p, l->alloc_ud, st, batch);
+}
+SEQDEF void seq_lssl_state_reset(seq_lssl_state *st) { seq__s4_state_reset(st); }
+SEQDEF void seq_lssl_state_free(seq_lssl_state *st) { seq__s4_state_free(st); }
+
+SEQDEF seq_status seq_lssl_step(const seq_lssl *l, seq_lssl_state *st, const float *x_t, float *y_t) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_lssl_step: NULL layer");
+    return seq__s4_step("seq_lssl_step", st, 1, l->cfg.d_model, l->cfg.d_state, x_t, y_t);
+}
+
+/* --- H3 --------------------------------------------------------------------------------- */
+
+/* The shift SSM as one node: a depthwise causal convolution whose history is the shift
+ * register, so it honors an initial register c0, resets (an empty register) and lengths. */
+typedef struct seq__h3_shift_aux {
+    seq_tensor *k, *S, *Dk, *c0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+} seq__h3_shift_aux;
+
+/* Where k_{t-i} of row b, channel c is, for step t of a segment that starts at s0: in
+ * k (kbase, (B,T,D)), in the initial register (cbase, (B,D,N), entry n = k_{-1-n}; only
+ * for the row's first segment), or nowhere (NULL: zero, or a NULL base). */
+static float *seq__h3_lag(float *kbase, float *cbase, int64_t T, int64_t D, int64_t N, int64_t b, int64_t c,
+                          int64_t t, int64_t s0, int64_t i) {
+    int64_t u = t - i;
+    if (u >= s0) return kbase ? kbase + (b * T + u) * D + c : NULL;
+    if (s0 == 0 && cbase && -1 - u < N) return cbase + (b * D + c) * N + (-1 - u);
+    return NULL;
+}
+
+static void seq__h3_shift_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__h3_shift_aux *a = (const seq__h3_shift_aux *)n->aux;
+    seq_tensor *k = a->k, *y = n->out, *cn = n->extra_out[0];
+    int64_t B = k->shape[0], T = k->shape[1], D = k->shape[2], N = a->S->shape[2], b, c, t, i;
+    float *gk = seq__grad(ctx, k), *gS = seq__grad(ctx, a->S), *gDk = seq__grad(ctx, a->Dk);
+    float *gc0 = seq__grad(ctx, a->c0), *c0 = a->c0 ? a->c0->data : NULL;
+    for (b = 0; b < B; b++)
+        for (c = 0; c < D; c++) {
+            int64_t len = seq__row_len(a->lengths, b, T), s0 = 0;
+            const float *S = a->S->data + c * N;
+            for (t = 0; t < len; t++) {
+                int64_t o = (b * T + t) * D + c;
+                float dy = y->grad ? y->grad[o] : 0.0f;
+                if (a->resets && a->resets[b * T + t]) s0 = t;
+                if (gDk) gDk[c] += dy * k->data[o];
+                if (gk) gk[o] += a->Dk->data[c] * dy;
+                for (i = 0; i < N; i++) {
+                    float *v = seq__h3_lag(k->data, c0, T, D, N, b, c, t, s0, i);
+                    float *g = seq__h3_lag(gk, gc0, T, D, N, b, c, t, s0, i);
+                    if (gS && v) gS[c * N + i] += dy * *v;
+                    if (g) *g += dy * S[i];
+                }
+            }
+            if (cn && cn->grad) /* the final register is k (or c0) at the last N lags */
+                for (i = 0; i < N; i++) {
+                    float *g = seq__h3_lag(gk, gc0, T, D, N, b, c, len - 1, s0, i);
+                    if (g) *g += cn->grad[(b * D + c) * N + i];
+                }
+        }
+}
+
+/* k (B,T,D), taps S (1,D,N), skip Dk (D), c0 (B,D,N) or NULL ->
+ * y_t = sum_{i<N} S[c,i] k_{t-i} + Dk[c] k_t (B,T,D), 0 past a length, and *cn the
+ * register after each row's last valid step. */
+static seq_tensor *seq__h3_shift(seq_ctx *ctx, const char *op, const seq_h3 *l, seq_tensor *k, seq_tensor *c0,
+                                 const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
+    int64_t B, T, D, N = l->cfg.d_state, b, c, t, i, shape[3];
+    seq__h3_shift_aux *a = (seq__h3_shift_aux *)seq_ctx_alloc(ctx, sizeof(seq__h3_shift_aux));
+    seq_tensor *ins[4], *y;
+    float *c0d = c0 ? c0->data : NULL;
+    seq__node *nd;
+    if (!k || !a) return NULL;
+    B = k->shape[0];
+    T = k->shape[1];
+    D = k->shape[2];
+    ins[0] = k;
+    ins[1] = l->shift_C;
+    ins[2] = l->shift_D;
+    ins[3] = c0;
+    shape[0] = B;
+    shape[1] = D;
+    shape[2] = N;
+    y = seq__out(ctx, op, 3, k->shape, 4, ins);
+    *cn = seq__out(ctx, op, 3, shape, 4, ins);
+    a->lengths = (const int32_t *)seq__arena_copy(ctx, lengths, (size_t)B * sizeof(int32_t));
+    a->resets = (const uint8_t *)seq__arena_copy(ctx, resets, (size_t)(B * T));
+    if (!y || !*cn || ctx->status != SEQ_OK) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float));
+    for (b = 0; b < B; b++)
+        for (c = 0; c < D; c++) {
+            int64_t len = seq__row_len(lengths, b, T), s0 = 0;
+            const float *S = l->shift_C->data + c * N;
+            for (t = 0; t < len; t++) {
+                int64_t o = (b * T + t) * D + c;
+                float acc = l->shift_D->data[c] * k->data[o];
+                if (resets && resets[b * T + t]) s0 = t;
+                for (i = 0; i < N; i++) {
+                    const float *v = seq__h3_lag(k->data, c0d, T, D, N, b, c, t, s0, i);
+                    if (v) acc += S[i] * *v;
+                }
+                y->data[o] = acc;
+            }
+            for (i = 0; i < N; i++) {
+                const float *v = seq__h3_lag(k->data, c0d, T, D, N, b, c, len - 1, s0, i);
+                (*cn)->data[(b * D + c) * N + i] = v ? *v : 0.0f;
+            }
+        }
+    a->k = k;
+    a->S = l->shift_C;
+    a->Dk = l->shift_D;
+    a->c0 = c0;
+    nd = seq__record(ctx, op, y, seq__h3_shift_backward, 4, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = *cn;
+    }
+    return y;
+}
+
+/* k, v (B,T,H*d) -> kv (B,T,H*d*d), kv[h,i,j] = k[h*d+i] v[h*d+j]: per head an outer product. */
+static seq_tensor *seq__h3_outer(seq_ctx *ctx, seq_tensor *k, seq_tensor *v, int64_t d) {
+    int64_t sk[3], sv[3], skv[3];
+    if (!k || !v) return NULL;
+    if (d == 1) return seq_mul(ctx, k, v);
+    sk[0] = sv[0] = k->shape[0] * k->shape[1] * (k->shape[2] / d);
+    sk[1] = sv[2] = d;
+    sk[2] = sv[1] = 1;
+    skv[0] = k->shape[0];
+    skv[1] = k->shape[1];
+    skv[2] = k->shape[2] * d;
+    return seq_reshape(ctx, seq_matmul(ctx, seq_reshape(ctx, k, 3, sk), seq_reshape(ctx, v, 3, sv), 0, 0), 3, skv);
+}
+
+/* q (B,T,H*d), s (B,T,H*d*d) -> y (B,T,d*H), y[j*H+h] = sum_i q[h*d+i] s[(h*d+i)*d+j]:
+ * each head's query contracts its d x d block; the heads interleave as h3.py's
+ * '(d h)' layout. */
+static seq_tensor *seq__h3_gate(seq_ctx *ctx, seq_tensor *q, seq_tensor *s, int64_t d) {
+    int64_t sq[3], ss[3], sh[4], sy[3], B, T, D;
+    if (!q || !s) return NULL;
+    if (d == 1) return seq_mul(ctx, q, s);
+    B = q->shape[0];
+    T = q->shape[1];
+    D = q->shape[2];
+    sq[0] = ss[0] = B * T * (D / d);
+    sq[1] = 1;
+    sq[2] = ss[1] = ss[2] = d;
+    sh[0] = sy[0] = B;
+    sh[1] = sy[1] = T;
+    sh[2] = D / d;
+    sh[3] = d;
+    sy[2] = D;
+    return seq_reshape(
+        ctx,
+        seq_transpose(ctx, seq_reshape(ctx, seq_matmul(ctx, seq_reshape(ctx, q, 3, sq), seq_reshape(ctx, s, 3, ss), 0, 0), 4, sh),
+                      2, 3),
+        3, sy);
+}
+
+/* (B,T,D) ones before each row's length and zeros after: multiplies the output so the
+ * padding reads 0 past the output projection's bias. */
+static seq_tensor *seq__h3_mask(seq_ctx *ctx, const seq_tensor *u, const int32_t *lengths) {
+    seq_tensor *m = seq_tensor_new(ctx, SEQ_F32, 3, u->shape);
+    int64_t B = u->shape[0], T = u->shape[1], D = u->shape[2], b, i;
+    if (!m) return NULL;
+    for (b = 0; b < B; b++)
+        for (i = 0; i < lengths[b] * D; i++) m->data[b * T * D + i] = 1.0f;
+    return m;
+}
+
+SEQDEF seq_h3_config seq_h3_config_default(int64_t d_model, int64_t d_state) {
+    seq_h3_config c;
+    c.d_model = d_model;
+    c.d_state = d_state;
+    c.head_dim = 1;
+    c.init = SEQ_S4D_LIN;
+    c.dt_min = 1e-3f;
+    c.dt_max = 1e-1f;
+    c.mode = SEQ_S4_MODE_CONV;
+    return c;
+}
+
+SEQDEF seq_status seq_h3_init(seq_h3 *l, seq_params *P, const char *prefix, seq_h3_config cfg) {
+    static const char *const proj[4] = {"q_proj", "k_proj", "v_proj", "output_linear"};
+    int64_t D = cfg.d_model, N = cfg.d_state;
+    float bound = 1.0f / sqrtf((float)(D > 0 ? D : 1)), sbound = 1.0f / sqrtf((float)(N > 0 ? N : 1));
+    seq_tensor **w[4], **bias[4];
+    seq_s4d_config sc;
+    seq_status s;
+    char name[64];
+    int i;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_h3_init: NULL argument");
+    s = seq__s4_config_ok("seq_h3_init", prefix, D, N, 1, cfg.dt_min, cfg.dt_max, cfg.mode);
+    if (s != SEQ_OK) return s;
+    if (cfg.head_dim < 1 || D % cfg.head_dim != 0 || (int)cfg.init < 0 || cfg.init >= SEQ_S4D_INIT_COUNT)
+        return seq__err(SEQ_ERR_INVALID, "seq_h3_init: '%s': head_dim %lld must divide d_model %lld (init %d)", prefix,
+                        (long long)cfg.head_dim, (long long)D, (int)cfg.init);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    w[0] = &l->q_w;
+    w[1] = &l->k_w;
+    w[2] = &l->v_w;
+    w[3] = &l->o_w;
+    bias[0] = &l->q_b;
+    bias[1] = &l->k_b;
+    bias[2] = &l->v_b;
+    bias[3] = &l->o_b;
+    for (i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.weight", proj[i]);
+        *w[i] = seq__s4_add(P, prefix, name, 2, D, D, 0, seq_init_uniform(-bound, bound), 1.0f);
+        snprintf(name, sizeof name, "%s.bias", proj[i]);
+        *bias[i] = seq__s4_add(P, prefix, name, 1, D, 0, 0, seq_init_uniform(-bound, bound), 1.0f);
+        if (!*w[i] || !*bias[i]) return seq__errstatus;
+    }
+    l->shift_C = seq__s4_add(P, prefix, "ssm_k_kernel.kernel.C", 3, 1, D, N, seq_init_uniform(-sbound, sbound), 1.0f);
+    l->shift_D = seq__s4_add(P, prefix, "ssm_k_D", 1, D, 0, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
+    if (!l->shift_C || !l->shift_D) return seq__errstatus;
+    sc = seq_s4d_config_default(D / cfg.head_dim, N);
+    sc.init = cfg.init;
+    sc.dt_min = cfg.dt_min;
+    sc.dt_max = cfg.dt_max;
+    sc.mode = cfg.mode;
+    return seq_s4d_init(&l->ssm, P, prefix, sc);
+}
+
+SEQDEF seq_status seq_h3_init_A(const seq_h3 *l) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_h3_init_A: NULL layer");
+    return seq_s4d_init_A(&l->ssm);
+}
+
+SEQDEF seq_tensor *seq_h3_forward(seq_ctx *ctx, const seq_h3 *l, seq_tensor *u, seq_rnn_io *io) {
+    static const char op[] = "seq_h3_forward";
+    seq_tensor *c0 = io ? io->c0 : NULL, *q, *k, *v, *kv, *s, *y, *cn = NULL, *hn = NULL;
+    const int32_t *lengths = io ? io->lengths : NULL;
+    const uint8_t *resets = io ? io->resets : NULL;
+    int64_t D, N, d;
+    seq__s4_ssm p;
+    if (!seq__ok(ctx, op, 1, &u) || !seq__s4_ready(ctx, op, l ? l->q_w : NULL)) return NULL;
+    D = l->cfg.d_model;
+    N = l->cfg.d_state;
+    d = l->cfg.head_dim;
+    if (u->dtype != SEQ_F32 || u->ndim != 3 || u->shape[0] < 1 || u->shape[1] < 1 || u->shape[2] != D) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "u must be (B>=1, T>=1, %lld)", (long long)D);
+        return NULL;
+    }
+    if (c0 && (c0->dtype != SEQ_F32 || c0->ndim != 3 || c0->shape[0] != u->shape[0] || c0->shape[1] != D ||
+               c0->shape[2] != N)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "c0 must be (%lld,%lld,%lld)", (long long)u->shape[0], (long long)D,
+                      (long long)N);
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, lengths, u->shape[0], u->shape[1]) ||
+        !seq__finite_ok(ctx, op, "u", u->data, u->numel) || (c0 && !seq__finite_ok(ctx, op, "c0", c0->data, c0->numel)))
+        return NULL;
+    q = seq_linear(ctx, u, l->q_w, l->q_b);
+    k = seq_linear(ctx, u, l->k_w, l->k_b);
+    v = seq_linear(ctx, u, l->v_w, l->v_b);
+    kv = seq__h3_outer(ctx, seq__h3_shift(ctx, op, l, k, c0, lengths, resets, &cn), v, d);
+    if (!q || !kv) return NULL;
+    seq__s4d_ssm(&l->ssm, d * d, &p);
+    s = seq__s4_core(ctx, op, &p, l->cfg.mode, kv, io ? io->h0 : NULL, lengths, resets, io ? &hn : NULL);
+    y = seq_linear(ctx, seq__h3_gate(ctx, q, s, d), l->o_w, l->o_b);
+    if (y && lengths) y = seq_mul(ctx, y, seq__h3_mask(ctx, u, lengths));
+    if (!y) return NULL;
+    if (io) {
+        io->hn = hn;
+        io->cn = cn;
+    }
+    return y;
+}
+
+SEQDEF seq_status seq_h3_state_init(const seq_h3 *l, seq_h3_state *st, int64_t batch) {
+    int64_t D, N, C;
+    seq__s4_ssm p;
+    seq_status s;
+    if (!l || !st || !l->q_w) return seq__err(SEQ_ERR_INVALID, "seq_h3_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    D = l->cfg.d_model;
+    N = l->cfg.d_state;
+    seq__s4d_ssm(&l->ssm, l->cfg.head_dim * l->cfg.head_dim, &p);
+    s = seq__s4_state_init("seq_h3_state_init", &p, l->alloc_ud, &st->ssm, batch);
+    if (s != SEQ_OK) return s;
+    C = p.H * p.G;
+    /* the register, then work: q, k, v (B,D) each, kv and s (B,C) each, y (B,D) */
+    st->shift = (float *)SEQ_MALLOC(l->alloc_ud, (size_t)(batch * (D * N + 4 * D + 2 * C)) * sizeof(float));
+    if (!st->shift) {
+        seq__s4_state_free(&st->ssm);
+        return seq__err(SEQ_ERR_NOMEM, "seq_h3_state_init: out of memory");
+    }
+    st->work = st->shift + batch * D * N;
+    st->batch = batch;
+    st->alloc_ud = l->alloc_ud;
+    seq_h3_state_reset(st);
+    return SEQ_OK;
+}
+
+SEQDEF void seq_h3_state_reset(seq_h3_state *st) {
+    if (!st || !st->shift) return;
+    memset(st->shift, 0, (size_t)(st->work - st->shift) * sizeof(float));
+    seq__s4_state_reset(&st->ssm);
+}
+
+SEQDEF void seq_h3_state_free(seq_h3_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->shift);
+    seq__s4_state_free(&st->ssm);
+    memset(st, 0, sizeof *st);
+}
+
+/* rows x (M,I) -> out (M,O) = b + x W^T, W (O,I): a projection of one step */
+static void seq__h3_proj(const seq_tensor *W, const seq_tensor *b, const float *x, int64_t M, float *out) {
+    int64_t O = W->shape[0], I = W->shape[1], r;
+    for (r = 0; r < M; r++) memcpy(out + r * O, b->data, (size_t)O * sizeof(float));
+    seq_sgemm(0, 1, M, O, I, 1.0f, x, I, W->data, I, 1.0f, out, O);
+}
+
+SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_t, float *y_t) {
+    static const char fn[] = "seq_h3_step";
+    int64_t B, D, N, d, H, C, b, c, h, i, j;
+    float *q, *k, *v, *kv, *s, *y;
+    seq_status status;
+    if (!l || !st || !st->shift || !u_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
+    D = l->cfg.d_model;
+    N = l->cfg.d_state;
+    d = l->cfg.head_dim;
+    H = D / d;
+    C = D * d;
+    if (st->ssm.channels != C || st->ssm.n != N) return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
+    B = st->batch;
+    status = seq__s4_finite_in(fn, u_t, B * D);
+    if (status != SEQ_OK) return status;
+    q = st->work;
+    k = q + B * D;
+    v = k + B * D;
+    kv = v + B * D;
+    s = kv + B * C;
+    y = s + B * C;
+    seq__h3_proj(l->q_w, l->q_b, u_t, B, q);
+    seq__h3_proj(l->k_w, l->k_b, u_t, B, k);
+    seq__h3_proj(l->v_w, l->v_b, u_t, B, v);
+    for (b = 0; b < B; b++)
+        for (c = 0; c < D; c++) { /* shift the register, then k' = S . register + Dk k */
+            float *reg = st->shift + (b * D + c) * N, acc;
+            memmove(reg + 1, reg, (size_t)(N - 1) * sizeof(float));
+            reg[0] = k[b * D + c];
+            acc = l->shift_D->data[c] * reg[0];
+            for (i = 0; i < N; i++) acc += l->shift_C->data[c * N + i] * reg[i];
+            k[b * D + c] = acc;
+        }
+    for (b = 0; b < B; b++)
+        for (h = 0; h < H; h++)
+            for (i = 0; i < d; i++)
+                for (j = 0; j < d; j++) kv[b * C + (h * d + i) * d + j] = k[b * D + h * d + i] * v[b * D + h * d + j];
+    seq__s4_state_advance(&st->ssm, kv, s);
+    for (b = 0; b < B; b++)
+        for (h = 0; h < H; h++)
+            for (j = 0; j < d; j++) {
+                float acc = 0.0f;
+                for (i = 0; i < d; i++) acc += q[b * D + h * d + i] * s[b * C + (h * d + i) * d + j];
+                y[b * D + j * H + h] = acc;
+            }
+    seq__h3_proj(l->o_w, l->o_b, y, B, y_t);
+    return SEQ_OK;
+}
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
