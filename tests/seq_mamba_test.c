@@ -1,2 +1,541 @@
+/* Section 14.6: the selective scan, SSD, and the Mamba and Mamba-2 blocks. Gradient checks
+ * take every input as a parameter and the loss mean(y * wy) + mean(hn * wh) [+ mean(cn *
+ * wc)] for fixed random weights, so every output element and both final states matter. */
 #include "seq_test.h"
-void seq_tests_mamba(void) {}
+#include "../seq.h"
+
+/* --- helpers ------------------------------------------------------------------------- */
+
+enum { MAXW = 4096 }; /* fixed loss weights per output, enough for every case here */
+
+static float loss_w[3][MAXW];
+
+static void fill_normal(float *a, int64_t n, uint64_t seed) {
+    seq_rng r;
+    int64_t i;
+    seq_rng_seed(&r, seed);
+    for (i = 0; i < n; i++) a[i] = (float)seq_rng_normal(&r, 0.0, 1.0);
+}
+
+static void fill_loss_weights(uint64_t seed) {
+    int k;
+    for (k = 0; k < 3; k++) fill_normal(loss_w[k], MAXW, seed + (uint64_t)k);
+}
+
+/* mean(t * loss_w[k]) added to l (NULL t adds nothing) */
+static seq_tensor *add_weighted(seq_ctx *ctx, seq_tensor *l, seq_tensor *t, int k) {
+    seq_tensor *m;
+    if (!t) return l;
+    m = seq_mean(ctx, seq_mul(ctx, t, seq_tensor_wrap(ctx, loss_w[k], t->ndim, t->shape)));
+    return l ? seq_add(ctx, l, m) : m;
+}
+
+/* The loss over a forward's outputs: y, io->hn, io->cn. */
+static seq_tensor *outputs_loss(seq_ctx *ctx, seq_tensor *y, const seq_rnn_io *io) {
+    if (!y) return NULL;
+    return add_weighted(ctx, add_weighted(ctx, add_weighted(ctx, NULL, y, 0), io->hn, 1), io->cn, 2);
+}
+
+/* Allocates P (with rng seed), lets init fill special values, and checks the gradient of
+ * fn with respect to every element of P. */
+static void run_gradcheck(seq_params *P, seq_loss_fn fn, void *ud, void (*init)(void *ud, seq_rng *r), float atol,
+                          float rtol, const char *what) {
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_gradcheck_result res;
+    seq_status st;
+    seq_rng r;
+    seq_rng_seed(&r, 7);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    if (init) init(ud, &r);
+    st = seq_gradcheck(ctx, P, fn, ud, 1e-3f, atol, rtol, &res);
+    CHECK_MSG(st == SEQ_OK && res.failed == 0 && res.checked == P->numel,
+              "%s: status %d checked %lld of %lld, failed %lld, worst %s[%lld] abs %g (%s)", what, (int)st,
+              (long long)res.checked, (long long)P->numel, (long long)res.failed,
+              res.worst_param ? res.worst_param : "-", (long long)res.worst_index, res.max_abs_err, seq_ctx_error(ctx));
+    seq_ctx_free(ctx);
+}
+
+/* max |a - b| / max(max |b|, 1e-30): one relative error for a whole tensor */
+static double rel_err(const float *a, const float *b, int64_t n) {
+    double e = 0.0, m = 1e-30;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return e / m;
+}
+
+/* A ctx tensor holding a copy of src. */
+static seq_tensor *tensor_of(seq_ctx *ctx, int ndim, const int64_t *shape, const float *src) {
+    seq_tensor *t = seq_tensor_new(ctx, SEQ_F32, ndim, shape);
+    if (t) memcpy(t->data, src, (size_t)t->numel * sizeof(float));
+    return t;
+}
+
+/* --- the selective scan ------------------------------------------------------------------ */
+
+/* T crosses the backward's checkpoint interval, so recomputation from a checkpoint runs. */
+enum { SB = 2, ST = 21, SD = 3, SN = 2 };
+
+typedef struct {
+    seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    seq_rnn_io io;
+} sel_case;
+
+static seq_tensor *sel_loss(seq_ctx *ctx, void *ud) {
+    sel_case *c = (sel_case *)ud;
+    seq_tensor *y;
+    c->io.h0 = c->h0;
+    y = seq_selective_scan(ctx, c->u, c->delta, c->A, c->Bm, c->Cm, c->Dskip, &c->io);
+    return outputs_loss(ctx, y, &c->io);
+}
+
+static void sel_setup(sel_case *c, seq_params *P, int with_state) {
+    int64_t x3[3] = {SB, ST, SD}, a2[2] = {SD, SN}, b3[3] = {SB, ST, SN}, d1[1] = {SD}, h3[3] = {SB, SD, SN};
+    memset(c, 0, sizeof *c);
+    c->u = seq_params_add(P, "u", 3, x3, seq_init_normal(0, 1));
+    c->delta = seq_params_add(P, "delta", 3, x3, seq_init_uniform(0.05f, 0.6f));
+    c->A = seq_params_add(P, "A", 2, a2, seq_init_uniform(-2.0f, -0.2f));
+    c->Bm = seq_params_add(P, "Bm", 3, b3, seq_init_normal(0, 1));
+    c->Cm = seq_params_add(P, "Cm", 3, b3, seq_init_normal(0, 1));
+    c->Dskip = seq_params_add(P, "Dskip", 1, d1, seq_init_normal(0, 1));
+    c->h0 = with_state ? seq_params_add(P, "h0", 3, h3, seq_init_normal(0, 1)) : NULL;
+}
+
+static void test_selective_scan_gradcheck(void) {
+    static const int32_t lengths[SB] = {ST, 17};
+    static uint8_t resets[SB * ST];
+    int variant;
+    resets[5] = 1;
+    resets[ST + 0] = 1;
+    resets[ST + 9] = 1;
+    fill_loss_weights(3);
+    for (variant = 0; variant < 2; variant++) {
+        seq_params *P = seq_params_init(NULL);
+        sel_case c;
+        sel_setup(&c, P, variant);
+        if (variant) {
+            c.io.lengths = lengths;
+            c.io.resets = resets;
+        }
+        run_gradcheck(P, sel_loss, &c, NULL, 1e-3f, 1e-2f, variant ? "with h0, lengths, resets" : "plain");
+        seq_params_free(P);
+    }
+}
+
+/* The scan against a direct double-precision loop over its definition, with an initial
+ * state, resets and a short row. */
+static void test_selective_scan_reference(void) {
+    enum { B = 2, T = 23, D = 5, N = 3 };
+    static float u[B * T * D], dl[B * T * D], A[D * N], Bm[B * T * N], Cm[B * T * N], Ds[D], h0[B * D * N];
+    static float want_y[B * T * D], want_h[B * D * N];
+    int32_t lengths[B] = {T, 11};
+    uint8_t resets[B * T] = {0};
+    int64_t sx[3] = {B, T, D}, sa[2] = {D, N}, sb[3] = {B, T, N}, sd[1] = {D}, sh[3] = {B, D, N}, r, t, d, n, i;
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rnn_io io;
+    seq_tensor *y;
+    fill_normal(u, B * T * D, 1);
+    fill_normal(dl, B * T * D, 2);
+    fill_normal(A, D * N, 3);
+    fill_normal(Bm, B * T * N, 4);
+    fill_normal(Cm, B * T * N, 5);
+    fill_normal(Ds, D, 6);
+    fill_normal(h0, B * D * N, 7);
+    for (i = 0; i < B * T * D; i++) dl[i] = 0.05f + 0.2f * fabsf(dl[i]);
+    for (i = 0; i < D * N; i++) A[i] = -0.1f - fabsf(A[i]);
+    resets[7] = resets[T + 4] = 1;
+    for (r = 0; r < B; r++)
+        for (d = 0; d < D; d++) {
+            double h[N];
+            for (n = 0; n < N; n++) h[n] = h0[(r * D + d) * N + n];
+            for (t = 0; t < lengths[r]; t++) {
+                int64_t o = (r * T + t) * D + d;
+                double acc = (double)Ds[d] * u[o];
+                for (n = 0; n < N; n++) {
+                    if (resets[r * T + t]) h[n] = 0.0;
+                    h[n] = exp((double)dl[o] * A[d * N + n]) * h[n] + (double)dl[o] * u[o] * Bm[(r * T + t) * N + n];
+                    acc += Cm[(r * T + t) * N + n] * h[n];
+                }
+                want_y[o] = (float)acc;
+            }
+            for (n = 0; n < N; n++) want_h[(r * D + d) * N + n] = (float)h[n];
+        }
+    memset(&io, 0, sizeof io);
+    io.h0 = tensor_of(ctx, 3, sh, h0);
+    io.lengths = lengths;
+    io.resets = resets;
+    y = seq_selective_scan(ctx, tensor_of(ctx, 3, sx, u), tensor_of(ctx, 3, sx, dl), tensor_of(ctx, 2, sa, A),
+                           tensor_of(ctx, 3, sb, Bm), tensor_of(ctx, 3, sb, Cm), tensor_of(ctx, 1, sd, Ds), &io);
+    CHECK(y != NULL && io.hn != NULL);
+    if (y && io.hn) {
+        CHECK_MSG(rel_err(y->data, want_y, B * T * D) < 1e-5, "y: %g", rel_err(y->data, want_y, B * T * D));
+        CHECK_MSG(rel_err(io.hn->data, want_h, B * D * N) < 1e-5, "hn: %g", rel_err(io.hn->data, want_h, B * D * N));
+    }
+    seq_ctx_free(ctx);
+}
+
+/* --- SSD ------------------------------------------------------------------------------ */
+
+enum { DB = 2, DT = 9, DH = 4, DP = 2, DG = 2, DN = 3 };
+
+typedef struct {
+    seq_tensor *x, *dt, *A, *Bm, *Cm, *Dskip, *h0;
+    int64_t chunk;
+    seq_rnn_io io;
+} ssd_case;
+
+static seq_tensor *ssd_loss(seq_ctx *ctx, void *ud) {
+    ssd_case *c = (ssd_case *)ud;
+    seq_tensor *y;
+    c->io.h0 = c->h0;
+    y = seq_ssd_scan(ctx, c->x, c->dt, c->A, c->Bm, c->Cm, c->Dskip, c->chunk, &c->io);
+    return outputs_loss(ctx, y, &c->io);
+}
+
+static void test_ssd_gradcheck(void) {
+    static const int32_t lengths[DB] = {DT, 6};
+    static const uint8_t resets[DB * DT] = {0, 0, 0, 1, 0, 0, 0, 0, 0, /* */ 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    static const int64_t chunks[3] = {0, 2, 4};
+    int variant;
+    fill_loss_weights(5);
+    for (variant = 0; variant < 6; variant++) {
+        int64_t x4[4] = {DB, DT, DH, DP}, t3[3] = {DB, DT, DH}, h1[1] = {DH}, b4[4] = {DB, DT, DG, DN};
+        int64_t s4[4] = {DB, DH, DP, DN};
+        seq_params *P = seq_params_init(NULL);
+        char what[64];
+        ssd_case c;
+        memset(&c, 0, sizeof c);
+        c.chunk = chunks[variant % 3];
+        c.x = seq_params_add(P, "x", 4, x4, seq_init_normal(0, 1));
+        c.dt = seq_params_add(P, "dt", 3, t3, seq_init_uniform(0.05f, 0.6f));
+        c.A = seq_params_add(P, "A", 1, h1, seq_init_uniform(-2.0f, -0.2f));
+        c.Bm = seq_params_add(P, "Bm", 4, b4, seq_init_normal(0, 1));
+        c.Cm = seq_params_add(P, "Cm", 4, b4, seq_init_normal(0, 1));
+        c.Dskip = seq_params_add(P, "Dskip", 1, h1, seq_init_normal(0, 1));
+        if (variant >= 3) {
+            c.h0 = seq_params_add(P, "h0", 4, s4, seq_init_normal(0, 1));
+            c.io.lengths = lengths;
+            c.io.resets = resets;
+        }
+        snprintf(what, sizeof what, "chunk %lld%s", (long long)c.chunk, variant >= 3 ? ", h0, lengths, resets" : "");
+        run_gradcheck(P, ssd_loss, &c, NULL, 1e-3f, 1e-2f, what);
+        seq_params_free(P);
+    }
+}
+
+/* The chunked algorithm gives the recurrence's y and hn to 1e-5 relative, for chunks that
+ * divide T, do not, exceed it, and one step long; with h0, resets and short rows. */
+static void test_ssd_chunked_equals_recurrence(void) {
+    enum { B = 3, T = 37, H = 4, P = 3, G = 2, N = 5 };
+    static float x[B * T * H * P], dt[B * T * H], A[H], Bm[B * T * G * N], Cm[B * T * G * N], Ds[H], h0[B * H * P * N];
+    static const int64_t chunks[5] = {1, 4, 8, 37, 64};
+    int32_t lengths[B] = {T, 20, 0};
+    uint8_t resets[B * T] = {0};
+    int64_t sx[4] = {B, T, H, P}, st[3] = {B, T, H}, sa[1] = {H}, sb[4] = {B, T, G, N}, sh[4] = {B, H, P, N}, i, k;
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *tx, *tdt, *tA, *tB, *tC, *tD, *th0, *ref;
+    seq_rnn_io io, rio;
+    fill_normal(x, B * T * H * P, 11);
+    fill_normal(dt, B * T * H, 12);
+    fill_normal(A, H, 13);
+    fill_normal(Bm, B * T * G * N, 14);
+    fill_normal(Cm, B * T * G * N, 15);
+    fill_normal(Ds, H, 16);
+    fill_normal(h0, B * H * P * N, 17);
+    for (i = 0; i < B * T * H; i++) dt[i] = 0.02f + 0.3f * fabsf(dt[i]);
+    for (i = 0; i < H; i++) A[i] = -0.2f - 2.0f * fabsf(A[i]);
+    resets[9] = resets[10] = resets[30] = resets[T + 0] = resets[T + 13] = 1;
+    seq_ctx_set_grad(ctx, 0);
+    tx = tensor_of(ctx, 4, sx, x);
+    tdt = tensor_of(ctx, 3, st, dt);
+    tA = tensor_of(ctx, 1, sa, A);
+    tB = tensor_of(ctx, 4, sb, Bm);
+    tC = tensor_of(ctx, 4, sb, Cm);
+    tD = tensor_of(ctx, 1, sa, Ds);
+    th0 = tensor_of(ctx, 4, sh, h0);
+    memset(&rio, 0, sizeof rio);
+    rio.h0 = th0;
+    rio.lengths = lengths;
+    rio.resets = resets;
+    io = rio;
+    ref = seq_ssd_scan(ctx, tx, tdt, tA, tB, tC, tD, 0, &rio);
+    CHECK(ref != NULL);
+    for (k = 0; k < 5 && ref; k++) {
+        seq_tensor *y = seq_ssd_scan(ctx, tx, tdt, tA, tB, tC, tD, chunks[k], &io);
+        CHECK(y != NULL);
+        if (!y) break;
+        CHECK_MSG(rel_err(y->data, ref->data, y->numel) < 1e-5, "chunk %lld: y %g", (long long)chunks[k],
+                  rel_err(y->data, ref->data, y->numel));
+        CHECK_MSG(rel_err(io.hn->data, rio.hn->data, io.hn->numel) < 1e-5, "chunk %lld: hn %g", (long long)chunks[k],
+                  rel_err(io.hn->data, rio.hn->data, io.hn->numel));
+    }
+    /* an empty row hands back its initial state */
+    if (ref) CHECK(memcmp(rio.hn->data + 2 * H * P * N, h0 + 2 * H * P * N, H * P * N * sizeof(float)) == 0);
+    seq_ctx_free(ctx);
+}
+
+/* With one channel per head and one group, SSD is the selective scan with A (D,N) holding
+ * each channel's rate in every column. */
+static void test_ssd_is_selective_scan(void) {
+    enum { B = 2, T = 19, D = 4, N = 3 };
+    static float u[B * T * D], dl[B * T * D], Ah[D], Afull[D * N], Bm[B * T * N], Cm[B * T * N], Ds[D];
+    int64_t s3[3] = {B, T, D}, s4[4] = {B, T, D, 1}, sa[2] = {D, N}, sh[1] = {D}, sb3[3] = {B, T, N},
+            sb4[4] = {B, T, 1, N}, i;
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *ya, *yb;
+    fill_normal(u, B * T * D, 21);
+    fill_normal(Bm, B * T * N, 22);
+    fill_normal(Cm, B * T * N, 23);
+    fill_normal(Ds, D, 24);
+    fill_normal(dl, B * T * D, 25);
+    fill_normal(Ah, D, 26);
+    for (i = 0; i < B * T * D; i++) dl[i] = 0.05f + 0.3f * fabsf(dl[i]);
+    for (i = 0; i < D; i++) Ah[i] = -0.3f - fabsf(Ah[i]);
+    for (i = 0; i < D * N; i++) Afull[i] = Ah[i / N];
+    seq_ctx_set_grad(ctx, 0);
+    ya = seq_selective_scan(ctx, tensor_of(ctx, 3, s3, u), tensor_of(ctx, 3, s3, dl), tensor_of(ctx, 2, sa, Afull),
+                            tensor_of(ctx, 3, sb3, Bm), tensor_of(ctx, 3, sb3, Cm), tensor_of(ctx, 1, sh, Ds), NULL);
+    yb = seq_ssd_scan(ctx, tensor_of(ctx, 4, s4, u), tensor_of(ctx, 3, s3, dl), tensor_of(ctx, 1, sh, Ah),
+                      tensor_of(ctx, 4, sb4, Bm), tensor_of(ctx, 4, sb4, Cm), tensor_of(ctx, 1, sh, Ds), 5, NULL);
+    CHECK(ya && yb);
+    if (ya && yb) CHECK_MSG(rel_err(yb->data, ya->data, ya->numel) < 1e-5, "%g", rel_err(yb->data, ya->data, ya->numel));
+    seq_ctx_free(ctx);
+}
+
+/* --- the blocks ------------------------------------------------------------------------ */
+
+/* Either block behind one interface, so each test below runs for both. */
+typedef struct {
+    int v2; /* 0: Mamba, 1: Mamba-2 */
+    seq_mamba m;
+    seq_mamba2 m2;
+    seq_tensor *x, *h0, *c0;
+    seq_rnn_io io;
+    int64_t d_model, hdims, hs[3], conv_ch, conv_w; /* h0 is (B, hs...), c0 (B, conv_ch, conv_w) */
+} block_case;
+
+/* Small blocks with every optional part: biases, dt_rank 2; Mamba-2 with 2 groups of 2
+ * heads and a chunk that does not divide T. */
+static void block_init(block_case *c, int v2, seq_params *P, int64_t chunk) {
+    memset(c, 0, sizeof *c);
+    c->v2 = v2;
+    c->d_model = 4;
+    if (!v2) {
+        seq_mamba_config cfg = seq_mamba_config_default(4);
+        cfg.d_state = 3;
+        cfg.d_conv = 3;
+        cfg.dt_rank = 2;
+        cfg.bias = 1;
+        CHECK(seq_mamba_init(&c->m, P, "mamba", cfg) == SEQ_OK);
+        c->hdims = 2;
+        c->hs[0] = c->m.d_inner;
+        c->hs[1] = cfg.d_state;
+        c->conv_ch = c->m.d_inner;
+    } else {
+        seq_mamba2_config cfg = seq_mamba2_config_default(4);
+        cfg.d_state = 3;
+        cfg.d_conv = 3;
+        cfg.headdim = 2;
+        cfg.ngroups = 2;
+        cfg.chunk = chunk;
+        cfg.bias = 1;
+        CHECK(seq_mamba2_init(&c->m2, P, "mamba2", cfg) == SEQ_OK);
+        c->hdims = 3;
+        c->hs[0] = c->m2.nheads;
+        c->hs[1] = cfg.headdim;
+        c->hs[2] = cfg.d_state;
+        c->conv_ch = c->m2.conv_dim;
+    }
+    c->conv_w = 2;
+}
+
+static void block_init_ssm(void *ud, seq_rng *r) {
+    block_case *c = (block_case *)ud;
+    if (c->v2) CHECK(seq_mamba2_init_ssm(&c->m2, r) == SEQ_OK);
+    else CHECK(seq_mamba_init_ssm(&c->m, r) == SEQ_OK);
+}
+
+static seq_tensor *block_forward(seq_ctx *ctx, block_case *c, seq_tensor *x, seq_rnn_io *io) {
+    return c->v2 ? seq_mamba2_forward(ctx, &c->m2, x, io) : seq_mamba_forward(ctx, &c->m, x, io);
+}
+
+static seq_status block_state_init(block_case *c, seq_mamba_state *st, int64_t batch) {
+    return c->v2 ? seq_mamba2_state_init(&c->m2, st, batch) : seq_mamba_state_init(&c->m, st, batch);
+}
+
+static seq_status block_step(block_case *c, seq_mamba_state *st, const float *x_t, float *y_t) {
+    return c->v2 ? seq_mamba2_step(&c->m2, st, x_t, y_t) : seq_mamba_step(&c->m, st, x_t, y_t);
+}
+
+static int64_t block_h_numel(const block_case *c, int64_t B) {
+    return B * c->hs[0] * c->hs[1] * (c->hdims > 2 ? c->hs[2] : 1);
+}
+
+/* Registers x (B,T,d_model), and h0, c0 when with_state, as parameters. */
+static void block_inputs(block_case *c, seq_params *P, int64_t B, int64_t T, int with_state) {
+    int64_t sx[3], sh[4], sc[3];
+    sx[0] = sh[0] = sc[0] = B;
+    sx[1] = T;
+    sx[2] = c->d_model;
+    memcpy(sh + 1, c->hs, 3 * sizeof(int64_t));
+    sc[1] = c->conv_ch;
+    sc[2] = c->conv_w;
+    c->x = seq_params_add(P, "x", 3, sx, seq_init_normal(0, 1));
+    if (!with_state) return;
+    c->h0 = seq_params_add(P, "h0", (int)c->hdims + 1, sh, seq_init_normal(0, 1));
+    c->c0 = seq_params_add(P, "c0", 3, sc, seq_init_normal(0, 1));
+}
+
+static seq_tensor *block_loss(seq_ctx *ctx, void *ud) {
+    block_case *c = (block_case *)ud;
+    c->io.h0 = c->h0;
+    c->io.c0 = c->c0;
+    return outputs_loss(ctx, block_forward(ctx, c, c->x, &c->io), &c->io);
+}
+
+static void test_block_gradcheck(void) {
+    enum { B = 2, T = 5 };
+    static const int32_t lengths[B] = {T, 3};
+    static const uint8_t resets[B * T] = {0, 0, 1, 0, 0, /* */ 0, 1, 0, 0, 0};
+    int variant;
+    fill_loss_weights(9);
+    for (variant = 0; variant < 6; variant++) {
+        int v2 = variant >= 2, with_state = variant % 2;
+        seq_params *P = seq_params_init(NULL);
+        char what[64];
+        block_case c;
+        block_init(&c, v2, P, variant == 5 ? 0 : 2);
+        block_inputs(&c, P, B, T, with_state);
+        if (with_state) {
+            c.io.lengths = lengths;
+            c.io.resets = resets;
+        }
+        snprintf(what, sizeof what, "%s%s%s", v2 ? "mamba2" : "mamba", with_state ? ", h0, c0, lengths, resets" : "",
+                 variant == 5 ? ", recurrent" : "");
+        run_gradcheck(P, block_loss, &c, block_init_ssm, 2e-3f, 2e-2f, what);
+        seq_params_free(P);
+    }
+}
+
+/* The streaming step, started from the same states, gives the full-sequence output and
+ * final states (the two layouts agree, so a forward's hn/cn can seed a stream). */
+static void test_block_step_equals_forward(void) {
+    enum { B = 2, T = 7 };
+    int v2;
+    for (v2 = 0; v2 < 2; v2++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        block_case c;
+        seq_mamba_state st;
+        seq_tensor *y;
+        seq_rng r;
+        float yt[B * 4], xt[B * 4];
+        double worst = 0.0;
+        int64_t t, b, i, nh, nc;
+        block_init(&c, v2, P, 3);
+        block_inputs(&c, P, B, T, 1);
+        seq_rng_seed(&r, 5);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        block_init_ssm(&c, &r);
+        seq_ctx_set_grad(ctx, 0);
+        c.io.h0 = c.h0;
+        c.io.c0 = c.c0;
+        y = block_forward(ctx, &c, c.x, &c.io);
+        CHECK(y != NULL && block_state_init(&c, &st, B) == SEQ_OK);
+        if (!y || !st.conv) {
+            seq_ctx_free(ctx);
+            seq_params_free(P);
+            continue;
+        }
+        nh = block_h_numel(&c, B);
+        nc = B * c.conv_ch * c.conv_w;
+        memcpy(st.ssm, c.h0->data, (size_t)nh * sizeof(float));
+        memcpy(st.conv, c.c0->data, (size_t)nc * sizeof(float));
+        for (t = 0; t < T; t++) {
+            for (b = 0; b < B; b++) memcpy(xt + b * 4, c.x->data + (b * T + t) * 4, 4 * sizeof(float));
+            CHECK(block_step(&c, &st, xt, yt) == SEQ_OK);
+            for (b = 0; b < B; b++)
+                for (i = 0; i < 4; i++) worst = fmax(worst, fabs(yt[b * 4 + i] - y->data[(b * T + t) * 4 + i]));
+        }
+        CHECK_MSG(worst < 1e-5, "%s: step vs forward %g", v2 ? "mamba2" : "mamba", worst);
+        CHECK_MSG(rel_err(st.ssm, c.io.hn->data, nh) < 1e-5 && rel_err(st.conv, c.io.cn->data, nc) < 1e-6,
+                  "final states: %g %g", rel_err(st.ssm, c.io.hn->data, nh), rel_err(st.conv, c.io.cn->data, nc));
+        seq_mamba_state_reset(&st);
+        CHECK(st.ssm[0] == 0.0f && st.conv[0] == 0.0f);
+        if (v2) seq_mamba2_state_free(&st);
+        else seq_mamba_state_free(&st);
+        CHECK(st.conv == NULL);
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+/* A batch with a reset in row 0 and a short row 1 gives what running the pieces alone
+ * gives: the segment after the reset starts from zeros, the short row's padding is 0 and
+ * its final states are those after its last valid step. */
+static void test_block_segments_equal_separate_runs(void) {
+    enum { B = 2, T = 7, CUT = 3, LEN = 4 };
+    int v2;
+    for (v2 = 0; v2 < 2; v2++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        block_case c;
+        int32_t lengths[B] = {T, LEN};
+        uint8_t resets[B * T] = {0};
+        int64_t s_seg[3] = {1, T - CUT, 4}, s_row[3] = {1, LEN, 4}, sh[4] = {1, 0, 0, 0}, sc[3] = {1, 0, 0};
+        int64_t nh, nc;
+        seq_rnn_io one;
+        seq_tensor *y, *seg, *row, *row_hn, *row_cn;
+        seq_rng r;
+        double worst = 0.0;
+        int64_t i;
+        block_init(&c, v2, P, 2);
+        block_inputs(&c, P, B, T, 1);
+        seq_rng_seed(&r, 6);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        block_init_ssm(&c, &r);
+        seq_ctx_set_grad(ctx, 0);
+        nh = block_h_numel(&c, 1);
+        nc = c.conv_ch * c.conv_w;
+        memcpy(sh + 1, c.hs, 3 * sizeof(int64_t));
+        sc[1] = c.conv_ch;
+        sc[2] = c.conv_w;
+        resets[CUT] = 1;
+        c.io.h0 = c.h0;
+        c.io.c0 = c.c0;
+        c.io.lengths = lengths;
+        c.io.resets = resets;
+        y = block_forward(ctx, &c, c.x, &c.io);
+        seg = block_forward(ctx, &c, seq_tensor_wrap(ctx, c.x->data + CUT * 4, 3, s_seg), NULL);
+        memset(&one, 0, sizeof one);
+        one.h0 = seq_tensor_wrap(ctx, c.h0->data + nh, (int)c.hdims + 1, sh);
+        one.c0 = seq_tensor_wrap(ctx, c.c0->data + nc, 3, sc);
+        row = block_forward(ctx, &c, seq_tensor_wrap(ctx, c.x->data + T * 4, 3, s_row), &one);
+        row_hn = one.hn;
+        row_cn = one.cn;
+        CHECK(y && seg && row);
+        if (y && seg && row) {
+            for (i = 0; i < (T - CUT) * 4; i++) worst = fmax(worst, fabs(y->data[CUT * 4 + i] - seg->data[i]));
+            for (i = 0; i < LEN * 4; i++) worst = fmax(worst, fabs(y->data[T * 4 + i] - row->data[i]));
+            for (i = LEN * 4; i < T * 4; i++) worst = fmax(worst, fabs(y->data[T * 4 + i])); /* padding */
+            for (i = 0; i < nh; i++) worst = fmax(worst, fabs(c.io.hn->data[nh + i] - row_hn->data[i]));
+            for (i = 0; i < nc; i++) worst = fmax(worst, fabs(c.io.cn->data[nc + i] - row_cn->data[i]));
+            CHECK_MSG(worst < 1e-6, "%s: %g", v2 ? "mamba2" : "mamba", worst);
+        }
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+void seq_tests_mamba(void) {
+    RUN(test_selective_scan_gradcheck);
+    RUN(test_selective_scan_reference);
+    RUN(test_ssd_gradcheck);
+    RUN(test_ssd_chunked_equals_recurrence);
+    RUN(test_ssd_is_selective_scan);
+    RUN(test_block_gradcheck);
+    RUN(test_block_step_equals_forward);
+    RUN(test_block_segments_equal_separate_runs);
+}
