@@ -529,6 +529,230 @@ static void test_block_segments_equal_separate_runs(void) {
     }
 }
 
+/* Parameter names and shapes are mamba_ssm's; initial values follow it. */
+static void test_block_init_values(void) {
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[3];
+    } want[] = {{"m.in_proj.weight", 2, {1024, 256, 0}}, {"m.conv1d.weight", 3, {512, 1, 4}},
+                {"m.conv1d.bias", 1, {512, 0, 0}},       {"m.x_proj.weight", 2, {48, 512, 0}},
+                {"m.dt_proj.weight", 2, {512, 16, 0}},   {"m.dt_proj.bias", 1, {512, 0, 0}},
+                {"m.A_log", 2, {512, 16, 0}},            {"m.D", 1, {512, 0, 0}},
+                {"m.out_proj.weight", 2, {256, 512, 0}}, {"m2.in_proj.weight", 2, {1288, 256, 0}},
+                {"m2.conv1d.weight", 3, {768, 1, 4}},    {"m2.conv1d.bias", 1, {768, 0, 0}},
+                {"m2.dt_bias", 1, {8, 0, 0}},            {"m2.A_log", 1, {8, 0, 0}},
+                {"m2.D", 1, {8, 0, 0}},                  {"m2.norm.weight", 1, {512, 0, 0}},
+                {"m2.out_proj.weight", 2, {256, 512, 0}}};
+    seq_params *P = seq_params_init(NULL);
+    seq_mamba m;
+    seq_mamba2 m2;
+    seq_rng r;
+    size_t k;
+    int64_t i, bad = 0;
+    seq_rng_seed(&r, 3);
+    CHECK(seq_mamba_init(&m, P, "m", seq_mamba_config_default(256)) == SEQ_OK);
+    CHECK(seq_mamba2_init(&m2, P, "m2", seq_mamba2_config_default(256)) == SEQ_OK);
+    CHECK(seq_mamba_init_ssm(&m, &r) == SEQ_ERR_INVALID); /* before seq_params_alloc */
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK(seq_mamba_init_ssm(&m, &r) == SEQ_OK && seq_mamba2_init_ssm(&m2, &r) == SEQ_OK);
+    CHECK(P->count == (int64_t)(sizeof want / sizeof want[0]) && m.dt_rank == 16 && m2.nheads == 8);
+    for (k = 0; k < sizeof want / sizeof want[0]; k++) {
+        seq_tensor *t = seq_params_find(P, want[k].name);
+        int d, ok = t && t->ndim == want[k].ndim;
+        for (d = 0; ok && d < want[k].ndim; d++) ok = t->shape[d] == want[k].shape[d];
+        CHECK_MSG(ok, "%s", want[k].name);
+    }
+    for (i = 0; i < 512 * 16; i++) bad += m.A_log->data[i] != logf((float)(i % 16 + 1));
+    for (i = 0; i < 512; i++) {
+        float dt = logf(1.0f + expf(m.dt_proj_b->data[i]));
+        bad += m.D->data[i] != 1.0f || !(dt >= 0.999e-3f && dt <= 0.1001f) || fabsf(m.proj.in_w->data[i]) > 0.0625f ||
+               fabsf(m.dt_proj_w->data[i]) > 0.25f;
+    }
+    for (i = 0; i < 8; i++) {
+        float dt = logf(1.0f + expf(m2.dt_bias->data[i])), A = -expf(m2.A_log->data[i]);
+        bad += m2.D->data[i] != 1.0f || !(dt >= 0.999e-3f && dt <= 0.1001f) || !(A >= -16.0001f && A <= -0.9999f);
+    }
+    CHECK_MSG(bad == 0, "%lld values off", (long long)bad);
+    CHECK(seq_params_entry(P, "m.A_log")->decay == 0.0f && seq_params_entry(P, "m.D")->decay == 0.0f &&
+          seq_params_entry(P, "m2.dt_bias")->decay == 0.0f && seq_params_entry(P, "m.in_proj.weight")->decay == 1.0f);
+    seq_params_free(P);
+}
+
+static void test_block_bad_config(void) {
+    seq_params *P = seq_params_init(NULL);
+    seq_mamba m;
+    seq_mamba2 m2;
+    seq_mamba_config c = seq_mamba_config_default(8);
+    seq_mamba2_config c2 = seq_mamba2_config_default(8);
+    char prefix[300];
+    c.d_state = 0;
+    CHECK(seq_mamba_init(&m, P, "a", c) == SEQ_ERR_INVALID);
+    c = seq_mamba_config_default(8);
+    c.dt_min = 0.5f; /* above dt_max */
+    CHECK(seq_mamba_init(&m, P, "a", c) == SEQ_ERR_INVALID);
+    c2.headdim = 5; /* does not divide d_inner = 16 */
+    CHECK(seq_mamba2_init(&m2, P, "b", c2) == SEQ_ERR_INVALID);
+    c2 = seq_mamba2_config_default(8);
+    c2.headdim = 4;
+    c2.ngroups = 3; /* does not divide 4 heads */
+    CHECK(seq_mamba2_init(&m2, P, "b", c2) == SEQ_ERR_INVALID && strstr(seq_last_error(), "'b'") != NULL);
+    memset(prefix, 'p', sizeof prefix - 1);
+    prefix[sizeof prefix - 1] = 0;
+    CHECK(seq_mamba_init(&m, P, prefix, seq_mamba_config_default(8)) == SEQ_ERR_INVALID);
+    CHECK(seq_mamba_init(NULL, P, "a", seq_mamba_config_default(8)) == SEQ_ERR_INVALID);
+    seq_params_free(P);
+}
+
+/* Checks that call failed with the status and a message holding part, then resets ctx
+ * for the next case. */
+#define EXPECT_FAIL(ctx, call, status, part)                                                              \
+    do {                                                                                               \
+        CHECK((call) == NULL);                                                                         \
+        CHECK_MSG(seq_ctx_status(ctx) == (status) && strstr(seq_ctx_error(ctx), part) != NULL, "%s", \
+                  seq_ctx_error(ctx));                                                                 \
+        seq_ctx_reset(ctx);                                                                            \
+    } while (0)
+
+static void test_scan_bad_input(void) {
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    int64_t s3[3] = {2, 4, 3}, s0[3] = {2, 0, 3}, sa[2] = {3, 2}, sb[3] = {2, 4, 2}, sbad[3] = {2, 4, 5};
+    int64_t sh[3] = {2, 3, 2}, shbad[3] = {2, 2, 3}, x4[4] = {2, 4, 3, 2}, dt3[3] = {2, 4, 3}, a1[1] = {3},
+            b4[4] = {2, 4, 2, 2};
+    int32_t too_long[2] = {4, 5};
+    seq_rnn_io io;
+#define T3(s) seq_tensor_new(ctx, SEQ_F32, 3, s)
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s3), T3(sbad), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL,
+                                        NULL), SEQ_ERR_SHAPE, "delta");
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s0), T3(s0), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL,
+                                        NULL), SEQ_ERR_SHAPE, "T>=1");
+    memset(&io, 0, sizeof io);
+    io.h0 = T3(shbad);
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s3), T3(s3), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL,
+                                        &io), SEQ_ERR_SHAPE, "h0 (2,2,3)");
+    io.h0 = NULL;
+    io.c0 = T3(sh);
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s3), T3(s3), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL,
+                                        &io), SEQ_ERR_INVALID, "c0");
+    io.c0 = NULL;
+    io.lengths = too_long;
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s3), T3(s3), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL,
+                                        &io), SEQ_ERR_RANGE, "lengths[1]");
+    {
+        seq_tensor *u = T3(s3);
+        u->data[7] = NAN;
+        CHECK(seq_selective_scan(ctx, u, T3(s3), seq_tensor_new(ctx, SEQ_F32, 2, sa), T3(sb), T3(sb), NULL, NULL) == NULL);
+        CHECK(seq_ctx_status(ctx) == SEQ_ERR_NUMERIC && strstr(seq_ctx_error(ctx), "u[7]") != NULL);
+        seq_ctx_reset(ctx);
+    }
+    EXPECT_FAIL(ctx, seq_selective_scan(ctx, T3(s3), NULL, NULL, NULL, NULL, NULL, NULL), SEQ_ERR_INVALID, "NULL");
+    EXPECT_FAIL(ctx, seq_ssd_scan(ctx, seq_tensor_new(ctx, SEQ_F32, 4, x4), T3(dt3), seq_tensor_new(ctx, SEQ_F32, 1, a1),
+                                  seq_tensor_new(ctx, SEQ_F32, 4, b4), seq_tensor_new(ctx, SEQ_F32, 4, b4), NULL, 2, NULL),
+                SEQ_ERR_SHAPE, "G | H"); /* 2 groups for 3 heads */
+    b4[2] = 1;
+    EXPECT_FAIL(ctx, seq_ssd_scan(ctx, seq_tensor_new(ctx, SEQ_F32, 4, x4), T3(dt3), seq_tensor_new(ctx, SEQ_F32, 1, a1),
+                                  seq_tensor_new(ctx, SEQ_F32, 4, b4), seq_tensor_new(ctx, SEQ_F32, 4, b4), NULL, -1, NULL),
+                SEQ_ERR_INVALID, "chunk");
+    memset(&io, 0, sizeof io);
+    io.h0 = T3(sh); /* (B,D,N) where SSD wants (B,H,P,N) */
+    EXPECT_FAIL(ctx, seq_ssd_scan(ctx, seq_tensor_new(ctx, SEQ_F32, 4, x4), T3(dt3), seq_tensor_new(ctx, SEQ_F32, 1, a1),
+                                  seq_tensor_new(ctx, SEQ_F32, 4, b4), seq_tensor_new(ctx, SEQ_F32, 4, b4), NULL, 2, &io),
+                SEQ_ERR_SHAPE, "h0");
+#undef T3
+    seq_ctx_free(ctx);
+}
+
+static void test_block_bad_input(void) {
+    int v2;
+    for (v2 = 0; v2 < 2; v2++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        block_case c;
+        seq_mamba_state st;
+        seq_rng r;
+        int64_t sx[3] = {2, 3, 4}, s0[3] = {2, 0, 4}, sbad[3] = {2, 3, 5}, sh[4] = {2, 0, 0, 0}, sc[3] = {2, 0, 0};
+        int32_t too_long[2] = {3, 4};
+        float xt[8] = {0}, yt[8];
+        seq_tensor *x;
+        block_init(&c, v2, P, 2);
+        seq_rng_seed(&r, 1);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        memcpy(sh + 1, c.hs, 3 * sizeof(int64_t));
+        sc[1] = c.conv_ch;
+        sc[2] = c.conv_w;
+        EXPECT_FAIL(ctx, block_forward(ctx, &c, seq_tensor_new(ctx, SEQ_F32, 3, s0), NULL), SEQ_ERR_SHAPE, "T>=1");
+        EXPECT_FAIL(ctx, block_forward(ctx, &c, seq_tensor_new(ctx, SEQ_F32, 3, sbad), NULL), SEQ_ERR_SHAPE, "x must be");
+        memset(&c.io, 0, sizeof c.io);
+        sh[1]++;
+        c.io.h0 = seq_tensor_new(ctx, SEQ_F32, (int)c.hdims + 1, sh);
+        EXPECT_FAIL(ctx, block_forward(ctx, &c, seq_tensor_new(ctx, SEQ_F32, 3, sx), &c.io), SEQ_ERR_SHAPE, "h0");
+        c.io.h0 = NULL;
+        sc[2]++;
+        c.io.c0 = seq_tensor_new(ctx, SEQ_F32, 3, sc);
+        EXPECT_FAIL(ctx, block_forward(ctx, &c, seq_tensor_new(ctx, SEQ_F32, 3, sx), &c.io), SEQ_ERR_SHAPE, "c0");
+        c.io.c0 = NULL;
+        c.io.lengths = too_long;
+        EXPECT_FAIL(ctx, block_forward(ctx, &c, seq_tensor_new(ctx, SEQ_F32, 3, sx), &c.io), SEQ_ERR_RANGE, "lengths");
+        x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
+        x->data[5] = NAN;
+        CHECK(block_forward(ctx, &c, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
+        seq_ctx_reset(ctx);
+        x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
+        EXPECT_FAIL(ctx, v2 ? seq_mamba2_forward(ctx, NULL, x, NULL) : seq_mamba_forward(ctx, NULL, x, NULL),
+                    SEQ_ERR_INVALID, "NULL layer");
+        CHECK(block_state_init(&c, &st, 0) == SEQ_ERR_INVALID);
+        CHECK(block_state_init(&c, &st, 2) == SEQ_OK);
+        xt[3] = INFINITY;
+        CHECK(block_step(&c, &st, xt, yt) == SEQ_ERR_NUMERIC);
+        CHECK(block_step(&c, &st, NULL, yt) == SEQ_ERR_INVALID);
+        seq_mamba_state_free(&st);
+        CHECK(block_step(&c, &st, xt, yt) == SEQ_ERR_INVALID); /* freed */
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+/* Every allocation that can fail in a forward with backward, and in a state, fails
+ * cleanly: a status, no crash, nothing leaked. */
+static void test_block_out_of_memory(void) {
+    int v2;
+    for (v2 = 0; v2 < 2; v2++) {
+        seq_params *P = seq_params_init(NULL);
+        block_case c;
+        seq_rng r;
+        long k, live;
+        int done = 0;
+        block_init(&c, v2, P, 2);
+        block_inputs(&c, P, 2, 5, 1);
+        seq_rng_seed(&r, 1);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        live = seq_test_live_blocks;
+        for (k = 0; k < 50 && !done; k++) {
+            seq_ctx *ctx;
+            seq_mamba_state st;
+            seq_tensor *loss;
+            seq_status s;
+            seq_test_fail_after(k);
+            ctx = seq_ctx_init(NULL);
+            if (!ctx) continue;
+            loss = block_loss(ctx, &c);
+            s = seq_ctx_status(ctx);
+            if (s == SEQ_OK) s = seq_backward(ctx, loss);
+            CHECK(s == SEQ_OK || s == SEQ_ERR_NOMEM);
+            if (s == SEQ_OK) s = block_state_init(&c, &st, 2);
+            if (s == SEQ_OK) {
+                seq_mamba_state_free(&st);
+                done = 1;
+            }
+            CHECK(s == SEQ_OK || s == SEQ_ERR_NOMEM);
+            seq_ctx_free(ctx);
+        }
+        seq_test_fail_never();
+        CHECK(done && seq_test_live_blocks == live);
+        seq_params_free(P);
+    }
+}
+
 void seq_tests_mamba(void) {
     RUN(test_selective_scan_gradcheck);
     RUN(test_selective_scan_reference);
@@ -538,4 +762,9 @@ void seq_tests_mamba(void) {
     RUN(test_block_gradcheck);
     RUN(test_block_step_equals_forward);
     RUN(test_block_segments_equal_separate_runs);
+    RUN(test_block_init_values);
+    RUN(test_block_bad_config);
+    RUN(test_scan_bad_input);
+    RUN(test_block_bad_input);
+    RUN(test_block_out_of_memory);
 }
