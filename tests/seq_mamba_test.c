@@ -3,6 +3,7 @@
  * wc)] for fixed random weights, so every output element and both final states matter. */
 #include "seq_test.h"
 #include "../seq.h"
+#include "fixtures/mamba_fixtures.h"
 
 /* --- helpers ------------------------------------------------------------------------- */
 
@@ -753,6 +754,113 @@ static void test_block_out_of_memory(void) {
     }
 }
 
+/* One PyTorch fixture (tests/gen_mamba_fixtures.py): a block with its parameters, inputs,
+ * outputs and every gradient, computed in double from the same float values. */
+typedef struct {
+    const mamba_fx_param *params;
+    size_t nparams;
+    const float *x, *h0, *c0, *y, *hn, *cn, *wy, *wh, *wc, *x_grad, *h0_grad, *c0_grad;
+} mamba_fixture;
+
+#define MAMBA_FIXTURE(tag)                                                                                        \
+    {tag##_fx_params, sizeof tag##_fx_params / sizeof tag##_fx_params[0], tag##_fx_x, tag##_fx_h0, tag##_fx_c0,  \
+     tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc, tag##_fx_x_grad,              \
+     tag##_fx_h0_grad, tag##_fx_c0_grad}
+
+/* Outputs, final states and the gradients of every parameter, x, h0 and c0 equal the
+ * fixture's to 1e-5 relative (per tensor, against its largest entry). */
+static void check_block_parity(int v2, const mamba_fixture *fx) {
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    block_case c;
+    seq_tensor *y, *loss, *ins[3];
+    const float *want[3];
+    seq_rng r;
+    size_t k;
+    int64_t i;
+    memset(&c, 0, sizeof c);
+    c.v2 = v2;
+    c.d_model = MAMBA_FX_D_MODEL;
+    if (!v2) {
+        seq_mamba_config cfg = seq_mamba_config_default(MAMBA_FX_D_MODEL);
+        cfg.d_state = MAMBA_FX_D_STATE;
+        cfg.expand = MAMBA_FX_EXPAND;
+        cfg.d_conv = MAMBA_FX_D_CONV;
+        CHECK(seq_mamba_init(&c.m, P, "mamba", cfg) == SEQ_OK);
+        c.hdims = 2;
+        c.hs[0] = c.m.d_inner;
+        c.hs[1] = MAMBA_FX_D_STATE;
+        c.conv_ch = c.m.d_inner;
+    } else {
+        seq_mamba2_config cfg = seq_mamba2_config_default(MAMBA_FX_D_MODEL);
+        cfg.d_state = MAMBA_FX_D_STATE;
+        cfg.expand = MAMBA_FX_EXPAND;
+        cfg.d_conv = MAMBA_FX_D_CONV;
+        cfg.headdim = MAMBA_FX_HEADDIM;
+        cfg.ngroups = MAMBA_FX_NGROUPS;
+        cfg.chunk = 4; /* does not divide T = 6 */
+        CHECK(seq_mamba2_init(&c.m2, P, "mamba2", cfg) == SEQ_OK);
+        c.hdims = 3;
+        c.hs[0] = c.m2.nheads;
+        c.hs[1] = MAMBA_FX_HEADDIM;
+        c.hs[2] = MAMBA_FX_D_STATE;
+        c.conv_ch = c.m2.conv_dim;
+    }
+    c.conv_w = MAMBA_FX_D_CONV - 1;
+    block_inputs(&c, P, MAMBA_FX_B, MAMBA_FX_T, 1);
+    seq_rng_seed(&r, 1);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK(P->count == (int64_t)fx->nparams + 3); /* the same parameter set as mamba_ssm's module */
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        CHECK_MSG(w != NULL, "missing %s", fx->params[k].name);
+        if (w) memcpy(w->data, fx->params[k].value, (size_t)w->numel * sizeof(float));
+    }
+    ins[0] = c.x;
+    ins[1] = c.h0;
+    ins[2] = c.c0;
+    want[0] = fx->x;
+    want[1] = fx->h0;
+    want[2] = fx->c0;
+    for (k = 0; k < 3; k++) memcpy(ins[k]->data, want[k], (size_t)ins[k]->numel * sizeof(float));
+    c.io.h0 = c.h0;
+    c.io.c0 = c.c0;
+    y = block_forward(ctx, &c, c.x, &c.io);
+    CHECK(y != NULL);
+    if (!y) goto done;
+    /* the fixture's loss is sum(y*wy) + ...: the mean of y * wy * numel is the same */
+    for (i = 0; i < y->numel; i++) loss_w[0][i] = fx->wy[i] * (float)y->numel;
+    for (i = 0; i < c.io.hn->numel; i++) loss_w[1][i] = fx->wh[i] * (float)c.io.hn->numel;
+    for (i = 0; i < c.io.cn->numel; i++) loss_w[2][i] = fx->wc[i] * (float)c.io.cn->numel;
+    loss = outputs_loss(ctx, y, &c.io);
+    seq_params_zero_grad(P);
+    CHECK(seq_backward(ctx, loss) == SEQ_OK);
+    CHECK_MSG(rel_err(y->data, fx->y, y->numel) < 1e-5, "y %g", rel_err(y->data, fx->y, y->numel));
+    CHECK_MSG(rel_err(c.io.hn->data, fx->hn, c.io.hn->numel) < 1e-5, "hn %g",
+              rel_err(c.io.hn->data, fx->hn, c.io.hn->numel));
+    CHECK(memcmp(c.io.cn->data, fx->cn, (size_t)c.io.cn->numel * sizeof(float)) == 0); /* a copy of inputs */
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        if (w) CHECK_MSG(rel_err(w->grad, fx->params[k].grad, w->numel) < 1e-5, "%s grad %g", w->name,
+                         rel_err(w->grad, fx->params[k].grad, w->numel));
+    }
+    want[0] = fx->x_grad;
+    want[1] = fx->h0_grad;
+    want[2] = fx->c0_grad;
+    for (k = 0; k < 3; k++)
+        CHECK_MSG(rel_err(ins[k]->grad, want[k], ins[k]->numel) < 1e-5, "%s grad %g", ins[k]->name,
+                  rel_err(ins[k]->grad, want[k], ins[k]->numel));
+done:
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+static void test_block_pytorch_parity(void) {
+    static const mamba_fixture fx[2] = {MAMBA_FIXTURE(mamba), MAMBA_FIXTURE(mamba2)};
+    check_block_parity(0, &fx[0]);
+    check_block_parity(1, &fx[1]);
+}
+
 void seq_tests_mamba(void) {
     RUN(test_selective_scan_gradcheck);
     RUN(test_selective_scan_reference);
@@ -762,6 +870,7 @@ void seq_tests_mamba(void) {
     RUN(test_block_gradcheck);
     RUN(test_block_step_equals_forward);
     RUN(test_block_segments_equal_separate_runs);
+    RUN(test_block_pytorch_parity);
     RUN(test_block_init_values);
     RUN(test_block_bad_config);
     RUN(test_scan_bad_input);
