@@ -1403,6 +1403,142 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
+/* Selective scan (S6, the recurrence inside Mamba) as one fused node. Per channel d and
+ * state n:
+ *     h_t[d,n] = exp(delta_t[d] A[d,n]) h_{t-1}[d,n] + delta_t[d] u_t[d] Bm_t[n]
+ *     y_t[d]   = sum_n Cm_t[n] h_t[d,n] + Dskip[d] u_t[d]
+ * u, delta (B,T,D) (delta after its softplus); A (D,N); Bm, Cm (B,T,N); Dskip (D) or NULL
+ * -> y (B,T,D). io (may be NULL) as for seq_rnn_forward: h0 (B,D,N) the initial state
+ * (NULL: zeros), hn (B,D,N) the final state out, lengths, resets; c0 must be NULL.
+ * Gradients flow to every float input and h0. The backward recomputes the states from a
+ * checkpoint every few steps rather than keeping all B*T*D*N of them. */
+SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
+                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io);
+
+/* SSD (the scan of Mamba-2): the selective scan with one decay per head (A a scalar
+ * times the identity), H heads of P channels sharing dt, A and Dskip, and Bm, Cm in G
+ * groups (head h reads group h / (H/G)):
+ *     h_t[h,p,n] = exp(dt_t[h] A[h]) h_{t-1}[h,p,n] + dt_t[h] x_t[h,p] Bm_t[g,n]
+ *     y_t[h,p]   = sum_n Cm_t[g,n] h_t[h,p,n] + Dskip[h] x_t[h,p]
+ * x (B,T,H,P), dt (B,T,H) (after its softplus), A (H), Bm, Cm (B,T,G,N), Dskip (H) or
+ * NULL -> y (B,T,H,P); io as for seq_selective_scan with h0, hn (B,H,P,N).
+ * chunk > 0 runs the chunked algorithm (Dao & Gu 2024): within each chunk of that many
+ * steps a masked quadratic form, between chunks the state is passed on; chunk == 0 runs
+ * the step-by-step recurrence. Both compute the same function. */
+SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
+                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io);
+
+/* Both blocks stream with this state: the convolution's window and the scan's state. */
+typedef struct seq_mamba_state {
+    int64_t batch;
+    float *conv;  /* (B, conv channels, d_conv-1): the last inputs of the convolution, oldest first */
+    float *ssm;   /* (B,d_inner,d_state) for Mamba, (B,nheads,headdim,d_state) for Mamba-2 */
+    float *work;  /* one step's activations */
+    void *alloc_ud;
+} seq_mamba_state;
+
+/* Mamba block (Gu & Dao 2023; mamba_ssm's Mamba module), x (B,T,d_model) -> (B,T,d_model):
+ *     xi, z      = in_proj(x), split into halves of d_inner = expand * d_model
+ *     u          = silu(conv1d(xi))            depthwise, causal, d_conv taps
+ *     dt, Bm, Cm = x_proj(u), split into dt_rank, d_state, d_state
+ *     y          = out_proj(selective_scan(u, softplus(dt_proj(dt)), -exp(A_log), Bm, Cm, D) * silu(z))
+ * Parameters are named and shaped as in mamba_ssm, so its state_dict loads as is:
+ * "<prefix>.in_proj.weight" (2*d_inner, d_model), "conv1d.weight" (d_inner,1,d_conv),
+ * "conv1d.bias" (d_inner), "x_proj.weight" (dt_rank + 2*d_state, d_inner),
+ * "dt_proj.weight" (d_inner, dt_rank), "dt_proj.bias" (d_inner), "A_log" (d_inner,
+ * d_state), "D" (d_inner), "out_proj.weight" (d_model, d_inner); "in_proj.bias" and
+ * "out_proj.bias" with cfg.bias. A_log and D have weight decay 0, as mamba_ssm marks them.
+ * States (seq_rnn_io and seq_mamba_state): h0/hn are the scan's (B,d_inner,d_state),
+ * c0/cn the convolution's last d_conv-1 inputs (B,d_inner,d_conv-1), oldest first; a
+ * reset drops both. */
+typedef struct seq_mamba_config {
+    int64_t d_model;
+    int64_t d_state;     /* N (16) */
+    int64_t d_conv;      /* taps of the convolution (4) */
+    int64_t expand;      /* d_inner = expand * d_model (2) */
+    int64_t dt_rank;     /* 0: ceil(d_model / 16) */
+    float dt_min, dt_max; /* softplus(dt_proj.bias) log-uniform in [dt_min, dt_max] (1e-3, 0.1) */
+    float dt_init_floor; /* ... and at least this (1e-4) */
+    float dt_scale;      /* dt_proj.weight ~ U(-s, s), s = dt_scale / sqrt(dt_rank) (1) */
+    int bias;            /* in_proj and out_proj biases (0) */
+    int conv_bias;       /* (1) */
+} seq_mamba_config;
+
+/* The parameters both blocks share: in_proj, conv1d and out_proj (biases may be NULL). */
+typedef struct seq_mamba_proj {
+    seq_tensor *in_w, *in_b, *conv_w, *conv_b, *out_w, *out_b;
+} seq_mamba_proj;
+
+typedef struct seq_mamba {
+    seq_mamba_config cfg;
+    int64_t d_inner, dt_rank;
+    void *alloc_ud; /* the params' allocator, for step states */
+    seq_mamba_proj proj;
+    seq_tensor *x_proj_w, *dt_proj_w, *dt_proj_b, *A_log, *D;
+} seq_mamba;
+
+SEQDEF seq_mamba_config seq_mamba_config_default(int64_t d_model);
+/* Registers the parameters in P: the linear and convolution weights as PyTorch's defaults,
+ * D = 1, dt_proj.weight as above. A_log and dt_proj.bias need values seq_params_alloc's
+ * initializers cannot express: call seq_mamba_init_ssm after seq_params_alloc. */
+SEQDEF seq_status seq_mamba_init(seq_mamba *l, seq_params *P, const char *prefix, seq_mamba_config cfg);
+/* A_log[d,n] = log(n+1) (S4D-real) and dt_proj.bias = softplus^-1(dt) with dt drawn as
+ * cfg says, as mamba_ssm initializes them. */
+SEQDEF seq_status seq_mamba_init_ssm(const seq_mamba *l, seq_rng *rng);
+/* x (B,T,d_model) -> (B,T,d_model); io may be NULL. */
+SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_status seq_mamba_state_init(const seq_mamba *l, seq_mamba_state *st, int64_t batch);
+SEQDEF void seq_mamba_state_reset(seq_mamba_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_mamba_state_free(seq_mamba_state *st);
+/* x_t (B,d_model) -> y_t (B,d_model), advancing the state by one step. */
+SEQDEF seq_status seq_mamba_step(const seq_mamba *l, seq_mamba_state *st, const float *x_t, float *y_t);
+
+/* Mamba-2 block (Dao & Gu 2024; mamba_ssm's Mamba2 module), x (B,T,d_model) -> (B,T,d_model):
+ *     z, xBC, dt = in_proj(x), split into d_inner, d_inner + 2*ngroups*d_state, nheads
+ *     xs, Bm, Cm = silu(conv1d(xBC)), split into d_inner, ngroups*d_state, ngroups*d_state
+ *     y          = ssd_scan(xs, softplus(dt + dt_bias), -exp(A_log), Bm, Cm, D)
+ *     out        = out_proj(rmsnorm(y * silu(z)) * norm.weight)   (rmsnorm per group)
+ * with d_inner = expand * d_model in nheads = d_inner / headdim heads. Parameters as in
+ * mamba_ssm: "<prefix>.in_proj.weight" (2*d_inner + 2*ngroups*d_state + nheads, d_model),
+ * "conv1d.weight" (conv_dim,1,d_conv), "conv1d.bias" (conv_dim) with conv_dim = d_inner +
+ * 2*ngroups*d_state, "dt_bias", "A_log", "D" (nheads), "norm.weight" (d_inner),
+ * "out_proj.weight" (d_model, d_inner); "in_proj.bias", "out_proj.bias" with cfg.bias.
+ * dt_bias, A_log and D have weight decay 0. States: h0/hn (B,nheads,headdim,d_state),
+ * c0/cn (B,conv_dim,d_conv-1). */
+typedef struct seq_mamba2_config {
+    int64_t d_model;
+    int64_t d_state;      /* N (128) */
+    int64_t d_conv;       /* (4) */
+    int64_t expand;       /* (2) */
+    int64_t headdim;      /* P (64); must divide d_inner */
+    int64_t ngroups;      /* G (1); must divide nheads */
+    int64_t chunk;        /* chunk length of the SSD algorithm (256); 0: the recurrence */
+    float A_init_min, A_init_max; /* -A drawn uniform in this range (1, 16) */
+    float dt_min, dt_max, dt_init_floor; /* as in seq_mamba_config (1e-3, 0.1, 1e-4) */
+    float norm_eps;       /* (1e-5) */
+    int bias;             /* (0) */
+    int conv_bias;        /* (1) */
+} seq_mamba2_config;
+
+typedef struct seq_mamba2 {
+    seq_mamba2_config cfg;
+    int64_t d_inner, nheads, conv_dim;
+    void *alloc_ud;
+    seq_mamba_proj proj;
+    seq_tensor *dt_bias, *A_log, *D, *norm_w;
+} seq_mamba2;
+
+SEQDEF seq_mamba2_config seq_mamba2_config_default(int64_t d_model);
+/* Registers the parameters in P; call seq_mamba2_init_ssm after seq_params_alloc. */
+SEQDEF seq_status seq_mamba2_init(seq_mamba2 *l, seq_params *P, const char *prefix, seq_mamba2_config cfg);
+/* A_log = log(U(A_init_min, A_init_max)), dt_bias = softplus^-1(dt) as mamba_ssm. */
+SEQDEF seq_status seq_mamba2_init_ssm(const seq_mamba2 *l, seq_rng *rng);
+SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_status seq_mamba2_state_init(const seq_mamba2 *l, seq_mamba_state *st, int64_t batch);
+SEQDEF void seq_mamba2_state_reset(seq_mamba_state *st);
+SEQDEF void seq_mamba2_state_free(seq_mamba_state *st);
+SEQDEF seq_status seq_mamba2_step(const seq_mamba2 *l, seq_mamba_state *st, const float *x_t, float *y_t);
+
 /* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
 
 #ifdef __cplusplus
@@ -11046,6 +11182,1105 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 }
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
+
+/* ---- the causal convolution that carries its window ----------------------------------- */
+
+/* One step of a depthwise causal convolution with K taps over C channels whose last K-1
+ * inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x; then x
+ * enters the window. w (C,K), b (C) or NULL, x, y (C). */
+static void seq__conv_step(const float *w, const float *b, int64_t C, int64_t K, float *win, const float *x,
+                           float *y) {
+    int64_t c, j, W = K - 1;
+    for (c = 0; c < C; c++) {
+        const float *wc = w + c * K;
+        float *hc = win + c * W, acc = b ? b[c] : 0.0f;
+        for (j = 0; j < W; j++) acc += wc[j] * hc[j];
+        y[c] = acc + wc[W] * x[c];
+        for (j = 0; j + 1 < W; j++) hc[j] = hc[j + 1];
+        if (W > 0) hc[W - 1] = x[c];
+    }
+}
+
+typedef struct seq__conv_aux {
+    seq_tensor *c0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+} seq__conv_aux;
+
+/* Input s of row r in what the taps read: the W columns of c (B,C,W) for s < 0, then x
+ * (B,T,C). Returns channel 0's address and sets the stride between channels; NULL when
+ * that buffer is (a missing c0, or a gradient nobody wants). */
+static float *seq__conv_at(float *x, float *c, int64_t r, int64_t s, int64_t T, int64_t C, int64_t W,
+                           int64_t *stride) {
+    *stride = s >= 0 ? 1 : W;
+    if (s >= 0) return x ? x + (r * T + s) * C : NULL;
+    return c ? c + r * C * W + (s + W) : NULL;
+}
+
+/* With e what the taps read (c0's columns, then x) and start the first position of t's
+ * segment, y[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >= start, so
+ *   de[s] += dy[t] w[k],  dw[c,k] += dy[t] e[s],  db += dy[t];
+ * cn[r,:,j] is e[r,len-W+j] from the last segment (c0 itself for an empty row). */
+static void seq__conv_carry_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out, *cn = n->extra_out[0];
+    const seq__conv_aux *a = (const seq__conv_aux *)n->aux;
+    int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[w->ndim - 1], W = K - 1;
+    float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b), *gc0 = seq__grad(ctx, a->c0);
+    float *c0v = a->c0 ? a->c0->data : NULL;
+    int64_t r, t, k, c, j, se, sg;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(a->lengths, r, T), start = -W;
+        for (t = 0; t < len; t++) {
+            const float *gy = y->grad ? y->grad + (r * T + t) * C : NULL;
+            if (a->resets && a->resets[r * T + t]) start = t;
+            if (!gy) continue;
+            if (gb)
+                for (c = 0; c < C; c++) gb[c] += gy[c];
+            for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
+                const float *e = seq__conv_at(x->data, c0v, r, t - W + k, T, C, W, &se);
+                float *ge = seq__conv_at(gx, gc0, r, t - W + k, T, C, W, &sg);
+                if (gw && e)
+                    for (c = 0; c < C; c++) gw[c * K + k] += gy[c] * e[c * se];
+                if (ge)
+                    for (c = 0; c < C; c++) ge[c * sg] += gy[c] * w->data[c * K + k];
+            }
+        }
+        if (!cn->grad) continue;
+        if (len == 0) {
+            if (gc0)
+                for (j = 0; j < C * W; j++) gc0[r * C * W + j] += cn->grad[r * C * W + j];
+            continue;
+        }
+        for (j = start > len - W ? start - (len - W) : 0; j < W; j++) {
+            float *ge = seq__conv_at(gx, gc0, r, len - W + j, T, C, W, &sg);
+            if (ge)
+                for (c = 0; c < C; c++) ge[c * sg] += cn->grad[(r * C + c) * W + j];
+        }
+    }
+}
+
+/* The short convolution of both blocks as one node that also carries state:
+ * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C), and *cn
+ * (B,C,K-1) the window after each row's last valid step. A reset at t empties the window;
+ * y is 0 past a length. Checked by the caller. */
+static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
+                                   seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
+    seq_tensor *ins[4], *y;
+    seq__conv_aux *a;
+    seq__node *n;
+    int64_t B, T, C, K, W, r, t, shape[3];
+    ins[0] = x;
+    ins[1] = w;
+    ins[2] = b;
+    ins[3] = c0;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    B = x->shape[0];
+    T = x->shape[1];
+    C = x->shape[2];
+    K = w->shape[w->ndim - 1];
+    W = K - 1;
+    shape[0] = B;
+    shape[1] = C;
+    shape[2] = W;
+    y = seq__out(ctx, op, 3, x->shape, 4, ins);
+    *cn = seq__out(ctx, op, 3, shape, 4, ins);
+    a = (seq__conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
+    if (!y || !*cn || !a) return NULL;
+    memset(y->data, 0, (size_t)y->numel * sizeof(float));
+    for (r = 0; r < B; r++) {
+        float *win = (*cn)->data + r * C * W;
+        if (c0) memcpy(win, c0->data + r * C * W, (size_t)(C * W) * sizeof(float));
+        else memset(win, 0, (size_t)(C * W) * sizeof(float));
+        for (t = 0; t < seq__row_len(lengths, r, T); t++) {
+            if (resets && resets[r * T + t]) memset(win, 0, (size_t)(C * W) * sizeof(float));
+            seq__conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
+                           y->data + (r * T + t) * C);
+        }
+    }
+    a->c0 = c0;
+    a->lengths = lengths;
+    a->resets = resets;
+    n = seq__record(ctx, op, y, seq__conv_carry_backward, 3, ins);
+    if (n) {
+        n->aux = a;
+        n->extra_out[0] = *cn;
+    }
+    return y;
+}
+/* ---- the selective-scan engine: Mamba's S6 and Mamba-2's SSD ----------------------------- */
+
+/* D channels, each with an N-state, in H heads of P channels that share delta, A and
+ * Dskip (Mamba: P = 1, H = D). Bm and Cm hold G groups of N per step; head h reads group
+ * h / (H/G). A is Mamba's (D,N) when a_full, else one rate per head. Channels run in
+ * blocks of bw inside one group, each block's state kept as (N,bw) so that the inner
+ * loops run along channels; every ck steps the forward keeps a checkpoint of it, from
+ * which the backward recomputes the states of those ck steps. */
+typedef struct seq__ssm {
+    int64_t B, T, D, N, H, P, G, bw, ck, nck;
+    int a_full;
+    seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    const int32_t *lengths;
+    const uint8_t *resets;
+    float *At;   /* a_full: A as (N,D) */
+    float *ckpt; /* (B, D/bw, nck, N, bw): the state entering step c*ck, NULL without backward */
+} seq__ssm;
+
+#define SEQ__SSM_CK 16 /* checkpoint interval of the recurrence */
+
+/* Floats of one step's decay for a block: a rate per state and channel, or per channel. */
+static int64_t seq__ssm_decay_len(const seq__ssm *s) { return s->a_full ? s->N * s->bw : s->bw; }
+
+static float *seq__ssm_ckpt(const seq__ssm *s, int64_t r, int64_t d0, int64_t c) {
+    return s->ckpt + ((r * (s->D / s->bw) + d0 / s->bw) * s->nck + c) * s->N * s->bw;
+}
+
+/* Block state (N,bw) of channels [d0,d0+bw) of row r from, or added into, a public state
+ * (B,D,N); v NULL reads zeros and adds nothing. */
+static void seq__ssm_state_load(const seq__ssm *s, const float *v, int64_t r, int64_t d0, float *h) {
+    int64_t i, n;
+    for (n = 0; n < s->N; n++)
+        for (i = 0; i < s->bw; i++) h[n * s->bw + i] = v ? v[(r * s->D + d0 + i) * s->N + n] : 0.0f;
+}
+static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int64_t d0, float *v) {
+    int64_t i, n;
+    if (v)
+        for (n = 0; n < s->N; n++)
+            for (i = 0; i < s->bw; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * s->bw + i];
+}
+
+/* Step t of row r for block d0: dl (bw) = delta, du (bw) = delta * u, and the decay
+ * exp(delta A): (N,bw) when a_full, else (bw). */
+static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, float *dl, float *du, float *dec) {
+    const float *drow = s->delta->data + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
+    int64_t i, n, bw = s->bw;
+    for (i = 0; i < bw; i++) {
+        dl[i] = drow[(d0 + i) / s->P];
+        du[i] = dl[i] * urow[i];
+    }
+    if (s->a_full)
+        for (n = 0; n < s->N; n++) {
+            const float *ar = s->At + n * s->D + d0;
+            for (i = 0; i < bw; i++) dec[n * bw + i] = expf(dl[i] * ar[i]);
+        }
+    else
+        for (i = 0; i < bw; i++) dec[i] = expf(dl[i] * s->A->data[(d0 + i) / s->P]);
+}
+
+/* One step of a block: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n (dec shared
+ * by every n unless a_full), y (bw) += sum_n Ct[n] h[n,:]. */
+static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *SEQ_RESTRICT dec,
+                                const float *SEQ_RESTRICT du, const float *Bt, const float *Ct,
+                                float *SEQ_RESTRICT h, float *SEQ_RESTRICT y) {
+    int64_t n, i;
+    for (n = 0; n < N; n++) {
+        const float *SEQ_RESTRICT dr = a_full ? dec + n * bw : dec;
+        float *SEQ_RESTRICT hr = h + n * bw, b = Bt[n], c = Ct[n];
+        for (i = 0; i < bw; i++) {
+            hr[i] = dr[i] * hr[i] + du[i] * b;
+            y[i] += c * hr[i];
+        }
+    }
+}
+
+/* Bm_t or Cm_t of row r for the group of block d0: N floats. */
+static const float *seq__ssm_group(const seq__ssm *s, const seq_tensor *m, int64_t r, int64_t t, int64_t d0) {
+    return m->data + ((r * s->T + t) * s->G + d0 / (s->D / s->G)) * s->N;
+}
+
+/* The recurrence for block d0 of row r: y (B,T,D) there, the final state into hn (B,D,N)
+ * (zeroed by the caller), a checkpoint every ck steps. work: (2N + 4) bw floats. */
+static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, float *y, float *hn, float *work) {
+    int64_t bw = s->bw, N = s->N, len = seq__row_len(s->lengths, r, s->T), t, i;
+    float *h = work, *dl = h + N * bw, *du = dl + bw, *yb = du + bw, *dec = yb + bw;
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, h);
+    for (t = 0; t < len; t++) {
+        const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
+        if (s->ckpt && t % s->ck == 0) memcpy(seq__ssm_ckpt(s, r, d0, t / s->ck), h, (size_t)(N * bw) * sizeof(float));
+        if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)(N * bw) * sizeof(float));
+        seq__ssm_prep(s, r, t, d0, dl, du, dec);
+        for (i = 0; i < bw; i++) yb[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
+        seq__ssm_step_block(N, bw, s->a_full, dec, du, seq__ssm_group(s, s->Bm, r, t, d0),
+                            seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+        memcpy(y + (r * s->T + t) * s->D + d0, yb, (size_t)bw * sizeof(float));
+    }
+    seq__ssm_state_add(s, h, r, d0, hn);
+}
+
+/* The chunked SSD algorithm for head h of row r (block d0 = h*P, decay per head), chunks
+ * of Q = ck steps. With cum[i] = sum_{k<=i} dt_k A over the chunk and seg[i] the number of
+ * resets in it up to i, step i of a chunk that starts from state S (N,P) gives
+ *     y_i = Dskip x_i + sum_{j<=i, seg_j = seg_i} e^{cum_i - cum_j} dt_j (C_i . B_j) x_j
+ *           + [seg_i = 0] e^{cum_i} S^T C_i,
+ * and the next chunk starts from [seg_q = 0] e^{cum_q} S + sum_{seg_j = seg_q} e^{cum_q -
+ * cum_j} dt_j B_j x_j^T (q the chunk's last step): three GEMMs per chunk. The exponents
+ * are differences taken in double, so long chunks lose nothing to cancellation.
+ * work: (N + Q + N + 2) * max(P, Q) floats... see seq__ssm_work. */
+static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float *y, float *hn, float *work,
+                                  double *cum, int64_t *seg) {
+    int64_t P = s->P, N = s->N, Q = s->ck, D = s->D, GN = s->G * s->N, d0 = h * P;
+    int64_t len = seq__row_len(s->lengths, r, s->T), t0, i, j, p, n;
+    float *S = work, *L = S + N * P, *Cs = L + Q * Q, *Xw = Cs + Q * N;
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, S);
+    for (t0 = 0; t0 < len; t0 += Q) {
+        int64_t q = len - t0 < Q ? len - t0 : Q;
+        const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->delta->data + (r * s->T + t0) * s->H + h;
+        const float *Bc = seq__ssm_group(s, s->Bm, r, t0, d0), *Cc = seq__ssm_group(s, s->Cm, r, t0, d0);
+        float *Y = y + (r * s->T + t0) * D + d0, end;
+        double run = 0.0;
+        if (s->ckpt) memcpy(seq__ssm_ckpt(s, r, d0, t0 / Q), S, (size_t)(N * P) * sizeof(float));
+        for (i = 0; i < q; i++) {
+            seg[i] = (i ? seg[i - 1] : 0) + (s->resets && s->resets[r * s->T + t0 + i]);
+            run += (double)dt[i * s->H] * s->A->data[h];
+            cum[i] = run;
+        }
+        /* L = mask o decay o dt_j o C B^T */
+        seq_sgemm(0, 1, q, q, N, 1.0f, Cc, GN, Bc, GN, 0.0f, L, Q);
+        for (i = 0; i < q; i++)
+            for (j = 0; j < q; j++)
+                L[i * Q + j] = j <= i && seg[j] == seg[i] ? L[i * Q + j] * expf((float)(cum[i] - cum[j])) * dt[j * s->H]
+                                                           : 0.0f;
+        for (i = 0; i < q; i++) {
+            float coef = seg[i] == 0 ? expf((float)cum[i]) : 0.0f;
+            for (p = 0; p < P; p++) Y[i * D + p] = s->Dskip ? s->Dskip->data[h] * X[i * D + p] : 0.0f;
+            for (n = 0; n < N; n++) Cs[i * N + n] = coef * Cc[i * GN + n];
+        }
+        seq_sgemm(0, 0, q, P, q, 1.0f, L, Q, X, D, 1.0f, Y, D);  /* Y += L X      */
+        seq_sgemm(0, 0, q, P, N, 1.0f, Cs, N, S, P, 1.0f, Y, D); /* Y += Cs S     */
+        for (j = 0; j < q; j++) {
+            float wj = seg[j] == seg[q - 1] ? expf((float)(cum[q - 1] - cum[j])) * dt[j * s->H] : 0.0f;
+            for (p = 0; p < P; p++) Xw[j * P + p] = wj * X[j * D + p];
+        }
+        end = seg[q - 1] == 0 ? expf((float)cum[q - 1]) : 0.0f;
+        seq_sgemm(1, 0, N, P, q, 1.0f, Bc, GN, Xw, P, end, S, P); /* S = end S + B^T Xw */
+    }
+    seq__ssm_state_add(s, S, r, d0, hn);
+}
+/* Gradient buffers of a scan (NULL: not wanted); A as (N,D) when a_full. */
+typedef struct seq__ssm_grads {
+    float *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+} seq__ssm_grads;
+
+/* Sum of a[i] b[i] in eight lanes, so the compiler may run them side by side. */
+static float seq__dotf(const float *a, const float *b, int64_t n) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i, k, n8 = n - n % 8;
+    for (i = 0; i < n8; i += 8)
+        for (k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    for (i = n8; i < n; i++) s[0] += a[i] * b[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* Backward of step t of row r for block d0, given the state before it (hp, NULL after a
+ * reset), after it (hc) and the step's dl, du, dec; dh (N,bw) is the carried gradient of
+ * hc, replaced by that of hp. With h = dec h_prev + du B and y = C . h + Dskip u:
+ *   dC += dy h,  dh += dy C,  dB += dh du,  ddu = sum_n dh B,
+ *   ddec = dh h_prev  ->  ddelta += ddec dec A,  dA += ddec dec delta,
+ *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec.
+ * work: 3 bw floats. */
+static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, int64_t r,
+                                   int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
+                                   const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
+    int64_t bw = s->bw, N = s->N, P = s->P, o = (r * s->T + t) * s->D + d0, i, n;
+    const float *urow = s->u->data + o, *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
+    float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + bw, *SEQ_RESTRICT gdec = work + 2 * bw;
+    float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
+    memset(work, 0, (size_t)(3 * bw) * sizeof(float));
+    if (gy) {
+        gy += o;
+        for (i = 0; i < bw; i++) {
+            if (g->Dskip) g->Dskip[(d0 + i) / P] += gy[i] * urow[i];
+            if (g->u && s->Dskip) g->u[o + i] += gy[i] * s->Dskip->data[(d0 + i) / P];
+        }
+        for (n = 0; n < N; n++) {
+            float *SEQ_RESTRICT dr = dh + n * bw, c = Ct[n];
+            if (gC) gC[n] += seq__dotf(gy, hc + n * bw, bw);
+            for (i = 0; i < bw; i++) dr[i] += gy[i] * c;
+        }
+    }
+    for (n = 0; n < N; n++) {
+        float *SEQ_RESTRICT dr = dh + n * bw, b = Bt[n];
+        if (gB) gB[n] += seq__dotf(dr, du, bw);
+        for (i = 0; i < bw; i++) gdu[i] += dr[i] * b;
+        if (!hp) continue;
+        if (s->a_full) {
+            const float *at = s->At + n * s->D + d0, *de = dec + n * bw, *hr = hp + n * bw;
+            float *ga = g->A ? g->A + n * s->D + d0 : NULL;
+            for (i = 0; i < bw; i++) {
+                float q = dr[i] * hr[i] * de[i];
+                gdl[i] += q * at[i];
+                if (ga) ga[i] += q * dl[i];
+            }
+        } else {
+            for (i = 0; i < bw; i++) gdec[i] += dr[i] * hp[n * bw + i];
+        }
+    }
+    for (n = 0; n < N; n++) {
+        float *SEQ_RESTRICT dr = dh + n * bw;
+        const float *de = s->a_full ? dec + n * bw : dec;
+        for (i = 0; i < bw; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
+    }
+    for (i = 0; i < bw; i++) {
+        float a = s->A->data[(d0 + i) / P];
+        if (!s->a_full) {
+            gdl[i] += gdec[i] * dec[i] * a;
+            if (g->A) g->A[(d0 + i) / P] += gdec[i] * dec[i] * dl[i];
+        }
+        gdl[i] += gdu[i] * urow[i];
+        if (g->u) g->u[o + i] += gdu[i] * dl[i];
+        if (g->delta) g->delta[(r * s->T + t) * s->H + (d0 + i) / P] += gdl[i];
+    }
+}
+
+/* Backward of block d0 of row r, chunk by chunk from the end: the ck states of a chunk
+ * are recomputed from its checkpoint, then walked back. gy (B,T,D) and ghn (B,D,N) may
+ * be NULL. work: see seq__ssm_work. */
+static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, const float *ghn,
+                                    int64_t r, int64_t d0, float *work) {
+    int64_t bw = s->bw, N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s), ck = s->ck;
+    int64_t len = seq__row_len(s->lengths, r, s->T), c, t, i;
+    float *dh = work, *hs = dh + NB, *dls = hs + (ck + 1) * NB, *dus = dls + ck * bw, *decs = dus + ck * bw;
+    float *yb = decs + ck * DL, *scratch = yb + bw;
+    seq__ssm_state_load(s, ghn, r, d0, dh);
+    for (c = (len + ck - 1) / ck - 1; c >= 0; c--) {
+        int64_t t0 = c * ck, t1 = t0 + ck < len ? t0 + ck : len;
+        memcpy(hs, seq__ssm_ckpt(s, r, d0, c), (size_t)NB * sizeof(float));
+        for (t = t0; t < t1; t++) { /* hs[i] enters step t0+i (before any reset), hs[i+1] leaves it */
+            float *h = hs + (t - t0 + 1) * NB;
+            i = t - t0;
+            if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)NB * sizeof(float));
+            else memcpy(h, h - NB, (size_t)NB * sizeof(float));
+            seq__ssm_prep(s, r, t, d0, dls + i * bw, dus + i * bw, decs + i * DL);
+            memset(yb, 0, (size_t)bw * sizeof(float));
+            seq__ssm_step_block(N, bw, s->a_full, decs + i * DL, dus + i * bw, seq__ssm_group(s, s->Bm, r, t, d0),
+                                seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+        }
+        for (t = t1 - 1; t >= t0; t--) {
+            int reset = s->resets && s->resets[r * s->T + t];
+            i = t - t0;
+            seq__ssm_step_backward(s, g, gy, r, t, d0, reset ? NULL : hs + i * NB, hs + (i + 1) * NB, dls + i * bw,
+                                   dus + i * bw, decs + i * DL, dh, scratch);
+        }
+    }
+    seq__ssm_state_add(s, dh, r, d0, g->h0);
+}
+/* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
+static int64_t seq__ssm_work(const seq__ssm *s) {
+    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s), ck = s->ck, Q = s->ck, P = s->P;
+    int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (2 * s->bw + DL) + 4 * s->bw;
+    int64_t chunked = s->N * P + Q * Q + Q * s->N + Q * P;
+    return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
+}
+
+static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__ssm *s = (const seq__ssm *)n->aux;
+    const float *gy = n->out->grad, *ghn = n->extra_out[0]->grad;
+    float *gA = seq__grad(ctx, s->A), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    int64_t r, d0, d, k;
+    seq__ssm_grads g;
+    g.u = seq__grad(ctx, s->u);
+    g.delta = seq__grad(ctx, s->delta);
+    g.Bm = seq__grad(ctx, s->Bm);
+    g.Cm = seq__grad(ctx, s->Cm);
+    g.Dskip = seq__grad(ctx, s->Dskip);
+    g.h0 = seq__grad(ctx, s->h0);
+    g.A = s->a_full && gA ? (float *)seq__calloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : gA;
+    if (!work || ctx->status != SEQ_OK) return;
+    for (r = 0; r < s->B; r++)
+        for (d0 = 0; d0 < s->D; d0 += s->bw) seq__ssm_backward_block(s, &g, gy, ghn, r, d0, work);
+    if (s->a_full && gA) /* back from (N,D) */
+        for (d = 0; d < s->D; d++)
+            for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.A[k * s->D + d];
+}
+
+/* Shared tail of both scans once shapes are checked: y (shape of u), hn (hn_shape). The
+ * chunked form needs bw = P and one rate per head. */
+static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, int chunked, seq_rnn_io *io,
+                                int hn_ndim, const int64_t *hn_shape) {
+    seq_tensor *ins[7], *y, *hn;
+    seq__ssm *s;
+    seq__node *nd;
+    float *work;
+    int64_t B = proto->B, T = proto->T, r, d0, d, k;
+    double *cum;
+    int64_t *seg;
+    int i;
+    ins[0] = proto->u;
+    ins[1] = proto->delta;
+    ins[2] = proto->Bm;
+    ins[3] = proto->Cm;
+    ins[4] = proto->A;
+    ins[5] = proto->Dskip;
+    ins[6] = proto->h0;
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
+    for (i = 0; i < 7; i++) {
+        static const char *const names[7] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0"};
+        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
+    }
+    s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
+    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 7, ins);
+    hn = seq__out(ctx, op, hn_ndim, hn_shape, 7, ins);
+    if (!s || !y || !hn) return NULL;
+    *s = *proto;
+    s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
+    s->nck = (T + s->ck - 1) / s->ck;
+    s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
+    s->ckpt = y->requires_grad ? (float *)seq_ctx_alloc(ctx, (size_t)(B * s->nck * s->D * s->N) * sizeof(float)) : NULL;
+    work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
+    seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    if (s->a_full)
+        for (d = 0; d < s->D; d++)
+            for (k = 0; k < s->N; k++) s->At[k * s->D + d] = s->A->data[d * s->N + k];
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
+    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
+    for (r = 0; r < B; r++)
+        for (d0 = 0; d0 < s->D; d0 += s->bw) {
+            if (chunked) seq__ssd_chunked_head(s, r, d0 / s->P, y->data, hn->data, work, cum, seg);
+            else seq__ssm_forward_block(s, r, d0, y->data, hn->data, work);
+        }
+    nd = seq__record(ctx, op, y, seq__ssm_backward, 4, ins);
+    if (nd) {
+        nd->aux = s;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
+
+/* 1 when t is NULL or a float tensor of the given dims (-1: any); else 0. */
+static int seq__is_shape(const seq_tensor *t, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    int64_t want[4];
+    int k;
+    if (!t) return 1;
+    want[0] = d0;
+    want[1] = d1;
+    want[2] = d2;
+    want[3] = d3;
+    if (t->dtype != SEQ_F32 || t->ndim != ndim) return 0;
+    for (k = 0; k < ndim; k++)
+        if (want[k] >= 0 && t->shape[k] != want[k]) return 0;
+    return 1;
+}
+
+SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
+                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io) {
+    static const char op[] = "seq_selective_scan";
+    seq_tensor *ins[7];
+    seq__ssm s;
+    int64_t hs[3];
+    ins[0] = u;
+    ins[1] = delta;
+    ins[2] = A;
+    ins[3] = Bm;
+    ins[4] = Cm;
+    ins[5] = Dskip;
+    ins[6] = io ? io->h0 : NULL;
+    if (!seq__ok(ctx, op, 5, ins)) return NULL;
+    memset(&s, 0, sizeof s);
+    s.B = u->ndim == 3 ? u->shape[0] : 0;
+    s.T = u->ndim == 3 ? u->shape[1] : 0;
+    s.D = u->ndim == 3 ? u->shape[2] : 0;
+    s.N = A->ndim == 2 ? A->shape[1] : 0;
+    if (s.B < 1 || s.T < 1 || s.D < 1 || s.N < 1 || !seq__is_shape(u, 3, -1, -1, -1, -1) ||
+        !seq__is_shape(delta, 3, s.B, s.T, s.D, 0) || !seq__is_shape(A, 2, s.D, s.N, 0, 0) ||
+        !seq__is_shape(Bm, 3, s.B, s.T, s.N, 0) || !seq__is_shape(Cm, 3, s.B, s.T, s.N, 0) ||
+        !seq__is_shape(Dskip, 1, s.D, 0, 0, 0) || !seq__is_shape(ins[6], 3, s.B, s.D, s.N, 0)) {
+        static const char *const names[7] = {"u", "delta", "A", "Bm", "Cm", "Dskip", "h0"};
+        seq__shape_fail(ctx, op, "u, delta (B>=1,T>=1,D), A (D,N), Bm, Cm (B,T,N), Dskip (D), h0 (B,D,N)", 7, names,
+                        ins);
+        return NULL;
+    }
+    s.H = s.D;
+    s.P = 1;
+    s.G = 1;
+    s.a_full = 1;
+    s.bw = s.D;
+    s.ck = SEQ__SSM_CK;
+    s.u = u;
+    s.delta = delta;
+    s.A = A;
+    s.Bm = Bm;
+    s.Cm = Cm;
+    s.Dskip = Dskip;
+    s.h0 = ins[6];
+    hs[0] = s.B;
+    hs[1] = s.D;
+    hs[2] = s.N;
+    return seq__ssm_run(ctx, op, &s, 0, io, 3, hs);
+}
+
+SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
+                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io) {
+    static const char op[] = "seq_ssd_scan";
+    seq_tensor *ins[7];
+    seq__ssm s;
+    int64_t hs[4];
+    ins[0] = x;
+    ins[1] = dt;
+    ins[2] = A;
+    ins[3] = Bm;
+    ins[4] = Cm;
+    ins[5] = Dskip;
+    ins[6] = io ? io->h0 : NULL;
+    if (!seq__ok(ctx, op, 5, ins)) return NULL;
+    memset(&s, 0, sizeof s);
+    if (x->ndim == 4 && Bm->ndim == 4) {
+        s.B = x->shape[0];
+        s.T = x->shape[1];
+        s.H = x->shape[2];
+        s.P = x->shape[3];
+        s.G = Bm->shape[2];
+        s.N = Bm->shape[3];
+    }
+    if (s.B < 1 || s.T < 1 || s.H < 1 || s.P < 1 || s.G < 1 || s.N < 1 || s.H % s.G != 0 ||
+        !seq__is_shape(x, 4, -1, -1, -1, -1) || !seq__is_shape(dt, 3, s.B, s.T, s.H, 0) ||
+        !seq__is_shape(A, 1, s.H, 0, 0, 0) || !seq__is_shape(Bm, 4, s.B, s.T, s.G, s.N) ||
+        !seq__is_shape(Cm, 4, s.B, s.T, s.G, s.N) || !seq__is_shape(Dskip, 1, s.H, 0, 0, 0) ||
+        !seq__is_shape(ins[6], 4, s.B, s.H, s.P, s.N)) {
+        static const char *const names[7] = {"x", "dt", "A", "Bm", "Cm", "Dskip", "h0"};
+        seq__shape_fail(ctx, op, "x (B>=1,T>=1,H,P), dt (B,T,H), A (H), Bm, Cm (B,T,G,N) with G | H, Dskip (H), "
+                        "h0 (B,H,P,N)", 7, names, ins);
+        return NULL;
+    }
+    if (chunk < 0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "chunk %lld < 0", (long long)chunk);
+        return NULL;
+    }
+    s.D = s.H * s.P;
+    s.a_full = 0;
+    s.bw = s.P;
+    s.ck = chunk > 0 ? chunk : SEQ__SSM_CK;
+    s.u = x;
+    s.delta = dt;
+    s.A = A;
+    s.Bm = Bm;
+    s.Cm = Cm;
+    s.Dskip = Dskip;
+    s.h0 = ins[6];
+    hs[0] = s.B;
+    hs[1] = s.H;
+    hs[2] = s.P;
+    hs[3] = s.N;
+    return seq__ssm_run(ctx, op, &s, chunk > 0, io, 4, hs);
+}
+/* ---- the blocks ------------------------------------------------------------------------ */
+
+/* A parameter to register: "<prefix>.<name>", shape, initializer, weight-decay multiplier. */
+typedef struct seq__pspec {
+    const char *name;
+    int ndim;
+    int64_t shape[3];
+    seq_init init;
+    float decay;
+    seq_tensor **dst;
+} seq__pspec;
+
+/* Appends a spec of shape (s0), (s0,s1) or (s0,s1,s2): trailing sizes of 0 drop out. */
+static void seq__pspec_add(seq__pspec *v, int *n, const char *name, int64_t s0, int64_t s1, int64_t s2,
+                           seq_init init, float decay, seq_tensor **dst) {
+    seq__pspec *p = v + (*n)++;
+    p->name = name;
+    p->ndim = s2 > 0 ? 3 : s1 > 0 ? 2 : 1;
+    p->shape[0] = s0;
+    p->shape[1] = s1;
+    p->shape[2] = s2;
+    p->init = init;
+    p->decay = decay;
+    p->dst = dst;
+}
+
+static seq_status seq__pspec_register(seq_params *P, const char *fn, const char *prefix, const seq__pspec *v, int n) {
+    char full[256];
+    int i;
+    for (i = 0; i < n; i++) {
+        int len = snprintf(full, sizeof full, "%s.%s", prefix, v[i].name);
+        if (len < 0 || len >= (int)sizeof full) return seq__err(SEQ_ERR_INVALID, "%s: prefix '%s' is too long", fn, prefix);
+        *v[i].dst = seq_params_add(P, full, v[i].ndim, v[i].shape, v[i].init);
+        if (!*v[i].dst) return seq__errstatus;
+        seq_params_entry(P, full)->decay = v[i].decay;
+    }
+    return SEQ_OK;
+}
+
+/* nn.Linear's and nn.Conv1d's default initial values: weights kaiming_uniform with
+ * a = sqrt(5), that is U(+-1/sqrt(fan_in)), and biases U(+-1/sqrt(fan_in)). */
+static seq_init seq__torch_weight_init(void) { return seq_init_kaiming_uniform(2.2360679775f); }
+static seq_init seq__torch_bias_init(int64_t fan_in) {
+    float bound = 1.0f / sqrtf((float)fan_in);
+    return seq_init_uniform(-bound, bound);
+}
+
+/* in_proj (in_out, d_model) and conv1d (conv_ch,1,K): the front both blocks share. */
+static void seq__mamba_specs_front(seq__pspec *v, int *n, seq_mamba_proj *p, int64_t d_model, int64_t in_out,
+                                   int64_t conv_ch, int64_t K, int bias, int conv_bias) {
+    seq__pspec_add(v, n, "in_proj.weight", in_out, d_model, 0, seq__torch_weight_init(), 1.0f, &p->in_w);
+    if (bias) seq__pspec_add(v, n, "in_proj.bias", in_out, 0, 0, seq__torch_bias_init(d_model), 1.0f, &p->in_b);
+    seq__pspec_add(v, n, "conv1d.weight", conv_ch, 1, K, seq__torch_weight_init(), 1.0f, &p->conv_w);
+    if (conv_bias) seq__pspec_add(v, n, "conv1d.bias", conv_ch, 0, 0, seq__torch_bias_init(K), 1.0f, &p->conv_b);
+}
+
+/* out_proj (d_model, d_inner): the back both blocks share. */
+static void seq__mamba_specs_back(seq__pspec *v, int *n, seq_mamba_proj *p, int64_t d_model, int64_t d_inner,
+                                  int bias) {
+    seq__pspec_add(v, n, "out_proj.weight", d_model, d_inner, 0, seq__torch_weight_init(), 1.0f, &p->out_w);
+    if (bias) seq__pspec_add(v, n, "out_proj.bias", d_model, 0, 0, seq__torch_bias_init(d_inner), 1.0f, &p->out_b);
+}
+
+/* softplus^-1(dt) for n channels, dt log-uniform in [lo,hi] and at least lo_floor: the
+ * dt initialization of mamba_ssm (softplus^-1(y) = y + log(1 - e^-y)). */
+static void seq__mamba_dt_bias(float *b, int64_t n, float lo, float hi, float lo_floor, seq_rng *rng) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double dt = exp(seq_rng_double(rng) * (log((double)hi) - log((double)lo)) + log((double)lo));
+        if (dt < lo_floor) dt = lo_floor;
+        b[i] = (float)(dt + log(-expm1(-dt)));
+    }
+}
+
+/* The dt range both configs share: 0 < dt_min <= dt_max, floor >= 0. */
+static int seq__mamba_dt_ok(float dt_min, float dt_max, float dt_floor) {
+    return dt_min > 0.0f && dt_max >= dt_min && isfinite(dt_max) && dt_floor >= 0.0f && isfinite(dt_floor);
+}
+
+/* Checks both forwards share: x (B>=1,T>=1,d_model); h0 (B, hs...) and c0 (B,conv_ch,K-1)
+ * or NULL; lengths in [0,T]; x, h0, c0 finite. */
+static int seq__mamba_inputs_ok(seq_ctx *ctx, const char *op, const seq_mamba_proj *p, int64_t d_model,
+                                seq_tensor *x, const seq_rnn_io *io, int hdims, const int64_t *hs) {
+    seq_tensor *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL;
+    int64_t B, C, W;
+    if (!seq__ok(ctx, op, 1, &x)) return 0;
+    if (!p->in_w) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer");
+        return 0;
+    }
+    if (!seq__is_shape(x, 3, -1, -1, d_model, 0) || x->shape[0] < 1 || x->shape[1] < 1) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)d_model);
+        return 0;
+    }
+    B = x->shape[0];
+    C = p->conv_w->shape[0];
+    W = p->conv_w->shape[2] - 1;
+    if (!seq__is_shape(h0, hdims + 1, B, hs[0], hs[1], hdims > 2 ? hs[2] : 0)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 must be the scan state (B=%lld, %lld, %lld%s)", (long long)B,
+                      (long long)hs[0], (long long)hs[1], hdims > 2 ? ", ..." : "");
+        return 0;
+    }
+    if (!seq__is_shape(c0, 3, B, C, W, 0)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "c0 must be the convolution state (%lld,%lld,%lld)", (long long)B,
+                      (long long)C, (long long)W);
+        return 0;
+    }
+    return seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, x->shape[1]) &&
+           seq__finite_ok(ctx, op, "x", x->data, x->numel) && (!h0 || seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)) &&
+           (!c0 || seq__finite_ok(ctx, op, "c0", c0->data, c0->numel));
+}
+
+/* silu(conv1d(xz[..., from:from+C])) with the carried state: (B,T,C); *cn its final window. */
+static seq_tensor *seq__mamba_conv(seq_ctx *ctx, const char *op, const seq_mamba_proj *p, seq_tensor *xz,
+                                   int64_t from, const seq_rnn_io *io, seq_tensor **cn) {
+    seq_tensor *xi = seq_slice(ctx, xz, 2, from, from + p->conv_w->shape[0]);
+    return seq_silu(ctx, seq__conv_carry(ctx, op, xi, p->conv_w, p->conv_b, io ? io->c0 : NULL,
+                                         io ? io->lengths : NULL, io ? io->resets : NULL, cn));
+}
+
+/* out_proj(y) (B,T,d_model), rows past a length set to 0 (they would hold out_proj's bias),
+ * and the final states handed out. */
+static seq_tensor *seq__mamba_back(seq_ctx *ctx, const seq_mamba_proj *p, seq_tensor *y, seq_rnn_io *io,
+                                   seq_tensor *hn, seq_tensor *cn) {
+    seq_tensor *out = seq_linear(ctx, y, p->out_w, p->out_b);
+    if (out && p->out_b && io && io->lengths) {
+        int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2], r, t, c;
+        seq_tensor *mask = seq_tensor_new(ctx, SEQ_F32, 3, out->shape);
+        if (!mask) return NULL;
+        for (r = 0; r < B; r++)
+            for (t = 0; t < io->lengths[r]; t++)
+                for (c = 0; c < C; c++) mask->data[(r * T + t) * C + c] = 1.0f;
+        out = seq_mul(ctx, out, mask);
+    }
+    if (ctx->status != SEQ_OK) return NULL;
+    if (io) {
+        io->hn = hn;
+        io->cn = cn;
+    }
+    return out;
+}
+
+/* y (M,out) = x (M,in; rows ldx apart) W^T + b: a linear layer off the tape. */
+static void seq__dense(const seq_tensor *W, const seq_tensor *b, const float *x, int64_t ldx, int64_t M, float *y) {
+    int64_t out = W->shape[0], in = W->shape[1], r, j;
+    for (r = 0; r < M; r++)
+        for (j = 0; j < out; j++) y[r * out + j] = b ? b->data[j] : 0.0f;
+    seq_sgemm(0, 1, M, out, in, 1.0f, x, ldx, W->data, in, 1.0f, y, out);
+}
+
+/* One streaming step of the front: xz (B,in_out) = in_proj(x_t), and v (B,C) =
+ * silu(conv1d(xz[:, from:from+C])) advancing the windows. */
+static void seq__mamba_step_front(const seq_mamba_proj *p, seq_mamba_state *st, const float *x_t, float *xz,
+                                  int64_t from, float *v) {
+    int64_t B = st->batch, IO = p->in_w->shape[0], C = p->conv_w->shape[0], K = p->conv_w->shape[2], r, c;
+    seq__dense(p->in_w, p->in_b, x_t, p->in_w->shape[1], B, xz);
+    for (r = 0; r < B; r++) {
+        float *vr = v + r * C;
+        seq__conv_step(p->conv_w->data, p->conv_b ? p->conv_b->data : NULL, C, K, st->conv + r * C * (K - 1),
+                       xz + r * IO + from, vr);
+        for (c = 0; c < C; c++) vr[c] *= seq__sigmoidf(vr[c]);
+    }
+}
+
+/* Allocates a streaming state: conv (B,C,K-1), ssm (B,nssm), work floats; zeroed. */
+static seq_status seq__mamba_state_alloc(const char *fn, const seq_mamba_proj *p, void *ud, seq_mamba_state *st,
+                                         int64_t batch, int64_t nssm, int64_t nwork) {
+    int64_t nconv;
+    if (!st || !p->in_w) return seq__err(SEQ_ERR_INVALID, "%s: NULL or uninitialized layer", fn);
+    memset(st, 0, sizeof *st);
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+    nconv = batch * p->conv_w->shape[0] * (p->conv_w->shape[2] - 1);
+    st->alloc_ud = ud;
+    st->conv = (float *)SEQ_MALLOC(ud, (size_t)(nconv + batch * nssm + nwork) * sizeof(float));
+    if (!st->conv) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    st->ssm = st->conv + nconv;
+    st->work = st->ssm + batch * nssm;
+    st->batch = batch;
+    seq_mamba_state_reset(st);
+    return SEQ_OK;
+}
+
+SEQDEF void seq_mamba_state_reset(seq_mamba_state *st) {
+    if (st && st->conv) memset(st->conv, 0, (size_t)(st->work - st->conv) * sizeof(float));
+}
+
+SEQDEF void seq_mamba_state_free(seq_mamba_state *st) {
+    if (!st) return;
+    SEQ_FREE(st->alloc_ud, st->conv);
+    memset(st, 0, sizeof *st);
+}
+
+/* Arguments of a step: state made for this layer, finite x_t. */
+static seq_status seq__mamba_step_ok(const char *fn, const seq_mamba_proj *p, const seq_mamba_state *st,
+                                     const float *x_t, const float *y_t) {
+    int64_t i, n;
+    if (!p->in_w || !st || !st->conv || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
+    n = st->batch * p->in_w->shape[1];
+    for (i = 0; i < n; i++)
+        if (!isfinite(x_t[i])) return seq__err(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", fn, (long long)i);
+    return SEQ_OK;
+}
+
+/* One step of one channel in the public state layout, the reference for the block
+ * kernels: h (N) = e^{dl A} h + dl u Bt with A the channel's N rates (a_full) or its
+ * head's one; returns Ct . h. */
+static float seq__ssm_step1(const float *A, int a_full, int64_t N, float dl, float u, const float *Bt,
+                            const float *Ct, float *h) {
+    float y = 0.0f, dec = expf(dl * A[0]);
+    int64_t n;
+    for (n = 0; n < N; n++) {
+        h[n] = (a_full ? expf(dl * A[n]) : dec) * h[n] + dl * u * Bt[n];
+        y += Ct[n] * h[n];
+    }
+    return y;
+}
+
+/* --- Mamba --- */
+
+SEQDEF seq_mamba_config seq_mamba_config_default(int64_t d_model) {
+    seq_mamba_config c;
+    c.d_model = d_model;
+    c.d_state = 16;
+    c.d_conv = 4;
+    c.expand = 2;
+    c.dt_rank = 0;
+    c.dt_min = 1e-3f;
+    c.dt_max = 0.1f;
+    c.dt_init_floor = 1e-4f;
+    c.dt_scale = 1.0f;
+    c.bias = 0;
+    c.conv_bias = 1;
+    return c;
+}
+
+SEQDEF seq_status seq_mamba_init(seq_mamba *l, seq_params *P, const char *prefix, seq_mamba_config cfg) {
+    static const char fn[] = "seq_mamba_init";
+    seq__pspec v[12];
+    int n = 0;
+    int64_t Di, R, N = cfg.d_state;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument", fn);
+    if (cfg.d_model < 1 || N < 1 || cfg.d_conv < 1 || cfg.expand < 1 || cfg.dt_rank < 0 ||
+        !seq__mamba_dt_ok(cfg.dt_min, cfg.dt_max, cfg.dt_init_floor) || !(cfg.dt_scale >= 0.0f))
+        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld, d_conv %lld, expand %lld)",
+                        fn, prefix, (long long)cfg.d_model, (long long)N, (long long)cfg.d_conv, (long long)cfg.expand);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    l->d_inner = Di = cfg.expand * cfg.d_model;
+    l->dt_rank = R = cfg.dt_rank ? cfg.dt_rank : (cfg.d_model + 15) / 16;
+    seq__mamba_specs_front(v, &n, &l->proj, cfg.d_model, 2 * Di, Di, cfg.d_conv, cfg.bias, cfg.conv_bias);
+    seq__pspec_add(v, &n, "x_proj.weight", R + 2 * N, Di, 0, seq__torch_weight_init(), 1.0f, &l->x_proj_w);
+    seq__pspec_add(v, &n, "dt_proj.weight", Di, R, 0,
+                   seq_init_uniform(-cfg.dt_scale / sqrtf((float)R), cfg.dt_scale / sqrtf((float)R)), 1.0f,
+                   &l->dt_proj_w);
+    seq__pspec_add(v, &n, "dt_proj.bias", Di, 0, 0, seq_init_zeros(), 1.0f, &l->dt_proj_b);
+    seq__pspec_add(v, &n, "A_log", Di, N, 0, seq_init_zeros(), 0.0f, &l->A_log);
+    seq__pspec_add(v, &n, "D", Di, 0, 0, seq_init_constant(1.0f), 0.0f, &l->D);
+    seq__mamba_specs_back(v, &n, &l->proj, cfg.d_model, Di, cfg.bias);
+    return seq__pspec_register(P, fn, prefix, v, n);
+}
+
+SEQDEF seq_status seq_mamba_init_ssm(const seq_mamba *l, seq_rng *rng) {
+    int64_t d, k, N;
+    if (!l || !rng || !l->A_log || !l->A_log->data)
+        return seq__err(SEQ_ERR_INVALID, "seq_mamba_init_ssm: NULL argument, or parameters not allocated");
+    N = l->cfg.d_state;
+    for (d = 0; d < l->d_inner; d++)
+        for (k = 0; k < N; k++) l->A_log->data[d * N + k] = logf((float)(k + 1));
+    seq__mamba_dt_bias(l->dt_proj_b->data, l->d_inner, l->cfg.dt_min, l->cfg.dt_max, l->cfg.dt_init_floor, rng);
+    return SEQ_OK;
+}
+
+SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mamba_forward";
+    seq_tensor *xz, *u, *xdbl, *delta, *A, *y, *cn = NULL;
+    seq_rnn_io sio;
+    int64_t hs[2], Di, R, N;
+    if (!l) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
+        return NULL;
+    }
+    Di = l->d_inner;
+    R = l->dt_rank;
+    N = l->cfg.d_state;
+    hs[0] = Di;
+    hs[1] = N;
+    if (!seq__mamba_inputs_ok(ctx, op, &l->proj, l->cfg.d_model, x, io, 2, hs)) return NULL;
+    memset(&sio, 0, sizeof sio);
+    if (io) {
+        sio.h0 = io->h0;
+        sio.lengths = io->lengths;
+        sio.resets = io->resets;
+    }
+    xz = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
+    u = seq__mamba_conv(ctx, op, &l->proj, xz, 0, io, &cn);
+    xdbl = seq_linear(ctx, u, l->x_proj_w, NULL);
+    delta = seq_softplus(ctx, seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, l->dt_proj_b));
+    A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
+    y = seq_selective_scan(ctx, u, delta, A, seq_slice(ctx, xdbl, 2, R, R + N), seq_slice(ctx, xdbl, 2, R + N, R + 2 * N),
+                           l->D, &sio);
+    y = seq_mul(ctx, y, seq_silu(ctx, seq_slice(ctx, xz, 2, Di, 2 * Di)));
+    return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);
+}
+
+/* work: xz (B,2Di), u (B,Di), xdbl (B,R+2N), delta (B,Di), y (B,Di), A (Di,N) */
+SEQDEF seq_status seq_mamba_state_init(const seq_mamba *l, seq_mamba_state *st, int64_t batch) {
+    int64_t Di, N;
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mamba_state_init: NULL layer");
+    Di = l->d_inner;
+    N = l->cfg.d_state;
+    return seq__mamba_state_alloc("seq_mamba_state_init", &l->proj, l->alloc_ud, st, batch, Di * N,
+                                  batch * (5 * Di + l->dt_rank + 2 * N) + Di * N);
+}
+
+SEQDEF seq_status seq_mamba_step(const seq_mamba *l, seq_mamba_state *st, const float *x_t, float *y_t) {
+    int64_t B, Di, N, R, XD, r, d, k;
+    float *xz, *u, *xdbl, *dl, *y, *A;
+    seq_status s;
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mamba_step: NULL layer");
+    if ((s = seq__mamba_step_ok("seq_mamba_step", &l->proj, st, x_t, y_t)) != SEQ_OK) return s;
+    B = st->batch;
+    Di = l->d_inner;
+    N = l->cfg.d_state;
+    R = l->dt_rank;
+    XD = R + 2 * N;
+    xz = st->work;
+    u = xz + B * 2 * Di;
+    xdbl = u + B * Di;
+    dl = xdbl + B * XD;
+    y = dl + B * Di;
+    A = y + B * Di;
+    seq__mamba_step_front(&l->proj, st, x_t, xz, 0, u);
+    seq__dense(l->x_proj_w, NULL, u, Di, B, xdbl);
+    seq__dense(l->dt_proj_w, l->dt_proj_b, xdbl, XD, B, dl);
+    for (k = 0; k < Di * N; k++) A[k] = -expf(l->A_log->data[k]);
+    for (r = 0; r < B; r++)
+        for (d = 0; d < Di; d++) {
+            int64_t i = r * Di + d;
+            float z = xz[r * 2 * Di + Di + d], dt = seq__softplusf(dl[i]);
+            y[i] = seq__ssm_step1(A + d * N, 1, N, dt, u[i], xdbl + r * XD + R, xdbl + r * XD + R + N, st->ssm + i * N) +
+                   l->D->data[d] * u[i];
+            y[i] *= z * seq__sigmoidf(z);
+        }
+    seq__dense(l->proj.out_w, l->proj.out_b, y, Di, B, y_t);
+    return SEQ_OK;
+}
+
+/* --- Mamba-2 --- */
+
+SEQDEF seq_mamba2_config seq_mamba2_config_default(int64_t d_model) {
+    seq_mamba2_config c;
+    c.d_model = d_model;
+    c.d_state = 128;
+    c.d_conv = 4;
+    c.expand = 2;
+    c.headdim = 64;
+    c.ngroups = 1;
+    c.chunk = 256;
+    c.A_init_min = 1.0f;
+    c.A_init_max = 16.0f;
+    c.dt_min = 1e-3f;
+    c.dt_max = 0.1f;
+    c.dt_init_floor = 1e-4f;
+    c.norm_eps = 1e-5f;
+    c.bias = 0;
+    c.conv_bias = 1;
+    return c;
+}
+
+SEQDEF seq_status seq_mamba2_init(seq_mamba2 *l, seq_params *P, const char *prefix, seq_mamba2_config cfg) {
+    static const char fn[] = "seq_mamba2_init";
+    seq__pspec v[12];
+    int n = 0;
+    int64_t Di = cfg.expand * cfg.d_model, GN = cfg.ngroups * cfg.d_state, H;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument", fn);
+    if (cfg.d_model < 1 || cfg.d_state < 1 || cfg.d_conv < 1 || cfg.expand < 1 || cfg.headdim < 1 ||
+        Di % cfg.headdim != 0 || cfg.ngroups < 1 || (Di / cfg.headdim) % cfg.ngroups != 0 || cfg.chunk < 0 ||
+        !(cfg.A_init_min > 0.0f && cfg.A_init_max >= cfg.A_init_min && isfinite(cfg.A_init_max)) ||
+        !seq__mamba_dt_ok(cfg.dt_min, cfg.dt_max, cfg.dt_init_floor) || !(cfg.norm_eps >= 0.0f))
+        return seq__err(SEQ_ERR_INVALID,
+                        "%s: '%s': bad config (d_model %lld, expand %lld, headdim %lld, ngroups %lld, d_state %lld)", fn,
+                        prefix, (long long)cfg.d_model, (long long)cfg.expand, (long long)cfg.headdim,
+                        (long long)cfg.ngroups, (long long)cfg.d_state);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    l->d_inner = Di;
+    l->nheads = H = Di / cfg.headdim;
+    l->conv_dim = Di + 2 * GN;
+    seq__mamba_specs_front(v, &n, &l->proj, cfg.d_model, 2 * Di + 2 * GN + H, l->conv_dim, cfg.d_conv, cfg.bias,
+                           cfg.conv_bias);
+    seq__pspec_add(v, &n, "dt_bias", H, 0, 0, seq_init_zeros(), 0.0f, &l->dt_bias);
+    seq__pspec_add(v, &n, "A_log", H, 0, 0, seq_init_zeros(), 0.0f, &l->A_log);
+    seq__pspec_add(v, &n, "D", H, 0, 0, seq_init_constant(1.0f), 0.0f, &l->D);
+    seq__pspec_add(v, &n, "norm.weight", Di, 0, 0, seq_init_constant(1.0f), 1.0f, &l->norm_w);
+    seq__mamba_specs_back(v, &n, &l->proj, cfg.d_model, Di, cfg.bias);
+    return seq__pspec_register(P, fn, prefix, v, n);
+}
+
+SEQDEF seq_status seq_mamba2_init_ssm(const seq_mamba2 *l, seq_rng *rng) {
+    int64_t h;
+    if (!l || !rng || !l->A_log || !l->A_log->data)
+        return seq__err(SEQ_ERR_INVALID, "seq_mamba2_init_ssm: NULL argument, or parameters not allocated");
+    seq__mamba_dt_bias(l->dt_bias->data, l->nheads, l->cfg.dt_min, l->cfg.dt_max, l->cfg.dt_init_floor, rng);
+    for (h = 0; h < l->nheads; h++)
+        l->A_log->data[h] = (float)log(seq_rng_uniform(rng, l->cfg.A_init_min, l->cfg.A_init_max));
+    return SEQ_OK;
+}
+
+SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mamba2_forward";
+    seq_tensor *zx, *xbc, *dt, *A, *y, *cn = NULL;
+    seq_rnn_io sio;
+    int64_t hs[3], s4[4], g4[4], s3[3], Di, H, P, G, N, GN, CD;
+    if (!l) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
+        return NULL;
+    }
+    Di = l->d_inner;
+    H = l->nheads;
+    P = l->cfg.headdim;
+    G = l->cfg.ngroups;
+    N = l->cfg.d_state;
+    GN = G * N;
+    CD = l->conv_dim;
+    hs[0] = H;
+    hs[1] = P;
+    hs[2] = N;
+    if (!seq__mamba_inputs_ok(ctx, op, &l->proj, l->cfg.d_model, x, io, 3, hs)) return NULL;
+    s3[0] = s4[0] = g4[0] = x->shape[0];
+    s3[1] = s4[1] = g4[1] = x->shape[1];
+    s4[2] = H;
+    s4[3] = P;
+    g4[2] = G;
+    g4[3] = N;
+    memset(&sio, 0, sizeof sio);
+    if (io) {
+        sio.h0 = io->h0;
+        sio.lengths = io->lengths;
+        sio.resets = io->resets;
+    }
+    zx = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
+    xbc = seq__mamba_conv(ctx, op, &l->proj, zx, Di, io, &cn);
+    dt = seq_softplus(ctx, seq_add(ctx, seq_slice(ctx, zx, 2, Di + CD, Di + CD + H), l->dt_bias));
+    A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
+    y = seq_ssd_scan(ctx, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
+                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
+                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, &sio);
+    /* gate, then RMSNorm over each group of Di/G channels (mamba_ssm's RMSNormGated) */
+    s3[2] = Di;
+    s4[2] = G;
+    s4[3] = Di / G;
+    y = seq_mul(ctx, seq_reshape(ctx, y, 3, s3), seq_silu(ctx, seq_slice(ctx, zx, 2, 0, Di)));
+    y = seq_mul(ctx, seq_reshape(ctx, seq_rmsnorm(ctx, seq_reshape(ctx, y, 4, s4), NULL, l->cfg.norm_eps), 3, s3),
+                l->norm_w);
+    return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);
+}
+
+/* work: zx (B, in_proj rows), xbc (B,conv_dim), y (B,Di) */
+SEQDEF seq_status seq_mamba2_state_init(const seq_mamba2 *l, seq_mamba_state *st, int64_t batch) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mamba2_state_init: NULL layer");
+    return seq__mamba_state_alloc("seq_mamba2_state_init", &l->proj, l->alloc_ud, st, batch,
+                                  l->nheads * l->cfg.headdim * l->cfg.d_state,
+                                  batch * ((l->proj.in_w ? l->proj.in_w->shape[0] : 0) + l->conv_dim + l->d_inner));
+}
+
+SEQDEF void seq_mamba2_state_reset(seq_mamba_state *st) { seq_mamba_state_reset(st); }
+SEQDEF void seq_mamba2_state_free(seq_mamba_state *st) { seq_mamba_state_free(st); }
+
+SEQDEF seq_status seq_mamba2_step(const seq_mamba2 *l, seq_mamba_state *st, const float *x_t, float *y_t) {
+    int64_t B, Di, H, P, G, N, GN, CD, IO, r, h, p, j, k;
+    float *zx, *xbc, *y;
+    seq_status s;
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mamba2_step: NULL layer");
+    if ((s = seq__mamba_step_ok("seq_mamba2_step", &l->proj, st, x_t, y_t)) != SEQ_OK) return s;
+    B = st->batch;
+    Di = l->d_inner;
+    H = l->nheads;
+    P = l->cfg.headdim;
+    G = l->cfg.ngroups;
+    N = l->cfg.d_state;
+    GN = G * N;
+    CD = l->conv_dim;
+    IO = l->proj.in_w->shape[0];
+    zx = st->work;
+    xbc = zx + B * IO;
+    y = xbc + B * CD;
+    seq__mamba_step_front(&l->proj, st, x_t, zx, Di, xbc);
+    for (r = 0; r < B; r++) {
+        const float *xr = xbc + r * CD, *zr = zx + r * IO;
+        float *yr = y + r * Di;
+        for (h = 0; h < H; h++) {
+            float dt = seq__softplusf(zr[Di + CD + h] + l->dt_bias->data[h]), A = -expf(l->A_log->data[h]);
+            int64_t g = h / (H / G);
+            for (p = 0; p < P; p++) {
+                float xv = xr[h * P + p];
+                yr[h * P + p] = seq__ssm_step1(&A, 0, N, dt, xv, xr + Di + g * N, xr + Di + GN + g * N,
+                                               st->ssm + ((r * H + h) * P + p) * N) +
+                                l->D->data[h] * xv;
+            }
+        }
+        for (j = 0; j < Di; j++) yr[j] *= zr[j] * seq__sigmoidf(zr[j]);
+        for (k = 0; k < G; k++) { /* RMSNorm per group, as seq_rmsnorm computes it */
+            float *yg = yr + k * (Di / G);
+            float rstd = (float)(1.0 / sqrt(seq__sum_f64(yg, Di / G, 0.0, 1) / (double)(Di / G) + l->cfg.norm_eps));
+            for (j = 0; j < Di / G; j++) yg[j] = yg[j] * rstd * l->norm_w->data[k * (Di / G) + j];
+        }
+    }
+    seq__dense(l->proj.out_w, l->proj.out_b, y, Di, B, y_t);
+    return SEQ_OK;
+}
 
 /* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
 
