@@ -5700,51 +5700,163 @@ static int seq__lengths_ok(seq_ctx *ctx, const char *op, const int32_t *lengths,
     return 1;
 }
 
-typedef struct seq__scan_aux {
+/* The diagonal recurrence under seq_linear_scan and the 14.7 layers, over raw arrays:
+ *     h_t = a_t * h_{t-1} + b_t        on rows of (B,T,C) arrays,
+ * elementwise (real), or, with cplx, on C/2 complex numbers per step stored as the C/2
+ * real parts followed by the C/2 imaginary parts. a_t is a + r*a_rs + t*a_ts, so zero
+ * strides share one coefficient vector across rows or steps. reverse runs each row from
+ * its last valid step down to 0: the step before t is then t+1, and a reset flag at t+1
+ * ends the segment t belongs to. h0, hn and their gradients are (B,C) rows s_rs floats
+ * apart (C when contiguous; more when they are slices of a wider state). */
+typedef struct seq__dscan {
+    int64_t B, T, C, a_rs, a_ts, s_rs;
+    int cplx, reverse;
+    const float *a, *b, *h0; /* h0 NULL: zeros */
     const uint8_t *resets;
     const int32_t *lengths;
-} seq__scan_aux;
+} seq__dscan;
 
-/* Walks t = len-1 .. 0 with the carried gradient dh (C floats, zeroed by the caller):
- *   dh += dy_t;  db_t += dh;  da_t += dh * h_{t-1};  dh = reset_t ? 0 : dh * a_t,
- * and what remains at t = 0 is the gradient of h0. */
-static void seq__scan_backward(seq_ctx *ctx, seq__node *n) {
-    seq_tensor *a = n->in[0], *b = n->in[1], *h0 = n->in[2], *h = n->out;
-    const seq__scan_aux *x = (const seq__scan_aux *)n->aux;
-    int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2], r, t, c;
-    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b), *gh0 = seq__grad(ctx, h0);
-    float *dh = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
-    if (!dh) return;
-    for (r = 0; r < B; r++) {
-        int64_t len = seq__row_len(x->lengths, r, T);
-        int reset_at_0 = 0;
-        memset(dh, 0, (size_t)C * sizeof(float));
-        for (t = len - 1; t >= 0; t--) {
-            int64_t o = (r * T + t) * C;
-            int reset = x->resets && x->resets[r * T + t];
-            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
-            for (c = 0; c < C; c++) dh[c] += h->grad[o + c];
-            if (gb)
-                for (c = 0; c < C; c++) gb[o + c] += dh[c];
-            if (ga && hp && !reset)
-                for (c = 0; c < C; c++) ga[o + c] += dh[c] * hp[c];
-            if (reset) memset(dh, 0, (size_t)C * sizeof(float));
-            else
-                for (c = 0; c < C; c++) dh[c] *= a->data[o + c];
-            if (t == 0) reset_at_0 = reset;
-        }
-        if (gh0 && len > 0 && !reset_at_0)
-            for (c = 0; c < C; c++) gh0[r * C + c] += dh[c];
+/* Position of row step k (0-based, within a row of length len). */
+static int64_t seq__dscan_pos(const seq__dscan *s, int64_t len, int64_t k) { return s->reverse ? len - 1 - k : k; }
+
+/* Whether the state carried into position t of row r is dropped. */
+static int seq__dscan_reset(const seq__dscan *s, int64_t r, int64_t t, int64_t len) {
+    if (!s->resets) return 0;
+    if (!s->reverse) return s->resets[r * s->T + t] != 0;
+    return t + 1 < len && s->resets[r * s->T + t + 1] != 0;
+}
+
+/* out = (add ? out : 0) + x * conj(y) over one step's C floats (conj is the identity when
+ * real); out may alias x or y: each number is read before it is written. With y the
+ * coefficient a this is the forward product a * h_{t-1} read backwards: the gradient of a
+ * product with respect to one factor is the incoming gradient times the other's conjugate. */
+static void seq__dscan_mul_conj(int cplx, int64_t C, const float *x, const float *y, float *out, int add) {
+    int64_t c, K = C / 2;
+    if (!cplx) {
+        for (c = 0; c < C; c++) out[c] = (add ? out[c] : 0.0f) + x[c] * y[c];
+        return;
     }
+    for (c = 0; c < K; c++) {
+        float re = x[c] * y[c] + x[K + c] * y[K + c], im = x[K + c] * y[c] - x[c] * y[K + c];
+        out[c] = (add ? out[c] : 0.0f) + re;
+        out[K + c] = (add ? out[K + c] : 0.0f) + im;
+    }
+}
+
+/* h = a * hp + b on one step's C floats; h may alias hp (the step APIs advance in place). */
+static void seq__dscan_step(int cplx, int64_t C, const float *a, const float *hp, const float *b, float *h) {
+    int64_t c, K = C / 2;
+    if (!cplx) {
+        for (c = 0; c < C; c++) h[c] = a[c] * hp[c] + b[c];
+        return;
+    }
+    for (c = 0; c < K; c++) {
+        float re = a[c] * hp[c] - a[K + c] * hp[K + c] + b[c], im = a[c] * hp[K + c] + a[K + c] * hp[c] + b[K + c];
+        h[c] = re;
+        h[K + c] = im;
+    }
+}
+
+/* h (B,T,C): the state at every valid position, 0 past each row's length; hn (rows s_rs
+ * apart) or NULL: each row's final state (its initial state when the row is empty). h may
+ * alias h0 when T == 1. */
+static void seq__dscan_forward(const seq__dscan *s, float *h, float *hn) {
+    int64_t C = s->C, r, k;
+    for (r = 0; r < s->B; r++) {
+        int64_t len = seq__row_len(s->lengths, r, s->T);
+        const float *hp = s->h0 ? s->h0 + r * s->s_rs : NULL;
+        memset(h + (r * s->T + len) * C, 0, (size_t)((s->T - len) * C) * sizeof(float));
+        for (k = 0; k < len; k++) {
+            int64_t t = seq__dscan_pos(s, len, k), o = (r * s->T + t) * C;
+            if (!hp || seq__dscan_reset(s, r, t, len)) memcpy(h + o, s->b + o, (size_t)C * sizeof(float));
+            else seq__dscan_step(s->cplx, C, s->a + r * s->a_rs + t * s->a_ts, hp, s->b + o, h + o);
+            hp = h + o;
+        }
+        if (hn && hp) memcpy(hn + r * s->s_rs, hp, (size_t)C * sizeof(float));
+        else if (hn) memset(hn + r * s->s_rs, 0, (size_t)C * sizeof(float));
+    }
+}
+
+/* Adds the gradients of a loss on h (dh (B,T,C) or NULL) and on hn (dhn or NULL) into da
+ * (a's layout: where strides share a, the steps' parts sum), db (B,T,C) and dh0, each NULL
+ * when not wanted; h is the forward's output and g is C floats of scratch. Walking a row
+ * backwards with the carried gradient g:
+ *     g += dh_t;  db_t += g;  da_t += g conj(h_{t-1});  g = reset_t ? 0 : g conj(a_t),
+ * and what is left after the first step is the initial state's gradient. */
+static void seq__dscan_backward(const seq__dscan *s, const float *h, const float *dh, const float *dhn, float *da,
+                                float *db, float *dh0, float *g) {
+    int64_t C = s->C, r, k, c;
+    for (r = 0; r < s->B; r++) {
+        int64_t len = seq__row_len(s->lengths, r, s->T);
+        int reset = 0;
+        if (dhn) memcpy(g, dhn + r * s->s_rs, (size_t)C * sizeof(float));
+        else memset(g, 0, (size_t)C * sizeof(float));
+        for (k = len - 1; k >= 0; k--) {
+            int64_t t = seq__dscan_pos(s, len, k), o = (r * s->T + t) * C, ao = r * s->a_rs + t * s->a_ts;
+            const float *hp = k > 0 ? h + (r * s->T + seq__dscan_pos(s, len, k - 1)) * C
+                                    : (s->h0 ? s->h0 + r * s->s_rs : NULL);
+            reset = seq__dscan_reset(s, r, t, len);
+            if (dh)
+                for (c = 0; c < C; c++) g[c] += dh[o + c];
+            if (db)
+                for (c = 0; c < C; c++) db[o + c] += g[c];
+            if (da && hp && !reset) seq__dscan_mul_conj(s->cplx, C, g, hp, da + ao, 1);
+            if (reset) memset(g, 0, (size_t)C * sizeof(float));
+            else seq__dscan_mul_conj(s->cplx, C, g, s->a + ao, g, 0);
+        }
+        if (dh0 && !reset)
+            for (c = 0; c < C; c++) dh0[r * s->s_rs + c] += g[c];
+    }
+}
+
+static void seq__scan_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__dscan *s = (const seq__dscan *)n->aux;
+    seq_tensor *hn = n->extra_out[0];
+    float *g = (float *)seq_ctx_alloc(ctx, (size_t)s->C * sizeof(float));
+    if (!g) return;
+    seq__dscan_backward(s, n->out->data, n->out->grad, hn ? hn->grad : NULL, seq__grad(ctx, n->in[0]),
+                        seq__grad(ctx, n->in[1]), seq__grad(ctx, n->in[2]), g);
+}
+
+/* The recurrence s over the data of a, b and h0 (NULL) as one tape node -> h (B,T,C);
+ * when hn is not NULL it receives the final states (B,C), the node's extra output. The
+ * lengths and resets are copied to the arena for the backward. */
+static seq_tensor *seq__scan_record(seq_ctx *ctx, const char *op, seq__dscan s, seq_tensor *a, seq_tensor *b,
+                                    seq_tensor *h0, seq_tensor **hn) {
+    seq_tensor *ins[3], *h;
+    seq__dscan *saved;
+    seq__node *nd;
+    int64_t shape[3];
+    ins[0] = a;
+    ins[1] = b;
+    ins[2] = h0;
+    shape[0] = s.B;
+    shape[1] = s.T;
+    shape[2] = s.C;
+    h = seq__out(ctx, op, 3, shape, 3, ins);
+    shape[1] = s.C;
+    if (hn) *hn = seq__out(ctx, op, 2, shape, 3, ins);
+    saved = (seq__dscan *)seq_ctx_alloc(ctx, sizeof(seq__dscan));
+    if (!h || (hn && !*hn) || !saved) return NULL;
+    s.resets = (const uint8_t *)seq__arena_copy(ctx, s.resets, (size_t)(s.B * s.T));
+    s.lengths = (const int32_t *)seq__arena_copy(ctx, s.lengths, (size_t)s.B * sizeof(int32_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    *saved = s;
+    seq__dscan_forward(saved, h->data, hn ? (*hn)->data : NULL);
+    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
+    if (nd) {
+        nd->aux = saved;
+        nd->extra_out[0] = hn ? *hn : NULL;
+    }
+    return h;
 }
 
 SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, seq_tensor *h0,
                                    const seq_scan_opts *opts) {
     static const char op[] = "seq_linear_scan";
-    seq_tensor *ins[3], *h;
-    seq__scan_aux *x;
-    seq__node *nd;
-    int64_t B, T, C, r, t, c;
+    seq_tensor *ins[3];
+    seq__dscan s;
+    int64_t B, T, C;
     ins[0] = a;
     ins[1] = b;
     ins[2] = h0;
@@ -5759,27 +5871,18 @@ SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, s
     T = a->shape[1];
     C = a->shape[2];
     if (!seq__lengths_ok(ctx, op, opts ? opts->lengths : NULL, B, T)) return NULL;
-    h = seq__out(ctx, op, 3, a->shape, 3, ins);
-    x = (seq__scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__scan_aux));
-    if (!h || !x) return NULL;
-    x->resets = opts ? (const uint8_t *)seq__arena_copy(ctx, opts->resets, (size_t)(B * T)) : NULL;
-    x->lengths = opts ? (const int32_t *)seq__arena_copy(ctx, opts->lengths, (size_t)B * sizeof(int32_t)) : NULL;
-    if (ctx->status != SEQ_OK) return NULL;
-    memset(h->data, 0, (size_t)h->numel * sizeof(float)); /* padding past each length stays 0 */
-    for (r = 0; r < B; r++) {
-        int64_t len = seq__row_len(x->lengths, r, T);
-        for (t = 0; t < len; t++) {
-            int64_t o = (r * T + t) * C;
-            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
-            if (!hp || (x->resets && x->resets[r * T + t]))
-                for (c = 0; c < C; c++) h->data[o + c] = b->data[o + c];
-            else
-                for (c = 0; c < C; c++) h->data[o + c] = a->data[o + c] * hp[c] + b->data[o + c];
-        }
-    }
-    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
-    if (nd) nd->aux = x;
-    return h;
+    memset(&s, 0, sizeof s);
+    s.B = B;
+    s.T = T;
+    s.C = s.s_rs = C;
+    s.a_rs = T * C;
+    s.a_ts = C;
+    s.a = a->data;
+    s.b = b->data;
+    s.h0 = h0 ? h0->data : NULL;
+    s.resets = opts ? opts->resets : NULL;
+    s.lengths = opts ? opts->lengths : NULL;
+    return seq__scan_record(ctx, op, s, a, b, h0, NULL);
 }
 
 typedef struct seq__last_aux {
