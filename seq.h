@@ -1027,6 +1027,83 @@ SEQDEF void seq_lru_state_reset(seq_lru_state *st);
 SEQDEF void seq_lru_state_free(seq_lru_state *st);
 SEQDEF seq_status seq_lru_step(const seq_lru *l, seq_lru_state *st, const float *u_t, float *y_t);
 
+/* The LRU block of the paper's deep model (as minimal-LRU's SequenceLayer, dropout left to
+ * the caller): x (B,T,H) -> y (B,T,H),
+ *     z = LRU(prenorm ? LN(x) : x);  z = gelu(z);  z = out1(z) * sigmoid(out2(z));
+ *     y = x + z,  then LN(y) when not prenorm,
+ * gelu in its tanh form, flax's default that the reference uses.
+ * Parameters "<prefix>.lru.*" (seq_lru), "<prefix>.out1.weight", "out2.weight" (H,H) and
+ * their biases (H) (nn.Linear's init), "<prefix>.norm.weight", "norm.bias" (H). io as
+ * seq_lru's. A stack is an input projection (seq_linear), blocks, then a head. */
+typedef struct seq_lru_block_config {
+    seq_lru_config lru;
+    int prenorm; /* 0: post-norm, minimal-LRU's default */
+    float eps;   /* 1e-5: LayerNorm's */
+} seq_lru_block_config;
+typedef struct seq_lru_block {
+    seq_lru_block_config cfg;
+    seq_lru lru;
+    seq_tensor *out1_w, *out1_b, *out2_w, *out2_b, *norm_w, *norm_b;
+} seq_lru_block;
+SEQDEF seq_lru_block_config seq_lru_block_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_lru_block_init(seq_lru_block *l, seq_params *P, const char *prefix, seq_lru_block_config cfg);
+SEQDEF seq_status seq_lru_block_reset_parameters(const seq_lru_block *l, seq_rng *rng); /* the LRU's ring */
+SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, seq_tensor *x, seq_rnn_io *io);
+/* Streaming: st->h is the LRU's state (B,2N); x_t (B,H) -> y_t (B,H). */
+typedef seq_rnn_state seq_lru_block_state;
+SEQDEF seq_status seq_lru_block_state_init(const seq_lru_block *l, seq_lru_block_state *st, int64_t batch);
+SEQDEF void seq_lru_block_state_reset(seq_lru_block_state *st);
+SEQDEF void seq_lru_block_state_free(seq_lru_block_state *st);
+SEQDEF seq_status seq_lru_block_step(const seq_lru_block *l, seq_lru_block_state *st, const float *x_t, float *y_t);
+
+/* The Mega block, fairseq's MovingAverageGatedAttention (one chunk, softmax attention, the
+ * "simple" relative position bias, SiLU; dropout left to the caller): x (B,T,D) ->
+ * y (B,T,D),
+ *     xn = prenorm ? LN(x) : x;   v = silu(v_proj(xn)) (E);   mx = EMA(xn) (D);
+ *     [u, zr, hx] = mx_proj(mx): u = sigmoid (D), zr = silu (S + E) = [z (S), r (E)], hx (D);
+ *     q = z gamma[0] + beta[0],  k = z gamma[1] + beta[1]  (S);
+ *     h = softmax(q k^T / sqrt(S) + bias[j - i] + mask) v;
+ *     y = x + u * (silu(hx + h_proj(h * r)) - x),  then LN(y) when not prenorm.
+ * causal = 1: a unidirectional EMA and causal attention (a language model; streams);
+ * 0: the bidirectional EMA and full attention (an encoder). Attention never crosses a
+ * segment reset nor reads past a row's length. T may not exceed max_positions (the bias
+ * table's reach). Parameters as the reference: "<prefix>.norm.norm.weight", ".bias" (D),
+ * "<prefix>.move.*" (seq_mega_ema), "v_proj" (E,D), "mx_proj" (2D+S+E,D), "h_proj" (D,E)
+ * (".weight" and ".bias"), "gamma", "beta" (2,S), "rel_pos_bias.rel_pos_bias"
+ * (2 max_positions - 1), initialized as Mega does (N(0, 0.02^2) weights, zero biases).
+ * io: the EMA's (h0 / hn (B,K,N), lengths, resets). */
+typedef struct seq_mega_block_config {
+    seq_mega_ema_config ema; /* dim D, ndim N; bidirectional follows causal */
+    int64_t zdim;            /* S: 64 */
+    int64_t hdim;            /* E: 2 D */
+    int64_t max_positions;   /* 1024 */
+    int causal;              /* 1 */
+    int prenorm;             /* 1 */
+    float eps;               /* 1e-5 */
+} seq_mega_block_config;
+typedef struct seq_mega_block {
+    seq_mega_block_config cfg;
+    seq_mega_ema move;
+    seq_tensor *norm_w, *norm_b, *v_w, *v_b, *mx_w, *mx_b, *h_w, *h_b, *gamma, *beta, *rel_pos;
+} seq_mega_block;
+SEQDEF seq_mega_block_config seq_mega_block_config_default(int64_t dim);
+SEQDEF seq_status seq_mega_block_init(seq_mega_block *l, seq_params *P, const char *prefix, seq_mega_block_config cfg);
+SEQDEF seq_status seq_mega_block_reset_parameters(const seq_mega_block *l, seq_rng *rng); /* the EMA's */
+SEQDEF seq_tensor *seq_mega_block_forward(seq_ctx *ctx, const seq_mega_block *l, seq_tensor *x, seq_rnn_io *io);
+/* Streaming (causal only): the EMA state and a cache of every key and value so far, so a
+ * stream holds at most max_positions steps (then SEQ_ERR_RANGE: reset it). */
+typedef struct seq_mega_block_state {
+    seq_mega_ema_state ema;
+    int64_t batch, pos;   /* pos: steps since the last reset */
+    float *keys, *values; /* (B,max_positions,S), (B,max_positions,E) */
+    float *work;
+    void *alloc_ud;
+} seq_mega_block_state;
+SEQDEF seq_status seq_mega_block_state_init(const seq_mega_block *l, seq_mega_block_state *st, int64_t batch);
+SEQDEF void seq_mega_block_state_reset(seq_mega_block_state *st);
+SEQDEF void seq_mega_block_state_free(seq_mega_block_state *st);
+SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_state *st, const float *x_t, float *y_t);
+
 #ifdef __cplusplus
 }
 #endif
@@ -7165,6 +7242,396 @@ SEQDEF seq_status seq_lru_step(const seq_lru *l, seq_lru_state *st, const float 
     seq_sgemm(0, 1, B, H, N, 1.0f, st->h, 2 * N, l->C_re->data, N, 0.0f, y_t, H);
     seq_sgemm(0, 1, B, H, N, -1.0f, st->h + N, 2 * N, l->C_im->data, N, 1.0f, y_t, H);
     for (r = 0; r < B * H; r++) y_t[r] += l->D->data[r % H] * u_t[r];
+    return SEQ_OK;
+}
+
+/* --- blocks: shared pieces ---------------------------------------------------------------- */
+
+/* "<prefix>.<name>.weight" of shape wshape (wdim dims) and ".bias" (wshape[0]) into *w, *b:
+ * a Linear's (out,in) and (out), or a LayerNorm's (C) and (C). */
+static seq_status seq__weight_bias(seq_params *P, const char *prefix, const char *name, int wdim, const int64_t *wshape,
+                                   seq_init w_init, seq_init b_init, seq_tensor **w, seq_tensor **b) {
+    char full[256];
+    int len = snprintf(full, sizeof full, "%s.%s", prefix, name);
+    if (len < 0 || (size_t)len >= sizeof full)
+        return seq__err(SEQ_ERR_INVALID, "parameter name '%s.%s' is too long", prefix, name);
+    *w = seq__layer_param(P, full, "weight", wdim, wshape, w_init);
+    *b = seq__layer_param(P, full, "bias", 1, wshape, b_init);
+    return *w && *b ? SEQ_OK : seq__errstatus;
+}
+
+static seq_status seq__linear_param(seq_params *P, const char *prefix, const char *name, int64_t out, int64_t in,
+                                    seq_init w_init, seq_init b_init, seq_tensor **w, seq_tensor **b) {
+    int64_t s[2];
+    s[0] = out;
+    s[1] = in;
+    return seq__weight_bias(P, prefix, name, 2, s, w_init, b_init, w, b);
+}
+
+static seq_status seq__norm_param(seq_params *P, const char *prefix, const char *name, int64_t C, seq_tensor **w,
+                                  seq_tensor **b) {
+    return seq__weight_bias(P, prefix, name, 1, &C, seq_init_constant(1.0f), seq_init_zeros(), w, b);
+}
+
+/* y (M,out) rows ldy apart = x (M,in) W^T + b, as seq_linear computes it: the step APIs' projections. */
+static void seq__linear_rows(const float *x, int64_t M, const seq_tensor *W, const seq_tensor *b, float *y,
+                             int64_t ldy) {
+    int64_t out = W->shape[0], in = W->shape[1], m, j;
+    for (m = 0; m < M; m++)
+        for (j = 0; j < out; j++) y[m * ldy + j] = b->data[j];
+    seq_sgemm(0, 1, M, out, in, 1.0f, x, in, W->data, in, 1.0f, y, ldy);
+}
+
+/* y (M,C) = LayerNorm of the rows of x, as seq_layernorm computes it; y may alias x. */
+static void seq__layernorm_rows(const float *x, int64_t M, int64_t C, const seq_tensor *w, const seq_tensor *b,
+                                float eps, float *y) {
+    int64_t m, j;
+    for (m = 0; m < M; m++) {
+        const float *xr = x + m * C;
+        double mean = seq__sum_f64(xr, C, 0.0, 0) / (double)C, var = seq__sum_f64(xr, C, mean, 1) / (double)C;
+        float rstd = (float)(1.0 / sqrt(var + eps));
+        for (j = 0; j < C; j++) y[m * C + j] = (xr[j] - (float)mean) * rstd * w->data[j] + b->data[j];
+    }
+}
+
+/* --- LRU block ------------------------------------------------------------------------------ */
+
+SEQDEF seq_lru_block_config seq_lru_block_config_default(int64_t d_model, int64_t d_state) {
+    seq_lru_block_config c;
+    c.lru = seq_lru_config_default(d_model, d_state);
+    c.prenorm = 0;
+    c.eps = 1e-5f;
+    return c;
+}
+
+SEQDEF seq_status seq_lru_block_init(seq_lru_block *l, seq_params *P, const char *prefix, seq_lru_block_config cfg) {
+    char sub[256];
+    int64_t H = cfg.lru.d_model;
+    float bound;
+    seq_status s;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: NULL argument");
+    if ((cfg.prenorm != 0 && cfg.prenorm != 1) || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
+        return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: '%s': prenorm must be 0 or 1 and eps finite, >= 0", prefix);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    snprintf(sub, sizeof sub, "%s.lru", prefix);
+    s = seq_lru_init(&l->lru, P, sub, cfg.lru);
+    if (s != SEQ_OK) return s;
+    bound = 1.0f / sqrtf((float)H); /* nn.Linear's default */
+    s = seq__linear_param(P, prefix, "out1", H, H, seq_init_uniform(-bound, bound), seq_init_uniform(-bound, bound),
+                          &l->out1_w, &l->out1_b);
+    if (s == SEQ_OK)
+        s = seq__linear_param(P, prefix, "out2", H, H, seq_init_uniform(-bound, bound),
+                              seq_init_uniform(-bound, bound), &l->out2_w, &l->out2_b);
+    if (s == SEQ_OK)
+        s = seq__norm_param(P, prefix, "norm", H, &l->norm_w, &l->norm_b);
+    return s;
+}
+
+SEQDEF seq_status seq_lru_block_reset_parameters(const seq_lru_block *l, seq_rng *rng) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_reset_parameters: NULL block");
+    return seq_lru_reset_parameters(&l->lru, rng);
+}
+
+SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_lru_block_forward";
+    seq_tensor *z, *y;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->out1_w) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized block");
+        return NULL;
+    }
+    z = l->cfg.prenorm ? seq_layernorm(ctx, x, l->norm_w, l->norm_b, l->cfg.eps) : x;
+    z = seq_gelu_tanh(ctx, seq_lru_forward(ctx, &l->lru, z, io));
+    z = seq_mul(ctx, seq_linear(ctx, z, l->out1_w, l->out1_b), seq_sigmoid(ctx, seq_linear(ctx, z, l->out2_w, l->out2_b)));
+    y = seq_add(ctx, x, z);
+    if (!l->cfg.prenorm) y = seq_layernorm(ctx, y, l->norm_w, l->norm_b, l->cfg.eps);
+    return seq__zero_past_lengths(ctx, op, y, io ? io->lengths : NULL);
+}
+
+/* work: the LRU step's scratch, then z, the LRU's output, the GLU's halves (B,H each) */
+SEQDEF seq_status seq_lru_block_state_init(const seq_lru_block *l, seq_lru_block_state *st, int64_t batch) {
+    int64_t N, H;
+    if (!l || !st || !l->out1_w) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_state_init: NULL or uninitialized block");
+    N = l->cfg.lru.d_state;
+    H = l->cfg.lru.d_model;
+    return seq__stream_alloc(st, l->lru.alloc_ud, batch, batch * 2 * N, 4 * N + batch * 2 * N + 4 * batch * H,
+                             "seq_lru_block_state_init");
+}
+
+SEQDEF void seq_lru_block_state_reset(seq_lru_block_state *st) { seq_rnn_state_reset(st); }
+SEQDEF void seq_lru_block_state_free(seq_lru_block_state *st) { seq_rnn_state_free(st); }
+
+SEQDEF seq_status seq_lru_block_step(const seq_lru_block *l, seq_lru_block_state *st, const float *x_t, float *y_t) {
+    static const char op[] = "seq_lru_block_step";
+    int64_t B, H, i;
+    float *z, *v, *a, *g;
+    seq_status s;
+    if (!l || !l->out1_w || !st || !st->h || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    H = l->cfg.lru.d_model;
+    s = seq__step_finite(op, x_t, B * H);
+    if (s != SEQ_OK) return s;
+    z = st->work + 4 * l->cfg.lru.d_state + B * 2 * l->cfg.lru.d_state; /* past the LRU step's scratch */
+    v = z + B * H;
+    a = v + B * H;
+    g = a + B * H;
+    if (l->cfg.prenorm) seq__layernorm_rows(x_t, B, H, l->norm_w, l->norm_b, l->cfg.eps, z);
+    else memcpy(z, x_t, (size_t)(B * H) * sizeof(float));
+    s = seq_lru_step(&l->lru, st, z, v);
+    if (s != SEQ_OK) return s;
+    for (i = 0; i < B * H; i++) v[i] = seq__gelu_tanhf(v[i]);
+    seq__linear_rows(v, B, l->out1_w, l->out1_b, a, H);
+    seq__linear_rows(v, B, l->out2_w, l->out2_b, g, H);
+    for (i = 0; i < B * H; i++) y_t[i] = x_t[i] + a[i] * seq__sigmoidf(g[i]);
+    if (!l->cfg.prenorm) seq__layernorm_rows(y_t, B, H, l->norm_w, l->norm_b, l->cfg.eps, y_t);
+    return SEQ_OK;
+}
+
+/* --- Mega block ----------------------------------------------------------------------------- */
+
+/* Mega's fill for a masked score: finite, so a query that sees no key (padding) gets a
+ * uniform row instead of NaN, and exp of it minus a real score's is exactly 0. */
+#define SEQ__MEGA_HIDDEN (-1e30f)
+
+SEQDEF seq_mega_block_config seq_mega_block_config_default(int64_t dim) {
+    seq_mega_block_config c;
+    c.ema = seq_mega_ema_config_default(dim);
+    c.zdim = 64;
+    c.hdim = 2 * dim;
+    c.max_positions = 1024;
+    c.causal = 1;
+    c.prenorm = 1;
+    c.eps = 1e-5f;
+    return c;
+}
+
+SEQDEF seq_status seq_mega_block_init(seq_mega_block *l, seq_params *P, const char *prefix, seq_mega_block_config cfg) {
+    char sub[256];
+    int64_t D = cfg.ema.dim, S = cfg.zdim, E = cfg.hdim, s[2];
+    seq_init w = seq_init_normal(0.0f, 0.02f), zero = seq_init_zeros();
+    seq_status st;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_mega_block_init: NULL argument");
+    if (S <= 0 || E <= 0 || cfg.max_positions <= 0 || (cfg.causal != 0 && cfg.causal != 1) ||
+        (cfg.prenorm != 0 && cfg.prenorm != 1) || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
+        return seq__err(SEQ_ERR_INVALID,
+                        "seq_mega_block_init: '%s': bad config (zdim %lld, hdim %lld, max_positions %lld, causal %d, "
+                        "prenorm %d)",
+                        prefix, (long long)S, (long long)E, (long long)cfg.max_positions, cfg.causal, cfg.prenorm);
+    memset(l, 0, sizeof *l);
+    cfg.ema.bidirectional = !cfg.causal;
+    l->cfg = cfg;
+    snprintf(sub, sizeof sub, "%s.norm", prefix);
+    st = seq__norm_param(P, sub, "norm", D, &l->norm_w, &l->norm_b);
+    snprintf(sub, sizeof sub, "%s.move", prefix);
+    if (st == SEQ_OK) st = seq_mega_ema_init(&l->move, P, sub, cfg.ema);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "v_proj", E, D, w, zero, &l->v_w, &l->v_b);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "mx_proj", 2 * D + S + E, D, w, zero, &l->mx_w, &l->mx_b);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "h_proj", D, E, w, zero, &l->h_w, &l->h_b);
+    if (st != SEQ_OK) return st;
+    s[0] = 2;
+    s[1] = S;
+    l->gamma = seq__layer_param(P, prefix, "gamma", 2, s, w);
+    l->beta = seq__layer_param(P, prefix, "beta", 2, s, zero);
+    s[0] = 2 * cfg.max_positions - 1;
+    l->rel_pos = seq__layer_param(P, prefix, "rel_pos_bias.rel_pos_bias", 1, s, w);
+    return l->gamma && l->beta && l->rel_pos ? SEQ_OK : seq__errstatus;
+}
+
+SEQDEF seq_status seq_mega_block_reset_parameters(const seq_mega_block *l, seq_rng *rng) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mega_block_reset_parameters: NULL block");
+    return seq_mega_ema_reset_parameters(&l->move, rng);
+}
+
+/* Row j of the (2,S) parameter p as an (S) view, for broadcasting over (B,T,S). */
+static seq_tensor *seq__mega_row(seq_ctx *ctx, seq_tensor *p, int64_t j) {
+    int64_t S = p->shape[1];
+    return seq_reshape(ctx, seq_slice(ctx, p, 0, j, j + 1), 1, &S);
+}
+
+/* The additive mask (B,T,T): 0 where query i may read key j -- the same segment, j before
+ * the row's length, and j <= i when causal -- else SEQ__MEGA_HIDDEN. */
+static seq_tensor *seq__mega_mask(seq_ctx *ctx, int64_t B, int64_t T, int causal, const seq_rnn_io *io) {
+    int64_t shape[3], r, i, j;
+    int32_t *seg = (int32_t *)seq_ctx_alloc(ctx, (size_t)T * sizeof(int32_t));
+    seq_tensor *m;
+    shape[0] = B;
+    shape[1] = shape[2] = T;
+    m = seq_tensor_new(ctx, SEQ_F32, 3, shape);
+    if (!m || !seg) return NULL;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(io ? io->lengths : NULL, r, T);
+        for (i = 0; i < T; i++) seg[i] = (i > 0 ? seg[i - 1] : 0) + (io && io->resets && i > 0 && io->resets[r * T + i]);
+        for (i = 0; i < T; i++)
+            for (j = 0; j < T; j++)
+                if (j >= len || seg[j] != seg[i] || (causal && j > i)) m->data[(r * T + i) * T + j] = SEQ__MEGA_HIDDEN;
+    }
+    return m;
+}
+
+/* The relative position bias (T,T): bias[i,j] = rel_pos[max_positions - 1 + j - i]. */
+static seq_tensor *seq__mega_bias(seq_ctx *ctx, const seq_mega_block *l, int64_t T) {
+    int64_t shape[2], i, j, P = l->cfg.max_positions;
+    seq_tensor *ids, *table;
+    shape[0] = shape[1] = T;
+    ids = seq_tensor_new(ctx, SEQ_I32, 2, shape);
+    if (!ids) return NULL;
+    for (i = 0; i < T; i++)
+        for (j = 0; j < T; j++) ids->idata[i * T + j] = (int32_t)(P - 1 + j - i);
+    shape[0] = 2 * P - 1;
+    shape[1] = 1;
+    table = seq_reshape(ctx, l->rel_pos, 2, shape);
+    shape[0] = T;
+    shape[1] = T;
+    return seq_reshape(ctx, seq_embedding(ctx, table, ids), 2, shape);
+}
+
+SEQDEF seq_tensor *seq_mega_block_forward(seq_ctx *ctx, const seq_mega_block *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mega_block_forward";
+    int64_t D, S, E, T;
+    seq_tensor *xn, *v, *base, *u, *zr, *z, *r, *hx, *q, *k, *h, *y;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->rel_pos) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized block");
+        return NULL;
+    }
+    D = l->cfg.ema.dim;
+    S = l->cfg.zdim;
+    E = l->cfg.hdim;
+    if (!seq__layer_input_ok(ctx, op, x, D)) return NULL;
+    T = x->shape[1];
+    if (T > l->cfg.max_positions) {
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "T = %lld exceeds max_positions %lld", (long long)T,
+                      (long long)l->cfg.max_positions);
+        return NULL;
+    }
+    xn = l->cfg.prenorm ? seq_layernorm(ctx, x, l->norm_w, l->norm_b, l->cfg.eps) : x;
+    v = seq_silu(ctx, seq_linear(ctx, xn, l->v_w, l->v_b));                                   /* (B,T,E) */
+    base = seq_linear(ctx, seq_mega_ema_forward(ctx, &l->move, xn, io), l->mx_w, l->mx_b); /* (B,T,2D+S+E) */
+    u = seq_sigmoid(ctx, seq_slice(ctx, base, -1, 0, D));
+    zr = seq_silu(ctx, seq_slice(ctx, base, -1, D, D + S + E));
+    hx = seq_slice(ctx, base, -1, D + S + E, 2 * D + S + E);
+    z = seq_slice(ctx, zr, -1, 0, S);
+    r = seq_slice(ctx, zr, -1, S, S + E);
+    q = seq_scale(ctx, seq_add(ctx, seq_mul(ctx, z, seq__mega_row(ctx, l->gamma, 0)), seq__mega_row(ctx, l->beta, 0)),
+                  1.0f / sqrtf((float)S));
+    k = seq_add(ctx, seq_mul(ctx, z, seq__mega_row(ctx, l->gamma, 1)), seq__mega_row(ctx, l->beta, 1));
+    h = seq_add(ctx, seq_add(ctx, seq_matmul(ctx, q, k, 0, 1), seq__mega_bias(ctx, l, T)),
+                seq__mega_mask(ctx, x->shape[0], T, l->cfg.causal, io)); /* (B,T,T) scores */
+    h = seq_matmul(ctx, seq_softmax(ctx, h), v, 0, 0);                  /* (B,T,E) */
+    h = seq_silu(ctx, seq_add(ctx, hx, seq_linear(ctx, seq_mul(ctx, h, r), l->h_w, l->h_b)));
+    y = seq_add(ctx, x, seq_mul(ctx, u, seq_sub(ctx, h, x)));
+    if (!l->cfg.prenorm) y = seq_layernorm(ctx, y, l->norm_w, l->norm_b, l->cfg.eps);
+    return seq__zero_past_lengths(ctx, op, y, io ? io->lengths : NULL);
+}
+
+/* work: xn (B,D), mx (B,D), base (B,2D+S+E), q (B,S), h (B,E), scores (max_positions) */
+static int64_t seq__mega_work(const seq_mega_block *l, int64_t B) {
+    int64_t D = l->cfg.ema.dim, S = l->cfg.zdim, E = l->cfg.hdim;
+    return B * (4 * D + 2 * S + 2 * E) + l->cfg.max_positions;
+}
+
+SEQDEF seq_status seq_mega_block_state_init(const seq_mega_block *l, seq_mega_block_state *st, int64_t batch) {
+    static const char op[] = "seq_mega_block_state_init";
+    int64_t P;
+    seq_status s;
+    if (!l || !st || !l->rel_pos) return seq__err(SEQ_ERR_INVALID, "%s: NULL or uninitialized block", op);
+    memset(st, 0, sizeof *st);
+    if (!l->cfg.causal) return seq__err(SEQ_ERR_UNSUPPORTED, "%s: a non-causal block cannot stream", op);
+    s = seq_mega_ema_state_init(&l->move, &st->ema, batch);
+    if (s != SEQ_OK) return s;
+    P = l->cfg.max_positions;
+    st->alloc_ud = l->move.alloc_ud;
+    st->keys = (float *)SEQ_MALLOC(st->alloc_ud,
+                                   (size_t)(batch * P * (l->cfg.zdim + l->cfg.hdim) + seq__mega_work(l, batch)) *
+                                       sizeof(float));
+    if (!st->keys) {
+        seq_mega_ema_state_free(&st->ema);
+        return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", op);
+    }
+    st->values = st->keys + batch * P * l->cfg.zdim;
+    st->work = st->values + batch * P * l->cfg.hdim;
+    st->batch = batch;
+    return SEQ_OK;
+}
+
+SEQDEF void seq_mega_block_state_reset(seq_mega_block_state *st) {
+    if (!st) return;
+    seq_mega_ema_state_reset(&st->ema);
+    st->pos = 0; /* the caches are written before they are read again */
+}
+
+SEQDEF void seq_mega_block_state_free(seq_mega_block_state *st) {
+    if (!st) return;
+    seq_mega_ema_state_free(&st->ema);
+    SEQ_FREE(st->alloc_ud, st->keys);
+    memset(st, 0, sizeof *st);
+}
+
+/* One step of the forward's graph, row by row: this step's key and value join the caches,
+ * the query reads keys 0..pos with the bias of their distance. */
+SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_state *st, const float *x_t, float *y_t) {
+    static const char op[] = "seq_mega_block_step";
+    int64_t B, D, S, E, P, F, pos, b, i, j;
+    float *xn, *mx, *base, *q, *h, *sc;
+    seq_status s;
+    if (!l || !l->rel_pos || !st || !st->keys || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    D = l->cfg.ema.dim;
+    S = l->cfg.zdim;
+    E = l->cfg.hdim;
+    P = l->cfg.max_positions;
+    F = 2 * D + S + E;
+    pos = st->pos;
+    if (pos >= P) return seq__err(SEQ_ERR_RANGE, "%s: the stream is at max_positions %lld: reset it", op, (long long)P);
+    s = seq__step_finite(op, x_t, B * D);
+    if (s != SEQ_OK) return s;
+    xn = st->work;
+    mx = xn + B * D;
+    base = mx + B * D;
+    q = base + B * F;
+    h = q + B * S;
+    sc = h + B * E;
+    if (l->cfg.prenorm) seq__layernorm_rows(x_t, B, D, l->norm_w, l->norm_b, l->cfg.eps, xn);
+    else memcpy(xn, x_t, (size_t)(B * D) * sizeof(float));
+    seq__linear_rows(xn, B, l->v_w, l->v_b, st->values + pos * E, P * E); /* v straight into the cache */
+    s = seq_mega_ema_step(&l->move, &st->ema, xn, mx);
+    if (s != SEQ_OK) return s;
+    seq__linear_rows(mx, B, l->mx_w, l->mx_b, base, F);
+    for (b = 0; b < B; b++) {
+        float *v = st->values + (b * P + pos) * E, *key = st->keys + (b * P + pos) * S, *zr = base + b * F + D;
+        float *qb = q + b * S, *hb = h + b * E, top = -INFINITY;
+        double total = 0.0;
+        for (i = 0; i < E; i++) v[i] *= seq__sigmoidf(v[i]);
+        for (i = 0; i < S + E; i++) zr[i] *= seq__sigmoidf(zr[i]);
+        for (i = 0; i < S; i++) {
+            qb[i] = (zr[i] * l->gamma->data[i] + l->beta->data[i]) * (1.0f / sqrtf((float)S));
+            key[i] = zr[i] * l->gamma->data[S + i] + l->beta->data[S + i];
+        }
+        for (j = 0; j <= pos; j++) {
+            const float *kj = st->keys + (b * P + j) * S;
+            double dot = 0.0;
+            for (i = 0; i < S; i++) dot += (double)qb[i] * kj[i];
+            sc[j] = (float)dot + l->rel_pos->data[P - 1 + j - pos];
+            top = fmaxf(top, sc[j]);
+        }
+        for (j = 0; j <= pos; j++) total += sc[j] = expf(sc[j] - top);
+        memset(hb, 0, (size_t)E * sizeof(float));
+        for (j = 0; j <= pos; j++)
+            for (i = 0; i < E; i++) hb[i] += (float)(sc[j] / total) * st->values[(b * P + j) * E + i];
+        for (i = 0; i < E; i++) hb[i] *= zr[S + i]; /* h * r */
+    }
+    seq__linear_rows(h, B, l->h_w, l->h_b, mx, D); /* mx is spent: h_proj(h r) goes there */
+    for (b = 0; b < B; b++)
+        for (i = 0; i < D; i++) {
+            float u = seq__sigmoidf(base[b * F + i]), o = base[b * F + D + S + E + i] + mx[b * D + i];
+            o *= seq__sigmoidf(o);
+            y_t[b * D + i] = x_t[b * D + i] + u * (o - x_t[b * D + i]);
+        }
+    if (!l->cfg.prenorm) seq__layernorm_rows(y_t, B, D, l->norm_w, l->norm_b, l->cfg.eps, y_t);
+    st->pos = pos + 1;
     return SEQ_OK;
 }
 

@@ -101,6 +101,12 @@ static seq_tensor *fwd_mega_ema(seq_ctx *ctx, const void *l, seq_tensor *x, seq_
 static seq_tensor *fwd_lru(seq_ctx *ctx, const void *l, seq_tensor *x, seq_rnn_io *io) {
     return seq_lru_forward(ctx, (const seq_lru *)l, x, io);
 }
+static seq_tensor *fwd_lru_block(seq_ctx *ctx, const void *l, seq_tensor *x, seq_rnn_io *io) {
+    return seq_lru_block_forward(ctx, (const seq_lru_block *)l, x, io);
+}
+static seq_tensor *fwd_mega_block(seq_ctx *ctx, const void *l, seq_tensor *x, seq_rnn_io *io) {
+    return seq_mega_block_forward(ctx, (const seq_mega_block *)l, x, io);
+}
 
 typedef struct {
     const void *layer;
@@ -700,6 +706,296 @@ static void test_lru_bad_input(void) {
     seq_params_free(P);
 }
 
+/* --- blocks --------------------------------------------------------------------------------- */
+
+static seq_mega_block_config small_mega_block(int64_t D, int causal) {
+    seq_mega_block_config cfg = seq_mega_block_config_default(D);
+    cfg.ema.ndim = 3;
+    cfg.zdim = 3;
+    cfg.hdim = 4;
+    cfg.max_positions = 8;
+    cfg.causal = causal;
+    return cfg;
+}
+
+/* Mega's N(0, 0.02^2) weights leave the attention path too faint for a test to see: wider
+ * projections, gamma and position bias make every path count. */
+static void widen_mega_block(seq_mega_block *mb, seq_rng *r) {
+    seq_tensor *ws[5];
+    int i;
+    ws[0] = mb->v_w;
+    ws[1] = mb->mx_w;
+    ws[2] = mb->h_w;
+    ws[3] = mb->gamma;
+    ws[4] = mb->rel_pos;
+    for (i = 0; i < 5; i++) fill_normal(ws[i]->data, ws[i]->numel, r, i < 4 ? 0.7 : 0.5);
+}
+
+/* every parameter, x and h0 of both blocks in their variants: pre/post norm, causal or not,
+ * with and without lengths and resets */
+static void test_blocks_gradcheck(void) {
+    int variant;
+    for (variant = 0; variant < 8; variant++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        seq_lru_block lb;
+        seq_mega_block mb;
+        layer_case c;
+        int64_t sx[3] = {2, 4, 2}, sh[3] = {2, 0, 3};
+        int mega = variant >= 4, flag = (variant / 2) % 2;
+        seq_rng r;
+        memset(&c, 0, sizeof c);
+        seq_rng_seed(&r, 80 + variant);
+        if (mega) {
+            CHECK(seq_mega_block_init(&mb, P, "blk", small_mega_block(2, !flag)) == SEQ_OK);
+            sh[1] = flag ? 4 : 2; /* the bidirectional EMA's state has 2D rows */
+            c.h0 = seq_params_add(P, "h0", 3, sh, seq_init_normal(0, 1));
+        } else {
+            seq_lru_block_config cfg = seq_lru_block_config_default(2, 3);
+            cfg.prenorm = flag;
+            cfg.lru.r_min = 0.5f;
+            cfg.lru.r_max = 0.95f;
+            CHECK(seq_lru_block_init(&lb, P, "blk", cfg) == SEQ_OK);
+            sh[1] = 6; /* (B,2N) */
+            c.h0 = seq_params_add(P, "h0", 2, sh, seq_init_normal(0, 1));
+        }
+        c.x = seq_params_add(P, "x", 3, sx, seq_init_normal(0, 1));
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        CHECK((mega ? seq_mega_block_reset_parameters(&mb, &r) : seq_lru_block_reset_parameters(&lb, &r)) == SEQ_OK);
+        if (mega) widen_mega_block(&mb, &r);
+        c.layer = mega ? (const void *)&mb : (const void *)&lb;
+        c.forward = mega ? fwd_mega_block : fwd_lru_block;
+        layer_case_setup(&c, &r);
+        if (variant % 2) {
+            c.io.lengths = gc_lengths;
+            c.io.resets = gc_resets;
+        }
+        check_layer_gradcheck(ctx, P, &c, mega ? "mega_block" : "lru_block", variant);
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+/* One PyTorch block fixture: parameters by name, then y and every gradient at 1e-5. */
+static void check_block_parity(const char *what, seq_params *P, const void *layer, layer_forward_fn fwd,
+                               const lru_fx_param *fx, size_t nfx, const float *x, const float *x_grad,
+                               const float *y_want, const float *wy) {
+    enum { NY = LRU_FX_B * LRU_FX_T * 3 };
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    int64_t sx[3] = {LRU_FX_B, LRU_FX_T, 3}, i;
+    static float wys[NY];
+    seq_tensor *tx = seq_params_find(P, "x"), *y;
+    size_t k;
+    CHECK_MSG(P->count == (int64_t)nfx + 1, "%s: %lld parameters, the reference has %d", what, (long long)P->count,
+              (int)nfx); /* the same parameter set */
+    for (k = 0; k < nfx; k++) {
+        seq_tensor *w = seq_params_find(P, fx[k].name);
+        CHECK_MSG(w != NULL, "%s: missing %s", what, fx[k].name);
+        if (w) memcpy(w->data, fx[k].value, (size_t)w->numel * sizeof(float));
+    }
+    memcpy(tx->data, x, sizeof(float) * NY);
+    seq_params_zero_grad(P);
+    y = fwd(ctx, layer, seq_params_find(P, "x"), NULL);
+    CHECK(y != NULL && y->numel == NY);
+    if (y) {
+        for (i = 0; i < NY; i++) wys[i] = wy[i] * NY;
+        CHECK(seq_backward(ctx, seq_mean(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, wys, 3, sx)))) == SEQ_OK);
+        CHECK_MSG(rel_err(y->data, y_want, NY) < 1e-5, "%s: y differs by %g", what, rel_err(y->data, y_want, NY));
+        for (k = 0; k < nfx; k++) {
+            seq_tensor *w = seq_params_find(P, fx[k].name);
+            if (w)
+                CHECK_MSG(rel_err(w->grad, fx[k].grad, w->numel) < 1e-5, "%s: %s grad differs by %g", what, w->name,
+                          rel_err(w->grad, fx[k].grad, w->numel));
+        }
+        CHECK_MSG(rel_err(tx->grad, x_grad, NY) < 1e-5, "%s: x grad differs by %g", what, rel_err(tx->grad, x_grad, NY));
+    }
+    seq_ctx_free(ctx);
+}
+
+/* minimal-LRU's SequenceLayer and fairseq's MovingAverageGatedAttention, in PyTorch. */
+static void test_blocks_pytorch_parity(void) {
+    int64_t sx[3] = {LRU_FX_B, LRU_FX_T, 3};
+    seq_rng r;
+    seq_rng_seed(&r, 1);
+    {
+        seq_params *P = seq_params_init(NULL);
+        seq_lru_block l;
+        CHECK(seq_lru_block_init(&l, P, "blk", seq_lru_block_config_default(LRU_FX_H, LRU_FX_N)) == SEQ_OK);
+        CHECK(seq_params_add(P, "x", 3, sx, seq_init_zeros()) != NULL && seq_params_alloc(P, &r) == SEQ_OK);
+        check_block_parity("lru_block", P, &l, fwd_lru_block, lru_block_params,
+                           sizeof lru_block_params / sizeof lru_block_params[0], lru_block_x, lru_block_x_grad,
+                           lru_block_y, lru_block_wy);
+        seq_params_free(P);
+    }
+    {
+        seq_params *P = seq_params_init(NULL);
+        seq_mega_block_config cfg = seq_mega_block_config_default(MEGA_FX_D);
+        seq_mega_block l;
+        cfg.ema.ndim = MEGA_FX_N;
+        cfg.zdim = MEGA_FX_Z;
+        cfg.hdim = MEGA_FX_E;
+        cfg.max_positions = MEGA_FX_P;
+        CHECK(seq_mega_block_init(&l, P, "blk", cfg) == SEQ_OK);
+        CHECK(seq_params_add(P, "x", 3, sx, seq_init_zeros()) != NULL && seq_params_alloc(P, &r) == SEQ_OK);
+        check_block_parity("mega_block", P, &l, fwd_mega_block, mega_block_params,
+                           sizeof mega_block_params / sizeof mega_block_params[0], mega_block_x, mega_block_x_grad,
+                           mega_block_y, mega_block_wy);
+        seq_params_free(P);
+    }
+}
+
+/* Streaming step by step gives the sequence's outputs: the LRU block pre- and post-norm,
+ * the causal Mega block (whose key/value cache then refuses a step past max_positions). */
+static void test_blocks_step(void) {
+    enum { B = 2, T = 6, D = 3 };
+    int variant;
+    for (variant = 0; variant < 3; variant++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        seq_lru_block lb;
+        seq_mega_block mb;
+        seq_lru_block_state ls;
+        seq_mega_block_state ms;
+        seq_mega_block_config mcfg = small_mega_block(D, 1);
+        float x[B * T * D], xt[B * D], yt[B * D];
+        int64_t sx[3] = {B, T, D}, t, b;
+        seq_tensor *y;
+        seq_rng r;
+        double worst = 0.0;
+        int mega = variant == 2;
+        seq_rng_seed(&r, 90 + variant);
+        mcfg.max_positions = T;
+        if (mega) {
+            CHECK(seq_mega_block_init(&mb, P, "blk", mcfg) == SEQ_OK);
+        } else {
+            seq_lru_block_config cfg = seq_lru_block_config_default(D, 4);
+            cfg.prenorm = variant;
+            CHECK(seq_lru_block_init(&lb, P, "blk", cfg) == SEQ_OK);
+        }
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        CHECK((mega ? seq_mega_block_reset_parameters(&mb, &r) : seq_lru_block_reset_parameters(&lb, &r)) == SEQ_OK);
+        if (mega) widen_mega_block(&mb, &r);
+        fill_normal(x, B * T * D, &r, 1.0);
+        seq_ctx_set_grad(ctx, 0);
+        y = mega ? seq_mega_block_forward(ctx, &mb, seq_tensor_wrap(ctx, x, 3, sx), NULL)
+                 : seq_lru_block_forward(ctx, &lb, seq_tensor_wrap(ctx, x, 3, sx), NULL);
+        CHECK(y != NULL);
+        CHECK((mega ? seq_mega_block_state_init(&mb, &ms, B) : seq_lru_block_state_init(&lb, &ls, B)) == SEQ_OK);
+        for (t = 0; t < T && y; t++) {
+            for (b = 0; b < B; b++) memcpy(xt + b * D, x + (b * T + t) * D, D * sizeof(float));
+            CHECK((mega ? seq_mega_block_step(&mb, &ms, xt, yt) : seq_lru_block_step(&lb, &ls, xt, yt)) == SEQ_OK);
+            for (b = 0; b < B; b++) worst = fmax(worst, rel_err(yt + b * D, y->data + (b * T + t) * D, D));
+        }
+        CHECK_MSG(worst < 1e-5, "variant %d: step vs sequence: %g", variant, worst);
+        if (mega) {
+            CHECK(seq_mega_block_step(&mb, &ms, xt, yt) == SEQ_ERR_RANGE);
+            seq_mega_block_state_reset(&ms);
+            CHECK(seq_mega_block_step(&mb, &ms, x, yt) == SEQ_OK); /* row 0's first step again */
+            CHECK(rel_err(yt, y->data, D) < 1e-5);
+            seq_mega_block_state_free(&ms);
+        } else {
+            seq_lru_block_state_free(&ls);
+        }
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+/* Segments and padded rows give what running each piece alone gives: attention does not
+ * cross a reset nor read padding, in either direction. */
+static void test_blocks_segments(void) {
+    enum { T = 7, D = 2 };
+    int variant;
+    for (variant = 0; variant < 3; variant++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_ctx *ctx = seq_ctx_init(NULL);
+        seq_lru_block lb;
+        seq_mega_block mb;
+        seq_rnn_io io;
+        float x[2 * T * D];
+        uint8_t resets[2 * T] = {0};
+        int32_t lengths[2] = {T, 4};
+        int64_t s_full[3] = {2, T, D}, s4[3] = {1, 4, D}, s3[3] = {1, 3, D}, i;
+        seq_tensor *y, *ya, *yb, *y1;
+        layer_forward_fn fwd = variant ? fwd_mega_block : fwd_lru_block;
+        const void *layer = variant ? (const void *)&mb : (const void *)&lb;
+        seq_rng r;
+        double worst = 0.0;
+        seq_rng_seed(&r, 100 + variant);
+        if (variant) CHECK(seq_mega_block_init(&mb, P, "blk", small_mega_block(D, variant == 1)) == SEQ_OK);
+        else CHECK(seq_lru_block_init(&lb, P, "blk", seq_lru_block_config_default(D, 3)) == SEQ_OK);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        CHECK((variant ? seq_mega_block_reset_parameters(&mb, &r) : seq_lru_block_reset_parameters(&lb, &r)) == SEQ_OK);
+        if (variant) widen_mega_block(&mb, &r);
+        fill_normal(x, 2 * T * D, &r, 1.0);
+        resets[4] = 1;
+        memset(&io, 0, sizeof io);
+        io.resets = resets;
+        io.lengths = lengths;
+        seq_ctx_set_grad(ctx, 0);
+        y = fwd(ctx, layer, seq_tensor_wrap(ctx, x, 3, s_full), &io);
+        ya = fwd(ctx, layer, seq_tensor_wrap(ctx, x, 3, s4), NULL);
+        yb = fwd(ctx, layer, seq_tensor_wrap(ctx, x + 4 * D, 3, s3), NULL);
+        y1 = fwd(ctx, layer, seq_tensor_wrap(ctx, x + T * D, 3, s4), NULL);
+        CHECK(y && ya && yb && y1);
+        if (y && ya && yb && y1) {
+            worst = fmax(worst, rel_err(y->data, ya->data, 4 * D));
+            worst = fmax(worst, rel_err(y->data + 4 * D, yb->data, 3 * D));
+            worst = fmax(worst, rel_err(y->data + T * D, y1->data, 4 * D));
+            for (i = 4 * D; i < T * D; i++) worst = fmax(worst, fabs(y->data[T * D + i]));
+        }
+        CHECK_MSG(worst < 1e-6, "variant %d: pieces vs whole: %g", variant, worst);
+        seq_ctx_free(ctx);
+        seq_params_free(P);
+    }
+}
+
+static void test_blocks_bad_input(void) {
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_mega_block_config mcfg = small_mega_block(3, 0);
+    seq_lru_block_config lcfg = seq_lru_block_config_default(3, 2);
+    seq_mega_block mb, fresh;
+    seq_lru_block lb;
+    seq_mega_block_state ms;
+    seq_lru_block_state ls;
+    int64_t s_long[3] = {1, 9, 3}, sx[3] = {1, 4, 3};
+    float xt[3] = {0, NAN, 0}, yt[3];
+    seq_tensor *x;
+    seq_rng r;
+    seq_rng_seed(&r, 4);
+    mcfg.zdim = 0;
+    CHECK(seq_mega_block_init(&mb, P, "m", mcfg) == SEQ_ERR_INVALID);
+    mcfg.zdim = 3;
+    lcfg.prenorm = 2;
+    CHECK(seq_lru_block_init(&lb, P, "l", lcfg) == SEQ_ERR_INVALID);
+    lcfg.prenorm = 1;
+    CHECK(seq_mega_block_init(&mb, P, "m", mcfg) == SEQ_OK);
+    CHECK(seq_lru_block_init(&lb, P, "l", lcfg) == SEQ_OK);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    memset(&fresh, 0, sizeof fresh);
+    CHECK(seq_mega_block_forward(ctx, &fresh, seq_tensor_new(ctx, SEQ_F32, 3, sx), NULL) == NULL);
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    seq_ctx_reset(ctx);
+    CHECK(seq_mega_block_forward(ctx, &mb, seq_tensor_new(ctx, SEQ_F32, 3, s_long), NULL) == NULL); /* T > 8 */
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE && strstr(seq_ctx_error(ctx), "max_positions") != NULL);
+    seq_ctx_reset(ctx);
+    x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
+    x->data[2] = NAN;
+    CHECK(seq_lru_block_forward(ctx, &lb, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
+    seq_ctx_reset(ctx);
+    x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
+    x->data[2] = NAN;
+    CHECK(seq_mega_block_forward(ctx, &mb, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
+    CHECK(seq_mega_block_state_init(&mb, &ms, 1) == SEQ_ERR_UNSUPPORTED); /* not causal */
+    CHECK(seq_lru_block_state_init(&lb, &ls, 1) == SEQ_OK);
+    CHECK(seq_lru_block_step(&lb, &ls, xt, yt) == SEQ_ERR_NUMERIC);
+    CHECK(seq_lru_block_step(&lb, NULL, xt, yt) == SEQ_ERR_INVALID);
+    seq_lru_block_state_free(&ls);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
 void seq_tests_lru(void) {
     RUN(test_reparam_maps);
     RUN(test_reparam_gradcheck);
@@ -715,4 +1011,9 @@ void seq_tests_lru(void) {
     RUN(test_lru_step);
     RUN(test_lru_segments);
     RUN(test_lru_bad_input);
+    RUN(test_blocks_gradcheck);
+    RUN(test_blocks_pytorch_parity);
+    RUN(test_blocks_step);
+    RUN(test_blocks_segments);
+    RUN(test_blocks_bad_input);
 }
