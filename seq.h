@@ -1541,6 +1541,193 @@ SEQDEF seq_status seq_mamba2_step(const seq_mamba2 *l, seq_mamba_state *st, cons
 
 /* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
 
+/* StableSSM reparameterization (Wang & Li, "StableSSM: Alleviating the Curse of Memory in
+ * State-space Models through Stable Reparameterization", ICML 2024). A diagonal recurrence
+ * h_t = lambda h_{t-1} + ... trained on lambda itself drifts to the stability boundary
+ * |lambda| = 1 and can then only hold exponentially decaying memory; writing lambda = f(w)
+ * with f mapping every real w inside the unit interval keeps it stable whatever the
+ * optimizer does. The discrete-time maps:
+ *     SEQ_REPARAM_EXP      f(w) = exp(-exp(w))        in (0,1)   LRU's own map
+ *     SEQ_REPARAM_BEST     f(w) = 1 - 1/(w^2 + 0.5)   in [-1,1)  the paper's "best" map: the
+ *                          gradient-over-weight ratio stays bounded as |lambda| -> 1
+ *     SEQ_REPARAM_SIGMOID  f(w) = 1/(1 + exp(-w))     in (0,1)
+ * Use them for any diagonal layer's decay: lambda = seq_reparam(ctx, w, kind) in a graph,
+ * or seq_reparam_value() where a fused kernel needs f and f'. */
+typedef enum seq_reparam_kind {
+    SEQ_REPARAM_EXP,
+    SEQ_REPARAM_BEST,
+    SEQ_REPARAM_SIGMOID,
+    SEQ_REPARAM_KIND_COUNT
+} seq_reparam_kind;
+/* f(w), and f'(w) into *dfdw unless dfdw is NULL; NaN (both) for an unknown kind. */
+SEQDEF float seq_reparam_value(seq_reparam_kind kind, float w, float *dfdw);
+/* A w with f(w) = lambda, to initialize a decay at lambda: lambda must lie in (0,1), else
+ * NaN. BEST has two such w, +-; this is the positive one. */
+SEQDEF float seq_reparam_inverse(seq_reparam_kind kind, float lambda);
+/* w (...) -> f(w) (...), elementwise; the gradient flows through f'. An unknown kind is
+ * SEQ_ERR_INVALID. */
+SEQDEF seq_tensor *seq_reparam(seq_ctx *ctx, seq_tensor *w, seq_reparam_kind kind);
+
+/* Layers of this section share seq_rnn_io (14.2) and, for streaming, seq_rnn_state: h is the
+ * recurrent state, work the per-step scratch, both in one allocation (c is unused). Their
+ * parameters follow the reference implementations' names; each reference initializes a
+ * few of them in ways seq_params' initializers cannot express (Mega's alternating beta,
+ * LRU's ring), so *_init registers close stand-ins and *_reset_parameters, called after
+ * seq_params_alloc, draws the reference initialization. */
+
+/* Mega's multi-dimensional damped EMA (Ma et al., "Mega: Moving Average Equipped Gated
+ * Attention", ICLR 2023), as fairseq's MultiHeadEMA so its state_dict loads: x (B,T,D) ->
+ * y (B,T,D); per channel d an N-dimensional EMA state h (n = 0..N-1),
+ *     h_t[d,n] = a[d,n] beta[d,n] x_t[d] + (1 - a[d,n] g[d,n]) h_{t-1}[d,n]
+ *     y_t[d]   = silu(sum_n eta[d,n] h_t[d,n] / sqrt(N) + omega[d] x_t[d])
+ * where the paper's decay a = sigmoid("<prefix>.delta") and damping g = sigmoid(
+ * "<prefix>.alpha") (the reference stores each under the other's name), beta =
+ * "<prefix>.beta" (K,N,1), a and g from (K,N,1) tensors, eta = "<prefix>.gamma" (K,N),
+ * omega = "<prefix>.omega" (D). K = D, or 2D when bidirectional: rows D..2D-1 then run a
+ * second EMA backwards in time whose output is added (Mega's two-sided kernel; both sides
+ * include the current step). The reference computes the same thing as an FFT convolution
+ * with the kernel k_l = sum_n eta a beta (1 - a g)^l / sqrt(N); seq runs the recurrence.
+ * io: h0 / hn (B,K,N), the state of rows K; a backward row's initial state is the one that
+ * enters each sequence's last valid step and its final state the one after step 0;
+ * lengths and resets as 14.2 (c0, cn unused). */
+typedef struct seq_mega_ema_config {
+    int64_t dim;       /* D */
+    int64_t ndim;      /* N: 16, Mega's EMA dimension */
+    int bidirectional; /* 0 or 1 */
+} seq_mega_ema_config;
+typedef struct seq_mega_ema {
+    seq_mega_ema_config cfg;
+    void *alloc_ud; /* the params' allocator, for step states */
+    seq_tensor *delta, *alpha, *beta, *gamma, *omega;
+} seq_mega_ema;
+SEQDEF seq_mega_ema_config seq_mega_ema_config_default(int64_t dim);
+SEQDEF seq_status seq_mega_ema_init(seq_mega_ema *l, seq_params *P, const char *prefix, seq_mega_ema_config cfg);
+/* Mega's initialization: delta, alpha ~ N(0, 0.2^2); beta ~ N(+-1, 0.02^2), the sign
+ * alternating over n (the stand-in is +1 throughout); gamma, omega ~ N(0,1). */
+SEQDEF seq_status seq_mega_ema_reset_parameters(const seq_mega_ema *l, seq_rng *rng);
+SEQDEF seq_tensor *seq_mega_ema_forward(seq_ctx *ctx, const seq_mega_ema *l, seq_tensor *x, seq_rnn_io *io);
+/* Streaming (unidirectional only): st->h is (B,D,N); x_t (B,D) -> y_t (B,D). */
+typedef seq_rnn_state seq_mega_ema_state;
+SEQDEF seq_status seq_mega_ema_state_init(const seq_mega_ema *l, seq_mega_ema_state *st, int64_t batch);
+SEQDEF void seq_mega_ema_state_reset(seq_mega_ema_state *st);
+SEQDEF void seq_mega_ema_state_free(seq_mega_ema_state *st);
+SEQDEF seq_status seq_mega_ema_step(const seq_mega_ema *l, seq_mega_ema_state *st, const float *x_t, float *y_t);
+
+/* LRU, the Linear Recurrent Unit (Orvieto et al., "Resurrecting Recurrent Neural Networks
+ * for Long Sequences", ICML 2023), named as the authors' reference: u (B,T,H) -> y (B,T,H)
+ * through a complex diagonal state x of N numbers,
+ *     x_t = lambda x_{t-1} + gamma (B_re + i B_im) u_t,     y_t = Re(C x_t) + D u_t,
+ *     lambda = f(nu_log) exp(i exp(theta_log)),  gamma = exp(gamma_log),  C = C_re + i C_im,
+ * f being exp(-exp(w)) as in the paper, or another StableSSM map (cfg.reparam; nu_log then
+ * holds that map's w). Parameters "<prefix>.nu_log", "theta_log", "gamma_log" (N), "B_re",
+ * "B_im" (N,H), "C_re", "C_im" (H,N), "D" (H). The recurrence runs on 14.1's scan core in
+ * complex arithmetic.
+ * io: h0 / hn (B,2N): the N real parts of the state, then the N imaginary parts; lengths,
+ * resets as 14.2. */
+typedef struct seq_lru_config {
+    int64_t d_model;         /* H */
+    int64_t d_state;         /* N */
+    float r_min, r_max;      /* 0, 1: |lambda| at init lies on this ring, 0 <= r_min < r_max <= 1 */
+    float max_phase;         /* 6.28: phases at init lie in [0, max_phase], > 0 */
+    seq_reparam_kind reparam; /* SEQ_REPARAM_EXP */
+} seq_lru_config;
+typedef struct seq_lru {
+    seq_lru_config cfg;
+    void *alloc_ud;
+    seq_tensor *nu_log, *theta_log, *gamma_log, *B_re, *B_im, *C_re, *C_im, *D;
+} seq_lru;
+SEQDEF seq_lru_config seq_lru_config_default(int64_t d_model, int64_t d_state);
+/* The stand-ins put every lambda at the ring's middle radius and half the largest phase. */
+SEQDEF seq_status seq_lru_init(seq_lru *l, seq_params *P, const char *prefix, seq_lru_config cfg);
+/* The paper's ring initialization: |lambda|^2 uniform in [r_min^2, r_max^2] (uniform over
+ * the ring's area), phase uniform in [0, max_phase], gamma = sqrt(1 - |lambda|^2); B ~
+ * N(0, 1/(2H)), C ~ N(0, 1/N), D ~ N(0, 1). */
+SEQDEF seq_status seq_lru_reset_parameters(const seq_lru *l, seq_rng *rng);
+SEQDEF seq_tensor *seq_lru_forward(seq_ctx *ctx, const seq_lru *l, seq_tensor *u, seq_rnn_io *io);
+/* Streaming: st->h is (B,2N) as io->h0; u_t (B,H) -> y_t (B,H). */
+typedef seq_rnn_state seq_lru_state;
+SEQDEF seq_status seq_lru_state_init(const seq_lru *l, seq_lru_state *st, int64_t batch);
+SEQDEF void seq_lru_state_reset(seq_lru_state *st);
+SEQDEF void seq_lru_state_free(seq_lru_state *st);
+SEQDEF seq_status seq_lru_step(const seq_lru *l, seq_lru_state *st, const float *u_t, float *y_t);
+
+/* The LRU block of the paper's deep model (as minimal-LRU's SequenceLayer, dropout left to
+ * the caller): x (B,T,H) -> y (B,T,H),
+ *     z = LRU(prenorm ? LN(x) : x);  z = gelu(z);  z = out1(z) * sigmoid(out2(z));
+ *     y = x + z,  then LN(y) when not prenorm,
+ * gelu in its tanh form, flax's default that the reference uses.
+ * Parameters "<prefix>.lru.*" (seq_lru), "<prefix>.out1.weight", "out2.weight" (H,H) and
+ * their biases (H) (nn.Linear's init), "<prefix>.norm.weight", "norm.bias" (H). io as
+ * seq_lru's. A stack is an input projection (seq_linear), blocks, then a head. */
+typedef struct seq_lru_block_config {
+    seq_lru_config lru;
+    int prenorm; /* 0: post-norm, minimal-LRU's default */
+    float eps;   /* 1e-5: LayerNorm's */
+} seq_lru_block_config;
+typedef struct seq_lru_block {
+    seq_lru_block_config cfg;
+    seq_lru lru;
+    seq_tensor *out1_w, *out1_b, *out2_w, *out2_b, *norm_w, *norm_b;
+} seq_lru_block;
+SEQDEF seq_lru_block_config seq_lru_block_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_lru_block_init(seq_lru_block *l, seq_params *P, const char *prefix, seq_lru_block_config cfg);
+SEQDEF seq_status seq_lru_block_reset_parameters(const seq_lru_block *l, seq_rng *rng); /* the LRU's ring */
+SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, seq_tensor *x, seq_rnn_io *io);
+/* Streaming: st->h is the LRU's state (B,2N); x_t (B,H) -> y_t (B,H). */
+typedef seq_rnn_state seq_lru_block_state;
+SEQDEF seq_status seq_lru_block_state_init(const seq_lru_block *l, seq_lru_block_state *st, int64_t batch);
+SEQDEF void seq_lru_block_state_reset(seq_lru_block_state *st);
+SEQDEF void seq_lru_block_state_free(seq_lru_block_state *st);
+SEQDEF seq_status seq_lru_block_step(const seq_lru_block *l, seq_lru_block_state *st, const float *x_t, float *y_t);
+
+/* The Mega block, fairseq's MovingAverageGatedAttention (one chunk, softmax attention, the
+ * "simple" relative position bias, SiLU; dropout left to the caller): x (B,T,D) ->
+ * y (B,T,D),
+ *     xn = prenorm ? LN(x) : x;   v = silu(v_proj(xn)) (E);   mx = EMA(xn) (D);
+ *     [u, zr, hx] = mx_proj(mx): u = sigmoid (D), zr = silu (S + E) = [z (S), r (E)], hx (D);
+ *     q = z gamma[0] + beta[0],  k = z gamma[1] + beta[1]  (S);
+ *     h = softmax(q k^T / sqrt(S) + bias[j - i] + mask) v;
+ *     y = x + u * (silu(hx + h_proj(h * r)) - x),  then LN(y) when not prenorm.
+ * causal = 1: a unidirectional EMA and causal attention (a language model; streams);
+ * 0: the bidirectional EMA and full attention (an encoder). Attention never crosses a
+ * segment reset nor reads past a row's length. T may not exceed max_positions (the bias
+ * table's reach). Parameters as the reference: "<prefix>.norm.norm.weight", ".bias" (D),
+ * "<prefix>.move.*" (seq_mega_ema), "v_proj" (E,D), "mx_proj" (2D+S+E,D), "h_proj" (D,E)
+ * (".weight" and ".bias"), "gamma", "beta" (2,S), "rel_pos_bias.rel_pos_bias"
+ * (2 max_positions - 1), initialized as Mega does (N(0, 0.02^2) weights, zero biases).
+ * io: the EMA's (h0 / hn (B,K,N), lengths, resets). */
+typedef struct seq_mega_block_config {
+    seq_mega_ema_config ema; /* dim D, ndim N; bidirectional follows causal */
+    int64_t zdim;            /* S: 64 */
+    int64_t hdim;            /* E: 2 D */
+    int64_t max_positions;   /* 1024 */
+    int causal;              /* 1 */
+    int prenorm;             /* 1 */
+    float eps;               /* 1e-5 */
+} seq_mega_block_config;
+typedef struct seq_mega_block {
+    seq_mega_block_config cfg;
+    seq_mega_ema move;
+    seq_tensor *norm_w, *norm_b, *v_w, *v_b, *mx_w, *mx_b, *h_w, *h_b, *gamma, *beta, *rel_pos;
+} seq_mega_block;
+SEQDEF seq_mega_block_config seq_mega_block_config_default(int64_t dim);
+SEQDEF seq_status seq_mega_block_init(seq_mega_block *l, seq_params *P, const char *prefix, seq_mega_block_config cfg);
+SEQDEF seq_status seq_mega_block_reset_parameters(const seq_mega_block *l, seq_rng *rng); /* the EMA's */
+SEQDEF seq_tensor *seq_mega_block_forward(seq_ctx *ctx, const seq_mega_block *l, seq_tensor *x, seq_rnn_io *io);
+/* Streaming (causal only): the EMA state and a cache of every key and value so far, so a
+ * stream holds at most max_positions steps (then SEQ_ERR_RANGE: reset it). */
+typedef struct seq_mega_block_state {
+    seq_mega_ema_state ema;
+    int64_t batch, pos;   /* pos: steps since the last reset */
+    float *keys, *values; /* (B,max_positions,S), (B,max_positions,E) */
+    float *work;
+    void *alloc_ud;
+} seq_mega_block_state;
+SEQDEF seq_status seq_mega_block_state_init(const seq_mega_block *l, seq_mega_block_state *st, int64_t batch);
+SEQDEF void seq_mega_block_state_reset(seq_mega_block_state *st);
+SEQDEF void seq_mega_block_state_free(seq_mega_block_state *st);
+SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_state *st, const float *x_t, float *y_t);
+
 #ifdef __cplusplus
 }
 #endif
@@ -6619,51 +6806,163 @@ static int seq__lengths_ok(seq_ctx *ctx, const char *op, const int32_t *lengths,
     return 1;
 }
 
-typedef struct seq__scan_aux {
+/* The diagonal recurrence under seq_linear_scan and the 14.7 layers, over raw arrays:
+ *     h_t = a_t * h_{t-1} + b_t        on rows of (B,T,C) arrays,
+ * elementwise (real), or, with cplx, on C/2 complex numbers per step stored as the C/2
+ * real parts followed by the C/2 imaginary parts. a_t is a + r*a_rs + t*a_ts, so zero
+ * strides share one coefficient vector across rows or steps. reverse runs each row from
+ * its last valid step down to 0: the step before t is then t+1, and a reset flag at t+1
+ * ends the segment t belongs to. h0, hn and their gradients are (B,C) rows s_rs floats
+ * apart (C when contiguous; more when they are slices of a wider state). */
+typedef struct seq__dscan {
+    int64_t B, T, C, a_rs, a_ts, s_rs;
+    int cplx, reverse;
+    const float *a, *b, *h0; /* h0 NULL: zeros */
     const uint8_t *resets;
     const int32_t *lengths;
-} seq__scan_aux;
+} seq__dscan;
 
-/* Walks t = len-1 .. 0 with the carried gradient dh (C floats, zeroed by the caller):
- *   dh += dy_t;  db_t += dh;  da_t += dh * h_{t-1};  dh = reset_t ? 0 : dh * a_t,
- * and what remains at t = 0 is the gradient of h0. */
-static void seq__scan_backward(seq_ctx *ctx, seq__node *n) {
-    seq_tensor *a = n->in[0], *b = n->in[1], *h0 = n->in[2], *h = n->out;
-    const seq__scan_aux *x = (const seq__scan_aux *)n->aux;
-    int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2], r, t, c;
-    float *ga = seq__grad(ctx, a), *gb = seq__grad(ctx, b), *gh0 = seq__grad(ctx, h0);
-    float *dh = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
-    if (!dh) return;
-    for (r = 0; r < B; r++) {
-        int64_t len = seq__row_len(x->lengths, r, T);
-        int reset_at_0 = 0;
-        memset(dh, 0, (size_t)C * sizeof(float));
-        for (t = len - 1; t >= 0; t--) {
-            int64_t o = (r * T + t) * C;
-            int reset = x->resets && x->resets[r * T + t];
-            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
-            for (c = 0; c < C; c++) dh[c] += h->grad[o + c];
-            if (gb)
-                for (c = 0; c < C; c++) gb[o + c] += dh[c];
-            if (ga && hp && !reset)
-                for (c = 0; c < C; c++) ga[o + c] += dh[c] * hp[c];
-            if (reset) memset(dh, 0, (size_t)C * sizeof(float));
-            else
-                for (c = 0; c < C; c++) dh[c] *= a->data[o + c];
-            if (t == 0) reset_at_0 = reset;
-        }
-        if (gh0 && len > 0 && !reset_at_0)
-            for (c = 0; c < C; c++) gh0[r * C + c] += dh[c];
+/* Position of row step k (0-based, within a row of length len). */
+static int64_t seq__dscan_pos(const seq__dscan *s, int64_t len, int64_t k) { return s->reverse ? len - 1 - k : k; }
+
+/* Whether the state carried into position t of row r is dropped. */
+static int seq__dscan_reset(const seq__dscan *s, int64_t r, int64_t t, int64_t len) {
+    if (!s->resets) return 0;
+    if (!s->reverse) return s->resets[r * s->T + t] != 0;
+    return t + 1 < len && s->resets[r * s->T + t + 1] != 0;
+}
+
+/* out = (add ? out : 0) + x * conj(y) over one step's C floats (conj is the identity when
+ * real); out may alias x or y: each number is read before it is written. With y the
+ * coefficient a this is the forward product a * h_{t-1} read backwards: the gradient of a
+ * product with respect to one factor is the incoming gradient times the other's conjugate. */
+static void seq__dscan_mul_conj(int cplx, int64_t C, const float *x, const float *y, float *out, int add) {
+    int64_t c, K = C / 2;
+    if (!cplx) {
+        for (c = 0; c < C; c++) out[c] = (add ? out[c] : 0.0f) + x[c] * y[c];
+        return;
     }
+    for (c = 0; c < K; c++) {
+        float re = x[c] * y[c] + x[K + c] * y[K + c], im = x[K + c] * y[c] - x[c] * y[K + c];
+        out[c] = (add ? out[c] : 0.0f) + re;
+        out[K + c] = (add ? out[K + c] : 0.0f) + im;
+    }
+}
+
+/* h = a * hp + b on one step's C floats; h may alias hp (the step APIs advance in place). */
+static void seq__dscan_step(int cplx, int64_t C, const float *a, const float *hp, const float *b, float *h) {
+    int64_t c, K = C / 2;
+    if (!cplx) {
+        for (c = 0; c < C; c++) h[c] = a[c] * hp[c] + b[c];
+        return;
+    }
+    for (c = 0; c < K; c++) {
+        float re = a[c] * hp[c] - a[K + c] * hp[K + c] + b[c], im = a[c] * hp[K + c] + a[K + c] * hp[c] + b[K + c];
+        h[c] = re;
+        h[K + c] = im;
+    }
+}
+
+/* h (B,T,C): the state at every valid position, 0 past each row's length; hn (rows s_rs
+ * apart) or NULL: each row's final state (its initial state when the row is empty). h may
+ * alias h0 when T == 1. */
+static void seq__dscan_forward(const seq__dscan *s, float *h, float *hn) {
+    int64_t C = s->C, r, k;
+    for (r = 0; r < s->B; r++) {
+        int64_t len = seq__row_len(s->lengths, r, s->T);
+        const float *hp = s->h0 ? s->h0 + r * s->s_rs : NULL;
+        memset(h + (r * s->T + len) * C, 0, (size_t)((s->T - len) * C) * sizeof(float));
+        for (k = 0; k < len; k++) {
+            int64_t t = seq__dscan_pos(s, len, k), o = (r * s->T + t) * C;
+            if (!hp || seq__dscan_reset(s, r, t, len)) memcpy(h + o, s->b + o, (size_t)C * sizeof(float));
+            else seq__dscan_step(s->cplx, C, s->a + r * s->a_rs + t * s->a_ts, hp, s->b + o, h + o);
+            hp = h + o;
+        }
+        if (hn && hp) memcpy(hn + r * s->s_rs, hp, (size_t)C * sizeof(float));
+        else if (hn) memset(hn + r * s->s_rs, 0, (size_t)C * sizeof(float));
+    }
+}
+
+/* Adds the gradients of a loss on h (dh (B,T,C) or NULL) and on hn (dhn or NULL) into da
+ * (a's layout: where strides share a, the steps' parts sum), db (B,T,C) and dh0, each NULL
+ * when not wanted; h is the forward's output and g is C floats of scratch. Walking a row
+ * backwards with the carried gradient g:
+ *     g += dh_t;  db_t += g;  da_t += g conj(h_{t-1});  g = reset_t ? 0 : g conj(a_t),
+ * and what is left after the first step is the initial state's gradient. */
+static void seq__dscan_backward(const seq__dscan *s, const float *h, const float *dh, const float *dhn, float *da,
+                                float *db, float *dh0, float *g) {
+    int64_t C = s->C, r, k, c;
+    for (r = 0; r < s->B; r++) {
+        int64_t len = seq__row_len(s->lengths, r, s->T);
+        int reset = 0;
+        if (dhn) memcpy(g, dhn + r * s->s_rs, (size_t)C * sizeof(float));
+        else memset(g, 0, (size_t)C * sizeof(float));
+        for (k = len - 1; k >= 0; k--) {
+            int64_t t = seq__dscan_pos(s, len, k), o = (r * s->T + t) * C, ao = r * s->a_rs + t * s->a_ts;
+            const float *hp = k > 0 ? h + (r * s->T + seq__dscan_pos(s, len, k - 1)) * C
+                                    : (s->h0 ? s->h0 + r * s->s_rs : NULL);
+            reset = seq__dscan_reset(s, r, t, len);
+            if (dh)
+                for (c = 0; c < C; c++) g[c] += dh[o + c];
+            if (db)
+                for (c = 0; c < C; c++) db[o + c] += g[c];
+            if (da && hp && !reset) seq__dscan_mul_conj(s->cplx, C, g, hp, da + ao, 1);
+            if (reset) memset(g, 0, (size_t)C * sizeof(float));
+            else seq__dscan_mul_conj(s->cplx, C, g, s->a + ao, g, 0);
+        }
+        if (dh0 && !reset)
+            for (c = 0; c < C; c++) dh0[r * s->s_rs + c] += g[c];
+    }
+}
+
+static void seq__scan_backward(seq_ctx *ctx, seq__node *n) {
+    const seq__dscan *s = (const seq__dscan *)n->aux;
+    seq_tensor *hn = n->extra_out[0];
+    float *g = (float *)seq_ctx_alloc(ctx, (size_t)s->C * sizeof(float));
+    if (!g) return;
+    seq__dscan_backward(s, n->out->data, n->out->grad, hn ? hn->grad : NULL, seq__grad(ctx, n->in[0]),
+                        seq__grad(ctx, n->in[1]), seq__grad(ctx, n->in[2]), g);
+}
+
+/* The recurrence s over the data of a, b and h0 (NULL) as one tape node -> h (B,T,C);
+ * when hn is not NULL it receives the final states (B,C), the node's extra output. The
+ * lengths and resets are copied to the arena for the backward. */
+static seq_tensor *seq__scan_record(seq_ctx *ctx, const char *op, seq__dscan s, seq_tensor *a, seq_tensor *b,
+                                    seq_tensor *h0, seq_tensor **hn) {
+    seq_tensor *ins[3], *h;
+    seq__dscan *saved;
+    seq__node *nd;
+    int64_t shape[3];
+    ins[0] = a;
+    ins[1] = b;
+    ins[2] = h0;
+    shape[0] = s.B;
+    shape[1] = s.T;
+    shape[2] = s.C;
+    h = seq__out(ctx, op, 3, shape, 3, ins);
+    shape[1] = s.C;
+    if (hn) *hn = seq__out(ctx, op, 2, shape, 3, ins);
+    saved = (seq__dscan *)seq_ctx_alloc(ctx, sizeof(seq__dscan));
+    if (!h || (hn && !*hn) || !saved) return NULL;
+    s.resets = (const uint8_t *)seq__arena_copy(ctx, s.resets, (size_t)(s.B * s.T));
+    s.lengths = (const int32_t *)seq__arena_copy(ctx, s.lengths, (size_t)s.B * sizeof(int32_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    *saved = s;
+    seq__dscan_forward(saved, h->data, hn ? (*hn)->data : NULL);
+    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
+    if (nd) {
+        nd->aux = saved;
+        nd->extra_out[0] = hn ? *hn : NULL;
+    }
+    return h;
 }
 
 SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, seq_tensor *h0,
                                    const seq_scan_opts *opts) {
     static const char op[] = "seq_linear_scan";
-    seq_tensor *ins[3], *h;
-    seq__scan_aux *x;
-    seq__node *nd;
-    int64_t B, T, C, r, t, c;
+    seq_tensor *ins[3];
+    seq__dscan s;
+    int64_t B, T, C;
     ins[0] = a;
     ins[1] = b;
     ins[2] = h0;
@@ -6678,27 +6977,18 @@ SEQDEF seq_tensor *seq_linear_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor *b, s
     T = a->shape[1];
     C = a->shape[2];
     if (!seq__lengths_ok(ctx, op, opts ? opts->lengths : NULL, B, T)) return NULL;
-    h = seq__out(ctx, op, 3, a->shape, 3, ins);
-    x = (seq__scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__scan_aux));
-    if (!h || !x) return NULL;
-    x->resets = opts ? (const uint8_t *)seq__arena_copy(ctx, opts->resets, (size_t)(B * T)) : NULL;
-    x->lengths = opts ? (const int32_t *)seq__arena_copy(ctx, opts->lengths, (size_t)B * sizeof(int32_t)) : NULL;
-    if (ctx->status != SEQ_OK) return NULL;
-    memset(h->data, 0, (size_t)h->numel * sizeof(float)); /* padding past each length stays 0 */
-    for (r = 0; r < B; r++) {
-        int64_t len = seq__row_len(x->lengths, r, T);
-        for (t = 0; t < len; t++) {
-            int64_t o = (r * T + t) * C;
-            const float *hp = t > 0 ? h->data + o - C : (h0 ? h0->data + r * C : NULL);
-            if (!hp || (x->resets && x->resets[r * T + t]))
-                for (c = 0; c < C; c++) h->data[o + c] = b->data[o + c];
-            else
-                for (c = 0; c < C; c++) h->data[o + c] = a->data[o + c] * hp[c] + b->data[o + c];
-        }
-    }
-    nd = seq__record(ctx, op, h, seq__scan_backward, 3, ins);
-    if (nd) nd->aux = x;
-    return h;
+    memset(&s, 0, sizeof s);
+    s.B = B;
+    s.T = T;
+    s.C = s.s_rs = C;
+    s.a_rs = T * C;
+    s.a_ts = C;
+    s.a = a->data;
+    s.b = b->data;
+    s.h0 = h0 ? h0->data : NULL;
+    s.resets = opts ? opts->resets : NULL;
+    s.lengths = opts ? opts->lengths : NULL;
+    return seq__scan_record(ctx, op, s, a, b, h0, NULL);
 }
 
 typedef struct seq__last_aux {
@@ -12283,6 +12573,1063 @@ SEQDEF seq_status seq_mamba2_step(const seq_mamba2 *l, seq_mamba_state *st, cons
 }
 
 /* --- 14.7 Mega EMA, LRU, StableSSM reparameterization ----------------------------- */
+
+/* StableSSM's "best" discrete map 1 - 1/(w^2 + c): c = 0.5 is the smallest constant that
+ * keeps f >= -1 for every w, so |lambda| <= 1 holds everywhere. */
+#define SEQ__REPARAM_BEST_C 0.5
+
+SEQDEF float seq_reparam_value(seq_reparam_kind kind, float w, float *dfdw) {
+    double x = w, v, d;
+    switch (kind) {
+    case SEQ_REPARAM_EXP: {
+        double e = exp(x);
+        v = exp(-e);
+        d = v > 0.0 ? -e * v : 0.0; /* e overflowing to inf must not give inf * 0 */
+        break;
+    }
+    case SEQ_REPARAM_BEST: {
+        double s = x * x + SEQ__REPARAM_BEST_C;
+        v = 1.0 - 1.0 / s;
+        d = 2.0 * x / (s * s);
+        break;
+    }
+    case SEQ_REPARAM_SIGMOID:
+        v = 1.0 / (1.0 + exp(-x));
+        d = v * (1.0 - v);
+        break;
+    default: v = d = NAN; break;
+    }
+    if (dfdw) *dfdw = (float)d;
+    return (float)v;
+}
+
+SEQDEF float seq_reparam_inverse(seq_reparam_kind kind, float lambda) {
+    double l = lambda;
+    if (!(l > 0.0 && l < 1.0)) return NAN;
+    switch (kind) {
+    case SEQ_REPARAM_EXP: return (float)log(-log(l));
+    case SEQ_REPARAM_BEST: return (float)sqrt(1.0 / (1.0 - l) - SEQ__REPARAM_BEST_C);
+    case SEQ_REPARAM_SIGMOID: return (float)log(l / (1.0 - l));
+    default: return NAN;
+    }
+}
+
+static void seq__reparam_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *w = n->in[0];
+    float *gw = seq__grad(ctx, w), d;
+    int64_t i;
+    if (!gw) return;
+    for (i = 0; i < w->numel; i++) {
+        seq_reparam_value((seq_reparam_kind)n->i[0], w->data[i], &d);
+        gw[i] += n->out->grad[i] * d;
+    }
+}
+
+SEQDEF seq_tensor *seq_reparam(seq_ctx *ctx, seq_tensor *w, seq_reparam_kind kind) {
+    static const char op[] = "seq_reparam";
+    seq_tensor *y;
+    seq__node *n;
+    int64_t i;
+    if (!seq__ok_f32(ctx, op, 1, &w)) return NULL;
+    if ((int)kind < 0 || kind >= SEQ_REPARAM_KIND_COUNT) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "unknown kind %d", (int)kind);
+        return NULL;
+    }
+    y = seq__out(ctx, op, w->ndim, w->shape, 1, &w);
+    if (!y) return NULL;
+    for (i = 0; i < w->numel; i++) y->data[i] = seq_reparam_value(kind, w->data[i], NULL);
+    n = seq__record(ctx, op, y, seq__reparam_backward, 1, &w);
+    if (n) n->i[0] = kind;
+    return y;
+}
+
+/* --- helpers the layers of this section share ------------------------------------------ */
+
+/* "<prefix>.<name>" registered in P; NULL (seq_last_error says why) on failure. */
+static seq_tensor *seq__layer_param(seq_params *P, const char *prefix, const char *name, int ndim,
+                                  const int64_t *shape, seq_init init) {
+    char full[256];
+    int len = snprintf(full, sizeof full, "%s.%s", prefix, name);
+    if (len < 0 || (size_t)len >= sizeof full) {
+        seq__err(SEQ_ERR_INVALID, "parameter name '%s.%s' is too long", prefix, name);
+        return NULL;
+    }
+    return seq_params_add(P, full, ndim, shape, init);
+}
+
+/* 1 when x is a float (B>=1, T>=1, C) batch; otherwise 0 with the ctx error set. */
+static int seq__layer_input_ok(seq_ctx *ctx, const char *op, const seq_tensor *x, int64_t C) {
+    if (x->dtype == SEQ_F32 && x->ndim == 3 && x->shape[0] >= 1 && x->shape[1] >= 1 && x->shape[2] == C) return 1;
+    seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "x must be (B>=1, T>=1, %lld)", (long long)C);
+    return 0;
+}
+
+/* A streaming state: nh floats of state (zeroed), then nwork of scratch, one allocation. */
+static seq_status seq__stream_alloc(seq_rnn_state *st, void *alloc_ud, int64_t batch, int64_t nh, int64_t nwork,
+                                   const char *op) {
+    memset(st, 0, sizeof *st);
+    if (batch < 1) return seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", op, (long long)batch);
+    st->alloc_ud = alloc_ud;
+    st->h = (float *)SEQ_MALLOC(alloc_ud, (size_t)(nh + nwork) * sizeof(float));
+    if (!st->h) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", op);
+    st->work = st->h + nh;
+    st->batch = batch;
+    seq_rnn_state_reset(st);
+    return SEQ_OK;
+}
+
+/* SEQ_OK when no element of a step's input is NaN or infinite; else SEQ_ERR_NUMERIC naming it. */
+static seq_status seq__step_finite(const char *op, const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i])) return seq__err(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", op, (long long)i);
+    return SEQ_OK;
+}
+
+static void seq__zero_past_lengths_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0];
+    const seq__last_aux *a = (const seq__last_aux *)n->aux;
+    int64_t T = x->shape[1], C = x->shape[2], r, i;
+    float *gx = seq__grad(ctx, x);
+    if (!gx) return;
+    for (r = 0; r < x->shape[0]; r++)
+        for (i = r * T * C; i < (r * T + a->lengths[r]) * C; i++) gx[i] += n->out->grad[i];
+}
+
+/* x (B,T,C) -> the same with every position past its row's length 0 (no gradient there);
+ * x itself when lengths is NULL. The lengths were checked by the caller. */
+static seq_tensor *seq__zero_past_lengths(seq_ctx *ctx, const char *op, seq_tensor *x, const int32_t *lengths) {
+    seq_tensor *y;
+    seq__last_aux *a;
+    seq__node *n;
+    int64_t T, C, r;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!lengths) return x;
+    T = x->shape[1];
+    C = x->shape[2];
+    y = seq__out(ctx, op, 3, x->shape, 1, &x);
+    a = (seq__last_aux *)seq_ctx_alloc(ctx, sizeof(seq__last_aux));
+    if (!y || !a) return NULL;
+    a->lengths = (const int32_t *)seq__arena_copy(ctx, lengths, (size_t)x->shape[0] * sizeof(int32_t));
+    if (!a->lengths) return NULL;
+    for (r = 0; r < x->shape[0]; r++) {
+        int64_t valid = lengths[r] * C;
+        memcpy(y->data + r * T * C, x->data + r * T * C, (size_t)valid * sizeof(float));
+        memset(y->data + r * T * C + valid, 0, (size_t)(T * C - valid) * sizeof(float));
+    }
+    n = seq__record(ctx, op, y, seq__zero_past_lengths_backward, 1, &x);
+    if (n) n->aux = a;
+    return y;
+}
+
+/* --- Mega EMA ---------------------------------------------------------------------------- */
+
+/* The EMA's coefficients, each a (K,N) array at coef + j*K*N: j = A the decay rate
+ * sigmoid(delta), Q the carry 1 - A G, IN the input weight A beta, OUT the output weight
+ * eta / sqrt(N), G the damping sigmoid(alpha). */
+enum { SEQ__MEGA_A, SEQ__MEGA_Q, SEQ__MEGA_IN, SEQ__MEGA_OUT, SEQ__MEGA_G, SEQ__MEGA_NCOEF };
+
+static void seq__mega_coeffs(const seq_mega_ema *l, float *coef) {
+    int64_t KN = l->beta->numel, i;
+    float scale = (float)sqrt(1.0 / (double)l->cfg.ndim); /* as the reference rounds it */
+    for (i = 0; i < KN; i++) {
+        float a = seq__sigmoidf(l->delta->data[i]), g = seq__sigmoidf(l->alpha->data[i]);
+        coef[SEQ__MEGA_A * KN + i] = a;
+        coef[SEQ__MEGA_G * KN + i] = g;
+        coef[SEQ__MEGA_Q * KN + i] = 1.0f - a * g;
+        coef[SEQ__MEGA_IN * KN + i] = a * l->beta->data[i];
+        coef[SEQ__MEGA_OUT * KN + i] = l->gamma->data[i] * scale;
+    }
+}
+
+/* u (M,D,N) = w (D,N) * v (M,D) broadcast over n: the input expansion (w the input weight,
+ * v = x), and backwards the output weight spread over the output gradient. */
+static void seq__mega_expand(const float *v, const float *w, int64_t M, int64_t D, int64_t N, float *u) {
+    int64_t m, d, k;
+    for (m = 0; m < M; m++)
+        for (d = 0; d < D; d++)
+            for (k = 0; k < N; k++) u[(m * D + d) * N + k] = w[d * N + k] * v[m * D + d];
+}
+
+/* acc (M,D) += sum_n w (D,N) * u (M,D,N): the output projection, and backwards the input
+ * weight's share of x's gradient. */
+static void seq__mega_reduce(const float *u, const float *w, int64_t M, int64_t D, int64_t N, float *acc) {
+    int64_t m, d, k;
+    for (m = 0; m < M; m++)
+        for (d = 0; d < D; d++) {
+            float s = 0.0f;
+            for (k = 0; k < N; k++) s += w[d * N + k] * u[(m * D + d) * N + k];
+            acc[m * D + d] += s;
+        }
+}
+
+/* acc (D,N) += sum_m v (M,D) * u (M,D,N): the weights' gradients. */
+static void seq__mega_outer(const float *v, const float *u, int64_t M, int64_t D, int64_t N, float *acc) {
+    int64_t m, d, k;
+    for (m = 0; m < M; m++)
+        for (d = 0; d < D; d++)
+            for (k = 0; k < N; k++) acc[d * N + k] += v[m * D + d] * u[(m * D + d) * N + k];
+}
+
+/* e (M,D) = omega * x: the pre-activation before the EMA's outputs are added. */
+static void seq__mega_skip(const float *x, const float *omega, int64_t M, int64_t D, float *e) {
+    int64_t i;
+    for (i = 0; i < M * D; i++) e[i] = omega[i % D] * x[i];
+}
+
+SEQDEF seq_mega_ema_config seq_mega_ema_config_default(int64_t dim) {
+    seq_mega_ema_config c;
+    c.dim = dim;
+    c.ndim = 16;
+    c.bidirectional = 0;
+    return c;
+}
+
+SEQDEF seq_status seq_mega_ema_init(seq_mega_ema *l, seq_params *P, const char *prefix, seq_mega_ema_config cfg) {
+    int64_t s[3];
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_init: NULL argument");
+    if (cfg.dim <= 0 || cfg.ndim <= 0 || (cfg.bidirectional != 0 && cfg.bidirectional != 1))
+        return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_init: '%s': bad config (dim %lld, ndim %lld, bidirectional %d)",
+                        prefix, (long long)cfg.dim, (long long)cfg.ndim, cfg.bidirectional);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    s[0] = cfg.bidirectional ? 2 * cfg.dim : cfg.dim;
+    s[1] = cfg.ndim;
+    s[2] = 1;
+    l->delta = seq__layer_param(P, prefix, "delta", 3, s, seq_init_normal(0.0f, 0.2f));
+    l->alpha = seq__layer_param(P, prefix, "alpha", 3, s, seq_init_normal(0.0f, 0.2f));
+    l->beta = seq__layer_param(P, prefix, "beta", 3, s, seq_init_normal(1.0f, 0.02f));
+    l->gamma = seq__layer_param(P, prefix, "gamma", 2, s, seq_init_normal(0.0f, 1.0f));
+    l->omega = seq__layer_param(P, prefix, "omega", 1, &cfg.dim, seq_init_normal(0.0f, 1.0f));
+    if (!l->delta || !l->alpha || !l->beta || !l->gamma || !l->omega) return seq__errstatus;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_mega_ema_reset_parameters(const seq_mega_ema *l, seq_rng *rng) {
+    seq_tensor *normal[4];
+    float std[4] = {0.2f, 0.2f, 1.0f, 1.0f};
+    int64_t i;
+    int k;
+    if (!l || !rng || !l->delta || !l->delta->data)
+        return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_reset_parameters: NULL rng, or parameters not allocated");
+    normal[0] = l->delta;
+    normal[1] = l->alpha;
+    normal[2] = l->gamma;
+    normal[3] = l->omega;
+    for (k = 0; k < 4; k++) seq_init_fill(normal[k]->data, normal[k]->ndim, normal[k]->shape, seq_init_normal(0.0f, std[k]), rng);
+    /* beta ~ [1, -1, 1, -1, ...] over n plus N(0, 0.02^2): Mega found the alternation more stable */
+    for (i = 0; i < l->beta->numel; i++)
+        l->beta->data[i] = (float)seq_rng_normal(rng, (i % l->cfg.ndim) % 2 ? -1.0 : 1.0, 0.02);
+    return SEQ_OK;
+}
+
+typedef struct seq__mega_aux {
+    seq_tensor *delta, *alpha, *beta, *gamma, *omega;
+    seq__dscan scan; /* B, T, C = D*N, s_rs = K*N, lengths, resets; the rest per direction */
+    float *coef;     /* SEQ__MEGA_NCOEF arrays of (K,N) */
+    float *h;        /* (dirs,B,T,D,N) EMA states */
+    float *e;        /* (B,T,D) silu's input */
+} seq__mega_aux;
+
+/* The scan of direction dir (1: backwards in time) over input weights b: rows dir*D.. of
+ * the coefficients and of the (B,K,N) states. */
+static seq__dscan seq__mega_dir(const seq__mega_aux *a, int64_t dir, const float *h0, const float *b) {
+    seq__dscan s = a->scan;
+    s.reverse = (int)dir;
+    s.a = a->coef + SEQ__MEGA_Q * s.s_rs + dir * s.C;
+    s.b = b;
+    s.h0 = h0 ? h0 + dir * s.C : NULL;
+    return s;
+}
+
+/* Per direction: the output weight's gradient from de and h, then BPTT with dh = de eta
+ * spread over n, whose db feeds x and the input weight; last, the chain through the
+ * sigmoids: q = 1 - a g and in = a beta give da = din beta - dq g, dg = -dq a. */
+static void seq__mega_ema_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *x = n->in[0], *h0 = n->in[1], *y = n->out, *hn = n->extra_out[0];
+    const seq__mega_aux *a = (const seq__mega_aux *)n->aux;
+    const float *coef = a->coef;
+    int64_t B = a->scan.B, T = a->scan.T, DN = a->scan.C, KN = a->scan.s_rs, N = a->beta->shape[1];
+    int64_t D = DN / N, M = B * T, r, i, dir;
+    float *gx = seq__grad(ctx, x), *gh0 = seq__grad(ctx, h0), *gomega = seq__grad(ctx, a->omega);
+    float *gdelta = seq__grad(ctx, a->delta), *galpha = seq__grad(ctx, a->alpha), *gbeta = seq__grad(ctx, a->beta);
+    float *ggamma = seq__grad(ctx, a->gamma), scale = (float)sqrt(1.0 / (double)N);
+    float *de = (float *)seq__calloc(ctx, (size_t)(M * D) * sizeof(float));
+    float *dcoef = (float *)seq__calloc(ctx, (size_t)(SEQ__MEGA_NCOEF * KN) * sizeof(float));
+    float *dh = (float *)seq_ctx_alloc(ctx, (size_t)(M * DN) * sizeof(float));
+    float *db = (float *)seq_ctx_alloc(ctx, (size_t)(M * DN) * sizeof(float));
+    float *g = (float *)seq_ctx_alloc(ctx, (size_t)DN * sizeof(float));
+    if (!de || !dcoef || !dh || !db || !g) return;
+    if (y->grad) /* positions past a length produced no output: de stays 0 there */
+        for (r = 0; r < B; r++)
+            for (i = r * T * D; i < (r * T + seq__row_len(a->scan.lengths, r, T)) * D; i++)
+                de[i] = y->grad[i] * seq__silu_grad(a->e[i]);
+    for (i = 0; i < M * D; i++) {
+        if (gomega) gomega[i % D] += de[i] * x->data[i];
+        if (gx) gx[i] += de[i] * a->omega->data[i % D];
+    }
+    for (dir = 0; dir < KN / DN; dir++) {
+        const float *hd = a->h + dir * M * DN;
+        seq__dscan s = seq__mega_dir(a, dir, h0 ? h0->data : NULL, NULL);
+        seq__mega_expand(de, coef + SEQ__MEGA_OUT * KN + dir * DN, M, D, N, dh);
+        seq__mega_outer(de, hd, M, D, N, dcoef + SEQ__MEGA_OUT * KN + dir * DN);
+        memset(db, 0, (size_t)(M * DN) * sizeof(float));
+        seq__dscan_backward(&s, hd, dh, hn->grad ? hn->grad + dir * DN : NULL, dcoef + SEQ__MEGA_Q * KN + dir * DN, db,
+                            gh0 ? gh0 + dir * DN : NULL, g);
+        if (gx) seq__mega_reduce(db, coef + SEQ__MEGA_IN * KN + dir * DN, M, D, N, gx);
+        seq__mega_outer(x->data, db, M, D, N, dcoef + SEQ__MEGA_IN * KN + dir * DN);
+    }
+    for (i = 0; i < KN; i++) {
+        float ea = coef[SEQ__MEGA_A * KN + i], eg = coef[SEQ__MEGA_G * KN + i];
+        float dq = dcoef[SEQ__MEGA_Q * KN + i], din = dcoef[SEQ__MEGA_IN * KN + i];
+        if (gdelta) gdelta[i] += (din * a->beta->data[i] - dq * eg) * ea * (1.0f - ea);
+        if (galpha) galpha[i] -= dq * ea * eg * (1.0f - eg);
+        if (gbeta) gbeta[i] += din * ea;
+        if (ggamma) ggamma[i] += dcoef[SEQ__MEGA_OUT * KN + i] * scale;
+    }
+}
+
+SEQDEF seq_tensor *seq_mega_ema_forward(seq_ctx *ctx, const seq_mega_ema *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mega_ema_forward";
+    seq_tensor *h0 = io ? io->h0 : NULL, *ins[7], *y, *hn;
+    seq__mega_aux *a;
+    seq__node *nd;
+    int64_t B, T, D, N, K, M, DN, dir, r, i, shape[3];
+    float *b;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->delta || !l->delta->data) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer or unallocated parameters");
+        return NULL;
+    }
+    D = l->cfg.dim;
+    N = l->cfg.ndim;
+    K = l->delta->shape[0];
+    if (!seq__layer_input_ok(ctx, op, x, D)) return NULL;
+    B = x->shape[0];
+    T = x->shape[1];
+    if (!seq__state_shape_ok(h0, B, K, N)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 must be (%lld,%lld,%lld)", (long long)B, (long long)K, (long long)N);
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T) || !seq__finite_ok(ctx, op, "x", x->data, x->numel) ||
+        (h0 && !seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)))
+        return NULL;
+    M = B * T;
+    DN = D * N;
+    ins[0] = x;
+    ins[1] = h0;
+    ins[2] = l->delta;
+    ins[3] = l->alpha;
+    ins[4] = l->beta;
+    ins[5] = l->gamma;
+    ins[6] = l->omega;
+    shape[0] = B;
+    shape[1] = K;
+    shape[2] = N;
+    y = seq__out(ctx, op, 3, x->shape, 7, ins);
+    hn = seq__out(ctx, op, 3, shape, 7, ins);
+    a = (seq__mega_aux *)seq__calloc(ctx, sizeof(seq__mega_aux));
+    if (!y || !hn || !a) return NULL;
+    a->coef = (float *)seq_ctx_alloc(ctx, (size_t)(SEQ__MEGA_NCOEF * K * N) * sizeof(float));
+    a->h = (float *)seq_ctx_alloc(ctx, (size_t)(K / D * M * DN) * sizeof(float));
+    a->e = (float *)seq_ctx_alloc(ctx, (size_t)(M * D) * sizeof(float));
+    b = (float *)seq_ctx_alloc(ctx, (size_t)(M * DN) * sizeof(float));
+    a->scan.lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    a->scan.resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)M) : NULL;
+    if (!a->coef || !a->h || !a->e || !b || ctx->status != SEQ_OK) return NULL;
+    a->delta = l->delta;
+    a->alpha = l->alpha;
+    a->beta = l->beta;
+    a->gamma = l->gamma;
+    a->omega = l->omega;
+    a->scan.B = B;
+    a->scan.T = T;
+    a->scan.C = DN;
+    a->scan.s_rs = K * N;
+    seq__mega_coeffs(l, a->coef);
+    seq__mega_skip(x->data, l->omega->data, M, D, a->e);
+    for (dir = 0; dir < K / D; dir++) {
+        seq__dscan s = seq__mega_dir(a, dir, h0 ? h0->data : NULL, b);
+        float *hd = a->h + dir * M * DN;
+        seq__mega_expand(x->data, a->coef + SEQ__MEGA_IN * K * N + dir * DN, M, D, N, b);
+        seq__dscan_forward(&s, hd, hn->data + dir * DN);
+        seq__mega_reduce(hd, a->coef + SEQ__MEGA_OUT * K * N + dir * DN, M, D, N, a->e);
+    }
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past each length stays 0 */
+    for (r = 0; r < B; r++)
+        for (i = r * T * D; i < (r * T + seq__row_len(a->scan.lengths, r, T)) * D; i++)
+            y->data[i] = a->e[i] * seq__sigmoidf(a->e[i]);
+    nd = seq__record(ctx, op, y, seq__mega_ema_backward, 2, ins);
+    if (nd) {
+        nd->aux = a;
+        nd->extra_out[0] = hn;
+    }
+    if (io) {
+        io->hn = hn;
+        io->cn = NULL;
+    }
+    return y;
+}
+
+/* work: the coefficients (SEQ__MEGA_NCOEF x (D,N)), the input weights (B,D,N), e (B,D) */
+SEQDEF seq_status seq_mega_ema_state_init(const seq_mega_ema *l, seq_mega_ema_state *st, int64_t batch) {
+    int64_t DN;
+    if (!l || !st || !l->delta) return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_state_init: NULL or uninitialized layer");
+    memset(st, 0, sizeof *st);
+    if (l->cfg.bidirectional)
+        return seq__err(SEQ_ERR_UNSUPPORTED, "seq_mega_ema_state_init: a bidirectional EMA cannot stream");
+    DN = l->cfg.dim * l->cfg.ndim;
+    return seq__stream_alloc(st, l->alloc_ud, batch, batch * DN,
+                            SEQ__MEGA_NCOEF * DN + batch * DN + batch * l->cfg.dim, "seq_mega_ema_state_init");
+}
+
+SEQDEF void seq_mega_ema_state_reset(seq_mega_ema_state *st) { seq_rnn_state_reset(st); }
+SEQDEF void seq_mega_ema_state_free(seq_mega_ema_state *st) { seq_rnn_state_free(st); }
+
+SEQDEF seq_status seq_mega_ema_step(const seq_mega_ema *l, seq_mega_ema_state *st, const float *x_t, float *y_t) {
+    static const char op[] = "seq_mega_ema_step";
+    int64_t B, D, N, DN, i;
+    float *coef, *b, *e;
+    seq__dscan s;
+    seq_status status;
+    if (!l || !l->delta || !st || !st->h || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    D = l->cfg.dim;
+    N = l->cfg.ndim;
+    DN = D * N;
+    status = seq__step_finite(op, x_t, B * D);
+    if (status != SEQ_OK) return status;
+    coef = st->work;
+    b = coef + SEQ__MEGA_NCOEF * DN;
+    e = b + B * DN;
+    seq__mega_coeffs(l, coef);
+    memset(&s, 0, sizeof s);
+    s.B = B;
+    s.T = 1;
+    s.C = s.s_rs = DN;
+    s.a = coef + SEQ__MEGA_Q * DN;
+    s.b = b;
+    s.h0 = st->h;
+    seq__mega_expand(x_t, coef + SEQ__MEGA_IN * DN, B, D, N, b);
+    seq__dscan_forward(&s, st->h, NULL);
+    seq__mega_skip(x_t, l->omega->data, B, D, e);
+    seq__mega_reduce(st->h, coef + SEQ__MEGA_OUT * DN, B, D, N, e);
+    for (i = 0; i < B * D; i++) y_t[i] = e[i] * seq__sigmoidf(e[i]);
+    return SEQ_OK;
+}
+
+/* --- LRU -------------------------------------------------------------------------------- */
+
+/* out (2N) = m e^{i ph} for m, ph (N): the N real parts, then the N imaginary parts. */
+static void seq__polar_values(const float *m, const float *ph, int64_t N, float *out) {
+    int64_t k;
+    for (k = 0; k < N; k++) {
+        out[k] = m[k] * cosf(ph[k]);
+        out[N + k] = m[k] * sinf(ph[k]);
+    }
+}
+
+static void seq__polar_backward(seq_ctx *ctx, seq__node *n) {
+    seq_tensor *m = n->in[0], *ph = n->in[1];
+    const float *go = n->out->grad;
+    float *gm = seq__grad(ctx, m), *gph = seq__grad(ctx, ph);
+    int64_t N = m->numel, k;
+    for (k = 0; k < N; k++) {
+        float c = cosf(ph->data[k]), s = sinf(ph->data[k]);
+        if (gm) gm[k] += go[k] * c + go[N + k] * s;
+        if (gph) gph[k] += m->data[k] * (go[N + k] * c - go[k] * s);
+    }
+}
+
+/* m (N), ph (N) -> (2N): the complex numbers m e^{i ph}, real parts then imaginary parts. */
+static seq_tensor *seq__polar(seq_ctx *ctx, const char *op, seq_tensor *m, seq_tensor *ph) {
+    seq_tensor *ins[2], *y;
+    int64_t shape;
+    ins[0] = m;
+    ins[1] = ph;
+    if (!seq__ok(ctx, op, 2, ins)) return NULL;
+    shape = 2 * m->numel;
+    y = seq__out(ctx, op, 1, &shape, 2, ins);
+    if (!y) return NULL;
+    seq__polar_values(m->data, ph->data, m->numel, y->data);
+    seq__record(ctx, op, y, seq__polar_backward, 2, ins);
+    return y;
+}
+
+SEQDEF seq_lru_config seq_lru_config_default(int64_t d_model, int64_t d_state) {
+    seq_lru_config c;
+    c.d_model = d_model;
+    c.d_state = d_state;
+    c.r_min = 0.0f;
+    c.r_max = 1.0f;
+    c.max_phase = 6.28f;
+    c.reparam = SEQ_REPARAM_EXP;
+    return c;
+}
+
+SEQDEF seq_status seq_lru_init(seq_lru *l, seq_params *P, const char *prefix, seq_lru_config cfg) {
+    int64_t H = cfg.d_model, N = cfg.d_state, s[2];
+    double r;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lru_init: NULL argument");
+    if (H <= 0 || N <= 0 || !(cfg.r_min >= 0.0f && cfg.r_min < cfg.r_max && cfg.r_max <= 1.0f) ||
+        !(cfg.max_phase > 0.0f && isfinite(cfg.max_phase)) || (int)cfg.reparam < 0 ||
+        cfg.reparam >= SEQ_REPARAM_KIND_COUNT)
+        return seq__err(SEQ_ERR_INVALID,
+                        "seq_lru_init: '%s': bad config (d_model %lld, d_state %lld, ring [%g, %g], max_phase %g, "
+                        "reparam %d)",
+                        prefix, (long long)H, (long long)N, (double)cfg.r_min, (double)cfg.r_max,
+                        (double)cfg.max_phase, (int)cfg.reparam);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    l->alloc_ud = P->alloc_ud;
+    /* stand-ins: the radius that halves the ring's area, half the largest phase */
+    r = sqrt(0.5 * ((double)cfg.r_min * cfg.r_min + (double)cfg.r_max * cfg.r_max));
+    l->nu_log = seq__layer_param(P, prefix, "nu_log", 1, &N, seq_init_constant(seq_reparam_inverse(cfg.reparam, (float)r)));
+    l->theta_log = seq__layer_param(P, prefix, "theta_log", 1, &N, seq_init_constant(logf(0.5f * cfg.max_phase)));
+    l->gamma_log = seq__layer_param(P, prefix, "gamma_log", 1, &N, seq_init_constant((float)(0.5 * log1p(-r * r))));
+    s[0] = N;
+    s[1] = H;
+    l->B_re = seq__layer_param(P, prefix, "B_re", 2, s, seq_init_normal(0.0f, (float)(1.0 / sqrt(2.0 * (double)H))));
+    l->B_im = seq__layer_param(P, prefix, "B_im", 2, s, seq_init_normal(0.0f, (float)(1.0 / sqrt(2.0 * (double)H))));
+    s[0] = H;
+    s[1] = N;
+    l->C_re = seq__layer_param(P, prefix, "C_re", 2, s, seq_init_normal(0.0f, (float)(1.0 / sqrt((double)N))));
+    l->C_im = seq__layer_param(P, prefix, "C_im", 2, s, seq_init_normal(0.0f, (float)(1.0 / sqrt((double)N))));
+    l->D = seq__layer_param(P, prefix, "D", 1, &H, seq_init_normal(0.0f, 1.0f));
+    if (!l->nu_log || !l->theta_log || !l->gamma_log || !l->B_re || !l->B_im || !l->C_re || !l->C_im || !l->D)
+        return seq__errstatus;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_lru_reset_parameters(const seq_lru *l, seq_rng *rng) {
+    const seq_tensor *gauss[5];
+    double lo, hi;
+    int64_t N, k;
+    int j;
+    if (!l || !rng || !l->nu_log || !l->nu_log->data)
+        return seq__err(SEQ_ERR_INVALID, "seq_lru_reset_parameters: NULL rng, or parameters not allocated");
+    N = l->cfg.d_state;
+    lo = (double)l->cfg.r_min * l->cfg.r_min;
+    hi = (double)l->cfg.r_max * l->cfg.r_max;
+    for (k = 0; k < N; k++) {
+        /* |lambda|^2 uniform on [r_min^2, r_max^2]; kept inside (0,1) where the maps invert */
+        float r = (float)sqrt(seq_rng_uniform(rng, lo, hi)), m;
+        r = fminf(fmaxf(r, 1e-30f), nextafterf(1.0f, 0.0f));
+        l->nu_log->data[k] = seq_reparam_inverse(l->cfg.reparam, r);
+        m = seq_reparam_value(l->cfg.reparam, l->nu_log->data[k], NULL); /* the magnitude w gives */
+        l->gamma_log->data[k] = (float)(0.5 * log1p(-(double)m * m));
+        l->theta_log->data[k] = (float)log(l->cfg.max_phase * fmax(seq_rng_double(rng), 1e-300)); /* a 0 draw: tiny, not -inf */
+    }
+    gauss[0] = l->B_re;
+    gauss[1] = l->B_im;
+    gauss[2] = l->C_re;
+    gauss[3] = l->C_im;
+    gauss[4] = l->D;
+    for (j = 0; j < 5; j++) {
+        double fan = j < 2 ? 2.0 * (double)l->cfg.d_model : j < 4 ? (double)N : 1.0;
+        seq_init_fill(gauss[j]->data, gauss[j]->ndim, gauss[j]->shape, seq_init_normal(0.0f, (float)(1.0 / sqrt(fan))),
+                      rng);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_tensor *seq_lru_forward(seq_ctx *ctx, const seq_lru *l, seq_tensor *u, seq_rnn_io *io) {
+    static const char op[] = "seq_lru_forward";
+    seq_tensor *h0 = io ? io->h0 : NULL, *hn = NULL, *lam, *gain, *pair[2], *bu, *xs, *y;
+    const int32_t *lengths = io ? io->lengths : NULL;
+    int64_t B, T, H, N;
+    seq__dscan s;
+    if (!seq__ok(ctx, op, 1, &u)) return NULL;
+    if (!l || !l->nu_log || !l->nu_log->data) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized layer or unallocated parameters");
+        return NULL;
+    }
+    H = l->cfg.d_model;
+    N = l->cfg.d_state;
+    if (!seq__layer_input_ok(ctx, op, u, H)) return NULL;
+    B = u->shape[0];
+    T = u->shape[1];
+    if (h0 && (h0->dtype != SEQ_F32 || h0->ndim != 2 || h0->shape[0] != B || h0->shape[1] != 2 * N)) {
+        seq__ctx_fail(ctx, SEQ_ERR_SHAPE, op, "h0 must be (%lld,%lld)", (long long)B, (long long)(2 * N));
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, lengths, B, T) || !seq__finite_ok(ctx, op, "u", u->data, u->numel) ||
+        (h0 && !seq__finite_ok(ctx, op, "h0", h0->data, h0->numel)))
+        return NULL;
+    /* lambda (2N) = f(nu) e^{i exp(theta)}; the input map gamma (B_re + i B_im) as one real (2N,H) weight */
+    lam = seq__polar(ctx, op, seq_reparam(ctx, l->nu_log, l->cfg.reparam), seq_exp(ctx, l->theta_log));
+    pair[0] = pair[1] = seq_exp(ctx, l->gamma_log);
+    gain = seq_concat(ctx, pair, 2, 0);
+    pair[0] = l->B_re;
+    pair[1] = l->B_im;
+    bu = seq_mul(ctx, seq_linear(ctx, u, seq_concat(ctx, pair, 2, 0), NULL), gain);
+    if (!lam || !bu) return NULL;
+    memset(&s, 0, sizeof s);
+    s.B = B;
+    s.T = T;
+    s.C = s.s_rs = 2 * N;
+    s.cplx = 1;
+    s.a = lam->data;
+    s.b = bu->data;
+    s.h0 = h0 ? h0->data : NULL;
+    s.resets = io ? io->resets : NULL;
+    s.lengths = lengths;
+    xs = seq__scan_record(ctx, op, s, lam, bu, h0, &hn);
+    /* Re(C x) = C_re x_re - C_im x_im: one real (H,2N) weight */
+    pair[0] = l->C_re;
+    pair[1] = seq_scale(ctx, l->C_im, -1.0f);
+    y = seq_add(ctx, seq_linear(ctx, xs, seq_concat(ctx, pair, 2, 1), NULL), seq_mul(ctx, u, l->D));
+    y = seq__zero_past_lengths(ctx, op, y, lengths);
+    if (!y) return NULL;
+    if (io) {
+        io->hn = hn;
+        io->cn = NULL;
+    }
+    return y;
+}
+
+/* work: lambda (2N), magnitudes and phases (2N), the state's input (B,2N) */
+SEQDEF seq_status seq_lru_state_init(const seq_lru *l, seq_lru_state *st, int64_t batch) {
+    int64_t N;
+    if (!l || !st || !l->nu_log) return seq__err(SEQ_ERR_INVALID, "seq_lru_state_init: NULL or uninitialized layer");
+    N = l->cfg.d_state;
+    return seq__stream_alloc(st, l->alloc_ud, batch, batch * 2 * N, 4 * N + batch * 2 * N, "seq_lru_state_init");
+}
+
+SEQDEF void seq_lru_state_reset(seq_lru_state *st) { seq_rnn_state_reset(st); }
+SEQDEF void seq_lru_state_free(seq_lru_state *st) { seq_rnn_state_free(st); }
+
+SEQDEF seq_status seq_lru_step(const seq_lru *l, seq_lru_state *st, const float *u_t, float *y_t) {
+    static const char op[] = "seq_lru_step";
+    int64_t B, H, N, r, k;
+    float *lam, *mp, *bu;
+    seq__dscan s;
+    seq_status status;
+    if (!l || !l->nu_log || !st || !st->h || !u_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    H = l->cfg.d_model;
+    N = l->cfg.d_state;
+    status = seq__step_finite(op, u_t, B * H);
+    if (status != SEQ_OK) return status;
+    lam = st->work;
+    mp = lam + 2 * N;
+    bu = mp + 2 * N;
+    for (k = 0; k < N; k++) {
+        mp[k] = seq_reparam_value(l->cfg.reparam, l->nu_log->data[k], NULL);
+        mp[N + k] = expf(l->theta_log->data[k]);
+    }
+    seq__polar_values(mp, mp + N, N, lam);
+    seq_sgemm(0, 1, B, N, H, 1.0f, u_t, H, l->B_re->data, H, 0.0f, bu, 2 * N);
+    seq_sgemm(0, 1, B, N, H, 1.0f, u_t, H, l->B_im->data, H, 0.0f, bu + N, 2 * N);
+    for (r = 0; r < B; r++)
+        for (k = 0; k < 2 * N; k++) bu[r * 2 * N + k] *= expf(l->gamma_log->data[k % N]);
+    memset(&s, 0, sizeof s);
+    s.B = B;
+    s.T = 1;
+    s.C = s.s_rs = 2 * N;
+    s.cplx = 1;
+    s.a = lam;
+    s.b = bu;
+    s.h0 = st->h;
+    seq__dscan_forward(&s, st->h, NULL);
+    seq_sgemm(0, 1, B, H, N, 1.0f, st->h, 2 * N, l->C_re->data, N, 0.0f, y_t, H);
+    seq_sgemm(0, 1, B, H, N, -1.0f, st->h + N, 2 * N, l->C_im->data, N, 1.0f, y_t, H);
+    for (r = 0; r < B * H; r++) y_t[r] += l->D->data[r % H] * u_t[r];
+    return SEQ_OK;
+}
+
+/* --- blocks: shared pieces ---------------------------------------------------------------- */
+
+/* "<prefix>.<name>.weight" of shape wshape (wdim dims) and ".bias" (wshape[0]) into *w, *b:
+ * a Linear's (out,in) and (out), or a LayerNorm's (C) and (C). */
+static seq_status seq__weight_bias(seq_params *P, const char *prefix, const char *name, int wdim, const int64_t *wshape,
+                                   seq_init w_init, seq_init b_init, seq_tensor **w, seq_tensor **b) {
+    char full[256];
+    int len = snprintf(full, sizeof full, "%s.%s", prefix, name);
+    if (len < 0 || (size_t)len >= sizeof full)
+        return seq__err(SEQ_ERR_INVALID, "parameter name '%s.%s' is too long", prefix, name);
+    *w = seq__layer_param(P, full, "weight", wdim, wshape, w_init);
+    *b = seq__layer_param(P, full, "bias", 1, wshape, b_init);
+    return *w && *b ? SEQ_OK : seq__errstatus;
+}
+
+static seq_status seq__linear_param(seq_params *P, const char *prefix, const char *name, int64_t out, int64_t in,
+                                    seq_init w_init, seq_init b_init, seq_tensor **w, seq_tensor **b) {
+    int64_t s[2];
+    s[0] = out;
+    s[1] = in;
+    return seq__weight_bias(P, prefix, name, 2, s, w_init, b_init, w, b);
+}
+
+static seq_status seq__norm_param(seq_params *P, const char *prefix, const char *name, int64_t C, seq_tensor **w,
+                                  seq_tensor **b) {
+    return seq__weight_bias(P, prefix, name, 1, &C, seq_init_constant(1.0f), seq_init_zeros(), w, b);
+}
+
+/* y (M,out) rows ldy apart = x (M,in) W^T + b, as seq_linear computes it: the step APIs' projections. */
+static void seq__linear_rows(const float *x, int64_t M, const seq_tensor *W, const seq_tensor *b, float *y,
+                             int64_t ldy) {
+    int64_t out = W->shape[0], in = W->shape[1], m, j;
+    for (m = 0; m < M; m++)
+        for (j = 0; j < out; j++) y[m * ldy + j] = b->data[j];
+    seq_sgemm(0, 1, M, out, in, 1.0f, x, in, W->data, in, 1.0f, y, ldy);
+}
+
+/* y (M,C) = LayerNorm of the rows of x, as seq_layernorm computes it; y may alias x. */
+static void seq__layernorm_rows(const float *x, int64_t M, int64_t C, const seq_tensor *w, const seq_tensor *b,
+                                float eps, float *y) {
+    int64_t m, j;
+    for (m = 0; m < M; m++) {
+        const float *xr = x + m * C;
+        double mean = seq__sum_f64(xr, C, 0.0, 0) / (double)C, var = seq__sum_f64(xr, C, mean, 1) / (double)C;
+        float rstd = (float)(1.0 / sqrt(var + eps));
+        for (j = 0; j < C; j++) y[m * C + j] = (xr[j] - (float)mean) * rstd * w->data[j] + b->data[j];
+    }
+}
+
+/* --- LRU block ------------------------------------------------------------------------------ */
+
+SEQDEF seq_lru_block_config seq_lru_block_config_default(int64_t d_model, int64_t d_state) {
+    seq_lru_block_config c;
+    c.lru = seq_lru_config_default(d_model, d_state);
+    c.prenorm = 0;
+    c.eps = 1e-5f;
+    return c;
+}
+
+SEQDEF seq_status seq_lru_block_init(seq_lru_block *l, seq_params *P, const char *prefix, seq_lru_block_config cfg) {
+    char sub[256];
+    int64_t H = cfg.lru.d_model;
+    float bound;
+    seq_status s;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: NULL argument");
+    if ((cfg.prenorm != 0 && cfg.prenorm != 1) || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
+        return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: '%s': prenorm must be 0 or 1 and eps finite, >= 0", prefix);
+    memset(l, 0, sizeof *l);
+    l->cfg = cfg;
+    snprintf(sub, sizeof sub, "%s.lru", prefix);
+    s = seq_lru_init(&l->lru, P, sub, cfg.lru);
+    if (s != SEQ_OK) return s;
+    bound = 1.0f / sqrtf((float)H); /* nn.Linear's default */
+    s = seq__linear_param(P, prefix, "out1", H, H, seq_init_uniform(-bound, bound), seq_init_uniform(-bound, bound),
+                          &l->out1_w, &l->out1_b);
+    if (s == SEQ_OK)
+        s = seq__linear_param(P, prefix, "out2", H, H, seq_init_uniform(-bound, bound),
+                              seq_init_uniform(-bound, bound), &l->out2_w, &l->out2_b);
+    if (s == SEQ_OK)
+        s = seq__norm_param(P, prefix, "norm", H, &l->norm_w, &l->norm_b);
+    return s;
+}
+
+SEQDEF seq_status seq_lru_block_reset_parameters(const seq_lru_block *l, seq_rng *rng) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_reset_parameters: NULL block");
+    return seq_lru_reset_parameters(&l->lru, rng);
+}
+
+SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_lru_block_forward";
+    seq_tensor *z, *y;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->out1_w) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized block");
+        return NULL;
+    }
+    z = l->cfg.prenorm ? seq_layernorm(ctx, x, l->norm_w, l->norm_b, l->cfg.eps) : x;
+    z = seq_gelu_tanh(ctx, seq_lru_forward(ctx, &l->lru, z, io));
+    z = seq_mul(ctx, seq_linear(ctx, z, l->out1_w, l->out1_b), seq_sigmoid(ctx, seq_linear(ctx, z, l->out2_w, l->out2_b)));
+    y = seq_add(ctx, x, z);
+    if (!l->cfg.prenorm) y = seq_layernorm(ctx, y, l->norm_w, l->norm_b, l->cfg.eps);
+    return seq__zero_past_lengths(ctx, op, y, io ? io->lengths : NULL);
+}
+
+/* work: the LRU step's scratch, then z, the LRU's output, the GLU's halves (B,H each) */
+SEQDEF seq_status seq_lru_block_state_init(const seq_lru_block *l, seq_lru_block_state *st, int64_t batch) {
+    int64_t N, H;
+    if (!l || !st || !l->out1_w) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_state_init: NULL or uninitialized block");
+    N = l->cfg.lru.d_state;
+    H = l->cfg.lru.d_model;
+    return seq__stream_alloc(st, l->lru.alloc_ud, batch, batch * 2 * N, 4 * N + batch * 2 * N + 4 * batch * H,
+                             "seq_lru_block_state_init");
+}
+
+SEQDEF void seq_lru_block_state_reset(seq_lru_block_state *st) { seq_rnn_state_reset(st); }
+SEQDEF void seq_lru_block_state_free(seq_lru_block_state *st) { seq_rnn_state_free(st); }
+
+SEQDEF seq_status seq_lru_block_step(const seq_lru_block *l, seq_lru_block_state *st, const float *x_t, float *y_t) {
+    static const char op[] = "seq_lru_block_step";
+    int64_t B, H, i;
+    float *z, *v, *a, *g;
+    seq_status s;
+    if (!l || !l->out1_w || !st || !st->h || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    H = l->cfg.lru.d_model;
+    s = seq__step_finite(op, x_t, B * H);
+    if (s != SEQ_OK) return s;
+    z = st->work + 4 * l->cfg.lru.d_state + B * 2 * l->cfg.lru.d_state; /* past the LRU step's scratch */
+    v = z + B * H;
+    a = v + B * H;
+    g = a + B * H;
+    if (l->cfg.prenorm) seq__layernorm_rows(x_t, B, H, l->norm_w, l->norm_b, l->cfg.eps, z);
+    else memcpy(z, x_t, (size_t)(B * H) * sizeof(float));
+    s = seq_lru_step(&l->lru, st, z, v);
+    if (s != SEQ_OK) return s;
+    for (i = 0; i < B * H; i++) v[i] = seq__gelu_tanhf(v[i]);
+    seq__linear_rows(v, B, l->out1_w, l->out1_b, a, H);
+    seq__linear_rows(v, B, l->out2_w, l->out2_b, g, H);
+    for (i = 0; i < B * H; i++) y_t[i] = x_t[i] + a[i] * seq__sigmoidf(g[i]);
+    if (!l->cfg.prenorm) seq__layernorm_rows(y_t, B, H, l->norm_w, l->norm_b, l->cfg.eps, y_t);
+    return SEQ_OK;
+}
+
+/* --- Mega block ----------------------------------------------------------------------------- */
+
+/* Mega's fill for a masked score: finite, so a query that sees no key (padding) gets a
+ * uniform row instead of NaN, and exp of it minus a real score's is exactly 0. */
+#define SEQ__MEGA_HIDDEN (-1e30f)
+
+SEQDEF seq_mega_block_config seq_mega_block_config_default(int64_t dim) {
+    seq_mega_block_config c;
+    c.ema = seq_mega_ema_config_default(dim);
+    c.zdim = 64;
+    c.hdim = 2 * dim;
+    c.max_positions = 1024;
+    c.causal = 1;
+    c.prenorm = 1;
+    c.eps = 1e-5f;
+    return c;
+}
+
+SEQDEF seq_status seq_mega_block_init(seq_mega_block *l, seq_params *P, const char *prefix, seq_mega_block_config cfg) {
+    char sub[256];
+    int64_t D = cfg.ema.dim, S = cfg.zdim, E = cfg.hdim, s[2];
+    seq_init w = seq_init_normal(0.0f, 0.02f), zero = seq_init_zeros();
+    seq_status st;
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_mega_block_init: NULL argument");
+    if (S <= 0 || E <= 0 || cfg.max_positions <= 0 || (cfg.causal != 0 && cfg.causal != 1) ||
+        (cfg.prenorm != 0 && cfg.prenorm != 1) || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
+        return seq__err(SEQ_ERR_INVALID,
+                        "seq_mega_block_init: '%s': bad config (zdim %lld, hdim %lld, max_positions %lld, causal %d, "
+                        "prenorm %d)",
+                        prefix, (long long)S, (long long)E, (long long)cfg.max_positions, cfg.causal, cfg.prenorm);
+    memset(l, 0, sizeof *l);
+    cfg.ema.bidirectional = !cfg.causal;
+    l->cfg = cfg;
+    snprintf(sub, sizeof sub, "%s.norm", prefix);
+    st = seq__norm_param(P, sub, "norm", D, &l->norm_w, &l->norm_b);
+    snprintf(sub, sizeof sub, "%s.move", prefix);
+    if (st == SEQ_OK) st = seq_mega_ema_init(&l->move, P, sub, cfg.ema);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "v_proj", E, D, w, zero, &l->v_w, &l->v_b);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "mx_proj", 2 * D + S + E, D, w, zero, &l->mx_w, &l->mx_b);
+    if (st == SEQ_OK) st = seq__linear_param(P, prefix, "h_proj", D, E, w, zero, &l->h_w, &l->h_b);
+    if (st != SEQ_OK) return st;
+    s[0] = 2;
+    s[1] = S;
+    l->gamma = seq__layer_param(P, prefix, "gamma", 2, s, w);
+    l->beta = seq__layer_param(P, prefix, "beta", 2, s, zero);
+    s[0] = 2 * cfg.max_positions - 1;
+    l->rel_pos = seq__layer_param(P, prefix, "rel_pos_bias.rel_pos_bias", 1, s, w);
+    return l->gamma && l->beta && l->rel_pos ? SEQ_OK : seq__errstatus;
+}
+
+SEQDEF seq_status seq_mega_block_reset_parameters(const seq_mega_block *l, seq_rng *rng) {
+    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_mega_block_reset_parameters: NULL block");
+    return seq_mega_ema_reset_parameters(&l->move, rng);
+}
+
+/* Row j of the (2,S) parameter p as an (S) view, for broadcasting over (B,T,S). */
+static seq_tensor *seq__mega_row(seq_ctx *ctx, seq_tensor *p, int64_t j) {
+    int64_t S = p->shape[1];
+    return seq_reshape(ctx, seq_slice(ctx, p, 0, j, j + 1), 1, &S);
+}
+
+/* The additive mask (B,T,T): 0 where query i may read key j -- the same segment, j before
+ * the row's length, and j <= i when causal -- else SEQ__MEGA_HIDDEN. */
+static seq_tensor *seq__mega_mask(seq_ctx *ctx, int64_t B, int64_t T, int causal, const seq_rnn_io *io) {
+    int64_t shape[3], r, i, j;
+    int32_t *seg = (int32_t *)seq_ctx_alloc(ctx, (size_t)T * sizeof(int32_t));
+    seq_tensor *m;
+    shape[0] = B;
+    shape[1] = shape[2] = T;
+    m = seq_tensor_new(ctx, SEQ_F32, 3, shape);
+    if (!m || !seg) return NULL;
+    for (r = 0; r < B; r++) {
+        int64_t len = seq__row_len(io ? io->lengths : NULL, r, T);
+        for (i = 0; i < T; i++) seg[i] = (i > 0 ? seg[i - 1] : 0) + (io && io->resets && i > 0 && io->resets[r * T + i]);
+        for (i = 0; i < T; i++)
+            for (j = 0; j < T; j++)
+                if (j >= len || seg[j] != seg[i] || (causal && j > i)) m->data[(r * T + i) * T + j] = SEQ__MEGA_HIDDEN;
+    }
+    return m;
+}
+
+/* The relative position bias (T,T): bias[i,j] = rel_pos[max_positions - 1 + j - i]. */
+static seq_tensor *seq__mega_bias(seq_ctx *ctx, const seq_mega_block *l, int64_t T) {
+    int64_t shape[2], i, j, P = l->cfg.max_positions;
+    seq_tensor *ids, *table;
+    shape[0] = shape[1] = T;
+    ids = seq_tensor_new(ctx, SEQ_I32, 2, shape);
+    if (!ids) return NULL;
+    for (i = 0; i < T; i++)
+        for (j = 0; j < T; j++) ids->idata[i * T + j] = (int32_t)(P - 1 + j - i);
+    shape[0] = 2 * P - 1;
+    shape[1] = 1;
+    table = seq_reshape(ctx, l->rel_pos, 2, shape);
+    shape[0] = T;
+    shape[1] = T;
+    return seq_reshape(ctx, seq_embedding(ctx, table, ids), 2, shape);
+}
+
+SEQDEF seq_tensor *seq_mega_block_forward(seq_ctx *ctx, const seq_mega_block *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_mega_block_forward";
+    int64_t D, S, E, T;
+    seq_tensor *xn, *v, *base, *u, *zr, *z, *r, *hx, *q, *k, *h, *y;
+    if (!seq__ok(ctx, op, 1, &x)) return NULL;
+    if (!l || !l->rel_pos) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "uninitialized block");
+        return NULL;
+    }
+    D = l->cfg.ema.dim;
+    S = l->cfg.zdim;
+    E = l->cfg.hdim;
+    if (!seq__layer_input_ok(ctx, op, x, D)) return NULL;
+    T = x->shape[1];
+    if (T > l->cfg.max_positions) {
+        seq__ctx_fail(ctx, SEQ_ERR_RANGE, op, "T = %lld exceeds max_positions %lld", (long long)T,
+                      (long long)l->cfg.max_positions);
+        return NULL;
+    }
+    xn = l->cfg.prenorm ? seq_layernorm(ctx, x, l->norm_w, l->norm_b, l->cfg.eps) : x;
+    v = seq_silu(ctx, seq_linear(ctx, xn, l->v_w, l->v_b));                                   /* (B,T,E) */
+    base = seq_linear(ctx, seq_mega_ema_forward(ctx, &l->move, xn, io), l->mx_w, l->mx_b); /* (B,T,2D+S+E) */
+    u = seq_sigmoid(ctx, seq_slice(ctx, base, -1, 0, D));
+    zr = seq_silu(ctx, seq_slice(ctx, base, -1, D, D + S + E));
+    hx = seq_slice(ctx, base, -1, D + S + E, 2 * D + S + E);
+    z = seq_slice(ctx, zr, -1, 0, S);
+    r = seq_slice(ctx, zr, -1, S, S + E);
+    q = seq_scale(ctx, seq_add(ctx, seq_mul(ctx, z, seq__mega_row(ctx, l->gamma, 0)), seq__mega_row(ctx, l->beta, 0)),
+                  1.0f / sqrtf((float)S));
+    k = seq_add(ctx, seq_mul(ctx, z, seq__mega_row(ctx, l->gamma, 1)), seq__mega_row(ctx, l->beta, 1));
+    h = seq_add(ctx, seq_add(ctx, seq_matmul(ctx, q, k, 0, 1), seq__mega_bias(ctx, l, T)),
+                seq__mega_mask(ctx, x->shape[0], T, l->cfg.causal, io)); /* (B,T,T) scores */
+    h = seq_matmul(ctx, seq_softmax(ctx, h), v, 0, 0);                  /* (B,T,E) */
+    h = seq_silu(ctx, seq_add(ctx, hx, seq_linear(ctx, seq_mul(ctx, h, r), l->h_w, l->h_b)));
+    y = seq_add(ctx, x, seq_mul(ctx, u, seq_sub(ctx, h, x)));
+    if (!l->cfg.prenorm) y = seq_layernorm(ctx, y, l->norm_w, l->norm_b, l->cfg.eps);
+    return seq__zero_past_lengths(ctx, op, y, io ? io->lengths : NULL);
+}
+
+/* work: xn (B,D), mx (B,D), base (B,2D+S+E), q (B,S), h (B,E), scores (max_positions) */
+static int64_t seq__mega_work(const seq_mega_block *l, int64_t B) {
+    int64_t D = l->cfg.ema.dim, S = l->cfg.zdim, E = l->cfg.hdim;
+    return B * (4 * D + 2 * S + 2 * E) + l->cfg.max_positions;
+}
+
+SEQDEF seq_status seq_mega_block_state_init(const seq_mega_block *l, seq_mega_block_state *st, int64_t batch) {
+    static const char op[] = "seq_mega_block_state_init";
+    int64_t P;
+    seq_status s;
+    if (!l || !st || !l->rel_pos) return seq__err(SEQ_ERR_INVALID, "%s: NULL or uninitialized block", op);
+    memset(st, 0, sizeof *st);
+    if (!l->cfg.causal) return seq__err(SEQ_ERR_UNSUPPORTED, "%s: a non-causal block cannot stream", op);
+    s = seq_mega_ema_state_init(&l->move, &st->ema, batch);
+    if (s != SEQ_OK) return s;
+    P = l->cfg.max_positions;
+    st->alloc_ud = l->move.alloc_ud;
+    st->keys = (float *)SEQ_MALLOC(st->alloc_ud,
+                                   (size_t)(batch * P * (l->cfg.zdim + l->cfg.hdim) + seq__mega_work(l, batch)) *
+                                       sizeof(float));
+    if (!st->keys) {
+        seq_mega_ema_state_free(&st->ema);
+        return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", op);
+    }
+    st->values = st->keys + batch * P * l->cfg.zdim;
+    st->work = st->values + batch * P * l->cfg.hdim;
+    st->batch = batch;
+    return SEQ_OK;
+}
+
+SEQDEF void seq_mega_block_state_reset(seq_mega_block_state *st) {
+    if (!st) return;
+    seq_mega_ema_state_reset(&st->ema);
+    st->pos = 0; /* the caches are written before they are read again */
+}
+
+SEQDEF void seq_mega_block_state_free(seq_mega_block_state *st) {
+    if (!st) return;
+    seq_mega_ema_state_free(&st->ema);
+    SEQ_FREE(st->alloc_ud, st->keys);
+    memset(st, 0, sizeof *st);
+}
+
+/* One step of the forward's graph, row by row: this step's key and value join the caches,
+ * the query reads keys 0..pos with the bias of their distance. */
+SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_state *st, const float *x_t, float *y_t) {
+    static const char op[] = "seq_mega_block_step";
+    int64_t B, D, S, E, P, F, pos, b, i, j;
+    float *xn, *mx, *base, *q, *h, *sc;
+    seq_status s;
+    if (!l || !l->rel_pos || !st || !st->keys || !x_t || !y_t)
+        return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", op);
+    B = st->batch;
+    D = l->cfg.ema.dim;
+    S = l->cfg.zdim;
+    E = l->cfg.hdim;
+    P = l->cfg.max_positions;
+    F = 2 * D + S + E;
+    pos = st->pos;
+    if (pos >= P) return seq__err(SEQ_ERR_RANGE, "%s: the stream is at max_positions %lld: reset it", op, (long long)P);
+    s = seq__step_finite(op, x_t, B * D);
+    if (s != SEQ_OK) return s;
+    xn = st->work;
+    mx = xn + B * D;
+    base = mx + B * D;
+    q = base + B * F;
+    h = q + B * S;
+    sc = h + B * E;
+    if (l->cfg.prenorm) seq__layernorm_rows(x_t, B, D, l->norm_w, l->norm_b, l->cfg.eps, xn);
+    else memcpy(xn, x_t, (size_t)(B * D) * sizeof(float));
+    seq__linear_rows(xn, B, l->v_w, l->v_b, st->values + pos * E, P * E); /* v straight into the cache */
+    s = seq_mega_ema_step(&l->move, &st->ema, xn, mx);
+    if (s != SEQ_OK) return s;
+    seq__linear_rows(mx, B, l->mx_w, l->mx_b, base, F);
+    for (b = 0; b < B; b++) {
+        float *v = st->values + (b * P + pos) * E, *key = st->keys + (b * P + pos) * S, *zr = base + b * F + D;
+        float *qb = q + b * S, *hb = h + b * E, top = -INFINITY;
+        double total = 0.0;
+        for (i = 0; i < E; i++) v[i] *= seq__sigmoidf(v[i]);
+        for (i = 0; i < S + E; i++) zr[i] *= seq__sigmoidf(zr[i]);
+        for (i = 0; i < S; i++) {
+            qb[i] = (zr[i] * l->gamma->data[i] + l->beta->data[i]) * (1.0f / sqrtf((float)S));
+            key[i] = zr[i] * l->gamma->data[S + i] + l->beta->data[S + i];
+        }
+        for (j = 0; j <= pos; j++) {
+            const float *kj = st->keys + (b * P + j) * S;
+            double dot = 0.0;
+            for (i = 0; i < S; i++) dot += (double)qb[i] * kj[i];
+            sc[j] = (float)dot + l->rel_pos->data[P - 1 + j - pos];
+            top = fmaxf(top, sc[j]);
+        }
+        for (j = 0; j <= pos; j++) total += sc[j] = expf(sc[j] - top);
+        memset(hb, 0, (size_t)E * sizeof(float));
+        for (j = 0; j <= pos; j++)
+            for (i = 0; i < E; i++) hb[i] += (float)(sc[j] / total) * st->values[(b * P + j) * E + i];
+        for (i = 0; i < E; i++) hb[i] *= zr[S + i]; /* h * r */
+    }
+    seq__linear_rows(h, B, l->h_w, l->h_b, mx, D); /* mx is spent: h_proj(h r) goes there */
+    for (b = 0; b < B; b++)
+        for (i = 0; i < D; i++) {
+            float u = seq__sigmoidf(base[b * F + i]), o = base[b * F + D + S + E + i] + mx[b * D + i];
+            o *= seq__sigmoidf(o);
+            y_t[b * D + i] = x_t[b * D + i] + u * (o - x_t[b * D + i]);
+        }
+    if (!l->cfg.prenorm) seq__layernorm_rows(y_t, B, D, l->norm_w, l->norm_b, l->cfg.eps, y_t);
+    st->pos = pos + 1;
+    return SEQ_OK;
+}
 
 #ifdef __cplusplus
 }
