@@ -3454,7 +3454,7 @@ static void seq__reshape_backward(seq_ctx *ctx, seq__node *n) {
 SEQDEF seq_tensor *seq_reshape(seq_ctx *ctx, seq_tensor *x, int ndim, const int64_t *shape) {
     static const char op[] = "seq_reshape";
     seq_tensor *y;
-    int64_t s[SEQ_MAX_DIMS], known;
+    int64_t s[SEQ_MAX_DIMS] = {0, 0, 0, 0}, known; /* zeroed: gcc -O2 cannot see ndim bounds the reads */
     int k, infer = -1;
     if (!seq__ok_f32(ctx, op, 1, &x)) return NULL;
     if (ndim < 0 || ndim > SEQ_MAX_DIMS || (ndim > 0 && !shape)) {
@@ -8608,17 +8608,25 @@ static seq_tensor *seq__minrnn_log_scan(seq_ctx *ctx, seq_tensor *a, seq_tensor 
     static const char op[] = "seq_minrnn_forward";
     int64_t B = a->shape[0], T = a->shape[1], C = a->shape[2], r, t, c;
     seq_tensor *ins[3], *h;
-    seq__scan_aux *x;
+    seq__dscan *x;
     seq__node *nd;
     double *A, *lse;
     ins[0] = a;
     ins[1] = b;
     ins[2] = h0;
     h = seq__out(ctx, op, 3, a->shape, 3, ins);
-    x = (seq__scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__scan_aux));
+    x = (seq__dscan *)seq__calloc(ctx, sizeof(seq__dscan)); /* what the linear scan's backward reads */
     A = (double *)seq_ctx_alloc(ctx, (size_t)(2 * C) * sizeof(double));
     if (!h || !x || !A) return NULL;
     lse = A + C;
+    x->B = B;
+    x->T = T;
+    x->C = x->s_rs = C;
+    x->a_rs = T * C;
+    x->a_ts = C;
+    x->a = a->data;
+    x->b = b->data;
+    x->h0 = h0 ? h0->data : NULL;
     x->resets = (const uint8_t *)seq__arena_copy(ctx, opts->resets, (size_t)(B * T));
     x->lengths = (const int32_t *)seq__arena_copy(ctx, opts->lengths, (size_t)B * sizeof(int32_t));
     if (ctx->status != SEQ_OK) return NULL;
@@ -11478,7 +11486,7 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 /* One step of a depthwise causal convolution with K taps over C channels whose last K-1
  * inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x; then x
  * enters the window. w (C,K), b (C) or NULL, x, y (C). */
-static void seq__conv_step(const float *w, const float *b, int64_t C, int64_t K, float *win, const float *x,
+static void seq__mamba_conv_step(const float *w, const float *b, int64_t C, int64_t K, float *win, const float *x,
                            float *y) {
     int64_t c, j, W = K - 1;
     for (c = 0; c < C; c++) {
@@ -11583,7 +11591,7 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
         else memset(win, 0, (size_t)(C * W) * sizeof(float));
         for (t = 0; t < seq__row_len(lengths, r, T); t++) {
             if (resets && resets[r * T + t]) memset(win, 0, (size_t)(C * W) * sizeof(float));
-            seq__conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
+            seq__mamba_conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
                            y->data + (r * T + t) * C);
         }
     }
@@ -12217,7 +12225,7 @@ static void seq__mamba_step_front(const seq_mamba_proj *p, seq_mamba_state *st, 
     seq__dense(p->in_w, p->in_b, x_t, p->in_w->shape[1], B, xz);
     for (r = 0; r < B; r++) {
         float *vr = v + r * C;
-        seq__conv_step(p->conv_w->data, p->conv_b ? p->conv_b->data : NULL, C, K, st->conv + r * C * (K - 1),
+        seq__mamba_conv_step(p->conv_w->data, p->conv_b ? p->conv_b->data : NULL, C, K, st->conv + r * C * (K - 1),
                        xz + r * IO + from, vr);
         for (c = 0; c < C; c++) vr[c] *= seq__sigmoidf(vr[c]);
     }

@@ -449,7 +449,7 @@ static void check_parity(const s4_fixture *fx, seq_s4_mode mode) {
     seq_params *P = seq_params_init(NULL);
     grad_case *c = (grad_case *)malloc(sizeof(grad_case));
     form_out *o = (form_out *)malloc(sizeof(form_out));
-    int64_t sh[4], sc[3], ny, nh, nc = 0, i, k;
+    int64_t sh[4], sc[3] = {0, 0, 0}, ny, nh, nc = 0, i, k;
     seq_rng r;
     seq_rng_seed(&r, 1);
     case_setup(c, P, &r, fx->kind, fx->head_dim, 0, S4_FX_B, S4_FX_T);
