@@ -5,6 +5,7 @@
  * forms against each other, and bad input. */
 #include "seq_test.h"
 #include "../seq.h"
+#include "fixtures/xlstm_fixtures.h"
 
 typedef enum { XL_SLSTM, XL_MLSTM, XL_MINRNN } xl_kind;
 
@@ -174,32 +175,41 @@ static seq_tensor *xl_loss(seq_ctx *ctx, void *ud) {
 static const int32_t xl_lengths[GB] = {5, 3, 0};
 static const uint8_t xl_resets[GB * GT] = {0, 0, 0, 1, 0, /* */ 0, 1, 0, 0, 0, /* */ 0, 0, 0, 0, 0};
 
+/* A case of spec sp with x, h0, c0 as parameters (so P->grad holds every gradient), all
+ * random; lengths and resets as in the gradient checks. */
+static int xl_case_setup(xl_case *c, seq_params *P, const xl_spec *sp, int64_t B, uint64_t seed) {
+    int64_t sx[3], s0[4], s1[4];
+    int n0, n1;
+    seq_rng r;
+    memset(c, 0, sizeof *c);
+    seq_rng_seed(&r, seed);
+    if (xl_make(&c->net, P, sp) != SEQ_OK) return 0;
+    sx[0] = B;
+    sx[1] = GT;
+    sx[2] = c->net.I;
+    n0 = xl_state_shapes(&c->net, B, s0, &n1, s1);
+    c->x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
+    c->h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
+    c->c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
+    if (seq_params_alloc(P, &r) != SEQ_OK) return 0;
+    xl_randomize(P, c->h0, &c->net, &r);
+    xl_fill_normal(c->wy, 256, 1.0f, &r);
+    xl_fill_normal(c->wh, 256, 1.0f, &r);
+    xl_fill_normal(c->wc, 256, 1.0f, &r);
+    c->io.lengths = xl_lengths;
+    c->io.resets = xl_resets;
+    return 1;
+}
+
 static void xl_gradcheck_one(const xl_spec *sp, int padded) {
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
     seq_gradcheck_result res;
-    int64_t sx[3], s0[4], s1[4];
-    int n0, n1;
     xl_case c;
-    seq_rng r;
-    memset(&c, 0, sizeof c);
-    seq_rng_seed(&r, 5 + (uint64_t)padded);
-    CHECK(xl_make(&c.net, P, sp) == SEQ_OK);
-    sx[0] = GB;
-    sx[1] = GT;
-    sx[2] = c.net.I;
-    n0 = xl_state_shapes(&c.net, GB, s0, &n1, s1);
-    c.x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
-    c.h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
-    c.c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
-    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-    xl_randomize(P, c.h0, &c.net, &r);
-    xl_fill_normal(c.wy, 256, 1.0f, &r);
-    xl_fill_normal(c.wh, 256, 1.0f, &r);
-    xl_fill_normal(c.wc, 256, 1.0f, &r);
-    if (padded) {
-        c.io.lengths = xl_lengths;
-        c.io.resets = xl_resets;
+    CHECK(xl_case_setup(&c, P, sp, GB, 5 + (uint64_t)padded));
+    if (!padded) {
+        c.io.lengths = NULL;
+        c.io.resets = NULL;
     }
     /* The stabilizer m is a running max: a step of eps that crosses a tie between its
      * branches sees a kink, and the f32 loss (magnitude ~10) rounds to ~1e-6, i.e. ~2e-3
@@ -330,32 +340,6 @@ static void test_xlstm_segments_equal_separate_runs(void) {
 
 /* ---- the forms agree ------------------------------------------------------------------ */
 
-/* A case of spec sp with x, h0, c0 as parameters (so P->grad holds every gradient), all
- * random; lengths and resets as in the gradient checks. */
-static int xl_case_setup(xl_case *c, seq_params *P, const xl_spec *sp, uint64_t seed) {
-    int64_t sx[3], s0[4], s1[4];
-    int n0, n1;
-    seq_rng r;
-    memset(c, 0, sizeof *c);
-    seq_rng_seed(&r, seed);
-    if (xl_make(&c->net, P, sp) != SEQ_OK) return 0;
-    sx[0] = GB;
-    sx[1] = GT;
-    sx[2] = c->net.I;
-    n0 = xl_state_shapes(&c->net, GB, s0, &n1, s1);
-    c->x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
-    c->h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
-    c->c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
-    if (seq_params_alloc(P, &r) != SEQ_OK) return 0;
-    xl_randomize(P, c->h0, &c->net, &r);
-    xl_fill_normal(c->wy, 256, 1.0f, &r);
-    xl_fill_normal(c->wh, 256, 1.0f, &r);
-    xl_fill_normal(c->wc, 256, 1.0f, &r);
-    c->io.lengths = xl_lengths;
-    c->io.resets = xl_resets;
-    return 1;
-}
-
 /* y, hn, cn (the first nout values) and every gradient of one forward and backward. */
 typedef struct {
     float v[1024];
@@ -408,7 +392,7 @@ static void test_mlstm_forms_agree(void) {
         seq_ctx *ctx = seq_ctx_init(NULL);
         xl_case c;
         int64_t j;
-        CHECK(xl_case_setup(&c, P, &xl_specs[4], 80 + (uint64_t)large)); /* recurrent */
+        CHECK(xl_case_setup(&c, P, &xl_specs[4], GB, 80 + (uint64_t)large)); /* recurrent */
         if (large) {
             c.net.m.cfg.gate_soft_cap = 0.0f;
             c.net.m.cfg.exp_forget = 1;
@@ -440,7 +424,7 @@ static void test_minrnn_forms_agree(void) {
         seq_params *P = seq_params_init(NULL);
         seq_ctx *ctx = seq_ctx_init(NULL);
         xl_case c;
-        CHECK(xl_case_setup(&c, P, &xl_specs[k], 90 + (uint64_t)k));
+        CHECK(xl_case_setup(&c, P, &xl_specs[k], GB, 90 + (uint64_t)k));
         CHECK(xl_run_once(&c, P, ctx, &ref));
         c.net.r.cfg.log_space = 1;
         CHECK(xl_run_once(&c, P, ctx, &got));
@@ -502,6 +486,88 @@ static void test_minrnn_equations(void) {
         seq_ctx_free(ctx);
         seq_params_free(P);
     }
+}
+
+/* ---- PyTorch parity (tests/gen_xlstm_fixtures.py) ----------------------------------------- */
+
+typedef struct {
+    int spec;            /* the layer, built as xl_make builds it */
+    seq_mlstm_form form; /* for the mLSTM: run in this form */
+    const xl_fx_param *params;
+    int nparams;
+    const float *x, *h0, *c0, *y, *hn, *cn, *wy, *wh, *wc, *x_grad, *h0_grad, *c0_grad;
+} xl_fixture;
+
+#define XL_FIXTURE(spec, form, tag)                                                                              \
+    {spec, form, tag##_fx_params, (int)(sizeof tag##_fx_params / sizeof tag##_fx_params[0]), tag##_fx_x,          \
+     tag##_fx_h0, tag##_fx_c0, tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc,         \
+     tag##_fx_x_grad, tag##_fx_h0_grad, tag##_fx_c0_grad}
+
+static void xl_check_parity(const xl_fixture *fx) {
+    const xl_spec *sp = &xl_specs[fx->spec];
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *loss, *ins[3];
+    const float *want[3];
+    double worst = 0.0;
+    xl_case c;
+    int k;
+    CHECK((int)XL_FX_T == (int)GT && xl_case_setup(&c, P, sp, XL_FX_B, 1));
+    if (c.net.kind == XL_MLSTM) c.net.m.cfg.form = fx->form;
+    c.io.lengths = NULL;
+    c.io.resets = NULL;
+    CHECK(P->count == fx->nparams + 2 + (c.c0 != NULL)); /* the same parameter set as PyTorch */
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        CHECK_MSG(w && w->numel == fx->params[k].numel, "%s: missing %s", sp->name, fx->params[k].name);
+        if (w) memcpy(w->data, fx->params[k].value, (size_t)w->numel * sizeof(float));
+    }
+    ins[0] = c.x;
+    ins[1] = c.h0;
+    ins[2] = c.c0;
+    want[0] = fx->x;
+    want[1] = fx->h0;
+    want[2] = fx->c0;
+    for (k = 0; k < 3; k++)
+        if (ins[k]) memcpy(ins[k]->data, want[k], (size_t)ins[k]->numel * sizeof(float));
+    memcpy(c.wy, fx->wy, (size_t)(XL_FX_B * XL_FX_T * c.net.O) * sizeof(float));
+    memcpy(c.wh, fx->wh, (size_t)c.h0->numel * sizeof(float));
+    if (c.c0) memcpy(c.wc, fx->wc, (size_t)c.c0->numel * sizeof(float));
+    seq_params_zero_grad(P);
+    loss = xl_loss(ctx, &c);
+    CHECK(loss && seq_backward(ctx, loss) == SEQ_OK);
+    if (!loss) goto done;
+    worst = fmax(xl_diff(c.y->data, fx->y, c.y->numel), xl_diff(c.io.hn->data, fx->hn, c.io.hn->numel));
+    if (c.io.cn) worst = fmax(worst, xl_diff(c.io.cn->data, fx->cn, c.io.cn->numel));
+    CHECK_MSG(worst < 1e-5, "%s (form %d): outputs differ by %g", sp->name, (int)fx->form, worst);
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        double d = w ? xl_diff(w->grad, fx->params[k].grad, w->numel) : 1.0;
+        CHECK_MSG(d < 1e-5, "%s (form %d): %s grad differs by %g", sp->name, (int)fx->form, fx->params[k].name, d);
+    }
+    want[0] = fx->x_grad;
+    want[1] = fx->h0_grad;
+    want[2] = fx->c0_grad;
+    for (k = 0; k < 3; k++) {
+        double d = ins[k] ? xl_diff(ins[k]->grad, want[k], ins[k]->numel) : 0.0;
+        CHECK_MSG(d < 1e-5, "%s (form %d): %s grad differs by %g", sp->name, (int)fx->form, ins[k] ? ins[k]->name : "",
+                  d);
+    }
+done:
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* Outputs, final states and every gradient equal PyTorch's (float64 references): the
+ * sLSTM cell, the xLSTM 7B mLSTM layer in each form, minGRU and minLSTM in each scan. */
+static void test_xlstm_pytorch_parity(void) {
+    static const xl_fixture fx[] = {
+        XL_FIXTURE(0, SEQ_MLSTM_CHUNKWISE, slstm),  XL_FIXTURE(2, SEQ_MLSTM_CHUNKWISE, mlstm),
+        XL_FIXTURE(2, SEQ_MLSTM_PARALLEL, mlstm),   XL_FIXTURE(2, SEQ_MLSTM_RECURRENT, mlstm),
+        XL_FIXTURE(5, SEQ_MLSTM_CHUNKWISE, mingru), XL_FIXTURE(6, SEQ_MLSTM_CHUNKWISE, mingru),
+        XL_FIXTURE(7, SEQ_MLSTM_CHUNKWISE, minlstm), XL_FIXTURE(8, SEQ_MLSTM_CHUNKWISE, minlstm)};
+    size_t k;
+    for (k = 0; k < sizeof fx / sizeof fx[0]; k++) xl_check_parity(&fx[k]);
 }
 
 /* ---- bad input ------------------------------------------------------------------------- */
@@ -653,6 +719,7 @@ void seq_tests_xlstm(void) {
     RUN(test_mlstm_forms_agree);
     RUN(test_minrnn_forms_agree);
     RUN(test_minrnn_equations);
+    RUN(test_xlstm_pytorch_parity);
     RUN(test_xlstm_bad_input);
     RUN(test_xlstm_bad_config);
 }
