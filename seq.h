@@ -6549,6 +6549,16 @@ static float *seq__xl_state_alloc(const char *fn, void *ud, int64_t batch, int64
     return p;
 }
 
+/* A streaming state's reset (its state floats run from first to work) and free (buf is
+ * the allocation; st, of size bytes, is cleared). */
+static void seq__xl_state_zero(float *first, const float *work) {
+    if (first) memset(first, 0, (size_t)(work - first) * sizeof(float));
+}
+static void seq__xl_state_release(void *ud, float *buf, void *st, size_t size) {
+    SEQ_FREE(ud, buf);
+    memset(st, 0, size);
+}
+
 /* SEQ_OK when a step may run: layer, state, x_t (n values, all finite) and y_t given. */
 static seq_status seq__xl_step_ok(const char *fn, int ready, const float *x_t, int64_t n, const float *y_t) {
     int64_t i;
@@ -6818,13 +6828,11 @@ SEQDEF seq_status seq_slstm_state_init(const seq_slstm *l, seq_slstm_state *st, 
 }
 
 SEQDEF void seq_slstm_state_reset(seq_slstm_state *st) {
-    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+    if (st) seq__xl_state_zero(st->h, st->work);
 }
 
 SEQDEF void seq_slstm_state_free(seq_slstm_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->h);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->h, st, sizeof *st);
 }
 
 SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const float *x_t, float *y_t) {
@@ -7421,13 +7429,11 @@ SEQDEF seq_status seq_mlstm_state_init(const seq_mlstm *l, seq_mlstm_state *st, 
 }
 
 SEQDEF void seq_mlstm_state_reset(seq_mlstm_state *st) {
-    if (st && st->C) memset(st->C, 0, (size_t)(st->work - st->C) * sizeof(float));
+    if (st) seq__xl_state_zero(st->C, st->work);
 }
 
 SEQDEF void seq_mlstm_state_free(seq_mlstm_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->C);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->C, st, sizeof *st);
 }
 
 /* In place (x - mean) / sqrt(var + eps) over n values, computed as seq_layernorm does. */
@@ -7685,13 +7691,11 @@ SEQDEF seq_status seq_minrnn_state_init(const seq_minrnn *l, seq_minrnn_state *s
 }
 
 SEQDEF void seq_minrnn_state_reset(seq_minrnn_state *st) {
-    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+    if (st) seq__xl_state_zero(st->h, st->work);
 }
 
 SEQDEF void seq_minrnn_state_free(seq_minrnn_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->h);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->h, st, sizeof *st);
 }
 
 SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, const float *x_t, float *y_t) {

@@ -107,27 +107,45 @@ static float xl_state_at(const xl_net *n, const seq_tensor *s, int64_t B, int64_
     return s->data[r * per + k];
 }
 
+/* The streaming API of any kind. */
+typedef union {
+    seq_slstm_state s;
+    seq_mlstm_state m;
+    seq_minrnn_state r;
+} xl_state;
+
+static seq_status xl_state_init(xl_net *n, xl_state *st, int64_t B) {
+    if (n->kind == XL_SLSTM) return seq_slstm_state_init(&n->s, &st->s, B);
+    if (n->kind == XL_MLSTM) return seq_mlstm_state_init(&n->m, &st->m, B);
+    return seq_minrnn_state_init(&n->r, &st->r, B);
+}
+
+/* st NULL passes a NULL state */
+static seq_status xl_step(xl_net *n, xl_state *st, const float *x, float *y) {
+    if (n->kind == XL_SLSTM) return seq_slstm_step(&n->s, st ? &st->s : NULL, x, y);
+    if (n->kind == XL_MLSTM) return seq_mlstm_step(&n->m, st ? &st->m : NULL, x, y);
+    return seq_minrnn_step(&n->r, st ? &st->r : NULL, x, y);
+}
+
+static void xl_state_free(xl_net *n, xl_state *st) {
+    if (n->kind == XL_SLSTM) seq_slstm_state_free(&st->s);
+    else if (n->kind == XL_MLSTM) seq_mlstm_state_free(&st->m);
+    else seq_minrnn_state_free(&st->r);
+}
+
 /* Runs the streaming API over x (B,T,I) into y (B,T,O) from the zero state. */
 static seq_status xl_stream(xl_net *n, const float *x, int64_t B, int64_t T, float *y) {
-    seq_slstm_state ss;
-    seq_mlstm_state ms;
-    seq_minrnn_state rs;
+    xl_state st;
     float xt[64], yt[64];
     int64_t t, r;
-    seq_status st = n->kind == XL_SLSTM   ? seq_slstm_state_init(&n->s, &ss, B)
-                    : n->kind == XL_MLSTM ? seq_mlstm_state_init(&n->m, &ms, B)
-                                          : seq_minrnn_state_init(&n->r, &rs, B);
-    for (t = 0; t < T && st == SEQ_OK; t++) {
+    seq_status s = xl_state_init(n, &st, B);
+    for (t = 0; t < T && s == SEQ_OK; t++) {
         for (r = 0; r < B; r++) memcpy(xt + r * n->I, x + (r * T + t) * n->I, (size_t)n->I * sizeof(float));
-        st = n->kind == XL_SLSTM   ? seq_slstm_step(&n->s, &ss, xt, yt)
-             : n->kind == XL_MLSTM ? seq_mlstm_step(&n->m, &ms, xt, yt)
-                                   : seq_minrnn_step(&n->r, &rs, xt, yt);
+        s = xl_step(n, &st, xt, yt);
         for (r = 0; r < B; r++) memcpy(y + (r * T + t) * n->O, yt + r * n->O, (size_t)n->O * sizeof(float));
     }
-    if (n->kind == XL_SLSTM) seq_slstm_state_free(&ss);
-    else if (n->kind == XL_MLSTM) seq_mlstm_state_free(&ms);
-    else seq_minrnn_state_free(&rs);
-    return st;
+    xl_state_free(n, &st);
+    return s;
 }
 
 static void xl_fill_normal(float *v, int64_t n, float std, seq_rng *r) {
@@ -642,38 +660,16 @@ static void test_xlstm_bad_input(void) {
         }
         { /* the step API */
             float xs[4] = {0, 0, 0, 0}, ys[4];
-            seq_slstm_state ss;
-            seq_mlstm_state ms;
-            seq_minrnn_state rs;
+            xl_state st;
             xs[1] = NAN;
-            if (n.kind == XL_SLSTM) {
-                CHECK(seq_slstm_state_init(&n.s, &ss, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_slstm_state_init(&n.s, &ss, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_slstm_state_init(&n.s, &ss, 1) == SEQ_OK);
-                CHECK(seq_slstm_step(&n.s, &ss, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_slstm_step(&n.s, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_slstm_state_free(&ss);
-            } else if (n.kind == XL_MLSTM) {
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 1) == SEQ_OK);
-                CHECK(seq_mlstm_step(&n.m, &ms, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_mlstm_step(&n.m, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_mlstm_state_free(&ms);
-            } else {
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 1) == SEQ_OK);
-                CHECK(seq_minrnn_step(&n.r, &rs, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_minrnn_step(&n.r, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_minrnn_state_free(&rs);
-            }
+            CHECK(xl_state_init(&n, &st, 0) == SEQ_ERR_INVALID);
+            seq_test_fail_after(0);
+            CHECK(xl_state_init(&n, &st, 1) == SEQ_ERR_NOMEM);
+            seq_test_fail_never();
+            CHECK(xl_state_init(&n, &st, 1) == SEQ_OK);
+            CHECK(xl_step(&n, &st, xs, ys) == SEQ_ERR_NUMERIC);
+            CHECK(xl_step(&n, NULL, xs, ys) == SEQ_ERR_INVALID);
+            xl_state_free(&n, &st);
         }
         seq_ctx_free(ctx);
         seq_params_free(P);
