@@ -6445,7 +6445,7 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 /* ---- shared by the layers of this section ------------------------------------------- */
 
 /* log sigmoid(x) = -softplus(-x), without overflow; its derivative is sigmoid(-x). */
-static float seq__logsigmoidf(float x) { return -seq__softplusf(-x); }
+static float seq__xl_logsigmoid(float x) { return -seq__softplusf(-x); }
 
 /* Registers "<prefix>.<name>" in P. */
 static seq_tensor *seq__xl_param(seq_params *P, const char *prefix, const char *name, int ndim, const int64_t *shape,
@@ -6585,7 +6585,7 @@ static seq__slstm_unit seq__slstm_gates(int exp_forget, const float *raw, int64_
     g.fp = raw[o + DH];
     g.z = tanhf(raw[o + 2 * DH]);
     g.og = seq__sigmoidf(raw[o + 3 * DH]);
-    g.carry = (exp_forget ? g.fp : seq__logsigmoidf(g.fp)) + m;
+    g.carry = (exp_forget ? g.fp : seq__xl_logsigmoid(g.fp)) + m;
     g.empty = n == 0.0f;
     g.m = g.empty || g.ip > g.carry ? g.ip : g.carry;
     g.fa = g.empty ? 0.0f : expf(g.carry - g.m);
@@ -6858,7 +6858,7 @@ SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const 
 static void seq__mlstm_gates(const seq_mlstm_config *c, float ip, float fp, float *il, float *fl) {
     float cap = c->gate_soft_cap, fc = cap > 0.0f ? cap * tanhf(fp / cap) : fp;
     *il = cap > 0.0f ? cap * tanhf(ip / cap) : ip;
-    *fl = c->exp_forget ? fc : seq__logsigmoidf(fc);
+    *fl = c->exp_forget ? fc : seq__xl_logsigmoid(fc);
 }
 
 /* The pre-activations' gradients from those of the log gates. */
@@ -7494,8 +7494,8 @@ static float seq__minrnn_u(seq_minrnn_kind kind, float p0, float pi) {
 
 static void seq__minrnn_unit(seq_minrnn_kind kind, float p0, float ph, float pi, float *la, float *lb) {
     float u = seq__minrnn_u(kind, p0, pi);
-    *la = seq__logsigmoidf(-u);
-    *lb = seq__logsigmoidf(u) + (ph >= 0.0f ? logf(ph + 0.5f) : seq__logsigmoidf(ph));
+    *la = seq__xl_logsigmoid(-u);
+    *lb = seq__xl_logsigmoid(u) + (ph >= 0.0f ? logf(ph + 0.5f) : seq__xl_logsigmoid(ph));
 }
 
 /* The pre-activations' gradients from those of log a and log b. */
