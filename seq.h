@@ -7492,7 +7492,7 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 /* ---- shared by the layers of this section ------------------------------------------- */
 
 /* log sigmoid(x) = -softplus(-x), without overflow; its derivative is sigmoid(-x). */
-static float seq__logsigmoidf(float x) { return -seq__softplusf(-x); }
+static float seq__xl_logsigmoid(float x) { return -seq__softplusf(-x); }
 
 /* Registers "<prefix>.<name>" in P. */
 static seq_tensor *seq__xl_param(seq_params *P, const char *prefix, const char *name, int ndim, const int64_t *shape,
@@ -7596,6 +7596,16 @@ static float *seq__xl_state_alloc(const char *fn, void *ud, int64_t batch, int64
     return p;
 }
 
+/* A streaming state's reset (its state floats run from first to work) and free (buf is
+ * the allocation; st, of size bytes, is cleared). */
+static void seq__xl_state_zero(float *first, const float *work) {
+    if (first) memset(first, 0, (size_t)(work - first) * sizeof(float));
+}
+static void seq__xl_state_release(void *ud, float *buf, void *st, size_t size) {
+    SEQ_FREE(ud, buf);
+    memset(st, 0, size);
+}
+
 /* SEQ_OK when a step may run: layer, state, x_t (n values, all finite) and y_t given. */
 static seq_status seq__xl_step_ok(const char *fn, int ready, const float *x_t, int64_t n, const float *y_t) {
     int64_t i;
@@ -7622,7 +7632,7 @@ static seq__slstm_unit seq__slstm_gates(int exp_forget, const float *raw, int64_
     g.fp = raw[o + DH];
     g.z = tanhf(raw[o + 2 * DH]);
     g.og = seq__sigmoidf(raw[o + 3 * DH]);
-    g.carry = (exp_forget ? g.fp : seq__logsigmoidf(g.fp)) + m;
+    g.carry = (exp_forget ? g.fp : seq__xl_logsigmoid(g.fp)) + m;
     g.empty = n == 0.0f;
     g.m = g.empty || g.ip > g.carry ? g.ip : g.carry;
     g.fa = g.empty ? 0.0f : expf(g.carry - g.m);
@@ -7865,13 +7875,11 @@ SEQDEF seq_status seq_slstm_state_init(const seq_slstm *l, seq_slstm_state *st, 
 }
 
 SEQDEF void seq_slstm_state_reset(seq_slstm_state *st) {
-    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+    if (st) seq__xl_state_zero(st->h, st->work);
 }
 
 SEQDEF void seq_slstm_state_free(seq_slstm_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->h);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->h, st, sizeof *st);
 }
 
 SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const float *x_t, float *y_t) {
@@ -7897,7 +7905,7 @@ SEQDEF seq_status seq_slstm_step(const seq_slstm *l, seq_slstm_state *st, const 
 static void seq__mlstm_gates(const seq_mlstm_config *c, float ip, float fp, float *il, float *fl) {
     float cap = c->gate_soft_cap, fc = cap > 0.0f ? cap * tanhf(fp / cap) : fp;
     *il = cap > 0.0f ? cap * tanhf(ip / cap) : ip;
-    *fl = c->exp_forget ? fc : seq__logsigmoidf(fc);
+    *fl = c->exp_forget ? fc : seq__xl_logsigmoid(fc);
 }
 
 /* The pre-activations' gradients from those of the log gates. */
@@ -8468,13 +8476,11 @@ SEQDEF seq_status seq_mlstm_state_init(const seq_mlstm *l, seq_mlstm_state *st, 
 }
 
 SEQDEF void seq_mlstm_state_reset(seq_mlstm_state *st) {
-    if (st && st->C) memset(st->C, 0, (size_t)(st->work - st->C) * sizeof(float));
+    if (st) seq__xl_state_zero(st->C, st->work);
 }
 
 SEQDEF void seq_mlstm_state_free(seq_mlstm_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->C);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->C, st, sizeof *st);
 }
 
 /* In place (x - mean) / sqrt(var + eps) over n values, computed as seq_layernorm does. */
@@ -8535,8 +8541,8 @@ static float seq__minrnn_u(seq_minrnn_kind kind, float p0, float pi) {
 
 static void seq__minrnn_unit(seq_minrnn_kind kind, float p0, float ph, float pi, float *la, float *lb) {
     float u = seq__minrnn_u(kind, p0, pi);
-    *la = seq__logsigmoidf(-u);
-    *lb = seq__logsigmoidf(u) + (ph >= 0.0f ? logf(ph + 0.5f) : seq__logsigmoidf(ph));
+    *la = seq__xl_logsigmoid(-u);
+    *lb = seq__xl_logsigmoid(u) + (ph >= 0.0f ? logf(ph + 0.5f) : seq__xl_logsigmoid(ph));
 }
 
 /* The pre-activations' gradients from those of log a and log b. */
@@ -8740,13 +8746,11 @@ SEQDEF seq_status seq_minrnn_state_init(const seq_minrnn *l, seq_minrnn_state *s
 }
 
 SEQDEF void seq_minrnn_state_reset(seq_minrnn_state *st) {
-    if (st && st->h) memset(st->h, 0, (size_t)(st->work - st->h) * sizeof(float));
+    if (st) seq__xl_state_zero(st->h, st->work);
 }
 
 SEQDEF void seq_minrnn_state_free(seq_minrnn_state *st) {
-    if (!st) return;
-    SEQ_FREE(st->alloc_ud, st->h);
-    memset(st, 0, sizeof *st);
+    if (st) seq__xl_state_release(st->alloc_ud, st->h, st, sizeof *st);
 }
 
 SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, const float *x_t, float *y_t) {

@@ -5,6 +5,7 @@
  * forms against each other, and bad input. */
 #include "seq_test.h"
 #include "../seq.h"
+#include "fixtures/xlstm_fixtures.h"
 
 typedef enum { XL_SLSTM, XL_MLSTM, XL_MINRNN } xl_kind;
 
@@ -106,27 +107,45 @@ static float xl_state_at(const xl_net *n, const seq_tensor *s, int64_t B, int64_
     return s->data[r * per + k];
 }
 
+/* The streaming API of any kind. */
+typedef union {
+    seq_slstm_state s;
+    seq_mlstm_state m;
+    seq_minrnn_state r;
+} xl_state;
+
+static seq_status xl_state_init(xl_net *n, xl_state *st, int64_t B) {
+    if (n->kind == XL_SLSTM) return seq_slstm_state_init(&n->s, &st->s, B);
+    if (n->kind == XL_MLSTM) return seq_mlstm_state_init(&n->m, &st->m, B);
+    return seq_minrnn_state_init(&n->r, &st->r, B);
+}
+
+/* st NULL passes a NULL state */
+static seq_status xl_step(xl_net *n, xl_state *st, const float *x, float *y) {
+    if (n->kind == XL_SLSTM) return seq_slstm_step(&n->s, st ? &st->s : NULL, x, y);
+    if (n->kind == XL_MLSTM) return seq_mlstm_step(&n->m, st ? &st->m : NULL, x, y);
+    return seq_minrnn_step(&n->r, st ? &st->r : NULL, x, y);
+}
+
+static void xl_state_free(xl_net *n, xl_state *st) {
+    if (n->kind == XL_SLSTM) seq_slstm_state_free(&st->s);
+    else if (n->kind == XL_MLSTM) seq_mlstm_state_free(&st->m);
+    else seq_minrnn_state_free(&st->r);
+}
+
 /* Runs the streaming API over x (B,T,I) into y (B,T,O) from the zero state. */
 static seq_status xl_stream(xl_net *n, const float *x, int64_t B, int64_t T, float *y) {
-    seq_slstm_state ss;
-    seq_mlstm_state ms;
-    seq_minrnn_state rs;
+    xl_state st;
     float xt[64], yt[64];
     int64_t t, r;
-    seq_status st = n->kind == XL_SLSTM   ? seq_slstm_state_init(&n->s, &ss, B)
-                    : n->kind == XL_MLSTM ? seq_mlstm_state_init(&n->m, &ms, B)
-                                          : seq_minrnn_state_init(&n->r, &rs, B);
-    for (t = 0; t < T && st == SEQ_OK; t++) {
+    seq_status s = xl_state_init(n, &st, B);
+    for (t = 0; t < T && s == SEQ_OK; t++) {
         for (r = 0; r < B; r++) memcpy(xt + r * n->I, x + (r * T + t) * n->I, (size_t)n->I * sizeof(float));
-        st = n->kind == XL_SLSTM   ? seq_slstm_step(&n->s, &ss, xt, yt)
-             : n->kind == XL_MLSTM ? seq_mlstm_step(&n->m, &ms, xt, yt)
-                                   : seq_minrnn_step(&n->r, &rs, xt, yt);
+        s = xl_step(n, &st, xt, yt);
         for (r = 0; r < B; r++) memcpy(y + (r * T + t) * n->O, yt + r * n->O, (size_t)n->O * sizeof(float));
     }
-    if (n->kind == XL_SLSTM) seq_slstm_state_free(&ss);
-    else if (n->kind == XL_MLSTM) seq_mlstm_state_free(&ms);
-    else seq_minrnn_state_free(&rs);
-    return st;
+    xl_state_free(n, &st);
+    return s;
 }
 
 static void xl_fill_normal(float *v, int64_t n, float std, seq_rng *r) {
@@ -174,32 +193,41 @@ static seq_tensor *xl_loss(seq_ctx *ctx, void *ud) {
 static const int32_t xl_lengths[GB] = {5, 3, 0};
 static const uint8_t xl_resets[GB * GT] = {0, 0, 0, 1, 0, /* */ 0, 1, 0, 0, 0, /* */ 0, 0, 0, 0, 0};
 
+/* A case of spec sp with x, h0, c0 as parameters (so P->grad holds every gradient), all
+ * random; lengths and resets as in the gradient checks. */
+static int xl_case_setup(xl_case *c, seq_params *P, const xl_spec *sp, int64_t B, uint64_t seed) {
+    int64_t sx[3], s0[4], s1[4];
+    int n0, n1;
+    seq_rng r;
+    memset(c, 0, sizeof *c);
+    seq_rng_seed(&r, seed);
+    if (xl_make(&c->net, P, sp) != SEQ_OK) return 0;
+    sx[0] = B;
+    sx[1] = GT;
+    sx[2] = c->net.I;
+    n0 = xl_state_shapes(&c->net, B, s0, &n1, s1);
+    c->x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
+    c->h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
+    c->c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
+    if (seq_params_alloc(P, &r) != SEQ_OK) return 0;
+    xl_randomize(P, c->h0, &c->net, &r);
+    xl_fill_normal(c->wy, 256, 1.0f, &r);
+    xl_fill_normal(c->wh, 256, 1.0f, &r);
+    xl_fill_normal(c->wc, 256, 1.0f, &r);
+    c->io.lengths = xl_lengths;
+    c->io.resets = xl_resets;
+    return 1;
+}
+
 static void xl_gradcheck_one(const xl_spec *sp, int padded) {
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
     seq_gradcheck_result res;
-    int64_t sx[3], s0[4], s1[4];
-    int n0, n1;
     xl_case c;
-    seq_rng r;
-    memset(&c, 0, sizeof c);
-    seq_rng_seed(&r, 5 + (uint64_t)padded);
-    CHECK(xl_make(&c.net, P, sp) == SEQ_OK);
-    sx[0] = GB;
-    sx[1] = GT;
-    sx[2] = c.net.I;
-    n0 = xl_state_shapes(&c.net, GB, s0, &n1, s1);
-    c.x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
-    c.h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
-    c.c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
-    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-    xl_randomize(P, c.h0, &c.net, &r);
-    xl_fill_normal(c.wy, 256, 1.0f, &r);
-    xl_fill_normal(c.wh, 256, 1.0f, &r);
-    xl_fill_normal(c.wc, 256, 1.0f, &r);
-    if (padded) {
-        c.io.lengths = xl_lengths;
-        c.io.resets = xl_resets;
+    CHECK(xl_case_setup(&c, P, sp, GB, 5 + (uint64_t)padded));
+    if (!padded) {
+        c.io.lengths = NULL;
+        c.io.resets = NULL;
     }
     /* The stabilizer m is a running max: a step of eps that crosses a tie between its
      * branches sees a kink, and the f32 loss (magnitude ~10) rounds to ~1e-6, i.e. ~2e-3
@@ -330,32 +358,6 @@ static void test_xlstm_segments_equal_separate_runs(void) {
 
 /* ---- the forms agree ------------------------------------------------------------------ */
 
-/* A case of spec sp with x, h0, c0 as parameters (so P->grad holds every gradient), all
- * random; lengths and resets as in the gradient checks. */
-static int xl_case_setup(xl_case *c, seq_params *P, const xl_spec *sp, uint64_t seed) {
-    int64_t sx[3], s0[4], s1[4];
-    int n0, n1;
-    seq_rng r;
-    memset(c, 0, sizeof *c);
-    seq_rng_seed(&r, seed);
-    if (xl_make(&c->net, P, sp) != SEQ_OK) return 0;
-    sx[0] = GB;
-    sx[1] = GT;
-    sx[2] = c->net.I;
-    n0 = xl_state_shapes(&c->net, GB, s0, &n1, s1);
-    c->x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
-    c->h0 = seq_params_add(P, "h0", n0, s0, seq_init_zeros());
-    c->c0 = n1 ? seq_params_add(P, "c0", n1, s1, seq_init_zeros()) : NULL;
-    if (seq_params_alloc(P, &r) != SEQ_OK) return 0;
-    xl_randomize(P, c->h0, &c->net, &r);
-    xl_fill_normal(c->wy, 256, 1.0f, &r);
-    xl_fill_normal(c->wh, 256, 1.0f, &r);
-    xl_fill_normal(c->wc, 256, 1.0f, &r);
-    c->io.lengths = xl_lengths;
-    c->io.resets = xl_resets;
-    return 1;
-}
-
 /* y, hn, cn (the first nout values) and every gradient of one forward and backward. */
 typedef struct {
     float v[1024];
@@ -408,7 +410,7 @@ static void test_mlstm_forms_agree(void) {
         seq_ctx *ctx = seq_ctx_init(NULL);
         xl_case c;
         int64_t j;
-        CHECK(xl_case_setup(&c, P, &xl_specs[4], 80 + (uint64_t)large)); /* recurrent */
+        CHECK(xl_case_setup(&c, P, &xl_specs[4], GB, 80 + (uint64_t)large)); /* recurrent */
         if (large) {
             c.net.m.cfg.gate_soft_cap = 0.0f;
             c.net.m.cfg.exp_forget = 1;
@@ -440,7 +442,7 @@ static void test_minrnn_forms_agree(void) {
         seq_params *P = seq_params_init(NULL);
         seq_ctx *ctx = seq_ctx_init(NULL);
         xl_case c;
-        CHECK(xl_case_setup(&c, P, &xl_specs[k], 90 + (uint64_t)k));
+        CHECK(xl_case_setup(&c, P, &xl_specs[k], GB, 90 + (uint64_t)k));
         CHECK(xl_run_once(&c, P, ctx, &ref));
         c.net.r.cfg.log_space = 1;
         CHECK(xl_run_once(&c, P, ctx, &got));
@@ -502,6 +504,88 @@ static void test_minrnn_equations(void) {
         seq_ctx_free(ctx);
         seq_params_free(P);
     }
+}
+
+/* ---- PyTorch parity (tests/gen_xlstm_fixtures.py) ----------------------------------------- */
+
+typedef struct {
+    int spec;            /* the layer, built as xl_make builds it */
+    seq_mlstm_form form; /* for the mLSTM: run in this form */
+    const xl_fx_param *params;
+    int nparams;
+    const float *x, *h0, *c0, *y, *hn, *cn, *wy, *wh, *wc, *x_grad, *h0_grad, *c0_grad;
+} xl_fixture;
+
+#define XL_FIXTURE(spec, form, tag)                                                                              \
+    {spec, form, tag##_fx_params, (int)(sizeof tag##_fx_params / sizeof tag##_fx_params[0]), tag##_fx_x,          \
+     tag##_fx_h0, tag##_fx_c0, tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc,         \
+     tag##_fx_x_grad, tag##_fx_h0_grad, tag##_fx_c0_grad}
+
+static void xl_check_parity(const xl_fixture *fx) {
+    const xl_spec *sp = &xl_specs[fx->spec];
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *loss, *ins[3];
+    const float *want[3];
+    double worst = 0.0;
+    xl_case c;
+    int k;
+    CHECK((int)XL_FX_T == (int)GT && xl_case_setup(&c, P, sp, XL_FX_B, 1));
+    if (c.net.kind == XL_MLSTM) c.net.m.cfg.form = fx->form;
+    c.io.lengths = NULL;
+    c.io.resets = NULL;
+    CHECK(P->count == fx->nparams + 2 + (c.c0 != NULL)); /* the same parameter set as PyTorch */
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        CHECK_MSG(w && w->numel == fx->params[k].numel, "%s: missing %s", sp->name, fx->params[k].name);
+        if (w) memcpy(w->data, fx->params[k].value, (size_t)w->numel * sizeof(float));
+    }
+    ins[0] = c.x;
+    ins[1] = c.h0;
+    ins[2] = c.c0;
+    want[0] = fx->x;
+    want[1] = fx->h0;
+    want[2] = fx->c0;
+    for (k = 0; k < 3; k++)
+        if (ins[k]) memcpy(ins[k]->data, want[k], (size_t)ins[k]->numel * sizeof(float));
+    memcpy(c.wy, fx->wy, (size_t)(XL_FX_B * XL_FX_T * c.net.O) * sizeof(float));
+    memcpy(c.wh, fx->wh, (size_t)c.h0->numel * sizeof(float));
+    if (c.c0) memcpy(c.wc, fx->wc, (size_t)c.c0->numel * sizeof(float));
+    seq_params_zero_grad(P);
+    loss = xl_loss(ctx, &c);
+    CHECK(loss && seq_backward(ctx, loss) == SEQ_OK);
+    if (!loss) goto done;
+    worst = fmax(xl_diff(c.y->data, fx->y, c.y->numel), xl_diff(c.io.hn->data, fx->hn, c.io.hn->numel));
+    if (c.io.cn) worst = fmax(worst, xl_diff(c.io.cn->data, fx->cn, c.io.cn->numel));
+    CHECK_MSG(worst < 1e-5, "%s (form %d): outputs differ by %g", sp->name, (int)fx->form, worst);
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        double d = w ? xl_diff(w->grad, fx->params[k].grad, w->numel) : 1.0;
+        CHECK_MSG(d < 1e-5, "%s (form %d): %s grad differs by %g", sp->name, (int)fx->form, fx->params[k].name, d);
+    }
+    want[0] = fx->x_grad;
+    want[1] = fx->h0_grad;
+    want[2] = fx->c0_grad;
+    for (k = 0; k < 3; k++) {
+        double d = ins[k] ? xl_diff(ins[k]->grad, want[k], ins[k]->numel) : 0.0;
+        CHECK_MSG(d < 1e-5, "%s (form %d): %s grad differs by %g", sp->name, (int)fx->form, ins[k] ? ins[k]->name : "",
+                  d);
+    }
+done:
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* Outputs, final states and every gradient equal PyTorch's (float64 references): the
+ * sLSTM cell, the xLSTM 7B mLSTM layer in each form, minGRU and minLSTM in each scan. */
+static void test_xlstm_pytorch_parity(void) {
+    static const xl_fixture fx[] = {
+        XL_FIXTURE(0, SEQ_MLSTM_CHUNKWISE, slstm),  XL_FIXTURE(2, SEQ_MLSTM_CHUNKWISE, mlstm),
+        XL_FIXTURE(2, SEQ_MLSTM_PARALLEL, mlstm),   XL_FIXTURE(2, SEQ_MLSTM_RECURRENT, mlstm),
+        XL_FIXTURE(5, SEQ_MLSTM_CHUNKWISE, mingru), XL_FIXTURE(6, SEQ_MLSTM_CHUNKWISE, mingru),
+        XL_FIXTURE(7, SEQ_MLSTM_CHUNKWISE, minlstm), XL_FIXTURE(8, SEQ_MLSTM_CHUNKWISE, minlstm)};
+    size_t k;
+    for (k = 0; k < sizeof fx / sizeof fx[0]; k++) xl_check_parity(&fx[k]);
 }
 
 /* ---- bad input ------------------------------------------------------------------------- */
@@ -576,38 +660,16 @@ static void test_xlstm_bad_input(void) {
         }
         { /* the step API */
             float xs[4] = {0, 0, 0, 0}, ys[4];
-            seq_slstm_state ss;
-            seq_mlstm_state ms;
-            seq_minrnn_state rs;
+            xl_state st;
             xs[1] = NAN;
-            if (n.kind == XL_SLSTM) {
-                CHECK(seq_slstm_state_init(&n.s, &ss, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_slstm_state_init(&n.s, &ss, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_slstm_state_init(&n.s, &ss, 1) == SEQ_OK);
-                CHECK(seq_slstm_step(&n.s, &ss, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_slstm_step(&n.s, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_slstm_state_free(&ss);
-            } else if (n.kind == XL_MLSTM) {
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_mlstm_state_init(&n.m, &ms, 1) == SEQ_OK);
-                CHECK(seq_mlstm_step(&n.m, &ms, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_mlstm_step(&n.m, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_mlstm_state_free(&ms);
-            } else {
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 0) == SEQ_ERR_INVALID);
-                seq_test_fail_after(0);
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 1) == SEQ_ERR_NOMEM);
-                seq_test_fail_never();
-                CHECK(seq_minrnn_state_init(&n.r, &rs, 1) == SEQ_OK);
-                CHECK(seq_minrnn_step(&n.r, &rs, xs, ys) == SEQ_ERR_NUMERIC);
-                CHECK(seq_minrnn_step(&n.r, NULL, xs, ys) == SEQ_ERR_INVALID);
-                seq_minrnn_state_free(&rs);
-            }
+            CHECK(xl_state_init(&n, &st, 0) == SEQ_ERR_INVALID);
+            seq_test_fail_after(0);
+            CHECK(xl_state_init(&n, &st, 1) == SEQ_ERR_NOMEM);
+            seq_test_fail_never();
+            CHECK(xl_state_init(&n, &st, 1) == SEQ_OK);
+            CHECK(xl_step(&n, &st, xs, ys) == SEQ_ERR_NUMERIC);
+            CHECK(xl_step(&n, NULL, xs, ys) == SEQ_ERR_INVALID);
+            xl_state_free(&n, &st);
         }
         seq_ctx_free(ctx);
         seq_params_free(P);
@@ -653,6 +715,7 @@ void seq_tests_xlstm(void) {
     RUN(test_mlstm_forms_agree);
     RUN(test_minrnn_forms_agree);
     RUN(test_minrnn_equations);
+    RUN(test_xlstm_pytorch_parity);
     RUN(test_xlstm_bad_input);
     RUN(test_xlstm_bad_config);
 }
