@@ -228,7 +228,8 @@ static void test_delta_segments_equal_separate_runs(void) {
                                 core_slice(ctx, c.g, b, t0, t1, 1), &c.o, &one);
             CHECK(ys != NULL);
             if (!ys) break;
-            for (i = 0; i < (t1 - t0) * HV; i++) worst = fmax(worst, fabs(ys->data[i] - y->data[(b * 9 + t0) * HV + i]));
+            for (i = 0; i < (t1 - t0) * HV; i++)
+                worst = fmax(worst, fabs(ys->data[i] - y->data[(b * 9 + t0) * HV + i]));
             if (t1 == lengths[b])
                 for (i = 0; i < DD; i++) worst = fmax(worst, fabs(one.hn->data[i] - io.hn->data[b * DD + i]));
         }
@@ -342,7 +343,8 @@ static seq_status layer_init(any_layer *L, seq_params *P, int conf, int recurren
         c.recurrent = recurrent;
         return seq_deltanet_init(&L->dn, P, "dn", c);
     } else {
-        seq_linear_attn_config c = conf == 5 ? seq_rebased_config_default(LC, LH) : seq_linear_attn_config_default(LC, LH);
+        seq_linear_attn_config c =
+            conf == 5 ? seq_rebased_config_default(LC, LH) : seq_linear_attn_config_default(LC, LH);
         c.head_k_dim = 2;
         c.head_v_dim = 3;
         if (conf == 4) {
@@ -420,7 +422,8 @@ static void test_delta_layers_gradcheck(void) {
             /* eps 5e-4: the L2 normalization of a short key curves sharply, and at 1e-3 the
              * central difference's truncation error (which shrinks as eps^2) passes atol */
             CHECK(seq_gradcheck(ctx, P, layer_loss, &c, 5e-4f, 1e-3f, 1e-2f, &res) == SEQ_OK);
-            CHECK_MSG(res.failed == 0 && res.checked == P->numel, "%s form %d: %lld of %lld failed, worst %s[%lld] abs %g",
+            CHECK_MSG(res.failed == 0 && res.checked == P->numel,
+                      "%s form %d: %lld of %lld failed, worst %s[%lld] abs %g",
                       conf_name[conf], form, (long long)res.failed, (long long)res.checked,
                       res.worst_param ? res.worst_param : "-", (long long)res.worst_index, res.max_abs_err);
             seq_ctx_free(ctx);
@@ -521,7 +524,8 @@ static void test_delta_layers_segments_equal_separate_runs(void) {
             ys = layer_forward(ctx, &L, seq_tensor_wrap(ctx, x + (b * T + t0) * LC, 3, s1), &one);
             CHECK(ys != NULL);
             if (!ys) break;
-            for (i = 0; i < (t1 - t0) * LC; i++) worst = fmax(worst, fabs(ys->data[i] - y->data[(b * T + t0) * LC + i]));
+            for (i = 0; i < (t1 - t0) * LC; i++)
+                worst = fmax(worst, fabs(ys->data[i] - y->data[(b * T + t0) * LC + i]));
             if (t1 == lengths[b]) {
                 int64_t n = one.hn->numel;
                 for (i = 0; i < n; i++) worst = fmax(worst, fabs(one.hn->data[i] - io.hn->data[b * n + i]));
