@@ -6557,8 +6557,8 @@ static int64_t seq__delta_chunks(const uint8_t *resets, int64_t len, int64_t C, 
     while (t < len) {
         bounds[count++] = t;
         end = t + C < len ? t + C : len;
-        for (t++; t < end && !(resets && resets[t]); t++) {
-        }
+        do t++;
+        while (t < end && !(resets && resets[t]));
     }
     bounds[count] = len;
     return count;
@@ -6572,7 +6572,7 @@ typedef struct seq__delta_ws {
     float *P, *QS;        /* (Cq,Cv) decayed causal scores; (Cq,DV) Q S0 */
     float *u, *S, *dS;    /* (Cv+3,max(DK,DV)) scratch; (DK,DV) running state, its gradient */
     float *dU, *dW, *dX, *dY, *dT, *dA, *dP, *dG, *dS0; /* backward, shaped as their forward */
-    float *states;        /* backward, step by step: (Cv+1,DK,DV) the state after each step */
+    float *states;        /* backward, step by step: (Cv+1,DK,DV) S0, then the state after each step */
 } seq__delta_ws;
 
 static float *seq__delta_floats(seq_ctx *ctx, int64_t n) {
@@ -6966,7 +6966,7 @@ SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, se
         return NULL;
     }
     fits = q->dtype == SEQ_F32 && q->ndim == 4 && v->ndim == 4 && q->shape[0] >= 1 && q->shape[1] >= 1 &&
-           q->shape[3] >= 1 && v->shape[3] >= 1;
+           q->shape[2] >= 1 && q->shape[3] >= 1 && v->shape[3] >= 1 && o.householder <= INT32_MAX / q->shape[1];
     if (fits) {
         int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], DK = q->shape[3], DV = v->shape[3];
         int64_t Tn = T * o.householder;
