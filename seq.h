@@ -919,7 +919,8 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
  * DeltaNet (Schlag et al. 2021, Yang et al. 2024) is the delta rule with a = 1, gated
  * DeltaNet (Yang et al. 2025) adds the decay, DeltaProduct (Siems et al. 2025) takes n
  * delta steps per token (each with its own k, v, b; the decay before the first, the
- * query after the last). S is (DK,DV) here, the transpose of the papers' (DV,DK) matrix.
+ * query after the last). S is (DK,DV) as fla's recurrent state (the papers write its
+ * transpose).
  * One fused node runs all of them, either step by step or chunkwise in parallel (the
  * WY/UT form of Yang et al. 2024, derived in docs/delta_rule.md); both give the same
  * outputs and gradients. The layers around it are section 8 ops with the parameter names
