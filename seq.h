@@ -1084,7 +1084,8 @@ SEQDEF seq_status seq_minrnn_step(const seq_minrnn *l, seq_minrnn_state *st, con
  * DeltaNet (Schlag et al. 2021, Yang et al. 2024) is the delta rule with a = 1, gated
  * DeltaNet (Yang et al. 2025) adds the decay, DeltaProduct (Siems et al. 2025) takes n
  * delta steps per token (each with its own k, v, b; the decay before the first, the
- * query after the last). S is (DK,DV) here, the transpose of the papers' (DV,DK) matrix.
+ * query after the last). S is (DK,DV) as fla's recurrent state (the papers write its
+ * transpose).
  * One fused node runs all of them, either step by step or chunkwise in parallel (the
  * WY/UT form of Yang et al. 2024, derived in docs/delta_rule.md); both give the same
  * outputs and gradients. The layers around it are section 8 ops with the parameter names
@@ -8886,8 +8887,8 @@ static int64_t seq__delta_chunks(const uint8_t *resets, int64_t len, int64_t C, 
     while (t < len) {
         bounds[count++] = t;
         end = t + C < len ? t + C : len;
-        for (t++; t < end && !(resets && resets[t]); t++) {
-        }
+        do t++;
+        while (t < end && !(resets && resets[t]));
     }
     bounds[count] = len;
     return count;
@@ -8901,7 +8902,7 @@ typedef struct seq__delta_ws {
     float *P, *QS;        /* (Cq,Cv) decayed causal scores; (Cq,DV) Q S0 */
     float *u, *S, *dS;    /* (Cv+3,max(DK,DV)) scratch; (DK,DV) running state, its gradient */
     float *dU, *dW, *dX, *dY, *dT, *dA, *dP, *dG, *dS0; /* backward, shaped as their forward */
-    float *states;        /* backward, step by step: (Cv+1,DK,DV) the state after each step */
+    float *states;        /* backward, step by step: (Cv+1,DK,DV) S0, then the state after each step */
 } seq__delta_ws;
 
 static float *seq__delta_floats(seq_ctx *ctx, int64_t n) {
@@ -9295,7 +9296,7 @@ SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, se
         return NULL;
     }
     fits = q->dtype == SEQ_F32 && q->ndim == 4 && v->ndim == 4 && q->shape[0] >= 1 && q->shape[1] >= 1 &&
-           q->shape[3] >= 1 && v->shape[3] >= 1;
+           q->shape[2] >= 1 && q->shape[3] >= 1 && v->shape[3] >= 1 && o.householder <= INT32_MAX / q->shape[1];
     if (fits) {
         int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], DK = q->shape[3], DV = v->shape[3];
         int64_t Tn = T * o.householder;
@@ -9503,6 +9504,20 @@ static seq_tensor *seq__delta_linear(seq_params *P, const char *prefix, const ch
     return seq__delta_param(P, prefix, name, 2, out, in, 0, seq_init_uniform(-bound, bound));
 }
 
+/* What every block here registers: q_proj (H*DK,C), k_proj (n*H*DK,C), v_proj (n*H*DV,C)
+ * and o_proj (C,H*DV), into w[0..3]; 0 when one fails (seq_last_error says why). */
+static int seq__delta_qkvo(seq_params *P, const char *prefix, int64_t C, int64_t H, int64_t DK, int64_t DV, int64_t n,
+                           seq_tensor **w) {
+    w[0] = seq__delta_linear(P, prefix, "q_proj.weight", H * DK, C);
+    w[1] = seq__delta_linear(P, prefix, "k_proj.weight", n * H * DK, C);
+    w[2] = seq__delta_linear(P, prefix, "v_proj.weight", n * H * DV, C);
+    w[3] = seq__delta_linear(P, prefix, "o_proj.weight", C, H * DV);
+    return w[0] && w[1] && w[2] && w[3];
+}
+
+/* A layer is ready once initialized (its q_proj registered) and its parameters allocated. */
+static int seq__delta_ready(const seq_tensor *q_proj) { return q_proj && q_proj->data; }
+
 /* 1 when the layer is ready (initialized, its parameters allocated) and x is a finite f32
  * (B>=1,T>=1,C); otherwise the ctx error is set. */
 static int seq__delta_layer_x(seq_ctx *ctx, const char *op, int layer_ready, seq_tensor *x, int64_t C) {
@@ -9566,6 +9581,20 @@ static seq_status seq__delta_step_ok(const char *fn, int ready, const seq_delta_
     return SEQ_OK;
 }
 
+/* The core on one token of every (row, head), for the steps: q, k, v, beta and g laid out
+ * as a T = 1 call of seq_delta_rule (beta, g may be NULL), y (B,H*DV) out, S (B,H,DK,DV)
+ * advanced; u: DV floats of scratch. */
+static void seq__delta_step_heads(const seq_delta_opts *o, int64_t B, int64_t H, int64_t DK, int64_t DV, float *q,
+                                  float *k, float *v, float *beta, float *g, float *y, float *S, float *u) {
+    seq__delta_cfg c = seq__delta_cfg_make(B, 1, H, DK, DV, o);
+    int64_t r, h;
+    for (r = 0; r < B; r++)
+        for (h = 0; h < H; h++) {
+            seq__delta_view x = seq__delta_at(&c, q, k, v, beta, g, y, r, h, 0);
+            seq__delta_token(&c, &x, S + (r * H + h) * DK * DV, u);
+        }
+}
+
 /* --- DeltaNet, gated DeltaNet, DeltaProduct ---------------------------------------------- */
 
 SEQDEF seq_deltanet_config seq_deltanet_config_default(int64_t hidden_size, int64_t num_heads) {
@@ -9602,6 +9631,8 @@ SEQDEF seq_status seq_deltanet_init(seq_deltanet *l, seq_params *P, const char *
     int64_t C = cfg.hidden_size, H = cfg.num_heads, DK = cfg.head_k_dim, DV = cfg.head_v_dim, n = cfg.num_householder;
     int64_t K = cfg.conv_size;
     float kb = 1.0f / sqrtf((float)K);
+    seq_tensor *w[4];
+    int ok;
     if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_deltanet_init: NULL argument");
     if (C < 1 || H < 1 || DK < 1 || DV < 1 || n < 1 || (cfg.use_short_conv && K < 1) || cfg.chunk_size < 1 ||
         !(cfg.norm_eps >= 0.0f && isfinite(cfg.norm_eps)))
@@ -9613,9 +9644,11 @@ SEQDEF seq_status seq_deltanet_init(seq_deltanet *l, seq_params *P, const char *
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
     l->alloc_ud = P->alloc_ud;
-    l->q_proj = seq__delta_linear(P, prefix, "q_proj.weight", H * DK, C);
-    l->k_proj = seq__delta_linear(P, prefix, "k_proj.weight", n * H * DK, C);
-    l->v_proj = seq__delta_linear(P, prefix, "v_proj.weight", n * H * DV, C);
+    ok = seq__delta_qkvo(P, prefix, C, H, DK, DV, n, w);
+    l->q_proj = w[0];
+    l->k_proj = w[1];
+    l->v_proj = w[2];
+    l->o_proj = w[3];
     l->b_proj = seq__delta_linear(P, prefix, "b_proj.weight", n * H, C);
     if (cfg.use_forget_gate) {
         l->a_proj = seq__delta_linear(P, prefix, "a_proj.weight", H, C);
@@ -9629,8 +9662,7 @@ SEQDEF seq_status seq_deltanet_init(seq_deltanet *l, seq_params *P, const char *
     }
     if (cfg.use_output_gate) l->g_proj = seq__delta_linear(P, prefix, "g_proj.weight", H * DV, C);
     l->o_norm = seq__delta_param(P, prefix, "o_norm.weight", 1, DV, 0, 0, seq_init_constant(1.0f));
-    l->o_proj = seq__delta_linear(P, prefix, "o_proj.weight", C, H * DV);
-    if (!l->q_proj || !l->k_proj || !l->v_proj || !l->b_proj || !l->o_norm || !l->o_proj ||
+    if (!ok || !l->b_proj || !l->o_norm ||
         (cfg.use_forget_gate && (!l->a_proj || !l->A_log || !l->dt_bias)) ||
         (cfg.use_short_conv && (!l->q_conv || !l->k_conv || !l->v_conv)) || (cfg.use_output_gate && !l->g_proj))
         return seq__errstatus;
@@ -9660,7 +9692,7 @@ SEQDEF seq_tensor *seq_deltanet_forward(seq_ctx *ctx, const seq_deltanet *l, seq
     seq_tensor *q, *k, *v, *beta, *g = NULL, *o, *y;
     const uint8_t *resets = io ? io->resets : NULL;
     int64_t B, T, H, DK, DV, n, s0[4], sb[3], sy[3];
-    if (!seq__delta_layer_x(ctx, op, l && l->q_proj && l->q_proj->data, x, l ? l->cfg.hidden_size : 0)) return NULL;
+    if (!seq__delta_layer_x(ctx, op, l && seq__delta_ready(l->q_proj), x, l ? l->cfg.hidden_size : 0)) return NULL;
     f = &l->cfg;
     B = x->shape[0];
     T = x->shape[1];
@@ -9708,7 +9740,8 @@ SEQDEF seq_tensor *seq_deltanet_forward(seq_ctx *ctx, const seq_deltanet *l, seq
 SEQDEF seq_status seq_deltanet_state_init(const seq_deltanet *l, seq_deltanet_state *st, int64_t batch) {
     const seq_deltanet_config *f;
     int64_t H, DK, DV, n, K, Cin;
-    if (!l || !st || !l->q_proj) return seq__err(SEQ_ERR_INVALID, "seq_deltanet_state_init: NULL or uninitialized layer");
+    if (!l || !st || !l->q_proj)
+        return seq__err(SEQ_ERR_INVALID, "seq_deltanet_state_init: NULL or uninitialized layer");
     f = &l->cfg;
     H = f->num_heads;
     DK = f->head_k_dim;
@@ -9739,10 +9772,10 @@ static void seq__conv_step(const seq_tensor *w, const float *win, int64_t B, int
 
 SEQDEF seq_status seq_deltanet_step(const seq_deltanet *l, seq_deltanet_state *st, const float *x_t, float *y_t) {
     const seq_deltanet_config *f = l ? &l->cfg : NULL;
-    seq_status s = seq__delta_step_ok("seq_deltanet_step", l && l->q_proj && l->q_proj->data, st, x_t, y_t, f ? f->hidden_size : 0);
+    seq_status s =
+        seq__delta_step_ok("seq_deltanet_step", l && seq__delta_ready(l->q_proj), st, x_t, y_t, f ? f->hidden_size : 0);
     seq_delta_opts opts;
-    seq__delta_cfg c;
-    int64_t B, C, H, DK, DV, n, K, Cq, Ck, Cv, Cin, HV, r, h, i;
+    int64_t B, C, H, DK, DV, n, K, Cq, Ck, Cv, Cin, HV, r, i;
     float *q, *k, *v, *beta, *g, *gate, *o, *u, *last;
     if (s != SEQ_OK) return s;
     B = st->batch;
@@ -9778,19 +9811,15 @@ SEQDEF seq_status seq_deltanet_step(const seq_deltanet *l, seq_deltanet_state *s
     seq__l2norm_rows(q, B * H, DK);
     seq__l2norm_rows(k, B * n * H, DK);
     seq_sgemm(0, 1, B, n * H, C, 1.0f, x_t, C, l->b_proj->data, C, 0.0f, beta, n * H);
-    for (i = 0; i < B * n * H; i++) beta[i] = f->allow_neg_eigval ? seq__sigmoidf(beta[i]) * 2.0f : seq__sigmoidf(beta[i]);
+    for (i = 0; i < B * n * H; i++)
+        beta[i] = f->allow_neg_eigval ? seq__sigmoidf(beta[i]) * 2.0f : seq__sigmoidf(beta[i]);
     if (f->use_forget_gate) {
         for (i = 0; i < B * H; i++) g[i] = l->dt_bias->data[i % H];
         seq_sgemm(0, 1, B, H, C, 1.0f, x_t, C, l->a_proj->data, C, 1.0f, g, H);
         for (i = 0; i < B * H; i++) g[i] = seq__softplusf(g[i]) * (expf(l->A_log->data[i % H]) * -1.0f);
     }
     opts = seq__deltanet_opts(f);
-    c = seq__delta_cfg_make(B, 1, H, DK, DV, &opts);
-    for (r = 0; r < B; r++)
-        for (h = 0; h < H; h++) {
-            seq__delta_view x = seq__delta_at(&c, q, k, v, beta, f->use_forget_gate ? g : NULL, o, r, h, 0);
-            seq__delta_token(&c, &x, st->S + (r * H + h) * DK * DV, u);
-        }
+    seq__delta_step_heads(&opts, B, H, DK, DV, q, k, v, beta, f->use_forget_gate ? g : NULL, o, st->S, u);
     for (i = 0; i < B * H; i++) seq__norm_row(o + i * DV, DV, 0, l->o_norm->data, NULL, f->norm_eps, o + i * DV);
     if (f->use_output_gate) {
         seq_sgemm(0, 1, B, HV, C, 1.0f, x_t, C, l->g_proj->data, C, 0.0f, gate, HV);
@@ -9830,7 +9859,8 @@ static int64_t seq__la_features(const seq_linear_attn_config *f) {
 SEQDEF seq_status seq_linear_attn_init(seq_linear_attn *l, seq_params *P, const char *prefix,
                                        seq_linear_attn_config cfg) {
     int64_t C = cfg.hidden_size, H = cfg.num_heads, DK = cfg.head_k_dim, DV = cfg.head_v_dim;
-    int rebased = cfg.feature_map == SEQ_FEATURE_MAP_REBASED;
+    int rebased = cfg.feature_map == SEQ_FEATURE_MAP_REBASED, ok;
+    seq_tensor *w[4];
     if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_linear_attn_init: NULL argument");
     if (C < 1 || H < 1 || DK < 1 || DV < 1 || (int)cfg.feature_map < 0 || cfg.feature_map >= SEQ_FEATURE_MAP_COUNT ||
         cfg.chunk_size < 1 || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
@@ -9842,17 +9872,17 @@ SEQDEF seq_status seq_linear_attn_init(seq_linear_attn *l, seq_params *P, const 
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
     l->alloc_ud = P->alloc_ud;
-    l->q_proj = seq__delta_linear(P, prefix, "q_proj.weight", H * DK, C);
-    l->k_proj = seq__delta_linear(P, prefix, "k_proj.weight", H * DK, C);
-    l->v_proj = seq__delta_linear(P, prefix, "v_proj.weight", H * DV, C);
+    ok = seq__delta_qkvo(P, prefix, C, H, DK, DV, 1, w);
+    l->q_proj = w[0];
+    l->k_proj = w[1];
+    l->v_proj = w[2];
+    l->o_proj = w[3];
     if (rebased) {
         l->fm_gamma = seq__delta_param(P, prefix, "feature_map.gamma", 1, DK, 0, 0, seq_init_constant(1.0f));
         l->fm_beta = seq__delta_param(P, prefix, "feature_map.beta", 1, DK, 0, 0, seq_init_zeros());
     }
     if (cfg.output_norm) l->norm = seq__delta_param(P, prefix, "norm.weight", 1, DV, 0, 0, seq_init_constant(1.0f));
-    l->o_proj = seq__delta_linear(P, prefix, "o_proj.weight", C, H * DV);
-    if (!l->q_proj || !l->k_proj || !l->v_proj || !l->o_proj || (rebased && (!l->fm_gamma || !l->fm_beta)) ||
-        (cfg.output_norm && !l->norm))
+    if (!ok || (rebased && (!l->fm_gamma || !l->fm_beta)) || (cfg.output_norm && !l->norm))
         return seq__errstatus;
     return SEQ_OK;
 }
@@ -9958,7 +9988,7 @@ SEQDEF seq_tensor *seq_linear_attn_forward(seq_ctx *ctx, const seq_linear_attn *
     seq_rnn_io core;
     seq_tensor *q, *k, *v, *o, *y, *pair[2], *h0 = io ? io->h0 : NULL, *c0 = io ? io->c0 : NULL;
     int64_t B, T, H, DK, DV, F, s0[4], sy[3];
-    if (!seq__delta_layer_x(ctx, op, l && l->q_proj && l->q_proj->data, x, l ? l->cfg.hidden_size : 0)) return NULL;
+    if (!seq__delta_layer_x(ctx, op, l && seq__delta_ready(l->q_proj), x, l ? l->cfg.hidden_size : 0)) return NULL;
     f = &l->cfg;
     B = x->shape[0];
     T = x->shape[1];
@@ -10034,10 +10064,10 @@ SEQDEF void seq_linear_attn_state_free(seq_linear_attn_state *st) { seq__delta_s
 SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn_state *st, const float *x_t,
                                        float *y_t) {
     const seq_linear_attn_config *f = l ? &l->cfg : NULL;
-    seq_status s = seq__delta_step_ok("seq_linear_attn_step", l && l->q_proj && l->q_proj->data, st, x_t, y_t, f ? f->hidden_size : 0);
+    seq_status s = seq__delta_step_ok("seq_linear_attn_step", l && seq__delta_ready(l->q_proj), st, x_t, y_t,
+                                      f ? f->hidden_size : 0);
     seq_delta_opts opts;
-    seq__delta_cfg c;
-    int64_t B, C, H, DK, DV, DVa, F, HV, r, h, j;
+    int64_t B, C, H, DK, DV, DVa, F, HV, r, j;
     float *qp, *kp, *qf, *kf, *vp, *va, *oa, *o, *z, *u;
     if (s != SEQ_OK) return s;
     B = st->batch;
@@ -10068,12 +10098,7 @@ SEQDEF seq_status seq_linear_attn_step(const seq_linear_attn *l, seq_linear_attn
         if (f->normalize) va[r * DVa + DV] = 1.0f;
     }
     opts = seq__la_opts(f);
-    c = seq__delta_cfg_make(B, 1, H, F, DVa, &opts);
-    for (r = 0; r < B; r++)
-        for (h = 0; h < H; h++) {
-            seq__delta_view x = seq__delta_at(&c, qf, kf, va, NULL, NULL, oa, r, h, 0);
-            seq__delta_token(&c, &x, st->S + (r * H + h) * F * DVa, u);
-        }
+    seq__delta_step_heads(&opts, B, H, F, DVa, qf, kf, va, NULL, NULL, oa, st->S, u);
     for (r = 0; r < B * H; r++) {
         for (j = 0; j < DV; j++)
             o[r * DV + j] = f->normalize ? oa[r * DVa + j] / (oa[r * DVa + DV] + f->eps) : oa[r * DVa + j];

@@ -1,6 +1,7 @@
 /* 14.4: the delta-rule core (linear attention, DeltaNet, gated DeltaNet, DeltaProduct). */
 #include "seq_test.h"
 #include "../seq.h"
+#include "fixtures/delta_fixtures.h"
 
 /* --- the core, seq_delta_rule ---------------------------------------------------------- */
 
@@ -227,7 +228,8 @@ static void test_delta_segments_equal_separate_runs(void) {
                                 core_slice(ctx, c.g, b, t0, t1, 1), &c.o, &one);
             CHECK(ys != NULL);
             if (!ys) break;
-            for (i = 0; i < (t1 - t0) * HV; i++) worst = fmax(worst, fabs(ys->data[i] - y->data[(b * 9 + t0) * HV + i]));
+            for (i = 0; i < (t1 - t0) * HV; i++)
+                worst = fmax(worst, fabs(ys->data[i] - y->data[(b * 9 + t0) * HV + i]));
             if (t1 == lengths[b])
                 for (i = 0; i < DD; i++) worst = fmax(worst, fabs(one.hn->data[i] - io.hn->data[b * DD + i]));
         }
@@ -341,7 +343,8 @@ static seq_status layer_init(any_layer *L, seq_params *P, int conf, int recurren
         c.recurrent = recurrent;
         return seq_deltanet_init(&L->dn, P, "dn", c);
     } else {
-        seq_linear_attn_config c = conf == 5 ? seq_rebased_config_default(LC, LH) : seq_linear_attn_config_default(LC, LH);
+        seq_linear_attn_config c =
+            conf == 5 ? seq_rebased_config_default(LC, LH) : seq_linear_attn_config_default(LC, LH);
         c.head_k_dim = 2;
         c.head_v_dim = 3;
         if (conf == 4) {
@@ -419,7 +422,8 @@ static void test_delta_layers_gradcheck(void) {
             /* eps 5e-4: the L2 normalization of a short key curves sharply, and at 1e-3 the
              * central difference's truncation error (which shrinks as eps^2) passes atol */
             CHECK(seq_gradcheck(ctx, P, layer_loss, &c, 5e-4f, 1e-3f, 1e-2f, &res) == SEQ_OK);
-            CHECK_MSG(res.failed == 0 && res.checked == P->numel, "%s form %d: %lld of %lld failed, worst %s[%lld] abs %g",
+            CHECK_MSG(res.failed == 0 && res.checked == P->numel,
+                      "%s form %d: %lld of %lld failed, worst %s[%lld] abs %g",
                       conf_name[conf], form, (long long)res.failed, (long long)res.checked,
                       res.worst_param ? res.worst_param : "-", (long long)res.worst_index, res.max_abs_err);
             seq_ctx_free(ctx);
@@ -520,7 +524,8 @@ static void test_delta_layers_segments_equal_separate_runs(void) {
             ys = layer_forward(ctx, &L, seq_tensor_wrap(ctx, x + (b * T + t0) * LC, 3, s1), &one);
             CHECK(ys != NULL);
             if (!ys) break;
-            for (i = 0; i < (t1 - t0) * LC; i++) worst = fmax(worst, fabs(ys->data[i] - y->data[(b * T + t0) * LC + i]));
+            for (i = 0; i < (t1 - t0) * LC; i++)
+                worst = fmax(worst, fabs(ys->data[i] - y->data[(b * T + t0) * LC + i]));
             if (t1 == lengths[b]) {
                 int64_t n = one.hn->numel;
                 for (i = 0; i < n; i++) worst = fmax(worst, fabs(one.hn->data[i] - io.hn->data[b * n + i]));
@@ -614,6 +619,127 @@ static void test_delta_layers_bad_input(void) {
     CHECK(seq_test_live_blocks == live);
 }
 
+/* Largest |got - want| over n values, relative to max(1, largest |want|). */
+static double rel_diff(const float *got, const float *want, int64_t n) {
+    double err = 0.0, mag = 1.0;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        err = fmax(err, fabs(got[i] - want[i]));
+        mag = fmax(mag, fabs(want[i]));
+    }
+    return err / mag;
+}
+
+/* sum(t * w) for constant weights w (never written: a wrapped tensor without gradient) */
+static seq_tensor *weighted_sum(seq_ctx *ctx, seq_tensor *t, const float *w) {
+    return seq_sum(ctx, seq_mul(ctx, t, seq_tensor_wrap(ctx, (float *)w, t->ndim, t->shape)));
+}
+
+/* One fixture of tests/gen_delta_fixtures.py in one form: outputs, final states and every
+ * gradient equal the float64 PyTorch reference to 1e-5 relative. */
+static void check_delta_parity(const delta_fx *fx, int recurrent) {
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    any_layer L;
+    seq_rnn_io io;
+    seq_tensor *x, *h0, *c0 = NULL, *y, *loss;
+    int64_t F = fx->fmap == SEQ_FEATURE_MAP_REBASED ? fx->DK * fx->DK : fx->DK;
+    int64_t sx[3] = {DELTA_FX_B, DELTA_FX_T, 0}, s0[4] = {DELTA_FX_B, 0, 0, 0};
+    const seq_tensor *ins[3];
+    const float *want[3];
+    double worst;
+    seq_rng r;
+    int p, k;
+    memset(&L, 0, sizeof L);
+    sx[2] = fx->C;
+    s0[1] = fx->H;
+    s0[2] = F;
+    s0[3] = fx->DV;
+    seq_rng_seed(&r, 1);
+    L.attn = fx->attn;
+    if (fx->attn) {
+        seq_linear_attn_config c = seq_linear_attn_config_default(fx->C, fx->H);
+        c.head_k_dim = fx->DK;
+        c.head_v_dim = fx->DV;
+        c.feature_map = (seq_feature_map)fx->fmap;
+        c.normalize = fx->normalize;
+        c.output_norm = fx->output_norm;
+        c.chunk_size = 2;
+        c.recurrent = recurrent;
+        CHECK(seq_linear_attn_init(&L.la, P, "net", c) == SEQ_OK);
+    } else {
+        seq_deltanet_config c = seq_deltanet_config_default(fx->C, fx->H);
+        c.head_k_dim = fx->DK;
+        c.head_v_dim = fx->DV;
+        c.num_householder = fx->n;
+        c.use_short_conv = fx->conv > 0;
+        c.conv_size = fx->conv;
+        c.use_forget_gate = fx->forget;
+        c.allow_neg_eigval = fx->neg;
+        c.use_output_gate = fx->out_gate;
+        c.chunk_size = 2;
+        c.recurrent = recurrent;
+        CHECK(seq_deltanet_init(&L.dn, P, "net", c) == SEQ_OK);
+    }
+    x = seq_params_add(P, "x", 3, sx, seq_init_zeros());
+    h0 = seq_params_add(P, "h0", 4, s0, seq_init_zeros());
+    if (fx->attn && fx->normalize) c0 = seq_params_add(P, "c0", 3, s0, seq_init_zeros());
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK_MSG(P->count == fx->nparams + 2 + (c0 != NULL), "%s: %lld parameters, PyTorch has %d", fx->tag,
+              (long long)P->count - 2 - (c0 != NULL), fx->nparams);
+    for (p = 0; p < fx->nparams; p++) {
+        seq_tensor *w = seq_params_find(P, fx->params[p].name);
+        CHECK_MSG(w != NULL, "%s: no %s", fx->tag, fx->params[p].name);
+        if (w) memcpy(w->data, fx->params[p].value, (size_t)w->numel * sizeof(float));
+    }
+    memcpy(x->data, fx->x, (size_t)x->numel * sizeof(float));
+    memcpy(h0->data, fx->h0, (size_t)h0->numel * sizeof(float));
+    if (c0) memcpy(c0->data, fx->c0, (size_t)c0->numel * sizeof(float));
+    memset(&io, 0, sizeof io);
+    io.h0 = h0;
+    io.c0 = c0;
+    y = layer_forward(ctx, &L, x, &io);
+    CHECK(y != NULL);
+    if (!y) goto done;
+    loss = seq_add(ctx, weighted_sum(ctx, y, fx->wy), weighted_sum(ctx, io.hn, fx->wh));
+    if (c0) loss = seq_add(ctx, loss, weighted_sum(ctx, io.cn, fx->wc));
+    seq_params_zero_grad(P);
+    CHECK(seq_backward(ctx, loss) == SEQ_OK);
+    worst = fmax(rel_diff(y->data, fx->y, y->numel), rel_diff(io.hn->data, fx->hn, io.hn->numel));
+    if (c0) worst = fmax(worst, rel_diff(io.cn->data, fx->cn, io.cn->numel));
+    CHECK_MSG(worst <= 1e-5, "%s form %d: outputs differ by %g", fx->tag, recurrent, worst);
+    for (p = 0; p < fx->nparams; p++) {
+        seq_tensor *w = seq_params_find(P, fx->params[p].name);
+        if (!w) continue;
+        worst = rel_diff(w->grad, fx->params[p].grad, w->numel);
+        CHECK_MSG(worst <= 1e-5, "%s form %d: %s grad differs by %g", fx->tag, recurrent, w->name, worst);
+    }
+    ins[0] = x;
+    ins[1] = h0;
+    ins[2] = c0;
+    want[0] = fx->x_grad;
+    want[1] = fx->h0_grad;
+    want[2] = fx->c0_grad;
+    for (k = 0; k < 3; k++) {
+        if (!ins[k]) continue;
+        worst = rel_diff(ins[k]->grad, want[k], ins[k]->numel);
+        CHECK_MSG(worst <= 1e-5, "%s form %d: %s grad differs by %g", fx->tag, recurrent, ins[k]->name, worst);
+    }
+done:
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* fla's DeltaNet, GatedDeltaNet, GatedDeltaProduct, LinearAttention (elu+1 normalized,
+ * identity with the output norm) and ReBased, written as plain PyTorch: same parameter
+ * names and shapes, same outputs and gradients, in both forms. */
+static void test_delta_pytorch_parity(void) {
+    size_t i;
+    int form;
+    for (i = 0; i < sizeof delta_fixtures / sizeof delta_fixtures[0]; i++)
+        for (form = 0; form < 2; form++) check_delta_parity(&delta_fixtures[i], form);
+}
+
 void seq_tests_delta(void) {
     RUN(test_delta_core_gradcheck);
     RUN(test_delta_forms_agree);
@@ -623,4 +749,5 @@ void seq_tests_delta(void) {
     RUN(test_delta_layers_step_matches_forward);
     RUN(test_delta_layers_segments_equal_separate_runs);
     RUN(test_delta_layers_bad_input);
+    RUN(test_delta_pytorch_parity);
 }
