@@ -4,6 +4,7 @@
 #define SEQ_STATIC
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
+#include "fixtures/s4_fixtures.h"
 
 /* --- FFT ------------------------------------------------------------------------------ */
 
@@ -424,6 +425,80 @@ static void test_s4_rows_and_segments(void) {
         }
 }
 
+/* One PyTorch fixture (tests/gen_s4_fixtures.py). */
+typedef struct {
+    layer_kind kind;
+    int64_t head_dim;
+    const s4_fx_param *params;
+    int64_t nparams;
+    const float *x, *x_grad, *y, *hn, *cn, *wy, *wh, *wc;
+} s4_fixture;
+
+/* max |got - want| <= 1e-5 * max(1, max |want|) over n values, else a failure naming what. */
+static void check_close(const char *what, int mode, const float *got, const float *want, int64_t n) {
+    double err = 0.0, mag = 1.0;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        err = fmax(err, fabs(got[i] - want[i]));
+        mag = fmax(mag, fabs(want[i]));
+    }
+    CHECK_MSG(err <= 1e-5 * mag, "mode %d: %s differs by %g (scale %g)", mode, what, err, mag);
+}
+
+static void check_parity(const s4_fixture *fx, seq_s4_mode mode) {
+    seq_params *P = seq_params_init(NULL);
+    grad_case *c = (grad_case *)malloc(sizeof(grad_case));
+    form_out *o = (form_out *)malloc(sizeof(form_out));
+    int64_t sh[4], sc[3] = {0, 0, 0}, ny, nh, nc = 0, i, k;
+    seq_rng r;
+    seq_rng_seed(&r, 1);
+    case_setup(c, P, &r, fx->kind, fx->head_dim, 0, S4_FX_B, S4_FX_T);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK(P->count == fx->nparams + 1); /* the same weights as the reference, and x */
+    for (k = 0; k < fx->nparams; k++) {
+        seq_tensor *w = seq_params_find(P, fx->params[k].name);
+        CHECK_MSG(w != NULL, "missing %s", fx->params[k].name);
+        if (w) memcpy(w->data, fx->params[k].value, (size_t)w->numel * sizeof(float));
+    }
+    memcpy(c->x->data, fx->x, (size_t)c->x->numel * sizeof(float));
+    /* the reference's loss is sum(y*wy) + ...: mean(y * wy * numel) is the same function */
+    ny = c->x->numel; /* every layer maps C channels to C */
+    nh = seq__numel(layer_state_shape(&c->l, S4_FX_B, sh, sc), sh);
+    if (fx->kind == L_H3) nc = seq__numel(3, sc);
+    for (i = 0; i < ny; i++) c->wy[i] = fx->wy[i] * (float)ny;
+    for (i = 0; i < nh; i++) c->wh[i] = fx->wh[i] * (float)nh;
+    for (i = 0; i < nc; i++) c->wc[i] = fx->wc[i] * (float)nc;
+    run_form(c, P, mode, o);
+    check_close("y", mode, o->y, fx->y, ny);
+    check_close("hn", mode, o->hn, fx->hn, nh);
+    check_close("cn", mode, o->cn, fx->cn, nc);
+    check_close("x grad", mode, o->grad + seq_params_entry(P, "x")->offset, fx->x_grad, c->x->numel);
+    for (k = 0; k < fx->nparams; k++) {
+        seq_param *e = seq_params_entry(P, fx->params[k].name);
+        if (e) check_close(e->t.name, mode, o->grad + e->offset, fx->params[k].grad, e->t.numel);
+    }
+    free(o);
+    free(c);
+    seq_params_free(P);
+}
+
+#define S4_FIXTURE(kind, head, tag)                                                                         \
+    {kind, head, tag##_fx_params, (int64_t)(sizeof tag##_fx_params / sizeof tag##_fx_params[0]), tag##_fx_x, \
+     tag##_fx_x_grad, tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc}
+
+/* S4D as s4d.py, LSSL with torch.linalg.solve, H3 as h3.py (two heads): outputs, final
+ * states and every gradient equal PyTorch's, in both forms. */
+static void test_s4_pytorch_parity(void) {
+    static const s4_fixture fx[3] = {S4_FIXTURE(L_S4D, 1, s4d), S4_FIXTURE(L_LSSL, 1, lssl),
+                                     S4_FIXTURE(L_H3, H3_FX_HEAD, h3)};
+    int k;
+    CHECK(S4D_FX_H == 3 && S4D_FX_N == 4 && LSSL_FX_H == 2 && LSSL_FX_N == 4 && H3_FX_D == 4 && H3_FX_N == 4);
+    for (k = 0; k < 3; k++) {
+        check_parity(&fx[k], SEQ_S4_MODE_CONV);
+        check_parity(&fx[k], SEQ_S4_MODE_RECURRENT);
+    }
+}
+
 /* The initial values: S4D-Lin/Inv imaginary parts, log 0.5 real parts, no weight decay on
  * the SSM's dt and A; LSSL's bilinear matrices solve (I - dt/2 A) Abar = I + dt/2 A and
  * (I - dt/2 A) Bbar = dt B with A HiPPO-LegS. */
@@ -620,6 +695,7 @@ void seq_tests_s4(void) {
     RUN(test_s4_forms_agree);
     RUN(test_s4_step_matches_forward);
     RUN(test_s4_rows_and_segments);
+    RUN(test_s4_pytorch_parity);
     RUN(test_s4_init_values);
     RUN(test_s4_bad_input);
     RUN(test_s4_out_of_memory);
