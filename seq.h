@@ -946,8 +946,10 @@ typedef struct seq_s4_state {
  * Diagonal State Space Models"): N/2 complex states per channel, diagonal
  * A = -exp(log_A_real) + i A_imag, zero-order hold Abar = exp(dt A),
  * Bbar = (exp(dt A) - 1) / A, y_t = 2 Re(sum_n C_n s_t,n) + D x_t (the conjugate half of
- * the N states is implied). B is 1: a learned B would only rescale C. The weights are the
- * reference s4d.py's (its S4D module's kernel and skip), so its state_dict loads:
+ * the N states is implied). B is 1: a learned B would only rescale C. seq_s4 is the SSM
+ * of s4d.py's S4D module (kernel, FFT convolution, D skip); the GELU and the output
+ * projection it applies next are ops for the caller. The weights are that module's, so
+ * its state_dict loads (the keys seq_s4 lacks are skipped):
  *     "<prefix>.kernel.log_dt"      (H)        U(log dt_min, log dt_max)
  *     "<prefix>.kernel.C"           (H,N/2,2)  complex as (re, im), each N(0, 1/2)
  *     "<prefix>.kernel.log_A_real"  (H,N/2)    log 0.5
@@ -1020,7 +1022,10 @@ SEQDEF seq_status seq_s4_step(const seq_s4 *l, seq_s4_state *st, const float *x_
  * k_proj, v_proj and output_linear (U(-1/sqrt(d_model), 1/sqrt(d_model)) as nn.Linear);
  * "<prefix>.ssm_k_kernel.kernel.C" (1,d_model,N) the shift taps S (U(-1/sqrt(N), 1/sqrt(N)));
  * "<prefix>.ssm_k_D" (d_model) N(0,1); the diagonal SSM as an S4D seq_s4 over H channels
- * under the same prefix: "<prefix>.kernel.*" and "<prefix>.D" (H).
+ * under the same prefix: "<prefix>.kernel.*" and "<prefix>.D" (H). The SSMs are the
+ * paper's: B = e_1 fixed in the shift SSM and zero-order hold in the diagonal one, where
+ * h3.py also learns the shift B and discretizes bilinearly with a learned B: the names
+ * and shapes match, but a trained h3.py checkpoint computes another function.
  * States: io->h0/hn the diagonal SSM's (B,H*d*d,N/2,2), channel (h*d+i)*d+j; io->c0/cn
  * the shift register (B,d_model,N), entry n holding k_{t-n} after step t. */
 typedef struct seq_h3_config {
@@ -6560,11 +6565,14 @@ static seq__cplx seq__c(double re, double im) {
     z.im = im;
     return z;
 }
-static seq__cplx seq__cmul(seq__cplx a, seq__cplx b) { return seq__c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re); }
+static seq__cplx seq__cmul(seq__cplx a, seq__cplx b) {
+    return seq__c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
 static seq__cplx seq__cdiv(seq__cplx a, seq__cplx b) {
     double d = b.re * b.re + b.im * b.im;
     return seq__c((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
 }
+static seq__cplx seq__cadd(seq__cplx a, seq__cplx b) { return seq__c(a.re + b.re, a.im + b.im); }
 static seq__cplx seq__cconj(seq__cplx a) { return seq__c(a.re, -a.im); }
 /* Re(conj(g) z): the change of the loss along z when g is its gradient (d/d re + i d/d im). */
 static double seq__cdot(seq__cplx g, seq__cplx z) { return g.re * z.re + g.im * z.im; }
@@ -6790,17 +6798,13 @@ static void seq__s4_discretize_backward(seq_ctx *ctx, const seq__s4_ssm *p, cons
         } else {
             for (j = 0; j < N / 2; j++) {
                 int64_t q = h * N / 2 + j, o = h * N + 2 * j;
-                seq__cplx A, Abar, Bbar, gA;
+                seq__cplx A, Abar, Bbar, dBdA, gA;
                 seq__cplx gAbar = seq__c(g->A[o], g->A[o + 1]), gBbar = seq__c(g->B[o], g->B[o + 1]);
                 seq__s4d_zoh(dt, p->log_A_real->data[q], p->A_imag->data[q], &A, &Abar, &Bbar);
                 gdt += seq__cdot(gAbar, seq__cmul(A, Abar)) + seq__cdot(gBbar, Abar);
-                gA = seq__cmul(gAbar, seq__cconj(seq__c(dt * Abar.re, dt * Abar.im)));
-                {
-                    seq__cplx dB = seq__cdiv(seq__c(dt * Abar.re - Bbar.re, dt * Abar.im - Bbar.im), A);
-                    seq__cplx t = seq__cmul(gBbar, seq__cconj(dB));
-                    gA.re += t.re;
-                    gA.im += t.im;
-                }
+                dBdA = seq__cdiv(seq__c(dt * Abar.re - Bbar.re, dt * Abar.im - Bbar.im), A);
+                gA = seq__cadd(seq__cmul(gAbar, seq__cconj(seq__c(dt * Abar.re, dt * Abar.im))),
+                               seq__cmul(gBbar, seq__cconj(dBdA)));
                 if (glar) glar[q] += (float)(gA.re * A.re); /* d re(A) / d log_A_real = re(A) */
                 if (gai) gai[q] += (float)gA.im;
                 if (gC) {
@@ -6886,9 +6890,13 @@ static seq_tensor *seq__s4_scan(seq_ctx *ctx, const char *op, const seq__s4_ssm 
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t;
     seq__s4_scan_aux *a = (seq__s4_scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_scan_aux));
     seq_tensor *y = seq__out(ctx, op, 3, x->shape, nin, ins);
-    float *states = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * C * N) * sizeof(float) + 1);
+    float *states = NULL; /* kept for the backward only */
     seq__node *nd;
-    if (!a || !y || !states) return NULL;
+    if (!a || !y) return NULL;
+    if (y->requires_grad) {
+        states = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * C * N) * sizeof(float));
+        if (!states) return NULL;
+    }
     memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
     for (b = 0; b < B; b++)
         for (c = 0; c < C; c++) {
@@ -6900,7 +6908,7 @@ static seq_tensor *seq__s4_scan(seq_ctx *ctx, const char *op, const seq__s4_ssm 
                 int64_t o = (b * T + t) * C + c;
                 if (resets && resets[b * T + t]) memset(s, 0, (size_t)N * sizeof(float));
                 y->data[o] = seq__s4_step1(m, h, s, x->data[o]);
-                memcpy(states + o * N, s, (size_t)N * sizeof(float));
+                if (states) memcpy(states + o * N, s, (size_t)N * sizeof(float));
             }
         }
     a->ssm = *p;
@@ -7024,7 +7032,7 @@ static void seq__s4_conv_backward(seq_ctx *ctx, seq__node *n) {
             if (gx) {
                 seq__fft_mul(tmp, DY, a->KF + h * (nf + 2), nf, 1);
                 seq__fft_real_inverse(tmp, nf, a->w);
-                for (t = 0; t < len; t++) gx[o + t * C] += (float)tmp[t] + D->data[h] * y->grad[o + t * C];
+                for (t = 0; t < len; t++) gx[o + t * C] += (float)tmp[t] + (D ? D->data[h] : 0.0f) * y->grad[o + t * C];
             }
             if (dKF) {
                 double *acc = dKF + h * (nf + 2);
@@ -7045,8 +7053,10 @@ static void seq__s4_conv_backward(seq_ctx *ctx, seq__node *n) {
     }
 }
 
-/* x (B,T,C), K (H,T), D (H) -> y (B,T,C), y[b,t,c] = sum_{l<=t} K[h,l] x[b,t-l,c] + D[h] x[b,t,c]
- * with h = c / G, by FFT; 0 past each row's length (the inputs there are never read). */
+/* x (B,T,C), K (H,T), D (H) or NULL -> y (B,T,C),
+ *     y[b,t,c] = sum_{l<=t} K[h,l] x[b,t-l,c] + D[h] x[b,t,c],   h = c / G,
+ * by FFT; 0 past each row's length (the inputs there are never read). Any layer whose
+ * kernel is a tensor on the tape can use it. */
 static seq_tensor *seq__s4_conv(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *K, seq_tensor *D, int64_t G,
                                 const int32_t *lengths) {
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], H = K->shape[0], nf = seq__fft_size(T), b, c, t;
@@ -7075,7 +7085,7 @@ static seq_tensor *seq__s4_conv(seq_ctx *ctx, const char *op, seq_tensor *x, seq
             seq__fft_load(buf, x->data + o, C, len, nf, a->w);
             seq__fft_mul(buf, buf, a->KF + h * (nf + 2), nf, 0);
             seq__fft_real_inverse(buf, nf, a->w);
-            for (t = 0; t < len; t++) y->data[o + t * C] = (float)buf[t] + D->data[h] * x->data[o + t * C];
+            for (t = 0; t < len; t++) y->data[o + t * C] = (float)buf[t] + (D ? D->data[h] : 0.0f) * x->data[o + t * C];
         }
     nd = seq__record(ctx, op, y, seq__s4_conv_backward, 3, ins);
     if (nd) nd->aux = a;
@@ -7212,9 +7222,9 @@ static seq_status seq__s4_config_ok(const char *fn, const char *prefix, int64_t 
                                     float dt_max, seq_s4_mode mode) {
     if (H < 1 || N < 1 || (even && N % 2) || !(dt_min > 0.0f) || !(dt_max >= dt_min) || !isfinite(dt_max) ||
         (int)mode < 0 || mode >= SEQ_S4_MODE_COUNT)
-        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld%s, dt [%g, %g], mode %d)", fn,
-                        prefix, (long long)H, (long long)N, even ? " (even)" : "", (double)dt_min, (double)dt_max,
-                        (int)mode);
+        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld%s, dt [%g, %g], mode %d)",
+                        fn, prefix, (long long)H, (long long)N, even ? " (even)" : "", (double)dt_min,
+                        (double)dt_max, (int)mode);
     return SEQ_OK;
 }
 
@@ -7347,7 +7357,8 @@ SEQDEF seq_status seq_s4_init(seq_s4 *l, seq_params *P, const char *prefix, seq_
     if (s4d) {
         l->log_dt = seq__s4_add(P, prefix, "kernel.log_dt", 1, H, 0, 0, dt, 0.0f);
         l->C = seq__s4_add(P, prefix, "kernel.C", 3, H, N / 2, 2, seq_init_normal(0.0f, sqrtf(0.5f)), 1.0f);
-        l->log_A_real = seq__s4_add(P, prefix, "kernel.log_A_real", 2, H, N / 2, 0, seq_init_constant(logf(0.5f)), 0.0f);
+        l->log_A_real =
+            seq__s4_add(P, prefix, "kernel.log_A_real", 2, H, N / 2, 0, seq_init_constant(logf(0.5f)), 0.0f);
         l->A_imag = seq__s4_add(P, prefix, "kernel.A_imag", 2, H, N / 2, 0, seq_init_zeros(), 0.0f);
         if (!l->log_A_real || !l->A_imag) return seq__errstatus;
     } else {
@@ -7541,6 +7552,7 @@ static seq_tensor *seq__h3_outer(seq_ctx *ctx, seq_tensor *k, seq_tensor *v, int
  * '(d h)' layout. */
 static seq_tensor *seq__h3_gate(seq_ctx *ctx, seq_tensor *q, seq_tensor *s, int64_t d) {
     int64_t sq[3], ss[3], sh[4], sy[3], B, T, D;
+    seq_tensor *y;
     if (!q || !s) return NULL;
     if (d == 1) return seq_mul(ctx, q, s);
     B = q->shape[0];
@@ -7554,11 +7566,8 @@ static seq_tensor *seq__h3_gate(seq_ctx *ctx, seq_tensor *q, seq_tensor *s, int6
     sh[2] = D / d;
     sh[3] = d;
     sy[2] = D;
-    return seq_reshape(
-        ctx,
-        seq_transpose(ctx, seq_reshape(ctx, seq_matmul(ctx, seq_reshape(ctx, q, 3, sq), seq_reshape(ctx, s, 3, ss), 0, 0), 4, sh),
-                      2, 3),
-        3, sy);
+    y = seq_matmul(ctx, seq_reshape(ctx, q, 3, sq), seq_reshape(ctx, s, 3, ss), 0, 0); /* (B*T*H,1,d) */
+    return seq_reshape(ctx, seq_transpose(ctx, seq_reshape(ctx, y, 4, sh), 2, 3), 3, sy);
 }
 
 /* (B,T,D) ones before each row's length and zeros after: multiplies the output so the
@@ -7730,7 +7739,8 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
     d = l->cfg.head_dim;
     H = D / d;
     C = D * d;
-    if (st->ssm.channels != C || st->ssm.n != N) return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
+    if (st->ssm.channels != C || st->ssm.n != N)
+        return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
     B = st->batch;
     status = seq__s4_finite_in(fn, u_t, B * D);
     if (status != SEQ_OK) return status;

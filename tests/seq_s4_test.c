@@ -514,7 +514,8 @@ static void test_s4_init_values(void) {
         CHECK_NEAR(lin.log_A_real->data[i], log(0.5), 1e-7);
     }
     for (i = 0; i < 2; i++) CHECK(lin.log_dt->data[i] >= logf(1e-3f) && lin.log_dt->data[i] <= logf(1e-1f));
-    CHECK(seq_params_entry(P, "lin.kernel.log_dt")->decay == 0.0f && seq_params_entry(P, "lin.kernel.A_imag")->decay == 0.0f);
+    CHECK(seq_params_entry(P, "lin.kernel.log_dt")->decay == 0.0f);
+    CHECK(seq_params_entry(P, "lin.kernel.A_imag")->decay == 0.0f);
     CHECK(seq_params_entry(P, "lin.kernel.C")->decay == 1.0f && seq_params_find(P, "lin.D") != NULL);
     CHECK(seq_params_entry(P, "lssl.log_dt")->decay == 0.0f);
     seq_params_free(P);
