@@ -6849,36 +6849,36 @@ static void seq__s4_scan_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = a->x, *y = n->out, *hn = n->extra_out[0];
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t, i;
     float *gx = seq__grad(ctx, x), *gh0 = seq__grad(ctx, a->h0);
-    float *lam = (float *)seq_ctx_alloc(ctx, (size_t)N * sizeof(float));
+    float *lam = (float *)seq_ctx_alloc(ctx, (size_t)(C * N) * sizeof(float)); /* one row's, (C,N) */
     seq__s4_grads g;
     if (!lam || !seq__s4_grads_alloc(ctx, m, &g)) return;
-    for (b = 0; b < B; b++)
-        for (c = 0; c < C; c++) {
-            int64_t h = c / m->G, len = seq__row_len(a->lengths, b, T);
-            const float *Bb = m->B + h * N, *cv = m->c + h * N;
-            if (hn && hn->grad) memcpy(lam, hn->grad + (b * C + c) * N, (size_t)N * sizeof(float));
-            else memset(lam, 0, (size_t)N * sizeof(float));
-            for (t = len - 1; t >= 0; t--) {
-                int64_t o = (b * T + t) * C + c;
-                int reset = a->resets && a->resets[b * T + t];
-                const float *s = a->states + o * N;
+    for (b = 0; b < B; b++) {
+        int64_t len = seq__row_len(a->lengths, b, T);
+        if (hn && hn->grad) memcpy(lam, hn->grad + b * C * N, (size_t)(C * N) * sizeof(float));
+        else memset(lam, 0, (size_t)(C * N) * sizeof(float));
+        for (t = len - 1; t >= 0; t--) {
+            int reset = a->resets && a->resets[b * T + t];
+            for (c = 0; c < C; c++) {
+                int64_t h = c / m->G, o = (b * T + t) * C + c;
+                const float *Bb = m->B + h * N, *cv = m->c + h * N, *s = a->states + o * N;
                 const float *prev = reset ? NULL : t > 0 ? s - C * N : a->h0 ? a->h0->data + (b * C + c) * N : NULL;
-                float dy = y->grad ? y->grad[o] : 0.0f, xv = x->data[o], dx = m->D[h] * dy;
+                float *l = lam + c * N, dy = y->grad ? y->grad[o] : 0.0f, xv = x->data[o], dx = m->D[h] * dy;
                 for (i = 0; i < N; i++) {
-                    lam[i] += dy * cv[i];
+                    l[i] += dy * cv[i];
                     g.c[h * N + i] += (double)dy * s[i];
-                    g.B[h * N + i] += (double)lam[i] * xv;
-                    dx += Bb[i] * lam[i];
+                    g.B[h * N + i] += (double)l[i] * xv;
+                    dx += Bb[i] * l[i];
                 }
                 g.D[h] += (double)dy * xv;
                 if (gx) gx[o] += dx;
-                if (prev) seq__s4_outer(m, h, lam, prev, g.A);
-                if (reset) memset(lam, 0, (size_t)N * sizeof(float));
-                else seq__s4_apply_t(m, h, lam);
+                if (prev) seq__s4_outer(m, h, l, prev, g.A);
+                if (reset) memset(l, 0, (size_t)N * sizeof(float));
+                else seq__s4_apply_t(m, h, l);
             }
-            if (gh0)
-                for (i = 0; i < N; i++) gh0[(b * C + c) * N + i] += lam[i];
         }
+        if (gh0)
+            for (i = 0; i < C * N; i++) gh0[b * C * N + i] += lam[i];
+    }
     seq__s4_discretize_backward(ctx, &a->ssm, m, &g);
 }
 
@@ -6898,19 +6898,18 @@ static seq_tensor *seq__s4_scan(seq_ctx *ctx, const char *op, const seq__s4_ssm 
         if (!states) return NULL;
     }
     memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
-    for (b = 0; b < B; b++)
-        for (c = 0; c < C; c++) {
-            int64_t len = seq__row_len(lengths, b, T), h = c / m->G;
-            float *s = hn->data + (b * C + c) * N; /* the running state ends as hn */
-            if (h0) memcpy(s, h0->data + (b * C + c) * N, (size_t)N * sizeof(float));
-            else memset(s, 0, (size_t)N * sizeof(float));
-            for (t = 0; t < len; t++) {
-                int64_t o = (b * T + t) * C + c;
-                if (resets && resets[b * T + t]) memset(s, 0, (size_t)N * sizeof(float));
-                y->data[o] = seq__s4_step1(m, h, s, x->data[o]);
-                if (states) memcpy(states + o * N, s, (size_t)N * sizeof(float));
-            }
+    for (b = 0; b < B; b++) { /* time outside channels: x, y and the saves are contiguous */
+        int64_t len = seq__row_len(lengths, b, T);
+        float *s = hn->data + b * C * N; /* the row's running state (C,N) ends as its hn */
+        if (h0) memcpy(s, h0->data + b * C * N, (size_t)(C * N) * sizeof(float));
+        else memset(s, 0, (size_t)(C * N) * sizeof(float));
+        for (t = 0; t < len; t++) {
+            int64_t o = (b * T + t) * C;
+            if (resets && resets[b * T + t]) memset(s, 0, (size_t)(C * N) * sizeof(float));
+            for (c = 0; c < C; c++) y->data[o + c] = seq__s4_step1(m, c / m->G, s + c * N, x->data[o + c]);
+            if (states) memcpy(states + o * N, s, (size_t)(C * N) * sizeof(float));
         }
+    }
     a->ssm = *p;
     a->sys = *m;
     a->x = x;
