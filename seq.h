@@ -1271,49 +1271,25 @@ typedef struct seq_s4_state {
     void *alloc_ud;
 } seq_s4_state;
 
-/* --- S4D (Gu, Gupta, Goel, Re 2022, "On the Parameterization and Initialization of
+/* --- S4D and LSSL: one layer, seq_s4, of two kinds (as 14.2's one engine for the RNNs):
+ * the forms, lengths, resets, BPTT and the step API are written once.
+ *
+ * SEQ_S4_S4D (Gu, Gupta, Goel, Re 2022, "On the Parameterization and Initialization of
  * Diagonal State Space Models"): N/2 complex states per channel, diagonal
  * A = -exp(log_A_real) + i A_imag, zero-order hold Abar = exp(dt A),
  * Bbar = (exp(dt A) - 1) / A, y_t = 2 Re(sum_n C_n s_t,n) + D x_t (the conjugate half of
- * the N states is implied). B is 1: a learned B would only rescale C. The weights are the
- * reference s4d.py's (its S4D module's kernel and skip), so its state_dict loads:
+ * the N states is implied). B is 1: a learned B would only rescale C. seq_s4 is the SSM
+ * of s4d.py's S4D module (kernel, FFT convolution, D skip); the GELU and the output
+ * projection it applies next are ops for the caller. The weights are that module's, so
+ * its state_dict loads (the keys seq_s4 lacks are skipped):
  *     "<prefix>.kernel.log_dt"      (H)        U(log dt_min, log dt_max)
  *     "<prefix>.kernel.C"           (H,N/2,2)  complex as (re, im), each N(0, 1/2)
  *     "<prefix>.kernel.log_A_real"  (H,N/2)    log 0.5
  *     "<prefix>.kernel.A_imag"      (H,N/2)    S4D-Lin: pi n;  S4D-Inv: N/pi (N/(2n+1) - 1)
  *     "<prefix>.D"                  (H)        N(0,1)
- * State (io->h0, io->hn, the step state): (B,H,N/2,2), complex as (re, im). */
-typedef enum seq_s4d_init_kind { SEQ_S4D_LIN, SEQ_S4D_INV, SEQ_S4D_INIT_COUNT } seq_s4d_init_kind;
-
-typedef struct seq_s4d_config {
-    int64_t d_model;        /* H channels */
-    int64_t d_state;        /* N, even: N/2 complex states per channel */
-    seq_s4d_init_kind init; /* SEQ_S4D_LIN */
-    float dt_min, dt_max;   /* 1e-3, 1e-1 */
-    seq_s4_mode mode;       /* SEQ_S4_MODE_CONV */
-} seq_s4d_config;
-
-typedef struct seq_s4d {
-    seq_s4d_config cfg;
-    void *alloc_ud; /* the params' allocator, for step states */
-    seq_tensor *log_dt, *C, *log_A_real, *A_imag, *D;
-} seq_s4d;
-typedef seq_s4_state seq_s4d_state;
-
-SEQDEF seq_s4d_config seq_s4d_config_default(int64_t d_model, int64_t d_state);
-SEQDEF seq_status seq_s4d_init(seq_s4d *l, seq_params *P, const char *prefix, seq_s4d_config cfg);
-/* Writes A_imag's S4D-Lin or S4D-Inv values, one per state, which no seq_init can
- * express: call it once after seq_params_alloc (until then A_imag is 0). */
-SEQDEF seq_status seq_s4d_init_A(const seq_s4d *l);
-/* x (B,T,H) -> y (B,T,H); io may be NULL (io->c0 must be NULL). */
-SEQDEF seq_tensor *seq_s4d_forward(seq_ctx *ctx, const seq_s4d *l, seq_tensor *x, seq_rnn_io *io);
-SEQDEF seq_status seq_s4d_state_init(const seq_s4d *l, seq_s4d_state *st, int64_t batch);
-SEQDEF void seq_s4d_state_reset(seq_s4d_state *st); /* back to zeros (a new sequence) */
-SEQDEF void seq_s4d_state_free(seq_s4d_state *st);
-/* x_t (B,H) -> y_t (B,H), advancing the state by one step. */
-SEQDEF seq_status seq_s4d_step(const seq_s4d *l, seq_s4d_state *st, const float *x_t, float *y_t);
-
-/* --- LSSL (Gu, Johnson, Goel, Saab, Dao, Rudra, Re 2021, "Combining Recurrent,
+ * State (io->h0, io->hn, the step state): (B,H,N/2,2), complex as (re, im).
+ *
+ * SEQ_S4_LSSL (Gu, Johnson, Goel, Saab, Dao, Rudra, Re 2021, "Combining Recurrent,
  * Convolutional, and Continuous-time Models with Linear State-Space Layers"), the dense
  * model S4 grew from: A is the HiPPO-LegS matrix, fixed and shared by every channel,
  *     A_nk = -sqrt(2n+1) sqrt(2k+1) (n > k),  -(n+1) (n = k),  0 (n < k);  B_n = sqrt(2n+1),
@@ -1323,30 +1299,46 @@ SEQDEF seq_status seq_s4d_step(const seq_s4d *l, seq_s4d_state *st, const float 
  * of Abar. A step costs O(N^2) per channel: keep N small (<= 64).
  *     "<prefix>.log_dt" (H) U(log dt_min, log dt_max);  "<prefix>.C" (H,N) N(0,1);
  *     "<prefix>.D" (H) N(0,1).
- * State: (B,H,N). */
-typedef struct seq_lssl_config {
-    int64_t d_model;      /* H channels */
-    int64_t d_state;      /* N */
-    float dt_min, dt_max; /* 1e-3, 1e-1 */
-    seq_s4_mode mode;     /* SEQ_S4_MODE_CONV */
-} seq_lssl_config;
+ * State: (B,H,N).
+ *
+ * Both: dt and A take no weight decay (their decay multiplier is 0, as s4d.py registers
+ * them). */
+typedef enum seq_s4_kind { SEQ_S4_S4D, SEQ_S4_LSSL, SEQ_S4_KIND_COUNT } seq_s4_kind;
+typedef enum seq_s4d_init_kind { SEQ_S4D_LIN, SEQ_S4D_INV, SEQ_S4D_INIT_COUNT } seq_s4d_init_kind;
 
-typedef struct seq_lssl {
-    seq_lssl_config cfg;
-    void *alloc_ud;
+typedef struct seq_s4_config {
+    seq_s4_kind kind;
+    int64_t d_model;        /* H channels */
+    int64_t d_state;        /* N: S4D's is even (N/2 complex states) */
+    seq_s4d_init_kind init; /* S4D's A_imag: SEQ_S4D_LIN */
+    float dt_min, dt_max;   /* 1e-3, 1e-1 */
+    seq_s4_mode mode;       /* SEQ_S4_MODE_CONV */
+} seq_s4_config;
+
+typedef struct seq_s4 {
+    seq_s4_config cfg;
+    void *alloc_ud; /* the params' allocator, for step states */
     seq_tensor *log_dt, *C, *D;
-} seq_lssl;
-typedef seq_s4_state seq_lssl_state;
+    seq_tensor *log_A_real, *A_imag; /* S4D only */
+} seq_s4;
+typedef seq_s4 seq_s4d;
+typedef seq_s4 seq_lssl;
 
-SEQDEF seq_lssl_config seq_lssl_config_default(int64_t d_model, int64_t d_state);
-SEQDEF seq_status seq_lssl_init(seq_lssl *l, seq_params *P, const char *prefix, seq_lssl_config cfg);
-/* x (B,T,H) -> y (B,T,H); io may be NULL (io->c0 must be NULL). */
-SEQDEF seq_tensor *seq_lssl_forward(seq_ctx *ctx, const seq_lssl *l, seq_tensor *x, seq_rnn_io *io);
-SEQDEF seq_status seq_lssl_state_init(const seq_lssl *l, seq_lssl_state *st, int64_t batch);
-SEQDEF void seq_lssl_state_reset(seq_lssl_state *st);
-SEQDEF void seq_lssl_state_free(seq_lssl_state *st);
-/* x_t (B,H) -> y_t (B,H). */
-SEQDEF seq_status seq_lssl_step(const seq_lssl *l, seq_lssl_state *st, const float *x_t, float *y_t);
+SEQDEF seq_s4_config seq_s4_config_default(seq_s4_kind kind, int64_t d_model, int64_t d_state);
+SEQDEF seq_s4_config seq_s4d_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_s4_config seq_lssl_config_default(int64_t d_model, int64_t d_state);
+SEQDEF seq_status seq_s4_init(seq_s4 *l, seq_params *P, const char *prefix, seq_s4_config cfg);
+/* S4D: writes A_imag's S4D-Lin or S4D-Inv values, one per state, which no seq_init can
+ * express: call it once after seq_params_alloc (until then A_imag is 0). LSSL: nothing
+ * to write. */
+SEQDEF seq_status seq_s4_init_A(const seq_s4 *l);
+/* x (B,T,H) -> y (B,T,H); io may be NULL (io->c0 must be NULL: one state). */
+SEQDEF seq_tensor *seq_s4_forward(seq_ctx *ctx, const seq_s4 *l, seq_tensor *x, seq_rnn_io *io);
+SEQDEF seq_status seq_s4_state_init(const seq_s4 *l, seq_s4_state *st, int64_t batch);
+SEQDEF void seq_s4_state_reset(seq_s4_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_s4_state_free(seq_s4_state *st);
+/* x_t (B,H) -> y_t (B,H), advancing the state by one step. */
+SEQDEF seq_status seq_s4_step(const seq_s4 *l, seq_s4_state *st, const float *x_t, float *y_t);
 
 /* --- H3 (Fu, Dao, Saab, Thomas, Rudra, Re 2023, "Hungry Hungry Hippos"), as the
  * reference h3.py, with H = d_model / d heads of size d (head_dim):
@@ -1361,8 +1353,11 @@ SEQDEF seq_status seq_lssl_step(const seq_lssl *l, seq_lssl_state *st, const flo
  * Weights: "<prefix>.q_proj.weight" (d_model,d_model) and ".bias" (d_model), the same for
  * k_proj, v_proj and output_linear (U(-1/sqrt(d_model), 1/sqrt(d_model)) as nn.Linear);
  * "<prefix>.ssm_k_kernel.kernel.C" (1,d_model,N) the shift taps S (U(-1/sqrt(N), 1/sqrt(N)));
- * "<prefix>.ssm_k_D" (d_model) N(0,1); the diagonal SSM as a seq_s4d over H channels
- * under the same prefix: "<prefix>.kernel.*" and "<prefix>.D" (H).
+ * "<prefix>.ssm_k_D" (d_model) N(0,1); the diagonal SSM as an S4D seq_s4 over H channels
+ * under the same prefix: "<prefix>.kernel.*" and "<prefix>.D" (H). The SSMs are the
+ * paper's: B = e_1 fixed in the shift SSM and zero-order hold in the diagonal one, where
+ * h3.py also learns the shift B and discretizes bilinearly with a learned B: the names
+ * and shapes match, but a trained h3.py checkpoint computes another function.
  * States: io->h0/hn the diagonal SSM's (B,H*d*d,N/2,2), channel (h*d+i)*d+j; io->c0/cn
  * the shift register (B,d_model,N), entry n holding k_{t-n} after step t. */
 typedef struct seq_h3_config {
@@ -1379,7 +1374,7 @@ typedef struct seq_h3 {
     void *alloc_ud;
     seq_tensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
     seq_tensor *shift_C, *shift_D;
-    seq_s4d ssm;
+    seq_s4 ssm; /* the diagonal SSM (kind SEQ_S4_S4D) */
 } seq_h3;
 
 typedef struct seq_h3_state {
@@ -1392,7 +1387,7 @@ typedef struct seq_h3_state {
 
 SEQDEF seq_h3_config seq_h3_config_default(int64_t d_model, int64_t d_state);
 SEQDEF seq_status seq_h3_init(seq_h3 *l, seq_params *P, const char *prefix, seq_h3_config cfg);
-/* seq_s4d_init_A for the diagonal SSM: once after seq_params_alloc. */
+/* seq_s4_init_A for the diagonal SSM: once after seq_params_alloc. */
 SEQDEF seq_status seq_h3_init_A(const seq_h3 *l);
 /* u (B,T,d_model) -> (B,T,d_model); io may be NULL. */
 SEQDEF seq_tensor *seq_h3_forward(seq_ctx *ctx, const seq_h3 *l, seq_tensor *u, seq_rnn_io *io);
@@ -10239,11 +10234,14 @@ static seq__cplx seq__c(double re, double im) {
     z.im = im;
     return z;
 }
-static seq__cplx seq__cmul(seq__cplx a, seq__cplx b) { return seq__c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re); }
+static seq__cplx seq__cmul(seq__cplx a, seq__cplx b) {
+    return seq__c(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
 static seq__cplx seq__cdiv(seq__cplx a, seq__cplx b) {
     double d = b.re * b.re + b.im * b.im;
     return seq__c((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
 }
+static seq__cplx seq__cadd(seq__cplx a, seq__cplx b) { return seq__c(a.re + b.re, a.im + b.im); }
 static seq__cplx seq__cconj(seq__cplx a) { return seq__c(a.re, -a.im); }
 /* Re(conj(g) z): the change of the loss along z when g is its gradient (d/d re + i d/d im). */
 static double seq__cdot(seq__cplx g, seq__cplx z) { return g.re * z.re + g.im * z.im; }
@@ -10469,17 +10467,13 @@ static void seq__s4_discretize_backward(seq_ctx *ctx, const seq__s4_ssm *p, cons
         } else {
             for (j = 0; j < N / 2; j++) {
                 int64_t q = h * N / 2 + j, o = h * N + 2 * j;
-                seq__cplx A, Abar, Bbar, gA;
+                seq__cplx A, Abar, Bbar, dBdA, gA;
                 seq__cplx gAbar = seq__c(g->A[o], g->A[o + 1]), gBbar = seq__c(g->B[o], g->B[o + 1]);
                 seq__s4d_zoh(dt, p->log_A_real->data[q], p->A_imag->data[q], &A, &Abar, &Bbar);
                 gdt += seq__cdot(gAbar, seq__cmul(A, Abar)) + seq__cdot(gBbar, Abar);
-                gA = seq__cmul(gAbar, seq__cconj(seq__c(dt * Abar.re, dt * Abar.im)));
-                {
-                    seq__cplx dB = seq__cdiv(seq__c(dt * Abar.re - Bbar.re, dt * Abar.im - Bbar.im), A);
-                    seq__cplx t = seq__cmul(gBbar, seq__cconj(dB));
-                    gA.re += t.re;
-                    gA.im += t.im;
-                }
+                dBdA = seq__cdiv(seq__c(dt * Abar.re - Bbar.re, dt * Abar.im - Bbar.im), A);
+                gA = seq__cadd(seq__cmul(gAbar, seq__cconj(seq__c(dt * Abar.re, dt * Abar.im))),
+                               seq__cmul(gBbar, seq__cconj(dBdA)));
                 if (glar) glar[q] += (float)(gA.re * A.re); /* d re(A) / d log_A_real = re(A) */
                 if (gai) gai[q] += (float)gA.im;
                 if (gC) {
@@ -10524,36 +10518,36 @@ static void seq__s4_scan_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = a->x, *y = n->out, *hn = n->extra_out[0];
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t, i;
     float *gx = seq__grad(ctx, x), *gh0 = seq__grad(ctx, a->h0);
-    float *lam = (float *)seq_ctx_alloc(ctx, (size_t)N * sizeof(float));
+    float *lam = (float *)seq_ctx_alloc(ctx, (size_t)(C * N) * sizeof(float)); /* one row's, (C,N) */
     seq__s4_grads g;
     if (!lam || !seq__s4_grads_alloc(ctx, m, &g)) return;
-    for (b = 0; b < B; b++)
-        for (c = 0; c < C; c++) {
-            int64_t h = c / m->G, len = seq__row_len(a->lengths, b, T);
-            const float *Bb = m->B + h * N, *cv = m->c + h * N;
-            if (hn && hn->grad) memcpy(lam, hn->grad + (b * C + c) * N, (size_t)N * sizeof(float));
-            else memset(lam, 0, (size_t)N * sizeof(float));
-            for (t = len - 1; t >= 0; t--) {
-                int64_t o = (b * T + t) * C + c;
-                int reset = a->resets && a->resets[b * T + t];
-                const float *s = a->states + o * N;
+    for (b = 0; b < B; b++) {
+        int64_t len = seq__row_len(a->lengths, b, T);
+        if (hn && hn->grad) memcpy(lam, hn->grad + b * C * N, (size_t)(C * N) * sizeof(float));
+        else memset(lam, 0, (size_t)(C * N) * sizeof(float));
+        for (t = len - 1; t >= 0; t--) {
+            int reset = a->resets && a->resets[b * T + t];
+            for (c = 0; c < C; c++) {
+                int64_t h = c / m->G, o = (b * T + t) * C + c;
+                const float *Bb = m->B + h * N, *cv = m->c + h * N, *s = a->states + o * N;
                 const float *prev = reset ? NULL : t > 0 ? s - C * N : a->h0 ? a->h0->data + (b * C + c) * N : NULL;
-                float dy = y->grad ? y->grad[o] : 0.0f, xv = x->data[o], dx = m->D[h] * dy;
+                float *l = lam + c * N, dy = y->grad ? y->grad[o] : 0.0f, xv = x->data[o], dx = m->D[h] * dy;
                 for (i = 0; i < N; i++) {
-                    lam[i] += dy * cv[i];
+                    l[i] += dy * cv[i];
                     g.c[h * N + i] += (double)dy * s[i];
-                    g.B[h * N + i] += (double)lam[i] * xv;
-                    dx += Bb[i] * lam[i];
+                    g.B[h * N + i] += (double)l[i] * xv;
+                    dx += Bb[i] * l[i];
                 }
                 g.D[h] += (double)dy * xv;
                 if (gx) gx[o] += dx;
-                if (prev) seq__s4_outer(m, h, lam, prev, g.A);
-                if (reset) memset(lam, 0, (size_t)N * sizeof(float));
-                else seq__s4_apply_t(m, h, lam);
+                if (prev) seq__s4_outer(m, h, l, prev, g.A);
+                if (reset) memset(l, 0, (size_t)N * sizeof(float));
+                else seq__s4_apply_t(m, h, l);
             }
-            if (gh0)
-                for (i = 0; i < N; i++) gh0[(b * C + c) * N + i] += lam[i];
         }
+        if (gh0)
+            for (i = 0; i < C * N; i++) gh0[b * C * N + i] += lam[i];
+    }
     seq__s4_discretize_backward(ctx, &a->ssm, m, &g);
 }
 
@@ -10565,23 +10559,26 @@ static seq_tensor *seq__s4_scan(seq_ctx *ctx, const char *op, const seq__s4_ssm 
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], N = m->N, b, c, t;
     seq__s4_scan_aux *a = (seq__s4_scan_aux *)seq_ctx_alloc(ctx, sizeof(seq__s4_scan_aux));
     seq_tensor *y = seq__out(ctx, op, 3, x->shape, nin, ins);
-    float *states = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * C * N) * sizeof(float) + 1);
+    float *states = NULL; /* kept for the backward only */
     seq__node *nd;
-    if (!a || !y || !states) return NULL;
+    if (!a || !y) return NULL;
+    if (y->requires_grad) {
+        states = (float *)seq_ctx_alloc(ctx, (size_t)(B * T * C * N) * sizeof(float));
+        if (!states) return NULL;
+    }
     memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
-    for (b = 0; b < B; b++)
-        for (c = 0; c < C; c++) {
-            int64_t len = seq__row_len(lengths, b, T), h = c / m->G;
-            float *s = hn->data + (b * C + c) * N; /* the running state ends as hn */
-            if (h0) memcpy(s, h0->data + (b * C + c) * N, (size_t)N * sizeof(float));
-            else memset(s, 0, (size_t)N * sizeof(float));
-            for (t = 0; t < len; t++) {
-                int64_t o = (b * T + t) * C + c;
-                if (resets && resets[b * T + t]) memset(s, 0, (size_t)N * sizeof(float));
-                y->data[o] = seq__s4_step1(m, h, s, x->data[o]);
-                memcpy(states + o * N, s, (size_t)N * sizeof(float));
-            }
+    for (b = 0; b < B; b++) { /* time outside channels: x, y and the saves are contiguous */
+        int64_t len = seq__row_len(lengths, b, T);
+        float *s = hn->data + b * C * N; /* the row's running state (C,N) ends as its hn */
+        if (h0) memcpy(s, h0->data + b * C * N, (size_t)(C * N) * sizeof(float));
+        else memset(s, 0, (size_t)(C * N) * sizeof(float));
+        for (t = 0; t < len; t++) {
+            int64_t o = (b * T + t) * C;
+            if (resets && resets[b * T + t]) memset(s, 0, (size_t)(C * N) * sizeof(float));
+            for (c = 0; c < C; c++) y->data[o + c] = seq__s4_step1(m, c / m->G, s + c * N, x->data[o + c]);
+            if (states) memcpy(states + o * N, s, (size_t)(C * N) * sizeof(float));
         }
+    }
     a->ssm = *p;
     a->sys = *m;
     a->x = x;
@@ -10703,7 +10700,7 @@ static void seq__s4_conv_backward(seq_ctx *ctx, seq__node *n) {
             if (gx) {
                 seq__fft_mul(tmp, DY, a->KF + h * (nf + 2), nf, 1);
                 seq__fft_real_inverse(tmp, nf, a->w);
-                for (t = 0; t < len; t++) gx[o + t * C] += (float)tmp[t] + D->data[h] * y->grad[o + t * C];
+                for (t = 0; t < len; t++) gx[o + t * C] += (float)tmp[t] + (D ? D->data[h] : 0.0f) * y->grad[o + t * C];
             }
             if (dKF) {
                 double *acc = dKF + h * (nf + 2);
@@ -10724,8 +10721,10 @@ static void seq__s4_conv_backward(seq_ctx *ctx, seq__node *n) {
     }
 }
 
-/* x (B,T,C), K (H,T), D (H) -> y (B,T,C), y[b,t,c] = sum_{l<=t} K[h,l] x[b,t-l,c] + D[h] x[b,t,c]
- * with h = c / G, by FFT; 0 past each row's length (the inputs there are never read). */
+/* x (B,T,C), K (H,T), D (H) or NULL -> y (B,T,C),
+ *     y[b,t,c] = sum_{l<=t} K[h,l] x[b,t-l,c] + D[h] x[b,t,c],   h = c / G,
+ * by FFT; 0 past each row's length (the inputs there are never read). Any layer whose
+ * kernel is a tensor on the tape can use it. */
 static seq_tensor *seq__s4_conv(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *K, seq_tensor *D, int64_t G,
                                 const int32_t *lengths) {
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], H = K->shape[0], nf = seq__fft_size(T), b, c, t;
@@ -10754,7 +10753,7 @@ static seq_tensor *seq__s4_conv(seq_ctx *ctx, const char *op, seq_tensor *x, seq
             seq__fft_load(buf, x->data + o, C, len, nf, a->w);
             seq__fft_mul(buf, buf, a->KF + h * (nf + 2), nf, 0);
             seq__fft_real_inverse(buf, nf, a->w);
-            for (t = 0; t < len; t++) y->data[o + t * C] = (float)buf[t] + D->data[h] * x->data[o + t * C];
+            for (t = 0; t < len; t++) y->data[o + t * C] = (float)buf[t] + (D ? D->data[h] : 0.0f) * x->data[o + t * C];
         }
     nd = seq__record(ctx, op, y, seq__s4_conv_backward, 3, ins);
     if (nd) nd->aux = a;
@@ -10891,9 +10890,9 @@ static seq_status seq__s4_config_ok(const char *fn, const char *prefix, int64_t 
                                     float dt_max, seq_s4_mode mode) {
     if (H < 1 || N < 1 || (even && N % 2) || !(dt_min > 0.0f) || !(dt_max >= dt_min) || !isfinite(dt_max) ||
         (int)mode < 0 || mode >= SEQ_S4_MODE_COUNT)
-        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld%s, dt [%g, %g], mode %d)", fn,
-                        prefix, (long long)H, (long long)N, even ? " (even)" : "", (double)dt_min, (double)dt_max,
-                        (int)mode);
+        return seq__err(SEQ_ERR_INVALID, "%s: '%s': bad config (d_model %lld, d_state %lld%s, dt [%g, %g], mode %d)",
+                        fn, prefix, (long long)H, (long long)N, even ? " (even)" : "", (double)dt_min,
+                        (double)dt_max, (int)mode);
     return SEQ_OK;
 }
 
@@ -10913,8 +10912,9 @@ static seq_tensor *seq__s4_add(seq_params *P, const char *prefix, const char *na
     return t;
 }
 
-static void seq__s4d_ssm(const seq_s4d *l, int64_t G, seq__s4_ssm *p) {
-    p->dense = 0;
+/* The forward's view of layer l with each system driving G channels. */
+static void seq__s4_view(const seq_s4 *l, int64_t G, seq__s4_ssm *p) {
+    p->dense = l->cfg.kind == SEQ_S4_LSSL;
     p->H = l->cfg.d_model;
     p->N = l->cfg.d_state;
     p->G = G;
@@ -10923,34 +10923,6 @@ static void seq__s4d_ssm(const seq_s4d *l, int64_t G, seq__s4_ssm *p) {
     p->D = l->D;
     p->log_A_real = l->log_A_real;
     p->A_imag = l->A_imag;
-}
-
-static void seq__lssl_ssm(const seq_lssl *l, seq__s4_ssm *p) {
-    p->dense = 1;
-    p->H = l->cfg.d_model;
-    p->N = l->cfg.d_state;
-    p->G = 1;
-    p->log_dt = l->log_dt;
-    p->C = l->C;
-    p->D = l->D;
-    p->log_A_real = p->A_imag = NULL;
-}
-
-/* S4D's and LSSL's forward once the layer is known to be set up: io's one state. */
-static seq_tensor *seq__s4_forward(seq_ctx *ctx, const char *op, const seq__s4_ssm *p, seq_s4_mode mode, seq_tensor *x,
-                                   seq_rnn_io *io) {
-    seq_tensor *hn = NULL, *y;
-    if (io && io->c0) {
-        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "io->c0 must be NULL: the layer has one state, io->h0");
-        return NULL;
-    }
-    y = seq__s4_core(ctx, op, p, mode, x, io ? io->h0 : NULL, io ? io->lengths : NULL, io ? io->resets : NULL,
-                     io ? &hn : NULL);
-    if (y && io) {
-        io->hn = hn;
-        io->cn = NULL;
-    }
-    return y;
 }
 
 /* 1 when the layer's weights exist and are allocated; otherwise 0 with the ctx error set. */
@@ -10994,11 +10966,11 @@ static seq_status seq__s4_state_init(const char *fn, const seq__s4_ssm *p, void 
     return SEQ_OK;
 }
 
-static void seq__s4_state_reset(seq_s4_state *st) {
+SEQDEF void seq_s4_state_reset(seq_s4_state *st) {
     if (st && st->s) memset(st->s, 0, (size_t)(st->batch * st->channels * st->n) * sizeof(float));
 }
 
-static void seq__s4_state_free(seq_s4_state *st) {
+SEQDEF void seq_s4_state_free(seq_s4_state *st) {
     if (!st) return;
     SEQ_FREE(st->alloc_ud, st->s);
     memset(st, 0, sizeof *st);
@@ -11020,22 +10992,11 @@ static void seq__s4_state_advance(seq_s4_state *st, const float *x_t, float *y_t
     for (i = 0; i < st->batch * C; i++) y_t[i] = seq__s4_step1(&m, (i % C) / m.G, st->s + i * st->n, x_t[i]);
 }
 
-/* S4D's and LSSL's step: st must have been made for a layer of this shape. */
-static seq_status seq__s4_step(const char *fn, seq_s4_state *st, int dense, int64_t H, int64_t N, const float *x_t,
-                               float *y_t) {
-    seq_status s;
-    if (!st || !st->s || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
-    if (st->dense != dense || st->channels != H || st->kernels != H || st->n != N)
-        return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
-    s = seq__s4_finite_in(fn, x_t, st->batch * H);
-    if (s == SEQ_OK) seq__s4_state_advance(st, x_t, y_t);
-    return s;
-}
+/* --- S4D and LSSL ------------------------------------------------------------------------ */
 
-/* --- S4D -------------------------------------------------------------------------------- */
-
-SEQDEF seq_s4d_config seq_s4d_config_default(int64_t d_model, int64_t d_state) {
-    seq_s4d_config c;
+SEQDEF seq_s4_config seq_s4_config_default(seq_s4_kind kind, int64_t d_model, int64_t d_state) {
+    seq_s4_config c;
+    c.kind = kind;
     c.d_model = d_model;
     c.d_state = d_state;
     c.init = SEQ_S4D_LIN;
@@ -11044,33 +11005,44 @@ SEQDEF seq_s4d_config seq_s4d_config_default(int64_t d_model, int64_t d_state) {
     c.mode = SEQ_S4_MODE_CONV;
     return c;
 }
+SEQDEF seq_s4_config seq_s4d_config_default(int64_t h, int64_t n) { return seq_s4_config_default(SEQ_S4_S4D, h, n); }
+SEQDEF seq_s4_config seq_lssl_config_default(int64_t h, int64_t n) { return seq_s4_config_default(SEQ_S4_LSSL, h, n); }
 
-SEQDEF seq_status seq_s4d_init(seq_s4d *l, seq_params *P, const char *prefix, seq_s4d_config cfg) {
-    int64_t H = cfg.d_model, N2 = cfg.d_state / 2;
+SEQDEF seq_status seq_s4_init(seq_s4 *l, seq_params *P, const char *prefix, seq_s4_config cfg) {
+    int64_t H = cfg.d_model, N = cfg.d_state;
+    int s4d = cfg.kind == SEQ_S4_S4D;
+    seq_init dt = seq_init_uniform(logf(cfg.dt_min), logf(cfg.dt_max));
     seq_status s;
-    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_s4d_init: NULL argument");
-    s = seq__s4_config_ok("seq_s4d_init", prefix, H, cfg.d_state, 1, cfg.dt_min, cfg.dt_max, cfg.mode);
+    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_s4_init: NULL argument");
+    if ((int)cfg.kind < 0 || cfg.kind >= SEQ_S4_KIND_COUNT || (int)cfg.init < 0 || cfg.init >= SEQ_S4D_INIT_COUNT)
+        return seq__err(SEQ_ERR_INVALID, "seq_s4_init: '%s': unknown kind %d or init %d", prefix, (int)cfg.kind,
+                        (int)cfg.init);
+    s = seq__s4_config_ok("seq_s4_init", prefix, H, N, s4d, cfg.dt_min, cfg.dt_max, cfg.mode);
     if (s != SEQ_OK) return s;
-    if ((int)cfg.init < 0 || cfg.init >= SEQ_S4D_INIT_COUNT)
-        return seq__err(SEQ_ERR_INVALID, "seq_s4d_init: '%s': unknown init %d", prefix, (int)cfg.init);
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
     l->alloc_ud = P->alloc_ud;
-    /* as s4d.py: the SSM's own weights (dt, A) take no weight decay */
-    l->log_dt = seq__s4_add(P, prefix, "kernel.log_dt", 1, H, 0, 0, seq_init_uniform(logf(cfg.dt_min), logf(cfg.dt_max)), 0.0f);
-    l->C = seq__s4_add(P, prefix, "kernel.C", 3, H, N2, 2, seq_init_normal(0.0f, sqrtf(0.5f)), 1.0f);
-    l->log_A_real = seq__s4_add(P, prefix, "kernel.log_A_real", 2, H, N2, 0, seq_init_constant(logf(0.5f)), 0.0f);
-    l->A_imag = seq__s4_add(P, prefix, "kernel.A_imag", 2, H, N2, 0, seq_init_zeros(), 0.0f);
+    if (s4d) {
+        l->log_dt = seq__s4_add(P, prefix, "kernel.log_dt", 1, H, 0, 0, dt, 0.0f);
+        l->C = seq__s4_add(P, prefix, "kernel.C", 3, H, N / 2, 2, seq_init_normal(0.0f, sqrtf(0.5f)), 1.0f);
+        l->log_A_real =
+            seq__s4_add(P, prefix, "kernel.log_A_real", 2, H, N / 2, 0, seq_init_constant(logf(0.5f)), 0.0f);
+        l->A_imag = seq__s4_add(P, prefix, "kernel.A_imag", 2, H, N / 2, 0, seq_init_zeros(), 0.0f);
+        if (!l->log_A_real || !l->A_imag) return seq__errstatus;
+    } else {
+        l->log_dt = seq__s4_add(P, prefix, "log_dt", 1, H, 0, 0, dt, 0.0f);
+        l->C = seq__s4_add(P, prefix, "C", 2, H, N, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
+    }
     l->D = seq__s4_add(P, prefix, "D", 1, H, 0, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
-    if (!l->log_dt || !l->C || !l->log_A_real || !l->A_imag || !l->D) return seq__errstatus;
-    return SEQ_OK;
+    return l->log_dt && l->C && l->D ? SEQ_OK : seq__errstatus;
 }
 
-SEQDEF seq_status seq_s4d_init_A(const seq_s4d *l) {
+SEQDEF seq_status seq_s4_init_A(const seq_s4 *l) {
     double pi = acos(-1.0), N;
     int64_t h, n, N2;
-    if (!l || !l->A_imag) return seq__err(SEQ_ERR_INVALID, "seq_s4d_init_A: NULL or uninitialized layer");
-    if (!l->A_imag->data) return seq__err(SEQ_ERR_STATE, "seq_s4d_init_A: parameters not allocated (seq_params_alloc)");
+    if (!l || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_s4_init_A: NULL or uninitialized layer");
+    if (!l->log_dt->data) return seq__err(SEQ_ERR_STATE, "seq_s4_init_A: parameters not allocated (seq_params_alloc)");
+    if (l->cfg.kind != SEQ_S4_S4D) return SEQ_OK;
     N = (double)l->cfg.d_state;
     N2 = l->cfg.d_state / 2;
     for (h = 0; h < l->cfg.d_model; h++)
@@ -11080,76 +11052,43 @@ SEQDEF seq_status seq_s4d_init_A(const seq_s4d *l) {
     return SEQ_OK;
 }
 
-SEQDEF seq_tensor *seq_s4d_forward(seq_ctx *ctx, const seq_s4d *l, seq_tensor *x, seq_rnn_io *io) {
-    static const char op[] = "seq_s4d_forward";
+SEQDEF seq_tensor *seq_s4_forward(seq_ctx *ctx, const seq_s4 *l, seq_tensor *x, seq_rnn_io *io) {
+    static const char op[] = "seq_s4_forward";
+    seq_tensor *hn = NULL, *y;
     seq__s4_ssm p;
     if (!seq__ok(ctx, op, 1, &x) || !seq__s4_ready(ctx, op, l ? l->log_dt : NULL)) return NULL;
-    seq__s4d_ssm(l, 1, &p);
-    return seq__s4_forward(ctx, op, &p, l->cfg.mode, x, io);
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "io->c0 must be NULL: the layer has one state, io->h0");
+        return NULL;
+    }
+    seq__s4_view(l, 1, &p);
+    y = seq__s4_core(ctx, op, &p, l->cfg.mode, x, io ? io->h0 : NULL, io ? io->lengths : NULL, io ? io->resets : NULL,
+                     io ? &hn : NULL);
+    if (y && io) {
+        io->hn = hn;
+        io->cn = NULL;
+    }
+    return y;
 }
 
-SEQDEF seq_status seq_s4d_state_init(const seq_s4d *l, seq_s4d_state *st, int64_t batch) {
+SEQDEF seq_status seq_s4_state_init(const seq_s4 *l, seq_s4_state *st, int64_t batch) {
     seq__s4_ssm p;
-    if (!l || !st || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_s4d_state_init: NULL or uninitialized layer");
-    seq__s4d_ssm(l, 1, &p);
-    return seq__s4_state_init("seq_s4d_state_init", &p, l->alloc_ud, st, batch);
-}
-SEQDEF void seq_s4d_state_reset(seq_s4d_state *st) { seq__s4_state_reset(st); }
-SEQDEF void seq_s4d_state_free(seq_s4d_state *st) { seq__s4_state_free(st); }
-
-SEQDEF seq_status seq_s4d_step(const seq_s4d *l, seq_s4d_state *st, const float *x_t, float *y_t) {
-    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_s4d_step: NULL layer");
-    return seq__s4_step("seq_s4d_step", st, 0, l->cfg.d_model, l->cfg.d_state, x_t, y_t);
+    if (!l || !st || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_s4_state_init: NULL or uninitialized layer");
+    seq__s4_view(l, 1, &p);
+    return seq__s4_state_init("seq_s4_state_init", &p, l->alloc_ud, st, batch);
 }
 
-/* --- LSSL ------------------------------------------------------------------------------- */
-
-SEQDEF seq_lssl_config seq_lssl_config_default(int64_t d_model, int64_t d_state) {
-    seq_lssl_config c;
-    c.d_model = d_model;
-    c.d_state = d_state;
-    c.dt_min = 1e-3f;
-    c.dt_max = 1e-1f;
-    c.mode = SEQ_S4_MODE_CONV;
-    return c;
-}
-
-SEQDEF seq_status seq_lssl_init(seq_lssl *l, seq_params *P, const char *prefix, seq_lssl_config cfg) {
-    int64_t H = cfg.d_model, N = cfg.d_state;
+SEQDEF seq_status seq_s4_step(const seq_s4 *l, seq_s4_state *st, const float *x_t, float *y_t) {
+    static const char fn[] = "seq_s4_step";
+    int64_t H;
     seq_status s;
-    if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lssl_init: NULL argument");
-    s = seq__s4_config_ok("seq_lssl_init", prefix, H, N, 0, cfg.dt_min, cfg.dt_max, cfg.mode);
-    if (s != SEQ_OK) return s;
-    memset(l, 0, sizeof *l);
-    l->cfg = cfg;
-    l->alloc_ud = P->alloc_ud;
-    l->log_dt = seq__s4_add(P, prefix, "log_dt", 1, H, 0, 0, seq_init_uniform(logf(cfg.dt_min), logf(cfg.dt_max)), 0.0f);
-    l->C = seq__s4_add(P, prefix, "C", 2, H, N, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
-    l->D = seq__s4_add(P, prefix, "D", 1, H, 0, 0, seq_init_normal(0.0f, 1.0f), 1.0f);
-    if (!l->log_dt || !l->C || !l->D) return seq__errstatus;
-    return SEQ_OK;
-}
-
-SEQDEF seq_tensor *seq_lssl_forward(seq_ctx *ctx, const seq_lssl *l, seq_tensor *x, seq_rnn_io *io) {
-    static const char op[] = "seq_lssl_forward";
-    seq__s4_ssm p;
-    if (!seq__ok(ctx, op, 1, &x) || !seq__s4_ready(ctx, op, l ? l->log_dt : NULL)) return NULL;
-    seq__lssl_ssm(l, &p);
-    return seq__s4_forward(ctx, op, &p, l->cfg.mode, x, io);
-}
-
-SEQDEF seq_status seq_lssl_state_init(const seq_lssl *l, seq_lssl_state *st, int64_t batch) {
-    seq__s4_ssm p;
-    if (!l || !st || !l->log_dt) return seq__err(SEQ_ERR_INVALID, "seq_lssl_state_init: NULL or uninitialized layer");
-    seq__lssl_ssm(l, &p);
-    return seq__s4_state_init("seq_lssl_state_init", &p, l->alloc_ud, st, batch);
-}
-SEQDEF void seq_lssl_state_reset(seq_lssl_state *st) { seq__s4_state_reset(st); }
-SEQDEF void seq_lssl_state_free(seq_lssl_state *st) { seq__s4_state_free(st); }
-
-SEQDEF seq_status seq_lssl_step(const seq_lssl *l, seq_lssl_state *st, const float *x_t, float *y_t) {
-    if (!l) return seq__err(SEQ_ERR_INVALID, "seq_lssl_step: NULL layer");
-    return seq__s4_step("seq_lssl_step", st, 1, l->cfg.d_model, l->cfg.d_state, x_t, y_t);
+    if (!l || !st || !st->s || !x_t || !y_t) return seq__err(SEQ_ERR_INVALID, "%s: NULL argument or state", fn);
+    H = l->cfg.d_model;
+    if (st->dense != (l->cfg.kind == SEQ_S4_LSSL) || st->channels != H || st->kernels != H || st->n != l->cfg.d_state)
+        return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
+    s = seq__s4_finite_in(fn, x_t, st->batch * H);
+    if (s == SEQ_OK) seq__s4_state_advance(st, x_t, y_t);
+    return s;
 }
 
 /* --- H3 --------------------------------------------------------------------------------- */
@@ -11281,6 +11220,7 @@ static seq_tensor *seq__h3_outer(seq_ctx *ctx, seq_tensor *k, seq_tensor *v, int
  * '(d h)' layout. */
 static seq_tensor *seq__h3_gate(seq_ctx *ctx, seq_tensor *q, seq_tensor *s, int64_t d) {
     int64_t sq[3], ss[3], sh[4], sy[3], B, T, D;
+    seq_tensor *y;
     if (!q || !s) return NULL;
     if (d == 1) return seq_mul(ctx, q, s);
     B = q->shape[0];
@@ -11294,11 +11234,8 @@ static seq_tensor *seq__h3_gate(seq_ctx *ctx, seq_tensor *q, seq_tensor *s, int6
     sh[2] = D / d;
     sh[3] = d;
     sy[2] = D;
-    return seq_reshape(
-        ctx,
-        seq_transpose(ctx, seq_reshape(ctx, seq_matmul(ctx, seq_reshape(ctx, q, 3, sq), seq_reshape(ctx, s, 3, ss), 0, 0), 4, sh),
-                      2, 3),
-        3, sy);
+    y = seq_matmul(ctx, seq_reshape(ctx, q, 3, sq), seq_reshape(ctx, s, 3, ss), 0, 0); /* (B*T*H,1,d) */
+    return seq_reshape(ctx, seq_transpose(ctx, seq_reshape(ctx, y, 4, sh), 2, 3), 3, sy);
 }
 
 /* (B,T,D) ones before each row's length and zeros after: multiplies the output so the
@@ -11329,7 +11266,7 @@ SEQDEF seq_status seq_h3_init(seq_h3 *l, seq_params *P, const char *prefix, seq_
     int64_t D = cfg.d_model, N = cfg.d_state;
     float bound = 1.0f / sqrtf((float)(D > 0 ? D : 1)), sbound = 1.0f / sqrtf((float)(N > 0 ? N : 1));
     seq_tensor **w[4], **bias[4];
-    seq_s4d_config sc;
+    seq_s4_config sc;
     seq_status s;
     char name[64];
     int i;
@@ -11365,12 +11302,12 @@ SEQDEF seq_status seq_h3_init(seq_h3 *l, seq_params *P, const char *prefix, seq_
     sc.dt_min = cfg.dt_min;
     sc.dt_max = cfg.dt_max;
     sc.mode = cfg.mode;
-    return seq_s4d_init(&l->ssm, P, prefix, sc);
+    return seq_s4_init(&l->ssm, P, prefix, sc);
 }
 
 SEQDEF seq_status seq_h3_init_A(const seq_h3 *l) {
     if (!l) return seq__err(SEQ_ERR_INVALID, "seq_h3_init_A: NULL layer");
-    return seq_s4d_init_A(&l->ssm);
+    return seq_s4_init_A(&l->ssm);
 }
 
 SEQDEF seq_tensor *seq_h3_forward(seq_ctx *ctx, const seq_h3 *l, seq_tensor *u, seq_rnn_io *io) {
@@ -11402,7 +11339,7 @@ SEQDEF seq_tensor *seq_h3_forward(seq_ctx *ctx, const seq_h3 *l, seq_tensor *u, 
     v = seq_linear(ctx, u, l->v_w, l->v_b);
     kv = seq__h3_outer(ctx, seq__h3_shift(ctx, op, l, k, c0, lengths, resets, &cn), v, d);
     if (!q || !kv) return NULL;
-    seq__s4d_ssm(&l->ssm, d * d, &p);
+    seq__s4_view(&l->ssm, d * d, &p);
     s = seq__s4_core(ctx, op, &p, l->cfg.mode, kv, io ? io->h0 : NULL, lengths, resets, io ? &hn : NULL);
     y = seq_linear(ctx, seq__h3_gate(ctx, q, s, d), l->o_w, l->o_b);
     if (y && lengths) y = seq_mul(ctx, y, seq__h3_mask(ctx, u, lengths));
@@ -11422,14 +11359,14 @@ SEQDEF seq_status seq_h3_state_init(const seq_h3 *l, seq_h3_state *st, int64_t b
     memset(st, 0, sizeof *st);
     D = l->cfg.d_model;
     N = l->cfg.d_state;
-    seq__s4d_ssm(&l->ssm, l->cfg.head_dim * l->cfg.head_dim, &p);
+    seq__s4_view(&l->ssm, l->cfg.head_dim * l->cfg.head_dim, &p);
     s = seq__s4_state_init("seq_h3_state_init", &p, l->alloc_ud, &st->ssm, batch);
     if (s != SEQ_OK) return s;
     C = p.H * p.G;
     /* the register, then work: q, k, v (B,D) each, kv and s (B,C) each, y (B,D) */
     st->shift = (float *)SEQ_MALLOC(l->alloc_ud, (size_t)(batch * (D * N + 4 * D + 2 * C)) * sizeof(float));
     if (!st->shift) {
-        seq__s4_state_free(&st->ssm);
+        seq_s4_state_free(&st->ssm);
         return seq__err(SEQ_ERR_NOMEM, "seq_h3_state_init: out of memory");
     }
     st->work = st->shift + batch * D * N;
@@ -11442,13 +11379,13 @@ SEQDEF seq_status seq_h3_state_init(const seq_h3 *l, seq_h3_state *st, int64_t b
 SEQDEF void seq_h3_state_reset(seq_h3_state *st) {
     if (!st || !st->shift) return;
     memset(st->shift, 0, (size_t)(st->work - st->shift) * sizeof(float));
-    seq__s4_state_reset(&st->ssm);
+    seq_s4_state_reset(&st->ssm);
 }
 
 SEQDEF void seq_h3_state_free(seq_h3_state *st) {
     if (!st) return;
     SEQ_FREE(st->alloc_ud, st->shift);
-    seq__s4_state_free(&st->ssm);
+    seq_s4_state_free(&st->ssm);
     memset(st, 0, sizeof *st);
 }
 
@@ -11470,7 +11407,8 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
     d = l->cfg.head_dim;
     H = D / d;
     C = D * d;
-    if (st->ssm.channels != C || st->ssm.n != N) return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
+    if (st->ssm.channels != C || st->ssm.n != N)
+        return seq__err(SEQ_ERR_SHAPE, "%s: the state was made for another layer", fn);
     B = st->batch;
     status = seq__s4_finite_in(fn, u_t, B * D);
     if (status != SEQ_OK) return status;

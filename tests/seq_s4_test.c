@@ -69,63 +69,67 @@ static void test_fft_matches_dft(void) {
 
 typedef enum { L_S4D, L_LSSL, L_H3 } layer_kind;
 
+/* The layers every test runs, by index: S4D, LSSL, H3 with heads of 1, H3 with heads of 2. */
+enum { NLAYERS = 4 };
+static const layer_kind layer_kinds[NLAYERS] = {L_S4D, L_LSSL, L_H3, L_H3};
+
 typedef struct {
     layer_kind kind;
-    seq_s4d s4d;
-    seq_lssl lssl;
+    seq_s4 s4; /* S4D or LSSL */
     seq_h3 h3;
     int64_t B, T, C; /* input (B,T,C) */
 } layer;
 
 enum { MAXV = 4096 };
 
-/* A small layer of each kind, registered in P (not yet allocated). dt is drawn from
- * [0.05, 0.5] so the step size matters in a short sequence. */
-static void layer_setup(layer *l, seq_params *P, layer_kind kind, int64_t B, int64_t T, int64_t head_dim) {
+/* A small layer (index k of layer_kinds), registered in P, not yet allocated. dt is drawn
+ * from [0.05, 0.5] so the step size matters in a short sequence. */
+static void layer_setup(layer *l, seq_params *P, int k, int64_t B, int64_t T) {
     memset(l, 0, sizeof *l);
-    l->kind = kind;
+    l->kind = layer_kinds[k];
     l->B = B;
     l->T = T;
-    if (kind == L_S4D) {
-        seq_s4d_config c = seq_s4d_config_default(3, 4);
-        c.dt_min = 0.05f;
-        c.dt_max = 0.5f;
-        c.init = SEQ_S4D_INV;
-        CHECK(seq_s4d_init(&l->s4d, P, "s4d", c) == SEQ_OK);
-        l->C = 3;
-    } else if (kind == L_LSSL) {
-        seq_lssl_config c = seq_lssl_config_default(2, 4);
-        c.dt_min = 0.05f;
-        c.dt_max = 0.5f;
-        CHECK(seq_lssl_init(&l->lssl, P, "lssl", c) == SEQ_OK);
-        l->C = 2;
-    } else {
+    if (l->kind == L_H3) {
         seq_h3_config c = seq_h3_config_default(4, 4);
-        c.head_dim = head_dim;
+        c.head_dim = k == 3 ? 2 : 1;
         c.dt_min = 0.05f;
         c.dt_max = 0.5f;
         CHECK(seq_h3_init(&l->h3, P, "h3", c) == SEQ_OK);
         l->C = 4;
+    } else {
+        seq_s4_config c = l->kind == L_S4D ? seq_s4d_config_default(3, 4) : seq_lssl_config_default(2, 4);
+        c.dt_min = 0.05f;
+        c.dt_max = 0.5f;
+        c.init = SEQ_S4D_INV;
+        CHECK(seq_s4_init(&l->s4, P, l->kind == L_S4D ? "s4d" : "lssl", c) == SEQ_OK);
+        l->C = c.d_model;
     }
 }
 
 /* After seq_params_alloc: the structured A init (the harness wants nonzero A_imag). */
 static void layer_init_A(layer *l) {
-    if (l->kind == L_S4D) CHECK(seq_s4d_init_A(&l->s4d) == SEQ_OK);
-    if (l->kind == L_H3) CHECK(seq_h3_init_A(&l->h3) == SEQ_OK);
+    CHECK((l->kind == L_H3 ? seq_h3_init_A(&l->h3) : seq_s4_init_A(&l->s4)) == SEQ_OK);
+}
+
+/* layer_setup, seq_params_alloc, layer_init_A, and x (B,T,C) drawn from N(0,1). */
+static void layer_ready(layer *l, seq_params *P, int k, int64_t B, int64_t T, uint64_t seed, float *x) {
+    seq_rng r;
+    int64_t i;
+    seq_rng_seed(&r, seed);
+    layer_setup(l, P, k, B, T);
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    layer_init_A(l);
+    for (i = 0; i < B * T * l->C; i++) x[i] = (float)seq_rng_normal(&r, 0, 1);
 }
 
 static void layer_set_mode(layer *l, seq_s4_mode mode) {
-    l->s4d.cfg.mode = mode;
-    l->lssl.cfg.mode = mode;
+    l->s4.cfg.mode = mode;
     l->h3.cfg.mode = mode;
     l->h3.ssm.cfg.mode = mode;
 }
 
 static seq_tensor *layer_forward(seq_ctx *ctx, const layer *l, seq_tensor *x, seq_rnn_io *io) {
-    if (l->kind == L_S4D) return seq_s4d_forward(ctx, &l->s4d, x, io);
-    if (l->kind == L_LSSL) return seq_lssl_forward(ctx, &l->lssl, x, io);
-    return seq_h3_forward(ctx, &l->h3, x, io);
+    return l->kind == L_H3 ? seq_h3_forward(ctx, &l->h3, x, io) : seq_s4_forward(ctx, &l->s4, x, io);
 }
 
 /* Shapes of the states for B rows: h (and c for H3). */
@@ -173,12 +177,11 @@ static seq_tensor *case_loss(seq_ctx *ctx, void *ud) {
 }
 
 /* Registers the layer, x and (when with_state) the initial states as parameters. */
-static void case_setup(grad_case *c, seq_params *P, seq_rng *r, layer_kind kind, int64_t head_dim, int with_state,
-                       int64_t B, int64_t T) {
+static void case_setup(grad_case *c, seq_params *P, seq_rng *r, int k, int with_state, int64_t B, int64_t T) {
     int64_t sx[3], sh[4], sc[3];
     int nd, i;
     memset(c, 0, sizeof *c);
-    layer_setup(&c->l, P, kind, B, T, head_dim);
+    layer_setup(&c->l, P, k, B, T);
     sx[0] = c->l.B;
     sx[1] = c->l.T;
     sx[2] = c->l.C;
@@ -186,7 +189,7 @@ static void case_setup(grad_case *c, seq_params *P, seq_rng *r, layer_kind kind,
     nd = layer_state_shape(&c->l, c->l.B, sh, sc);
     if (with_state) {
         c->h0 = seq_params_add(P, "h0", nd, sh, seq_init_normal(0, 1));
-        if (kind == L_H3) c->c0 = seq_params_add(P, "c0", 3, sc, seq_init_normal(0, 1));
+        if (c->l.kind == L_H3) c->c0 = seq_params_add(P, "c0", 3, sc, seq_init_normal(0, 1));
     }
     for (i = 0; i < MAXV; i++) {
         c->wy[i] = (float)seq_rng_normal(r, 0, 1);
@@ -200,9 +203,8 @@ static void case_setup(grad_case *c, seq_params *P, seq_rng *r, layer_kind kind,
 static void test_s4_gradcheck(void) {
     static const int32_t lengths[2] = {5, 3};
     static const uint8_t resets[10] = {0, 0, 1, 0, 0, /* */ 0, 1, 0, 0, 0};
-    static const layer_kind kinds[4] = {L_S4D, L_LSSL, L_H3, L_H3};
     int k, variant;
-    for (k = 0; k < 4; k++)
+    for (k = 0; k < NLAYERS; k++)
         for (variant = 0; variant < 5; variant++) {
             seq_params *P = seq_params_init(NULL);
             seq_ctx *ctx = seq_ctx_init(NULL);
@@ -210,7 +212,7 @@ static void test_s4_gradcheck(void) {
             grad_case *c = (grad_case *)malloc(sizeof(grad_case));
             seq_rng r;
             seq_rng_seed(&r, 100 + 10 * k + variant);
-            case_setup(c, P, &r, kinds[k], k == 3 ? 2 : 1, variant == 4, 2, 5);
+            case_setup(c, P, &r, k, variant == 4, 2, 5);
             layer_set_mode(&c->l, variant % 2 ? SEQ_S4_MODE_RECURRENT : SEQ_S4_MODE_CONV);
             c->lengths = variant >= 2 ? lengths : NULL;
             c->resets = variant == 4 ? resets : NULL;
@@ -266,16 +268,15 @@ static double rel_diff(const float *a, const float *b, int64_t n) {
  * gradients, over a sequence that is not a power of two, with a padded and an empty row. */
 static void test_s4_forms_agree(void) {
     static const int32_t lengths[3] = {37, 20, 0};
-    static const layer_kind kinds[4] = {L_S4D, L_LSSL, L_H3, L_H3};
     int k;
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < NLAYERS; k++) {
         seq_params *P = seq_params_init(NULL);
         grad_case *c = (grad_case *)malloc(sizeof(grad_case));
         form_out *conv = (form_out *)malloc(sizeof(form_out)), *rec = (form_out *)malloc(sizeof(form_out));
         seq_rng r;
         double dy, dh, dc, dg;
         seq_rng_seed(&r, 7 + k);
-        case_setup(c, P, &r, kinds[k], k == 3 ? 2 : 1, 0, 3, 37);
+        case_setup(c, P, &r, k, 0, 3, 37);
         c->lengths = lengths;
         CHECK(seq_params_alloc(P, &r) == SEQ_OK);
         layer_init_A(&c->l);
@@ -295,12 +296,20 @@ static void test_s4_forms_agree(void) {
     }
 }
 
+/* x (B,T,C) as a tensor on ctx. */
+static seq_tensor *layer_input(seq_ctx *ctx, const layer *l, float *x) {
+    int64_t s[3];
+    s[0] = l->B;
+    s[1] = l->T;
+    s[2] = l->C;
+    return seq_tensor_wrap(ctx, x, 3, s);
+}
+
 /* The step API reproduces the full-sequence output and ends in its final state. */
 static void test_s4_step_matches_forward(void) {
     enum { B = 2, T = 9 };
-    static const layer_kind kinds[4] = {L_S4D, L_LSSL, L_H3, L_H3};
     int k;
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < NLAYERS; k++) {
         seq_params *P = seq_params_init(NULL);
         seq_ctx *ctx = seq_ctx_init(NULL);
         layer l;
@@ -308,35 +317,24 @@ static void test_s4_step_matches_forward(void) {
         seq_h3_state h3st;
         seq_rnn_io io;
         float x[B * T * 4], xt[B * 4], yt[B * 4];
-        int64_t sx[3], i, t, b, C;
+        int64_t i, t, b, C;
+        int h3 = layer_kinds[k] == L_H3;
         seq_tensor *y;
-        seq_rng r;
         double worst = 0.0;
-        seq_rng_seed(&r, 50 + k);
-        layer_setup(&l, P, kinds[k], B, T, k == 3 ? 2 : 1);
+        layer_ready(&l, P, k, B, T, 50 + k, x);
         C = l.C;
-        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-        layer_init_A(&l);
-        for (i = 0; i < B * T * C; i++) x[i] = (float)seq_rng_normal(&r, 0, 1);
-        sx[0] = B;
-        sx[1] = T;
-        sx[2] = C;
         memset(&io, 0, sizeof io);
         seq_ctx_set_grad(ctx, 0);
-        y = layer_forward(ctx, &l, seq_tensor_wrap(ctx, x, 3, sx), &io);
+        y = layer_forward(ctx, &l, layer_input(ctx, &l, x), &io);
         CHECK(y != NULL);
-        if (kinds[k] == L_S4D) CHECK(seq_s4d_state_init(&l.s4d, &st, B) == SEQ_OK);
-        if (kinds[k] == L_LSSL) CHECK(seq_lssl_state_init(&l.lssl, &st, B) == SEQ_OK);
-        if (kinds[k] == L_H3) CHECK(seq_h3_state_init(&l.h3, &h3st, B) == SEQ_OK);
+        CHECK((h3 ? seq_h3_state_init(&l.h3, &h3st, B) : seq_s4_state_init(&l.s4, &st, B)) == SEQ_OK);
         for (t = 0; t < T && y; t++) {
             for (b = 0; b < B; b++) memcpy(xt + b * C, x + (b * T + t) * C, (size_t)C * sizeof(float));
-            if (kinds[k] == L_S4D) CHECK(seq_s4d_step(&l.s4d, &st, xt, yt) == SEQ_OK);
-            if (kinds[k] == L_LSSL) CHECK(seq_lssl_step(&l.lssl, &st, xt, yt) == SEQ_OK);
-            if (kinds[k] == L_H3) CHECK(seq_h3_step(&l.h3, &h3st, xt, yt) == SEQ_OK);
+            CHECK((h3 ? seq_h3_step(&l.h3, &h3st, xt, yt) : seq_s4_step(&l.s4, &st, xt, yt)) == SEQ_OK);
             for (b = 0; b < B; b++)
                 for (i = 0; i < C; i++) worst = fmax(worst, fabs(yt[b * C + i] - y->data[(b * T + t) * C + i]));
         }
-        if (y && kinds[k] == L_H3) {
+        if (y && h3) {
             worst = fmax(worst, rel_diff(h3st.ssm.s, io.hn->data, io.hn->numel));
             worst = fmax(worst, rel_diff(h3st.shift, io.cn->data, io.cn->numel));
             seq_h3_state_reset(&h3st);
@@ -344,11 +342,11 @@ static void test_s4_step_matches_forward(void) {
             seq_h3_state_free(&h3st);
         } else if (y) {
             worst = fmax(worst, rel_diff(st.s, io.hn->data, io.hn->numel));
-            seq_s4d_state_reset(&st);
+            seq_s4_state_reset(&st);
             CHECK(st.s[0] == 0.0f);
-            seq_s4d_state_free(&st);
+            seq_s4_state_free(&st);
         }
-        CHECK_MSG(worst < 1e-5, "kind %d: step vs sequence %g", k, worst);
+        CHECK_MSG(worst < 1e-5, "layer %d: step vs sequence %g", k, worst);
         seq_ctx_free(ctx);
         seq_params_free(P);
     }
@@ -369,35 +367,26 @@ static seq_tensor *run_piece(seq_ctx *ctx, const layer *l, float *x, int64_t T, 
  * segment alone gives: outputs, zero padding and final states. */
 static void test_s4_rows_and_segments(void) {
     enum { B = 2, T = 8 };
-    static const layer_kind kinds[4] = {L_S4D, L_LSSL, L_H3, L_H3};
     int32_t lengths[B] = {T, 5};
     uint8_t resets[B * T] = {0};
     int k, with_resets;
     resets[3] = 1; /* row 0: segments [0,3) and [3,8) */
-    for (k = 0; k < 4; k++)
+    for (k = 0; k < NLAYERS; k++)
         for (with_resets = 0; with_resets < 2; with_resets++) {
             seq_params *P = seq_params_init(NULL);
             seq_ctx *ctx = seq_ctx_init(NULL);
             layer l;
             seq_rnn_io io, io_seg, io_head, io_row;
             float x[B * T * 4];
-            int64_t sx[3], i, C, ns, nc;
+            int64_t i, C, ns, nc;
             seq_tensor *y, *seg, *head, *row;
-            seq_rng r;
             double worst = 0.0;
-            seq_rng_seed(&r, 60 + k);
-            layer_setup(&l, P, kinds[k], B, T, k == 3 ? 2 : 1);
+            layer_ready(&l, P, k, B, T, 60 + k, x);
             C = l.C;
-            CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-            layer_init_A(&l);
-            for (i = 0; i < B * T * C; i++) x[i] = (float)seq_rng_normal(&r, 0, 1);
-            sx[0] = B;
-            sx[1] = T;
-            sx[2] = C;
             memset(&io, 0, sizeof io);
             io.lengths = lengths;
             io.resets = with_resets ? resets : NULL;
-            y = layer_forward(ctx, &l, seq_tensor_wrap(ctx, x, 3, sx), &io);
+            y = layer_forward(ctx, &l, layer_input(ctx, &l, x), &io);
             seg = run_piece(ctx, &l, x, T, 0, 3, T, &io_seg);
             head = run_piece(ctx, &l, x, T, 0, 0, 3, &io_head);
             row = run_piece(ctx, &l, x, T, 1, 0, 5, &io_row);
@@ -419,7 +408,7 @@ static void test_s4_rows_and_segments(void) {
                 worst = fmax(worst, rel_diff(io.hn->data, io_seg.hn->data, ns));
                 if (nc) worst = fmax(worst, rel_diff(io.cn->data, io_seg.cn->data, nc));
             }
-            CHECK_MSG(worst < 1e-5, "kind %d resets %d: %g", k, with_resets, worst);
+            CHECK_MSG(worst < 1e-5, "layer %d resets %d: %g", k, with_resets, worst);
             seq_ctx_free(ctx);
             seq_params_free(P);
         }
@@ -427,8 +416,7 @@ static void test_s4_rows_and_segments(void) {
 
 /* One PyTorch fixture (tests/gen_s4_fixtures.py). */
 typedef struct {
-    layer_kind kind;
-    int64_t head_dim;
+    int layer; /* index into layer_kinds */
     const s4_fx_param *params;
     int64_t nparams;
     const float *x, *x_grad, *y, *hn, *cn, *wy, *wh, *wc;
@@ -452,7 +440,7 @@ static void check_parity(const s4_fixture *fx, seq_s4_mode mode) {
     int64_t sh[4], sc[3] = {0, 0, 0}, ny, nh, nc = 0, i, k;
     seq_rng r;
     seq_rng_seed(&r, 1);
-    case_setup(c, P, &r, fx->kind, fx->head_dim, 0, S4_FX_B, S4_FX_T);
+    case_setup(c, P, &r, fx->layer, 0, S4_FX_B, S4_FX_T);
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
     CHECK(P->count == fx->nparams + 1); /* the same weights as the reference, and x */
     for (k = 0; k < fx->nparams; k++) {
@@ -464,7 +452,7 @@ static void check_parity(const s4_fixture *fx, seq_s4_mode mode) {
     /* the reference's loss is sum(y*wy) + ...: mean(y * wy * numel) is the same function */
     ny = c->x->numel; /* every layer maps C channels to C */
     nh = seq__numel(layer_state_shape(&c->l, S4_FX_B, sh, sc), sh);
-    if (fx->kind == L_H3) nc = seq__numel(3, sc);
+    if (c->l.kind == L_H3) nc = seq__numel(3, sc);
     for (i = 0; i < ny; i++) c->wy[i] = fx->wy[i] * (float)ny;
     for (i = 0; i < nh; i++) c->wh[i] = fx->wh[i] * (float)nh;
     for (i = 0; i < nc; i++) c->wc[i] = fx->wc[i] * (float)nc;
@@ -482,17 +470,17 @@ static void check_parity(const s4_fixture *fx, seq_s4_mode mode) {
     seq_params_free(P);
 }
 
-#define S4_FIXTURE(kind, head, tag)                                                                         \
-    {kind, head, tag##_fx_params, (int64_t)(sizeof tag##_fx_params / sizeof tag##_fx_params[0]), tag##_fx_x, \
+#define S4_FIXTURE(layer, tag)                                                                              \
+    {layer, tag##_fx_params, (int64_t)(sizeof tag##_fx_params / sizeof tag##_fx_params[0]), tag##_fx_x, \
      tag##_fx_x_grad, tag##_fx_y, tag##_fx_hn, tag##_fx_cn, tag##_fx_wy, tag##_fx_wh, tag##_fx_wc}
 
 /* S4D as s4d.py, LSSL with torch.linalg.solve, H3 as h3.py (two heads): outputs, final
  * states and every gradient equal PyTorch's, in both forms. */
 static void test_s4_pytorch_parity(void) {
-    static const s4_fixture fx[3] = {S4_FIXTURE(L_S4D, 1, s4d), S4_FIXTURE(L_LSSL, 1, lssl),
-                                     S4_FIXTURE(L_H3, H3_FX_HEAD, h3)};
+    static const s4_fixture fx[3] = {S4_FIXTURE(0, s4d), S4_FIXTURE(1, lssl), S4_FIXTURE(3, h3)};
     int k;
-    CHECK(S4D_FX_H == 3 && S4D_FX_N == 4 && LSSL_FX_H == 2 && LSSL_FX_N == 4 && H3_FX_D == 4 && H3_FX_N == 4);
+    CHECK(S4D_FX_H == 3 && S4D_FX_N == 4 && LSSL_FX_H == 2 && LSSL_FX_N == 4 && H3_FX_D == 4 && H3_FX_N == 4 &&
+          H3_FX_HEAD == 2); /* the harness's layers 0, 1 and 3 */
     for (k = 0; k < 3; k++) {
         check_parity(&fx[k], SEQ_S4_MODE_CONV);
         check_parity(&fx[k], SEQ_S4_MODE_RECURRENT);
@@ -505,27 +493,31 @@ static void test_s4_pytorch_parity(void) {
 static void test_s4_init_values(void) {
     enum { N = 6 };
     seq_params *P = seq_params_init(NULL);
-    seq_s4d lin, inv;
+    seq_s4 lin, inv, lssl;
     seq_rng r;
     float Abar[N * N], Bbar[N];
     double work[2 * N], dt = 0.3, worst = 0.0, pi = acos(-1.0);
     int64_t i, j, k;
-    seq_s4d_config c = seq_s4d_config_default(2, 2 * N);
+    seq_s4_config c = seq_s4d_config_default(2, 2 * N);
     seq_rng_seed(&r, 1);
-    CHECK(seq_s4d_init(&lin, P, "lin", c) == SEQ_OK);
+    CHECK(seq_s4_init(&lin, P, "lin", c) == SEQ_OK);
     c.init = SEQ_S4D_INV;
-    CHECK(seq_s4d_init(&inv, P, "inv", c) == SEQ_OK);
-    CHECK(seq_s4d_init_A(&lin) == SEQ_ERR_STATE); /* not allocated yet */
+    CHECK(seq_s4_init(&inv, P, "inv", c) == SEQ_OK);
+    CHECK(seq_s4_init(&lssl, P, "lssl", seq_lssl_config_default(2, N)) == SEQ_OK);
+    CHECK(lssl.log_A_real == NULL && lssl.A_imag == NULL && seq_params_find(P, "lssl.C")->shape[1] == N);
+    CHECK(seq_s4_init_A(&lin) == SEQ_ERR_STATE); /* not allocated yet */
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-    CHECK(seq_s4d_init_A(&lin) == SEQ_OK && seq_s4d_init_A(&inv) == SEQ_OK);
+    CHECK(seq_s4_init_A(&lin) == SEQ_OK && seq_s4_init_A(&inv) == SEQ_OK && seq_s4_init_A(&lssl) == SEQ_OK);
     for (i = 0; i < N; i++) {
         CHECK_NEAR(lin.A_imag->data[N + i], pi * (double)i, 1e-6);
         CHECK_NEAR(inv.A_imag->data[i], 2.0 * N / pi * (2.0 * N / (2.0 * (double)i + 1.0) - 1.0), 1e-6);
         CHECK_NEAR(lin.log_A_real->data[i], log(0.5), 1e-7);
     }
     for (i = 0; i < 2; i++) CHECK(lin.log_dt->data[i] >= logf(1e-3f) && lin.log_dt->data[i] <= logf(1e-1f));
-    CHECK(seq_params_entry(P, "lin.kernel.log_dt")->decay == 0.0f && seq_params_entry(P, "lin.kernel.A_imag")->decay == 0.0f);
+    CHECK(seq_params_entry(P, "lin.kernel.log_dt")->decay == 0.0f);
+    CHECK(seq_params_entry(P, "lin.kernel.A_imag")->decay == 0.0f);
     CHECK(seq_params_entry(P, "lin.kernel.C")->decay == 1.0f && seq_params_find(P, "lin.D") != NULL);
+    CHECK(seq_params_entry(P, "lssl.log_dt")->decay == 0.0f);
     seq_params_free(P);
     seq__s4_lssl_disc(dt, N, Abar, Bbar, work);
     for (i = 0; i < N; i++) {
@@ -546,109 +538,106 @@ static void test_s4_init_values(void) {
 }
 
 /* Bad configs, shapes, lengths and values are errors with a status, never a crash. */
+/* A forward that must be refused: layer index (0 S4D, 1 LSSL, 3 H3), x's shape, a value
+ * planted at x[bad_at] (bad_at >= 0), states and lengths in io, the form; the status and
+ * a word of the message. */
+typedef struct {
+    int layer;
+    int64_t x[3];
+    int bad_at;
+    float bad;
+    int h0_ndim;
+    const int64_t *h0, *c0;
+    const int32_t *lengths;
+    seq_s4_mode mode;
+    seq_status want;
+    const char *what;
+} bad_case;
+
 static void test_s4_bad_input(void) {
+    static const int64_t h0_s4d[4] = {2, 3, 2, 1}, h0_lssl[3] = {2, 2, 3}, c0_h3[3] = {2, 4, 3};
+    static const int32_t too_long[2] = {3, 4};
+    static const bad_case cases[] = {
+        {0, {2, 0, 3}, -1, 0.0f, 0, NULL, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_SHAPE, "T>=1"},
+        {1, {2, 3, 5}, -1, 0.0f, 0, NULL, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_SHAPE, "x must be"},
+        {3, {2, 0, 4}, -1, 0.0f, 0, NULL, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_SHAPE, "u must be"},
+        {0, {2, 3, 3}, -1, 0.0f, 4, h0_s4d, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_SHAPE, "h0"},
+        {1, {2, 3, 2}, -1, 0.0f, 3, h0_lssl, NULL, NULL, SEQ_S4_MODE_RECURRENT, SEQ_ERR_SHAPE, "h0"},
+        {1, {2, 3, 2}, -1, 0.0f, 0, NULL, h0_lssl, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_INVALID, "c0"},
+        {3, {2, 3, 4}, -1, 0.0f, 0, NULL, c0_h3, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_SHAPE, "c0"},
+        {3, {2, 3, 4}, -1, 0.0f, 0, NULL, NULL, too_long, SEQ_S4_MODE_CONV, SEQ_ERR_RANGE, "lengths[1]"},
+        {0, {2, 3, 3}, -1, 0.0f, 0, NULL, NULL, too_long, SEQ_S4_MODE_RECURRENT, SEQ_ERR_RANGE, "lengths[1]"},
+        {0, {2, 3, 3}, 4, NAN, 0, NULL, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_NUMERIC, "x[4]"},
+        {1, {2, 3, 2}, 0, INFINITY, 0, NULL, NULL, NULL, SEQ_S4_MODE_RECURRENT, SEQ_ERR_NUMERIC, "x[0]"},
+        {3, {2, 3, 4}, 7, NAN, 0, NULL, NULL, NULL, SEQ_S4_MODE_CONV, SEQ_ERR_NUMERIC, "u[7]"},
+    };
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
     layer s4d, lssl, h3;
-    seq_s4d bad;
-    seq_lssl badl;
+    seq_s4 bad;
     seq_h3 badh;
     seq_s4_state st;
     seq_h3_state hst;
     seq_rnn_io io;
     seq_rng r;
-    int64_t sx[3] = {2, 3, 3}, s0[3] = {2, 0, 3}, sw[3] = {2, 3, 5}, sh[4] = {2, 3, 2, 1}, sl[3] = {2, 2, 3};
-    int64_t su[3] = {2, 3, 4}, sc[3] = {2, 4, 3};
-    int32_t too_long[2] = {3, 4};
+    int64_t sx[3] = {2, 3, 3};
     float xt[4] = {0, 0, 0, 0}, yt[4];
-    seq_s4d_config c = seq_s4d_config_default(3, 5); /* odd state size */
+    int i;
+    seq_s4_config c = seq_s4d_config_default(3, 5); /* odd state size */
     seq_h3_config hc = seq_h3_config_default(4, 4);
     seq_tensor *x;
     seq_rng_seed(&r, 2);
-    CHECK(seq_s4d_init(&bad, P, "bad", c) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_init(&bad, P, "bad", c) == SEQ_ERR_INVALID);
     c.d_state = 4;
     c.dt_min = 0.0f;
-    CHECK(seq_s4d_init(&bad, P, "bad", c) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_init(&bad, P, "bad", c) == SEQ_ERR_INVALID);
     c.dt_min = 1e-3f;
     c.mode = SEQ_S4_MODE_COUNT;
-    CHECK(seq_s4d_init(&bad, P, "bad", c) == SEQ_ERR_INVALID && strstr(seq_last_error(), "'bad'") != NULL);
-    CHECK(seq_lssl_init(&badl, P, "badl", seq_lssl_config_default(0, 4)) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_init(&bad, P, "bad", c) == SEQ_ERR_INVALID && strstr(seq_last_error(), "'bad'") != NULL);
+    c.mode = SEQ_S4_MODE_CONV;
+    c.kind = SEQ_S4_KIND_COUNT;
+    CHECK(seq_s4_init(&bad, P, "bad", c) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_init(&bad, P, "badl", seq_lssl_config_default(0, 4)) == SEQ_ERR_INVALID);
     hc.head_dim = 3;
     CHECK(seq_h3_init(&badh, P, "badh", hc) == SEQ_ERR_INVALID);
-    CHECK(seq_s4d_init(NULL, P, "x", seq_s4d_config_default(3, 4)) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_init(NULL, P, "x", seq_s4d_config_default(3, 4)) == SEQ_ERR_INVALID);
     CHECK(P->count == 0); /* nothing registered by a refused init */
-    layer_setup(&s4d, P, L_S4D, 2, 3, 1);
-    layer_setup(&lssl, P, L_LSSL, 2, 3, 1);
-    layer_setup(&h3, P, L_H3, 2, 3, 2);
+    memset(&hst, 0, sizeof hst);
+    layer_setup(&s4d, P, 0, 2, 3);
+    layer_setup(&lssl, P, 1, 2, 3);
+    layer_setup(&h3, P, 3, 2, 3);
     x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_STATE); /* no alloc */
+    CHECK(seq_s4_forward(ctx, &s4d.s4, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_STATE); /* no alloc */
     seq_ctx_reset(ctx);
-    CHECK(seq_s4d_state_init(&s4d.s4d, &st, 1) == SEQ_ERR_STATE);
+    CHECK(seq_s4_state_init(&s4d.s4, &st, 1) == SEQ_ERR_STATE);
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-    /* T = 0, wrong channel count */
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, seq_tensor_new(ctx, SEQ_F32, 3, s0), NULL) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
+    for (i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        const bad_case *bc = &cases[i];
+        layer *l = bc->layer == 0 ? &s4d : bc->layer == 1 ? &lssl : &h3;
+        seq_tensor *out;
+        seq_ctx_reset(ctx);
+        memset(&io, 0, sizeof io);
+        x = seq_tensor_new(ctx, SEQ_F32, 3, bc->x);
+        if (bc->bad_at >= 0) x->data[bc->bad_at] = bc->bad;
+        if (bc->h0) io.h0 = seq_tensor_new(ctx, SEQ_F32, bc->h0_ndim, bc->h0);
+        if (bc->c0) io.c0 = seq_tensor_new(ctx, SEQ_F32, 3, bc->c0);
+        io.lengths = bc->lengths;
+        layer_set_mode(l, bc->mode);
+        out = layer_forward(ctx, l, x, &io);
+        CHECK_MSG(out == NULL && seq_ctx_status(ctx) == bc->want && strstr(seq_ctx_error(ctx), bc->what) != NULL,
+                  "case %d: status %d, '%s'", i, (int)seq_ctx_status(ctx), seq_ctx_error(ctx));
+    }
     seq_ctx_reset(ctx);
-    CHECK(seq_lssl_forward(ctx, &lssl.lssl, seq_tensor_new(ctx, SEQ_F32, 3, sw), NULL) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
-    seq_ctx_reset(ctx);
-    CHECK(seq_h3_forward(ctx, &h3.h3, seq_tensor_new(ctx, SEQ_F32, 3, s0), NULL) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
-    seq_ctx_reset(ctx);
-    /* wrong state shapes, and a second state where the layer has one */
-    memset(&io, 0, sizeof io);
-    io.h0 = seq_tensor_new(ctx, SEQ_F32, 4, sh);
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE && strstr(seq_ctx_error(ctx), "h0") != NULL);
-    seq_ctx_reset(ctx);
-    memset(&io, 0, sizeof io);
-    io.h0 = seq_tensor_new(ctx, SEQ_F32, 3, sl);
-    CHECK(seq_lssl_forward(ctx, &lssl.lssl, seq_tensor_new(ctx, SEQ_F32, 3, sl), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE);
-    seq_ctx_reset(ctx);
-    memset(&io, 0, sizeof io);
-    io.c0 = seq_tensor_new(ctx, SEQ_F32, 3, sl);
-    CHECK(seq_lssl_forward(ctx, &lssl.lssl, seq_tensor_new(ctx, SEQ_F32, 3, sl), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_INVALID);
-    seq_ctx_reset(ctx);
-    memset(&io, 0, sizeof io);
-    io.c0 = seq_tensor_new(ctx, SEQ_F32, 3, sc);
-    CHECK(seq_h3_forward(ctx, &h3.h3, seq_tensor_new(ctx, SEQ_F32, 3, su), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE && strstr(seq_ctx_error(ctx), "c0") != NULL);
-    seq_ctx_reset(ctx);
-    /* lengths past T */
-    memset(&io, 0, sizeof io);
-    io.lengths = too_long;
-    CHECK(seq_h3_forward(ctx, &h3.h3, seq_tensor_new(ctx, SEQ_F32, 3, su), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE && strstr(seq_ctx_error(ctx), "lengths[1]") != NULL);
-    seq_ctx_reset(ctx);
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, seq_tensor_new(ctx, SEQ_F32, 3, sx), &io) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE);
-    seq_ctx_reset(ctx);
-    /* NaN input, in both forms */
-    x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
-    x->data[4] = NAN;
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
-    seq_ctx_reset(ctx);
-    s4d.s4d.cfg.mode = SEQ_S4_MODE_RECURRENT;
-    x = seq_tensor_new(ctx, SEQ_F32, 3, sx);
-    x->data[0] = INFINITY;
-    CHECK(seq_s4d_forward(ctx, &s4d.s4d, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
-    seq_ctx_reset(ctx);
-    x = seq_tensor_new(ctx, SEQ_F32, 3, su);
-    x->data[7] = NAN;
-    CHECK(seq_h3_forward(ctx, &h3.h3, x, NULL) == NULL && seq_ctx_status(ctx) == SEQ_ERR_NUMERIC);
-    seq_ctx_reset(ctx);
-    CHECK(seq_s4d_forward(ctx, NULL, seq_tensor_new(ctx, SEQ_F32, 3, sx), NULL) == NULL);
+    CHECK(seq_s4_forward(ctx, NULL, seq_tensor_new(ctx, SEQ_F32, 3, sx), NULL) == NULL);
     CHECK(seq_ctx_status(ctx) == SEQ_ERR_INVALID);
     /* steps: NaN, NULL, a state made for another layer, batch 0 */
-    CHECK(seq_s4d_state_init(&s4d.s4d, &st, 1) == SEQ_OK);
+    CHECK(seq_s4_state_init(&s4d.s4, &st, 1) == SEQ_OK);
     xt[1] = NAN;
-    CHECK(seq_s4d_step(&s4d.s4d, &st, xt, yt) == SEQ_ERR_NUMERIC);
-    CHECK(seq_s4d_step(&s4d.s4d, NULL, xt, yt) == SEQ_ERR_INVALID);
-    CHECK(seq_lssl_step(&lssl.lssl, &st, xt, yt) == SEQ_ERR_SHAPE);
-    seq_s4d_state_free(&st);
-    CHECK(seq_lssl_state_init(&lssl.lssl, &st, 0) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_step(&s4d.s4, &st, xt, yt) == SEQ_ERR_NUMERIC);
+    CHECK(seq_s4_step(&s4d.s4, NULL, xt, yt) == SEQ_ERR_INVALID);
+    CHECK(seq_s4_step(&lssl.s4, &st, xt, yt) == SEQ_ERR_SHAPE);
+    seq_s4_state_free(&st);
+    CHECK(seq_s4_state_init(&lssl.s4, &st, 0) == SEQ_ERR_INVALID);
     CHECK(seq_h3_state_init(&h3.h3, &hst, 1) == SEQ_OK);
     CHECK(seq_h3_step(&h3.h3, &hst, xt, yt) == SEQ_ERR_NUMERIC);
     h3.h3.cfg.head_dim = 1; /* now the state belongs to another layer shape */
@@ -669,7 +658,7 @@ static void test_s4_out_of_memory(void) {
     seq_rng r;
     int64_t s[3] = {2, 3, 4}, k;
     seq_rng_seed(&r, 3);
-    layer_setup(&l, P, L_H3, 2, 3, 2);
+    layer_setup(&l, P, 3, 2, 3);
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
     for (k = 0; k < 3; k++) {
         seq_test_fail_after(k);
