@@ -41,7 +41,8 @@ static void test_reparam_maps(void) {
             float w = seq_reparam_inverse((seq_reparam_kind)k, lams[i]);
             CHECK_NEAR(seq_reparam_value((seq_reparam_kind)k, w, NULL), lams[i], 1e-5);
         }
-        CHECK(isnan(seq_reparam_inverse((seq_reparam_kind)k, 1.0f)) && isnan(seq_reparam_inverse((seq_reparam_kind)k, 0.0f)));
+        CHECK(isnan(seq_reparam_inverse((seq_reparam_kind)k, 1.0f)));
+        CHECK(isnan(seq_reparam_inverse((seq_reparam_kind)k, 0.0f)));
     }
     CHECK(seq_reparam_value(SEQ_REPARAM_EXP, 0.0f, NULL) == expf(-1.0f));
     CHECK(seq_reparam_value(SEQ_REPARAM_BEST, 0.0f, NULL) == -1.0f); /* the map's edge: |lambda| <= 1 */
@@ -125,7 +126,8 @@ static seq_tensor *layer_loss(seq_ctx *ctx, void *ud) {
     if (!y) return NULL;
     l = seq_mean(ctx, seq_mul(ctx, y, seq_tensor_wrap(ctx, c->wy, y->ndim, y->shape)));
     if (!c->io.hn) return l;
-    return seq_add(ctx, l, seq_mean(ctx, seq_mul(ctx, c->io.hn, seq_tensor_wrap(ctx, c->wh, c->io.hn->ndim, c->io.hn->shape))));
+    return seq_add(ctx, l,
+                   seq_mean(ctx, seq_mul(ctx, c->io.hn, seq_tensor_wrap(ctx, c->wh, c->io.hn->ndim, c->io.hn->shape))));
 }
 
 static void layer_case_setup(layer_case *c, seq_rng *r) {
@@ -170,7 +172,8 @@ typedef union {
 typedef void (*layer_setup_fn)(seq_params *P, any_layer *L, layer_case *c, int variant);
 typedef seq_status (*layer_reset_fn)(any_layer *L, seq_rng *r);
 
-static void gradcheck_layer(const char *what, int nvariants, uint64_t seed, layer_setup_fn setup, layer_reset_fn reset) {
+static void gradcheck_layer(const char *what, int nvariants, uint64_t seed, layer_setup_fn setup,
+                            layer_reset_fn reset) {
     static const int32_t lengths[2] = {4, 3};
     static const uint8_t resets[8] = {0, 0, 1, 0, /* */ 0, 1, 0, 0};
     int variant;
@@ -193,9 +196,10 @@ static void gradcheck_layer(const char *what, int nvariants, uint64_t seed, laye
             c.io.resets = resets;
         }
         CHECK(seq_gradcheck(ctx, P, layer_loss, &c, 1e-3f, 1e-3f, 1e-2f, &res) == SEQ_OK);
-        CHECK_MSG(res.failed == 0 && res.checked == P->numel, "%s variant %d: %lld of %lld failed, worst %s[%lld] abs %g",
-                  what, variant, (long long)res.failed, (long long)res.checked, res.worst_param ? res.worst_param : "-",
-                  (long long)res.worst_index, res.max_abs_err);
+        CHECK_MSG(res.failed == 0 && res.checked == P->numel,
+                  "%s variant %d: %lld of %lld failed, worst %s[%lld] abs %g", what, variant, (long long)res.failed,
+                  (long long)res.checked, res.worst_param ? res.worst_param : "-", (long long)res.worst_index,
+                  res.max_abs_err);
         seq_ctx_free(ctx);
         seq_params_free(P);
     }
@@ -324,7 +328,8 @@ typedef struct {
 
 #define MEGA_EMA_OPS {seq_mega_ema_init_, seq_mega_ema_step_, seq_mega_ema_reset_, seq_mega_ema_release_, rnn_state_h}
 #define LRU_OPS {seq_lru_init_, seq_lru_step_, seq_lru_reset_, seq_lru_release_, rnn_state_h}
-#define LRU_BLOCK_OPS {seq_lru_block_init_, seq_lru_block_step_, seq_lru_block_reset_, seq_lru_block_release_, rnn_state_h}
+#define LRU_BLOCK_OPS                                                                                              \
+    {seq_lru_block_init_, seq_lru_block_step_, seq_lru_block_reset_, seq_lru_block_release_, rnn_state_h}
 #define MEGA_BLOCK_OPS                                                                                               \
     {seq_mega_block_init_, seq_mega_block_step_, seq_mega_block_reset_, seq_mega_block_release_, mega_block_state_h}
 static const layer_kind layer_kinds[] = {
@@ -625,12 +630,14 @@ static void check_mega_parity(int bidirectional, const float *const *prm, const 
         CHECK_MSG(rel_err(io.hn->data, hn_want, NS) < 1e-5, "hn differs by %g", rel_err(io.hn->data, hn_want, NS));
     }
     CHECK(seq_backward(ctx, loss) == SEQ_OK);
-    CHECK_MSG(rel_err(y->data, y_want, NY) < 1e-5, "bi %d: y differs by %g", bidirectional, rel_err(y->data, y_want, NY));
+    CHECK_MSG(rel_err(y->data, y_want, NY) < 1e-5, "bi %d: y differs by %g", bidirectional,
+              rel_err(y->data, y_want, NY));
     for (k = 0; k < 5; k++)
         CHECK_MSG(rel_err(ps[k]->grad, grads[k], ps[k]->numel) < 1e-5, "bi %d: %s grad differs by %g", bidirectional,
                   ps[k]->name, rel_err(ps[k]->grad, grads[k], ps[k]->numel));
     CHECK_MSG(rel_err(tx->grad, x_grad, NY) < 1e-5, "x grad differs by %g", rel_err(tx->grad, x_grad, NY));
-    if (th0) CHECK_MSG(rel_err(th0->grad, h0_grad, NS) < 1e-5, "h0 grad differs by %g", rel_err(th0->grad, h0_grad, NS));
+    if (th0)
+        CHECK_MSG(rel_err(th0->grad, h0_grad, NS) < 1e-5, "h0 grad differs by %g", rel_err(th0->grad, h0_grad, NS));
 done:
     seq_ctx_free(ctx);
     seq_params_free(P);
@@ -697,8 +704,8 @@ static void test_mega_ema_convolution_form(void) {
 
 /* Outputs, final state and every gradient equal the paper's LRU written in PyTorch with
  * complex tensors, for the exp magnitude and for StableSSM's "best" one. */
-static void check_lru_parity(seq_reparam_kind kind, const float *const *prm, const float *const *grads, const float *y_want,
-                             const float *hn_want, const float *wy, const float *wh) {
+static void check_lru_parity(seq_reparam_kind kind, const float *const *prm, const float *const *grads,
+                             const float *y_want, const float *hn_want, const float *wy, const float *wh) {
     enum { NY = LRU_FX_B * LRU_FX_T * LRU_FX_H, NS = LRU_FX_B * 2 * LRU_FX_N };
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
@@ -780,7 +787,8 @@ static void test_lru_convolution_form(void) {
                 for (i = 0; i < H; i++) {
                     double acc = (double)l.D->data[i] * u[(b * T + t) * H + i];
                     for (n = 0; n < N; n++) {
-                        double m = seq_reparam_value(cfg.reparam, l.nu_log->data[n], NULL), ph = exp(l.theta_log->data[n]);
+                        double m = seq_reparam_value(cfg.reparam, l.nu_log->data[n], NULL);
+                        double ph = exp(l.theta_log->data[n]);
                         double lr = m * cos(ph), li = m * sin(ph), pr = 1.0, pi = 0.0, g = exp(l.gamma_log->data[n]);
                         for (s = t; s >= 0; s--) { /* (pr, pi) = lambda^(t-s) */
                             double br = 0.0, bi = 0.0, xr, xi, tmp;
@@ -873,7 +881,8 @@ static void check_block_parity(const char *what, seq_params *P, const void *laye
                 CHECK_MSG(rel_err(w->grad, fx[k].grad, w->numel) < 1e-5, "%s: %s grad differs by %g", what, w->name,
                           rel_err(w->grad, fx[k].grad, w->numel));
         }
-        CHECK_MSG(rel_err(tx->grad, x_grad, NY) < 1e-5, "%s: x grad differs by %g", what, rel_err(tx->grad, x_grad, NY));
+        CHECK_MSG(rel_err(tx->grad, x_grad, NY) < 1e-5, "%s: x grad differs by %g", what,
+                  rel_err(tx->grad, x_grad, NY));
     }
     seq_ctx_free(ctx);
 }
