@@ -949,7 +949,7 @@ SEQDEF seq_tensor *seq_reparam(seq_ctx *ctx, seq_tensor *w, seq_reparam_kind kin
  * parameters follow the reference implementations' names; each reference initializes a
  * few of them in ways seq_params' initializers cannot express (Mega's alternating beta,
  * LRU's ring), so *_init registers close stand-ins and *_reset_parameters, called after
- * seq_params_alloc, draws the reference initialization. */
+ * seq_params_alloc, draws the reference initialization. Derivations: docs/lru.md. */
 
 /* Mega's multi-dimensional damped EMA (Ma et al., "Mega: Moving Average Equipped Gated
  * Attention", ICLR 2023), as fairseq's MultiHeadEMA so its state_dict loads: x (B,T,D) ->
