@@ -1569,7 +1569,7 @@ SEQDEF seq_tensor *seq_reparam(seq_ctx *ctx, seq_tensor *w, seq_reparam_kind kin
  * parameters follow the reference implementations' names; each reference initializes a
  * few of them in ways seq_params' initializers cannot express (Mega's alternating beta,
  * LRU's ring), so *_init registers close stand-ins and *_reset_parameters, called after
- * seq_params_alloc, draws the reference initialization. */
+ * seq_params_alloc, draws the reference initialization. Derivations: docs/lru.md. */
 
 /* Mega's multi-dimensional damped EMA (Ma et al., "Mega: Moving Average Equipped Gated
  * Attention", ICLR 2023), as fairseq's MultiHeadEMA so its state_dict loads: x (B,T,D) ->
@@ -12622,7 +12622,7 @@ SEQDEF seq_tensor *seq_reparam(seq_ctx *ctx, seq_tensor *w, seq_reparam_kind kin
 
 /* "<prefix>.<name>" registered in P; NULL (seq_last_error says why) on failure. */
 static seq_tensor *seq__layer_param(seq_params *P, const char *prefix, const char *name, int ndim,
-                                  const int64_t *shape, seq_init init) {
+                                    const int64_t *shape, seq_init init) {
     char full[256];
     int len = snprintf(full, sizeof full, "%s.%s", prefix, name);
     if (len < 0 || (size_t)len >= sizeof full) {
@@ -12641,7 +12641,7 @@ static int seq__layer_input_ok(seq_ctx *ctx, const char *op, const seq_tensor *x
 
 /* A streaming state: nh floats of state (zeroed), then nwork of scratch, one allocation. */
 static seq_status seq__stream_alloc(seq_rnn_state *st, void *alloc_ud, int64_t batch, int64_t nh, int64_t nwork,
-                                   const char *op) {
+                                    const char *op) {
     memset(st, 0, sizeof *st);
     if (batch < 1) return seq__err(SEQ_ERR_INVALID, "%s: batch %lld < 1", op, (long long)batch);
     st->alloc_ud = alloc_ud;
@@ -12792,7 +12792,8 @@ SEQDEF seq_status seq_mega_ema_reset_parameters(const seq_mega_ema *l, seq_rng *
     normal[1] = l->alpha;
     normal[2] = l->gamma;
     normal[3] = l->omega;
-    for (k = 0; k < 4; k++) seq_init_fill(normal[k]->data, normal[k]->ndim, normal[k]->shape, seq_init_normal(0.0f, std[k]), rng);
+    for (k = 0; k < 4; k++)
+        seq_init_fill(normal[k]->data, normal[k]->ndim, normal[k]->shape, seq_init_normal(0.0f, std[k]), rng);
     /* beta ~ [1, -1, 1, -1, ...] over n plus N(0, 0.02^2): Mega found the alternation more stable */
     for (i = 0; i < l->beta->numel; i++)
         l->beta->data[i] = (float)seq_rng_normal(rng, (i % l->cfg.ndim) % 2 ? -1.0 : 1.0, 0.02);
@@ -12950,13 +12951,14 @@ SEQDEF seq_tensor *seq_mega_ema_forward(seq_ctx *ctx, const seq_mega_ema *l, seq
 /* work: the coefficients (SEQ__MEGA_NCOEF x (D,N)), the input weights (B,D,N), e (B,D) */
 SEQDEF seq_status seq_mega_ema_state_init(const seq_mega_ema *l, seq_mega_ema_state *st, int64_t batch) {
     int64_t DN;
-    if (!l || !st || !l->delta) return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_state_init: NULL or uninitialized layer");
+    if (!l || !st || !l->delta)
+        return seq__err(SEQ_ERR_INVALID, "seq_mega_ema_state_init: NULL or uninitialized layer");
     memset(st, 0, sizeof *st);
     if (l->cfg.bidirectional)
         return seq__err(SEQ_ERR_UNSUPPORTED, "seq_mega_ema_state_init: a bidirectional EMA cannot stream");
     DN = l->cfg.dim * l->cfg.ndim;
     return seq__stream_alloc(st, l->alloc_ud, batch, batch * DN,
-                            SEQ__MEGA_NCOEF * DN + batch * DN + batch * l->cfg.dim, "seq_mega_ema_state_init");
+                             SEQ__MEGA_NCOEF * DN + batch * DN + batch * l->cfg.dim, "seq_mega_ema_state_init");
 }
 
 SEQDEF void seq_mega_ema_state_reset(seq_mega_ema_state *st) { seq_rnn_state_reset(st); }
@@ -13061,7 +13063,8 @@ SEQDEF seq_status seq_lru_init(seq_lru *l, seq_params *P, const char *prefix, se
     l->alloc_ud = P->alloc_ud;
     /* stand-ins: the radius that halves the ring's area, half the largest phase */
     r = sqrt(0.5 * ((double)cfg.r_min * cfg.r_min + (double)cfg.r_max * cfg.r_max));
-    l->nu_log = seq__layer_param(P, prefix, "nu_log", 1, &N, seq_init_constant(seq_reparam_inverse(cfg.reparam, (float)r)));
+    l->nu_log =
+        seq__layer_param(P, prefix, "nu_log", 1, &N, seq_init_constant(seq_reparam_inverse(cfg.reparam, (float)r)));
     l->theta_log = seq__layer_param(P, prefix, "theta_log", 1, &N, seq_init_constant(logf(0.5f * cfg.max_phase)));
     l->gamma_log = seq__layer_param(P, prefix, "gamma_log", 1, &N, seq_init_constant((float)(0.5 * log1p(-r * r))));
     s[0] = N;
@@ -13095,7 +13098,8 @@ SEQDEF seq_status seq_lru_reset_parameters(const seq_lru *l, seq_rng *rng) {
         l->nu_log->data[k] = seq_reparam_inverse(l->cfg.reparam, r);
         m = seq_reparam_value(l->cfg.reparam, l->nu_log->data[k], NULL); /* the magnitude w gives */
         l->gamma_log->data[k] = (float)(0.5 * log1p(-(double)m * m));
-        l->theta_log->data[k] = (float)log(l->cfg.max_phase * fmax(seq_rng_double(rng), 1e-300)); /* a 0 draw: tiny, not -inf */
+        /* a 0 draw becomes a tiny phase, not log 0 */
+        l->theta_log->data[k] = (float)log(l->cfg.max_phase * fmax(seq_rng_double(rng), 1e-300));
     }
     gauss[0] = l->B_re;
     gauss[1] = l->B_im;
@@ -13282,7 +13286,8 @@ SEQDEF seq_status seq_lru_block_init(seq_lru_block *l, seq_params *P, const char
     seq_status s;
     if (!l || !P || !prefix) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: NULL argument");
     if ((cfg.prenorm != 0 && cfg.prenorm != 1) || !(cfg.eps >= 0.0f && isfinite(cfg.eps)))
-        return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: '%s': prenorm must be 0 or 1 and eps finite, >= 0", prefix);
+        return seq__err(SEQ_ERR_INVALID, "seq_lru_block_init: '%s': prenorm must be 0 or 1, eps finite and >= 0",
+                        prefix);
     memset(l, 0, sizeof *l);
     l->cfg = cfg;
     snprintf(sub, sizeof sub, "%s.lru", prefix);
@@ -13314,7 +13319,8 @@ SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, s
     }
     z = l->cfg.prenorm ? seq_layernorm(ctx, x, l->norm_w, l->norm_b, l->cfg.eps) : x;
     z = seq_gelu_tanh(ctx, seq_lru_forward(ctx, &l->lru, z, io));
-    z = seq_mul(ctx, seq_linear(ctx, z, l->out1_w, l->out1_b), seq_sigmoid(ctx, seq_linear(ctx, z, l->out2_w, l->out2_b)));
+    z = seq_mul(ctx, seq_linear(ctx, z, l->out1_w, l->out1_b),
+                seq_sigmoid(ctx, seq_linear(ctx, z, l->out2_w, l->out2_b)));
     y = seq_add(ctx, x, z);
     if (!l->cfg.prenorm) y = seq_layernorm(ctx, y, l->norm_w, l->norm_b, l->cfg.eps);
     return seq__zero_past_lengths(ctx, op, y, io ? io->lengths : NULL);
@@ -13323,7 +13329,8 @@ SEQDEF seq_tensor *seq_lru_block_forward(seq_ctx *ctx, const seq_lru_block *l, s
 /* work: the LRU step's scratch, then z, the LRU's output, the GLU's halves (B,H each) */
 SEQDEF seq_status seq_lru_block_state_init(const seq_lru_block *l, seq_lru_block_state *st, int64_t batch) {
     int64_t N, H;
-    if (!l || !st || !l->out1_w) return seq__err(SEQ_ERR_INVALID, "seq_lru_block_state_init: NULL or uninitialized block");
+    if (!l || !st || !l->out1_w)
+        return seq__err(SEQ_ERR_INVALID, "seq_lru_block_state_init: NULL or uninitialized block");
     N = l->cfg.lru.d_state;
     H = l->cfg.lru.d_model;
     return seq__stream_alloc(st, l->lru.alloc_ud, batch, batch * 2 * N, 4 * N + batch * 2 * N + 4 * batch * H,
@@ -13433,7 +13440,8 @@ static seq_tensor *seq__mega_mask(seq_ctx *ctx, int64_t B, int64_t T, int causal
     if (!m || !seg) return NULL;
     for (r = 0; r < B; r++) {
         int64_t len = seq__row_len(io ? io->lengths : NULL, r, T);
-        for (i = 0; i < T; i++) seg[i] = (i > 0 ? seg[i - 1] : 0) + (io && io->resets && i > 0 && io->resets[r * T + i]);
+        for (i = 0; i < T; i++) /* segment numbers: a reset at i > 0 starts the next one */
+            seg[i] = i == 0 ? 0 : seg[i - 1] + (io && io->resets && io->resets[r * T + i]);
         for (i = 0; i < T; i++)
             for (j = 0; j < T; j++)
                 if (j >= len || seg[j] != seg[i] || (causal && j > i)) m->data[(r * T + i) * T + j] = SEQ__MEGA_HIDDEN;
