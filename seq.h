@@ -433,8 +433,10 @@ typedef struct seq_gradcheck_result {
     const char *worst_param;   /* name of the parameter with the worst element */
     int64_t worst_index;
 } seq_gradcheck_result;
-/* An element fails when |analytic - numeric| > atol + rtol * max(|analytic|,|numeric|).
- * The loss is f32, so keep graphs small and eps near 1e-3 (rtol ~1e-2 is typical). */
+/* An element fails when |analytic - numeric| > atol + rtol * max(|analytic|,|numeric|)
+ * at each of the steps eps, eps/4 and 4 eps (the first agreeing one counts; the result
+ * reports the last tried). The loss is f32, so keep graphs small and eps near 1e-3
+ * (rtol ~1e-2 is typical). */
 SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, void *ud, float eps,
                                 float atol, float rtol, seq_gradcheck_result *out);
 
@@ -4598,19 +4600,25 @@ SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, 
         seq_param *e = P->items[p];
         for (i = 0; i < e->t.numel && st == SEQ_OK; i++) {
             float *w = P->data + e->offset + i, w0 = *w;
-            double lp, lm, num, ana, err, scale;
-            *w = w0 + eps;
-            lp = seq__eval_loss(ctx, build, ud, 0, &st);
-            *w = w0 - eps;
-            if (st == SEQ_OK) lm = seq__eval_loss(ctx, build, ud, 0, &st);
-            else lm = 0.0;
-            *w = w0;
+            double num, ana = analytic[e->offset + i], err = 0.0, scale = 0.0;
+            int k;
+            /* eps, then eps/4 (a step that crossed a kink such as a max), then 4 eps (f32
+             * rounding of the loss): the element passes when any step agrees */
+            for (k = 0; k < 3 && st == SEQ_OK; k++) {
+                float h = k == 0 ? eps : k == 1 ? eps * 0.25f : eps * 4.0f;
+                double lp, lm;
+                *w = w0 + h;
+                lp = seq__eval_loss(ctx, build, ud, 0, &st);
+                *w = w0 - h;
+                lm = st == SEQ_OK ? seq__eval_loss(ctx, build, ud, 0, &st) : 0.0;
+                *w = w0;
+                /* the step actually taken in f32, not the nominal one */
+                num = (lp - lm) / ((double)(w0 + h) - (double)(w0 - h));
+                err = fabs(ana - num);
+                scale = fabs(ana) > fabs(num) ? fabs(ana) : fabs(num);
+                if (err <= atol + rtol * scale && isfinite(num)) break;
+            }
             if (st != SEQ_OK) break;
-            /* the step actually taken in f32, not the nominal eps */
-            num = (lp - lm) / ((double)(w0 + eps) - (double)(w0 - eps));
-            ana = analytic[e->offset + i];
-            err = fabs(ana - num);
-            scale = fabs(ana) > fabs(num) ? fabs(ana) : fabs(num);
             r.checked++;
             if (err > atol + rtol * scale || !isfinite(num) || !isfinite(ana)) r.failed++;
             if (err > r.max_abs_err || !isfinite(err)) {
