@@ -6551,9 +6551,10 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
 /* D channels, each with an N-state, in H heads of P channels that share delta, A and
  * Dskip (Mamba: P = 1, H = D). Bm and Cm hold G groups of N per step; head h reads group
  * h / (H/G). A is Mamba's (D,N) when a_full, else one rate per head. Channels run in
- * blocks of bw inside one group, each block's state kept as (N,bw) so that the inner
- * loops run along channels; every ck steps the forward keeps a checkpoint of it, from
- * which the backward recomputes the states of those ck steps. */
+ * blocks of up to bw inside one group (the last block of a row may be narrower), each
+ * block's state kept as (N,w) for its width w so that the inner loops run along
+ * channels; every ck steps the forward keeps a checkpoint of it, from which the backward
+ * recomputes the states of those ck steps. */
 typedef struct seq__ssm {
     int64_t B, T, D, N, H, P, G, bw, ck, nck;
     int a_full;
@@ -6561,52 +6562,87 @@ typedef struct seq__ssm {
     const int32_t *lengths;
     const uint8_t *resets;
     float *At;   /* a_full: A as (N,D) */
-    float *ckpt; /* (B, D/bw, nck, N, bw): the state entering step c*ck, NULL without backward */
+    float *ckpt; /* (B, blocks, nck, N, bw): the state entering step c*ck, NULL without backward */
 } seq__ssm;
 
 #define SEQ__SSM_CK 16 /* checkpoint interval of the recurrence */
+#define SEQ__SSM_BW 64 /* Mamba's block width: a block's state and decay stay in L1 */
 
-/* Floats of one step's decay for a block: a rate per state and channel, or per channel. */
-static int64_t seq__ssm_decay_len(const seq__ssm *s) { return s->a_full ? s->N * s->bw : s->bw; }
+/* Blocks per row, and the width of the one starting at channel d0. */
+static int64_t seq__ssm_blocks(const seq__ssm *s) { return (s->D + s->bw - 1) / s->bw; }
+static int64_t seq__ssm_width(const seq__ssm *s, int64_t d0) { return s->D - d0 < s->bw ? s->D - d0 : s->bw; }
+
+/* Floats of one step's decay for a block of width w: a rate per state and channel, or
+ * per channel. */
+static int64_t seq__ssm_decay_len(const seq__ssm *s, int64_t w) { return s->a_full ? s->N * w : w; }
 
 static float *seq__ssm_ckpt(const seq__ssm *s, int64_t r, int64_t d0, int64_t c) {
-    return s->ckpt + ((r * (s->D / s->bw) + d0 / s->bw) * s->nck + c) * s->N * s->bw;
+    return s->ckpt + ((r * seq__ssm_blocks(s) + d0 / s->bw) * s->nck + c) * s->N * s->bw;
 }
 
-/* Block state (N,bw) of channels [d0,d0+bw) of row r from, or added into, a public state
+/* Block state (N,w) of channels [d0,d0+w) of row r from, or added into, a public state
  * (B,D,N); v NULL reads zeros and adds nothing. */
-static void seq__ssm_state_load(const seq__ssm *s, const float *v, int64_t r, int64_t d0, float *h) {
+static void seq__ssm_state_load(const seq__ssm *s, const float *v, int64_t r, int64_t d0, int64_t w, float *h) {
     int64_t i, n;
     for (n = 0; n < s->N; n++)
-        for (i = 0; i < s->bw; i++) h[n * s->bw + i] = v ? v[(r * s->D + d0 + i) * s->N + n] : 0.0f;
+        for (i = 0; i < w; i++) h[n * w + i] = v ? v[(r * s->D + d0 + i) * s->N + n] : 0.0f;
 }
-static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int64_t d0, float *v) {
+static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int64_t d0, int64_t w, float *v) {
     int64_t i, n;
     if (v)
         for (n = 0; n < s->N; n++)
-            for (i = 0; i < s->bw; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * s->bw + i];
+            for (i = 0; i < w; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * w + i];
 }
 
-/* Step t of row r for block d0: dl (bw) = delta, du (bw) = delta * u, and the decay
- * exp(delta A): (N,bw) when a_full, else (bw). */
-static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, float *dl, float *du, float *dec) {
+/* e^x for the decays, written so that loops over it vectorize (libm's expf is a call
+ * the compiler cannot vectorize without -ffast-math): x = k ln2 + r with |r| <= ln2/2,
+ * e^r by Cephes' expf polynomial, 2^k placed in the exponent bits. Within 1.5 ulp of
+ * expf; x is clamped to [-87.3, 88], where e^x is a normal float. */
+static float seq__expf_vec(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, k, r, p, y;
+    int32_t bits;
+    uint32_t e;
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.0f ? 88.0f : x;
+    t = x * 1.44269504088896341f + magic;
+    k = t - magic;
+    r = x - k * 0.693359375f;    /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = r - k * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    y = p * (r * r) + r + 1.0f;
+    memcpy(&bits, &t, sizeof bits);
+    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
+    memcpy(&t, &e, sizeof t);
+    return y * t;
+}
+
+/* Step t of row r for the block [d0,d0+w): dl (w) = delta, du (w) = delta * u, and the
+ * decay exp(delta A): (N,w) when a_full, else (w). */
+static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *SEQ_RESTRICT dl,
+                          float *SEQ_RESTRICT du, float *SEQ_RESTRICT dec) {
     const float *drow = s->delta->data + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
-    int64_t i, n, bw = s->bw;
-    for (i = 0; i < bw; i++) {
+    int64_t i, n;
+    for (i = 0; i < w; i++) {
         dl[i] = drow[(d0 + i) / s->P];
         du[i] = dl[i] * urow[i];
     }
     if (s->a_full)
         for (n = 0; n < s->N; n++) {
             const float *ar = s->At + n * s->D + d0;
-            for (i = 0; i < bw; i++) dec[n * bw + i] = expf(dl[i] * ar[i]);
+            for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
         }
     else
-        for (i = 0; i < bw; i++) dec[i] = expf(dl[i] * s->A->data[(d0 + i) / s->P]);
+        for (i = 0; i < w; i++) dec[i] = seq__expf_vec(dl[i] * s->A->data[(d0 + i) / s->P]);
 }
 
-/* One step of a block: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n (dec shared
- * by every n unless a_full), y (bw) += sum_n Ct[n] h[n,:]. */
+/* One step of a block of width bw: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n
+ * (dec shared by every n unless a_full), y (bw) += sum_n Ct[n] h[n,:]. */
 static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *SEQ_RESTRICT dec,
                                 const float *SEQ_RESTRICT du, const float *Bt, const float *Ct,
                                 float *SEQ_RESTRICT h, float *SEQ_RESTRICT y) {
@@ -6627,22 +6663,22 @@ static const float *seq__ssm_group(const seq__ssm *s, const seq_tensor *m, int64
 }
 
 /* The recurrence for block d0 of row r: y (B,T,D) there, the final state into hn (B,D,N)
- * (zeroed by the caller), a checkpoint every ck steps. work: (2N + 4) bw floats. */
+ * (zeroed by the caller), a checkpoint every ck steps. work: see seq__ssm_work. */
 static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, float *y, float *hn, float *work) {
-    int64_t bw = s->bw, N = s->N, len = seq__row_len(s->lengths, r, s->T), t, i;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, len = seq__row_len(s->lengths, r, s->T), t, i;
     float *h = work, *dl = h + N * bw, *du = dl + bw, *yb = du + bw, *dec = yb + bw;
-    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, h);
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, bw, h);
     for (t = 0; t < len; t++) {
         const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
         if (s->ckpt && t % s->ck == 0) memcpy(seq__ssm_ckpt(s, r, d0, t / s->ck), h, (size_t)(N * bw) * sizeof(float));
         if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)(N * bw) * sizeof(float));
-        seq__ssm_prep(s, r, t, d0, dl, du, dec);
+        seq__ssm_prep(s, r, t, d0, bw, dl, du, dec);
         for (i = 0; i < bw; i++) yb[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
         seq__ssm_step_block(N, bw, s->a_full, dec, du, seq__ssm_group(s, s->Bm, r, t, d0),
                             seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
         memcpy(y + (r * s->T + t) * s->D + d0, yb, (size_t)bw * sizeof(float));
     }
-    seq__ssm_state_add(s, h, r, d0, hn);
+    seq__ssm_state_add(s, h, r, d0, bw, hn);
 }
 
 /* The chunked SSD algorithm for head h of row r (block d0 = h*P, decay per head), chunks
@@ -6653,13 +6689,13 @@ static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, flo
  * and the next chunk starts from [seg_q = 0] e^{cum_q} S + sum_{seg_j = seg_q} e^{cum_q -
  * cum_j} dt_j B_j x_j^T (q the chunk's last step): three GEMMs per chunk. The exponents
  * are differences taken in double, so long chunks lose nothing to cancellation.
- * work: (N + Q + N + 2) * max(P, Q) floats... see seq__ssm_work. */
+ * work: see seq__ssm_work. */
 static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float *y, float *hn, float *work,
                                   double *cum, int64_t *seg) {
     int64_t P = s->P, N = s->N, Q = s->ck, D = s->D, GN = s->G * s->N, d0 = h * P;
     int64_t len = seq__row_len(s->lengths, r, s->T), t0, i, j, p, n;
     float *S = work, *L = S + N * P, *Cs = L + Q * Q, *Xw = Cs + Q * N;
-    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, S);
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, P, S);
     for (t0 = 0; t0 < len; t0 += Q) {
         int64_t q = len - t0 < Q ? len - t0 : Q;
         const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->delta->data + (r * s->T + t0) * s->H + h;
@@ -6692,7 +6728,7 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
         end = seg[q - 1] == 0 ? expf((float)cum[q - 1]) : 0.0f;
         seq_sgemm(1, 0, N, P, q, 1.0f, Bc, GN, Xw, P, end, S, P); /* S = end S + B^T Xw */
     }
-    seq__ssm_state_add(s, S, r, d0, hn);
+    seq__ssm_state_add(s, S, r, d0, P, hn);
 }
 /* Gradient buffers of a scan (NULL: not wanted); A as (N,D) when a_full. */
 typedef struct seq__ssm_grads {
@@ -6719,7 +6755,7 @@ static float seq__dotf(const float *a, const float *b, int64_t n) {
 static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, int64_t r,
                                    int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
                                    const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
-    int64_t bw = s->bw, N = s->N, P = s->P, o = (r * s->T + t) * s->D + d0, i, n;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, P = s->P, o = (r * s->T + t) * s->D + d0, i, n;
     const float *urow = s->u->data + o, *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
     float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + bw, *SEQ_RESTRICT gdec = work + 2 * bw;
     float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
@@ -6775,11 +6811,11 @@ static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, c
  * be NULL. work: see seq__ssm_work. */
 static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, const float *ghn,
                                     int64_t r, int64_t d0, float *work) {
-    int64_t bw = s->bw, N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s), ck = s->ck;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s, bw), ck = s->ck;
     int64_t len = seq__row_len(s->lengths, r, s->T), c, t, i;
     float *dh = work, *hs = dh + NB, *dls = hs + (ck + 1) * NB, *dus = dls + ck * bw, *decs = dus + ck * bw;
     float *yb = decs + ck * DL, *scratch = yb + bw;
-    seq__ssm_state_load(s, ghn, r, d0, dh);
+    seq__ssm_state_load(s, ghn, r, d0, bw, dh);
     for (c = (len + ck - 1) / ck - 1; c >= 0; c--) {
         int64_t t0 = c * ck, t1 = t0 + ck < len ? t0 + ck : len;
         memcpy(hs, seq__ssm_ckpt(s, r, d0, c), (size_t)NB * sizeof(float));
@@ -6788,7 +6824,7 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
             i = t - t0;
             if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)NB * sizeof(float));
             else memcpy(h, h - NB, (size_t)NB * sizeof(float));
-            seq__ssm_prep(s, r, t, d0, dls + i * bw, dus + i * bw, decs + i * DL);
+            seq__ssm_prep(s, r, t, d0, bw, dls + i * bw, dus + i * bw, decs + i * DL);
             memset(yb, 0, (size_t)bw * sizeof(float));
             seq__ssm_step_block(N, bw, s->a_full, decs + i * DL, dus + i * bw, seq__ssm_group(s, s->Bm, r, t, d0),
                                 seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
@@ -6800,11 +6836,11 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
                                    dus + i * bw, decs + i * DL, dh, scratch);
         }
     }
-    seq__ssm_state_add(s, dh, r, d0, g->h0);
+    seq__ssm_state_add(s, dh, r, d0, bw, g->h0);
 }
 /* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
 static int64_t seq__ssm_work(const seq__ssm *s) {
-    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s), ck = s->ck, Q = s->ck, P = s->P;
+    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P;
     int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (2 * s->bw + DL) + 4 * s->bw;
     int64_t chunked = s->N * P + Q * Q + Q * s->N + Q * P;
     return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
@@ -6868,7 +6904,8 @@ static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *pr
     s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
     s->nck = (T + s->ck - 1) / s->ck;
     s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
-    s->ckpt = y->requires_grad ? (float *)seq_ctx_alloc(ctx, (size_t)(B * s->nck * s->D * s->N) * sizeof(float)) : NULL;
+    if (y->requires_grad)
+        s->ckpt = (float *)seq_ctx_alloc(ctx, (size_t)(B * seq__ssm_blocks(s) * s->nck * s->N * s->bw) * sizeof(float));
     work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
     cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
     seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
@@ -6939,7 +6976,7 @@ SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *d
     s.P = 1;
     s.G = 1;
     s.a_full = 1;
-    s.bw = s.D;
+    s.bw = SEQ__SSM_BW;
     s.ck = SEQ__SSM_CK;
     s.u = u;
     s.delta = delta;
