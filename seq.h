@@ -6422,6 +6422,52 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
+/* ---- vectorizable exp and silu ------------------------------------------------------------ */
+
+/* e^x written so that loops over it vectorize (libm's expf is a call the compiler
+ * cannot vectorize without -ffast-math): x = k ln2 + r with |r| <= ln2/2,
+ * e^r by Cephes' expf polynomial, 2^k placed in the exponent bits. Within 1.5 ulp of
+ * expf; x is clamped to [-87.3, 88], where e^x is a normal float. */
+static float seq__expf_vec(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, k, r, p, y;
+    int32_t bits;
+    uint32_t e;
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.0f ? 88.0f : x;
+    t = x * 1.44269504088896341f + magic;
+    k = t - magic;
+    r = x - k * 0.693359375f;    /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = r - k * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    y = p * (r * r) + r + 1.0f;
+    memcpy(&bits, &t, sizeof bits);
+    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
+    memcpy(&t, &e, sizeof t);
+    return y * t;
+}
+
+
+/* y (n) = silu(x) = x sigmoid(x) (y may be x), and gx (n) = gy silu'(x): loops the compiler vectorizes
+ * (seq__sigmoidf calls libm's expf). */
+static void seq__silu_row(const float *x, int64_t n, float *y) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] = x[i] / (1.0f + seq__expf_vec(-x[i]));
+}
+static void seq__silu_backward_row(const float *SEQ_RESTRICT x, const float *SEQ_RESTRICT gy, int64_t n,
+                                   float *SEQ_RESTRICT gx) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float sg = 1.0f / (1.0f + seq__expf_vec(-x[i]));
+        gx[i] = gy[i] * sg * (1.0f + x[i] * (1.0f - sg));
+    }
+}
+
 /* ---- the causal convolution that carries its window ----------------------------------- */
 
 /* One step of a depthwise causal convolution with K taps over C channels whose last K-1
@@ -6444,6 +6490,7 @@ typedef struct seq__conv_aux {
     seq_tensor *c0;
     const int32_t *lengths;
     const uint8_t *resets;
+    float *pre; /* (B,T,C) the convolution before its silu */
 } seq__conv_aux;
 
 /* Input s of row r in what the taps read: the W columns of c (B,C,W) for s < 0, then x
@@ -6457,22 +6504,24 @@ static float *seq__conv_at(float *x, float *c, int64_t r, int64_t s, int64_t T, 
 }
 
 /* With e what the taps read (c0's columns, then x) and start the first position of t's
- * segment, y[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >= start, so
- *   de[s] += dy[t] w[k],  dw[c,k] += dy[t] e[s],  db += dy[t];
+ * segment, y = silu(p) with p[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >=
+ * start, so with dp = dy silu'(p):
+ *   de[s] += dp[t] w[k],  dw[c,k] += dp[t] e[s],  db += dp[t];
  * cn[r,:,j] is e[r,len-W+j] from the last segment (c0 itself for an empty row). */
-static void seq__conv_carry_backward(seq_ctx *ctx, seq__node *n) {
+static void seq__conv_silu_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out, *cn = n->extra_out[0];
     const seq__conv_aux *a = (const seq__conv_aux *)n->aux;
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[w->ndim - 1], W = K - 1;
     float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b), *gc0 = seq__grad(ctx, a->c0);
-    float *c0v = a->c0 ? a->c0->data : NULL;
+    float *c0v = a->c0 ? a->c0->data : NULL, *gy = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
     int64_t r, t, k, c, j, se, sg;
+    if (!gy) return;
     for (r = 0; r < B; r++) {
         int64_t len = seq__row_len(a->lengths, r, T), start = -W;
         for (t = 0; t < len; t++) {
-            const float *gy = y->grad ? y->grad + (r * T + t) * C : NULL;
             if (a->resets && a->resets[r * T + t]) start = t;
-            if (!gy) continue;
+            if (!y->grad) continue;
+            seq__silu_backward_row(a->pre + (r * T + t) * C, y->grad + (r * T + t) * C, C, gy);
             if (gb)
                 for (c = 0; c < C; c++) gb[c] += gy[c];
             for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
@@ -6498,12 +6547,12 @@ static void seq__conv_carry_backward(seq_ctx *ctx, seq__node *n) {
     }
 }
 
-/* The short convolution of both blocks as one node that also carries state:
- * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C), and *cn
- * (B,C,K-1) the window after each row's last valid step. A reset at t empties the window;
- * y is 0 past a length. Checked by the caller. */
-static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
-                                   seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
+/* The short convolution of both blocks and its silu, one node that also carries state:
+ * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C) =
+ * silu(conv), and *cn (B,C,K-1) the window after each row's last valid step. A reset at t
+ * empties the window; y is 0 past a length. Checked by the caller. */
+static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
+                                  seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
     seq_tensor *ins[4], *y;
     seq__conv_aux *a;
     seq__node *n;
@@ -6524,7 +6573,7 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
     y = seq__out(ctx, op, 3, x->shape, 4, ins);
     *cn = seq__out(ctx, op, 3, shape, 4, ins);
     a = (seq__conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
-    if (!y || !*cn || !a) return NULL;
+    if (!y || !*cn || !a || !(a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1))) return NULL;
     memset(y->data, 0, (size_t)y->numel * sizeof(float));
     for (r = 0; r < B; r++) {
         float *win = (*cn)->data + r * C * W;
@@ -6533,13 +6582,14 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
         for (t = 0; t < seq__row_len(lengths, r, T); t++) {
             if (resets && resets[r * T + t]) memset(win, 0, (size_t)(C * W) * sizeof(float));
             seq__conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
-                           y->data + (r * T + t) * C);
+                           a->pre + (r * T + t) * C);
+            seq__silu_row(a->pre + (r * T + t) * C, C, y->data + (r * T + t) * C);
         }
     }
     a->c0 = c0;
     a->lengths = lengths;
     a->resets = resets;
-    n = seq__record(ctx, op, y, seq__conv_carry_backward, 3, ins);
+    n = seq__record(ctx, op, y, seq__conv_silu_backward, 3, ins);
     if (n) {
         n->aux = a;
         n->extra_out[0] = *cn;
@@ -6554,13 +6604,18 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
  * blocks of up to bw inside one group (the last block of a row may be narrower), each
  * block's state kept as (N,w) for its width w so that the inner loops run along
  * channels; every ck steps the forward keeps a checkpoint of it, from which the backward
- * recomputes the states of those ck steps. */
+ * recomputes the states of those ck steps. The blocks fuse two steps around the scan, as
+ * mamba_ssm's kernels do: softplus on delta, and the output gate y * silu(z). */
 typedef struct seq__ssm {
     int64_t B, T, D, N, H, P, G, bw, ck, nck;
-    int a_full;
+    int a_full;   /* A is (D,N); else one rate per head */
+    int chunked;  /* the forward runs the chunked SSD algorithm (one rate per head) */
+    int softplus;  /* delta holds pre-activations: the scan uses softplus(delta) */
     seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    seq_tensor *z; /* NULL, or the gate (shape of u): the output is y * silu(z) */
     const int32_t *lengths;
     const uint8_t *resets;
+    const float *dl; /* the delta the scan uses: delta's data, or its softplus (B,T,H) */
     float *At;   /* a_full: A as (N,D) */
     float *ckpt; /* (B, blocks, nck, N, bw): the state entering step c*ck, NULL without backward */
 } seq__ssm;
@@ -6594,39 +6649,11 @@ static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int
             for (i = 0; i < w; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * w + i];
 }
 
-/* e^x for the decays, written so that loops over it vectorize (libm's expf is a call
- * the compiler cannot vectorize without -ffast-math): x = k ln2 + r with |r| <= ln2/2,
- * e^r by Cephes' expf polynomial, 2^k placed in the exponent bits. Within 1.5 ulp of
- * expf; x is clamped to [-87.3, 88], where e^x is a normal float. */
-static float seq__expf_vec(float x) {
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float t, k, r, p, y;
-    int32_t bits;
-    uint32_t e;
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.0f ? 88.0f : x;
-    t = x * 1.44269504088896341f + magic;
-    k = t - magic;
-    r = x - k * 0.693359375f;    /* ln2 in two parts (Cody & Waite): this one is exact */
-    r = r - k * -2.12194440e-4f;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    y = p * (r * r) + r + 1.0f;
-    memcpy(&bits, &t, sizeof bits);
-    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
-    memcpy(&t, &e, sizeof t);
-    return y * t;
-}
-
 /* Step t of row r for the block [d0,d0+w): dl (w) = delta, du (w) = delta * u, and the
  * decay exp(delta A): (N,w) when a_full, else (w). */
 static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *SEQ_RESTRICT dl,
                           float *SEQ_RESTRICT du, float *SEQ_RESTRICT dec) {
-    const float *drow = s->delta->data + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
+    const float *drow = s->dl + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
     int64_t i, n;
     for (i = 0; i < w; i++) {
         dl[i] = drow[(d0 + i) / s->P];
@@ -6657,6 +6684,19 @@ static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *
     }
 }
 
+/* y (w) = Dskip u for step t of row r, block [d0,d0+w): where the output starts. */
+static void seq__ssm_skip(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *y) {
+    const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
+    int64_t i;
+    for (i = 0; i < w; i++) y[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
+}
+
+/* y (n) *= silu(z): the output gate. */
+static void seq__ssm_gate(const float *SEQ_RESTRICT z, int64_t n, float *SEQ_RESTRICT y) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] *= z[i] / (1.0f + seq__expf_vec(-z[i]));
+}
+
 /* Bm_t or Cm_t of row r for the group of block d0: N floats. */
 static const float *seq__ssm_group(const seq__ssm *s, const seq_tensor *m, int64_t r, int64_t t, int64_t d0) {
     return m->data + ((r * s->T + t) * s->G + d0 / (s->D / s->G)) * s->N;
@@ -6665,17 +6705,17 @@ static const float *seq__ssm_group(const seq__ssm *s, const seq_tensor *m, int64
 /* The recurrence for block d0 of row r: y (B,T,D) there, the final state into hn (B,D,N)
  * (zeroed by the caller), a checkpoint every ck steps. work: see seq__ssm_work. */
 static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, float *y, float *hn, float *work) {
-    int64_t bw = seq__ssm_width(s, d0), N = s->N, len = seq__row_len(s->lengths, r, s->T), t, i;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, len = seq__row_len(s->lengths, r, s->T), t;
     float *h = work, *dl = h + N * bw, *du = dl + bw, *yb = du + bw, *dec = yb + bw;
     seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, bw, h);
     for (t = 0; t < len; t++) {
-        const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
         if (s->ckpt && t % s->ck == 0) memcpy(seq__ssm_ckpt(s, r, d0, t / s->ck), h, (size_t)(N * bw) * sizeof(float));
         if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)(N * bw) * sizeof(float));
         seq__ssm_prep(s, r, t, d0, bw, dl, du, dec);
-        for (i = 0; i < bw; i++) yb[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
+        seq__ssm_skip(s, r, t, d0, bw, yb);
         seq__ssm_step_block(N, bw, s->a_full, dec, du, seq__ssm_group(s, s->Bm, r, t, d0),
                             seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+        if (s->z) seq__ssm_gate(s->z->data + (r * s->T + t) * s->D + d0, bw, yb);
         memcpy(y + (r * s->T + t) * s->D + d0, yb, (size_t)bw * sizeof(float));
     }
     seq__ssm_state_add(s, h, r, d0, bw, hn);
@@ -6698,7 +6738,7 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
     seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, P, S);
     for (t0 = 0; t0 < len; t0 += Q) {
         int64_t q = len - t0 < Q ? len - t0 : Q;
-        const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->delta->data + (r * s->T + t0) * s->H + h;
+        const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->dl + (r * s->T + t0) * s->H + h;
         const float *Bc = seq__ssm_group(s, s->Bm, r, t0, d0), *Cc = seq__ssm_group(s, s->Cm, r, t0, d0);
         float *Y = y + (r * s->T + t0) * D + d0, end;
         double run = 0.0;
@@ -6727,12 +6767,14 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
         }
         end = seg[q - 1] == 0 ? expf((float)cum[q - 1]) : 0.0f;
         seq_sgemm(1, 0, N, P, q, 1.0f, Bc, GN, Xw, P, end, S, P); /* S = end S + B^T Xw */
+        if (s->z)
+            for (i = 0; i < q; i++) seq__ssm_gate(s->z->data + (r * s->T + t0 + i) * D + d0, P, Y + i * D);
     }
     seq__ssm_state_add(s, S, r, d0, P, hn);
 }
 /* Gradient buffers of a scan (NULL: not wanted); A as (N,D) when a_full. */
 typedef struct seq__ssm_grads {
-    float *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    float *u, *delta, *A, *Bm, *Cm, *Dskip, *h0, *z;
 } seq__ssm_grads;
 
 /* Sum of a[i] b[i] in eight lanes, so the compiler may run them side by side. */
@@ -6745,13 +6787,14 @@ static float seq__dotf(const float *a, const float *b, int64_t n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-/* Backward of step t of row r for block d0, given the state before it (hp, NULL after a
- * reset), after it (hc) and the step's dl, du, dec; dh (N,bw) is the carried gradient of
- * hc, replaced by that of hp. With h = dec h_prev + du B and y = C . h + Dskip u:
+/* Backward of step t of row r for block d0, given the gradient gy (bw) of its ungated
+ * output (NULL: none), the state before it (hp, NULL after a reset), after it (hc) and
+ * the step's dl, du, dec; dh (N,bw) is the carried gradient of hc, replaced by that of
+ * hp. With h = dec h_prev + du B and y = C . h + Dskip u:
  *   dC += dy h,  dh += dy C,  dB += dh du,  ddu = sum_n dh B,
  *   ddec = dh h_prev  ->  ddelta += ddec dec A,  dA += ddec dec delta,
- *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec.
- * work: 3 bw floats. */
+ *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec,
+ * and ddelta times softplus' = sigmoid when the scan applied the softplus. work: 3 bw floats. */
 static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, int64_t r,
                                    int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
                                    const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
@@ -6761,7 +6804,6 @@ static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, c
     float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
     memset(work, 0, (size_t)(3 * bw) * sizeof(float));
     if (gy) {
-        gy += o;
         for (i = 0; i < bw; i++) {
             if (g->Dskip) g->Dskip[(d0 + i) / P] += gy[i] * urow[i];
             if (g->u && s->Dskip) g->u[o + i] += gy[i] * s->Dskip->data[(d0 + i) / P];
@@ -6800,21 +6842,35 @@ static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, c
             gdl[i] += gdec[i] * dec[i] * a;
             if (g->A) g->A[(d0 + i) / P] += gdec[i] * dec[i] * dl[i];
         }
+        int64_t k = (r * s->T + t) * s->H + (d0 + i) / P;
         gdl[i] += gdu[i] * urow[i];
         if (g->u) g->u[o + i] += gdu[i] * dl[i];
-        if (g->delta) g->delta[(r * s->T + t) * s->H + (d0 + i) / P] += gdl[i];
+        if (g->delta) g->delta[k] += s->softplus ? gdl[i] / (1.0f + seq__expf_vec(-s->delta->data[k])) : gdl[i];
+    }
+}
+
+/* The gate's backward: with out = y silu(z), gz += gout y silu'(z) and gy = gout silu(z),
+ * each (n). */
+static void seq__ssm_gate_backward(const float *SEQ_RESTRICT z, const float *SEQ_RESTRICT y,
+                                   const float *SEQ_RESTRICT gout, int64_t n, float *SEQ_RESTRICT gz,
+                                   float *SEQ_RESTRICT gy) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float sg = 1.0f / (1.0f + seq__expf_vec(-z[i]));
+        if (gz) gz[i] += gout[i] * y[i] * sg * (1.0f + z[i] * (1.0f - sg));
+        gy[i] = gout[i] * z[i] * sg;
     }
 }
 
 /* Backward of block d0 of row r, chunk by chunk from the end: the ck states of a chunk
- * are recomputed from its checkpoint, then walked back. gy (B,T,D) and ghn (B,D,N) may
- * be NULL. work: see seq__ssm_work. */
+ * (and its outputs, for the gate) are recomputed from its checkpoint, then walked back.
+ * gy (B,T,D) and ghn (B,D,N) may be NULL. work: see seq__ssm_work. */
 static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, const float *ghn,
                                     int64_t r, int64_t d0, float *work) {
     int64_t bw = seq__ssm_width(s, d0), N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s, bw), ck = s->ck;
     int64_t len = seq__row_len(s->lengths, r, s->T), c, t, i;
     float *dh = work, *hs = dh + NB, *dls = hs + (ck + 1) * NB, *dus = dls + ck * bw, *decs = dus + ck * bw;
-    float *yb = decs + ck * DL, *scratch = yb + bw;
+    float *ys = decs + ck * DL, *gyg = ys + ck * bw, *scratch = gyg + bw;
     seq__ssm_state_load(s, ghn, r, d0, bw, dh);
     for (c = (len + ck - 1) / ck - 1; c >= 0; c--) {
         int64_t t0 = c * ck, t1 = t0 + ck < len ? t0 + ck : len;
@@ -6825,14 +6881,20 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
             if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)NB * sizeof(float));
             else memcpy(h, h - NB, (size_t)NB * sizeof(float));
             seq__ssm_prep(s, r, t, d0, bw, dls + i * bw, dus + i * bw, decs + i * DL);
-            memset(yb, 0, (size_t)bw * sizeof(float));
+            seq__ssm_skip(s, r, t, d0, bw, ys + i * bw);
             seq__ssm_step_block(N, bw, s->a_full, decs + i * DL, dus + i * bw, seq__ssm_group(s, s->Bm, r, t, d0),
-                                seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+                                seq__ssm_group(s, s->Cm, r, t, d0), h, ys + i * bw);
         }
         for (t = t1 - 1; t >= t0; t--) {
+            int64_t o = (r * s->T + t) * s->D + d0;
             int reset = s->resets && s->resets[r * s->T + t];
+            const float *gyb = gy ? gy + o : NULL;
             i = t - t0;
-            seq__ssm_step_backward(s, g, gy, r, t, d0, reset ? NULL : hs + i * NB, hs + (i + 1) * NB, dls + i * bw,
+            if (gy && s->z) {
+                seq__ssm_gate_backward(s->z->data + o, ys + i * bw, gy + o, bw, g->z ? g->z + o : NULL, gyg);
+                gyb = gyg;
+            }
+            seq__ssm_step_backward(s, g, gyb, r, t, d0, reset ? NULL : hs + i * NB, hs + (i + 1) * NB, dls + i * bw,
                                    dus + i * bw, decs + i * DL, dh, scratch);
         }
     }
@@ -6841,7 +6903,7 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
 /* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
 static int64_t seq__ssm_work(const seq__ssm *s) {
     int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P;
-    int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (2 * s->bw + DL) + 4 * s->bw;
+    int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (3 * s->bw + DL) + 5 * s->bw;
     int64_t chunked = s->N * P + Q * Q + Q * s->N + Q * P;
     return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
 }
@@ -6858,6 +6920,7 @@ static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     g.Cm = seq__grad(ctx, s->Cm);
     g.Dskip = seq__grad(ctx, s->Dskip);
     g.h0 = seq__grad(ctx, s->h0);
+    g.z = seq__grad(ctx, s->z);
     g.A = s->a_full && gA ? (float *)seq__calloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : gA;
     if (!work || ctx->status != SEQ_OK) return;
     for (r = 0; r < s->B; r++)
@@ -6865,68 +6928,6 @@ static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     if (s->a_full && gA) /* back from (N,D) */
         for (d = 0; d < s->D; d++)
             for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.A[k * s->D + d];
-}
-
-/* Shared tail of both scans once shapes are checked: y (shape of u), hn (hn_shape). The
- * chunked form needs bw = P and one rate per head. */
-static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, int chunked, seq_rnn_io *io,
-                                int hn_ndim, const int64_t *hn_shape) {
-    seq_tensor *ins[7], *y, *hn;
-    seq__ssm *s;
-    seq__node *nd;
-    float *work;
-    int64_t B = proto->B, T = proto->T, r, d0, d, k;
-    double *cum;
-    int64_t *seg;
-    int i;
-    ins[0] = proto->u;
-    ins[1] = proto->delta;
-    ins[2] = proto->Bm;
-    ins[3] = proto->Cm;
-    ins[4] = proto->A;
-    ins[5] = proto->Dskip;
-    ins[6] = proto->h0;
-    if (io && io->c0) {
-        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
-        return NULL;
-    }
-    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
-    for (i = 0; i < 7; i++) {
-        static const char *const names[7] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0"};
-        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
-    }
-    s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
-    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 7, ins);
-    hn = seq__out(ctx, op, hn_ndim, hn_shape, 7, ins);
-    if (!s || !y || !hn) return NULL;
-    *s = *proto;
-    s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
-    s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
-    s->nck = (T + s->ck - 1) / s->ck;
-    s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
-    if (y->requires_grad)
-        s->ckpt = (float *)seq_ctx_alloc(ctx, (size_t)(B * seq__ssm_blocks(s) * s->nck * s->N * s->bw) * sizeof(float));
-    work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
-    cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
-    seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
-    if (ctx->status != SEQ_OK) return NULL;
-    if (s->a_full)
-        for (d = 0; d < s->D; d++)
-            for (k = 0; k < s->N; k++) s->At[k * s->D + d] = s->A->data[d * s->N + k];
-    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
-    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
-    for (r = 0; r < B; r++)
-        for (d0 = 0; d0 < s->D; d0 += s->bw) {
-            if (chunked) seq__ssd_chunked_head(s, r, d0 / s->P, y->data, hn->data, work, cum, seg);
-            else seq__ssm_forward_block(s, r, d0, y->data, hn->data, work);
-        }
-    nd = seq__record(ctx, op, y, seq__ssm_backward, 4, ins);
-    if (nd) {
-        nd->aux = s;
-        nd->extra_out[0] = hn;
-    }
-    if (io) io->hn = hn;
-    return y;
 }
 
 /* 1 when t is NULL or a float tensor of the given dims (-1: any); else 0. */
@@ -6944,106 +6945,186 @@ static int seq__is_shape(const seq_tensor *t, int ndim, int64_t d0, int64_t d1, 
     return 1;
 }
 
-SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
-                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io) {
-    static const char op[] = "seq_selective_scan";
+/* Runs a scan set up by seq__selective_setup or seq__ssd_setup: y (shape of u), and the
+ * final state (B,D,N) for Mamba's A, (B,H,P,N) for one rate per head, into io->hn. */
+static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, seq_rnn_io *io) {
+    static const char *const names[8] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0", "z"};
+    seq_tensor *ins[8], *y, *hn;
+    seq__ssm *s;
+    seq__node *nd;
+    float *work, *dl;
+    int64_t B = proto->B, T = proto->T, hs[4], r, d0, d, k;
+    double *cum;
+    int64_t *seg;
+    int i;
+    ins[0] = proto->u;
+    ins[1] = proto->delta;
+    ins[2] = proto->Bm;
+    ins[3] = proto->Cm;
+    ins[4] = proto->A;
+    ins[5] = proto->Dskip;
+    ins[6] = proto->h0;
+    ins[7] = proto->z;
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
+        return NULL;
+    }
+    if (proto->z && !seq_tensor_same_shape(proto->z, proto->u)) {
+        seq__shape_fail(ctx, op, "the gate z shaped as u", 2, names + 6, ins + 6);
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
+    for (i = 0; i < 8; i++)
+        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
+    hs[0] = B;
+    hs[1] = proto->a_full ? proto->D : proto->H;
+    hs[2] = proto->a_full ? proto->N : proto->P;
+    hs[3] = proto->N;
+    s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
+    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 8, ins);
+    hn = seq__out(ctx, op, proto->a_full ? 3 : 4, hs, 8, ins);
+    if (!s || !y || !hn) return NULL;
+    *s = *proto;
+    s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
+    s->nck = (T + s->ck - 1) / s->ck;
+    s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
+    if (y->requires_grad)
+        s->ckpt = (float *)seq_ctx_alloc(ctx, (size_t)(B * seq__ssm_blocks(s) * s->nck * s->N * s->bw) * sizeof(float));
+    dl = s->softplus ? (float *)seq_ctx_alloc(ctx, (size_t)s->delta->numel * sizeof(float)) : NULL;
+    work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
+    seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    if (dl)
+        for (k = 0; k < s->delta->numel; k++) dl[k] = seq__softplusf(s->delta->data[k]);
+    s->dl = dl ? dl : s->delta->data;
+    if (s->a_full)
+        for (d = 0; d < s->D; d++)
+            for (k = 0; k < s->N; k++) s->At[k * s->D + d] = s->A->data[d * s->N + k];
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
+    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
+    for (r = 0; r < B; r++)
+        for (d0 = 0; d0 < s->D; d0 += s->bw) {
+            if (s->chunked) seq__ssd_chunked_head(s, r, d0 / s->P, y->data, hn->data, work, cum, seg);
+            else seq__ssm_forward_block(s, r, d0, y->data, hn->data, work);
+        }
+    nd = seq__record(ctx, op, y, seq__ssm_backward, 4, ins);
+    if (nd) {
+        nd->aux = s;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
+
+/* Checks the selective scan's inputs (h0 may be NULL) and describes the scan in s: one
+ * channel per head, one group, A (D,N), blocks of SEQ__SSM_BW channels. */
+static int seq__selective_setup(seq_ctx *ctx, const char *op, seq__ssm *s, seq_tensor *u, seq_tensor *delta,
+                                seq_tensor *A, seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_tensor *h0) {
     seq_tensor *ins[7];
-    seq__ssm s;
-    int64_t hs[3];
     ins[0] = u;
     ins[1] = delta;
     ins[2] = A;
     ins[3] = Bm;
     ins[4] = Cm;
     ins[5] = Dskip;
-    ins[6] = io ? io->h0 : NULL;
-    if (!seq__ok(ctx, op, 5, ins)) return NULL;
-    memset(&s, 0, sizeof s);
-    s.B = u->ndim == 3 ? u->shape[0] : 0;
-    s.T = u->ndim == 3 ? u->shape[1] : 0;
-    s.D = u->ndim == 3 ? u->shape[2] : 0;
-    s.N = A->ndim == 2 ? A->shape[1] : 0;
-    if (s.B < 1 || s.T < 1 || s.D < 1 || s.N < 1 || !seq__is_shape(u, 3, -1, -1, -1, -1) ||
-        !seq__is_shape(delta, 3, s.B, s.T, s.D, 0) || !seq__is_shape(A, 2, s.D, s.N, 0, 0) ||
-        !seq__is_shape(Bm, 3, s.B, s.T, s.N, 0) || !seq__is_shape(Cm, 3, s.B, s.T, s.N, 0) ||
-        !seq__is_shape(Dskip, 1, s.D, 0, 0, 0) || !seq__is_shape(ins[6], 3, s.B, s.D, s.N, 0)) {
+    ins[6] = h0;
+    if (!seq__ok(ctx, op, 5, ins)) return 0;
+    memset(s, 0, sizeof *s);
+    s->B = u->ndim == 3 ? u->shape[0] : 0;
+    s->T = u->ndim == 3 ? u->shape[1] : 0;
+    s->D = u->ndim == 3 ? u->shape[2] : 0;
+    s->N = A->ndim == 2 ? A->shape[1] : 0;
+    if (s->B < 1 || s->T < 1 || s->D < 1 || s->N < 1 || !seq__is_shape(u, 3, -1, -1, -1, -1) ||
+        !seq__is_shape(delta, 3, s->B, s->T, s->D, 0) || !seq__is_shape(A, 2, s->D, s->N, 0, 0) ||
+        !seq__is_shape(Bm, 3, s->B, s->T, s->N, 0) || !seq__is_shape(Cm, 3, s->B, s->T, s->N, 0) ||
+        !seq__is_shape(Dskip, 1, s->D, 0, 0, 0) || !seq__is_shape(h0, 3, s->B, s->D, s->N, 0)) {
         static const char *const names[7] = {"u", "delta", "A", "Bm", "Cm", "Dskip", "h0"};
         seq__shape_fail(ctx, op, "u, delta (B>=1,T>=1,D), A (D,N), Bm, Cm (B,T,N), Dskip (D), h0 (B,D,N)", 7, names,
                         ins);
-        return NULL;
+        return 0;
     }
-    s.H = s.D;
-    s.P = 1;
-    s.G = 1;
-    s.a_full = 1;
-    s.bw = SEQ__SSM_BW;
-    s.ck = SEQ__SSM_CK;
-    s.u = u;
-    s.delta = delta;
-    s.A = A;
-    s.Bm = Bm;
-    s.Cm = Cm;
-    s.Dskip = Dskip;
-    s.h0 = ins[6];
-    hs[0] = s.B;
-    hs[1] = s.D;
-    hs[2] = s.N;
-    return seq__ssm_run(ctx, op, &s, 0, io, 3, hs);
+    s->H = s->D;
+    s->P = 1;
+    s->G = 1;
+    s->a_full = 1;
+    s->bw = SEQ__SSM_BW;
+    s->ck = SEQ__SSM_CK;
+    s->u = u;
+    s->delta = delta;
+    s->A = A;
+    s->Bm = Bm;
+    s->Cm = Cm;
+    s->Dskip = Dskip;
+    s->h0 = h0;
+    return 1;
 }
 
-SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
-                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io) {
-    static const char op[] = "seq_ssd_scan";
-    seq_tensor *ins[7];
+SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
+                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io) {
+    static const char op[] = "seq_selective_scan";
     seq__ssm s;
-    int64_t hs[4];
+    if (!seq__selective_setup(ctx, op, &s, u, delta, A, Bm, Cm, Dskip, io ? io->h0 : NULL)) return NULL;
+    return seq__ssm_run(ctx, op, &s, io);
+}
+
+/* Checks SSD's inputs (h0 may be NULL) and describes the scan in s: one rate per head,
+ * a block per head, checkpoints at the chunks (or every SEQ__SSM_CK steps). */
+static int seq__ssd_setup(seq_ctx *ctx, const char *op, seq__ssm *s, seq_tensor *x, seq_tensor *dt, seq_tensor *A,
+                          seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_tensor *h0) {
+    seq_tensor *ins[7];
     ins[0] = x;
     ins[1] = dt;
     ins[2] = A;
     ins[3] = Bm;
     ins[4] = Cm;
     ins[5] = Dskip;
-    ins[6] = io ? io->h0 : NULL;
-    if (!seq__ok(ctx, op, 5, ins)) return NULL;
-    memset(&s, 0, sizeof s);
+    ins[6] = h0;
+    if (!seq__ok(ctx, op, 5, ins)) return 0;
+    memset(s, 0, sizeof *s);
     if (x->ndim == 4 && Bm->ndim == 4) {
-        s.B = x->shape[0];
-        s.T = x->shape[1];
-        s.H = x->shape[2];
-        s.P = x->shape[3];
-        s.G = Bm->shape[2];
-        s.N = Bm->shape[3];
+        s->B = x->shape[0];
+        s->T = x->shape[1];
+        s->H = x->shape[2];
+        s->P = x->shape[3];
+        s->G = Bm->shape[2];
+        s->N = Bm->shape[3];
     }
-    if (s.B < 1 || s.T < 1 || s.H < 1 || s.P < 1 || s.G < 1 || s.N < 1 || s.H % s.G != 0 ||
-        !seq__is_shape(x, 4, -1, -1, -1, -1) || !seq__is_shape(dt, 3, s.B, s.T, s.H, 0) ||
-        !seq__is_shape(A, 1, s.H, 0, 0, 0) || !seq__is_shape(Bm, 4, s.B, s.T, s.G, s.N) ||
-        !seq__is_shape(Cm, 4, s.B, s.T, s.G, s.N) || !seq__is_shape(Dskip, 1, s.H, 0, 0, 0) ||
-        !seq__is_shape(ins[6], 4, s.B, s.H, s.P, s.N)) {
+    if (s->B < 1 || s->T < 1 || s->H < 1 || s->P < 1 || s->G < 1 || s->N < 1 || s->H % s->G != 0 ||
+        !seq__is_shape(x, 4, -1, -1, -1, -1) || !seq__is_shape(dt, 3, s->B, s->T, s->H, 0) ||
+        !seq__is_shape(A, 1, s->H, 0, 0, 0) || !seq__is_shape(Bm, 4, s->B, s->T, s->G, s->N) ||
+        !seq__is_shape(Cm, 4, s->B, s->T, s->G, s->N) || !seq__is_shape(Dskip, 1, s->H, 0, 0, 0) ||
+        !seq__is_shape(h0, 4, s->B, s->H, s->P, s->N)) {
         static const char *const names[7] = {"x", "dt", "A", "Bm", "Cm", "Dskip", "h0"};
         seq__shape_fail(ctx, op, "x (B>=1,T>=1,H,P), dt (B,T,H), A (H), Bm, Cm (B,T,G,N) with G | H, Dskip (H), "
                         "h0 (B,H,P,N)", 7, names, ins);
-        return NULL;
+        return 0;
     }
     if (chunk < 0) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "chunk %lld < 0", (long long)chunk);
-        return NULL;
+        return 0;
     }
-    s.D = s.H * s.P;
-    s.a_full = 0;
-    s.bw = s.P;
-    s.ck = chunk > 0 ? chunk : SEQ__SSM_CK;
-    s.u = x;
-    s.delta = dt;
-    s.A = A;
-    s.Bm = Bm;
-    s.Cm = Cm;
-    s.Dskip = Dskip;
-    s.h0 = ins[6];
-    hs[0] = s.B;
-    hs[1] = s.H;
-    hs[2] = s.P;
-    hs[3] = s.N;
-    return seq__ssm_run(ctx, op, &s, chunk > 0, io, 4, hs);
+    s->D = s->H * s->P;
+    s->bw = s->P;
+    s->chunked = chunk > 0;
+    s->ck = chunk == 0 ? SEQ__SSM_CK : chunk < s->T ? chunk : s->T; /* a chunk past T is one chunk of T */
+    s->u = x;
+    s->delta = dt;
+    s->A = A;
+    s->Bm = Bm;
+    s->Cm = Cm;
+    s->Dskip = Dskip;
+    s->h0 = h0;
+    return 1;
+}
+
+SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
+                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io) {
+    static const char op[] = "seq_ssd_scan";
+    seq__ssm s;
+    if (!seq__ssd_setup(ctx, op, &s, x, dt, A, Bm, Cm, Dskip, chunk, io ? io->h0 : NULL)) return NULL;
+    return seq__ssm_run(ctx, op, &s, io);
 }
 /* ---- the blocks ------------------------------------------------------------------------ */
 
@@ -7157,12 +7238,21 @@ static int seq__mamba_inputs_ok(seq_ctx *ctx, const char *op, const seq_mamba_pr
            (!c0 || seq__finite_ok(ctx, op, "c0", c0->data, c0->numel));
 }
 
+/* The scan's part of a block's io: h0, lengths and resets (hn comes back in it). */
+static void seq__mamba_scan_io(const seq_rnn_io *io, seq_rnn_io *sio) {
+    memset(sio, 0, sizeof *sio);
+    if (!io) return;
+    sio->h0 = io->h0;
+    sio->lengths = io->lengths;
+    sio->resets = io->resets;
+}
+
 /* silu(conv1d(xz[..., from:from+C])) with the carried state: (B,T,C); *cn its final window. */
 static seq_tensor *seq__mamba_conv(seq_ctx *ctx, const char *op, const seq_mamba_proj *p, seq_tensor *xz,
                                    int64_t from, const seq_rnn_io *io, seq_tensor **cn) {
     seq_tensor *xi = seq_slice(ctx, xz, 2, from, from + p->conv_w->shape[0]);
-    return seq_silu(ctx, seq__conv_carry(ctx, op, xi, p->conv_w, p->conv_b, io ? io->c0 : NULL,
-                                         io ? io->lengths : NULL, io ? io->resets : NULL, cn));
+    return seq__conv_silu(ctx, op, xi, p->conv_w, p->conv_b, io ? io->c0 : NULL, io ? io->lengths : NULL,
+                          io ? io->resets : NULL, cn);
 }
 
 /* out_proj(y) (B,T,d_model), rows past a length set to 0 (they would hold out_proj's bias),
@@ -7199,13 +7289,12 @@ static void seq__dense(const seq_tensor *W, const seq_tensor *b, const float *x,
  * silu(conv1d(xz[:, from:from+C])) advancing the windows. */
 static void seq__mamba_step_front(const seq_mamba_proj *p, seq_mamba_state *st, const float *x_t, float *xz,
                                   int64_t from, float *v) {
-    int64_t B = st->batch, IO = p->in_w->shape[0], C = p->conv_w->shape[0], K = p->conv_w->shape[2], r, c;
+    int64_t B = st->batch, IO = p->in_w->shape[0], C = p->conv_w->shape[0], K = p->conv_w->shape[2], r;
     seq__dense(p->in_w, p->in_b, x_t, p->in_w->shape[1], B, xz);
     for (r = 0; r < B; r++) {
-        float *vr = v + r * C;
         seq__conv_step(p->conv_w->data, p->conv_b ? p->conv_b->data : NULL, C, K, st->conv + r * C * (K - 1),
-                       xz + r * IO + from, vr);
-        for (c = 0; c < C; c++) vr[c] *= seq__sigmoidf(vr[c]);
+                       xz + r * IO + from, v + r * C);
+        seq__silu_row(v + r * C, C, v + r * C);
     }
 }
 
@@ -7320,8 +7409,9 @@ SEQDEF seq_status seq_mamba_init_ssm(const seq_mamba *l, seq_rng *rng) {
 
 SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tensor *x, seq_rnn_io *io) {
     static const char op[] = "seq_mamba_forward";
-    seq_tensor *xz, *u, *xdbl, *delta, *A, *y, *cn = NULL;
+    seq_tensor *xz, *u, *xdbl, *dt, *A, *z, *y, *cn = NULL;
     seq_rnn_io sio;
+    seq__ssm s;
     int64_t hs[2], Di, R, N;
     if (!l) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
@@ -7333,20 +7423,20 @@ SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tenso
     hs[0] = Di;
     hs[1] = N;
     if (!seq__mamba_inputs_ok(ctx, op, &l->proj, l->cfg.d_model, x, io, 2, hs)) return NULL;
-    memset(&sio, 0, sizeof sio);
-    if (io) {
-        sio.h0 = io->h0;
-        sio.lengths = io->lengths;
-        sio.resets = io->resets;
-    }
+    seq__mamba_scan_io(io, &sio);
     xz = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     u = seq__mamba_conv(ctx, op, &l->proj, xz, 0, io, &cn);
     xdbl = seq_linear(ctx, u, l->x_proj_w, NULL);
-    delta = seq_softplus(ctx, seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, l->dt_proj_b));
+    dt = seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, l->dt_proj_b);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
-    y = seq_selective_scan(ctx, u, delta, A, seq_slice(ctx, xdbl, 2, R, R + N), seq_slice(ctx, xdbl, 2, R + N, R + 2 * N),
-                           l->D, &sio);
-    y = seq_mul(ctx, y, seq_silu(ctx, seq_slice(ctx, xz, 2, Di, 2 * Di)));
+    z = seq_slice(ctx, xz, 2, Di, 2 * Di);
+    /* the scan applies the softplus to dt and gates with silu(z), as mamba_ssm's kernel */
+    if (!seq__selective_setup(ctx, op, &s, u, dt, A, seq_slice(ctx, xdbl, 2, R, R + N),
+                              seq_slice(ctx, xdbl, 2, R + N, R + 2 * N), l->D, sio.h0))
+        return NULL;
+    s.softplus = 1;
+    s.z = z;
+    y = seq__ssm_run(ctx, op, &s, &sio);
     return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);
 }
 
@@ -7457,8 +7547,9 @@ SEQDEF seq_status seq_mamba2_init_ssm(const seq_mamba2 *l, seq_rng *rng) {
 
 SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_tensor *x, seq_rnn_io *io) {
     static const char op[] = "seq_mamba2_forward";
-    seq_tensor *zx, *xbc, *dt, *A, *y, *cn = NULL;
+    seq_tensor *zx, *xbc, *dt, *A, *z, *y, *cn = NULL;
     seq_rnn_io sio;
+    seq__ssm s;
     int64_t hs[3], s4[4], g4[4], s3[3], Di, H, P, G, N, GN, CD;
     if (!l) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
@@ -7481,24 +7572,24 @@ SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_ten
     s4[3] = P;
     g4[2] = G;
     g4[3] = N;
-    memset(&sio, 0, sizeof sio);
-    if (io) {
-        sio.h0 = io->h0;
-        sio.lengths = io->lengths;
-        sio.resets = io->resets;
-    }
+    seq__mamba_scan_io(io, &sio);
     zx = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     xbc = seq__mamba_conv(ctx, op, &l->proj, zx, Di, io, &cn);
-    dt = seq_softplus(ctx, seq_add(ctx, seq_slice(ctx, zx, 2, Di + CD, Di + CD + H), l->dt_bias));
+    dt = seq_add(ctx, seq_slice(ctx, zx, 2, Di + CD, Di + CD + H), l->dt_bias);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
-    y = seq_ssd_scan(ctx, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
-                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
-                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, &sio);
-    /* gate, then RMSNorm over each group of Di/G channels (mamba_ssm's RMSNormGated) */
+    z = seq_reshape(ctx, seq_slice(ctx, zx, 2, 0, Di), 4, s4);
+    /* softplus on dt and the gate y * silu(z) inside the scan; RMSNorm over each group of
+     * Di/G channels after it (mamba_ssm's RMSNormGated) */
+    if (!seq__ssd_setup(ctx, op, &s, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
+                        seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
+                        seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, sio.h0))
+        return NULL;
+    s.softplus = 1;
+    s.z = z;
+    y = seq__ssm_run(ctx, op, &s, &sio);
     s3[2] = Di;
     s4[2] = G;
     s4[3] = Di / G;
-    y = seq_mul(ctx, seq_reshape(ctx, y, 3, s3), seq_silu(ctx, seq_slice(ctx, zx, 2, 0, Di)));
     y = seq_mul(ctx, seq_reshape(ctx, seq_rmsnorm(ctx, seq_reshape(ctx, y, 4, s4), NULL, l->cfg.norm_eps), 3, s3),
                 l->norm_w);
     return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);

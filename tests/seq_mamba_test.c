@@ -31,9 +31,10 @@ static seq_tensor *add_weighted(seq_ctx *ctx, seq_tensor *l, seq_tensor *t, int 
     return l ? seq_add(ctx, l, m) : m;
 }
 
-/* The loss over a forward's outputs: y, io->hn, io->cn. */
+/* The loss over a forward's outputs: y, io->hn, io->cn (NULL only where the layer has none). */
 static seq_tensor *outputs_loss(seq_ctx *ctx, seq_tensor *y, const seq_rnn_io *io) {
     if (!y) return NULL;
+    CHECK(io->hn != NULL);
     return add_weighted(ctx, add_weighted(ctx, add_weighted(ctx, NULL, y, 0), io->hn, 1), io->cn, 2);
 }
 
