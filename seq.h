@@ -6422,12 +6422,14 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
-/* ---- vectorizable exp and silu ------------------------------------------------------------ */
+/* ---- elementwise functions the compiler can vectorize ------------------------------------- */
 
-/* e^x written so that loops over it vectorize (libm's expf is a call the compiler
- * cannot vectorize without -ffast-math): x = k ln2 + r with |r| <= ln2/2,
- * e^r by Cephes' expf polynomial, 2^k placed in the exponent bits. Within 1.5 ulp of
- * expf; x is clamped to [-87.3, 88], where e^x is a normal float. */
+/* libm's expf and log1pf are calls a loop cannot vectorize without -ffast-math; the scans
+ * and the blocks' activations take one per element, so they get these. */
+
+/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
+ * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
+ * a normal float. */
 static float seq__expf_vec(float x) {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float t, k, r, p, y;
@@ -6437,7 +6439,7 @@ static float seq__expf_vec(float x) {
     x = x > 88.0f ? 88.0f : x;
     t = x * 1.44269504088896341f + magic;
     k = t - magic;
-    r = x - k * 0.693359375f;    /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = x - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
     r = r - k * -2.12194440e-4f;
     p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -6452,27 +6454,62 @@ static float seq__expf_vec(float x) {
     return y * t;
 }
 
+/* log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
+ * Cephes' logf polynomial in f = m - 1, and (x - (u - 1)) / u restoring what rounding u
+ * lost (all of x when x is tiny). Within 2 ulp of log1pf. */
+static float seq__log1pf_vec(float x) {
+    float u = 1.0f + x, m, f, z, y, k;
+    int32_t bits;
+    int big;
+    memcpy(&bits, &u, sizeof bits);
+    k = (float)((bits >> 23) - 127);
+    bits = (bits & 0x007FFFFF) | 0x3F800000;
+    memcpy(&m, &bits, sizeof m);
+    big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    k = big ? k + 1.0f : k;
+    f = m - 1.0f;
+    z = f * f;
+    y = 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    y = y * f * z - 2.12194440e-4f * k - 0.5f * z;
+    return (f + y) + 0.693359375f * k + (x - (u - 1.0f)) / u;
+}
 
-/* y (n) = silu(x) = x sigmoid(x) (y may be x), and gx (n) = gy silu'(x): loops the compiler vectorizes
- * (seq__sigmoidf calls libm's expf). */
+static float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
+
+/* softplus as seq_softplus computes it: x itself above 20. */
+static float seq__softplusf_vec(float x) {
+    float ax = x < 0.0f ? -x : x, sp = (x > 0.0f ? x : 0.0f) + seq__log1pf_vec(seq__expf_vec(-ax));
+    return x > SEQ__SOFTPLUS_LINEAR ? x : sp;
+}
+
+/* y (n) = silu(x) = x sigmoid(x) (y may be x), and gx (n) = gy silu'(x). */
 static void seq__silu_row(const float *x, int64_t n, float *y) {
     int64_t i;
-    for (i = 0; i < n; i++) y[i] = x[i] / (1.0f + seq__expf_vec(-x[i]));
+    for (i = 0; i < n; i++) y[i] = x[i] * seq__sigmoidf_vec(x[i]);
 }
 static void seq__silu_backward_row(const float *SEQ_RESTRICT x, const float *SEQ_RESTRICT gy, int64_t n,
                                    float *SEQ_RESTRICT gx) {
     int64_t i;
     for (i = 0; i < n; i++) {
-        float sg = 1.0f / (1.0f + seq__expf_vec(-x[i]));
+        float sg = seq__sigmoidf_vec(x[i]);
         gx[i] = gy[i] * sg * (1.0f + x[i] * (1.0f - sg));
     }
 }
 
 /* ---- the causal convolution that carries its window ----------------------------------- */
 
-/* One step of a depthwise causal convolution with K taps over C channels whose last K-1
- * inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x; then x
- * enters the window. w (C,K), b (C) or NULL, x, y (C). */
+/* One streaming step of a depthwise causal convolution with K taps over C channels whose
+ * last K-1 inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x;
+ * then x enters the window. w (C,K), b (C) or NULL, x, y (C). */
 static void seq__conv_step(const float *w, const float *b, int64_t C, int64_t K, float *win, const float *x,
                            float *y) {
     int64_t c, j, W = K - 1;
@@ -6491,6 +6528,7 @@ typedef struct seq__conv_aux {
     const int32_t *lengths;
     const uint8_t *resets;
     float *pre; /* (B,T,C) the convolution before its silu */
+    float *wt;  /* (K,C) the weights, tap-major */
 } seq__conv_aux;
 
 /* Input s of row r in what the taps read: the W columns of c (B,C,W) for s < 0, then x
@@ -6503,60 +6541,68 @@ static float *seq__conv_at(float *x, float *c, int64_t r, int64_t s, int64_t T, 
     return c ? c + r * C * W + (s + W) : NULL;
 }
 
+/* y (C) += a (C) * e (C, stride se): one tap over every channel. */
+static void seq__conv_axpy(const float *SEQ_RESTRICT a, const float *SEQ_RESTRICT e, int64_t se, int64_t C,
+                           float *SEQ_RESTRICT y) {
+    int64_t c;
+    if (se == 1)
+        for (c = 0; c < C; c++) y[c] += a[c] * e[c];
+    else
+        for (c = 0; c < C; c++) y[c] += a[c] * e[c * se];
+}
+
 /* With e what the taps read (c0's columns, then x) and start the first position of t's
  * segment, y = silu(p) with p[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >=
  * start, so with dp = dy silu'(p):
  *   de[s] += dp[t] w[k],  dw[c,k] += dp[t] e[s],  db += dp[t];
- * cn[r,:,j] is e[r,len-W+j] from the last segment (c0 itself for an empty row). */
+ * cn[r,:,j] is e[r,len-W+j] when that is in the last segment (for an empty row: c0). */
 static void seq__conv_silu_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out, *cn = n->extra_out[0];
     const seq__conv_aux *a = (const seq__conv_aux *)n->aux;
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[w->ndim - 1], W = K - 1;
     float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b), *gc0 = seq__grad(ctx, a->c0);
-    float *c0v = a->c0 ? a->c0->data : NULL, *gy = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    float *c0v = a->c0 ? a->c0->data : NULL, *gp = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    float *gwt = gw ? (float *)seq__calloc(ctx, (size_t)(K * C) * sizeof(float)) : NULL;
     int64_t r, t, k, c, j, se, sg;
-    if (!gy) return;
+    if (!gp || ctx->status != SEQ_OK) return;
     for (r = 0; r < B; r++) {
         int64_t len = seq__row_len(a->lengths, r, T), start = -W;
         for (t = 0; t < len; t++) {
             if (a->resets && a->resets[r * T + t]) start = t;
             if (!y->grad) continue;
-            seq__silu_backward_row(a->pre + (r * T + t) * C, y->grad + (r * T + t) * C, C, gy);
+            seq__silu_backward_row(a->pre + (r * T + t) * C, y->grad + (r * T + t) * C, C, gp);
             if (gb)
-                for (c = 0; c < C; c++) gb[c] += gy[c];
+                for (c = 0; c < C; c++) gb[c] += gp[c];
             for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
-                const float *e = seq__conv_at(x->data, c0v, r, t - W + k, T, C, W, &se);
+                float *e = seq__conv_at(x->data, c0v, r, t - W + k, T, C, W, &se);
                 float *ge = seq__conv_at(gx, gc0, r, t - W + k, T, C, W, &sg);
-                if (gw && e)
-                    for (c = 0; c < C; c++) gw[c * K + k] += gy[c] * e[c * se];
+                if (gwt && e) seq__conv_axpy(gp, e, se, C, gwt + k * C);
                 if (ge)
-                    for (c = 0; c < C; c++) ge[c * sg] += gy[c] * w->data[c * K + k];
+                    for (c = 0; c < C; c++) ge[c * sg] += gp[c] * a->wt[k * C + c];
             }
         }
-        if (!cn->grad) continue;
-        if (len == 0) {
-            if (gc0)
-                for (j = 0; j < C * W; j++) gc0[r * C * W + j] += cn->grad[r * C * W + j];
-            continue;
-        }
-        for (j = start > len - W ? start - (len - W) : 0; j < W; j++) {
-            float *ge = seq__conv_at(gx, gc0, r, len - W + j, T, C, W, &sg);
-            if (ge)
-                for (c = 0; c < C; c++) ge[c * sg] += cn->grad[(r * C + c) * W + j];
-        }
+        if (cn->grad)
+            for (j = start > len - W ? start - (len - W) : 0; j < W; j++) {
+                float *ge = seq__conv_at(gx, gc0, r, len - W + j, T, C, W, &sg);
+                if (ge)
+                    for (c = 0; c < C; c++) ge[c * sg] += cn->grad[(r * C + c) * W + j];
+            }
     }
+    if (gwt)
+        for (c = 0; c < C; c++)
+            for (k = 0; k < K; k++) gw[c * K + k] += gwt[k * C + c];
 }
 
 /* The short convolution of both blocks and its silu, one node that also carries state:
  * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C) =
- * silu(conv), and *cn (B,C,K-1) the window after each row's last valid step. A reset at t
- * empties the window; y is 0 past a length. Checked by the caller. */
+ * silu(conv), and *cn (B,C,K-1) the last K-1 inputs of each row's last segment. A reset
+ * at t hides everything before t; y is 0 past a length. Checked by the caller. */
 static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
                                   seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
     seq_tensor *ins[4], *y;
     seq__conv_aux *a;
     seq__node *n;
-    int64_t B, T, C, K, W, r, t, shape[3];
+    int64_t B, T, C, K, W, r, t, k, c, j, se, shape[3];
     ins[0] = x;
     ins[1] = w;
     ins[2] = b;
@@ -6573,17 +6619,30 @@ static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, s
     y = seq__out(ctx, op, 3, x->shape, 4, ins);
     *cn = seq__out(ctx, op, 3, shape, 4, ins);
     a = (seq__conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
-    if (!y || !*cn || !a || !(a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1))) return NULL;
+    if (!y || !*cn || !a) return NULL;
+    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1);
+    a->wt = (float *)seq_ctx_alloc(ctx, (size_t)(K * C) * sizeof(float));
+    if (!a->pre || !a->wt) return NULL;
+    for (c = 0; c < C; c++)
+        for (k = 0; k < K; k++) a->wt[k * C + c] = w->data[c * K + k];
     memset(y->data, 0, (size_t)y->numel * sizeof(float));
     for (r = 0; r < B; r++) {
-        float *win = (*cn)->data + r * C * W;
-        if (c0) memcpy(win, c0->data + r * C * W, (size_t)(C * W) * sizeof(float));
-        else memset(win, 0, (size_t)(C * W) * sizeof(float));
-        for (t = 0; t < seq__row_len(lengths, r, T); t++) {
-            if (resets && resets[r * T + t]) memset(win, 0, (size_t)(C * W) * sizeof(float));
-            seq__conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
-                           a->pre + (r * T + t) * C);
-            seq__silu_row(a->pre + (r * T + t) * C, C, y->data + (r * T + t) * C);
+        int64_t len = seq__row_len(lengths, r, T), start = -W;
+        for (t = 0; t < len; t++) {
+            float *p = a->pre + (r * T + t) * C;
+            if (resets && resets[r * T + t]) start = t;
+            for (c = 0; c < C; c++) p[c] = b ? b->data[c] : 0.0f;
+            for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
+                const float *e = seq__conv_at(x->data, c0 ? c0->data : NULL, r, t - W + k, T, C, W, &se);
+                if (e) seq__conv_axpy(a->wt + k * C, e, se, C, p);
+            }
+            seq__silu_row(p, C, y->data + (r * T + t) * C);
+        }
+        for (j = 0; j < W; j++) {
+            const float *e = len - W + j >= start ? seq__conv_at(x->data, c0 ? c0->data : NULL, r, len - W + j, T, C,
+                                                                 W, &se)
+                                                  : NULL;
+            for (c = 0; c < C; c++) (*cn)->data[(r * C + c) * W + j] = e ? e[c * se] : 0.0f;
         }
     }
     a->c0 = c0;
@@ -6596,28 +6655,30 @@ static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, s
     }
     return y;
 }
+
 /* ---- the selective-scan engine: Mamba's S6 and Mamba-2's SSD ----------------------------- */
 
 /* D channels, each with an N-state, in H heads of P channels that share delta, A and
  * Dskip (Mamba: P = 1, H = D). Bm and Cm hold G groups of N per step; head h reads group
  * h / (H/G). A is Mamba's (D,N) when a_full, else one rate per head. Channels run in
- * blocks of up to bw inside one group (the last block of a row may be narrower), each
- * block's state kept as (N,w) for its width w so that the inner loops run along
+ * blocks of up to bw: P = 1 and any width (the last block of a row may be narrower), or
+ * exactly one head. A block's state is kept as (N,w) so that the inner loops run along
  * channels; every ck steps the forward keeps a checkpoint of it, from which the backward
- * recomputes the states of those ck steps. The blocks fuse two steps around the scan, as
- * mamba_ssm's kernels do: softplus on delta, and the output gate y * silu(z). */
+ * recomputes the states of those ck steps. The blocks fuse the steps around their scan
+ * as mamba_ssm's kernels do: delta = softplus(delta + dbias) in, y * silu(z) out. */
 typedef struct seq__ssm {
     int64_t B, T, D, N, H, P, G, bw, ck, nck;
     int a_full;   /* A is (D,N); else one rate per head */
     int chunked;  /* the forward runs the chunked SSD algorithm (one rate per head) */
-    int softplus;  /* delta holds pre-activations: the scan uses softplus(delta) */
-    seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    int softplus; /* the scan uses softplus(delta + dbias) */
+    seq_tensor *u, *delta, *dbias, *A, *Bm, *Cm, *Dskip, *h0;
     seq_tensor *z; /* NULL, or the gate (shape of u): the output is y * silu(z) */
     const int32_t *lengths;
     const uint8_t *resets;
-    const float *dl; /* the delta the scan uses: delta's data, or its softplus (B,T,H) */
-    float *At;   /* a_full: A as (N,D) */
-    float *ckpt; /* (B, blocks, nck, N, bw): the state entering step c*ck, NULL without backward */
+    const float *dl; /* (B,T,H) the delta the scan uses: delta's data, or after bias and softplus */
+    float *Ach;      /* each channel's rates: (N,D) when a_full (A transposed), else (D) */
+    float *Dch;      /* (D) each channel's Dskip (0 without) */
+    float *ckpt;     /* (B, blocks, nck, N, bw): the state entering step c*ck, NULL without backward */
 } seq__ssm;
 
 #define SEQ__SSM_CK 16 /* checkpoint interval of the recurrence */
@@ -6655,17 +6716,14 @@ static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, i
                           float *SEQ_RESTRICT du, float *SEQ_RESTRICT dec) {
     const float *drow = s->dl + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
     int64_t i, n;
-    for (i = 0; i < w; i++) {
-        dl[i] = drow[(d0 + i) / s->P];
-        du[i] = dl[i] * urow[i];
-    }
-    if (s->a_full)
-        for (n = 0; n < s->N; n++) {
-            const float *ar = s->At + n * s->D + d0;
-            for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
-        }
+    if (s->P == 1) memcpy(dl, drow + d0, (size_t)w * sizeof(float));
     else
-        for (i = 0; i < w; i++) dec[i] = seq__expf_vec(dl[i] * s->A->data[(d0 + i) / s->P]);
+        for (i = 0; i < w; i++) dl[i] = drow[d0 / s->P]; /* the block is one head */
+    for (i = 0; i < w; i++) du[i] = dl[i] * urow[i];
+    for (n = 0; n < (s->a_full ? s->N : 1); n++) {
+        const float *ar = s->Ach + n * s->D + d0;
+        for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
+    }
 }
 
 /* One step of a block of width bw: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n
@@ -6685,16 +6743,16 @@ static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *
 }
 
 /* y (w) = Dskip u for step t of row r, block [d0,d0+w): where the output starts. */
-static void seq__ssm_skip(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *y) {
-    const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
+static void seq__ssm_skip(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *SEQ_RESTRICT y) {
+    const float *SEQ_RESTRICT urow = s->u->data + (r * s->T + t) * s->D + d0, *SEQ_RESTRICT dch = s->Dch + d0;
     int64_t i;
-    for (i = 0; i < w; i++) y[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
+    for (i = 0; i < w; i++) y[i] = dch[i] * urow[i];
 }
 
 /* y (n) *= silu(z): the output gate. */
 static void seq__ssm_gate(const float *SEQ_RESTRICT z, int64_t n, float *SEQ_RESTRICT y) {
     int64_t i;
-    for (i = 0; i < n; i++) y[i] *= z[i] / (1.0f + seq__expf_vec(-z[i]));
+    for (i = 0; i < n; i++) y[i] *= z[i] * seq__sigmoidf_vec(z[i]);
 }
 
 /* Bm_t or Cm_t of row r for the group of block d0: N floats. */
@@ -6745,7 +6803,7 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
         if (s->ckpt) memcpy(seq__ssm_ckpt(s, r, d0, t0 / Q), S, (size_t)(N * P) * sizeof(float));
         for (i = 0; i < q; i++) {
             seg[i] = (i ? seg[i - 1] : 0) + (s->resets && s->resets[r * s->T + t0 + i]);
-            run += (double)dt[i * s->H] * s->A->data[h];
+            run += (double)dt[i * s->H] * s->Ach[d0];
             cum[i] = run;
         }
         /* L = mask o decay o dt_j o C B^T */
@@ -6756,7 +6814,7 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
                                                            : 0.0f;
         for (i = 0; i < q; i++) {
             float coef = seg[i] == 0 ? expf((float)cum[i]) : 0.0f;
-            for (p = 0; p < P; p++) Y[i * D + p] = s->Dskip ? s->Dskip->data[h] * X[i * D + p] : 0.0f;
+            seq__ssm_skip(s, r, t0 + i, d0, P, Y + i * D);
             for (n = 0; n < N; n++) Cs[i * N + n] = coef * Cc[i * GN + n];
         }
         seq_sgemm(0, 0, q, P, q, 1.0f, L, Q, X, D, 1.0f, Y, D);  /* Y += L X      */
@@ -6772,9 +6830,11 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
     }
     seq__ssm_state_add(s, S, r, d0, P, hn);
 }
-/* Gradient buffers of a scan (NULL: not wanted); A as (N,D) when a_full. */
+
+/* Gradient buffers of a scan (NULL: not wanted): dl (B,T,H) for the delta the scan used,
+ * Ach and Dch per channel as in seq__ssm; seq__ssm_backward maps them to the inputs. */
 typedef struct seq__ssm_grads {
-    float *u, *delta, *A, *Bm, *Cm, *Dskip, *h0, *z;
+    float *u, *dl, *Ach, *Dch, *Bm, *Cm, *h0, *z;
 } seq__ssm_grads;
 
 /* Sum of a[i] b[i] in eight lanes, so the compiler may run them side by side. */
@@ -6787,66 +6847,58 @@ static float seq__dotf(const float *a, const float *b, int64_t n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-/* Backward of step t of row r for block d0, given the gradient gy (bw) of its ungated
+/* Backward of step t of row r for block d0, given the gradient gy (w) of its ungated
  * output (NULL: none), the state before it (hp, NULL after a reset), after it (hc) and
- * the step's dl, du, dec; dh (N,bw) is the carried gradient of hc, replaced by that of
+ * the step's dl, du, dec; dh (N,w) is the carried gradient of hc, replaced by that of
  * hp. With h = dec h_prev + du B and y = C . h + Dskip u:
  *   dC += dy h,  dh += dy C,  dB += dh du,  ddu = sum_n dh B,
  *   ddec = dh h_prev  ->  ddelta += ddec dec A,  dA += ddec dec delta,
- *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec,
- * and ddelta times softplus' = sigmoid when the scan applied the softplus. work: 3 bw floats. */
+ *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec.
+ * work: 3 w floats. */
 static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, int64_t r,
                                    int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
                                    const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
-    int64_t bw = seq__ssm_width(s, d0), N = s->N, P = s->P, o = (r * s->T + t) * s->D + d0, i, n;
+    int64_t w = seq__ssm_width(s, d0), N = s->N, o = (r * s->T + t) * s->D + d0, i, n;
     const float *urow = s->u->data + o, *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
-    float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + bw, *SEQ_RESTRICT gdec = work + 2 * bw;
+    float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + w, *SEQ_RESTRICT gdec = work + 2 * w;
     float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
-    memset(work, 0, (size_t)(3 * bw) * sizeof(float));
+    float *gdlrow = g->dl ? g->dl + (r * s->T + t) * s->H : NULL;
+    memset(work, 0, (size_t)(3 * w) * sizeof(float));
     if (gy) {
-        for (i = 0; i < bw; i++) {
-            if (g->Dskip) g->Dskip[(d0 + i) / P] += gy[i] * urow[i];
-            if (g->u && s->Dskip) g->u[o + i] += gy[i] * s->Dskip->data[(d0 + i) / P];
-        }
+        if (g->Dch)
+            for (i = 0; i < w; i++) g->Dch[d0 + i] += gy[i] * urow[i];
+        if (g->u)
+            for (i = 0; i < w; i++) g->u[o + i] += gy[i] * s->Dch[d0 + i];
         for (n = 0; n < N; n++) {
-            float *SEQ_RESTRICT dr = dh + n * bw, c = Ct[n];
-            if (gC) gC[n] += seq__dotf(gy, hc + n * bw, bw);
-            for (i = 0; i < bw; i++) dr[i] += gy[i] * c;
+            float *SEQ_RESTRICT dr = dh + n * w, c = Ct[n];
+            if (gC) gC[n] += seq__dotf(gy, hc + n * w, w);
+            for (i = 0; i < w; i++) dr[i] += gy[i] * c;
         }
     }
     for (n = 0; n < N; n++) {
-        float *SEQ_RESTRICT dr = dh + n * bw, b = Bt[n];
-        if (gB) gB[n] += seq__dotf(dr, du, bw);
-        for (i = 0; i < bw; i++) gdu[i] += dr[i] * b;
-        if (!hp) continue;
-        if (s->a_full) {
-            const float *at = s->At + n * s->D + d0, *de = dec + n * bw, *hr = hp + n * bw;
-            float *ga = g->A ? g->A + n * s->D + d0 : NULL;
-            for (i = 0; i < bw; i++) {
-                float q = dr[i] * hr[i] * de[i];
-                gdl[i] += q * at[i];
-                if (ga) ga[i] += q * dl[i];
-            }
-        } else {
-            for (i = 0; i < bw; i++) gdec[i] += dr[i] * hp[n * bw + i];
-        }
+        const float *dr = dh + n * w, *hr = hp ? hp + n * w : NULL;
+        float b = Bt[n];
+        if (gB) gB[n] += seq__dotf(dr, du, w);
+        for (i = 0; i < w; i++) gdu[i] += dr[i] * b;
+        if (hr)
+            for (i = 0; i < w; i++) gdec[i] += dr[i] * hr[i] * (s->a_full ? dec[n * w + i] * s->Ach[n * s->D + d0 + i] : 1.0f);
+        if (hr && s->a_full && g->Ach)
+            for (i = 0; i < w; i++) g->Ach[n * s->D + d0 + i] += dr[i] * hr[i] * dec[n * w + i] * dl[i];
     }
     for (n = 0; n < N; n++) {
-        float *SEQ_RESTRICT dr = dh + n * bw;
-        const float *de = s->a_full ? dec + n * bw : dec;
-        for (i = 0; i < bw; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
+        float *SEQ_RESTRICT dr = dh + n * w;
+        const float *de = s->a_full ? dec + n * w : dec;
+        for (i = 0; i < w; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
     }
-    for (i = 0; i < bw; i++) {
-        float a = s->A->data[(d0 + i) / P];
-        if (!s->a_full) {
-            gdl[i] += gdec[i] * dec[i] * a;
-            if (g->A) g->A[(d0 + i) / P] += gdec[i] * dec[i] * dl[i];
-        }
-        int64_t k = (r * s->T + t) * s->H + (d0 + i) / P;
-        gdl[i] += gdu[i] * urow[i];
+    for (i = 0; i < w; i++) { /* gdec: sum_n ddec dec A (a_full), or sum_n ddec (one rate) */
+        gdl[i] = gdu[i] * urow[i] + (s->a_full ? gdec[i] : gdec[i] * dec[i] * s->Ach[d0 + i]);
+        if (!s->a_full && g->Ach) g->Ach[d0 + i] += gdec[i] * dec[i] * dl[i];
         if (g->u) g->u[o + i] += gdu[i] * dl[i];
-        if (g->delta) g->delta[k] += s->softplus ? gdl[i] / (1.0f + seq__expf_vec(-s->delta->data[k])) : gdl[i];
     }
+    if (gdlrow && s->P == 1)
+        for (i = 0; i < w; i++) gdlrow[d0 + i] += gdl[i];
+    else if (gdlrow) /* the block is one head */
+        for (i = 0; i < w; i++) gdlrow[d0 / s->P] += gdl[i];
 }
 
 /* The gate's backward: with out = y silu(z), gz += gout y silu'(z) and gy = gout silu(z),
@@ -6856,7 +6908,7 @@ static void seq__ssm_gate_backward(const float *SEQ_RESTRICT z, const float *SEQ
                                    float *SEQ_RESTRICT gy) {
     int64_t i;
     for (i = 0; i < n; i++) {
-        float sg = 1.0f / (1.0f + seq__expf_vec(-z[i]));
+        float sg = seq__sigmoidf_vec(z[i]);
         if (gz) gz[i] += gout[i] * y[i] * sg * (1.0f + z[i] * (1.0f - sg));
         gy[i] = gout[i] * z[i] * sg;
     }
@@ -6900,6 +6952,7 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
     }
     seq__ssm_state_add(s, dh, r, d0, bw, g->h0);
 }
+
 /* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
 static int64_t seq__ssm_work(const seq__ssm *s) {
     int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P;
@@ -6908,26 +6961,44 @@ static int64_t seq__ssm_work(const seq__ssm *s) {
     return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
 }
 
+/* v[d / P] += ch[d] for each channel d: per-channel sums back to their heads. */
+static void seq__ssm_to_heads(const seq__ssm *s, const float *ch, float *v) {
+    int64_t d;
+    if (ch && v)
+        for (d = 0; d < s->D; d++) v[d / s->P] += ch[d];
+}
+
 static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     const seq__ssm *s = (const seq__ssm *)n->aux;
     const float *gy = n->out->grad, *ghn = n->extra_out[0]->grad;
-    float *gA = seq__grad(ctx, s->A), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
-    int64_t r, d0, d, k;
+    float *gdelta = seq__grad(ctx, s->delta), *gdbias = seq__grad(ctx, s->dbias), *gA = seq__grad(ctx, s->A);
+    float *gD = seq__grad(ctx, s->Dskip), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    int64_t BT = s->B * s->T, nA = s->a_full ? s->N * s->D : s->D, r, d0, d, k;
     seq__ssm_grads g;
     g.u = seq__grad(ctx, s->u);
-    g.delta = seq__grad(ctx, s->delta);
     g.Bm = seq__grad(ctx, s->Bm);
     g.Cm = seq__grad(ctx, s->Cm);
-    g.Dskip = seq__grad(ctx, s->Dskip);
     g.h0 = seq__grad(ctx, s->h0);
     g.z = seq__grad(ctx, s->z);
-    g.A = s->a_full && gA ? (float *)seq__calloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : gA;
+    g.dl = gdelta || gdbias ? (float *)seq__calloc(ctx, (size_t)(BT * s->H) * sizeof(float)) : NULL;
+    g.Ach = gA ? (float *)seq__calloc(ctx, (size_t)nA * sizeof(float)) : NULL;
+    g.Dch = gD ? (float *)seq__calloc(ctx, (size_t)s->D * sizeof(float)) : NULL;
     if (!work || ctx->status != SEQ_OK) return;
     for (r = 0; r < s->B; r++)
         for (d0 = 0; d0 < s->D; d0 += s->bw) seq__ssm_backward_block(s, &g, gy, ghn, r, d0, work);
-    if (s->a_full && gA) /* back from (N,D) */
+    if (g.dl) /* through softplus(delta + dbias): its derivative is the sigmoid */
+        for (r = 0; r < BT; r++)
+            for (k = 0; k < s->H; k++) {
+                float v = s->delta->data[r * s->H + k] + (s->dbias ? s->dbias->data[k] : 0.0f);
+                float gv = g.dl[r * s->H + k] * (s->softplus ? seq__sigmoidf_vec(v) : 1.0f);
+                if (gdelta) gdelta[r * s->H + k] += gv;
+                if (gdbias) gdbias[k] += gv;
+            }
+    if (gA && s->a_full) /* back from (N,D) */
         for (d = 0; d < s->D; d++)
-            for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.A[k * s->D + d];
+            for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.Ach[k * s->D + d];
+    if (!s->a_full) seq__ssm_to_heads(s, g.Ach, gA);
+    seq__ssm_to_heads(s, g.Dch, gD);
 }
 
 /* 1 when t is NULL or a float tensor of the given dims (-1: any); else 0. */
@@ -6948,12 +7019,12 @@ static int seq__is_shape(const seq_tensor *t, int ndim, int64_t d0, int64_t d1, 
 /* Runs a scan set up by seq__selective_setup or seq__ssd_setup: y (shape of u), and the
  * final state (B,D,N) for Mamba's A, (B,H,P,N) for one rate per head, into io->hn. */
 static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, seq_rnn_io *io) {
-    static const char *const names[8] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0", "z"};
-    seq_tensor *ins[8], *y, *hn;
+    static const char *const names[9] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0", "z", "delta bias"};
+    seq_tensor *ins[9], *y, *hn;
     seq__ssm *s;
     seq__node *nd;
-    float *work, *dl;
-    int64_t B = proto->B, T = proto->T, hs[4], r, d0, d, k;
+    float *work, *dl, *Ach, *Dch;
+    int64_t B = proto->B, T = proto->T, H = proto->H, hs[4], r, d0, d, k;
     double *cum;
     int64_t *seg;
     int i;
@@ -6965,43 +7036,48 @@ static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *pr
     ins[5] = proto->Dskip;
     ins[6] = proto->h0;
     ins[7] = proto->z;
+    ins[8] = proto->dbias;
     if (io && io->c0) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
         return NULL;
     }
-    if (proto->z && !seq_tensor_same_shape(proto->z, proto->u)) {
-        seq__shape_fail(ctx, op, "the gate z shaped as u", 2, names + 6, ins + 6);
-        return NULL;
-    }
     if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
-    for (i = 0; i < 8; i++)
+    for (i = 0; i < 9; i++)
         if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
     hs[0] = B;
-    hs[1] = proto->a_full ? proto->D : proto->H;
+    hs[1] = proto->a_full ? proto->D : H;
     hs[2] = proto->a_full ? proto->N : proto->P;
     hs[3] = proto->N;
     s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
-    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 8, ins);
-    hn = seq__out(ctx, op, proto->a_full ? 3 : 4, hs, 8, ins);
+    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 9, ins);
+    hn = seq__out(ctx, op, proto->a_full ? 3 : 4, hs, 9, ins);
     if (!s || !y || !hn) return NULL;
     *s = *proto;
     s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
     s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
     s->nck = (T + s->ck - 1) / s->ck;
-    s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
     if (y->requires_grad)
         s->ckpt = (float *)seq_ctx_alloc(ctx, (size_t)(B * seq__ssm_blocks(s) * s->nck * s->N * s->bw) * sizeof(float));
-    dl = s->softplus ? (float *)seq_ctx_alloc(ctx, (size_t)s->delta->numel * sizeof(float)) : NULL;
+    dl = s->softplus || s->dbias ? (float *)seq_ctx_alloc(ctx, (size_t)(B * T * H) * sizeof(float)) : NULL;
+    s->Ach = Ach = (float *)seq_ctx_alloc(ctx, (size_t)(s->a_full ? s->N * s->D : s->D) * sizeof(float));
+    s->Dch = Dch = (float *)seq_ctx_alloc(ctx, (size_t)s->D * sizeof(float));
     work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
     cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
     seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
     if (ctx->status != SEQ_OK) return NULL;
     if (dl)
-        for (k = 0; k < s->delta->numel; k++) dl[k] = seq__softplusf(s->delta->data[k]);
+        for (r = 0; r < B * T; r++)
+            for (k = 0; k < H; k++) {
+                float v = s->delta->data[r * H + k] + (s->dbias ? s->dbias->data[k] : 0.0f);
+                dl[r * H + k] = s->softplus ? seq__softplusf_vec(v) : v;
+            }
     s->dl = dl ? dl : s->delta->data;
-    if (s->a_full)
-        for (d = 0; d < s->D; d++)
-            for (k = 0; k < s->N; k++) s->At[k * s->D + d] = s->A->data[d * s->N + k];
+    for (d = 0; d < s->D; d++) {
+        Dch[d] = s->Dskip ? s->Dskip->data[d / s->P] : 0.0f;
+        if (!s->a_full) Ach[d] = s->A->data[d / s->P];
+        else
+            for (k = 0; k < s->N; k++) Ach[k * s->D + d] = s->A->data[d * s->N + k];
+    }
     memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
     memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
     for (r = 0; r < B; r++)
@@ -7427,14 +7503,15 @@ SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tenso
     xz = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     u = seq__mamba_conv(ctx, op, &l->proj, xz, 0, io, &cn);
     xdbl = seq_linear(ctx, u, l->x_proj_w, NULL);
-    dt = seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, l->dt_proj_b);
+    dt = seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, NULL);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
     z = seq_slice(ctx, xz, 2, Di, 2 * Di);
-    /* the scan applies the softplus to dt and gates with silu(z), as mamba_ssm's kernel */
+    /* the scan adds dt_proj's bias, applies the softplus and gates with silu(z) */
     if (!seq__selective_setup(ctx, op, &s, u, dt, A, seq_slice(ctx, xdbl, 2, R, R + N),
                               seq_slice(ctx, xdbl, 2, R + N, R + 2 * N), l->D, sio.h0))
         return NULL;
     s.softplus = 1;
+    s.dbias = l->dt_proj_b;
     s.z = z;
     y = seq__ssm_run(ctx, op, &s, &sio);
     return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);
@@ -7575,16 +7652,17 @@ SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_ten
     seq__mamba_scan_io(io, &sio);
     zx = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     xbc = seq__mamba_conv(ctx, op, &l->proj, zx, Di, io, &cn);
-    dt = seq_add(ctx, seq_slice(ctx, zx, 2, Di + CD, Di + CD + H), l->dt_bias);
+    dt = seq_slice(ctx, zx, 2, Di + CD, Di + CD + H);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
     z = seq_reshape(ctx, seq_slice(ctx, zx, 2, 0, Di), 4, s4);
-    /* softplus on dt and the gate y * silu(z) inside the scan; RMSNorm over each group of
-     * Di/G channels after it (mamba_ssm's RMSNormGated) */
+    /* dt_bias, the softplus and the gate y * silu(z) inside the scan; RMSNorm over each
+     * group of Di/G channels after it (mamba_ssm's RMSNormGated) */
     if (!seq__ssd_setup(ctx, op, &s, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
                         seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
                         seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, sio.h0))
         return NULL;
     s.softplus = 1;
+    s.dbias = l->dt_bias;
     s.z = z;
     y = seq__ssm_run(ctx, op, &s, &sio);
     s3[2] = Di;
