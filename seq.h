@@ -6430,7 +6430,7 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
 /* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
  * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
  * a normal float. */
-static float seq__expf_vec(float x) {
+static inline float seq__expf_vec(float x) {
     const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float t, k, r, p, y;
     int32_t bits;
@@ -6457,7 +6457,7 @@ static float seq__expf_vec(float x) {
 /* log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
  * Cephes' logf polynomial in f = m - 1, and (x - (u - 1)) / u restoring what rounding u
  * lost (all of x when x is tiny). Within 2 ulp of log1pf. */
-static float seq__log1pf_vec(float x) {
+static inline float seq__log1pf_vec(float x) {
     float u = 1.0f + x, m, f, z, y, k;
     int32_t bits;
     int big;
@@ -6483,10 +6483,10 @@ static float seq__log1pf_vec(float x) {
     return (f + y) + 0.693359375f * k + (x - (u - 1.0f)) / u;
 }
 
-static float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
+static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
 
 /* softplus as seq_softplus computes it: x itself above 20. */
-static float seq__softplusf_vec(float x) {
+static inline float seq__softplusf_vec(float x) {
     float ax = x < 0.0f ? -x : x, sp = (x > 0.0f ? x : 0.0f) + seq__log1pf_vec(seq__expf_vec(-ax));
     return x > SEQ__SOFTPLUS_LINEAR ? x : sp;
 }
