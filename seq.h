@@ -6720,10 +6720,13 @@ static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, i
     else
         for (i = 0; i < w; i++) dl[i] = drow[d0 / s->P]; /* the block is one head */
     for (i = 0; i < w; i++) du[i] = dl[i] * urow[i];
-    for (n = 0; n < (s->a_full ? s->N : 1); n++) {
-        const float *ar = s->Ach + n * s->D + d0;
-        for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
-    }
+    if (s->a_full)
+        for (n = 0; n < s->N; n++) {
+            const float *ar = s->Ach + n * s->D + d0;
+            for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
+        }
+    else /* one loop for both cases would stop gcc 12 from vectorizing it */
+        for (i = 0; i < w; i++) dec[i] = seq__expf_vec(dl[i] * s->Ach[d0 + i]);
 }
 
 /* One step of a block of width bw: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n
