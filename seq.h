@@ -6964,6 +6964,16 @@ static int64_t seq__ssm_work(const seq__ssm *s) {
     return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
 }
 
+/* Row r (H floats) of v = delta + dbias, the argument of the softplus. */
+static void seq__ssm_delta_row(const seq__ssm *s, int64_t r, float *v) {
+    const float *row = s->delta->data + r * s->H;
+    int64_t k;
+    if (s->dbias)
+        for (k = 0; k < s->H; k++) v[k] = row[k] + s->dbias->data[k];
+    else
+        memcpy(v, row, (size_t)s->H * sizeof(float));
+}
+
 /* v[d / P] += ch[d] for each channel d: per-channel sums back to their heads. */
 static void seq__ssm_to_heads(const seq__ssm *s, const float *ch, float *v) {
     int64_t d;
@@ -6976,6 +6986,7 @@ static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     const float *gy = n->out->grad, *ghn = n->extra_out[0]->grad;
     float *gdelta = seq__grad(ctx, s->delta), *gdbias = seq__grad(ctx, s->dbias), *gA = seq__grad(ctx, s->A);
     float *gD = seq__grad(ctx, s->Dskip), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    float *v;
     int64_t BT = s->B * s->T, nA = s->a_full ? s->N * s->D : s->D, r, d0, d, k;
     seq__ssm_grads g;
     g.u = seq__grad(ctx, s->u);
@@ -6986,17 +6997,20 @@ static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     g.dl = gdelta || gdbias ? (float *)seq__calloc(ctx, (size_t)(BT * s->H) * sizeof(float)) : NULL;
     g.Ach = gA ? (float *)seq__calloc(ctx, (size_t)nA * sizeof(float)) : NULL;
     g.Dch = gD ? (float *)seq__calloc(ctx, (size_t)s->D * sizeof(float)) : NULL;
-    if (!work || ctx->status != SEQ_OK) return;
+    v = (float *)seq_ctx_alloc(ctx, (size_t)s->H * sizeof(float));
+    if (!work || !v || ctx->status != SEQ_OK) return;
     for (r = 0; r < s->B; r++)
         for (d0 = 0; d0 < s->D; d0 += s->bw) seq__ssm_backward_block(s, &g, gy, ghn, r, d0, work);
-    if (g.dl) /* through softplus(delta + dbias): its derivative is the sigmoid */
-        for (r = 0; r < BT; r++)
-            for (k = 0; k < s->H; k++) {
-                float v = s->delta->data[r * s->H + k] + (s->dbias ? s->dbias->data[k] : 0.0f);
-                float gv = g.dl[r * s->H + k] * (s->softplus ? seq__sigmoidf_vec(v) : 1.0f);
-                if (gdelta) gdelta[r * s->H + k] += gv;
-                if (gdbias) gdbias[k] += gv;
-            }
+    for (r = 0; g.dl && r < BT; r++) { /* through softplus(delta + dbias): softplus' = sigmoid */
+        float *gr = g.dl + r * s->H;
+        seq__ssm_delta_row(s, r, v);
+        if (s->softplus)
+            for (k = 0; k < s->H; k++) gr[k] *= seq__sigmoidf_vec(v[k]);
+        for (k = 0; k < s->H; k++) {
+            if (gdelta) gdelta[r * s->H + k] += gr[k];
+            if (gdbias) gdbias[k] += gr[k];
+        }
+    }
     if (gA && s->a_full) /* back from (N,D) */
         for (d = 0; d < s->D; d++)
             for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.Ach[k * s->D + d];
@@ -7068,12 +7082,11 @@ static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *pr
     cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
     seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
     if (ctx->status != SEQ_OK) return NULL;
-    if (dl)
-        for (r = 0; r < B * T; r++)
-            for (k = 0; k < H; k++) {
-                float v = s->delta->data[r * H + k] + (s->dbias ? s->dbias->data[k] : 0.0f);
-                dl[r * H + k] = s->softplus ? seq__softplusf_vec(v) : v;
-            }
+    for (r = 0; dl && r < B * T; r++) {
+        seq__ssm_delta_row(s, r, dl + r * H);
+        if (s->softplus)
+            for (k = 0; k < H; k++) dl[r * H + k] = seq__softplusf_vec(dl[r * H + k]);
+    }
     s->dl = dl ? dl : s->delta->data;
     for (d = 0; d < s->D; d++) {
         Dch[d] = s->Dskip ? s->Dskip->data[d / s->P] : 0.0f;
