@@ -6485,10 +6485,15 @@ static inline float seq__log1pf_vec(float x) {
 
 static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
 
-/* softplus as seq_softplus computes it: x itself above 20. */
-static inline float seq__softplusf_vec(float x) {
-    float ax = x < 0.0f ? -x : x, sp = (x > 0.0f ? x : 0.0f) + seq__log1pf_vec(seq__expf_vec(-ax));
-    return x > SEQ__SOFTPLUS_LINEAR ? x : sp;
+/* x (n) = softplus(x) as seq_softplus computes it (x itself above 20), by way of e (n)
+ * = e^-|x|: in one loop, gcc 12 gives up if-converting, and so vectorizing, the whole. */
+static void seq__softplus_row(float *SEQ_RESTRICT x, int64_t n, float *SEQ_RESTRICT e) {
+    int64_t i;
+    for (i = 0; i < n; i++) e[i] = seq__expf_vec(x[i] < 0.0f ? x[i] : -x[i]);
+    for (i = 0; i < n; i++) {
+        float sp = (x[i] > 0.0f ? x[i] : 0.0f) + seq__log1pf_vec(e[i]);
+        x[i] = x[i] > SEQ__SOFTPLUS_LINEAR ? x[i] : sp;
+    }
 }
 
 /* y (n) = silu(x) = x sigmoid(x) (y may be x), and gx (n) = gy silu'(x). */
@@ -6956,12 +6961,16 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
     seq__ssm_state_add(s, dh, r, d0, bw, g->h0);
 }
 
-/* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
+/* Scratch floats for one block of a pass, the largest of forward, chunked and backward,
+ * and at least a row of delta (H). */
 static int64_t seq__ssm_work(const seq__ssm *s) {
-    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P;
-    int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (3 * s->bw + DL) + 5 * s->bw;
-    int64_t chunked = s->N * P + Q * Q + Q * s->N + Q * P;
-    return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
+    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P, k, most = s->H;
+    int64_t need[3];
+    need[0] = NB + 3 * s->bw + DL;
+    need[1] = (ck + 2) * NB + ck * (3 * s->bw + DL) + 5 * s->bw;
+    need[2] = s->N * P + Q * Q + Q * s->N + Q * P;
+    for (k = 0; k < 3; k++) most = need[k] > most ? need[k] : most;
+    return most;
 }
 
 /* Row r (H floats) of v = delta + dbias, the argument of the softplus. */
@@ -7084,8 +7093,7 @@ static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *pr
     if (ctx->status != SEQ_OK) return NULL;
     for (r = 0; dl && r < B * T; r++) {
         seq__ssm_delta_row(s, r, dl + r * H);
-        if (s->softplus)
-            for (k = 0; k < H; k++) dl[r * H + k] = seq__softplusf_vec(dl[r * H + k]);
+        if (s->softplus) seq__softplus_row(dl + r * H, H, work);
     }
     s->dl = dl ? dl : s->delta->data;
     for (d = 0; d < s->D; d++) {
