@@ -11456,11 +11456,99 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 
 /* --- 14.6 Mamba and Mamba-2 (SSD) ------------------------------------------------- */
 
+/* ---- elementwise functions the compiler can vectorize ------------------------------------- */
+
+/* libm's expf and log1pf are calls a loop cannot vectorize without -ffast-math; the scans
+ * and the blocks' activations take one per element, so they get these. */
+
+/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
+ * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
+ * a normal float. */
+static inline float seq__expf_vec(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, k, r, p, y;
+    int32_t bits;
+    uint32_t e;
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.0f ? 88.0f : x;
+    t = x * 1.44269504088896341f + magic;
+    k = t - magic;
+    r = x - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = r - k * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    y = p * (r * r) + r + 1.0f;
+    memcpy(&bits, &t, sizeof bits);
+    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
+    memcpy(&t, &e, sizeof t);
+    return y * t;
+}
+
+/* log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
+ * Cephes' logf polynomial in f = m - 1, and (x - (u - 1)) / u restoring what rounding u
+ * lost (all of x when x is tiny). Within 2 ulp of log1pf. */
+static inline float seq__log1pf_vec(float x) {
+    float u = 1.0f + x, m, f, z, y, k;
+    int32_t bits;
+    int big;
+    memcpy(&bits, &u, sizeof bits);
+    k = (float)((bits >> 23) - 127);
+    bits = (bits & 0x007FFFFF) | 0x3F800000;
+    memcpy(&m, &bits, sizeof m);
+    big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    k = big ? k + 1.0f : k;
+    f = m - 1.0f;
+    z = f * f;
+    y = 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    y = y * f * z - 2.12194440e-4f * k - 0.5f * z;
+    return (f + y) + 0.693359375f * k + (x - (u - 1.0f)) / u;
+}
+
+static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
+
+/* x (n) = softplus(x) as seq_softplus computes it (x itself above 20), by way of e (n)
+ * = e^-|x|: in one loop, gcc 12 gives up if-converting, and so vectorizing, the whole. */
+static void seq__softplus_row(float *SEQ_RESTRICT x, int64_t n, float *SEQ_RESTRICT e) {
+    int64_t i;
+    for (i = 0; i < n; i++) e[i] = seq__expf_vec(x[i] < 0.0f ? x[i] : -x[i]);
+    for (i = 0; i < n; i++) {
+        float sp = (x[i] > 0.0f ? x[i] : 0.0f) + seq__log1pf_vec(e[i]);
+        x[i] = x[i] > SEQ__SOFTPLUS_LINEAR ? x[i] : sp;
+    }
+}
+
+/* y (n) = silu(x) = x sigmoid(x) (y may be x), and gx (n) = gy silu'(x). */
+static void seq__silu_row(const float *x, int64_t n, float *y) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] = x[i] * seq__sigmoidf_vec(x[i]);
+}
+static void seq__silu_backward_row(const float *SEQ_RESTRICT x, const float *SEQ_RESTRICT gy, int64_t n,
+                                   float *SEQ_RESTRICT gx) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float sg = seq__sigmoidf_vec(x[i]);
+        gx[i] = gy[i] * sg * (1.0f + x[i] * (1.0f - sg));
+    }
+}
+
 /* ---- the causal convolution that carries its window ----------------------------------- */
 
-/* One step of a depthwise causal convolution with K taps over C channels whose last K-1
- * inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x; then x
- * enters the window. w (C,K), b (C) or NULL, x, y (C). */
+/* One streaming step of a depthwise causal convolution with K taps over C channels whose
+ * last K-1 inputs sit in win (C,K-1), oldest first: y = b + w[:,:K-1] . win + w[:,K-1] x;
+ * then x enters the window. w (C,K), b (C) or NULL, x, y (C). */
 static void seq__mamba_conv_step(const float *w, const float *b, int64_t C, int64_t K, float *win, const float *x,
                            float *y) {
     int64_t c, j, W = K - 1;
@@ -11478,6 +11566,8 @@ typedef struct seq__conv_aux {
     seq_tensor *c0;
     const int32_t *lengths;
     const uint8_t *resets;
+    float *pre; /* (B,T,C) the convolution before its silu */
+    float *wt;  /* (K,C) the weights, tap-major */
 } seq__conv_aux;
 
 /* Input s of row r in what the taps read: the W columns of c (B,C,W) for s < 0, then x
@@ -11490,58 +11580,68 @@ static float *seq__conv_at(float *x, float *c, int64_t r, int64_t s, int64_t T, 
     return c ? c + r * C * W + (s + W) : NULL;
 }
 
+/* y (C) += a (C) * e (C, stride se): one tap over every channel. */
+static void seq__conv_axpy(const float *SEQ_RESTRICT a, const float *SEQ_RESTRICT e, int64_t se, int64_t C,
+                           float *SEQ_RESTRICT y) {
+    int64_t c;
+    if (se == 1)
+        for (c = 0; c < C; c++) y[c] += a[c] * e[c];
+    else
+        for (c = 0; c < C; c++) y[c] += a[c] * e[c * se];
+}
+
 /* With e what the taps read (c0's columns, then x) and start the first position of t's
- * segment, y[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >= start, so
- *   de[s] += dy[t] w[k],  dw[c,k] += dy[t] e[s],  db += dy[t];
- * cn[r,:,j] is e[r,len-W+j] from the last segment (c0 itself for an empty row). */
-static void seq__conv_carry_backward(seq_ctx *ctx, seq__node *n) {
+ * segment, y = silu(p) with p[r,t,c] = b[c] + sum_k w[c,k] e[r,s,c] over s = t-W+k >=
+ * start, so with dp = dy silu'(p):
+ *   de[s] += dp[t] w[k],  dw[c,k] += dp[t] e[s],  db += dp[t];
+ * cn[r,:,j] is e[r,len-W+j] when that is in the last segment (for an empty row: c0). */
+static void seq__conv_silu_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out, *cn = n->extra_out[0];
     const seq__conv_aux *a = (const seq__conv_aux *)n->aux;
     int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], K = w->shape[w->ndim - 1], W = K - 1;
     float *gx = seq__grad(ctx, x), *gw = seq__grad(ctx, w), *gb = seq__grad(ctx, b), *gc0 = seq__grad(ctx, a->c0);
-    float *c0v = a->c0 ? a->c0->data : NULL;
+    float *c0v = a->c0 ? a->c0->data : NULL, *gp = (float *)seq_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    float *gwt = gw ? (float *)seq__calloc(ctx, (size_t)(K * C) * sizeof(float)) : NULL;
     int64_t r, t, k, c, j, se, sg;
+    if (!gp || ctx->status != SEQ_OK) return;
     for (r = 0; r < B; r++) {
         int64_t len = seq__row_len(a->lengths, r, T), start = -W;
         for (t = 0; t < len; t++) {
-            const float *gy = y->grad ? y->grad + (r * T + t) * C : NULL;
             if (a->resets && a->resets[r * T + t]) start = t;
-            if (!gy) continue;
+            if (!y->grad) continue;
+            seq__silu_backward_row(a->pre + (r * T + t) * C, y->grad + (r * T + t) * C, C, gp);
             if (gb)
-                for (c = 0; c < C; c++) gb[c] += gy[c];
+                for (c = 0; c < C; c++) gb[c] += gp[c];
             for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
-                const float *e = seq__conv_at(x->data, c0v, r, t - W + k, T, C, W, &se);
+                float *e = seq__conv_at(x->data, c0v, r, t - W + k, T, C, W, &se);
                 float *ge = seq__conv_at(gx, gc0, r, t - W + k, T, C, W, &sg);
-                if (gw && e)
-                    for (c = 0; c < C; c++) gw[c * K + k] += gy[c] * e[c * se];
+                if (gwt && e) seq__conv_axpy(gp, e, se, C, gwt + k * C);
                 if (ge)
-                    for (c = 0; c < C; c++) ge[c * sg] += gy[c] * w->data[c * K + k];
+                    for (c = 0; c < C; c++) ge[c * sg] += gp[c] * a->wt[k * C + c];
             }
         }
-        if (!cn->grad) continue;
-        if (len == 0) {
-            if (gc0)
-                for (j = 0; j < C * W; j++) gc0[r * C * W + j] += cn->grad[r * C * W + j];
-            continue;
-        }
-        for (j = start > len - W ? start - (len - W) : 0; j < W; j++) {
-            float *ge = seq__conv_at(gx, gc0, r, len - W + j, T, C, W, &sg);
-            if (ge)
-                for (c = 0; c < C; c++) ge[c * sg] += cn->grad[(r * C + c) * W + j];
-        }
+        if (cn->grad)
+            for (j = start > len - W ? start - (len - W) : 0; j < W; j++) {
+                float *ge = seq__conv_at(gx, gc0, r, len - W + j, T, C, W, &sg);
+                if (ge)
+                    for (c = 0; c < C; c++) ge[c * sg] += cn->grad[(r * C + c) * W + j];
+            }
     }
+    if (gwt)
+        for (c = 0; c < C; c++)
+            for (k = 0; k < K; k++) gw[c * K + k] += gwt[k * C + c];
 }
 
-/* The short convolution of both blocks as one node that also carries state:
- * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C), and *cn
- * (B,C,K-1) the window after each row's last valid step. A reset at t empties the window;
- * y is 0 past a length. Checked by the caller. */
-static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
-                                   seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
+/* The short convolution of both blocks and its silu, one node that also carries state:
+ * x (B,T,C), w (C,1,K), b (C) or NULL, c0 (B,C,K-1) or NULL (zeros) -> y (B,T,C) =
+ * silu(conv), and *cn (B,C,K-1) the last K-1 inputs of each row's last segment. A reset
+ * at t hides everything before t; y is 0 past a length. Checked by the caller. */
+static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, seq_tensor *w, seq_tensor *b,
+                                  seq_tensor *c0, const int32_t *lengths, const uint8_t *resets, seq_tensor **cn) {
     seq_tensor *ins[4], *y;
     seq__conv_aux *a;
     seq__node *n;
-    int64_t B, T, C, K, W, r, t, shape[3];
+    int64_t B, T, C, K, W, r, t, k, c, j, se, shape[3];
     ins[0] = x;
     ins[1] = w;
     ins[2] = b;
@@ -11559,88 +11659,117 @@ static seq_tensor *seq__conv_carry(seq_ctx *ctx, const char *op, seq_tensor *x, 
     *cn = seq__out(ctx, op, 3, shape, 4, ins);
     a = (seq__conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
     if (!y || !*cn || !a) return NULL;
+    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1);
+    a->wt = (float *)seq_ctx_alloc(ctx, (size_t)(K * C) * sizeof(float));
+    if (!a->pre || !a->wt) return NULL;
+    for (c = 0; c < C; c++)
+        for (k = 0; k < K; k++) a->wt[k * C + c] = w->data[c * K + k];
     memset(y->data, 0, (size_t)y->numel * sizeof(float));
     for (r = 0; r < B; r++) {
-        float *win = (*cn)->data + r * C * W;
-        if (c0) memcpy(win, c0->data + r * C * W, (size_t)(C * W) * sizeof(float));
-        else memset(win, 0, (size_t)(C * W) * sizeof(float));
-        for (t = 0; t < seq__row_len(lengths, r, T); t++) {
-            if (resets && resets[r * T + t]) memset(win, 0, (size_t)(C * W) * sizeof(float));
-            seq__mamba_conv_step(w->data, b ? b->data : NULL, C, K, win, x->data + (r * T + t) * C,
-                           y->data + (r * T + t) * C);
+        int64_t len = seq__row_len(lengths, r, T), start = -W;
+        for (t = 0; t < len; t++) {
+            float *p = a->pre + (r * T + t) * C;
+            if (resets && resets[r * T + t]) start = t;
+            for (c = 0; c < C; c++) p[c] = b ? b->data[c] : 0.0f;
+            for (k = start > t - W ? start - (t - W) : 0; k < K; k++) {
+                const float *e = seq__conv_at(x->data, c0 ? c0->data : NULL, r, t - W + k, T, C, W, &se);
+                if (e) seq__conv_axpy(a->wt + k * C, e, se, C, p);
+            }
+            seq__silu_row(p, C, y->data + (r * T + t) * C);
+        }
+        for (j = 0; j < W; j++) {
+            const float *e = len - W + j >= start ? seq__conv_at(x->data, c0 ? c0->data : NULL, r, len - W + j, T, C,
+                                                                 W, &se)
+                                                  : NULL;
+            for (c = 0; c < C; c++) (*cn)->data[(r * C + c) * W + j] = e ? e[c * se] : 0.0f;
         }
     }
     a->c0 = c0;
     a->lengths = lengths;
     a->resets = resets;
-    n = seq__record(ctx, op, y, seq__conv_carry_backward, 3, ins);
+    n = seq__record(ctx, op, y, seq__conv_silu_backward, 3, ins);
     if (n) {
         n->aux = a;
         n->extra_out[0] = *cn;
     }
     return y;
 }
+
 /* ---- the selective-scan engine: Mamba's S6 and Mamba-2's SSD ----------------------------- */
 
 /* D channels, each with an N-state, in H heads of P channels that share delta, A and
  * Dskip (Mamba: P = 1, H = D). Bm and Cm hold G groups of N per step; head h reads group
  * h / (H/G). A is Mamba's (D,N) when a_full, else one rate per head. Channels run in
- * blocks of bw inside one group, each block's state kept as (N,bw) so that the inner
- * loops run along channels; every ck steps the forward keeps a checkpoint of it, from
- * which the backward recomputes the states of those ck steps. */
+ * blocks of up to bw: P = 1 and any width (the last block of a row may be narrower), or
+ * exactly one head. A block's state is kept as (N,w) so that the inner loops run along
+ * channels; every ck steps the forward keeps a checkpoint of it, from which the backward
+ * recomputes the states of those ck steps. The blocks fuse the steps around their scan
+ * as mamba_ssm's kernels do: delta = softplus(delta + dbias) in, y * silu(z) out. */
 typedef struct seq__ssm {
     int64_t B, T, D, N, H, P, G, bw, ck, nck;
-    int a_full;
-    seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    int a_full;   /* A is (D,N); else one rate per head */
+    int chunked;  /* the forward runs the chunked SSD algorithm (one rate per head) */
+    int softplus; /* the scan uses softplus(delta + dbias) */
+    seq_tensor *u, *delta, *dbias, *A, *Bm, *Cm, *Dskip, *h0;
+    seq_tensor *z; /* NULL, or the gate (shape of u): the output is y * silu(z) */
     const int32_t *lengths;
     const uint8_t *resets;
-    float *At;   /* a_full: A as (N,D) */
-    float *ckpt; /* (B, D/bw, nck, N, bw): the state entering step c*ck, NULL without backward */
+    const float *dl; /* (B,T,H) the delta the scan uses: delta's data, or after bias and softplus */
+    float *Ach;      /* each channel's rates: (N,D) when a_full (A transposed), else (D) */
+    float *Dch;      /* (D) each channel's Dskip (0 without) */
+    float *ckpt;     /* (B, blocks, nck, N, bw): the state entering step c*ck, NULL without backward */
 } seq__ssm;
 
 #define SEQ__SSM_CK 16 /* checkpoint interval of the recurrence */
+#define SEQ__SSM_BW 64 /* Mamba's block width: a block's state and decay stay in L1 */
 
-/* Floats of one step's decay for a block: a rate per state and channel, or per channel. */
-static int64_t seq__ssm_decay_len(const seq__ssm *s) { return s->a_full ? s->N * s->bw : s->bw; }
+/* Blocks per row, and the width of the one starting at channel d0. */
+static int64_t seq__ssm_blocks(const seq__ssm *s) { return (s->D + s->bw - 1) / s->bw; }
+static int64_t seq__ssm_width(const seq__ssm *s, int64_t d0) { return s->D - d0 < s->bw ? s->D - d0 : s->bw; }
+
+/* Floats of one step's decay for a block of width w: a rate per state and channel, or
+ * per channel. */
+static int64_t seq__ssm_decay_len(const seq__ssm *s, int64_t w) { return s->a_full ? s->N * w : w; }
 
 static float *seq__ssm_ckpt(const seq__ssm *s, int64_t r, int64_t d0, int64_t c) {
-    return s->ckpt + ((r * (s->D / s->bw) + d0 / s->bw) * s->nck + c) * s->N * s->bw;
+    return s->ckpt + ((r * seq__ssm_blocks(s) + d0 / s->bw) * s->nck + c) * s->N * s->bw;
 }
 
-/* Block state (N,bw) of channels [d0,d0+bw) of row r from, or added into, a public state
+/* Block state (N,w) of channels [d0,d0+w) of row r from, or added into, a public state
  * (B,D,N); v NULL reads zeros and adds nothing. */
-static void seq__ssm_state_load(const seq__ssm *s, const float *v, int64_t r, int64_t d0, float *h) {
+static void seq__ssm_state_load(const seq__ssm *s, const float *v, int64_t r, int64_t d0, int64_t w, float *h) {
     int64_t i, n;
     for (n = 0; n < s->N; n++)
-        for (i = 0; i < s->bw; i++) h[n * s->bw + i] = v ? v[(r * s->D + d0 + i) * s->N + n] : 0.0f;
+        for (i = 0; i < w; i++) h[n * w + i] = v ? v[(r * s->D + d0 + i) * s->N + n] : 0.0f;
 }
-static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int64_t d0, float *v) {
+static void seq__ssm_state_add(const seq__ssm *s, const float *h, int64_t r, int64_t d0, int64_t w, float *v) {
     int64_t i, n;
     if (v)
         for (n = 0; n < s->N; n++)
-            for (i = 0; i < s->bw; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * s->bw + i];
+            for (i = 0; i < w; i++) v[(r * s->D + d0 + i) * s->N + n] += h[n * w + i];
 }
 
-/* Step t of row r for block d0: dl (bw) = delta, du (bw) = delta * u, and the decay
- * exp(delta A): (N,bw) when a_full, else (bw). */
-static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, float *dl, float *du, float *dec) {
-    const float *drow = s->delta->data + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
-    int64_t i, n, bw = s->bw;
-    for (i = 0; i < bw; i++) {
-        dl[i] = drow[(d0 + i) / s->P];
-        du[i] = dl[i] * urow[i];
-    }
+/* Step t of row r for the block [d0,d0+w): dl (w) = delta, du (w) = delta * u, and the
+ * decay exp(delta A): (N,w) when a_full, else (w). */
+static void seq__ssm_prep(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *SEQ_RESTRICT dl,
+                          float *SEQ_RESTRICT du, float *SEQ_RESTRICT dec) {
+    const float *drow = s->dl + (r * s->T + t) * s->H, *urow = s->u->data + (r * s->T + t) * s->D + d0;
+    int64_t i, n;
+    if (s->P == 1) memcpy(dl, drow + d0, (size_t)w * sizeof(float));
+    else
+        for (i = 0; i < w; i++) dl[i] = drow[d0 / s->P]; /* the block is one head */
+    for (i = 0; i < w; i++) du[i] = dl[i] * urow[i];
     if (s->a_full)
         for (n = 0; n < s->N; n++) {
-            const float *ar = s->At + n * s->D + d0;
-            for (i = 0; i < bw; i++) dec[n * bw + i] = expf(dl[i] * ar[i]);
+            const float *ar = s->Ach + n * s->D + d0;
+            for (i = 0; i < w; i++) dec[n * w + i] = seq__expf_vec(dl[i] * ar[i]);
         }
-    else
-        for (i = 0; i < bw; i++) dec[i] = expf(dl[i] * s->A->data[(d0 + i) / s->P]);
+    else /* one loop for both cases would stop gcc 12 from vectorizing it */
+        for (i = 0; i < w; i++) dec[i] = seq__expf_vec(dl[i] * s->Ach[d0 + i]);
 }
 
-/* One step of a block: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n (dec shared
- * by every n unless a_full), y (bw) += sum_n Ct[n] h[n,:]. */
+/* One step of a block of width bw: h[n,:] = dec[n,:] h[n,:] + du Bt[n] for each state n
+ * (dec shared by every n unless a_full), y (bw) += sum_n Ct[n] h[n,:]. */
 static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *SEQ_RESTRICT dec,
                                 const float *SEQ_RESTRICT du, const float *Bt, const float *Ct,
                                 float *SEQ_RESTRICT h, float *SEQ_RESTRICT y) {
@@ -11655,28 +11784,41 @@ static void seq__ssm_step_block(int64_t N, int64_t bw, int a_full, const float *
     }
 }
 
+/* y (w) = Dskip u for step t of row r, block [d0,d0+w): where the output starts. */
+static void seq__ssm_skip(const seq__ssm *s, int64_t r, int64_t t, int64_t d0, int64_t w, float *SEQ_RESTRICT y) {
+    const float *SEQ_RESTRICT urow = s->u->data + (r * s->T + t) * s->D + d0, *SEQ_RESTRICT dch = s->Dch + d0;
+    int64_t i;
+    for (i = 0; i < w; i++) y[i] = dch[i] * urow[i];
+}
+
+/* y (n) *= silu(z): the output gate. */
+static void seq__ssm_gate(const float *SEQ_RESTRICT z, int64_t n, float *SEQ_RESTRICT y) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] *= z[i] * seq__sigmoidf_vec(z[i]);
+}
+
 /* Bm_t or Cm_t of row r for the group of block d0: N floats. */
 static const float *seq__ssm_group(const seq__ssm *s, const seq_tensor *m, int64_t r, int64_t t, int64_t d0) {
     return m->data + ((r * s->T + t) * s->G + d0 / (s->D / s->G)) * s->N;
 }
 
 /* The recurrence for block d0 of row r: y (B,T,D) there, the final state into hn (B,D,N)
- * (zeroed by the caller), a checkpoint every ck steps. work: (2N + 4) bw floats. */
+ * (zeroed by the caller), a checkpoint every ck steps. work: see seq__ssm_work. */
 static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, float *y, float *hn, float *work) {
-    int64_t bw = s->bw, N = s->N, len = seq__row_len(s->lengths, r, s->T), t, i;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, len = seq__row_len(s->lengths, r, s->T), t;
     float *h = work, *dl = h + N * bw, *du = dl + bw, *yb = du + bw, *dec = yb + bw;
-    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, h);
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, bw, h);
     for (t = 0; t < len; t++) {
-        const float *urow = s->u->data + (r * s->T + t) * s->D + d0;
         if (s->ckpt && t % s->ck == 0) memcpy(seq__ssm_ckpt(s, r, d0, t / s->ck), h, (size_t)(N * bw) * sizeof(float));
         if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)(N * bw) * sizeof(float));
-        seq__ssm_prep(s, r, t, d0, dl, du, dec);
-        for (i = 0; i < bw; i++) yb[i] = s->Dskip ? s->Dskip->data[(d0 + i) / s->P] * urow[i] : 0.0f;
+        seq__ssm_prep(s, r, t, d0, bw, dl, du, dec);
+        seq__ssm_skip(s, r, t, d0, bw, yb);
         seq__ssm_step_block(N, bw, s->a_full, dec, du, seq__ssm_group(s, s->Bm, r, t, d0),
                             seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+        if (s->z) seq__ssm_gate(s->z->data + (r * s->T + t) * s->D + d0, bw, yb);
         memcpy(y + (r * s->T + t) * s->D + d0, yb, (size_t)bw * sizeof(float));
     }
-    seq__ssm_state_add(s, h, r, d0, hn);
+    seq__ssm_state_add(s, h, r, d0, bw, hn);
 }
 
 /* The chunked SSD algorithm for head h of row r (block d0 = h*P, decay per head), chunks
@@ -11687,23 +11829,23 @@ static void seq__ssm_forward_block(const seq__ssm *s, int64_t r, int64_t d0, flo
  * and the next chunk starts from [seg_q = 0] e^{cum_q} S + sum_{seg_j = seg_q} e^{cum_q -
  * cum_j} dt_j B_j x_j^T (q the chunk's last step): three GEMMs per chunk. The exponents
  * are differences taken in double, so long chunks lose nothing to cancellation.
- * work: (N + Q + N + 2) * max(P, Q) floats... see seq__ssm_work. */
+ * work: see seq__ssm_work. */
 static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float *y, float *hn, float *work,
                                   double *cum, int64_t *seg) {
     int64_t P = s->P, N = s->N, Q = s->ck, D = s->D, GN = s->G * s->N, d0 = h * P;
     int64_t len = seq__row_len(s->lengths, r, s->T), t0, i, j, p, n;
     float *S = work, *L = S + N * P, *Cs = L + Q * Q, *Xw = Cs + Q * N;
-    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, S);
+    seq__ssm_state_load(s, s->h0 ? s->h0->data : NULL, r, d0, P, S);
     for (t0 = 0; t0 < len; t0 += Q) {
         int64_t q = len - t0 < Q ? len - t0 : Q;
-        const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->delta->data + (r * s->T + t0) * s->H + h;
+        const float *X = s->u->data + (r * s->T + t0) * D + d0, *dt = s->dl + (r * s->T + t0) * s->H + h;
         const float *Bc = seq__ssm_group(s, s->Bm, r, t0, d0), *Cc = seq__ssm_group(s, s->Cm, r, t0, d0);
         float *Y = y + (r * s->T + t0) * D + d0, end;
         double run = 0.0;
         if (s->ckpt) memcpy(seq__ssm_ckpt(s, r, d0, t0 / Q), S, (size_t)(N * P) * sizeof(float));
         for (i = 0; i < q; i++) {
             seg[i] = (i ? seg[i - 1] : 0) + (s->resets && s->resets[r * s->T + t0 + i]);
-            run += (double)dt[i * s->H] * s->A->data[h];
+            run += (double)dt[i * s->H] * s->Ach[d0];
             cum[i] = run;
         }
         /* L = mask o decay o dt_j o C B^T */
@@ -11714,7 +11856,7 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
                                                            : 0.0f;
         for (i = 0; i < q; i++) {
             float coef = seg[i] == 0 ? expf((float)cum[i]) : 0.0f;
-            for (p = 0; p < P; p++) Y[i * D + p] = s->Dskip ? s->Dskip->data[h] * X[i * D + p] : 0.0f;
+            seq__ssm_skip(s, r, t0 + i, d0, P, Y + i * D);
             for (n = 0; n < N; n++) Cs[i * N + n] = coef * Cc[i * GN + n];
         }
         seq_sgemm(0, 0, q, P, q, 1.0f, L, Q, X, D, 1.0f, Y, D);  /* Y += L X      */
@@ -11725,12 +11867,16 @@ static void seq__ssd_chunked_head(const seq__ssm *s, int64_t r, int64_t h, float
         }
         end = seg[q - 1] == 0 ? expf((float)cum[q - 1]) : 0.0f;
         seq_sgemm(1, 0, N, P, q, 1.0f, Bc, GN, Xw, P, end, S, P); /* S = end S + B^T Xw */
+        if (s->z)
+            for (i = 0; i < q; i++) seq__ssm_gate(s->z->data + (r * s->T + t0 + i) * D + d0, P, Y + i * D);
     }
-    seq__ssm_state_add(s, S, r, d0, hn);
+    seq__ssm_state_add(s, S, r, d0, P, hn);
 }
-/* Gradient buffers of a scan (NULL: not wanted); A as (N,D) when a_full. */
+
+/* Gradient buffers of a scan (NULL: not wanted): dl (B,T,H) for the delta the scan used,
+ * Ach and Dch per channel as in seq__ssm; seq__ssm_backward maps them to the inputs. */
 typedef struct seq__ssm_grads {
-    float *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
+    float *u, *dl, *Ach, *Dch, *Bm, *Cm, *h0, *z;
 } seq__ssm_grads;
 
 /* Sum of a[i] b[i] in eight lanes, so the compiler may run them side by side. */
@@ -11743,77 +11889,83 @@ static float seq__dotf(const float *a, const float *b, int64_t n) {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-/* Backward of step t of row r for block d0, given the state before it (hp, NULL after a
- * reset), after it (hc) and the step's dl, du, dec; dh (N,bw) is the carried gradient of
- * hc, replaced by that of hp. With h = dec h_prev + du B and y = C . h + Dskip u:
+/* Backward of step t of row r for block d0, given the gradient gy (w) of its ungated
+ * output (NULL: none), the state before it (hp, NULL after a reset), after it (hc) and
+ * the step's dl, du, dec; dh (N,w) is the carried gradient of hc, replaced by that of
+ * hp. With h = dec h_prev + du B and y = C . h + Dskip u:
  *   dC += dy h,  dh += dy C,  dB += dh du,  ddu = sum_n dh B,
  *   ddec = dh h_prev  ->  ddelta += ddec dec A,  dA += ddec dec delta,
  *   ddelta += ddu u,  du += ddu delta + dy Dskip,  dDskip += dy u,  dh_prev = dh dec.
- * work: 3 bw floats. */
+ * work: 3 w floats. */
 static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, int64_t r,
                                    int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
                                    const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
-    int64_t bw = s->bw, N = s->N, P = s->P, o = (r * s->T + t) * s->D + d0, i, n;
+    int64_t w = seq__ssm_width(s, d0), N = s->N, o = (r * s->T + t) * s->D + d0, i, n;
     const float *urow = s->u->data + o, *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
-    float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + bw, *SEQ_RESTRICT gdec = work + 2 * bw;
+    float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + w, *SEQ_RESTRICT gdec = work + 2 * w;
     float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
-    memset(work, 0, (size_t)(3 * bw) * sizeof(float));
+    float *gdlrow = g->dl ? g->dl + (r * s->T + t) * s->H : NULL;
+    memset(work, 0, (size_t)(3 * w) * sizeof(float));
     if (gy) {
-        gy += o;
-        for (i = 0; i < bw; i++) {
-            if (g->Dskip) g->Dskip[(d0 + i) / P] += gy[i] * urow[i];
-            if (g->u && s->Dskip) g->u[o + i] += gy[i] * s->Dskip->data[(d0 + i) / P];
-        }
+        if (g->Dch)
+            for (i = 0; i < w; i++) g->Dch[d0 + i] += gy[i] * urow[i];
+        if (g->u)
+            for (i = 0; i < w; i++) g->u[o + i] += gy[i] * s->Dch[d0 + i];
         for (n = 0; n < N; n++) {
-            float *SEQ_RESTRICT dr = dh + n * bw, c = Ct[n];
-            if (gC) gC[n] += seq__dotf(gy, hc + n * bw, bw);
-            for (i = 0; i < bw; i++) dr[i] += gy[i] * c;
+            float *SEQ_RESTRICT dr = dh + n * w, c = Ct[n];
+            if (gC) gC[n] += seq__dotf(gy, hc + n * w, w);
+            for (i = 0; i < w; i++) dr[i] += gy[i] * c;
         }
     }
     for (n = 0; n < N; n++) {
-        float *SEQ_RESTRICT dr = dh + n * bw, b = Bt[n];
-        if (gB) gB[n] += seq__dotf(dr, du, bw);
-        for (i = 0; i < bw; i++) gdu[i] += dr[i] * b;
-        if (!hp) continue;
-        if (s->a_full) {
-            const float *at = s->At + n * s->D + d0, *de = dec + n * bw, *hr = hp + n * bw;
-            float *ga = g->A ? g->A + n * s->D + d0 : NULL;
-            for (i = 0; i < bw; i++) {
-                float q = dr[i] * hr[i] * de[i];
-                gdl[i] += q * at[i];
-                if (ga) ga[i] += q * dl[i];
-            }
-        } else {
-            for (i = 0; i < bw; i++) gdec[i] += dr[i] * hp[n * bw + i];
-        }
+        const float *dr = dh + n * w, *hr = hp ? hp + n * w : NULL;
+        float b = Bt[n];
+        if (gB) gB[n] += seq__dotf(dr, du, w);
+        for (i = 0; i < w; i++) gdu[i] += dr[i] * b;
+        if (hr)
+            for (i = 0; i < w; i++) gdec[i] += dr[i] * hr[i] * (s->a_full ? dec[n * w + i] * s->Ach[n * s->D + d0 + i] : 1.0f);
+        if (hr && s->a_full && g->Ach)
+            for (i = 0; i < w; i++) g->Ach[n * s->D + d0 + i] += dr[i] * hr[i] * dec[n * w + i] * dl[i];
     }
     for (n = 0; n < N; n++) {
-        float *SEQ_RESTRICT dr = dh + n * bw;
-        const float *de = s->a_full ? dec + n * bw : dec;
-        for (i = 0; i < bw; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
+        float *SEQ_RESTRICT dr = dh + n * w;
+        const float *de = s->a_full ? dec + n * w : dec;
+        for (i = 0; i < w; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
     }
-    for (i = 0; i < bw; i++) {
-        float a = s->A->data[(d0 + i) / P];
-        if (!s->a_full) {
-            gdl[i] += gdec[i] * dec[i] * a;
-            if (g->A) g->A[(d0 + i) / P] += gdec[i] * dec[i] * dl[i];
-        }
-        gdl[i] += gdu[i] * urow[i];
+    for (i = 0; i < w; i++) { /* gdec: sum_n ddec dec A (a_full), or sum_n ddec (one rate) */
+        gdl[i] = gdu[i] * urow[i] + (s->a_full ? gdec[i] : gdec[i] * dec[i] * s->Ach[d0 + i]);
+        if (!s->a_full && g->Ach) g->Ach[d0 + i] += gdec[i] * dec[i] * dl[i];
         if (g->u) g->u[o + i] += gdu[i] * dl[i];
-        if (g->delta) g->delta[(r * s->T + t) * s->H + (d0 + i) / P] += gdl[i];
+    }
+    if (gdlrow && s->P == 1)
+        for (i = 0; i < w; i++) gdlrow[d0 + i] += gdl[i];
+    else if (gdlrow) /* the block is one head */
+        for (i = 0; i < w; i++) gdlrow[d0 / s->P] += gdl[i];
+}
+
+/* The gate's backward: with out = y silu(z), gz += gout y silu'(z) and gy = gout silu(z),
+ * each (n). */
+static void seq__ssm_gate_backward(const float *SEQ_RESTRICT z, const float *SEQ_RESTRICT y,
+                                   const float *SEQ_RESTRICT gout, int64_t n, float *SEQ_RESTRICT gz,
+                                   float *SEQ_RESTRICT gy) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float sg = seq__sigmoidf_vec(z[i]);
+        if (gz) gz[i] += gout[i] * y[i] * sg * (1.0f + z[i] * (1.0f - sg));
+        gy[i] = gout[i] * z[i] * sg;
     }
 }
 
 /* Backward of block d0 of row r, chunk by chunk from the end: the ck states of a chunk
- * are recomputed from its checkpoint, then walked back. gy (B,T,D) and ghn (B,D,N) may
- * be NULL. work: see seq__ssm_work. */
+ * (and its outputs, for the gate) are recomputed from its checkpoint, then walked back.
+ * gy (B,T,D) and ghn (B,D,N) may be NULL. work: see seq__ssm_work. */
 static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, const float *gy, const float *ghn,
                                     int64_t r, int64_t d0, float *work) {
-    int64_t bw = s->bw, N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s), ck = s->ck;
+    int64_t bw = seq__ssm_width(s, d0), N = s->N, NB = N * bw, DL = seq__ssm_decay_len(s, bw), ck = s->ck;
     int64_t len = seq__row_len(s->lengths, r, s->T), c, t, i;
     float *dh = work, *hs = dh + NB, *dls = hs + (ck + 1) * NB, *dus = dls + ck * bw, *decs = dus + ck * bw;
-    float *yb = decs + ck * DL, *scratch = yb + bw;
-    seq__ssm_state_load(s, ghn, r, d0, dh);
+    float *ys = decs + ck * DL, *gyg = ys + ck * bw, *scratch = gyg + bw;
+    seq__ssm_state_load(s, ghn, r, d0, bw, dh);
     for (c = (len + ck - 1) / ck - 1; c >= 0; c--) {
         int64_t t0 = c * ck, t1 = t0 + ck < len ? t0 + ck : len;
         memcpy(hs, seq__ssm_ckpt(s, r, d0, c), (size_t)NB * sizeof(float));
@@ -11822,108 +11974,91 @@ static void seq__ssm_backward_block(const seq__ssm *s, const seq__ssm_grads *g, 
             i = t - t0;
             if (s->resets && s->resets[r * s->T + t]) memset(h, 0, (size_t)NB * sizeof(float));
             else memcpy(h, h - NB, (size_t)NB * sizeof(float));
-            seq__ssm_prep(s, r, t, d0, dls + i * bw, dus + i * bw, decs + i * DL);
-            memset(yb, 0, (size_t)bw * sizeof(float));
+            seq__ssm_prep(s, r, t, d0, bw, dls + i * bw, dus + i * bw, decs + i * DL);
+            seq__ssm_skip(s, r, t, d0, bw, ys + i * bw);
             seq__ssm_step_block(N, bw, s->a_full, decs + i * DL, dus + i * bw, seq__ssm_group(s, s->Bm, r, t, d0),
-                                seq__ssm_group(s, s->Cm, r, t, d0), h, yb);
+                                seq__ssm_group(s, s->Cm, r, t, d0), h, ys + i * bw);
         }
         for (t = t1 - 1; t >= t0; t--) {
+            int64_t o = (r * s->T + t) * s->D + d0;
             int reset = s->resets && s->resets[r * s->T + t];
+            const float *gyb = gy ? gy + o : NULL;
             i = t - t0;
-            seq__ssm_step_backward(s, g, gy, r, t, d0, reset ? NULL : hs + i * NB, hs + (i + 1) * NB, dls + i * bw,
+            if (gy && s->z) {
+                seq__ssm_gate_backward(s->z->data + o, ys + i * bw, gy + o, bw, g->z ? g->z + o : NULL, gyg);
+                gyb = gyg;
+            }
+            seq__ssm_step_backward(s, g, gyb, r, t, d0, reset ? NULL : hs + i * NB, hs + (i + 1) * NB, dls + i * bw,
                                    dus + i * bw, decs + i * DL, dh, scratch);
         }
     }
-    seq__ssm_state_add(s, dh, r, d0, g->h0);
+    seq__ssm_state_add(s, dh, r, d0, bw, g->h0);
 }
-/* Scratch floats for one block of a pass (the largest of forward, chunked and backward). */
+
+/* Scratch floats for one block of a pass, the largest of forward, chunked and backward,
+ * and at least a row of delta (H). */
 static int64_t seq__ssm_work(const seq__ssm *s) {
-    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s), ck = s->ck, Q = s->ck, P = s->P;
-    int64_t fwd = NB + 3 * s->bw + DL, bwd = (ck + 2) * NB + ck * (2 * s->bw + DL) + 4 * s->bw;
-    int64_t chunked = s->N * P + Q * Q + Q * s->N + Q * P;
-    return fwd > bwd ? (fwd > chunked ? fwd : chunked) : (bwd > chunked ? bwd : chunked);
+    int64_t NB = s->N * s->bw, DL = seq__ssm_decay_len(s, s->bw), ck = s->ck, Q = s->ck, P = s->P, k, most = s->H;
+    int64_t need[3];
+    need[0] = NB + 3 * s->bw + DL;
+    need[1] = (ck + 2) * NB + ck * (3 * s->bw + DL) + 5 * s->bw;
+    need[2] = s->N * P + Q * Q + Q * s->N + Q * P;
+    for (k = 0; k < 3; k++) most = need[k] > most ? need[k] : most;
+    return most;
+}
+
+/* Row r (H floats) of v = delta + dbias, the argument of the softplus. */
+static void seq__ssm_delta_row(const seq__ssm *s, int64_t r, float *v) {
+    const float *row = s->delta->data + r * s->H;
+    int64_t k;
+    if (s->dbias)
+        for (k = 0; k < s->H; k++) v[k] = row[k] + s->dbias->data[k];
+    else
+        memcpy(v, row, (size_t)s->H * sizeof(float));
+}
+
+/* v[d / P] += ch[d] for each channel d: per-channel sums back to their heads. */
+static void seq__ssm_to_heads(const seq__ssm *s, const float *ch, float *v) {
+    int64_t d;
+    if (ch && v)
+        for (d = 0; d < s->D; d++) v[d / s->P] += ch[d];
 }
 
 static void seq__ssm_backward(seq_ctx *ctx, seq__node *n) {
     const seq__ssm *s = (const seq__ssm *)n->aux;
     const float *gy = n->out->grad, *ghn = n->extra_out[0]->grad;
-    float *gA = seq__grad(ctx, s->A), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
-    int64_t r, d0, d, k;
+    float *gdelta = seq__grad(ctx, s->delta), *gdbias = seq__grad(ctx, s->dbias), *gA = seq__grad(ctx, s->A);
+    float *gD = seq__grad(ctx, s->Dskip), *work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    float *v;
+    int64_t BT = s->B * s->T, nA = s->a_full ? s->N * s->D : s->D, r, d0, d, k;
     seq__ssm_grads g;
     g.u = seq__grad(ctx, s->u);
-    g.delta = seq__grad(ctx, s->delta);
     g.Bm = seq__grad(ctx, s->Bm);
     g.Cm = seq__grad(ctx, s->Cm);
-    g.Dskip = seq__grad(ctx, s->Dskip);
     g.h0 = seq__grad(ctx, s->h0);
-    g.A = s->a_full && gA ? (float *)seq__calloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : gA;
-    if (!work || ctx->status != SEQ_OK) return;
+    g.z = seq__grad(ctx, s->z);
+    g.dl = gdelta || gdbias ? (float *)seq__calloc(ctx, (size_t)(BT * s->H) * sizeof(float)) : NULL;
+    g.Ach = gA ? (float *)seq__calloc(ctx, (size_t)nA * sizeof(float)) : NULL;
+    g.Dch = gD ? (float *)seq__calloc(ctx, (size_t)s->D * sizeof(float)) : NULL;
+    v = (float *)seq_ctx_alloc(ctx, (size_t)s->H * sizeof(float));
+    if (!work || !v || ctx->status != SEQ_OK) return;
     for (r = 0; r < s->B; r++)
         for (d0 = 0; d0 < s->D; d0 += s->bw) seq__ssm_backward_block(s, &g, gy, ghn, r, d0, work);
-    if (s->a_full && gA) /* back from (N,D) */
-        for (d = 0; d < s->D; d++)
-            for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.A[k * s->D + d];
-}
-
-/* Shared tail of both scans once shapes are checked: y (shape of u), hn (hn_shape). The
- * chunked form needs bw = P and one rate per head. */
-static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, int chunked, seq_rnn_io *io,
-                                int hn_ndim, const int64_t *hn_shape) {
-    seq_tensor *ins[7], *y, *hn;
-    seq__ssm *s;
-    seq__node *nd;
-    float *work;
-    int64_t B = proto->B, T = proto->T, r, d0, d, k;
-    double *cum;
-    int64_t *seg;
-    int i;
-    ins[0] = proto->u;
-    ins[1] = proto->delta;
-    ins[2] = proto->Bm;
-    ins[3] = proto->Cm;
-    ins[4] = proto->A;
-    ins[5] = proto->Dskip;
-    ins[6] = proto->h0;
-    if (io && io->c0) {
-        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
-        return NULL;
-    }
-    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
-    for (i = 0; i < 7; i++) {
-        static const char *const names[7] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0"};
-        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
-    }
-    s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
-    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 7, ins);
-    hn = seq__out(ctx, op, hn_ndim, hn_shape, 7, ins);
-    if (!s || !y || !hn) return NULL;
-    *s = *proto;
-    s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
-    s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
-    s->nck = (T + s->ck - 1) / s->ck;
-    s->At = s->a_full ? (float *)seq_ctx_alloc(ctx, (size_t)(s->N * s->D) * sizeof(float)) : NULL;
-    s->ckpt = y->requires_grad ? (float *)seq_ctx_alloc(ctx, (size_t)(B * s->nck * s->D * s->N) * sizeof(float)) : NULL;
-    work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
-    cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
-    seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
-    if (ctx->status != SEQ_OK) return NULL;
-    if (s->a_full)
-        for (d = 0; d < s->D; d++)
-            for (k = 0; k < s->N; k++) s->At[k * s->D + d] = s->A->data[d * s->N + k];
-    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
-    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
-    for (r = 0; r < B; r++)
-        for (d0 = 0; d0 < s->D; d0 += s->bw) {
-            if (chunked) seq__ssd_chunked_head(s, r, d0 / s->P, y->data, hn->data, work, cum, seg);
-            else seq__ssm_forward_block(s, r, d0, y->data, hn->data, work);
+    for (r = 0; g.dl && r < BT; r++) { /* through softplus(delta + dbias): softplus' = sigmoid */
+        float *gr = g.dl + r * s->H;
+        seq__ssm_delta_row(s, r, v);
+        if (s->softplus)
+            for (k = 0; k < s->H; k++) gr[k] *= seq__sigmoidf_vec(v[k]);
+        for (k = 0; k < s->H; k++) {
+            if (gdelta) gdelta[r * s->H + k] += gr[k];
+            if (gdbias) gdbias[k] += gr[k];
         }
-    nd = seq__record(ctx, op, y, seq__ssm_backward, 4, ins);
-    if (nd) {
-        nd->aux = s;
-        nd->extra_out[0] = hn;
     }
-    if (io) io->hn = hn;
-    return y;
+    if (gA && s->a_full) /* back from (N,D) */
+        for (d = 0; d < s->D; d++)
+            for (k = 0; k < s->N; k++) gA[d * s->N + k] += g.Ach[k * s->D + d];
+    if (!s->a_full) seq__ssm_to_heads(s, g.Ach, gA);
+    seq__ssm_to_heads(s, g.Dch, gD);
 }
 
 /* 1 when t is NULL or a float tensor of the given dims (-1: any); else 0. */
@@ -11941,106 +12076,189 @@ static int seq__is_shape(const seq_tensor *t, int ndim, int64_t d0, int64_t d1, 
     return 1;
 }
 
-SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
-                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io) {
-    static const char op[] = "seq_selective_scan";
+/* Runs a scan set up by seq__selective_setup or seq__ssd_setup: y (shape of u), and the
+ * final state (B,D,N) for Mamba's A, (B,H,P,N) for one rate per head, into io->hn. */
+static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *proto, seq_rnn_io *io) {
+    static const char *const names[9] = {"u", "delta", "Bm", "Cm", "A", "Dskip", "h0", "z", "delta bias"};
+    seq_tensor *ins[9], *y, *hn;
+    seq__ssm *s;
+    seq__node *nd;
+    float *work, *dl, *Ach, *Dch;
+    int64_t B = proto->B, T = proto->T, H = proto->H, hs[4], r, d0, d, k;
+    double *cum;
+    int64_t *seg;
+    int i;
+    ins[0] = proto->u;
+    ins[1] = proto->delta;
+    ins[2] = proto->Bm;
+    ins[3] = proto->Cm;
+    ins[4] = proto->A;
+    ins[5] = proto->Dskip;
+    ins[6] = proto->h0;
+    ins[7] = proto->z;
+    ins[8] = proto->dbias;
+    if (io && io->c0) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "a scan has one state: io->c0 must be NULL");
+        return NULL;
+    }
+    if (!seq__lengths_ok(ctx, op, io ? io->lengths : NULL, B, T)) return NULL;
+    for (i = 0; i < 9; i++)
+        if (ins[i] && !seq__finite_ok(ctx, op, names[i], ins[i]->data, ins[i]->numel)) return NULL;
+    hs[0] = B;
+    hs[1] = proto->a_full ? proto->D : H;
+    hs[2] = proto->a_full ? proto->N : proto->P;
+    hs[3] = proto->N;
+    s = (seq__ssm *)seq_ctx_alloc(ctx, sizeof *s);
+    y = seq__out(ctx, op, proto->u->ndim, proto->u->shape, 9, ins);
+    hn = seq__out(ctx, op, proto->a_full ? 3 : 4, hs, 9, ins);
+    if (!s || !y || !hn) return NULL;
+    *s = *proto;
+    s->lengths = io ? (const int32_t *)seq__arena_copy(ctx, io->lengths, (size_t)B * sizeof(int32_t)) : NULL;
+    s->resets = io ? (const uint8_t *)seq__arena_copy(ctx, io->resets, (size_t)(B * T)) : NULL;
+    s->nck = (T + s->ck - 1) / s->ck;
+    if (y->requires_grad)
+        s->ckpt = (float *)seq_ctx_alloc(ctx, (size_t)(B * seq__ssm_blocks(s) * s->nck * s->N * s->bw) * sizeof(float));
+    dl = s->softplus || s->dbias ? (float *)seq_ctx_alloc(ctx, (size_t)(B * T * H) * sizeof(float)) : NULL;
+    s->Ach = Ach = (float *)seq_ctx_alloc(ctx, (size_t)(s->a_full ? s->N * s->D : s->D) * sizeof(float));
+    s->Dch = Dch = (float *)seq_ctx_alloc(ctx, (size_t)s->D * sizeof(float));
+    work = (float *)seq_ctx_alloc(ctx, (size_t)seq__ssm_work(s) * sizeof(float));
+    cum = (double *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(double));
+    seg = (int64_t *)seq_ctx_alloc(ctx, (size_t)s->ck * sizeof(int64_t));
+    if (ctx->status != SEQ_OK) return NULL;
+    for (r = 0; dl && r < B * T; r++) {
+        seq__ssm_delta_row(s, r, dl + r * H);
+        if (s->softplus) seq__softplus_row(dl + r * H, H, work);
+    }
+    s->dl = dl ? dl : s->delta->data;
+    for (d = 0; d < s->D; d++) {
+        Dch[d] = s->Dskip ? s->Dskip->data[d / s->P] : 0.0f;
+        if (!s->a_full) Ach[d] = s->A->data[d / s->P];
+        else
+            for (k = 0; k < s->N; k++) Ach[k * s->D + d] = s->A->data[d * s->N + k];
+    }
+    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
+    memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
+    for (r = 0; r < B; r++)
+        for (d0 = 0; d0 < s->D; d0 += s->bw) {
+            if (s->chunked) seq__ssd_chunked_head(s, r, d0 / s->P, y->data, hn->data, work, cum, seg);
+            else seq__ssm_forward_block(s, r, d0, y->data, hn->data, work);
+        }
+    nd = seq__record(ctx, op, y, seq__ssm_backward, 4, ins);
+    if (nd) {
+        nd->aux = s;
+        nd->extra_out[0] = hn;
+    }
+    if (io) io->hn = hn;
+    return y;
+}
+
+/* Checks the selective scan's inputs (h0 may be NULL) and describes the scan in s: one
+ * channel per head, one group, A (D,N), blocks of SEQ__SSM_BW channels. */
+static int seq__selective_setup(seq_ctx *ctx, const char *op, seq__ssm *s, seq_tensor *u, seq_tensor *delta,
+                                seq_tensor *A, seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_tensor *h0) {
     seq_tensor *ins[7];
-    seq__ssm s;
-    int64_t hs[3];
     ins[0] = u;
     ins[1] = delta;
     ins[2] = A;
     ins[3] = Bm;
     ins[4] = Cm;
     ins[5] = Dskip;
-    ins[6] = io ? io->h0 : NULL;
-    if (!seq__ok(ctx, op, 5, ins)) return NULL;
-    memset(&s, 0, sizeof s);
-    s.B = u->ndim == 3 ? u->shape[0] : 0;
-    s.T = u->ndim == 3 ? u->shape[1] : 0;
-    s.D = u->ndim == 3 ? u->shape[2] : 0;
-    s.N = A->ndim == 2 ? A->shape[1] : 0;
-    if (s.B < 1 || s.T < 1 || s.D < 1 || s.N < 1 || !seq__is_shape(u, 3, -1, -1, -1, -1) ||
-        !seq__is_shape(delta, 3, s.B, s.T, s.D, 0) || !seq__is_shape(A, 2, s.D, s.N, 0, 0) ||
-        !seq__is_shape(Bm, 3, s.B, s.T, s.N, 0) || !seq__is_shape(Cm, 3, s.B, s.T, s.N, 0) ||
-        !seq__is_shape(Dskip, 1, s.D, 0, 0, 0) || !seq__is_shape(ins[6], 3, s.B, s.D, s.N, 0)) {
+    ins[6] = h0;
+    if (!seq__ok(ctx, op, 5, ins)) return 0;
+    memset(s, 0, sizeof *s);
+    s->B = u->ndim == 3 ? u->shape[0] : 0;
+    s->T = u->ndim == 3 ? u->shape[1] : 0;
+    s->D = u->ndim == 3 ? u->shape[2] : 0;
+    s->N = A->ndim == 2 ? A->shape[1] : 0;
+    if (s->B < 1 || s->T < 1 || s->D < 1 || s->N < 1 || !seq__is_shape(u, 3, -1, -1, -1, -1) ||
+        !seq__is_shape(delta, 3, s->B, s->T, s->D, 0) || !seq__is_shape(A, 2, s->D, s->N, 0, 0) ||
+        !seq__is_shape(Bm, 3, s->B, s->T, s->N, 0) || !seq__is_shape(Cm, 3, s->B, s->T, s->N, 0) ||
+        !seq__is_shape(Dskip, 1, s->D, 0, 0, 0) || !seq__is_shape(h0, 3, s->B, s->D, s->N, 0)) {
         static const char *const names[7] = {"u", "delta", "A", "Bm", "Cm", "Dskip", "h0"};
         seq__shape_fail(ctx, op, "u, delta (B>=1,T>=1,D), A (D,N), Bm, Cm (B,T,N), Dskip (D), h0 (B,D,N)", 7, names,
                         ins);
-        return NULL;
+        return 0;
     }
-    s.H = s.D;
-    s.P = 1;
-    s.G = 1;
-    s.a_full = 1;
-    s.bw = s.D;
-    s.ck = SEQ__SSM_CK;
-    s.u = u;
-    s.delta = delta;
-    s.A = A;
-    s.Bm = Bm;
-    s.Cm = Cm;
-    s.Dskip = Dskip;
-    s.h0 = ins[6];
-    hs[0] = s.B;
-    hs[1] = s.D;
-    hs[2] = s.N;
-    return seq__ssm_run(ctx, op, &s, 0, io, 3, hs);
+    s->H = s->D;
+    s->P = 1;
+    s->G = 1;
+    s->a_full = 1;
+    s->bw = SEQ__SSM_BW;
+    s->ck = SEQ__SSM_CK;
+    s->u = u;
+    s->delta = delta;
+    s->A = A;
+    s->Bm = Bm;
+    s->Cm = Cm;
+    s->Dskip = Dskip;
+    s->h0 = h0;
+    return 1;
 }
 
-SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
-                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io) {
-    static const char op[] = "seq_ssd_scan";
-    seq_tensor *ins[7];
+SEQDEF seq_tensor *seq_selective_scan(seq_ctx *ctx, seq_tensor *u, seq_tensor *delta, seq_tensor *A,
+                                      seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, seq_rnn_io *io) {
+    static const char op[] = "seq_selective_scan";
     seq__ssm s;
-    int64_t hs[4];
+    if (!seq__selective_setup(ctx, op, &s, u, delta, A, Bm, Cm, Dskip, io ? io->h0 : NULL)) return NULL;
+    return seq__ssm_run(ctx, op, &s, io);
+}
+
+/* Checks SSD's inputs (h0 may be NULL) and describes the scan in s: one rate per head,
+ * a block per head, checkpoints at the chunks (or every SEQ__SSM_CK steps). */
+static int seq__ssd_setup(seq_ctx *ctx, const char *op, seq__ssm *s, seq_tensor *x, seq_tensor *dt, seq_tensor *A,
+                          seq_tensor *Bm, seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_tensor *h0) {
+    seq_tensor *ins[7];
     ins[0] = x;
     ins[1] = dt;
     ins[2] = A;
     ins[3] = Bm;
     ins[4] = Cm;
     ins[5] = Dskip;
-    ins[6] = io ? io->h0 : NULL;
-    if (!seq__ok(ctx, op, 5, ins)) return NULL;
-    memset(&s, 0, sizeof s);
+    ins[6] = h0;
+    if (!seq__ok(ctx, op, 5, ins)) return 0;
+    memset(s, 0, sizeof *s);
     if (x->ndim == 4 && Bm->ndim == 4) {
-        s.B = x->shape[0];
-        s.T = x->shape[1];
-        s.H = x->shape[2];
-        s.P = x->shape[3];
-        s.G = Bm->shape[2];
-        s.N = Bm->shape[3];
+        s->B = x->shape[0];
+        s->T = x->shape[1];
+        s->H = x->shape[2];
+        s->P = x->shape[3];
+        s->G = Bm->shape[2];
+        s->N = Bm->shape[3];
     }
-    if (s.B < 1 || s.T < 1 || s.H < 1 || s.P < 1 || s.G < 1 || s.N < 1 || s.H % s.G != 0 ||
-        !seq__is_shape(x, 4, -1, -1, -1, -1) || !seq__is_shape(dt, 3, s.B, s.T, s.H, 0) ||
-        !seq__is_shape(A, 1, s.H, 0, 0, 0) || !seq__is_shape(Bm, 4, s.B, s.T, s.G, s.N) ||
-        !seq__is_shape(Cm, 4, s.B, s.T, s.G, s.N) || !seq__is_shape(Dskip, 1, s.H, 0, 0, 0) ||
-        !seq__is_shape(ins[6], 4, s.B, s.H, s.P, s.N)) {
+    if (s->B < 1 || s->T < 1 || s->H < 1 || s->P < 1 || s->G < 1 || s->N < 1 || s->H % s->G != 0 ||
+        !seq__is_shape(x, 4, -1, -1, -1, -1) || !seq__is_shape(dt, 3, s->B, s->T, s->H, 0) ||
+        !seq__is_shape(A, 1, s->H, 0, 0, 0) || !seq__is_shape(Bm, 4, s->B, s->T, s->G, s->N) ||
+        !seq__is_shape(Cm, 4, s->B, s->T, s->G, s->N) || !seq__is_shape(Dskip, 1, s->H, 0, 0, 0) ||
+        !seq__is_shape(h0, 4, s->B, s->H, s->P, s->N)) {
         static const char *const names[7] = {"x", "dt", "A", "Bm", "Cm", "Dskip", "h0"};
         seq__shape_fail(ctx, op, "x (B>=1,T>=1,H,P), dt (B,T,H), A (H), Bm, Cm (B,T,G,N) with G | H, Dskip (H), "
                         "h0 (B,H,P,N)", 7, names, ins);
-        return NULL;
+        return 0;
     }
     if (chunk < 0) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "chunk %lld < 0", (long long)chunk);
-        return NULL;
+        return 0;
     }
-    s.D = s.H * s.P;
-    s.a_full = 0;
-    s.bw = s.P;
-    s.ck = chunk > 0 ? chunk : SEQ__SSM_CK;
-    s.u = x;
-    s.delta = dt;
-    s.A = A;
-    s.Bm = Bm;
-    s.Cm = Cm;
-    s.Dskip = Dskip;
-    s.h0 = ins[6];
-    hs[0] = s.B;
-    hs[1] = s.H;
-    hs[2] = s.P;
-    hs[3] = s.N;
-    return seq__ssm_run(ctx, op, &s, chunk > 0, io, 4, hs);
+    s->D = s->H * s->P;
+    s->bw = s->P;
+    s->chunked = chunk > 0;
+    s->ck = chunk == 0 ? SEQ__SSM_CK : chunk < s->T ? chunk : s->T; /* a chunk past T is one chunk of T */
+    s->u = x;
+    s->delta = dt;
+    s->A = A;
+    s->Bm = Bm;
+    s->Cm = Cm;
+    s->Dskip = Dskip;
+    s->h0 = h0;
+    return 1;
+}
+
+SEQDEF seq_tensor *seq_ssd_scan(seq_ctx *ctx, seq_tensor *x, seq_tensor *dt, seq_tensor *A, seq_tensor *Bm,
+                                seq_tensor *Cm, seq_tensor *Dskip, int64_t chunk, seq_rnn_io *io) {
+    static const char op[] = "seq_ssd_scan";
+    seq__ssm s;
+    if (!seq__ssd_setup(ctx, op, &s, x, dt, A, Bm, Cm, Dskip, chunk, io ? io->h0 : NULL)) return NULL;
+    return seq__ssm_run(ctx, op, &s, io);
 }
 /* ---- the blocks ------------------------------------------------------------------------ */
 
@@ -12154,12 +12372,21 @@ static int seq__mamba_inputs_ok(seq_ctx *ctx, const char *op, const seq_mamba_pr
            (!c0 || seq__finite_ok(ctx, op, "c0", c0->data, c0->numel));
 }
 
+/* The scan's part of a block's io: h0, lengths and resets (hn comes back in it). */
+static void seq__mamba_scan_io(const seq_rnn_io *io, seq_rnn_io *sio) {
+    memset(sio, 0, sizeof *sio);
+    if (!io) return;
+    sio->h0 = io->h0;
+    sio->lengths = io->lengths;
+    sio->resets = io->resets;
+}
+
 /* silu(conv1d(xz[..., from:from+C])) with the carried state: (B,T,C); *cn its final window. */
 static seq_tensor *seq__mamba_conv(seq_ctx *ctx, const char *op, const seq_mamba_proj *p, seq_tensor *xz,
                                    int64_t from, const seq_rnn_io *io, seq_tensor **cn) {
     seq_tensor *xi = seq_slice(ctx, xz, 2, from, from + p->conv_w->shape[0]);
-    return seq_silu(ctx, seq__conv_carry(ctx, op, xi, p->conv_w, p->conv_b, io ? io->c0 : NULL,
-                                         io ? io->lengths : NULL, io ? io->resets : NULL, cn));
+    return seq__conv_silu(ctx, op, xi, p->conv_w, p->conv_b, io ? io->c0 : NULL, io ? io->lengths : NULL,
+                          io ? io->resets : NULL, cn);
 }
 
 /* out_proj(y) (B,T,d_model), rows past a length set to 0 (they would hold out_proj's bias),
@@ -12196,13 +12423,12 @@ static void seq__dense(const seq_tensor *W, const seq_tensor *b, const float *x,
  * silu(conv1d(xz[:, from:from+C])) advancing the windows. */
 static void seq__mamba_step_front(const seq_mamba_proj *p, seq_mamba_state *st, const float *x_t, float *xz,
                                   int64_t from, float *v) {
-    int64_t B = st->batch, IO = p->in_w->shape[0], C = p->conv_w->shape[0], K = p->conv_w->shape[2], r, c;
+    int64_t B = st->batch, IO = p->in_w->shape[0], C = p->conv_w->shape[0], K = p->conv_w->shape[2], r;
     seq__dense(p->in_w, p->in_b, x_t, p->in_w->shape[1], B, xz);
     for (r = 0; r < B; r++) {
-        float *vr = v + r * C;
         seq__mamba_conv_step(p->conv_w->data, p->conv_b ? p->conv_b->data : NULL, C, K, st->conv + r * C * (K - 1),
-                       xz + r * IO + from, vr);
-        for (c = 0; c < C; c++) vr[c] *= seq__sigmoidf(vr[c]);
+                       xz + r * IO + from, v + r * C);
+        seq__silu_row(v + r * C, C, v + r * C);
     }
 }
 
@@ -12317,8 +12543,9 @@ SEQDEF seq_status seq_mamba_init_ssm(const seq_mamba *l, seq_rng *rng) {
 
 SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tensor *x, seq_rnn_io *io) {
     static const char op[] = "seq_mamba_forward";
-    seq_tensor *xz, *u, *xdbl, *delta, *A, *y, *cn = NULL;
+    seq_tensor *xz, *u, *xdbl, *dt, *A, *z, *y, *cn = NULL;
     seq_rnn_io sio;
+    seq__ssm s;
     int64_t hs[2], Di, R, N;
     if (!l) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
@@ -12330,20 +12557,21 @@ SEQDEF seq_tensor *seq_mamba_forward(seq_ctx *ctx, const seq_mamba *l, seq_tenso
     hs[0] = Di;
     hs[1] = N;
     if (!seq__mamba_inputs_ok(ctx, op, &l->proj, l->cfg.d_model, x, io, 2, hs)) return NULL;
-    memset(&sio, 0, sizeof sio);
-    if (io) {
-        sio.h0 = io->h0;
-        sio.lengths = io->lengths;
-        sio.resets = io->resets;
-    }
+    seq__mamba_scan_io(io, &sio);
     xz = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     u = seq__mamba_conv(ctx, op, &l->proj, xz, 0, io, &cn);
     xdbl = seq_linear(ctx, u, l->x_proj_w, NULL);
-    delta = seq_softplus(ctx, seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, l->dt_proj_b));
+    dt = seq_linear(ctx, seq_slice(ctx, xdbl, 2, 0, R), l->dt_proj_w, NULL);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
-    y = seq_selective_scan(ctx, u, delta, A, seq_slice(ctx, xdbl, 2, R, R + N), seq_slice(ctx, xdbl, 2, R + N, R + 2 * N),
-                           l->D, &sio);
-    y = seq_mul(ctx, y, seq_silu(ctx, seq_slice(ctx, xz, 2, Di, 2 * Di)));
+    z = seq_slice(ctx, xz, 2, Di, 2 * Di);
+    /* the scan adds dt_proj's bias, applies the softplus and gates with silu(z) */
+    if (!seq__selective_setup(ctx, op, &s, u, dt, A, seq_slice(ctx, xdbl, 2, R, R + N),
+                              seq_slice(ctx, xdbl, 2, R + N, R + 2 * N), l->D, sio.h0))
+        return NULL;
+    s.softplus = 1;
+    s.dbias = l->dt_proj_b;
+    s.z = z;
+    y = seq__ssm_run(ctx, op, &s, &sio);
     return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);
 }
 
@@ -12454,8 +12682,9 @@ SEQDEF seq_status seq_mamba2_init_ssm(const seq_mamba2 *l, seq_rng *rng) {
 
 SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_tensor *x, seq_rnn_io *io) {
     static const char op[] = "seq_mamba2_forward";
-    seq_tensor *zx, *xbc, *dt, *A, *y, *cn = NULL;
+    seq_tensor *zx, *xbc, *dt, *A, *z, *y, *cn = NULL;
     seq_rnn_io sio;
+    seq__ssm s;
     int64_t hs[3], s4[4], g4[4], s3[3], Di, H, P, G, N, GN, CD;
     if (!l) {
         seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "NULL layer");
@@ -12478,24 +12707,25 @@ SEQDEF seq_tensor *seq_mamba2_forward(seq_ctx *ctx, const seq_mamba2 *l, seq_ten
     s4[3] = P;
     g4[2] = G;
     g4[3] = N;
-    memset(&sio, 0, sizeof sio);
-    if (io) {
-        sio.h0 = io->h0;
-        sio.lengths = io->lengths;
-        sio.resets = io->resets;
-    }
+    seq__mamba_scan_io(io, &sio);
     zx = seq_linear(ctx, x, l->proj.in_w, l->proj.in_b);
     xbc = seq__mamba_conv(ctx, op, &l->proj, zx, Di, io, &cn);
-    dt = seq_softplus(ctx, seq_add(ctx, seq_slice(ctx, zx, 2, Di + CD, Di + CD + H), l->dt_bias));
+    dt = seq_slice(ctx, zx, 2, Di + CD, Di + CD + H);
     A = seq_scale(ctx, seq_exp(ctx, l->A_log), -1.0f);
-    y = seq_ssd_scan(ctx, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
-                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
-                     seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, &sio);
-    /* gate, then RMSNorm over each group of Di/G channels (mamba_ssm's RMSNormGated) */
+    z = seq_reshape(ctx, seq_slice(ctx, zx, 2, 0, Di), 4, s4);
+    /* dt_bias, the softplus and the gate y * silu(z) inside the scan; RMSNorm over each
+     * group of Di/G channels after it (mamba_ssm's RMSNormGated) */
+    if (!seq__ssd_setup(ctx, op, &s, seq_reshape(ctx, seq_slice(ctx, xbc, 2, 0, Di), 4, s4), dt, A,
+                        seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di, Di + GN), 4, g4),
+                        seq_reshape(ctx, seq_slice(ctx, xbc, 2, Di + GN, CD), 4, g4), l->D, l->cfg.chunk, sio.h0))
+        return NULL;
+    s.softplus = 1;
+    s.dbias = l->dt_bias;
+    s.z = z;
+    y = seq__ssm_run(ctx, op, &s, &sio);
     s3[2] = Di;
     s4[2] = G;
     s4[3] = Di / G;
-    y = seq_mul(ctx, seq_reshape(ctx, y, 3, s3), seq_silu(ctx, seq_slice(ctx, zx, 2, 0, Di)));
     y = seq_mul(ctx, seq_reshape(ctx, seq_rmsnorm(ctx, seq_reshape(ctx, y, 4, s4), NULL, l->cfg.norm_eps), 3, s3),
                 l->norm_w);
     return seq__mamba_back(ctx, &l->proj, y, io, sio.hn, cn);

@@ -31,9 +31,10 @@ static seq_tensor *add_weighted(seq_ctx *ctx, seq_tensor *l, seq_tensor *t, int 
     return l ? seq_add(ctx, l, m) : m;
 }
 
-/* The loss over a forward's outputs: y, io->hn, io->cn. */
+/* The loss over a forward's outputs: y, io->hn, io->cn (NULL only where the layer has none). */
 static seq_tensor *outputs_loss(seq_ctx *ctx, seq_tensor *y, const seq_rnn_io *io) {
     if (!y) return NULL;
+    CHECK(io->hn != NULL);
     return add_weighted(ctx, add_weighted(ctx, add_weighted(ctx, NULL, y, 0), io->hn, 1), io->cn, 2);
 }
 
@@ -76,8 +77,9 @@ static seq_tensor *tensor_of(seq_ctx *ctx, int ndim, const int64_t *shape, const
 
 /* --- the selective scan ------------------------------------------------------------------ */
 
-/* T crosses the backward's checkpoint interval, so recomputation from a checkpoint runs. */
-enum { SB = 2, ST = 21, SD = 3, SN = 2 };
+/* T crosses the backward's checkpoint interval, so recomputation from a checkpoint runs;
+ * the wide case has two channel blocks, the second narrower. */
+enum { SB = 2, ST = 21, SD = 3, SN = 2, WIDE_D = 66 };
 
 typedef struct {
     seq_tensor *u, *delta, *A, *Bm, *Cm, *Dskip, *h0;
@@ -92,8 +94,13 @@ static seq_tensor *sel_loss(seq_ctx *ctx, void *ud) {
     return outputs_loss(ctx, y, &c->io);
 }
 
-static void sel_setup(sel_case *c, seq_params *P, int with_state) {
-    int64_t x3[3] = {SB, ST, SD}, a2[2] = {SD, SN}, b3[3] = {SB, ST, SN}, d1[1] = {SD}, h3[3] = {SB, SD, SN};
+/* B rows of T steps, D channels, N states. */
+static void sel_setup(sel_case *c, seq_params *P, int with_state, int64_t B, int64_t T, int64_t D) {
+    int64_t x3[3], a2[2] = {0, SN}, b3[3], d1[1], h3[3] = {0, 0, SN};
+    x3[0] = b3[0] = h3[0] = B;
+    x3[1] = b3[1] = T;
+    x3[2] = a2[0] = d1[0] = h3[1] = D;
+    b3[2] = SN;
     memset(c, 0, sizeof *c);
     c->u = seq_params_add(P, "u", 3, x3, seq_init_normal(0, 1));
     c->delta = seq_params_add(P, "delta", 3, x3, seq_init_uniform(0.05f, 0.6f));
@@ -112,15 +119,17 @@ static void test_selective_scan_gradcheck(void) {
     resets[ST + 0] = 1;
     resets[ST + 9] = 1;
     fill_loss_weights(3);
-    for (variant = 0; variant < 2; variant++) {
+    for (variant = 0; variant < 3; variant++) {
+        static const char *const what[3] = {"plain", "with h0, lengths, resets", "two blocks"};
         seq_params *P = seq_params_init(NULL);
         sel_case c;
-        sel_setup(&c, P, variant);
-        if (variant) {
+        if (variant < 2) sel_setup(&c, P, variant, SB, ST, SD);
+        else sel_setup(&c, P, 1, 1, ST, WIDE_D);
+        if (variant == 1) {
             c.io.lengths = lengths;
             c.io.resets = resets;
         }
-        run_gradcheck(P, sel_loss, &c, NULL, 1e-3f, 1e-2f, variant ? "with h0, lengths, resets" : "plain");
+        run_gradcheck(P, sel_loss, &c, NULL, 1e-3f, 1e-2f, what[variant]);
         seq_params_free(P);
     }
 }
@@ -128,7 +137,7 @@ static void test_selective_scan_gradcheck(void) {
 /* The scan against a direct double-precision loop over its definition, with an initial
  * state, resets and a short row. */
 static void test_selective_scan_reference(void) {
-    enum { B = 2, T = 23, D = 5, N = 3 };
+    enum { B = 2, T = 23, D = 70, N = 3 };
     static float u[B * T * D], dl[B * T * D], A[D * N], Bm[B * T * N], Cm[B * T * N], Ds[D], h0[B * D * N];
     static float want_y[B * T * D], want_h[B * D * N];
     int32_t lengths[B] = {T, 11};
