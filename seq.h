@@ -11641,7 +11641,7 @@ static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, s
     seq_tensor *ins[4], *y;
     seq__conv_aux *a;
     seq__node *n;
-    int64_t B, T, C, K, W, r, t, k, c, j, se, shape[3];
+    int64_t B, T, C, K, W, r, t, k, c, j, se = 0, shape[3];
     ins[0] = x;
     ins[1] = w;
     ins[2] = b;
