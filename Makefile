@@ -10,7 +10,7 @@ OPT       = -O3 -march=native
 CFLAGS_C  = -std=c99 $(OPT) $(WARN)
 LDLIBS    = -lm
 B         = build
-HEADERS   = seq.h
+HEADERS   = seq.h seq_quant.h seq_rl.h seq_rec.h
 EXAMPLES  = $(basename $(notdir $(wildcard examples/*.c)))
 BENCHES   = $(basename $(notdir $(wildcard bench/*.c)))
 
@@ -21,37 +21,60 @@ BLIS_FLAGS = -DSEQ_USE_BLIS
 BLIS_LIBS  = -lblis
 
 BENCH_BINS= $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
-TEST_SRC  = tests/test_seq.c $(wildcard tests/seq_*_test.c)
-# The runner as users build it, plus the other kernel paths the machine can run:
-# AVX2 and scalar GEMM, the generic x86-64 baseline, OpenMP, and C++.
-VARIANTS  = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
-RUNNERS   = $(B)/test_seq $(VARIANTS:%=$(B)/test_seq_%)
+
+# One test runner per header; each links tests/harness.c. A runner depends on its own
+# header and those below it, so work on seq_rl.h does not rebuild seq.h's runners.
+HARNESS   = tests/harness.c tests/seq_test.h
+SEQ_SRC   = tests/test_seq.c $(wildcard tests/seq_*_test.c)
+QUANT_SRC = tests/test_quant.c $(wildcard tests/quant_*_test.c)
+RL_SRC    = tests/test_rl.c $(wildcard tests/rl_*_test.c)
+REC_SRC   = tests/test_rec.c $(wildcard tests/rec_*_test.c)
+C99       = $(CC) -std=c99 $(OPT) $(WARN)
+CXX11     = $(CXX) -std=c++11 $(OPT) $(WARN) -x c++
+ASAN      = $(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined \
+            -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Bit-exact ports (ggml quantizers, Gymnasium dynamics) need unfused multiply-adds.
+EXACT     = -ffp-contract=off
+
+# $(call runner,NAME,SOURCES,HEADERS,COMPILE,LIBS): rule for $(B)/NAME.
+define runner
+$(B)/$(1): $(2) $(HARNESS) $(3) | $(B)
+	$(4) -o $$@ $(2) tests/harness.c $(5) $(LDLIBS)
+endef
+# seq.h on every kernel path the machine can run: AVX-512 (native), AVX2, scalar, the
+# generic x86-64 baseline, OpenMP, C++, and BLIS.
+$(eval $(call runner,test_seq,$(SEQ_SRC),seq.h,$(C99)))
+$(eval $(call runner,test_seq_avx2,$(SEQ_SRC),seq.h,$(C99) -mno-avx512f))
+$(eval $(call runner,test_seq_scalar,$(SEQ_SRC),seq.h,$(C99) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_seq_generic,$(SEQ_SRC),seq.h,$(CC) -std=c99 -O2 $(WARN)))
+$(eval $(call runner,test_seq_openmp,$(SEQ_SRC),seq.h,$(C99) -fopenmp -DSEQ_USE_OPENMP))
+$(eval $(call runner,test_seq_cxx,$(SEQ_SRC),seq.h,$(CXX11)))
+$(eval $(call runner,test_seq_blis,$(SEQ_SRC),seq.h,$(C99) $(BLIS_FLAGS),$(BLIS_LIBS)))
+$(eval $(call runner,test_seq_cxx_blis,$(SEQ_SRC),seq.h,$(CXX11) $(BLIS_FLAGS),$(BLIS_LIBS)))
+$(eval $(call runner,test_seq_asan,$(SEQ_SRC),seq.h,$(ASAN)))
+$(eval $(call runner,test_quant,$(QUANT_SRC),seq.h seq_quant.h,$(C99) $(EXACT)))
+$(eval $(call runner,test_quant_avx2,$(QUANT_SRC),seq.h seq_quant.h,$(C99) $(EXACT) -mno-avx512f))
+$(eval $(call runner,test_quant_scalar,$(QUANT_SRC),seq.h seq_quant.h,$(C99) $(EXACT) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_quant_cxx,$(QUANT_SRC),seq.h seq_quant.h,$(CXX11) $(EXACT)))
+$(eval $(call runner,test_quant_asan,$(QUANT_SRC),seq.h seq_quant.h,$(ASAN) $(EXACT)))
+$(eval $(call runner,test_rl,$(RL_SRC),seq.h seq_rl.h,$(C99) $(EXACT)))
+$(eval $(call runner,test_rl_cxx,$(RL_SRC),seq.h seq_rl.h,$(CXX11) $(EXACT)))
+$(eval $(call runner,test_rl_asan,$(RL_SRC),seq.h seq_rl.h,$(ASAN) $(EXACT)))
+$(eval $(call runner,test_rec,$(REC_SRC),seq.h seq_rec.h,$(C99)))
+$(eval $(call runner,test_rec_cxx,$(REC_SRC),seq.h seq_rec.h,$(CXX11)))
+$(eval $(call runner,test_rec_asan,$(REC_SRC),seq.h seq_rec.h,$(ASAN)))
+
+SEQ_VARIANTS = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
+RUNNERS   = $(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) \
+            $(B)/test_quant $(B)/test_quant_avx2 $(B)/test_quant_scalar $(B)/test_quant_cxx \
+            $(B)/test_rl $(B)/test_rl_cxx $(B)/test_rec $(B)/test_rec_cxx
+ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan
 
 .PHONY: all test test-asan compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
 
 $(B):
 	@mkdir -p $(B)
-
-$(B)/test_seq: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_blis: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $(TEST_SRC) $(BLIS_LIBS) $(LDLIBS)
-$(B)/test_seq_avx2: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) -mno-avx512f -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_scalar: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) -DSEQ_NO_SIMD -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_generic: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) -std=c99 -O2 $(WARN) -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_openmp: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) $(CFLAGS_C) -fopenmp -DSEQ_USE_OPENMP -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_cxx: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CXX) -std=c++11 $(OPT) $(WARN) -x c++ -o $@ $(TEST_SRC) $(LDLIBS)
-$(B)/test_seq_cxx_blis: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CXX) -std=c++11 $(OPT) $(WARN) $(BLIS_FLAGS) -x c++ -o $@ $(TEST_SRC) $(BLIS_LIBS) $(LDLIBS)
-$(B)/test_seq_asan: $(TEST_SRC) tests/seq_test.h $(HEADERS) | $(B)
-	$(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -fno-omit-frame-pointer -o $@ $(TEST_SRC) $(LDLIBS)
 
 # Examples use seq's own GEMM: as fast as BLIS here, and BLIS 0.9 falls back to generic
 # C code on CPUs it does not know (see docs/gemm.md).
@@ -70,14 +93,20 @@ compile-check: | $(B)
 	$(if $(HAVE_BLIS),$(CXX) -std=c++11 $(WARN) $(BLIS_FLAGS) -x c++ -c seq_all.c -o $(B)/seq_all_blis_cxx.o)
 	$(CC)  -std=c99   $(WARN) -DSEQ_STATIC -x c -c seq_all.c -o $(B)/seq_all_static.o
 	$(CC)  -std=c99   $(WARN) -DSEQ_NO_SIMD -x c -c seq_all.c -o $(B)/seq_all_nosimd.o
+	@# each implementation alone in its own translation unit (so no header leans on seq.h's
+	@# private helpers), the four objects linked together
+	@for p in SEQ:seq.h SEQ_QUANT:seq_quant.h SEQ_RL:seq_rl.h SEQ_REC:seq_rec.h; do \
+	  printf '#define %s_IMPLEMENTATION\n#include "%s"\n' $${p%%:*} $${p#*:} | \
+	    $(CC) -std=c99 $(WARN) -I. -x c -c - -o $(B)/tu_$${p%%:*}.o || exit 1; done
+	echo 'int main(void) { return 0; }' | $(CC) -x c - -x none $(B)/tu_*.o -lm -o $(B)/tu_link
 
 # Examples that check their own result (exit status) count as one test each.
 CHECKED_EXAMPLES = $(filter quickstart spirals,$(EXAMPLES))
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
 	@sh tests/run.sh $(RUNNERS) $(CHECKED_EXAMPLES:%=example:$(B)/%)
 
-test-asan: $(B)/test_seq_asan
-	@sh tests/run.sh $(B)/test_seq_asan
+test-asan: $(ASAN_RUNNERS)
+	@sh tests/run.sh $(ASAN_RUNNERS)
 
 bench: $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; ./$$b || exit 1; done

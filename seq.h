@@ -440,6 +440,24 @@ typedef struct seq_gradcheck_result {
 SEQDEF seq_status seq_gradcheck(seq_ctx *ctx, seq_params *P, seq_loss_fn build, void *ud, float eps,
                                 float atol, float rtol, seq_gradcheck_result *out);
 
+/* --- extending seq: ops written outside seq.h (seq_quant.h, seq_rec.h, user code) ----
+ * An op validates its inputs (seq_ctx_fail records the first failure, sticky), makes
+ * its output with seq_op_output, computes the forward, and records its backward with
+ * seq_op_record. The backward reads out->grad and accumulates (+=) into seq_op_grad()
+ * of each input (NULL: that input needs no gradient). `data` is arena memory
+ * (seq_ctx_alloc) or anything that outlives the ctx step. */
+typedef void (*seq_op_backward_fn)(seq_ctx *ctx, seq_tensor *out, seq_tensor *const *in, void *data);
+/* NULL when ctx has failed or an input is NULL (the sticky path). */
+SEQDEF seq_tensor *seq_op_output(seq_ctx *ctx, const char *op, int ndim, const int64_t *shape, int nin,
+                                 seq_tensor *const *in);
+/* Records the backward when out needs a gradient; at most 4 inputs. */
+SEQDEF seq_status seq_op_record(seq_ctx *ctx, const char *op, seq_tensor *out, seq_op_backward_fn bw, int nin,
+                                seq_tensor *const *in, void *data);
+SEQDEF float *seq_op_grad(seq_ctx *ctx, seq_tensor *t);
+SEQDEF void seq_ctx_fail(seq_ctx *ctx, seq_status s, const char *op, const char *fmt, ...);
+/* Sets this thread's last error (what seq_last_error() returns) and returns s. */
+SEQDEF seq_status seq_set_error(seq_status s, const char *fmt, ...);
+
 /* ===================================================================================
  * 11 optimizers (each is one loop over the flat buffers)
  * =================================================================================== */
@@ -2284,6 +2302,63 @@ static float *seq__grad(seq_ctx *ctx, seq_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) t->grad = (float *)seq__calloc(ctx, (size_t)t->numel * sizeof(float) + 1);
     return t->grad;
+}
+
+/* --- the extension API: the same helpers, public ------------------------------------ */
+
+typedef struct seq__ext_op {
+    seq_op_backward_fn bw;
+    void *data;
+} seq__ext_op;
+
+static void seq__ext_backward(seq_ctx *ctx, seq__node *n) {
+    seq__ext_op *e = (seq__ext_op *)n->aux;
+    e->bw(ctx, n->out, n->in, e->data);
+}
+
+SEQDEF seq_tensor *seq_op_output(seq_ctx *ctx, const char *op, int ndim, const int64_t *shape, int nin,
+                                 seq_tensor *const *in) {
+    if (!seq__ok(ctx, op, nin, in)) return NULL;
+    return seq__out(ctx, op, ndim, shape, nin, in);
+}
+
+SEQDEF seq_status seq_op_record(seq_ctx *ctx, const char *op, seq_tensor *out, seq_op_backward_fn bw, int nin,
+                                seq_tensor *const *in, void *data) {
+    seq__node *n;
+    seq__ext_op *e;
+    if (!ctx) return SEQ_ERR_INVALID;
+    if (!bw || nin < 0 || nin > 4) {
+        seq__ctx_fail(ctx, SEQ_ERR_INVALID, op, "seq_op_record needs a backward and 0..4 inputs");
+        return ctx->status;
+    }
+    if (!out || !out->requires_grad) return ctx->status;
+    e = (seq__ext_op *)seq_ctx_alloc(ctx, sizeof *e);
+    if (!e) return ctx->status;
+    e->bw = bw;
+    e->data = data;
+    n = seq__record(ctx, op, out, seq__ext_backward, nin, in);
+    if (n) n->aux = e;
+    return ctx->status;
+}
+
+SEQDEF float *seq_op_grad(seq_ctx *ctx, seq_tensor *t) { return seq__grad(ctx, t); }
+
+SEQDEF void seq_ctx_fail(seq_ctx *ctx, seq_status s, const char *op, const char *fmt, ...) {
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    seq__vformat(why, sizeof why, fmt, ap);
+    va_end(ap);
+    seq__ctx_fail(ctx, s, op, "%s", why);
+}
+
+SEQDEF seq_status seq_set_error(seq_status s, const char *fmt, ...) {
+    char msg[sizeof seq__errbuf];
+    va_list ap;
+    va_start(ap, fmt);
+    seq__vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return seq__err(s, "%s", msg);
 }
 
 /* ===================================================================================

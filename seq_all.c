@@ -1,3 +1,8 @@
 /* Every seq implementation in one object file, for build systems that want one. */
 #define SEQ_IMPLEMENTATION
-#include "seq.h"
+#define SEQ_QUANT_IMPLEMENTATION
+#define SEQ_RL_IMPLEMENTATION
+#define SEQ_REC_IMPLEMENTATION
+#include "seq_quant.h"
+#include "seq_rl.h"
+#include "seq_rec.h"

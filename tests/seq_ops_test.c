@@ -39,6 +39,61 @@ static void test_linear_add_mul_grad(void) {
     seq_params_free(P);
 }
 
+/* The extension API: an op defined outside seq.h (y = x^3 * w, elementwise) records
+ * its own backward and passes the same gradient check as a built-in op. */
+static void cube_mul_backward(seq_ctx *ctx, seq_tensor *out, seq_tensor *const *in, void *data) {
+    float *gx = seq_op_grad(ctx, in[0]), *gw = seq_op_grad(ctx, in[1]);
+    int64_t i;
+    (void)data;
+    for (i = 0; i < out->numel; i++) {
+        float x = in[0]->data[i], w = in[1]->data[i], g = out->grad[i];
+        if (gx) gx[i] += 3.0f * x * x * w * g;
+        if (gw) gw[i] += x * x * x * g;
+    }
+}
+static seq_tensor *cube_mul(seq_ctx *ctx, seq_tensor *x, seq_tensor *w) {
+    seq_tensor *in[2], *y;
+    int64_t i;
+    in[0] = x;
+    in[1] = w;
+    if (x && w && !seq_tensor_same_shape(x, w)) {
+        seq_ctx_fail(ctx, SEQ_ERR_SHAPE, "cube_mul", "x and w differ in shape");
+        return NULL;
+    }
+    y = seq_op_output(ctx, "cube_mul", x ? x->ndim : 0, x ? x->shape : NULL, 2, in);
+    if (!y) return NULL;
+    for (i = 0; i < y->numel; i++) y->data[i] = x->data[i] * x->data[i] * x->data[i] * w->data[i];
+    seq_op_record(ctx, "cube_mul", y, cube_mul_backward, 2, in, NULL);
+    return y;
+}
+static seq_tensor *cube_loss(seq_ctx *ctx, void *ud) {
+    lin_case *c = (lin_case *)ud;
+    return seq_mean(ctx, cube_mul(ctx, c->a, c->W));
+}
+static void test_extension_op(void) {
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rng r;
+    lin_case c;
+    int64_t s[2] = {3, 4}, s2[2] = {4, 3};
+    seq_gradcheck_result res;
+    seq_rng_seed(&r, 9);
+    memset(&c, 0, sizeof c);
+    c.a = seq_params_add(P, "x", 2, s, seq_init_normal(0, 1));
+    c.W = seq_params_add(P, "w", 2, s, seq_init_normal(0, 1));
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK(seq_gradcheck(ctx, P, cube_loss, &c, 1e-3f, 1e-3f, 1e-2f, &res) == SEQ_OK);
+    CHECK_MSG(res.failed == 0 && res.checked == 24, "failed %lld", (long long)res.failed);
+    seq_ctx_reset(ctx);
+    CHECK(cube_mul(ctx, c.a, seq_tensor_new(ctx, SEQ_F32, 2, s2)) == NULL);
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_SHAPE && strstr(seq_ctx_error(ctx), "cube_mul") != NULL);
+    CHECK(seq_op_output(ctx, "after", 2, s, 0, NULL) == NULL); /* sticky */
+    CHECK(seq_set_error(SEQ_ERR_FORMAT, "ext: %d", 7) == SEQ_ERR_FORMAT);
+    CHECK(strcmp(seq_last_error(), "ext: 7") == 0 && seq_last_status() == SEQ_ERR_FORMAT);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
 static void test_binary_shape_errors(void) {
     seq_ctx *ctx = seq_ctx_init(NULL);
     int64_t s1[3] = {2, 3, 2}, s2[1] = {2};
@@ -651,6 +706,7 @@ static void test_no_grad(void) {
 
 void seq_tests_ops(void) {
     RUN(test_linear_add_mul_grad);
+    RUN(test_extension_op);
     RUN(test_binary_shape_errors);
     RUN(test_binary_grad);
     RUN(test_binary_values);

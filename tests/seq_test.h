@@ -65,6 +65,7 @@ extern long seq_test_fail_at;       /* fail the allocation with this index (0 = 
 extern long seq_test_alloc_count;   /* allocations since the last seq_test_fail_after() */
 void seq_test_fail_after(long k);   /* arm: the k-th allocation from now on fails */
 void seq_test_fail_never(void);
+int seq_test_summary(void);         /* prints `N passed, N failed`; the runner's exit code */
 
 #define SEQ_MALLOC(ud, sz) seq_test_malloc((ud), (sz))
 #define SEQ_REALLOC(ud, p, sz) seq_test_realloc((ud), (p), (sz))
@@ -84,4 +85,19 @@ void seq_tests_delta(void);
 void seq_tests_s4(void);
 void seq_tests_mamba(void);
 void seq_tests_lru(void);
+
+/* seq_quant.h runner (tests/test_quant.c) */
+void seq_tests_quant_formats(void);
+void seq_tests_quant_kernels(void);
+void seq_tests_quant_gguf(void);
+void seq_tests_quant_algos(void);
+/* seq_rl.h runner (tests/test_rl.c) */
+void seq_tests_rl_bandits(void);
+void seq_tests_rl_ope(void);
+void seq_tests_rl_envs(void);
+void seq_tests_rl_agents(void);
+/* seq_rec.h runner (tests/test_rec.c) */
+void seq_tests_rec_data(void);
+void seq_tests_rec_metrics(void);
+void seq_tests_rec_models(void);
 #endif

@@ -1,0 +1,5 @@
+#include "seq_test.h"
+#include "../seq_rec.h"
+
+void seq_tests_rec_data(void) {}
+void seq_tests_rec_metrics(void) {}
