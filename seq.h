@@ -242,6 +242,24 @@ SEQDEF void seq_sgemm_ref(int transA, int transB, int64_t M, int64_t N, int64_t 
 /* Which backend seq_sgemm uses in this build: "blis", "avx512", "avx2" or "scalar". */
 SEQDEF const char *seq_sgemm_backend(void);
 
+/* op(B) packed once for many products with the same B (as MKL's sgemm_pack): the
+ * recurrent weights of an RNN are multiplied by a new h at every step. The panels live in
+ * caller memory of seq_sgemm_pack_floats(K, N) floats (0 in BLIS builds, which read B in
+ * place); B must outlive the pack, since products with few rows read it unpacked. */
+typedef struct seq_sgemm_packed {
+    int transB;
+    int64_t K, N, ldb;
+    const float *B;
+    float *panels;
+} seq_sgemm_packed;
+SEQDEF int64_t seq_sgemm_pack_floats(int64_t K, int64_t N);
+/* Packs op(B) (K,N) into buf; bad sizes or strides return SEQ_ERR_INVALID. */
+SEQDEF seq_status seq_sgemm_pack(seq_sgemm_packed *p, int transB, int64_t K, int64_t N, const float *B, int64_t ldb,
+                                 float *buf);
+/* C (M,N) = alpha op(A) op(B) + beta C with the packed op(B), same rules as seq_sgemm. */
+SEQDEF void seq_sgemm_packed_mul(int transA, int64_t M, float alpha, const float *A, int64_t lda,
+                                 const seq_sgemm_packed *p, float beta, float *C, int64_t ldc);
+
 /* ===================================================================================
  * 8  ops: each computes its forward now and records its backward on the ctx tape
  * =================================================================================== */
@@ -2227,7 +2245,7 @@ SEQDEF seq_status seq_tensor_set_requires_grad(seq_ctx *ctx, seq_tensor *t) {
         return ctx->status;
     }
     if (!t->grad) {
-        t->grad = (float *)seq__calloc(ctx, (size_t)t->numel * sizeof(float) + 1);
+        t->grad = (float *)seq__calloc(ctx, (size_t)t->numel * sizeof(float));
         if (!t->grad) return ctx->status;
     }
     t->requires_grad = 1;
@@ -2272,7 +2290,7 @@ static seq_tensor *seq__out(seq_ctx *ctx, const char *op, int ndim, const int64_
                             seq_tensor *const *ins) {
     seq_tensor *t = seq__tensor_header(ctx, op, SEQ_F32, ndim, shape);
     if (!t) return NULL;
-    t->data = (float *)seq_ctx_alloc(ctx, (size_t)t->numel * sizeof(float) + 1);
+    t->data = (float *)seq_ctx_alloc(ctx, (size_t)t->numel * sizeof(float));
     if (!t->data) return NULL;
     t->requires_grad = seq__any_grad(ctx, nin, ins);
     return t;
@@ -2300,7 +2318,7 @@ static seq__node *seq__record(seq_ctx *ctx, const char *op, seq_tensor *out, seq
  * needs no gradient (callers skip it) or memory ran out (ctx status says so). */
 static float *seq__grad(seq_ctx *ctx, seq_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
-    if (!t->grad) t->grad = (float *)seq__calloc(ctx, (size_t)t->numel * sizeof(float) + 1);
+    if (!t->grad) t->grad = (float *)seq__calloc(ctx, (size_t)t->numel * sizeof(float));
     return t->grad;
 }
 
@@ -2665,6 +2683,8 @@ typedef __m512 seq__vf;
 #define SEQ__MR 8 /* 8 x 32 tile: 16 accumulators */
 #define SEQ__NV 2
 #define SEQ__MC 144 /* a kc x MC block of A: 144 KiB, in L2; kc x NR panels of B in L1 */
+#define SEQ__VSUM(v) seq__vsum256(seq__vhalves512(v))
+#define SEQ__SMALL_NV 4 /* vectors per row of the few-rows kernel's column block */
 #elif !defined(SEQ_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define SEQ__GEMM_BACKEND "avx2"
@@ -2679,6 +2699,8 @@ typedef __m256 seq__vf;
 #define SEQ__MR 6 /* 6 x 16 tile: 12 accumulators of the 16 registers */
 #define SEQ__NV 2
 #define SEQ__MC SEQ__MR /* one strip of A in L1, B panels streaming from L2: measured faster */
+#define SEQ__VSUM(v) seq__vsum256(v)
+#define SEQ__SMALL_NV 2
 #else
 #define SEQ__GEMM_BACKEND "scalar"
 typedef float seq__vf;
@@ -2691,6 +2713,8 @@ typedef float seq__vf;
 #define SEQ__MR 4 /* 4 x 8 tile, which compilers can still vectorize */
 #define SEQ__NV 8
 #define SEQ__MC 64
+#define SEQ__VSUM(v) (v)
+#define SEQ__SMALL_NV 8
 #endif
 #define SEQ__NR (SEQ__NV * SEQ__VL)
 #define SEQ__KC 256
@@ -2759,7 +2783,12 @@ static int seq__gemm_args_ok(int transA, int transB, int64_t M, int64_t N, int64
     return 0;
 }
 
-/* C (m x n) = alpha T + beta C, T NULL meaning zero; beta == 0 never reads C. */
+/* C (m x n) = alpha T + beta C, T NULL meaning zero; beta == 0 never reads C. Kept out
+ * of line: inlined through seq_sgemm into a caller, gcc 12 turns the T == NULL loop into
+ * a memset whose size it cannot bound and rejects it (-Wstringop-overflow). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void seq__gemm_update(float *C, int64_t ldc, const float *T, int64_t ldt, int64_t m, int64_t n, float alpha,
                              float beta) {
     int64_t i, j;
@@ -2863,11 +2892,20 @@ static int64_t seq__gemm_mc(int64_t M) {
     return seq__gemm_min(SEQ__MC, (share + SEQ__MR - 1) / SEQ__MR * SEQ__MR);
 }
 
+/* Where the panels of the (jc, pc) block of a fully packed op(B) (K x N) start: every
+ * column block before the last is NC wide, a multiple of NR, so blocks sit jc-major,
+ * each K slice kc x (nc rounded up to NR). */
+static int64_t seq__gemm_block_at(int64_t K, int64_t N, int64_t jc, int64_t pc) {
+    int64_t nc = seq__gemm_min(N - jc, SEQ__NC);
+    return jc * K + pc * ((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR);
+}
+
 /* The blocked product with pack buffers bp (kc x nc, NR-padded, shared) and ap (kc x mcb
- * per thread). beta applies on the first K slice only; later slices accumulate. */
+ * per thread); packed, when not NULL, holds all of op(B) already packed (bp unused).
+ * beta applies on the first K slice only; later slices accumulate. */
 static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, float *bp,
-                              float *ap, int64_t mcb) {
+                              int64_t lda, const float *B, int64_t ldb, const float *packed, float beta, float *C,
+                              int64_t ldc, float *bp, float *ap, int64_t mcb) {
     /* op(A)(i,k) = A[i*ars + k*aks], op(B)(k,j) = B[k*bks + j*bcs] */
     int64_t ars = transA ? 1 : lda, aks = transA ? lda : 1, bks = transB ? 1 : ldb, bcs = transB ? ldb : 1;
     SEQ__GEMM_OMP(omp parallel if (M * N * K >= 128 * 128 * 128))
@@ -2879,10 +2917,13 @@ static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int6
             for (pc = 0; pc < K; pc += SEQ__KC) {
                 int64_t kc = seq__gemm_min(K - pc, SEQ__KC), ic, ir, jr;
                 float beta_k = pc == 0 ? beta : 1.0f;
-                SEQ__GEMM_OMP(omp for)
-                for (jr = 0; jr < nc; jr += SEQ__NR)
-                    seq__gemm_pack(bp + jr * kc, B + pc * bks + (jc + jr) * bcs, bcs, bks,
-                                   (int)seq__gemm_min(nc - jr, SEQ__NR), kc, SEQ__NR);
+                const float *panels = packed ? packed + seq__gemm_block_at(K, N, jc, pc) : bp;
+                if (!packed) {
+                    SEQ__GEMM_OMP(omp for)
+                    for (jr = 0; jr < nc; jr += SEQ__NR)
+                        seq__gemm_pack(bp + jr * kc, B + pc * bks + (jc + jr) * bcs, bcs, bks,
+                                       (int)seq__gemm_min(nc - jr, SEQ__NR), kc, SEQ__NR);
+                }
                 SEQ__GEMM_OMP(omp for)
                 for (ic = 0; ic < M; ic += mcb) {
                     int64_t mc = seq__gemm_min(M - ic, mcb);
@@ -2891,7 +2932,7 @@ static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int6
                                        (int)seq__gemm_min(mc - ir, SEQ__MR), kc, SEQ__MR);
                     for (jr = 0; jr < nc; jr += SEQ__NR)
                         for (ir = 0; ir < mc; ir += SEQ__MR)
-                            seq__gemm_micro(kc, myap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc,
+                            seq__gemm_micro(kc, myap + ir * kc, panels + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc,
                                             alpha, beta_k, (int)seq__gemm_min(mc - ir, SEQ__MR),
                                             (int)seq__gemm_min(nc - jr, SEQ__NR));
                 }
@@ -2900,15 +2941,149 @@ static void seq__gemm_blocked(int transA, int transB, int64_t M, int64_t N, int6
     }
 }
 
+/* ---- few rows of op(A) (M <= SEQ__SMALL_M): no packing --------------------------------
+ * A recurrent step multiplies B x H by H x G*H with B = 1..4 rows: packing op(B) would
+ * move as much memory as the product reads, and the MR-row tile would idle most of its
+ * FMAs. These kernels stream op(B) once, as it is stored, with all the rows of op(A) at
+ * a time. They are inlined with m constant (seq__gemm_small's switch), so the row loops
+ * unroll and the accumulators stay in registers. */
+#define SEQ__SMALL_M 4
+#if defined(__GNUC__)
+#define SEQ__ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define SEQ__ALWAYS_INLINE inline
+#endif
+
+#if defined(SEQ__GEMM_AVX)
+/* Horizontal sums. The 512-bit steps use the zero-masked forms with every lane kept:
+ * the plain ones (and _mm512_reduce_add_ps) pass an undefined register that g++ 12
+ * reports as uninitialized. */
+static float seq__vsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+#if SEQ__VL == 16
+static __m256 seq__vhalves512(__m512 v) { /* the two 256-bit halves added */
+    __m512 s = _mm512_add_ps(v, _mm512_maskz_shuffle_f32x4((__mmask16)0xFFFF, v, v, 0xEE));
+    return _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xFF, _mm512_castps_pd(s), 0));
+}
+#endif
+#endif
+
+/* c = alpha acc + beta c, beta == 0 not reading c */
+static float seq__gemm_out(float c, float acc, float alpha, float beta) {
+    return beta == 0.0f ? alpha * acc : alpha * acc + beta * c;
+}
+
+/* op(B) stored k-major (B[k*ldb + j]): each row of C is a sum of rows of B scaled by
+ * A(i,k), one column block of W = nv vectors at a time (nv doubles for one row, so that
+ * at least 8 FMA chains hide the FMA latency). The columns past the last block go the
+ * scalar way. */
+static SEQ__ALWAYS_INLINE void seq__gemm_small_rows(int m, int transA, int64_t N, int64_t K, float alpha, const float *A,
+                                                int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                                                int64_t ldc) {
+    enum { NVMAX = 2 * SEQ__SMALL_NV };
+    int64_t ars = transA ? 1 : lda, aks = transA ? lda : 1, j, k;
+    int nv = m == 1 ? NVMAX : SEQ__SMALL_NV, W = nv * SEQ__VL, i, v;
+    for (j = 0; j + W <= N; j += W) {
+        seq__vf acc[SEQ__SMALL_M][NVMAX], bk[NVMAX];
+        SEQ__UNROLL for (i = 0; i < m; i++)
+            SEQ__UNROLL for (v = 0; v < nv; v++) acc[i][v] = SEQ__VSET1(0.0f);
+        for (k = 0; k < K; k++) {
+            const float *b = B + k * ldb + j;
+            SEQ__UNROLL for (v = 0; v < nv; v++) bk[v] = SEQ__VLOAD(b + v * SEQ__VL);
+            SEQ__UNROLL for (i = 0; i < m; i++) {
+                seq__vf a = SEQ__VSET1(A[i * ars + k * aks]);
+                SEQ__UNROLL for (v = 0; v < nv; v++) acc[i][v] = SEQ__VFMA(a, bk[v], acc[i][v]);
+            }
+        }
+        SEQ__UNROLL for (i = 0; i < m; i++)
+            SEQ__UNROLL for (v = 0; v < nv; v++) {
+                float *c = C + i * ldc + j + v * SEQ__VL;
+                seq__vf r = SEQ__VMUL(SEQ__VSET1(alpha), acc[i][v]);
+                SEQ__VSTORE(c, beta == 0.0f ? r : SEQ__VFMA(SEQ__VSET1(beta), SEQ__VLOAD(c), r));
+            }
+    }
+    for (i = 0; i < m; i++) {
+        int64_t j0 = j;
+        for (j = j0; j < N; j++) {
+            float acc = 0.0f;
+            for (k = 0; k < K; k++) acc += A[i * ars + k * aks] * B[k * ldb + j];
+            C[i * ldc + j] = seq__gemm_out(C[i * ldc + j], acc, alpha, beta);
+        }
+        j = j0;
+    }
+}
+
+/* op(B) stored j-major (B[j*ldb + k], the x W^T of a linear layer) and op(A) rows
+ * contiguous: C(i,j) is the dot product of row i of A and row j of B, nj rows of B at a
+ * time (8 for one row of A, else 4: enough chains). A ragged last group repeats its last
+ * row of B, whose sums are not stored. */
+static SEQ__ALWAYS_INLINE void seq__gemm_small_dots(int m, int64_t N, int64_t K, float alpha, const float *A,
+                                                int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                                                int64_t ldc) {
+    enum { NJMAX = 8 };
+    int64_t kv = K / SEQ__VL * SEQ__VL, j, k;
+    int nj = m <= 2 ? NJMAX : NJMAX / 2, i, q;
+    for (j = 0; j < N; j += nj) {
+        const float *b[NJMAX];
+        seq__vf acc[SEQ__SMALL_M][NJMAX], bk[NJMAX];
+        int have = (int)seq__gemm_min(N - j, nj);
+        SEQ__UNROLL for (q = 0; q < nj; q++) b[q] = B + (j + (q < have ? q : have - 1)) * ldb;
+        SEQ__UNROLL for (i = 0; i < m; i++)
+            SEQ__UNROLL for (q = 0; q < nj; q++) acc[i][q] = SEQ__VSET1(0.0f);
+        for (k = 0; k < kv; k += SEQ__VL) {
+            SEQ__UNROLL for (q = 0; q < nj; q++) bk[q] = SEQ__VLOAD(b[q] + k);
+            SEQ__UNROLL for (i = 0; i < m; i++) {
+                seq__vf a = SEQ__VLOAD(A + i * lda + k);
+                SEQ__UNROLL for (q = 0; q < nj; q++) acc[i][q] = SEQ__VFMA(a, bk[q], acc[i][q]);
+            }
+        }
+        for (i = 0; i < m; i++)
+            for (q = 0; q < have; q++) {
+                float sum = SEQ__VSUM(acc[i][q]);
+                for (k = kv; k < K; k++) sum += A[i * lda + k] * b[q][k];
+                C[i * ldc + j + q] = seq__gemm_out(C[i * ldc + j + q], sum, alpha, beta);
+            }
+    }
+}
+
+/* The few-rows product if this case has one (op(A) transposed and op(B) j-major, a rare
+ * pair, has not); 0 when the caller must take the blocked path. */
+static int seq__gemm_small(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                           int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M > SEQ__SMALL_M || (transA && transB)) return 0;
+    if (transB) {
+        switch (M) {
+        case 1: seq__gemm_small_dots(1, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        case 2: seq__gemm_small_dots(2, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        case 3: seq__gemm_small_dots(3, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        default: seq__gemm_small_dots(4, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        }
+    } else {
+        switch (M) {
+        case 1: seq__gemm_small_rows(1, transA, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        case 2: seq__gemm_small_rows(2, transA, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        case 3: seq__gemm_small_rows(3, transA, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        default: seq__gemm_small_rows(4, transA, N, K, alpha, A, lda, B, ldb, beta, C, ldc); break;
+        }
+    }
+    return 1;
+}
+
 /* Pack buffers sized to the problem: on the stack when small, else one allocation
- * (negligible next to the O(MNK) work); without memory, the reference still answers. */
+ * (negligible next to the O(MNK) work); without memory, the reference still answers.
+ * packed: op(B) already packed (seq_sgemm_pack), so only A needs a buffer. */
 #define SEQ__GEMM_STACK_FLOATS 8192
 static void seq__gemm_own(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+                          int64_t lda, const float *B, int64_t ldb, const float *packed, float beta, float *C,
+                          int64_t ldc) {
     float stack[SEQ__GEMM_STACK_FLOATS + 16], *heap = NULL, *buf;
     int64_t kc = seq__gemm_min(K, SEQ__KC), nc = seq__gemm_min(N, SEQ__NC), mcb = seq__gemm_mc(M);
-    size_t bfloats = (size_t)(kc * ((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR));
+    size_t bfloats = packed ? 0 : (size_t)(kc * ((nc + SEQ__NR - 1) / SEQ__NR * SEQ__NR));
     size_t floats = bfloats + (size_t)(kc * mcb) * (size_t)SEQ__GEMM_THREADS();
+    if (seq__gemm_small(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
     if (floats <= SEQ__GEMM_STACK_FLOATS) {
         buf = stack;
     } else {
@@ -2920,25 +3095,85 @@ static void seq__gemm_own(int transA, int transB, int64_t M, int64_t N, int64_t 
         buf = heap;
     }
     buf = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63); /* 64-byte lines for the panels */
-    seq__gemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf, buf + bfloats, mcb);
+    seq__gemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, packed, beta, C, ldc, buf, buf + bfloats,
+                      mcb);
     SEQ_FREE(NULL, heap);
 }
 #endif /* !SEQ_USE_BLIS */
 
+/* 1 when nothing is left to multiply: bad arguments (C untouched), an empty C, or a
+ * zero product (C scaled by beta; A and B are not read). */
+static int seq__gemm_done(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (!seq__gemm_args_ok(transA, transB, M, N, K, A, lda, B, ldb, C, ldc) || M == 0 || N == 0) return 1;
+    if (K > 0 && alpha != 0.0f) return 0;
+    seq__gemm_update(C, ldc, NULL, 0, M, N, 0.0f, beta);
+    return 1;
+}
+
 SEQDEF void seq_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc) {
-    if (!seq__gemm_args_ok(transA, transB, M, N, K, A, lda, B, ldb, C, ldc) || M == 0 || N == 0) return;
-    if (K == 0 || alpha == 0.0f) { /* op(A) op(B) contributes nothing; A and B are not read */
-        seq__gemm_update(C, ldc, NULL, 0, M, N, 0.0f, beta);
-        return;
-    }
+    if (seq__gemm_done(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) return;
 #ifdef SEQ_USE_BLIS
     /* BLIS takes a row and a column stride per matrix, so row-major needs no trick */
     bli_sgemm(SEQ__BLIS_TRANS(transA), SEQ__BLIS_TRANS(transB), M, N, K, &alpha, (float *)A, lda, 1, (float *)B,
               ldb, 1, &beta, C, ldc, 1);
 #else
-    seq__gemm_own(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    seq__gemm_own(transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc);
+#endif
+}
+
+SEQDEF int64_t seq_sgemm_pack_floats(int64_t K, int64_t N) {
+#ifdef SEQ_USE_BLIS
+    (void)K;
+    (void)N;
+    return 0;
+#else
+    return K < 0 || N < 0 ? 0 : K * ((N + SEQ__NR - 1) / SEQ__NR * SEQ__NR);
+#endif
+}
+
+SEQDEF seq_status seq_sgemm_pack(seq_sgemm_packed *p, int transB, int64_t K, int64_t N, const float *B, int64_t ldb,
+                                 float *buf) {
+    if (!p || K < 0 || N < 0 || (K > 0 && N > 0 && (!B || ldb < (transB ? K : N))) ||
+        (seq_sgemm_pack_floats(K, N) > 0 && !buf))
+        return seq__err(SEQ_ERR_INVALID, "seq_sgemm_pack: bad arguments (K=%lld N=%lld ldb=%lld)", (long long)K,
+                        (long long)N, (long long)ldb);
+    p->transB = transB;
+    p->K = K;
+    p->N = N;
+    p->ldb = ldb;
+    p->B = B;
+    p->panels = buf;
+#ifndef SEQ_USE_BLIS
+    {
+        /* op(B)(k,j) = B[k*bks + j*bcs] */
+        int64_t bks = transB ? 1 : ldb, bcs = transB ? ldb : 1, jc, pc, jr;
+        for (jc = 0; jc < N; jc += SEQ__NC)
+            for (pc = 0; pc < K; pc += SEQ__KC) {
+                int64_t nc = seq__gemm_min(N - jc, SEQ__NC), kc = seq__gemm_min(K - pc, SEQ__KC);
+                float *dst = buf + seq__gemm_block_at(K, N, jc, pc);
+                for (jr = 0; jr < nc; jr += SEQ__NR)
+                    seq__gemm_pack(dst + jr * kc, B + pc * bks + (jc + jr) * bcs, bcs, bks,
+                                   (int)seq__gemm_min(nc - jr, SEQ__NR), kc, SEQ__NR);
+            }
+    }
+#endif
+    return SEQ_OK;
+}
+
+SEQDEF void seq_sgemm_packed_mul(int transA, int64_t M, float alpha, const float *A, int64_t lda,
+                                 const seq_sgemm_packed *p, float beta, float *C, int64_t ldc) {
+    if (!p) {
+        seq__err(SEQ_ERR_INVALID, "seq_sgemm_packed_mul: NULL pack");
+        return;
+    }
+#ifdef SEQ_USE_BLIS
+    seq_sgemm(transA, p->transB, M, p->N, p->K, alpha, A, lda, p->B, p->ldb, beta, C, ldc);
+#else
+    if (seq__gemm_done(transA, p->transB, M, p->N, p->K, alpha, A, lda, p->B, p->ldb, beta, C, ldc)) return;
+    seq__gemm_own(transA, p->transB, M, p->N, p->K, alpha, A, lda, p->B, p->ldb, p->panels, beta, C, ldc);
 #endif
 }
 
@@ -3393,7 +3628,7 @@ static seq_tensor *seq__norm(seq_ctx *ctx, const char *op, seq_tensor *x, seq_te
         return NULL;
     }
     y = seq__out(ctx, op, x->ndim, x->shape, 3, ins);
-    stats = (float *)seq_ctx_alloc(ctx, (size_t)rows * 2 * sizeof(float) + 1);
+    stats = (float *)seq_ctx_alloc(ctx, (size_t)rows * 2 * sizeof(float));
     if (!y || !stats) return NULL;
     for (r = 0, xr = x->data; r < rows; r++, xr += C) {
         double mean = center ? seq__sum_f64(xr, C, 0.0, 0) / (double)C : 0.0;
@@ -4127,7 +4362,7 @@ SEQDEF seq_tensor *seq_attention(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, seq
                       (long long)Tq, (long long)Tk);
         return NULL;
     }
-    P = (float *)seq_ctx_alloc(ctx, (size_t)(slabs * Tq * Tk) * sizeof(float) + 1);
+    P = (float *)seq_ctx_alloc(ctx, (size_t)(slabs * Tq * Tk) * sizeof(float));
     if (!P) return NULL;
     for (bh = 0; bh < B * H; bh++) {
         float *S = P + (y->requires_grad ? bh * Tq * Tk : 0);
@@ -4562,7 +4797,7 @@ SEQDEF seq_tensor *seq_sampled_softmax(seq_ctx *ctx, seq_tensor *h, seq_tensor *
     if (seq__loss_check_ids(ctx, op, "targets", targets, V, SEQ__LOSS_NO_IGNORE) < 0 ||
         seq__loss_check_ids(ctx, op, "negatives", negatives, V, SEQ__LOSS_NO_IGNORE) < 0)
         return NULL;
-    Z = (float *)seq_ctx_alloc(ctx, (size_t)(N * C + S * D) * sizeof(float) + 1);
+    Z = (float *)seq_ctx_alloc(ctx, (size_t)(N * C + S * D) * sizeof(float));
     y = seq__out(ctx, op, 0, NULL, 4, ins);
     if (!Z || !y) return NULL;
     Wn = Z + N * C;
@@ -7121,43 +7356,94 @@ SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *len
 
 /* --- 14.2 recurrent layers ------------------------------------------------------------- */
 
+/* ---- elementwise functions the compiler can vectorize (also used by 14.6) -------------- */
+
+/* libm's expf and log1pf are calls a loop cannot vectorize without -ffast-math; the
+ * recurrent cells, the scans and the blocks' activations take one per element, so they
+ * get these. */
+
+/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
+ * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
+ * a normal float. */
+static inline float seq__expf_vec(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, k, r, p, y;
+    int32_t bits;
+    uint32_t e;
+    x = x < -87.33654f ? -87.33654f : x;
+    x = x > 88.0f ? 88.0f : x;
+    t = x * 1.44269504088896341f + magic;
+    k = t - magic;
+    r = x - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = r - k * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    y = p * (r * r) + r + 1.0f;
+    memcpy(&bits, &t, sizeof bits);
+    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
+    memcpy(&t, &e, sizeof t);
+    return y * t;
+}
+
+static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
+
+/* tanh x = 1 - 2 / (1 + e^2x): saturates to +-1 without overflow (e^x is clamped); near
+ * 0 its absolute error is a few 1e-8 (float rounding of 1 - 2/(2 + 2x)). */
+static inline float seq__tanhf_vec(float x) { return 1.0f - 2.0f / (1.0f + seq__expf_vec(2.0f * x)); }
+
+/* x (n) = sigmoid(x), tanh(x) in place, as loops gcc vectorizes. */
+static void seq__sigmoid_row(float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) x[i] = seq__sigmoidf_vec(x[i]);
+}
+static void seq__tanh_row(float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) x[i] = seq__tanhf_vec(x[i]);
+}
+
 static int64_t seq__rnn_gates(seq_rnn_kind k) { return k == SEQ_RNN_LSTM ? 4 : k == SEQ_RNN_GRU ? 3 : 1; }
 /* floats saved per position and unit: LSTM i,f,g,o; GRU r,z,n and W_hn h + b_hn; Elman h */
 static int64_t seq__rnn_saved(seq_rnn_kind k) { return k == SEQ_RNN_TANH || k == SEQ_RNN_RELU ? 1 : 4; }
 
 /* One cell step for one row. xp: input-side pre-activations (G*H; b_ih, and b_hh except
  * for GRU, folded in); hp: h_prev W_hh^T (G*H; + b_hh for GRU); hprev, cprev: (H) state
- * in (NULL = zeros); out: sv (saved activations), h and, for LSTM, c. h and c may alias
- * hprev and cprev: each unit is read before it is written. */
-static void seq__rnn_cell(seq_rnn_kind kind, int64_t H, const float *xp, const float *hp, const float *hprev,
-                          const float *cprev, float *sv, float *h, float *c) {
-    int64_t j;
-    for (j = 0; j < H; j++) {
-        float hpj = hprev ? hprev[j] : 0.0f;
-        if (kind == SEQ_RNN_LSTM) {
-            float i = seq__sigmoidf(xp[j] + hp[j]), f = seq__sigmoidf(xp[H + j] + hp[H + j]);
-            float g = tanhf(xp[2 * H + j] + hp[2 * H + j]), o = seq__sigmoidf(xp[3 * H + j] + hp[3 * H + j]);
-            float cn = f * (cprev ? cprev[j] : 0.0f) + i * g;
-            sv[j] = i;
-            sv[H + j] = f;
-            sv[2 * H + j] = g;
-            sv[3 * H + j] = o;
-            c[j] = cn;
-            h[j] = o * tanhf(cn);
-        } else if (kind == SEQ_RNN_GRU) {
-            float r = seq__sigmoidf(xp[j] + hp[j]), z = seq__sigmoidf(xp[H + j] + hp[H + j]);
-            float hn = hp[2 * H + j], n = tanhf(xp[2 * H + j] + r * hn);
-            sv[j] = r;
-            sv[H + j] = z;
-            sv[2 * H + j] = n;
-            sv[3 * H + j] = hn;
-            h[j] = (1.0f - z) * n + z * hpj;
-        } else {
-            float a = xp[j] + hp[j], v = kind == SEQ_RNN_TANH ? tanhf(a) : (a > 0.0f ? a : 0.0f);
-            sv[j] = v;
-            h[j] = v;
+ * in; out: sv (saved activations), h and, for LSTM, c. h and c may alias hprev and cprev:
+ * each unit is read before it is written. The activations run as whole rows through the
+ * vectorizable sigmoid and tanh; only cheap arithmetic sees the aliased state. */
+static void seq__rnn_cell(seq_rnn_kind kind, int64_t H, const float *SEQ_RESTRICT xp, const float *SEQ_RESTRICT hp,
+                          const float *hprev, const float *cprev, float *SEQ_RESTRICT sv, float *h, float *c) {
+    int64_t j, GH = seq__rnn_gates(kind) * H;
+    if (kind == SEQ_RNN_GRU) { /* r, z, then n = tanh(x_n + r (W_hn h + b_hn)) */
+        for (j = 0; j < 2 * H; j++) sv[j] = xp[j] + hp[j];
+        seq__sigmoid_row(sv, 2 * H);
+        for (j = 0; j < H; j++) {
+            sv[3 * H + j] = hp[2 * H + j];
+            sv[2 * H + j] = xp[2 * H + j] + sv[j] * hp[2 * H + j];
         }
+        seq__tanh_row(sv + 2 * H, H);
+        for (j = 0; j < H; j++) h[j] = (1.0f - sv[H + j]) * sv[2 * H + j] + sv[H + j] * hprev[j];
+        return;
     }
+    for (j = 0; j < GH; j++) sv[j] = xp[j] + hp[j];
+    if (kind == SEQ_RNN_LSTM) { /* i, f, o sigmoid, g tanh; c = f c + i g; h = o tanh c */
+        seq__sigmoid_row(sv, 2 * H);
+        seq__tanh_row(sv + 2 * H, H);
+        seq__sigmoid_row(sv + 3 * H, H);
+        for (j = 0; j < H; j++) c[j] = sv[H + j] * cprev[j] + sv[j] * sv[2 * H + j];
+        memcpy(h, c, (size_t)H * sizeof(float));
+        seq__tanh_row(h, H);
+        for (j = 0; j < H; j++) h[j] *= sv[3 * H + j];
+        return;
+    }
+    if (kind == SEQ_RNN_TANH)
+        seq__tanh_row(sv, H);
+    else
+        for (j = 0; j < H; j++) sv[j] = sv[j] > 0.0f ? sv[j] : 0.0f;
+    memcpy(h, sv, (size_t)H * sizeof(float));
 }
 
 /* Backward of one cell step for one row. dh: total gradient on h (in); dc: carried
@@ -7171,7 +7457,7 @@ static void seq__rnn_cell_backward(seq_rnn_kind kind, int64_t H, const float *sv
     for (j = 0; j < H; j++) {
         float d = dh[j], hpj = hprev[j];
         if (kind == SEQ_RNN_LSTM) {
-            float i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], tc = tanhf(c[j]);
+            float i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], tc = seq__tanhf_vec(c[j]);
             float dcj = dc[j] + d * o * (1.0f - tc * tc);
             dgx[j] = dcj * g * i * (1.0f - i);
             dgx[H + j] = dcj * cprev[j] * f * (1.0f - f);
@@ -7294,7 +7580,10 @@ static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
     float *dc = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));          /* carried d c */
     float *direct = (float *)seq_ctx_alloc(ctx, (size_t)BH * sizeof(float));
     float *dhp = (float *)seq_ctx_alloc(ctx, (size_t)BH * sizeof(float));
-    if (!dgx || !dgh || !step || !dh || !dc || !direct || !dhp) return;
+    float *panels = (float *)seq_ctx_alloc(ctx, (size_t)seq_sgemm_pack_floats(GH, H) * sizeof(float));
+    seq_sgemm_packed whh; /* W_hh, packed once for all T steps */
+    if (!dgx || !dgh || !step || !dh || !dc || !direct || !dhp || !panels) return;
+    seq_sgemm_pack(&whh, 0, GH, H, w_hh->data, H, panels);
     /* the final state's gradient enters at each row's last valid step */
     if (hn && hn->grad) memcpy(dh, hn->grad + a->k * BH, (size_t)BH * sizeof(float));
     if (cn && cn->grad) memcpy(dc, cn->grad + a->k * BH, (size_t)BH * sizeof(float));
@@ -7311,7 +7600,7 @@ static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
                                    dgh + p * GH, direct + r * H);
             memcpy(step + r * GH, dgh + p * GH, (size_t)GH * sizeof(float));
         }
-        seq_sgemm(0, 0, B, H, GH, 1.0f, step, GH, w_hh->data, H, 0.0f, dhp, H); /* through W_hh */
+        seq_sgemm_packed_mul(0, B, 1.0f, step, GH, &whh, 0.0f, dhp, H); /* through W_hh */
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T);
             if (t < 0) continue;
@@ -7332,10 +7621,11 @@ static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
     if (gx) seq_sgemm(0, 0, B * T, I, GH, 1.0f, dgx, GH, w_ih->data, I, 1.0f, gx, I);
     if (gw_ih) seq_sgemm(1, 0, GH, I, B * T, 1.0f, dgx, GH, x->data, I, 1.0f, gw_ih, I);
     if (gw_hh) seq_sgemm(1, 0, GH, H, B * T, 1.0f, dgh, GH, a->hprev, H, 1.0f, gw_hh, H);
-    for (j = 0; j < B * T * GH; j++) {
-        if (gb_ih) gb_ih[j % GH] += dgx[j];
-        if (gb_hh) gb_hh[j % GH] += dgh[j];
-    }
+    for (r = 0; r < B * T; r++)
+        for (j = 0; j < GH; j++) {
+            if (gb_ih) gb_ih[j] += dgx[r * GH + j];
+            if (gb_hh) gb_hh[j] += dgh[r * GH + j];
+        }
 }
 
 /* Input-side pre-activations of rows x (M,I): b_ih (+ b_hh unless GRU) + x W_ih^T. */
@@ -7349,14 +7639,19 @@ static void seq__rnn_input_proj(const seq_rnn *l, int64_t idx, const float *x, i
 }
 
 /* Hidden-side pre-activations hp (B,G*H) = h W_hh^T (+ b_hh for GRU, kept out of xp
- * because b_hn sits inside the reset product). */
-static void seq__rnn_hidden_proj(const seq_rnn *l, int64_t idx, const float *h, int64_t B, float *hp) {
+ * because b_hn sits inside the reset product). w: W_hh^T packed once for a whole
+ * sequence, or NULL (a single step, with few rows, needs no packing). */
+static void seq__rnn_hidden_proj(const seq_rnn *l, int64_t idx, const float *h, int64_t B, float *hp,
+                                 const seq_sgemm_packed *w) {
     const seq_tensor *b_hh = l->b_hh[idx];
     int64_t GH = l->w_hh[idx]->shape[0], H = l->cfg.hidden_size, r, j;
     int bias = b_hh && l->cfg.kind == SEQ_RNN_GRU;
     for (r = 0; r < B; r++)
         for (j = 0; j < GH; j++) hp[r * GH + j] = bias ? b_hh->data[j] : 0.0f;
-    seq_sgemm(0, 1, B, GH, H, 1.0f, h, H, l->w_hh[idx]->data, H, 1.0f, hp, GH);
+    if (w)
+        seq_sgemm_packed_mul(0, B, 1.0f, h, H, w, 1.0f, hp, GH);
+    else
+        seq_sgemm(0, 1, B, GH, H, 1.0f, h, H, l->w_hh[idx]->data, H, 1.0f, hp, GH);
 }
 
 static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor *x, seq_tensor *y,
@@ -7369,7 +7664,8 @@ static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor
     int lstm = kind == SEQ_RNN_LSTM;
     seq__rnn_aux *a = (seq__rnn_aux *)seq__calloc(ctx, sizeof(seq__rnn_aux));
     seq_tensor *ins[4];
-    float *xp, *hp, *h, *c;
+    seq_sgemm_packed whh; /* W_hh^T, packed once for all T steps */
+    float *xp, *hp, *h, *c, *panels;
     seq__node *n;
     if (!a) return;
     a->kind = kind;
@@ -7391,7 +7687,9 @@ static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor
     hp = (float *)seq_ctx_alloc(ctx, (size_t)(B * GH) * sizeof(float));
     h = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));
     c = (float *)seq__calloc(ctx, (size_t)BH * sizeof(float));
-    if (!a->sv || !a->hprev || (lstm && (!a->cprev || !a->cell)) || !xp || !hp || !h || !c) return;
+    panels = (float *)seq_ctx_alloc(ctx, (size_t)seq_sgemm_pack_floats(H, GH) * sizeof(float));
+    if (!a->sv || !a->hprev || (lstm && (!a->cprev || !a->cell)) || !xp || !hp || !h || !c || !panels) return;
+    seq_sgemm_pack(&whh, 1, H, GH, l->w_hh[idx]->data, H, panels);
     if (a->h0) memcpy(h, a->h0->data + a->k * BH, (size_t)BH * sizeof(float));
     if (a->c0) memcpy(c, a->c0->data + a->k * BH, (size_t)BH * sizeof(float));
     seq__rnn_input_proj(l, idx, x->data, B * T, I, xp);
@@ -7403,7 +7701,7 @@ static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor
                 memset(c + r * H, 0, (size_t)H * sizeof(float));
             }
         }
-        seq__rnn_hidden_proj(l, idx, h, B, hp);
+        seq__rnn_hidden_proj(l, idx, h, B, hp, &whh);
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T), p;
             if (t < 0) continue;
@@ -7557,7 +7855,7 @@ SEQDEF seq_status seq_rnn_step(const seq_rnn *l, seq_rnn_state *st, const float 
         float *h = st->h + k * B * H, *c = st->c ? st->c + k * B * H : NULL;
         float *xp = st->work, *hp = xp + B * GH, *sv = hp + B * GH;
         seq__rnn_input_proj(l, 2 * k, in, B, k == 0 ? l->cfg.input_size : H, xp);
-        seq__rnn_hidden_proj(l, 2 * k, h, B, hp);
+        seq__rnn_hidden_proj(l, 2 * k, h, B, hp, NULL);
         for (r = 0; r < B; r++)
             seq__rnn_cell(l->cfg.kind, H, xp + r * GH, hp + r * GH, h + r * H, c ? c + r * H : NULL, sv, h + r * H,
                           c ? c + r * H : NULL);
@@ -8386,7 +8684,7 @@ static seq_tensor *seq__mlstm_core(seq_ctx *ctx, const seq_mlstm *l, seq_tensor 
     ms = ns + BN * DK;
     for (j = 0; j < B * T * NH; j++) seq__mlstm_gates(c, qkvi[3]->data[j], fp->data[j], a->il + j, a->fl + j);
     a->nchunks = seq__mlstm_plan(lengths, resets, B, T, a->L, a->chunks);
-    a->saved = (float *)seq_ctx_alloc(ctx, (size_t)(a->nchunks * NH * SZ) * sizeof(float) + 1);
+    a->saved = (float *)seq_ctx_alloc(ctx, (size_t)(a->nchunks * NH * SZ) * sizeof(float));
     if (!a->saved) return NULL;
     if (a->C0) memcpy(Cs, a->C0->data, (size_t)(BN * DK * DV) * sizeof(float));
     for (j = 0; a->nm0 && j < BN; j++) {
@@ -8984,7 +9282,7 @@ typedef struct seq__delta_ws {
 } seq__delta_ws;
 
 static float *seq__delta_floats(seq_ctx *ctx, int64_t n) {
-    return (float *)seq_ctx_alloc(ctx, (size_t)n * sizeof(float) + 1);
+    return (float *)seq_ctx_alloc(ctx, (size_t)n * sizeof(float));
 }
 
 /* 1 when the scratch the forward (or also the backward) needs is allocated. */
@@ -9414,7 +9712,7 @@ SEQDEF seq_tensor *seq_delta_rule(seq_ctx *ctx, seq_tensor *q, seq_tensor *k, se
     shape[1] = c->H;
     shape[2] = c->DK;
     hn = seq_tensor_new(ctx, SEQ_F32, 4, shape);
-    a->S0s = (float *)seq_ctx_alloc(ctx, (size_t)(a->first[c->B] * c->H * DD) * sizeof(float) + 1);
+    a->S0s = (float *)seq_ctx_alloc(ctx, (size_t)(a->first[c->B] * c->H * DD) * sizeof(float));
     if (!y || !hn || !a->S0s) return NULL;
     memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* padding past a length stays 0 */
     for (b = 0; b < c->B; b++) {
@@ -9548,7 +9846,7 @@ static seq_tensor *seq__short_conv(seq_ctx *ctx, seq_tensor *x, seq_tensor *w, c
     y = seq__out(ctx, op, 3, x->shape, 2, ins);
     a = (seq__short_conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
     if (!y || !a) return NULL;
-    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1);
+    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float));
     a->resets = (const uint8_t *)seq__arena_copy(ctx, resets, (size_t)(B * T));
     if (ctx->status != SEQ_OK) return NULL;
     for (b = 0; b < B; b++)
@@ -11533,35 +11831,7 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 
 /* ---- elementwise functions the compiler can vectorize ------------------------------------- */
 
-/* libm's expf and log1pf are calls a loop cannot vectorize without -ffast-math; the scans
- * and the blocks' activations take one per element, so they get these. */
-
-/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
- * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
- * a normal float. */
-static inline float seq__expf_vec(float x) {
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float t, k, r, p, y;
-    int32_t bits;
-    uint32_t e;
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.0f ? 88.0f : x;
-    t = x * 1.44269504088896341f + magic;
-    k = t - magic;
-    r = x - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
-    r = r - k * -2.12194440e-4f;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    y = p * (r * r) + r + 1.0f;
-    memcpy(&bits, &t, sizeof bits);
-    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
-    memcpy(&t, &e, sizeof t);
-    return y * t;
-}
+/* (seq__expf_vec and seq__sigmoidf_vec are in 14.2, whose cells use them too.) */
 
 /* log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
  * Cephes' logf polynomial in f = m - 1, and (x - (u - 1)) / u restoring what rounding u
@@ -11591,8 +11861,6 @@ static inline float seq__log1pf_vec(float x) {
     y = y * f * z - 2.12194440e-4f * k - 0.5f * z;
     return (f + y) + 0.693359375f * k + (x - (u - 1.0f)) / u;
 }
-
-static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
 
 /* x (n) = softplus(x) as seq_softplus computes it (x itself above 20), by way of e (n)
  * = e^-|x|: in one loop, gcc 12 gives up if-converting, and so vectorizing, the whole. */
@@ -11734,7 +12002,7 @@ static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, s
     *cn = seq__out(ctx, op, 3, shape, 4, ins);
     a = (seq__conv_aux *)seq_ctx_alloc(ctx, sizeof *a);
     if (!y || !*cn || !a) return NULL;
-    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float) + 1);
+    a->pre = (float *)seq_ctx_alloc(ctx, (size_t)y->numel * sizeof(float));
     a->wt = (float *)seq_ctx_alloc(ctx, (size_t)(K * C) * sizeof(float));
     if (!a->pre || !a->wt) return NULL;
     for (c = 0; c < C; c++)

@@ -1,10 +1,19 @@
 #define _POSIX_C_SOURCE 200809L /* popen, setenv, clock_gettime under -std=c99 */
 /* LSTM and GRU forward+backward and single-step latency, seq vs PyTorch 1.13 CPU
- * (bench/rnn_torch.py, oneDNN RNN path) in the same run, one thread; plus the sgemm
- * GFLOP/s of the recurrent GEMM shape for scale. */
+ * (bench/rnn_torch.py, oneDNN RNN path) in the same run, same threads (one; built with
+ * -fopenmp -DSEQ_USE_OPENMP, OMP_NUM_THREADS); plus the sgemm GFLOP/s of the input
+ * projection's shape for scale. */
 #include "bench.h"
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
+
+static int threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 typedef struct {
     int64_t T, B, I, H;
@@ -87,13 +96,14 @@ int main(void) {
     static const shape shapes[2] = {{100, 32, 128, 256}, {512, 16, 64, 128}};
     static const char *names[2] = {"lstm", "gru"};
     static const seq_rnn_kind kinds[2] = {SEQ_RNN_LSTM, SEQ_RNN_GRU};
-    static char out[4096];
+    static char out[4096], cmd[128];
     int k, s;
     setenv("BLIS_NUM_THREADS", "1", 1);
     if (strcmp(seq_sgemm_backend(), "blis") == 0) bench_blis_use_cpu_kernels();
-    bench_peer_output("/usr/bin/python3 bench/rnn_torch.py 1 2>/dev/null", out, sizeof out);
-    printf("bench/rnn: forward+backward, 1 thread, sgemm backend %s (GFLOP/s = 3 x 2·T·B·G·H·(I+H))\n",
-           seq_sgemm_backend());
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/rnn_torch.py %d 2>/dev/null", threads());
+    bench_peer_output(cmd, out, sizeof out);
+    printf("bench/rnn: forward+backward, %d thread(s), sgemm backend %s (GFLOP/s = 3 x 2·T·B·G·H·(I+H))\n",
+           threads(), seq_sgemm_backend());
     printf("%-26s %10s %10s %9s %9s %7s\n", "layer (T,B,I,H)", "seq ms", "torch ms", "seq GF/s", "torch", "ratio");
     for (k = 0; k < 2; k++)
         for (s = 0; s < 2; s++) {

@@ -17,8 +17,8 @@ static void fill(seq_rng *rng, float *x, int64_t n) {
  * Bound: |err| <= c K u (|alpha| sum_k |a||b| + |beta c0|), the classic dot-product bound
  * with slack c for blocking and FMA. Padding must come back untouched; with beta == 0
  * the output C starts as NaN, which must not leak through. Returns 1 when all agree. */
-static int gemm_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t K, float alpha, float beta,
-                     int64_t pad) {
+static int product_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                        int64_t pad, int packed) {
     int64_t arows = tA ? K : M, acols = tA ? M : K, brows = tB ? N : K, bcols = tB ? K : N;
     int64_t lda = acols + pad, ldb = bcols + pad, ldc = N + pad, i, j, bad = 0;
     int64_t na = arows * lda, nb = brows * ldb, nc = M * ldc;
@@ -32,7 +32,17 @@ static int gemm_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t
             for (j = 0; j < N; j++) C0[i * ldc + j] = NAN;
     memcpy(C, C0, (size_t)nc * sizeof(float));
     memcpy(R, C0, (size_t)nc * sizeof(float));
-    seq_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (packed) { /* op(B) packed first, then multiplied (the panels are filled with garbage first) */
+        seq_sgemm_packed p;
+        int64_t nf = seq_sgemm_pack_floats(K, N);
+        float *panels = nf > 0 ? (float *)malloc((size_t)nf * sizeof(float)) : NULL;
+        for (i = 0; i < nf; i++) panels[i] = NAN;
+        CHECK(seq_sgemm_pack(&p, tB, K, N, B, ldb, panels) == SEQ_OK);
+        seq_sgemm_packed_mul(tA, M, alpha, A, lda, &p, beta, C, ldc);
+        free(panels);
+    } else {
+        seq_sgemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
     seq_sgemm_ref(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     for (i = 0; i < na; i++) A[i] = fabsf(A[i]);
     for (i = 0; i < nb; i++) B[i] = fabsf(B[i]);
@@ -63,6 +73,11 @@ static int gemm_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t
     return bad == 0;
 }
 
+static int gemm_case(seq_rng *rng, int tA, int tB, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                     int64_t pad) {
+    return product_case(rng, tA, tB, M, N, K, alpha, beta, pad, 0);
+}
+
 /* Every transpose combination over a grid of M x N with K cycling through the same
  * sizes, alpha/beta cycling through plain, accumulating, negative and beta = 0 (NaN C). */
 static void test_gemm_matches_reference(void) {
@@ -87,6 +102,47 @@ static void test_gemm_multiple_blocks(void) {
     int t;
     seq_rng_seed(&rng, 2);
     for (t = 0; t < 4; t++) CHECK(gemm_case(&rng, t & 1, t >> 1, 29, 1100, 601, 0.5f, t % 2 ? 0.0f : -1.5f, 3));
+}
+
+/* Few rows of op(A) (the recurrent step of an RNN at small batch) take the unpacked path:
+ * M = 1..8 (both sides of its bound) against every transpose, N and K odd and even, below
+ * and past a vector, a column block, a KC slice; alpha/beta including beta == 0. */
+static void test_gemm_few_rows(void) {
+    static const int64_t nk[] = {1, 3, 16, 17, 33, 64, 127, 130, 300};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 2.0f}, {0.75f, -1.0f}};
+    seq_rng rng;
+    int t, cases = 0, ok = 0;
+    int64_t M, in;
+    seq_rng_seed(&rng, 4);
+    for (t = 0; t < 4; t++)
+        for (M = 1; M <= 8; M++)
+            for (in = 0; in < 9; in++) {
+                int c = cases++;
+                ok += gemm_case(&rng, t & 1, t >> 1, M, nk[in], nk[(in + M + t) % 9], ab[c % 4][0], ab[c % 4][1],
+                                c % 3);
+            }
+    CHECK_MSG(ok == cases, "%d of %d products disagree", cases - ok, cases);
+}
+
+/* A packed op(B) gives the product of seq_sgemm: one and many rows of A (the unpacked
+ * and the blocked path), past a KC slice and an NC block, all transposes. */
+static void test_gemm_packed_b(void) {
+    static const int64_t mnk[][3] = {{1, 70, 33}, {3, 1030, 300}, {5, 17, 9}, {32, 1024, 256}, {29, 1100, 601},
+                                     {100, 65, 257}};
+    seq_rng rng;
+    int t, c;
+    seq_sgemm_packed p;
+    float B[4];
+    seq_rng_seed(&rng, 5);
+    for (c = 0; c < 6; c++)
+        for (t = 0; t < 4; t++)
+            CHECK_MSG(product_case(&rng, t & 1, t >> 1, mnk[c][0], mnk[c][1], mnk[c][2], c % 2 ? 0.5f : 1.0f,
+                                   t % 2 ? 0.0f : 1.5f, t, 1),
+                      "case %d, transposes %d", c, t);
+    CHECK(seq_sgemm_pack(&p, 0, 2, 2, B, 1, B) == SEQ_ERR_INVALID); /* ldb < N */
+    CHECK(strstr(seq_last_error(), "seq_sgemm_pack") != NULL);
+    CHECK(seq_sgemm_pack(&p, 0, -1, 2, B, 2, B) == SEQ_ERR_INVALID);
+    CHECK(seq_sgemm_pack(NULL, 0, 2, 2, B, 2, B) == SEQ_ERR_INVALID);
 }
 
 /* K == 0 and alpha == 0 leave C = beta C without reading A or B (BLAS semantics). */
@@ -170,6 +226,8 @@ static void test_gemm_backend_name(void) {
 void seq_tests_gemm(void) {
     RUN(test_gemm_matches_reference);
     RUN(test_gemm_multiple_blocks);
+    RUN(test_gemm_few_rows);
+    RUN(test_gemm_packed_b);
     RUN(test_gemm_scales_c_only);
     RUN(test_gemm_bad_input);
     RUN(test_gemm_out_of_memory);
