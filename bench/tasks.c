@@ -198,7 +198,7 @@ static result train(const task *tk, zoo_kind kind, int64_t steps, uint64_t seed)
         seq_backward(ctx, loss);
         seq_clip_grad_norm(P, 1.0f);
         /* a non-finite gradient is refused by the step: that batch is skipped */
-        seq_adamw_step(&opt, P, seq_lr_cosine(step, steps, PEAK_LR, 0.1f * PEAK_LR, steps / 20));
+        seq_adamw_step(&opt, P, seq_lr_wsd(step, steps, PEAK_LR, 0.05f, 0.2f));
         loss_avg = step == 0 ? loss->data[0] : 0.98 * loss_avg + 0.02 * loss->data[0];
         count_correct(logits->data, tg, B * T, tk->vocab, &right, &scored);
         if ((step + 1) % 100 == 0) { /* progress on stderr: smoothed loss, accuracy on the last 100 batches */
