@@ -304,6 +304,7 @@ ZOO_FN seq_status zoo_model_init(zoo_model *m, seq_params *P, zoo_model_config c
         char pre[32];
         snprintf(pre, sizeof pre, "blocks.%d", i);
         b->norm1 = zoo__add(P, pre, "norm1.weight", C, 0, seq_init_constant(1.0f));
+        if (!b->norm1) return seq_last_status();
         snprintf(pre, sizeof pre, "blocks.%d.mix", i);
         if ((s = zoo_layer_init(&b->mix, P, pre, cfg.kind, C)) != SEQ_OK) return s;
         if (F == 0) continue;
@@ -313,11 +314,11 @@ ZOO_FN seq_status zoo_model_init(zoo_model *m, seq_params *P, zoo_model_config c
         b->up_b = zoo__add(P, pre, "mlp.up.bias", F, 0, seq_init_zeros());
         b->down_w = zoo__add(P, pre, "mlp.down.weight", C, F, linear);
         b->down_b = zoo__add(P, pre, "mlp.down.bias", C, 0, seq_init_zeros());
-        if (!b->down_b) return seq_last_status();
+        if (!b->norm2 || !b->up_w || !b->up_b || !b->down_w || !b->down_b) return seq_last_status();
     }
     m->norm_f = zoo__add(P, "norm_f", "weight", C, 0, seq_init_constant(1.0f));
     m->head = zoo__add(P, "head", "weight", cfg.vocab, C, linear);
-    return m->head ? SEQ_OK : seq_last_status();
+    return m->emb && m->norm_f && m->head ? SEQ_OK : seq_last_status();
 }
 
 ZOO_FN seq_status zoo_model_reset_parameters(const zoo_model *m, seq_rng *rng) {
