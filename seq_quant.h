@@ -296,6 +296,86 @@ SEQDEF const char *seq_quant_kernel_path(void);
  * 6  GGUF files
  * =================================================================================== */
 
+/* GGUF v3 (llama.cpp's model files), little-endian:
+ *     "GGUF" u32 version, u64 n_tensors, u64 n_kv
+ *     n_kv x   {string key, u32 value type, value}      string = u64 length + bytes
+ *     n_tensors x {string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset}
+ *     padding to `general.alignment` (u32, default 32), then the data section; each
+ *     tensor's bytes at its offset from the data start, offsets multiples of alignment.
+ * ne[0] is the innermost dimension (the row length); this API speaks PyTorch order:
+ * shape[ndim-1] = ne[0]. Opening validates every field before using it (sizes against
+ * the bytes left, types, names, dimensions, alignment, tensor ranges inside the data and
+ * disjoint); anything off is SEQ_ERR_FORMAT with a message naming the field. */
+typedef enum seq_gguf_type {
+    SEQ_GGUF_U8, SEQ_GGUF_I8, SEQ_GGUF_U16, SEQ_GGUF_I16, SEQ_GGUF_U32, SEQ_GGUF_I32, SEQ_GGUF_F32, SEQ_GGUF_BOOL,
+    SEQ_GGUF_STRING, SEQ_GGUF_ARRAY, SEQ_GGUF_U64, SEQ_GGUF_I64, SEQ_GGUF_F64, SEQ_GGUF_TYPE_COUNT
+} seq_gguf_type;
+
+typedef struct seq_gguf seq_gguf;
+
+typedef struct seq_gguf_tensor {
+    const char *name;
+    int ndim;                    /* 1..4 */
+    int64_t shape[4];            /* PyTorch order, outermost first */
+    int ggml_type;
+    seq_quant_type type;         /* SEQ_QUANT_TYPE_COUNT: a ggml type this header cannot decode */
+    uint64_t offset;             /* from the start of the data section */
+    size_t nbytes;
+    const void *data;            /* inside the reader's buffer */
+} seq_gguf_tensor;
+
+/* Reads the whole file into memory and validates it; NULL with seq_last_error() on
+ * failure. The memory variant borrows buf, which must outlive the reader. */
+SEQDEF seq_gguf *seq_gguf_open(const char *path, void *alloc_ud);
+SEQDEF seq_gguf *seq_gguf_open_memory(const void *buf, size_t len, void *alloc_ud);
+SEQDEF void seq_gguf_close(seq_gguf *g);
+SEQDEF uint32_t seq_gguf_version(const seq_gguf *g);
+SEQDEF uint32_t seq_gguf_alignment(const seq_gguf *g);
+/* Metadata, in file order. A key's index or -1; out-of-range i gives NULL / COUNT / 0. */
+SEQDEF int64_t seq_gguf_kv_count(const seq_gguf *g);
+SEQDEF int64_t seq_gguf_find_kv(const seq_gguf *g, const char *key);
+SEQDEF const char *seq_gguf_kv_key(const seq_gguf *g, int64_t i);
+SEQDEF seq_gguf_type seq_gguf_kv_type(const seq_gguf *g, int64_t i);
+SEQDEF seq_gguf_type seq_gguf_kv_array_type(const seq_gguf *g, int64_t i); /* element type of an array */
+SEQDEF int64_t seq_gguf_kv_array_len(const seq_gguf *g, int64_t i);
+/* Value j of kv i (j = 0 for a scalar, the element for an array) as an integer (any
+ * integer type or bool), a double (f32, f64) or a NUL-terminated string; a value of
+ * another type or j out of range: SEQ_ERR_INVALID (and NULL for strings). */
+SEQDEF seq_status seq_gguf_kv_int(const seq_gguf *g, int64_t i, int64_t j, int64_t *out);
+SEQDEF seq_status seq_gguf_kv_float(const seq_gguf *g, int64_t i, int64_t j, double *out);
+SEQDEF const char *seq_gguf_kv_str(const seq_gguf *g, int64_t i, int64_t j);
+/* Tensors, in file order. */
+SEQDEF int64_t seq_gguf_tensor_count(const seq_gguf *g);
+SEQDEF const seq_gguf_tensor *seq_gguf_tensor_at(const seq_gguf *g, int64_t i);
+SEQDEF const seq_gguf_tensor *seq_gguf_find_tensor(const seq_gguf *g, const char *name);
+/* Tensor `name` dequantized into dst of exactly its element count. Missing: SEQ_ERR_RANGE;
+ * other count: SEQ_ERR_SHAPE; a type seq_quant.h cannot decode: SEQ_ERR_UNSUPPORTED. */
+SEQDEF seq_status seq_gguf_read_f32(const seq_gguf *g, const char *name, float *dst, int64_t numel);
+
+/* Writing: collect metadata and tensors, then write the file at once (to a temporary
+ * name renamed over path, so a failure leaves any previous file intact). */
+typedef struct seq_gguf_writer seq_gguf_writer;
+
+SEQDEF seq_gguf_writer *seq_gguf_writer_init(void *alloc_ud);
+SEQDEF void seq_gguf_writer_free(seq_gguf_writer *w);
+/* One scalar: value points to the C type of `type` (uint8_t .. double; int for BOOL;
+ * const char * itself for STRING). Keys are unique, non-empty, NUL-free. */
+SEQDEF seq_status seq_gguf_writer_kv(seq_gguf_writer *w, const char *key, seq_gguf_type type, const void *value);
+/* An array of n elements of `type` (not ARRAY): values points to n C values, or n
+ * const char * for STRING. */
+SEQDEF seq_status seq_gguf_writer_kv_array(seq_gguf_writer *w, const char *key, seq_gguf_type type,
+                                           const void *values, int64_t n);
+/* A tensor of shape (PyTorch order, 1..4 dims, last dim a multiple of t's block) from
+ * f32 values, quantized now to t (a type with a ggml id). Names: unique, 1..63 bytes. */
+SEQDEF seq_status seq_gguf_writer_tensor(seq_gguf_writer *w, const char *name, seq_quant_type t, int ndim,
+                                         const int64_t *shape, const float *data);
+SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *path);
+/* Every parameter of P: matrices whose rows are whole blocks of t are stored in t, the
+ * rest (vectors such as biases, odd sizes) in f32 as llama.cpp keeps them; plus n_meta string pairs meta_kv[2i] -> meta_kv[2i+1]
+ * and "general.architecture" = "seq", "seq.quant_type" = t's name. */
+SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, seq_quant_type t,
+                                       const char *const *meta_kv, int64_t n_meta);
+
 /* ===================================================================================
  * 7  round-to-nearest: clipping search, stochastic rounding
  * =================================================================================== */
@@ -531,6 +611,8 @@ static float seq_quant__dot_mxfp4_ref(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_nf4_ref(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a);
 static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a);
@@ -550,10 +632,10 @@ static const seq_quant_traits seq_quant__traits[SEQ_QUANT_TYPE_COUNT] = {
     {"q8_1", 32, 36, 9, 1, seq_quant_quantize_q8_1, seq_quant_dequantize_q8_1, SEQ_QUANT_Q8_1, NULL, NULL},
     {"q4_0", 32, 18, 2, 1, seq_quant_quantize_q4_0, seq_quant_dequantize_q4_0, SEQ_QUANT_Q8_0, seq_quant__dot_q4_0,
      seq_quant__dot_q4_0_ref},
-    {"q4_1", 32, 20, 3, 1, seq_quant_quantize_q4_1, seq_quant_dequantize_q4_1, SEQ_QUANT_Q8_1,
-     seq_quant__dot_q4_1_ref, seq_quant__dot_q4_1_ref},
-    {"q5_0", 32, 22, 6, 1, seq_quant_quantize_q5_0, seq_quant_dequantize_q5_0, SEQ_QUANT_Q8_0,
-     seq_quant__dot_q5_0_ref, seq_quant__dot_q5_0_ref},
+    {"q4_1", 32, 20, 3, 1, seq_quant_quantize_q4_1, seq_quant_dequantize_q4_1, SEQ_QUANT_Q8_1, seq_quant__dot_q4_1,
+     seq_quant__dot_q4_1_ref},
+    {"q5_0", 32, 22, 6, 1, seq_quant_quantize_q5_0, seq_quant_dequantize_q5_0, SEQ_QUANT_Q8_0, seq_quant__dot_q5_0,
+     seq_quant__dot_q5_0_ref},
     {"q4_K", 256, 144, 12, 1, seq_quant_quantize_q4_K, seq_quant_dequantize_q4_K, SEQ_QUANT_Q8_K, seq_quant__dot_q4_K,
      seq_quant__dot_q4_K_ref},
     {"q6_K", 256, 210, 14, 1, seq_quant_quantize_q6_K, seq_quant_dequantize_q6_K, SEQ_QUANT_Q8_K, seq_quant__dot_q6_K,
@@ -1191,8 +1273,14 @@ SEQDEF void seq_quant_dequantize_iq4_nl(const void *src, float *dst, int64_t n) 
  * takes the nearest level, the first in code order on ties (ggml's best_index_mxfp4). ---- */
 static const int8_t seq_quant__mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
-/* 2^(e-128): half of E8M0's 2^(e-127), the doubled levels' unit; NaN for e = 255. */
-static float seq_quant__e8m0_half(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 128); }
+/* 2^(e-128): half of E8M0's 2^(e-127), the doubled levels' unit; NaN for e = 255. Built
+ * from bits: the kernels call it once per block. */
+static float seq_quant__e8m0_half(uint8_t e) {
+    uint32_t u = e == 255 ? 0x7fc00000u : e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 SEQDEF void seq_quant_quantize_mxfp4(const float *src, void *dst, int64_t n) {
     uint8_t *b = (uint8_t *)dst;
@@ -1838,6 +1926,14 @@ static float seq_quant__hsum(__m256 v) {
     r = _mm_add_ss(r, _mm_movehdup_ps(r));
     return _mm_cvtss_f32(r);
 }
+/* A block's f16 scale: one instruction with F16C (exact, as seq_f16_to_f32). */
+static float seq_quant__h(const uint8_t *p) {
+#ifdef __F16C__
+    return _cvtsh_ss(seq_quant__rd16(p));
+#else
+    return seq_quant__rdh(p);
+#endif
+}
 static __m256i seq_quant__load(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
 /* The 32 nibbles of a ggml 4-bit block, in value order: low nibbles, then high. */
 static __m256i seq_quant__nibbles(const uint8_t *qs) {
@@ -1846,29 +1942,36 @@ static __m256i seq_quant__nibbles(const uint8_t *qs) {
 }
 static __m256i seq_quant__lut(const int8_t *lut) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)lut)); }
 
+/* Blocks go through four accumulators in turn: one alone would wait on each fmadd. */
+static float seq_quant__hsum4(const __m256 *acc) {
+    return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
 static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
     const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
     int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
     for (i = 0; i < n / 32; i++, x += 34, y += 34) {
         __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), seq_quant__load(x + 2), seq_quant__load(y + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__rdh(x) * seq_quant__rdh(y)), _mm256_cvtepi32_ps(p), acc);
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
     }
-    return seq_quant__hsum(acc);
+    return seq_quant__hsum4(acc);
 }
 
 static float seq_quant__dot_lut4(int64_t n, const uint8_t *x, size_t bytes, const int8_t *lut8, int e8m0,
                                  const uint8_t *y) {
     const __m256i lut = seq_quant__lut(lut8);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
     int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
     for (i = 0; i < n / 32; i++, x += bytes, y += 34) {
-        float d = e8m0 ? seq_quant__e8m0_half(x[0]) : seq_quant__rdh(x);
+        float d = e8m0 ? seq_quant__e8m0_half(x[0]) : seq_quant__h(x);
         __m256i v = _mm256_shuffle_epi8(lut, seq_quant__nibbles(x + bytes - 16));
         __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), v, seq_quant__load(y + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__rdh(y)), _mm256_cvtepi32_ps(p), acc);
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
     }
-    return seq_quant__hsum(acc);
+    return seq_quant__hsum4(acc);
 }
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
     return seq_quant__dot_lut4(n, (const uint8_t *)w, 18, seq_quant__q4_0_values, 0, (const uint8_t *)a);
@@ -1878,6 +1981,40 @@ static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) {
 }
 static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a) {
     return seq_quant__dot_lut4(n, (const uint8_t *)w, 17, seq_quant__mxfp4_values, 1, (const uint8_t *)a);
+}
+
+/* q4_1: the min term is m * (q8_1's s), one scalar product per block. */
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    __m256 acc[4];
+    float mins = 0.0f;
+    int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
+    for (i = 0; i < n / 32; i++, x += 20, y += 36) {
+        __m256i p = seq_quant__dp_us(_mm256_setzero_si256(), seq_quant__nibbles(x + 4), seq_quant__load(y + 4));
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
+        mins += seq_quant__h(x + 2) * seq_quant__h(y + 2);
+    }
+    return seq_quant__hsum4(acc) + mins;
+}
+
+/* q5_0: byte j of the fifth-bit mask is 0xff when bit j of qh is set. */
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                            3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256 acc[4];
+    int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
+    for (i = 0; i < n / 32; i++, x += 22, y += 34) {
+        __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32((int)seq_quant__rd32(x + 2)), spread);
+        __m256i q = _mm256_or_si256(seq_quant__nibbles(x + 6),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), _mm256_set1_epi8(0x10)));
+        __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), _mm256_sub_epi8(q, _mm256_set1_epi8(16)), seq_quant__load(y + 2));
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
+    }
+    return seq_quant__hsum4(acc);
 }
 
 static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) {
@@ -1904,8 +2041,8 @@ static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) {
             msum += m0 * (seq_quant__bsum(y, 2 * j) + seq_quant__bsum(y, 2 * j + 1)) +
                     m1 * (seq_quant__bsum(y, 2 * j + 2) + seq_quant__bsum(y, 2 * j + 3));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__rdh(x) * da), _mm256_cvtepi32_ps(isum), acc);
-        mins += seq_quant__rdh(x + 2) * da * (float)msum;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * da), _mm256_cvtepi32_ps(isum), acc);
+        mins += seq_quant__h(x + 2) * da * (float)msum;
     }
     return seq_quant__hsum(acc) - mins;
 }
@@ -1933,7 +2070,7 @@ static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a) {
         }
         for (p = 0; p < 16; p++) corr += 32 * sc[p] * seq_quant__bsum(y, p);
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__rdh(x + 208) * seq_quant__rdf32(y)), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x + 208) * seq_quant__rdf32(y)), _mm256_cvtepi32_ps(isum), acc);
     }
     return seq_quant__hsum(acc);
 }
@@ -1941,36 +2078,41 @@ static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a) {
 static float seq_quant__dot_nf4(int64_t n, const void *w, const void *a) {
     const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
     const __m256i lut = seq_quant__lut(seq_quant__nf4_i8);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 accs[4];
     int64_t i;
     int h;
+    accs[0] = accs[1] = accs[2] = accs[3] = _mm256_setzero_ps();
     for (i = 0; i < n / 64; i++, x += 36) {
         float d = seq_quant__rdf32(x) / 127.0f;
         for (h = 0; h < 2; h++, y += 34) {
+            __m256 *acc = &accs[2 * (i & 1) + h];
             /* byte b -> 16-bit lane (b >> 4) | (b & 15) << 8: value 2i (high nibble) first */
             __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + 4 + 16 * h)));
             __m256i codes = _mm256_or_si256(_mm256_srli_epi16(b, 4), _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x0f)), 8));
             __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), _mm256_shuffle_epi8(lut, codes), seq_quant__load(y + 2));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__rdh(y)), _mm256_cvtepi32_ps(p), acc);
+            *acc = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__h(y)), _mm256_cvtepi32_ps(p), *acc);
         }
     }
-    return seq_quant__hsum(acc);
+    return seq_quant__hsum4(accs);
 }
 
 static float seq_quant__dot_i8(int64_t n, const void *w, const void *a) {
     const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
     int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
     for (i = 0; i < n / 32; i++, y += 34) {
         __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), seq_quant__load(x + 32 * i), seq_quant__load(y + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__rdh(y)), _mm256_cvtepi32_ps(p), acc);
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
     }
-    return seq_quant__hsum(acc);
+    return seq_quant__hsum4(acc);
 }
 #else
 /* No SIMD in this build: the kernels are their reference twins. */
 static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q8_0_ref(n, w, a); }
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_0_ref(n, w, a); }
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_1_ref(n, w, a); }
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q5_0_ref(n, w, a); }
 static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_K_ref(n, w, a); }
 static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a) { return seq_quant__dot_q6_K_ref(n, w, a); }
 static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) { return seq_quant__dot_iq4_nl_ref(n, w, a); }
@@ -2053,6 +2195,753 @@ SEQDEF seq_status seq_quant_matmul_i8(const uint8_t *W, const seq_quant_grid *gr
 /* ===================================================================================
  * 6  GGUF files (implementation)
  * =================================================================================== */
+
+#include <stdio.h>
+
+/* Block size and bytes of every type id ggml has defined (0: an id ggml retired), so that
+ * tensors of types this header cannot decode are still validated. */
+static const int16_t seq_gguf__ggml_sizes[40][2] = {
+    {1, 4},    {1, 2},    {32, 18},  {32, 20},  {0, 0},    {0, 0},    {32, 22},  {32, 24},  {32, 34},  {32, 36},
+    {256, 84}, {256, 110}, {256, 144}, {256, 176}, {256, 210}, {256, 292}, {256, 66}, {256, 74}, {256, 98}, {256, 50},
+    {32, 18},  {256, 110}, {256, 82}, {256, 136}, {1, 1},    {1, 2},    {1, 4},    {1, 8},    {1, 8},    {256, 56},
+    {1, 2},    {0, 0},    {0, 0},    {0, 0},    {256, 54}, {256, 66}, {0, 0},    {0, 0},    {0, 0},    {32, 17},
+};
+/* Bytes of a scalar value type; 0 for STRING and ARRAY. */
+static const uint8_t seq_gguf__type_size[SEQ_GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+#define SEQ_GGUF__NAME_MAX 64 /* ggml's GGML_MAX_NAME, terminator included */
+
+typedef struct seq_gguf__kv {
+    char *key;
+    seq_gguf_type type, atype; /* atype: the element type of an array, else = type */
+    uint64_t n;                /* 1 for a scalar */
+    const uint8_t *raw;        /* the first numeric element in the file */
+    char **strs;               /* NUL-terminated copies of the string(s) */
+} seq_gguf__kv;
+
+struct seq_gguf {
+    void *alloc_ud;
+    uint8_t *owned; /* the file's bytes when read from a path */
+    uint32_t version, alignment;
+    seq_gguf__kv *kv;
+    int64_t nkv;
+    seq_gguf_tensor *t;
+    int64_t nt;
+};
+
+/* A bounds-checked reader over the file's bytes. */
+typedef struct seq_gguf__cur {
+    const uint8_t *p;
+    size_t left;
+} seq_gguf__cur;
+
+static const uint8_t *seq_gguf__take(seq_gguf__cur *c, uint64_t n) {
+    const uint8_t *p = c->p;
+    if (n > c->left) return NULL;
+    c->p += n;
+    c->left -= (size_t)n;
+    return p;
+}
+static int seq_gguf__u32(seq_gguf__cur *c, uint32_t *v) {
+    const uint8_t *p = seq_gguf__take(c, 4);
+    if (p) *v = seq_quant__rd32(p);
+    return p != NULL;
+}
+static int seq_gguf__u64(seq_gguf__cur *c, uint64_t *v) {
+    const uint8_t *p = seq_gguf__take(c, 8);
+    if (p) *v = (uint64_t)seq_quant__rd32(p) | ((uint64_t)seq_quant__rd32(p + 4) << 32);
+    return p != NULL;
+}
+/* A string, copied with a terminator; NULL when truncated or out of memory (*oom says). */
+static char *seq_gguf__str(seq_gguf__cur *c, void *ud, int *oom, uint64_t *len) {
+    uint64_t n;
+    const uint8_t *s;
+    char *out;
+    if (!seq_gguf__u64(c, &n) || !(s = seq_gguf__take(c, n))) return NULL;
+    out = (char *)SEQ_MALLOC(ud, (size_t)n + 1);
+    if (!out) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(out, s, (size_t)n);
+    out[n] = 0;
+    if (len) *len = n;
+    return out;
+}
+
+SEQDEF void seq_gguf_close(seq_gguf *g) {
+    int64_t i;
+    uint64_t j;
+    if (!g) return;
+    for (i = 0; i < g->nkv; i++) {
+        SEQ_FREE(g->alloc_ud, g->kv[i].key);
+        if (g->kv[i].strs) {
+            for (j = 0; j < g->kv[i].n; j++) SEQ_FREE(g->alloc_ud, g->kv[i].strs[j]);
+            SEQ_FREE(g->alloc_ud, g->kv[i].strs);
+        }
+    }
+    for (i = 0; i < g->nt; i++) SEQ_FREE(g->alloc_ud, (char *)g->t[i].name);
+    SEQ_FREE(g->alloc_ud, g->kv);
+    SEQ_FREE(g->alloc_ud, g->t);
+    SEQ_FREE(g->alloc_ud, g->owned);
+    SEQ_FREE(g->alloc_ud, g);
+}
+
+static int seq_gguf__cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int seq_gguf__cmp_tensor(const void *a, const void *b) {
+    const seq_gguf_tensor *x = *(const seq_gguf_tensor *const *)a, *y = *(const seq_gguf_tensor *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* One metadata value of type kv->type at the cursor. Returns 0 (and sets the error) when
+ * the value is malformed or memory runs out. */
+static int seq_gguf__value(seq_gguf *g, seq_gguf__cur *c, seq_gguf__kv *kv) {
+    uint32_t at;
+    uint64_t j;
+    int oom = 0;
+    kv->atype = kv->type, kv->n = 1;
+    if (kv->type == SEQ_GGUF_ARRAY) {
+        if (!seq_gguf__u32(c, &at) || !seq_gguf__u64(c, &kv->n)) goto truncated;
+        if (at >= SEQ_GGUF_TYPE_COUNT || at == SEQ_GGUF_ARRAY) {
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': array of type %u (nested arrays unsupported)", kv->key, at);
+            return 0;
+        }
+        kv->atype = (seq_gguf_type)at;
+    }
+    if (kv->atype != SEQ_GGUF_STRING) {
+        size_t sz = seq_gguf__type_size[kv->atype];
+        if (kv->n > c->left / sz || !(kv->raw = seq_gguf__take(c, kv->n * sz))) goto truncated;
+        if (kv->atype == SEQ_GGUF_BOOL) {
+            for (j = 0; j < kv->n; j++) {
+                if (kv->raw[j] > 1) {
+                    seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': bool value %u", kv->key, kv->raw[j]);
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    }
+    if (kv->n > c->left / 8) goto truncated; /* each string takes 8 bytes at least */
+    kv->strs = (char **)SEQ_MALLOC(g->alloc_ud, sizeof(char *) * (size_t)(kv->n ? kv->n : 1));
+    if (!kv->strs) goto nomem;
+    memset(kv->strs, 0, sizeof(char *) * (size_t)(kv->n ? kv->n : 1));
+    for (j = 0; j < kv->n; j++) {
+        if (!(kv->strs[j] = seq_gguf__str(c, g->alloc_ud, &oom, NULL))) {
+            kv->n = j; /* what close must free */
+            if (oom) goto nomem;
+            goto truncated;
+        }
+    }
+    return 1;
+truncated:
+    seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': value runs past the end of the file", kv->key);
+    return 0;
+nomem:
+    seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for key '%s'", kv->key);
+    return 0;
+}
+
+/* The metadata section; alignment from general.alignment. */
+static int seq_gguf__read_kv(seq_gguf *g, seq_gguf__cur *c, uint64_t nkv) {
+    uint64_t i;
+    void **keys;
+    int ok = 1, oom = 0;
+    if (nkv > c->left / 12) { /* key length, type: 12 bytes at least */
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: %llu metadata entries cannot fit in the file", (unsigned long long)nkv);
+        return 0;
+    }
+    g->kv = (seq_gguf__kv *)SEQ_MALLOC(g->alloc_ud, sizeof(seq_gguf__kv) * (size_t)(nkv ? nkv : 1));
+    if (!g->kv) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for the metadata"), 0;
+    for (i = 0; i < nkv; i++) {
+        seq_gguf__kv *kv = &g->kv[i];
+        uint64_t klen = 0;
+        uint32_t type;
+        memset(kv, 0, sizeof *kv);
+        if (!(kv->key = seq_gguf__str(c, g->alloc_ud, &oom, &klen))) {
+            if (oom) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for a key"), 0;
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key %llu runs past the end of the file", (unsigned long long)i), 0;
+        }
+        g->nkv++;
+        if (klen == 0 || strlen(kv->key) != klen) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key %llu is empty or holds a NUL byte", (unsigned long long)i), 0;
+        }
+        if (!seq_gguf__u32(c, &type)) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': no value type", kv->key), 0;
+        if (type >= SEQ_GGUF_TYPE_COUNT) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': unknown value type %u", kv->key, type), 0;
+        }
+        kv->type = (seq_gguf_type)type;
+        if (!seq_gguf__value(g, c, kv)) return 0;
+    }
+    keys = (void **)SEQ_MALLOC(g->alloc_ud, sizeof(void *) * (size_t)(nkv ? nkv : 1));
+    if (!keys) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory to check the keys"), 0;
+    for (i = 0; i < nkv; i++) keys[i] = g->kv[i].key;
+    qsort(keys, (size_t)nkv, sizeof(void *), seq_gguf__cmp_str);
+    for (i = 1; i < nkv && ok; i++) {
+        if (strcmp((const char *)keys[i - 1], (const char *)keys[i]) == 0) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s' appears twice", (const char *)keys[i]);
+        }
+    }
+    SEQ_FREE(g->alloc_ud, keys);
+    if (!ok) return 0;
+    g->alignment = 32;
+    i = (uint64_t)seq_gguf_find_kv(g, "general.alignment");
+    if ((int64_t)i >= 0) {
+        seq_gguf__kv *kv = &g->kv[i];
+        uint32_t a = kv->type == SEQ_GGUF_U32 ? seq_quant__rd32(kv->raw) : 0;
+        if (a == 0 || (a & (a - 1)) != 0) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: general.alignment must be a u32 power of two"), 0;
+        }
+        g->alignment = a;
+    }
+    return 1;
+}
+
+/* One tensor info: name, dimensions, type, offset. */
+static int seq_gguf__read_tensor(seq_gguf *g, seq_gguf__cur *c, seq_gguf_tensor *t, uint64_t i) {
+    uint64_t len = 0, ne[4], numel = 1, off;
+    uint32_t nd, type;
+    int oom = 0, d;
+    char *name = seq_gguf__str(c, g->alloc_ud, &oom, &len);
+    if (!name) {
+        if (oom) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for a tensor name"), 0;
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor %llu's name runs past the end", (unsigned long long)i), 0;
+    }
+    t->name = name;
+    g->nt++;
+    if (len == 0 || len >= SEQ_GGUF__NAME_MAX || strlen(name) != len) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor %llu's name is empty, over 63 bytes or holds NUL",
+                             (unsigned long long)i), 0;
+    }
+    if (!seq_gguf__u32(c, &nd)) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+    if (nd < 1 || nd > 4) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s' has %u dimensions", name, nd), 0;
+    for (d = 0; d < (int)nd; d++) {
+        if (!seq_gguf__u64(c, &ne[d])) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+        if (ne[d] < 1 || ne[d] > (uint64_t)INT64_MAX / numel) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': dimension %d is %llu", name, d,
+                                 (unsigned long long)ne[d]), 0;
+        }
+        numel *= ne[d];
+        t->shape[nd - 1 - (uint32_t)d] = (int64_t)ne[d];
+    }
+    t->ndim = (int)nd;
+    if (!seq_gguf__u32(c, &type) || !seq_gguf__u64(c, &off)) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+    }
+    if (type >= 40 || seq_gguf__ggml_sizes[type][0] == 0) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': unknown ggml type %u", name, type), 0;
+    }
+    if (ne[0] % (uint64_t)seq_gguf__ggml_sizes[type][0] != 0) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': rows of %llu values are not whole blocks of %d",
+                             name, (unsigned long long)ne[0], seq_gguf__ggml_sizes[type][0]), 0;
+    }
+    if (numel / (uint64_t)seq_gguf__ggml_sizes[type][0] > (uint64_t)SIZE_MAX / (uint64_t)seq_gguf__ggml_sizes[type][1]) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s' is too large", name), 0;
+    }
+    t->ggml_type = (int)type;
+    t->type = seq_quant_type_from_ggml((int)type);
+    t->offset = off;
+    t->nbytes = (size_t)(numel / (uint64_t)seq_gguf__ggml_sizes[type][0]) * (size_t)seq_gguf__ggml_sizes[type][1];
+    return 1;
+}
+
+/* Tensor ranges: aligned, inside the data section, pairwise disjoint, names unique. */
+static int seq_gguf__check_tensors(seq_gguf *g, const uint8_t *data, size_t data_len) {
+    void **by;
+    int64_t i;
+    int ok = 1;
+    for (i = 0; i < g->nt; i++) {
+        seq_gguf_tensor *t = &g->t[i];
+        if (t->offset % g->alignment != 0 || t->offset > data_len || t->nbytes > data_len - (size_t)t->offset) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': offset %llu (+%zu bytes) unaligned or past the data",
+                                 t->name, (unsigned long long)t->offset, t->nbytes), 0;
+        }
+        t->data = data + t->offset;
+    }
+    by = (void **)SEQ_MALLOC(g->alloc_ud, sizeof(void *) * (size_t)(g->nt > 0 ? g->nt : 1));
+    if (!by) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory to check the tensors"), 0;
+    for (i = 0; i < g->nt; i++) by[i] = &g->t[i];
+    qsort(by, (size_t)g->nt, sizeof(void *), seq_gguf__cmp_tensor);
+    for (i = 1; i < g->nt && ok; i++) {
+        const seq_gguf_tensor *a = (const seq_gguf_tensor *)by[i - 1], *b = (const seq_gguf_tensor *)by[i];
+        if (a->offset + a->nbytes > b->offset) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensors '%s' and '%s' overlap", a->name, b->name);
+        }
+    }
+    for (i = 0; i < g->nt; i++) by[i] = (void *)g->t[i].name;
+    qsort(by, (size_t)g->nt, sizeof(void *), seq_gguf__cmp_str);
+    for (i = 1; i < g->nt && ok; i++) {
+        if (strcmp((const char *)by[i - 1], (const char *)by[i]) == 0) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor name '%s' appears twice", (const char *)by[i]);
+        }
+    }
+    SEQ_FREE(g->alloc_ud, by);
+    return ok;
+}
+
+static seq_gguf *seq_gguf__parse(const uint8_t *buf, size_t len, uint8_t *owned, void *alloc_ud) {
+    seq_gguf *g = (seq_gguf *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf));
+    seq_gguf__cur c;
+    uint64_t nt, nkv, i;
+    size_t header, data_at;
+    if (!g) {
+        SEQ_FREE(alloc_ud, owned);
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory");
+        return NULL;
+    }
+    memset(g, 0, sizeof *g);
+    g->alloc_ud = alloc_ud, g->owned = owned;
+    c.p = buf, c.left = len;
+    if (len < 24 || seq_quant__rd32(buf) != 0x46554747u) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: no GGUF magic (or under 24 bytes)");
+        goto fail;
+    }
+    seq_gguf__take(&c, 4);
+    seq_gguf__u32(&c, &g->version);
+    seq_gguf__u64(&c, &nt);
+    seq_gguf__u64(&c, &nkv);
+    if (g->version != 2 && g->version != 3) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: version %u (this reads 2 and 3)", g->version);
+        goto fail;
+    }
+    if (!seq_gguf__read_kv(g, &c, nkv)) goto fail;
+    if (nt > c.left / 24) { /* name length, dims, type, offset: 24 bytes at least */
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: %llu tensors cannot fit in the file", (unsigned long long)nt);
+        goto fail;
+    }
+    g->t = (seq_gguf_tensor *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf_tensor) * (size_t)(nt ? nt : 1));
+    if (!g->t) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for the tensor infos");
+        goto fail;
+    }
+    memset(g->t, 0, sizeof(seq_gguf_tensor) * (size_t)(nt ? nt : 1));
+    for (i = 0; i < nt; i++)
+        if (!seq_gguf__read_tensor(g, &c, &g->t[i], i)) goto fail;
+    header = len - c.left;
+    data_at = (header + g->alignment - 1) / g->alignment * g->alignment;
+    if (data_at > len && nt > 0) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: the file ends before its data section");
+        goto fail;
+    }
+    if (nt > 0 && !seq_gguf__check_tensors(g, buf + data_at, len - data_at)) goto fail;
+    return g;
+fail:
+    seq_gguf_close(g);
+    return NULL;
+}
+
+SEQDEF seq_gguf *seq_gguf_open_memory(const void *buf, size_t len, void *alloc_ud) {
+    if (!buf) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_gguf_open_memory: NULL buffer");
+        return NULL;
+    }
+    return seq_gguf__parse((const uint8_t *)buf, len, NULL, alloc_ud);
+}
+
+SEQDEF seq_gguf *seq_gguf_open(const char *path, void *alloc_ud) {
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    uint8_t *buf = NULL;
+    long size;
+    if (!f) {
+        seq_set_error(SEQ_ERR_IO, "seq_gguf_open: cannot open '%s'", path ? path : "(null)");
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        seq_set_error(SEQ_ERR_IO, "seq_gguf_open: cannot size '%s'", path);
+        return NULL;
+    }
+    buf = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)size + 1);
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        SEQ_FREE(alloc_ud, buf);
+        seq_set_error(buf ? SEQ_ERR_IO : SEQ_ERR_NOMEM, "seq_gguf_open: cannot read '%s'", path);
+        return NULL;
+    }
+    fclose(f);
+    return seq_gguf__parse(buf, (size_t)size, buf, alloc_ud);
+}
+
+SEQDEF uint32_t seq_gguf_version(const seq_gguf *g) { return g ? g->version : 0; }
+SEQDEF uint32_t seq_gguf_alignment(const seq_gguf *g) { return g ? g->alignment : 0; }
+SEQDEF int64_t seq_gguf_kv_count(const seq_gguf *g) { return g ? g->nkv : 0; }
+
+SEQDEF int64_t seq_gguf_find_kv(const seq_gguf *g, const char *key) {
+    int64_t i;
+    for (i = 0; g && key && i < g->nkv; i++)
+        if (strcmp(g->kv[i].key, key) == 0) return i;
+    return -1;
+}
+
+static const seq_gguf__kv *seq_gguf__kv_at(const seq_gguf *g, int64_t i) { return g && i >= 0 && i < g->nkv ? &g->kv[i] : NULL; }
+SEQDEF const char *seq_gguf_kv_key(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv ? kv->key : NULL;
+}
+SEQDEF seq_gguf_type seq_gguf_kv_type(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv ? kv->type : SEQ_GGUF_TYPE_COUNT;
+}
+SEQDEF seq_gguf_type seq_gguf_kv_array_type(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv && kv->type == SEQ_GGUF_ARRAY ? kv->atype : SEQ_GGUF_TYPE_COUNT;
+}
+SEQDEF int64_t seq_gguf_kv_array_len(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv && kv->type == SEQ_GGUF_ARRAY ? (int64_t)kv->n : 0;
+}
+
+/* Element j of kv i when its type is one of `want` (a bit set of types), else NULL. */
+static const seq_gguf__kv *seq_gguf__elem(const seq_gguf *g, int64_t i, int64_t j, unsigned want, const char *fn) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    if (!kv || j < 0 || (uint64_t)j >= kv->n || !((want >> kv->atype) & 1u)) {
+        seq_set_error(SEQ_ERR_INVALID, "%s: no such value, or not of the asked kind", fn);
+        return NULL;
+    }
+    return kv;
+}
+
+SEQDEF seq_status seq_gguf_kv_int(const seq_gguf *g, int64_t i, int64_t j, int64_t *out) {
+    const unsigned ints = (1u << SEQ_GGUF_U8) | (1u << SEQ_GGUF_I8) | (1u << SEQ_GGUF_U16) | (1u << SEQ_GGUF_I16) |
+                          (1u << SEQ_GGUF_U32) | (1u << SEQ_GGUF_I32) | (1u << SEQ_GGUF_BOOL) | (1u << SEQ_GGUF_U64) |
+                          (1u << SEQ_GGUF_I64);
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, ints, "seq_gguf_kv_int");
+    size_t sz;
+    const uint8_t *p;
+    uint64_t u;
+    int k, is_signed;
+    if (!kv || !out) return kv ? seq_set_error(SEQ_ERR_INVALID, "seq_gguf_kv_int: NULL out") : SEQ_ERR_INVALID;
+    sz = seq_gguf__type_size[kv->atype];
+    p = kv->raw + (size_t)j * sz;
+    for (u = 0, k = (int)sz - 1; k >= 0; k--) u = (u << 8) | p[k];
+    is_signed = kv->atype == SEQ_GGUF_I8 || kv->atype == SEQ_GGUF_I16 || kv->atype == SEQ_GGUF_I32 || kv->atype == SEQ_GGUF_I64;
+    if (is_signed && sz < 8 && (u >> (8 * sz - 1)) & 1u) u |= ~(uint64_t)0 << (8 * sz); /* sign-extend */
+    if (!is_signed && u > (uint64_t)INT64_MAX) return seq_set_error(SEQ_ERR_RANGE, "seq_gguf_kv_int: value exceeds int64");
+    memcpy(out, &u, 8);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_kv_float(const seq_gguf *g, int64_t i, int64_t j, double *out) {
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, (1u << SEQ_GGUF_F32) | (1u << SEQ_GGUF_F64), "seq_gguf_kv_float");
+    if (!kv || !out) return kv ? seq_set_error(SEQ_ERR_INVALID, "seq_gguf_kv_float: NULL out") : SEQ_ERR_INVALID;
+    if (kv->atype == SEQ_GGUF_F32) {
+        *out = seq_quant__rdf32(kv->raw + 4 * j);
+    } else {
+        uint64_t u = (uint64_t)seq_quant__rd32(kv->raw + 8 * j) | ((uint64_t)seq_quant__rd32(kv->raw + 8 * j + 4) << 32);
+        memcpy(out, &u, 8);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF const char *seq_gguf_kv_str(const seq_gguf *g, int64_t i, int64_t j) {
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, 1u << SEQ_GGUF_STRING, "seq_gguf_kv_str");
+    return kv ? kv->strs[j] : NULL;
+}
+
+SEQDEF int64_t seq_gguf_tensor_count(const seq_gguf *g) { return g ? g->nt : 0; }
+SEQDEF const seq_gguf_tensor *seq_gguf_tensor_at(const seq_gguf *g, int64_t i) { return g && i >= 0 && i < g->nt ? &g->t[i] : NULL; }
+SEQDEF const seq_gguf_tensor *seq_gguf_find_tensor(const seq_gguf *g, const char *name) {
+    int64_t i;
+    for (i = 0; g && name && i < g->nt; i++)
+        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
+    return NULL;
+}
+
+SEQDEF seq_status seq_gguf_read_f32(const seq_gguf *g, const char *name, float *dst, int64_t numel) {
+    const seq_gguf_tensor *t = seq_gguf_find_tensor(g, name);
+    int64_t have = 1, d;
+    if (!t || !dst) return seq_set_error(SEQ_ERR_RANGE, "seq_gguf_read_f32: no tensor '%s'", name ? name : "(null)");
+    for (d = 0; d < t->ndim; d++) have *= t->shape[d];
+    if (have != numel) {
+        return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_read_f32: '%s' holds %lld values, not %lld", name, (long long)have,
+                             (long long)numel);
+    }
+    if (t->type == SEQ_QUANT_TYPE_COUNT) {
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "seq_gguf_read_f32: '%s' is ggml type %d, which seq_quant.h cannot decode",
+                             name, t->ggml_type);
+    }
+    return seq_quant_dequantize(t->type, t->data, dst, numel / t->shape[t->ndim - 1], t->shape[t->ndim - 1]);
+}
+
+/* --- writing ------------------------------------------------------------------------------- */
+
+/* A growable byte buffer; `failed` sticks after the first allocation failure. */
+typedef struct seq_gguf__buf {
+    void *ud;
+    uint8_t *p;
+    size_t len, cap;
+    int failed;
+} seq_gguf__buf;
+
+static void seq_gguf__put(seq_gguf__buf *b, const void *src, size_t n) {
+    if (b->failed) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        uint8_t *p;
+        while (cap < b->len + n) cap *= 2;
+        p = (uint8_t *)SEQ_REALLOC(b->ud, b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+static void seq_gguf__put_le(seq_gguf__buf *b, uint64_t v, int bytes) {
+    uint8_t le[8];
+    int k;
+    for (k = 0; k < bytes; k++) le[k] = (uint8_t)((v >> (8 * k)) & 0xff);
+    seq_gguf__put(b, le, (size_t)bytes);
+}
+static void seq_gguf__put_str(seq_gguf__buf *b, const char *s) {
+    seq_gguf__put_le(b, (uint64_t)strlen(s), 8);
+    seq_gguf__put(b, s, strlen(s));
+}
+/* One C value of a scalar type, little-endian whatever the host. */
+static void seq_gguf__put_value(seq_gguf__buf *b, seq_gguf_type type, const void *v) {
+    int sz = seq_gguf__type_size[type];
+    uint64_t u = 0;
+    if (type == SEQ_GGUF_STRING) {
+        seq_gguf__put_str(b, *(const char *const *)v);
+        return;
+    }
+    if (type == SEQ_GGUF_BOOL) {
+        u = *(const int *)v != 0;
+    } else if (sz == 1) {
+        u = *(const uint8_t *)v;
+    } else if (sz == 2) {
+        uint16_t x;
+        memcpy(&x, v, 2);
+        u = x;
+    } else if (sz == 4) {
+        uint32_t x;
+        memcpy(&x, v, 4);
+        u = x;
+    } else {
+        memcpy(&u, v, 8);
+    }
+    seq_gguf__put_le(b, u, sz);
+}
+
+typedef struct seq_gguf__wtensor {
+    char name[SEQ_GGUF__NAME_MAX];
+    int ndim, ggml_type;
+    int64_t shape[4];
+    uint8_t *data;
+    size_t nbytes;
+} seq_gguf__wtensor;
+
+struct seq_gguf_writer {
+    void *alloc_ud;
+    seq_gguf__buf kv;   /* the serialized metadata entries, back to back */
+    int64_t nkv;
+    seq_gguf__buf keys; /* every key, NUL-terminated, for the uniqueness check */
+    seq_gguf__wtensor *t;
+    int64_t nt, tcap;
+};
+
+SEQDEF seq_gguf_writer *seq_gguf_writer_init(void *alloc_ud) {
+    seq_gguf_writer *w = (seq_gguf_writer *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf_writer));
+    if (!w) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_init: no memory");
+        return NULL;
+    }
+    memset(w, 0, sizeof *w);
+    w->alloc_ud = w->kv.ud = w->keys.ud = alloc_ud;
+    return w;
+}
+
+SEQDEF void seq_gguf_writer_free(seq_gguf_writer *w) {
+    int64_t i;
+    if (!w) return;
+    for (i = 0; i < w->nt; i++) SEQ_FREE(w->alloc_ud, w->t[i].data);
+    SEQ_FREE(w->alloc_ud, w->t);
+    SEQ_FREE(w->alloc_ud, w->kv.p);
+    SEQ_FREE(w->alloc_ud, w->keys.p);
+    SEQ_FREE(w->alloc_ud, w);
+}
+
+/* A key may be added when it is non-empty and new. */
+static seq_status seq_gguf__new_key(seq_gguf_writer *w, const char *key, const char *fn) {
+    size_t at = 0;
+    if (!w || !key || !*key) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL writer or empty key", fn);
+    while (at < w->keys.len) {
+        if (strcmp((const char *)w->keys.p + at, key) == 0) return seq_set_error(SEQ_ERR_INVALID, "%s: key '%s' already set", fn, key);
+        at += strlen((const char *)w->keys.p + at) + 1;
+    }
+    return SEQ_OK;
+}
+
+/* Appends the entry the caller serialized into w->kv (from `mark` on) and its key, or
+ * rolls both back when memory ran out. */
+static seq_status seq_gguf__commit_kv(seq_gguf_writer *w, const char *key, size_t mark, const char *fn) {
+    seq_gguf__put(&w->keys, key, strlen(key) + 1);
+    if (w->kv.failed || w->keys.failed) {
+        w->kv.len = mark, w->kv.failed = 0, w->keys.failed = 0;
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for key '%s'", fn, key);
+    }
+    w->nkv++;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_writer_kv(seq_gguf_writer *w, const char *key, seq_gguf_type type, const void *value) {
+    seq_status s = seq_gguf__new_key(w, key, "seq_gguf_writer_kv");
+    size_t mark;
+    if (s != SEQ_OK) return s;
+    if ((int)type < 0 || type >= SEQ_GGUF_TYPE_COUNT || type == SEQ_GGUF_ARRAY || !value ||
+        (type == SEQ_GGUF_STRING && !*(const char *const *)value)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv: '%s': bad type or NULL value", key);
+    }
+    mark = w->kv.len;
+    seq_gguf__put_str(&w->kv, key);
+    seq_gguf__put_le(&w->kv, (uint64_t)type, 4);
+    seq_gguf__put_value(&w->kv, type, value);
+    return seq_gguf__commit_kv(w, key, mark, "seq_gguf_writer_kv");
+}
+
+SEQDEF seq_status seq_gguf_writer_kv_array(seq_gguf_writer *w, const char *key, seq_gguf_type type,
+                                           const void *values, int64_t n) {
+    seq_status s = seq_gguf__new_key(w, key, "seq_gguf_writer_kv_array");
+    size_t mark, stride;
+    int64_t j;
+    if (s != SEQ_OK) return s;
+    if ((int)type < 0 || type >= SEQ_GGUF_TYPE_COUNT || type == SEQ_GGUF_ARRAY || n < 0 || (n > 0 && !values)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv_array: '%s': bad element type, count or values", key);
+    }
+    stride = type == SEQ_GGUF_STRING ? sizeof(const char *) : type == SEQ_GGUF_BOOL ? sizeof(int) : seq_gguf__type_size[type];
+    for (j = 0; type == SEQ_GGUF_STRING && j < n; j++) {
+        if (!((const char *const *)values)[j]) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv_array: '%s': NULL string", key);
+    }
+    mark = w->kv.len;
+    seq_gguf__put_str(&w->kv, key);
+    seq_gguf__put_le(&w->kv, (uint64_t)SEQ_GGUF_ARRAY, 4);
+    seq_gguf__put_le(&w->kv, (uint64_t)type, 4);
+    seq_gguf__put_le(&w->kv, (uint64_t)n, 8);
+    for (j = 0; j < n; j++) seq_gguf__put_value(&w->kv, type, (const uint8_t *)values + (size_t)j * stride);
+    return seq_gguf__commit_kv(w, key, mark, "seq_gguf_writer_kv_array");
+}
+
+SEQDEF seq_status seq_gguf_writer_tensor(seq_gguf_writer *w, const char *name, seq_quant_type t, int ndim,
+                                         const int64_t *shape, const float *data) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    seq_gguf__wtensor *wt;
+    int64_t i, rows = 1, cols;
+    seq_status s;
+    if (!w || !name || !shape || !data || ndim < 1 || ndim > 4 || !tr || tr->ggml_type < 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: need 1..4 dims, data and a type ggml knows");
+    }
+    if (!*name || strlen(name) >= SEQ_GGUF__NAME_MAX) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: name must be 1..63 bytes");
+    }
+    for (i = 0; i < w->nt; i++)
+        if (strcmp(w->t[i].name, name) == 0) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: '%s' twice", name);
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] < 1) return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_writer_tensor: '%s': dimension %lld < 1", name, (long long)i);
+        if (i < ndim - 1) rows *= shape[i];
+    }
+    cols = shape[ndim - 1];
+    if (w->nt == w->tcap) {
+        int64_t cap = w->tcap ? 2 * w->tcap : 8;
+        seq_gguf__wtensor *p = (seq_gguf__wtensor *)SEQ_REALLOC(w->alloc_ud, w->t, sizeof(seq_gguf__wtensor) * (size_t)cap);
+        if (!p) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_tensor: no memory");
+        w->t = p, w->tcap = cap;
+    }
+    wt = &w->t[w->nt];
+    memset(wt, 0, sizeof *wt);
+    wt->nbytes = seq_quant_row_size(t, cols) * (size_t)rows;
+    if (wt->nbytes == 0) {
+        return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_writer_tensor: '%s': rows of %lld are not whole %s blocks of %lld", name,
+                             (long long)cols, tr->name, (long long)tr->block);
+    }
+    wt->data = (uint8_t *)SEQ_MALLOC(w->alloc_ud, wt->nbytes);
+    if (!wt->data) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_tensor: no memory for '%s'", name);
+    s = seq_quant_quantize(t, data, wt->data, rows, cols);
+    if (s != SEQ_OK) {
+        SEQ_FREE(w->alloc_ud, wt->data);
+        return s;
+    }
+    strcpy(wt->name, name);
+    wt->ndim = ndim, wt->ggml_type = tr->ggml_type;
+    memcpy(wt->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    w->nt++;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *path) {
+    static const uint8_t zeros[32] = {0};
+    seq_gguf__buf h;
+    uint64_t off = 0;
+    char *tmp;
+    FILE *f;
+    int64_t i, d;
+    int ok;
+    if (!w || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_write: NULL writer or path");
+    memset(&h, 0, sizeof h);
+    h.ud = w->alloc_ud;
+    seq_gguf__put_le(&h, 0x46554747u, 4);
+    seq_gguf__put_le(&h, 3, 4);
+    seq_gguf__put_le(&h, (uint64_t)w->nt, 8);
+    seq_gguf__put_le(&h, (uint64_t)w->nkv, 8);
+    seq_gguf__put(&h, w->kv.p, w->kv.len);
+    for (i = 0; i < w->nt; i++) {
+        seq_gguf__put_str(&h, w->t[i].name);
+        seq_gguf__put_le(&h, (uint64_t)w->t[i].ndim, 4);
+        for (d = w->t[i].ndim - 1; d >= 0; d--) seq_gguf__put_le(&h, (uint64_t)w->t[i].shape[d], 8);
+        seq_gguf__put_le(&h, (uint64_t)w->t[i].ggml_type, 4);
+        seq_gguf__put_le(&h, off, 8);
+        off += (w->t[i].nbytes + 31) / 32 * 32;
+    }
+    seq_gguf__put(&h, zeros, (32 - h.len % 32) % 32);
+    tmp = (char *)SEQ_MALLOC(w->alloc_ud, strlen(path) + 5);
+    if (h.failed || !tmp) {
+        SEQ_FREE(w->alloc_ud, h.p);
+        SEQ_FREE(w->alloc_ud, tmp);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_write: no memory for the header");
+    }
+    strcpy(tmp, path);
+    strcat(tmp, ".tmp");
+    f = fopen(tmp, "wb");
+    ok = f && fwrite(h.p, 1, h.len, f) == h.len;
+    for (i = 0; ok && i < w->nt; i++) {
+        ok = fwrite(w->t[i].data, 1, w->t[i].nbytes, f) == w->t[i].nbytes &&
+             fwrite(zeros, 1, (32 - w->t[i].nbytes % 32) % 32, f) == (32 - w->t[i].nbytes % 32) % 32;
+    }
+    if (f && fclose(f) != 0) ok = 0;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) remove(tmp);
+    SEQ_FREE(w->alloc_ud, tmp);
+    SEQ_FREE(w->alloc_ud, h.p);
+    return ok ? SEQ_OK : seq_set_error(SEQ_ERR_IO, "seq_gguf_writer_write: cannot write '%s'", path);
+}
+
+SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, seq_quant_type t,
+                                       const char *const *meta_kv, int64_t n_meta) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    seq_gguf_writer *w;
+    seq_status s = SEQ_OK;
+    const char *tname = tr ? tr->name : NULL, *arch = "seq";
+    int64_t i;
+    if (!P || !P->allocated || !path || !tr || tr->ggml_type < 0 || n_meta < 0 || (n_meta > 0 && !meta_kv)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_save_params: need allocated params, a path and a type ggml knows");
+    }
+    if (!(w = seq_gguf_writer_init(P->alloc_ud))) return SEQ_ERR_NOMEM;
+    s = seq_gguf_writer_kv(w, "general.architecture", SEQ_GGUF_STRING, &arch);
+    if (s == SEQ_OK) s = seq_gguf_writer_kv(w, "seq.quant_type", SEQ_GGUF_STRING, &tname);
+    for (i = 0; s == SEQ_OK && i < n_meta; i++) s = seq_gguf_writer_kv(w, meta_kv[2 * i], SEQ_GGUF_STRING, &meta_kv[2 * i + 1]);
+    for (i = 0; s == SEQ_OK && i < P->count; i++) {
+        const seq_tensor *x = &P->items[i]->t;
+        int64_t one = 1;
+        int fits = x->ndim >= 2 && x->shape[x->ndim - 1] % tr->block == 0;
+        s = seq_gguf_writer_tensor(w, x->name, fits ? t : SEQ_QUANT_F32, x->ndim ? x->ndim : 1, x->ndim ? x->shape : &one, x->data);
+    }
+    if (s == SEQ_OK) s = seq_gguf_writer_write(w, path);
+    seq_gguf_writer_free(w);
+    return s;
+}
 
 /* ===================================================================================
  * 7  round-to-nearest (implementation)
