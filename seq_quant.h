@@ -784,15 +784,17 @@ SEQDEF void seq_quant_quantize_q8_0(const float *src, void *dst, int64_t n) {
     for (i = 0; i < n / 32; i++, b += 34) seq_quant__wrh(b, seq_quant__q8_block(src + 32 * i, (int8_t *)(b + 2), NULL));
 }
 
-SEQDEF void seq_quant_dequantize_q8_0(const void *src, float *dst, int64_t n) {
-    const uint8_t *b = (const uint8_t *)src;
+/* q8_0 and q8_1 blocks: an f16 d first, the 32 int8 values at the end. */
+static void seq_quant__dequant_q8(const uint8_t *b, size_t bytes, float *dst, int64_t n) {
     int64_t i;
     int j;
-    for (i = 0; i < n / 32; i++, b += 34) {
+    for (i = 0; i < n / 32; i++, b += bytes) {
         float d = seq_quant__rdh(b);
-        for (j = 0; j < 32; j++) dst[32 * i + j] = (float)(int8_t)b[2 + j] * d;
+        for (j = 0; j < 32; j++) dst[32 * i + j] = (float)(int8_t)b[bytes - 32 + (size_t)j] * d;
     }
 }
+
+SEQDEF void seq_quant_dequantize_q8_0(const void *src, float *dst, int64_t n) { seq_quant__dequant_q8((const uint8_t *)src, 34, dst, n); }
 
 SEQDEF void seq_quant_quantize_q8_1(const float *src, void *dst, int64_t n) {
     uint8_t *b = (uint8_t *)dst;
@@ -805,15 +807,7 @@ SEQDEF void seq_quant_quantize_q8_1(const float *src, void *dst, int64_t n) {
     }
 }
 
-SEQDEF void seq_quant_dequantize_q8_1(const void *src, float *dst, int64_t n) {
-    const uint8_t *b = (const uint8_t *)src;
-    int64_t i;
-    int j;
-    for (i = 0; i < n / 32; i++, b += 36) {
-        float d = seq_quant__rdh(b);
-        for (j = 0; j < 32; j++) dst[32 * i + j] = (float)(int8_t)b[4 + j] * d;
-    }
-}
+SEQDEF void seq_quant_dequantize_q8_1(const void *src, float *dst, int64_t n) { seq_quant__dequant_q8((const uint8_t *)src, 36, dst, n); }
 
 /* --- q4_0, q5_0: d = (signed max) / -2^(bits-1), so the largest magnitude lands on the
  * one level that has no positive twin; q = trunc(x/d + 2^(bits-1) + 0.5) ------------------ */
@@ -1935,52 +1929,60 @@ static float seq_quant__h(const uint8_t *p) {
 #endif
 }
 static __m256i seq_quant__load(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
-/* The 32 nibbles of a ggml 4-bit block, in value order: low nibbles, then high. */
+/* The 32 nibbles of a ggml 4-bit block, in value order: low nibbles, then high. The 16
+ * bytes are loaded into both halves and only the upper half shifted, which keeps the
+ * unpacking off the shuffle port. */
 static __m256i seq_quant__nibbles(const uint8_t *qs) {
-    __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 static __m256i seq_quant__lut(const int8_t *lut) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)lut)); }
 
-/* Blocks go through four accumulators in turn: one alone would wait on each fmadd. */
+/* acc + (dw da) * Σ x y over one block of 32 int8 pairs. */
+static __m256 seq_quant__block_ss(__m256 acc, __m256i x, const uint8_t *y, float dw) {
+    __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), x, seq_quant__load(y + 2));
+    return _mm256_fmadd_ps(_mm256_set1_ps(dw * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc);
+}
+
+/* The blocks of a 32-block format against q8_0, four at a time into four accumulators (one
+ * alone would wait on every fmadd); VALUES(x) is a block's 32 int8 values, SCALE(x) its scale. */
+#define SEQ_QUANT__DOT4(bytes, VALUES, SCALE)                                                      \
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;                               \
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+    int64_t i, nb = n / 32;                                                                       \
+    for (i = 0; i + 4 <= nb; i += 4, x += 4 * (bytes), y += 4 * 34) {                             \
+        a0 = seq_quant__block_ss(a0, VALUES(x), y, SCALE(x));                                     \
+        a1 = seq_quant__block_ss(a1, VALUES(x + (bytes)), y + 34, SCALE(x + (bytes)));            \
+        a2 = seq_quant__block_ss(a2, VALUES(x + 2 * (bytes)), y + 68, SCALE(x + 2 * (bytes)));    \
+        a3 = seq_quant__block_ss(a3, VALUES(x + 3 * (bytes)), y + 102, SCALE(x + 3 * (bytes)));   \
+    }                                                                                             \
+    for (; i < nb; i++, x += (bytes), y += 34) a0 = seq_quant__block_ss(a0, VALUES(x), y, SCALE(x)); \
+    return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)))
+
 static float seq_quant__hsum4(const __m256 *acc) {
     return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
-    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
-    __m256 acc[4];
-    int64_t i;
-    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
-    for (i = 0; i < n / 32; i++, x += 34, y += 34) {
-        __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), seq_quant__load(x + 2), seq_quant__load(y + 2));
-        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
-    }
-    return seq_quant__hsum4(acc);
-}
+#define SEQ_QUANT__Q8_VALUES(x) seq_quant__load((x) + 2)
+#define SEQ_QUANT__F16_SCALE(x) seq_quant__h(x)
+#define SEQ_QUANT__E8M0_SCALE(x) seq_quant__e8m0_half((x)[0])
+#define SEQ_QUANT__Q4_0_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 2))
+#define SEQ_QUANT__MXFP4_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 1))
 
-static float seq_quant__dot_lut4(int64_t n, const uint8_t *x, size_t bytes, const int8_t *lut8, int e8m0,
-                                 const uint8_t *y) {
-    const __m256i lut = seq_quant__lut(lut8);
-    __m256 acc[4];
-    int64_t i;
-    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
-    for (i = 0; i < n / 32; i++, x += bytes, y += 34) {
-        float d = e8m0 ? seq_quant__e8m0_half(x[0]) : seq_quant__h(x);
-        __m256i v = _mm256_shuffle_epi8(lut, seq_quant__nibbles(x + bytes - 16));
-        __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), v, seq_quant__load(y + 2));
-        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
-    }
-    return seq_quant__hsum4(acc);
+static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
+    SEQ_QUANT__DOT4(34, SEQ_QUANT__Q8_VALUES, SEQ_QUANT__F16_SCALE);
 }
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
-    return seq_quant__dot_lut4(n, (const uint8_t *)w, 18, seq_quant__q4_0_values, 0, (const uint8_t *)a);
+    const __m256i lut = seq_quant__lut(seq_quant__q4_0_values);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__Q4_0_VALUES, SEQ_QUANT__F16_SCALE);
 }
 static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) {
-    return seq_quant__dot_lut4(n, (const uint8_t *)w, 18, seq_quant__iq4nl_values, 0, (const uint8_t *)a);
+    const __m256i lut = seq_quant__lut(seq_quant__iq4nl_values);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__Q4_0_VALUES, SEQ_QUANT__F16_SCALE);
 }
 static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a) {
-    return seq_quant__dot_lut4(n, (const uint8_t *)w, 17, seq_quant__mxfp4_values, 1, (const uint8_t *)a);
+    const __m256i lut = seq_quant__lut(seq_quant__mxfp4_values);
+    SEQ_QUANT__DOT4(17, SEQ_QUANT__MXFP4_VALUES, SEQ_QUANT__E8M0_SCALE);
 }
 
 /* q4_1: the min term is m * (q8_1's s), one scalar product per block. */

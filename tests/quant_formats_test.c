@@ -244,6 +244,21 @@ static void test_fp8(void) {
     }
 }
 
+/* f16 and bf16 rows (seq.h's converters) at their edges, through the traits table. */
+static void test_half_edges(void) {
+    float x[8] = {65504.0f, 65520.0f, 5.9604645e-08f /* 2^-24 */, 2.9802322e-08f /* 2^-25: tie -> 0 */, -0.0f, NAN,
+                  1.00390625f /* 1 + 2^-8: bf16 tie -> even */, 1.01171875f /* 1 + 3*2^-8: tie -> up */};
+    uint8_t b[16];
+    float y[8];
+    CHECK(seq_quant_quantize(SEQ_QUANT_F16, x, b, 1, 8) == SEQ_OK);
+    CHECK(b[0] == 0xff && b[1] == 0x7b && b[2] == 0x00 && b[3] == 0x7c && b[4] == 0x01 && b[5] == 0x00);
+    CHECK(b[6] == 0x00 && b[7] == 0x00 && b[8] == 0x00 && b[9] == 0x80 && (b[11] & 0x7e) == 0x7e);
+    CHECK(seq_quant_dequantize(SEQ_QUANT_F16, b, y, 1, 8) == SEQ_OK && y[0] == 65504.0f && isinf(y[1]) && isnan(y[5]));
+    CHECK(seq_quant_quantize(SEQ_QUANT_BF16, x, b, 1, 8) == SEQ_OK);
+    CHECK(b[12] == 0x80 && b[13] == 0x3f && b[14] == 0x82 && b[15] == 0x3f);
+    CHECK(seq_quant_dequantize(SEQ_QUANT_BF16, b, y, 1, 8) == SEQ_OK && y[6] == 1.0f && y[7] == 1.015625f && isnan(y[5]));
+}
+
 /* ExMy bias search: small weights want a larger bias than the default. */
 static void test_fp_bias_search(void) {
     float x[256];
@@ -360,6 +375,7 @@ void seq_tests_quant_formats(void) {
     RUN(test_ggml_golden);
     RUN(test_ggml_by_hand);
     RUN(test_fp8);
+    RUN(test_half_edges);
     RUN(test_fp_bias_search);
     RUN(test_mx);
     RUN(test_nf4);
