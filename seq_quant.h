@@ -277,7 +277,8 @@ SEQDEF seq_status seq_quant_nf4_double_dequant(const uint8_t *codes, const float
  * (SEQ_NO_SIMD) which the tests compare them against. NF4's table enters the integer dot
  * as round(127*v): its values are off by at most 0.4% of absmax, below the 8-bit rounding
  * of the activations. n not a multiple of t's block: SEQ_ERR_INVALID; a format without a
- * kernel: SEQ_ERR_UNSUPPORTED; no memory for the quantized activations: SEQ_ERR_NOMEM. */
+ * kernel: SEQ_ERR_UNSUPPORTED; a NaN or Inf in X: SEQ_ERR_NUMERIC (Y untouched); no
+ * memory for the quantized activations: SEQ_ERR_NOMEM. */
 SEQDEF seq_status seq_quant_matmul(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *X,
                                    int64_t batch, float *Y, void *alloc_ud);
 SEQDEF seq_status seq_quant_matvec(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *x,
@@ -1938,25 +1939,41 @@ static __m256i seq_quant__nibbles(const uint8_t *qs) {
 }
 static __m256i seq_quant__lut(const int8_t *lut) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)lut)); }
 
-/* acc + (dw da) * Σ x y over one block of 32 int8 pairs. */
-static __m256 seq_quant__block_ss(__m256 acc, __m256i x, const uint8_t *y, float dw) {
+/* acc + scale * Σ x y over one block of 32 int8 pairs (y: a q8_0 block). */
+static __m256 seq_quant__block_ss(__m256 acc, __m256i x, const uint8_t *y, __m256 scale) {
     __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), x, seq_quant__load(y + 2));
-    return _mm256_fmadd_ps(_mm256_set1_ps(dw * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc);
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
 }
 
+/* The f16 values at p + k stride (k = 0..3) as 4 floats: one conversion for four blocks,
+ * which matters because per-block scalar conversions cost as much as the integer dot. */
+static __m128 seq_quant__h4(const uint8_t *p, size_t stride) {
+#ifdef __F16C__
+    uint64_t u = (uint64_t)seq_quant__rd16(p) | ((uint64_t)seq_quant__rd16(p + stride) << 16) |
+                 ((uint64_t)seq_quant__rd16(p + 2 * stride) << 32) | ((uint64_t)seq_quant__rd16(p + 3 * stride) << 48);
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u));
+#else
+    return _mm_setr_ps(seq_quant__rdh(p), seq_quant__rdh(p + stride), seq_quant__rdh(p + 2 * stride), seq_quant__rdh(p + 3 * stride));
+#endif
+}
+static __m256 seq_quant__lane(__m128 v, int k) { return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k)); }
+
 /* The blocks of a 32-block format against q8_0, four at a time into four accumulators (one
- * alone would wait on every fmadd); VALUES(x) is a block's 32 int8 values, SCALE(x) its scale. */
-#define SEQ_QUANT__DOT4(bytes, VALUES, SCALE)                                                      \
+ * alone would wait on every fmadd). VALUES(x) is a block's 32 int8 values, SCALE(x) its
+ * scale, SCALE4(x, stride) the scales of four blocks. */
+#define SEQ_QUANT__DOT4(bytes, VALUES, SCALE, SCALE4)                                             \
     const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;                               \
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
     int64_t i, nb = n / 32;                                                                       \
     for (i = 0; i + 4 <= nb; i += 4, x += 4 * (bytes), y += 4 * 34) {                             \
-        a0 = seq_quant__block_ss(a0, VALUES(x), y, SCALE(x));                                     \
-        a1 = seq_quant__block_ss(a1, VALUES(x + (bytes)), y + 34, SCALE(x + (bytes)));            \
-        a2 = seq_quant__block_ss(a2, VALUES(x + 2 * (bytes)), y + 68, SCALE(x + 2 * (bytes)));    \
-        a3 = seq_quant__block_ss(a3, VALUES(x + 3 * (bytes)), y + 102, SCALE(x + 3 * (bytes)));   \
+        __m128 s4 = _mm_mul_ps(SCALE4(x, (bytes)), seq_quant__h4(y, 34));                         \
+        a0 = seq_quant__block_ss(a0, VALUES(x), y, seq_quant__lane(s4, 0));                       \
+        a1 = seq_quant__block_ss(a1, VALUES(x + (bytes)), y + 34, seq_quant__lane(s4, 1));        \
+        a2 = seq_quant__block_ss(a2, VALUES(x + 2 * (bytes)), y + 68, seq_quant__lane(s4, 2));    \
+        a3 = seq_quant__block_ss(a3, VALUES(x + 3 * (bytes)), y + 102, seq_quant__lane(s4, 3));   \
     }                                                                                             \
-    for (; i < nb; i++, x += (bytes), y += 34) a0 = seq_quant__block_ss(a0, VALUES(x), y, SCALE(x)); \
+    for (; i < nb; i++, x += (bytes), y += 34)                                                    \
+        a0 = seq_quant__block_ss(a0, VALUES(x), y, _mm256_set1_ps(SCALE(x) * seq_quant__h(y)));   \
     return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)))
 
 static float seq_quant__hsum4(const __m256 *acc) {
@@ -1965,24 +1982,28 @@ static float seq_quant__hsum4(const __m256 *acc) {
 
 #define SEQ_QUANT__Q8_VALUES(x) seq_quant__load((x) + 2)
 #define SEQ_QUANT__F16_SCALE(x) seq_quant__h(x)
+#define SEQ_QUANT__F16_SCALE4(x, stride) seq_quant__h4((x), (stride))
 #define SEQ_QUANT__E8M0_SCALE(x) seq_quant__e8m0_half((x)[0])
-#define SEQ_QUANT__Q4_0_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 2))
+#define SEQ_QUANT__E8M0_SCALE4(x, stride)                                                          \
+    _mm_setr_ps(seq_quant__e8m0_half((x)[0]), seq_quant__e8m0_half((x)[stride]),                   \
+                seq_quant__e8m0_half((x)[2 * (stride)]), seq_quant__e8m0_half((x)[3 * (stride)]))
+#define SEQ_QUANT__LUT4_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 2))
 #define SEQ_QUANT__MXFP4_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 1))
 
 static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
-    SEQ_QUANT__DOT4(34, SEQ_QUANT__Q8_VALUES, SEQ_QUANT__F16_SCALE);
+    SEQ_QUANT__DOT4(34, SEQ_QUANT__Q8_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
     const __m256i lut = seq_quant__lut(seq_quant__q4_0_values);
-    SEQ_QUANT__DOT4(18, SEQ_QUANT__Q4_0_VALUES, SEQ_QUANT__F16_SCALE);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
 static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) {
     const __m256i lut = seq_quant__lut(seq_quant__iq4nl_values);
-    SEQ_QUANT__DOT4(18, SEQ_QUANT__Q4_0_VALUES, SEQ_QUANT__F16_SCALE);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
 static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a) {
     const __m256i lut = seq_quant__lut(seq_quant__mxfp4_values);
-    SEQ_QUANT__DOT4(17, SEQ_QUANT__MXFP4_VALUES, SEQ_QUANT__E8M0_SCALE);
+    SEQ_QUANT__DOT4(17, SEQ_QUANT__MXFP4_VALUES, SEQ_QUANT__E8M0_SCALE, SEQ_QUANT__E8M0_SCALE4);
 }
 
 /* q4_1: the min term is m * (q8_1's s), one scalar product per block. */

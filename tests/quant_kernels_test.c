@@ -8,14 +8,15 @@ static void fill(float *x, int64_t n, uint64_t seed) {
     for (i = 0; i < n; i++) x[i] = (float)seq_rng_normal(&r, 0.0, 1.0);
 }
 
-enum { R = 6, N = 512, B = 3 };
+enum { R = 6, N = 512, B = 3, NMAX = 832 };
 
 /* Y = X W^T three ways: the kernel, its scalar twin (on the same quantized activations),
  * and f32 on the dequantized weights. The twins agree to float rounding; the f32 product
  * differs only by the 8-bit activations, a small fraction of |w| |x|. */
-static void check_kernel(seq_quant_type t) {
+static void check_kernel(seq_quant_type t, int64_t N) {
     const seq_quant_traits *tr = seq_quant_type_traits(t), *at = seq_quant_type_traits(tr->act_type);
-    float w[R * N], wd[R * N], x[B * N], y[B * R];
+    float *w = (float *)malloc(sizeof(float) * R * NMAX), *wd = (float *)malloc(sizeof(float) * R * NMAX),
+          *x = (float *)malloc(sizeof(float) * B * NMAX), y[B * R];
     uint8_t *wq = (uint8_t *)malloc(seq_quant_row_size(t, N) * R), *aq = (uint8_t *)malloc(seq_quant_row_size(tr->act_type, N));
     int r, b, i;
     fill(w, R * N, 10 + (uint64_t)t);
@@ -42,12 +43,20 @@ static void check_kernel(seq_quant_type t) {
     }
     free(wq);
     free(aq);
+    free(w);
+    free(wd);
+    free(x);
 }
 
+/* 512 values: whole groups of four blocks; 832: 26 blocks of 32, so the SIMD loops'
+ * remainder runs too (formats with blocks of 256 do not divide it and sit it out). */
 static void test_kernels(void) {
     int t;
-    for (t = 0; t < SEQ_QUANT_TYPE_COUNT; t++)
-        if (seq_quant_type_traits((seq_quant_type)t)->vec_dot) check_kernel((seq_quant_type)t);
+    for (t = 0; t < SEQ_QUANT_TYPE_COUNT; t++) {
+        if (!seq_quant_type_traits((seq_quant_type)t)->vec_dot) continue;
+        check_kernel((seq_quant_type)t, N);
+        if (seq_quant_row_size((seq_quant_type)t, NMAX) > 0) check_kernel((seq_quant_type)t, NMAX);
+    }
 }
 
 /* int8 per output channel, through seq_quant_int_quantize's grids. */
