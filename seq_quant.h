@@ -1073,38 +1073,38 @@ SEQDEF void seq_quant_dequantize_q4_K(const void *src, float *dst, int64_t n) {
  * Each sub-block of 16 gets a scale from ggml's make_qx_quants (weights x^2, 19 trial
  * grids around max|x|/32); the 16 scales become int8 against d = max scale / -128, and
  * the values are requantized to 6 bits with the rounded scales. */
+/* One trial grid of make_qx_quants: the levels of x * iscale in [-32, 31] (written to L
+ * when given, offset by 32) and the weighted sums Σ w x l and Σ w l², w = x². */
+static void seq_quant__qx_trial(const float *x, float iscale, int8_t *L, float *sumlx, float *suml2) {
+    const int nmax = 32;
+    int i;
+    *sumlx = *suml2 = 0.0f;
+    for (i = 0; i < 16; i++) {
+        int l = SEQ_QUANT__MAX(-nmax, SEQ_QUANT__MIN(nmax - 1, seq_quant__nearest(iscale * x[i])));
+        float w = x[i] * x[i];
+        if (L) L[i] = (int8_t)(l + nmax);
+        *sumlx += w * x[i] * (float)l;
+        *suml2 += w * (float)l * (float)l;
+    }
+}
+
 static float seq_quant__fit_scale_sym(const float *x, int8_t *L) {
     const int nmax = 32;
-    float max, amax = seq_quant__absmax(x, 16, &max), iscale, sumlx = 0.0f, suml2 = 0.0f, scale, best;
-    int i, is;
+    float max, amax = seq_quant__absmax(x, 16, &max), iscale, sumlx, suml2, scale, best;
+    int is;
     if (amax < SEQ_QUANT__EPS) {
         memset(L, 0, 16);
         return 0.0f;
     }
-    iscale = (float)-nmax / max;
-    for (i = 0; i < 16; i++) {
-        int l = SEQ_QUANT__MAX(-nmax, SEQ_QUANT__MIN(nmax - 1, seq_quant__nearest(iscale * x[i])));
-        float w = x[i] * x[i];
-        L[i] = (int8_t)(l + nmax);
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
+    seq_quant__qx_trial(x, (float)-nmax / max, L, &sumlx, &suml2);
     scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
     best = scale * sumlx;
     for (is = -9; is <= 9; is++) {
         if (is == 0) continue;
         iscale = -((float)nmax + 0.1f * (float)is) / max;
-        sumlx = suml2 = 0.0f;
-        for (i = 0; i < 16; i++) {
-            int l = SEQ_QUANT__MAX(-nmax, SEQ_QUANT__MIN(nmax - 1, seq_quant__nearest(iscale * x[i])));
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * (float)l;
-            suml2 += w * (float)l * (float)l;
-        }
+        seq_quant__qx_trial(x, iscale, NULL, &sumlx, &suml2);
         if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
-            for (i = 0; i < 16; i++) {
-                L[i] = (int8_t)(nmax + SEQ_QUANT__MAX(-nmax, SEQ_QUANT__MIN(nmax - 1, seq_quant__nearest(iscale * x[i]))));
-            }
+            seq_quant__qx_trial(x, iscale, L, &sumlx, &suml2);
             scale = sumlx / suml2;
             best = scale * sumlx;
         }
