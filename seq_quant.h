@@ -2021,23 +2021,19 @@ static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a) {
     return seq_quant__hsum4(acc) + mins;
 }
 
-/* q5_0: byte j of the fifth-bit mask is 0xff when bit j of qh is set. */
-static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) {
-    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+/* q5_0's 32 values minus 16: the nibbles, plus 16 where bit j of qh is set (byte j of
+ * the spread mask is 0xff then). */
+static __m256i seq_quant__q5_0_values(const uint8_t *x) {
     const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
                                             3, 3, 3, 3, 3, 3);
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256 acc[4];
-    int64_t i;
-    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
-    for (i = 0; i < n / 32; i++, x += 22, y += 34) {
-        __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32((int)seq_quant__rd32(x + 2)), spread);
-        __m256i q = _mm256_or_si256(seq_quant__nibbles(x + 6),
-                                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), _mm256_set1_epi8(0x10)));
-        __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), _mm256_sub_epi8(q, _mm256_set1_epi8(16)), seq_quant__load(y + 2));
-        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
-    }
-    return seq_quant__hsum4(acc);
+    __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32((int)seq_quant__rd32(x + 2)), spread);
+    __m256i q = _mm256_or_si256(seq_quant__nibbles(x + 6),
+                                _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), _mm256_set1_epi8(0x10)));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+}
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) {
+    SEQ_QUANT__DOT4(22, seq_quant__q5_0_values, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
 
 static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) {
@@ -2119,16 +2115,11 @@ static float seq_quant__dot_nf4(int64_t n, const void *w, const void *a) {
     return seq_quant__hsum4(accs);
 }
 
+/* int8 rows: no weight scale per block (the row's comes after). */
+#define SEQ_QUANT__ONE(x) 1.0f
+#define SEQ_QUANT__ONE4(x, stride) _mm_set1_ps(1.0f)
 static float seq_quant__dot_i8(int64_t n, const void *w, const void *a) {
-    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
-    __m256 acc[4];
-    int64_t i;
-    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
-    for (i = 0; i < n / 32; i++, y += 34) {
-        __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), seq_quant__load(x + 32 * i), seq_quant__load(y + 2));
-        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
-    }
-    return seq_quant__hsum4(acc);
+    SEQ_QUANT__DOT4(32, seq_quant__load, SEQ_QUANT__ONE, SEQ_QUANT__ONE4);
 }
 #else
 /* No SIMD in this build: the kernels are their reference twins. */
