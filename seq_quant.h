@@ -54,25 +54,328 @@ SEQDEF seq_status seq_quant_grid_fit(seq_quant_grid *g, int bits, int symmetric,
 SEQDEF int32_t seq_quant_grid_q(const seq_quant_grid *g, float x);
 SEQDEF float seq_quant_grid_dq(const seq_quant_grid *g, int32_t q);
 
+/* Whole int8/int4 tensors (rows, n): one grid per group of `group` consecutive values of a
+ * row (group = n: per output channel; 0: one grid for the whole tensor). Codes are packed
+ * row-major over the whole tensor: 8-bit codes one per byte (two's complement when
+ * symmetric, 0..255 otherwise); 4-bit codes two per byte, value 2i in the low nibble of
+ * byte i (two's complement -7..7 when symmetric, 0..15 otherwise). */
+typedef struct seq_quant_int_config {
+    int bits;      /* 8 or 4 */
+    int symmetric; /* 1: zero point 0, q in [-qmax, qmax] */
+    int64_t group; /* values per grid along a row; divides n; 0 = per tensor */
+} seq_quant_int_config;
+
+SEQDEF size_t seq_quant_int_code_bytes(seq_quant_int_config c, int64_t rows, int64_t n);
+SEQDEF int64_t seq_quant_int_grid_count(seq_quant_int_config c, int64_t rows, int64_t n); /* -1: bad config */
+/* Fits each group's min-max grid and rounds every value. Bad config or shapes:
+ * SEQ_ERR_INVALID; a NaN or Inf weight: SEQ_ERR_NUMERIC (nothing is written). */
+SEQDEF seq_status seq_quant_int_quantize(seq_quant_int_config c, const float *w, int64_t rows, int64_t n,
+                                         uint8_t *codes, seq_quant_grid *grids);
+SEQDEF seq_status seq_quant_int_dequantize(seq_quant_int_config c, const uint8_t *codes,
+                                           const seq_quant_grid *grids, int64_t rows, int64_t n, float *w);
+
 /* ===================================================================================
  * 2  format traits: one table row per block format
  * =================================================================================== */
+
+/* Every storage format, one row of a const table each. A row of n values is n / block
+ * blocks of block_bytes bytes; quantizing needs n to be a multiple of the block (there is
+ * no padded path: pad the row yourself, the kernels need whole blocks anyway). */
+typedef enum seq_quant_type {
+    SEQ_QUANT_F32, SEQ_QUANT_F16, SEQ_QUANT_BF16,
+    SEQ_QUANT_Q8_0, SEQ_QUANT_Q8_1, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_1, SEQ_QUANT_Q5_0, /* ggml, 32 per block */
+    SEQ_QUANT_Q4_K, SEQ_QUANT_Q6_K, SEQ_QUANT_Q8_K,                                  /* ggml, 256 per block */
+    SEQ_QUANT_IQ4_NL, SEQ_QUANT_MXFP4,                                               /* ggml, 32 per block */
+    SEQ_QUANT_NF4,                                                  /* QLoRA, 64 per block */
+    SEQ_QUANT_FP8_E4M3, SEQ_QUANT_FP8_E5M2,                         /* OCP FP8, saturating */
+    SEQ_QUANT_MXFP8_E4M3, SEQ_QUANT_MXFP8_E5M2, SEQ_QUANT_MXFP6_E2M3, SEQ_QUANT_MXFP6_E3M2,
+    SEQ_QUANT_MXINT8,                                               /* OCP MX, 32 per block */
+    SEQ_QUANT_TYPE_COUNT
+} seq_quant_type;
+
+/* src holds n values (a whole number of blocks); dst receives n / block blocks. */
+typedef void (*seq_quant_quantize_fn)(const float *src, void *dst, int64_t n);
+typedef void (*seq_quant_dequantize_fn)(const void *src, float *dst, int64_t n);
+/* Dot product of n values: w in the row's format, a in its act_type. */
+typedef float (*seq_quant_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+typedef struct seq_quant_traits {
+    const char *name;                   /* "q4_0", ... as ggml names them */
+    int64_t block;                      /* values per block */
+    size_t block_bytes;
+    int ggml_type;                      /* ggml_type id, -1 where ggml has none */
+    int finite_only;                    /* NaN/Inf input is refused (SEQ_ERR_NUMERIC) */
+    seq_quant_quantize_fn quantize;     /* the reference quantizer (bytes as ggml writes them) */
+    seq_quant_dequantize_fn dequantize;
+    seq_quant_type act_type;            /* what activations are quantized to for vec_dot */
+    seq_quant_vec_dot_fn vec_dot;       /* fastest path of this build; NULL: no kernel */
+    seq_quant_vec_dot_fn vec_dot_ref;   /* its scalar reference twin */
+} seq_quant_traits;
+
+SEQDEF const seq_quant_traits *seq_quant_type_traits(seq_quant_type t); /* NULL out of range */
+SEQDEF const char *seq_quant_type_name(seq_quant_type t);             /* "?" out of range */
+/* The type whose ggml_type id is g, SEQ_QUANT_TYPE_COUNT when none. */
+SEQDEF seq_quant_type seq_quant_type_from_ggml(int g);
+/* Bytes of a row of n values; 0 when n is not a positive multiple of the block. */
+SEQDEF size_t seq_quant_row_size(seq_quant_type t, int64_t n);
+/* rows x n floats <-> rows quantized rows. n not a multiple of the block, bad type or
+ * NULL: SEQ_ERR_INVALID naming the block size; NaN/Inf into a finite_only format:
+ * SEQ_ERR_NUMERIC naming the position (nothing is written). */
+SEQDEF seq_status seq_quant_quantize(seq_quant_type t, const float *src, void *dst, int64_t rows, int64_t n);
+SEQDEF seq_status seq_quant_dequantize(seq_quant_type t, const void *src, float *dst, int64_t rows, int64_t n);
 
 /* ===================================================================================
  * 3  ggml blocks: Q8_0 Q4_0 Q4_1 Q5_0 Q4_K Q6_K IQ4_NL
  * =================================================================================== */
 
+/* Block layouts, little-endian, exactly as ggml-common.h defines them (f16 scales as
+ * uint16 bits; 4-bit values j and j+16 of a 32-block share byte j, low nibble first):
+ *   q8_0   {f16 d; i8 qs[32]}                         x = d*q
+ *   q8_1   {f16 d; f16 s; i8 qs[32]}                  x = d*q, s = d*sum(q)
+ *   q4_0   {f16 d; u8 qs[16]}                         x = d*(q-8)
+ *   q4_1   {f16 d; f16 m; u8 qs[16]}                  x = d*q + m
+ *   q5_0   {f16 d; u8 qh[4]; u8 qs[16]}               x = d*(q-16), bit 4 of value j in qh bit j
+ *   q4_K   {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}   8 sub-blocks of 32 with 6-bit
+ *                                                     scale and min: x = d*sc*q - dmin*m
+ *   q6_K   {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}  16 sub-blocks of 16: x = d*sc*(q-32)
+ *   q8_K   {f32 d; i8 qs[256]; i16 bsums[16]}         activations for the K formats
+ *   iq4_nl {f16 d; u8 qs[16]}                         x = d*kvalues_iq4nl[q]
+ *   mxfp4  {u8 e; u8 qs[16]}                          x = 2^(e-127) * E2M1(q)
+ * The quantizers follow ggml's quantize_row_*_ref operation for operation, so their bytes
+ * match ggml's when both are built without FMA contraction (see the top of this file). */
+SEQDEF void seq_quant_quantize_q8_0(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q8_1(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q4_0(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q4_1(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q5_0(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q4_K(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q6_K(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_q8_K(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_iq4_nl(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_mxfp4(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q8_0(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q8_1(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q4_0(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q4_1(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q5_0(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q4_K(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q6_K(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_q8_K(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_iq4_nl(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxfp4(const void *src, float *dst, int64_t n);
+
 /* ===================================================================================
  * 4  float formats: NF4, FP8 E4M3/E5M2, FP4 E2M1, OCP MX, ExMy
  * =================================================================================== */
+
+/* --- 4a ExMy: a sign, e exponent bits, m mantissa bits and an exponent bias -----------
+ * Values are (-1)^s 2^(E-bias) (1 + M/2^m) for E > 0 and (-1)^s 2^(1-bias) M/2^m for
+ * E = 0. What the all-ones exponent means is the format's `special`:
+ *   IEEE    it holds Inf (M = 0) and NaN (M != 0), as f16 and OCP E5M2;
+ *   FN      only all-ones E and M is NaN, the rest of that binade is finite (OCP E4M3);
+ *   FINITE  no Inf, no NaN (OCP FP6 E2M3/E3M2, FP4 E2M1).
+ * Encoding rounds to nearest, ties to even. Out of range values (and Inf) become the
+ * largest finite value when saturating; otherwise Inf where the format has one, else NaN,
+ * else (FINITE) the largest finite value anyway. NaN encodes as NaN (sign kept); a
+ * FINITE format has none, so encode gives 0 and the array functions SEQ_ERR_NUMERIC. */
+typedef enum seq_quant_fp_special { SEQ_QUANT_FP_IEEE, SEQ_QUANT_FP_FN, SEQ_QUANT_FP_FINITE, SEQ_QUANT_FP_SPECIAL_COUNT } seq_quant_fp_special;
+
+typedef struct seq_quant_fp_format {
+    int ebits, mbits; /* 1..8 and 0..10, ebits + mbits <= 15 */
+    int bias;
+    seq_quant_fp_special special;
+} seq_quant_fp_format;
+
+SEQDEF seq_quant_fp_format seq_quant_fp_e4m3(void); /* OCP FP8 E4M3: bias 7, FN, max 448 */
+SEQDEF seq_quant_fp_format seq_quant_fp_e5m2(void); /* OCP FP8 E5M2: bias 15, IEEE, max 57344 */
+SEQDEF seq_quant_fp_format seq_quant_fp_e2m3(void); /* OCP FP6: bias 1, max 7.5 */
+SEQDEF seq_quant_fp_format seq_quant_fp_e3m2(void); /* OCP FP6: bias 3, max 28 */
+SEQDEF seq_quant_fp_format seq_quant_fp_e2m1(void); /* OCP FP4: bias 1, max 6 */
+SEQDEF int seq_quant_fp_valid(seq_quant_fp_format f);
+SEQDEF float seq_quant_fp_max(seq_quant_fp_format f); /* largest finite value */
+/* One value <-> its code (1 + ebits + mbits low bits; the sign is the top one). */
+SEQDEF uint32_t seq_quant_fp_encode(seq_quant_fp_format f, float x, int saturate);
+SEQDEF float seq_quant_fp_decode(seq_quant_fp_format f, uint32_t code);
+/* n values to codes of 1 + ebits + mbits <= 8 bits, one per byte, and back. */
+SEQDEF seq_status seq_quant_fp_quantize(seq_quant_fp_format f, int saturate, const float *src, uint8_t *dst, int64_t n);
+SEQDEF seq_status seq_quant_fp_dequantize(seq_quant_fp_format f, const uint8_t *src, float *dst, int64_t n);
+/* The bias that gives the least squared error on x (the ExMy grid round trip, saturating),
+ * searched over every integer bias whose largest value lies within 2^-8..2^8 times max|x|
+ * ("FP8: the power of the exponent", LLM-FP4's per-tensor bias search). *bias gets it,
+ * *mse (may be NULL) its mean squared error. Non-finite x: SEQ_ERR_NUMERIC. */
+SEQDEF seq_status seq_quant_fp_search_bias(int ebits, int mbits, seq_quant_fp_special special, const float *x,
+                                           int64_t n, int *bias, double *mse);
+
+/* --- 4b OCP FP8 rows (block 1) ------------------------------------------------------------ */
+SEQDEF void seq_quant_quantize_fp8_e4m3(const float *src, void *dst, int64_t n); /* saturating */
+SEQDEF void seq_quant_quantize_fp8_e5m2(const float *src, void *dst, int64_t n); /* saturating */
+SEQDEF void seq_quant_dequantize_fp8_e4m3(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_fp8_e5m2(const void *src, float *dst, int64_t n);
+
+/* --- 4c OCP MX: blocks of 32 values sharing an E8M0 scale 2^(e-127) (e = 255: NaN) -------
+ * Quantizing a block: e = floor(log2(max|x|)) - emax(element) clamped to [0, 254]; each
+ * x / 2^(e-127) is rounded to the element format (ties to even) with saturation. A block
+ * holding a NaN or an Inf gets the NaN scale: it decodes to 32 NaN. A zero block gets
+ * e = 0. Where the element has 4 bits, `order` says how two share a byte. */
+typedef enum seq_quant_mx_elem {
+    SEQ_QUANT_MX_FP8_E4M3, SEQ_QUANT_MX_FP8_E5M2, SEQ_QUANT_MX_FP6_E2M3, SEQ_QUANT_MX_FP6_E3M2,
+    SEQ_QUANT_MX_FP4_E2M1, SEQ_QUANT_MX_INT8, SEQ_QUANT_MX_ELEM_COUNT
+} seq_quant_mx_elem;
+
+typedef enum seq_quant_nibble_order {
+    SEQ_QUANT_NIBBLE_LOW_FIRST,   /* values 2i, 2i+1 in the low, high nibble of byte i */
+    SEQ_QUANT_NIBBLE_HIGH_FIRST,  /* value 2i in the high nibble (bitsandbytes) */
+    SEQ_QUANT_NIBBLE_SPLIT_HALVES, /* values j and j+16 of a block in byte j (ggml) */
+    SEQ_QUANT_NIBBLE_ORDER_COUNT
+} seq_quant_nibble_order;
+
+/* Bytes the elements of one 32-block take: 32 (8-bit), 24 (6-bit, LSB-first bit stream),
+ * 16 (4-bit); 0 out of range. */
+SEQDEF size_t seq_quant_mx_elem_bytes(seq_quant_mx_elem e);
+/* n (a multiple of 32) values -> n/32 scales and n/32 element blocks, and back. */
+SEQDEF seq_status seq_quant_mx_quantize(seq_quant_mx_elem e, seq_quant_nibble_order order, const float *src,
+                                        int64_t n, uint8_t *scales, uint8_t *elems);
+SEQDEF seq_status seq_quant_mx_dequantize(seq_quant_mx_elem e, seq_quant_nibble_order order, const uint8_t *scales,
+                                          const uint8_t *elems, int64_t n, float *dst);
+SEQDEF float seq_quant_e8m0_to_f32(uint8_t e); /* 2^(e-127), NaN for 255 */
+/* The MX rows of the traits table: {u8 e; elements} per 32 values, 4-bit low first. */
+SEQDEF void seq_quant_quantize_mxfp8_e4m3(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_mxfp8_e5m2(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_mxfp6_e2m3(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_mxfp6_e3m2(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_quantize_mxint8(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxfp8_e4m3(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxfp8_e5m2(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxfp6_e2m3(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxfp6_e3m2(const void *src, float *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_mxint8(const void *src, float *dst, int64_t n);
+
+/* --- 4d NF4 (QLoRA): 16 values, the quantiles of N(0,1) scaled to [-1,1], exact 0 --------
+ * Row blocks of 64: {f32 absmax; u8 qs[32]}, value 2i in the high nibble of byte i as
+ * bitsandbytes packs them; x = absmax * seq_quant_nf4_values()[q], q the nearest code (ties to the
+ * smaller, as bitsandbytes' decision tree). */
+SEQDEF const float *seq_quant_nf4_values(void); /* the 16 values, ascending */
+SEQDEF void seq_quant_quantize_nf4(const float *src, void *dst, int64_t n);
+SEQDEF void seq_quant_dequantize_nf4(const void *src, float *dst, int64_t n);
+/* Double quantization of the absmax scales (QLoRA section 3): subtract their mean and
+ * store them as FP8 E4M3 codes in groups of 256 sharing one f32 scale (group max / 448),
+ * which saves 32 - 8 - 32/256 bits per 64 weights. codes holds nscale bytes, gscale
+ * ceil(nscale/256) floats. Non-finite or negative absmax: SEQ_ERR_NUMERIC. */
+SEQDEF seq_status seq_quant_nf4_double_quant(const float *absmax, int64_t nscale, uint8_t *codes, float *gscale,
+                                             float *mean);
+SEQDEF seq_status seq_quant_nf4_double_dequant(const uint8_t *codes, const float *gscale, float mean,
+                                               int64_t nscale, float *absmax);
 
 /* ===================================================================================
  * 5  quantized kernels: matrix-vector and matrix-matrix products
  * =================================================================================== */
 
+/* Y (batch, rows) = X (batch, n) W^T for W (rows, n) stored row by row in format t (a
+ * PyTorch Linear weight, quantized). Each row of X is first quantized to t's act_type
+ * (8-bit blocks: q8_0, q8_1 or q8_K), then every block's dot product runs on integers
+ * and is scaled once. Paths: AVX-512 VNNI (256-bit), AVX2, and the scalar twin
+ * (SEQ_NO_SIMD) which the tests compare them against. NF4's table enters the integer dot
+ * as round(127*v): its values are off by at most 0.4% of absmax, below the 8-bit rounding
+ * of the activations. n not a multiple of t's block: SEQ_ERR_INVALID; a format without a
+ * kernel: SEQ_ERR_UNSUPPORTED; a NaN or Inf in X: SEQ_ERR_NUMERIC (Y untouched); no
+ * memory for the quantized activations: SEQ_ERR_NOMEM. */
+SEQDEF seq_status seq_quant_matmul(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *X,
+                                   int64_t batch, float *Y, void *alloc_ud);
+SEQDEF seq_status seq_quant_matvec(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *x,
+                                   float *y, void *alloc_ud);
+/* The same with int8 weights, one symmetric grid per row (seq_quant_int_quantize with
+ * bits 8, symmetric, group n); n a multiple of 32. A grid with zero != 0: SEQ_ERR_INVALID. */
+SEQDEF seq_status seq_quant_matmul_i8(const uint8_t *W, const seq_quant_grid *grids, int64_t rows, int64_t n,
+                                      const float *X, int64_t batch, float *Y, void *alloc_ud);
+/* The dot of an int8 row with q8_0 activations (per-row scale not applied): the kernel
+ * seq_quant_matmul_i8 runs, or its scalar reference twin when reference is nonzero. */
+SEQDEF seq_quant_vec_dot_fn seq_quant_i8_vec_dot(int reference);
+/* Which path this build runs: "avx512vnni", "avx2" or "scalar". */
+SEQDEF const char *seq_quant_kernel_path(void);
+
 /* ===================================================================================
  * 6  GGUF files
  * =================================================================================== */
+
+/* GGUF v3 (llama.cpp's model files), little-endian:
+ *     "GGUF" u32 version, u64 n_tensors, u64 n_kv
+ *     n_kv x   {string key, u32 value type, value}      string = u64 length + bytes
+ *     n_tensors x {string name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset}
+ *     padding to `general.alignment` (u32, default 32), then the data section; each
+ *     tensor's bytes at its offset from the data start, offsets multiples of alignment.
+ * ne[0] is the innermost dimension (the row length); this API speaks PyTorch order:
+ * shape[ndim-1] = ne[0]. Opening validates every field before using it (sizes against
+ * the bytes left, types, names, dimensions, alignment, tensor ranges inside the data and
+ * disjoint); anything off is SEQ_ERR_FORMAT with a message naming the field. */
+typedef enum seq_gguf_type {
+    SEQ_GGUF_U8, SEQ_GGUF_I8, SEQ_GGUF_U16, SEQ_GGUF_I16, SEQ_GGUF_U32, SEQ_GGUF_I32, SEQ_GGUF_F32, SEQ_GGUF_BOOL,
+    SEQ_GGUF_STRING, SEQ_GGUF_ARRAY, SEQ_GGUF_U64, SEQ_GGUF_I64, SEQ_GGUF_F64, SEQ_GGUF_TYPE_COUNT
+} seq_gguf_type;
+
+typedef struct seq_gguf seq_gguf;
+
+typedef struct seq_gguf_tensor {
+    const char *name;
+    int ndim;                    /* 1..4 */
+    int64_t shape[4];            /* PyTorch order, outermost first */
+    int ggml_type;
+    seq_quant_type type;         /* SEQ_QUANT_TYPE_COUNT: a ggml type this header cannot decode */
+    uint64_t offset;             /* from the start of the data section */
+    size_t nbytes;
+    const void *data;            /* inside the reader's buffer */
+} seq_gguf_tensor;
+
+/* Reads the whole file into memory and validates it; NULL with seq_last_error() on
+ * failure. The memory variant borrows buf, which must outlive the reader. */
+SEQDEF seq_gguf *seq_gguf_open(const char *path, void *alloc_ud);
+SEQDEF seq_gguf *seq_gguf_open_memory(const void *buf, size_t len, void *alloc_ud);
+SEQDEF void seq_gguf_close(seq_gguf *g);
+SEQDEF uint32_t seq_gguf_version(const seq_gguf *g);
+SEQDEF uint32_t seq_gguf_alignment(const seq_gguf *g);
+/* Metadata, in file order. A key's index or -1; out-of-range i gives NULL / COUNT / 0. */
+SEQDEF int64_t seq_gguf_kv_count(const seq_gguf *g);
+SEQDEF int64_t seq_gguf_find_kv(const seq_gguf *g, const char *key);
+SEQDEF const char *seq_gguf_kv_key(const seq_gguf *g, int64_t i);
+SEQDEF seq_gguf_type seq_gguf_kv_type(const seq_gguf *g, int64_t i);
+SEQDEF seq_gguf_type seq_gguf_kv_array_type(const seq_gguf *g, int64_t i); /* element type of an array */
+SEQDEF int64_t seq_gguf_kv_array_len(const seq_gguf *g, int64_t i);
+/* Value j of kv i (j = 0 for a scalar, the element for an array) as an integer (any
+ * integer type or bool), a double (f32, f64) or a NUL-terminated string; a value of
+ * another type or j out of range: SEQ_ERR_INVALID (and NULL for strings). */
+SEQDEF seq_status seq_gguf_kv_int(const seq_gguf *g, int64_t i, int64_t j, int64_t *out);
+SEQDEF seq_status seq_gguf_kv_float(const seq_gguf *g, int64_t i, int64_t j, double *out);
+SEQDEF const char *seq_gguf_kv_str(const seq_gguf *g, int64_t i, int64_t j);
+/* Tensors, in file order. */
+SEQDEF int64_t seq_gguf_tensor_count(const seq_gguf *g);
+SEQDEF const seq_gguf_tensor *seq_gguf_tensor_at(const seq_gguf *g, int64_t i);
+SEQDEF const seq_gguf_tensor *seq_gguf_find_tensor(const seq_gguf *g, const char *name);
+/* Tensor `name` dequantized into dst of exactly its element count. Missing: SEQ_ERR_RANGE;
+ * other count: SEQ_ERR_SHAPE; a type seq_quant.h cannot decode: SEQ_ERR_UNSUPPORTED. */
+SEQDEF seq_status seq_gguf_read_f32(const seq_gguf *g, const char *name, float *dst, int64_t numel);
+
+/* Writing: collect metadata and tensors, then write the file at once (to a temporary
+ * name renamed over path, so a failure leaves any previous file intact). */
+typedef struct seq_gguf_writer seq_gguf_writer;
+
+SEQDEF seq_gguf_writer *seq_gguf_writer_init(void *alloc_ud);
+SEQDEF void seq_gguf_writer_free(seq_gguf_writer *w);
+/* One scalar: value points to the C type of `type` (uint8_t .. double; int for BOOL;
+ * const char * itself for STRING). Keys are unique, non-empty, NUL-free. */
+SEQDEF seq_status seq_gguf_writer_kv(seq_gguf_writer *w, const char *key, seq_gguf_type type, const void *value);
+/* An array of n elements of `type` (not ARRAY): values points to n C values, or n
+ * const char * for STRING. */
+SEQDEF seq_status seq_gguf_writer_kv_array(seq_gguf_writer *w, const char *key, seq_gguf_type type,
+                                           const void *values, int64_t n);
+/* A tensor of shape (PyTorch order, 1..4 dims, last dim a multiple of t's block) from
+ * f32 values, quantized now to t (a type with a ggml id). Names: unique, 1..63 bytes. */
+SEQDEF seq_status seq_gguf_writer_tensor(seq_gguf_writer *w, const char *name, seq_quant_type t, int ndim,
+                                         const int64_t *shape, const float *data);
+SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *path);
+/* Every parameter of P: matrices whose rows are whole blocks of t are stored in t, the
+ * rest (vectors such as biases, odd sizes) in f32 as llama.cpp keeps them; plus n_meta string pairs meta_kv[2i] -> meta_kv[2i+1]
+ * and "general.architecture" = "seq", "seq.quant_type" = t's name. */
+SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, seq_quant_type t,
+                                       const char *const *meta_kv, int64_t n_meta);
 
 /* ===================================================================================
  * 7  round-to-nearest: clipping search, stochastic rounding
@@ -107,6 +410,7 @@ SEQDEF float seq_quant_grid_dq(const seq_quant_grid *g, int32_t q);
 #ifndef SEQ_QUANT_IMPLEMENTATION_DONE
 #define SEQ_QUANT_IMPLEMENTATION_DONE
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -148,25 +452,2510 @@ SEQDEF int32_t seq_quant_grid_q(const seq_quant_grid *g, float x) {
 
 SEQDEF float seq_quant_grid_dq(const seq_quant_grid *g, int32_t q) { return (float)(q - g->zero) * g->scale; }
 
+static int seq_quant__int_config_ok(seq_quant_int_config c, int64_t rows, int64_t n) {
+    return (c.bits == 4 || c.bits == 8) && rows >= 0 && n > 0 && c.group >= 0 && (c.group == 0 || n % c.group == 0);
+}
+
+SEQDEF size_t seq_quant_int_code_bytes(seq_quant_int_config c, int64_t rows, int64_t n) {
+    if (!seq_quant__int_config_ok(c, rows, n)) return 0;
+    return c.bits == 8 ? (size_t)(rows * n) : (size_t)((rows * n + 1) / 2);
+}
+
+SEQDEF int64_t seq_quant_int_grid_count(seq_quant_int_config c, int64_t rows, int64_t n) {
+    if (!seq_quant__int_config_ok(c, rows, n)) return -1;
+    return c.group == 0 ? 1 : rows * (n / c.group);
+}
+
+/* The group's values are contiguous: a group never crosses a row, and per tensor is one
+ * group of rows * n. */
+static int64_t seq_quant__int_group_len(seq_quant_int_config c, int64_t rows, int64_t n) {
+    return c.group == 0 ? rows * n : c.group;
+}
+
+static void seq_quant__int_put(uint8_t *codes, int bits, int64_t k, int32_t q) {
+    if (bits == 8) {
+        codes[k] = (uint8_t)(q & 0xff);
+    } else if (k & 1) {
+        codes[k >> 1] = (uint8_t)((codes[k >> 1] & 0x0f) | ((q & 0xf) << 4));
+    } else {
+        codes[k >> 1] = (uint8_t)((codes[k >> 1] & 0xf0) | (q & 0xf));
+    }
+}
+
+static int32_t seq_quant__int_get(const uint8_t *codes, int bits, int symmetric, int64_t k) {
+    int32_t v = bits == 8 ? codes[k] : (codes[k >> 1] >> ((k & 1) * 4)) & 0xf;
+    if (!symmetric) return v;
+    return bits == 8 ? (int32_t)(int8_t)v : (v ^ 8) - 8; /* sign-extend */
+}
+
+SEQDEF seq_status seq_quant_int_quantize(seq_quant_int_config c, const float *w, int64_t rows, int64_t n,
+                                         uint8_t *codes, seq_quant_grid *grids) {
+    int64_t len, g, k, total;
+    if (!w || !codes || !grids || !seq_quant__int_config_ok(c, rows, n)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_int_quantize: need 4 or 8 bits, n > 0 and a group dividing n");
+    }
+    total = rows * n;
+    for (k = 0; k < total; k++) {
+        if (!isfinite(w[k])) {
+            return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_int_quantize: weight %lld is not finite", (long long)k);
+        }
+    }
+    len = seq_quant__int_group_len(c, rows, n);
+    for (g = 0; g * len < total; g++) {
+        const float *x = w + g * len;
+        float lo = x[0], hi = x[0];
+        for (k = 1; k < len; k++) {
+            if (x[k] < lo) lo = x[k];
+            if (x[k] > hi) hi = x[k];
+        }
+        seq_quant_grid_fit(&grids[g], c.bits, c.symmetric, lo, hi);
+        for (k = 0; k < len; k++) seq_quant__int_put(codes, c.bits, g * len + k, seq_quant_grid_q(&grids[g], x[k]));
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_int_dequantize(seq_quant_int_config c, const uint8_t *codes,
+                                           const seq_quant_grid *grids, int64_t rows, int64_t n, float *w) {
+    int64_t len, k, total;
+    if (!w || !codes || !grids || !seq_quant__int_config_ok(c, rows, n)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_int_dequantize: need 4 or 8 bits, n > 0 and a group dividing n");
+    }
+    total = rows * n;
+    len = seq_quant__int_group_len(c, rows, n);
+    for (k = 0; k < total; k++) w[k] = seq_quant_grid_dq(&grids[k / len], seq_quant__int_get(codes, c.bits, c.symmetric, k));
+    return SEQ_OK;
+}
+
 /* ===================================================================================
  * 2  format traits (implementation)
  * =================================================================================== */
+
+/* seq.h defines its allocator macros only inside its own implementation, and this one may
+ * be compiled alone: the same defaults, under the same all-or-none rule. */
+#if defined(SEQ_MALLOC) && defined(SEQ_REALLOC) && defined(SEQ_FREE)
+#elif !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
+#include <stdlib.h>
+#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
+#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
+#define SEQ_FREE(ud, p) ((void)(ud), free(p))
+#else
+#error "seq_quant.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
+#endif
+
+/* Little-endian fields of blocks and files, byte by byte so the host's order never matters. */
+static uint16_t seq_quant__rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static void seq_quant__wr16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v & 0xff);
+    p[1] = (uint8_t)(v >> 8);
+}
+static uint32_t seq_quant__rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static void seq_quant__wr32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v & 0xff);
+    p[1] = (uint8_t)((v >> 8) & 0xff);
+    p[2] = (uint8_t)((v >> 16) & 0xff);
+    p[3] = (uint8_t)(v >> 24);
+}
+static float seq_quant__rdf32(const uint8_t *p) {
+    uint32_t u = seq_quant__rd32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static void seq_quant__wrf32(uint8_t *p, float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    seq_quant__wr32(p, u);
+}
+static float seq_quant__rdh(const uint8_t *p) { return seq_f16_to_f32(seq_quant__rd16(p)); }
+static void seq_quant__wrh(uint8_t *p, float f) { seq_quant__wr16(p, seq_f32_to_f16(f)); }
+
+/* f32, f16 and bf16 rows (block 1), with a plain dot against f32 activations. */
+static void seq_quant__quantize_f32(const float *src, void *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) seq_quant__wrf32((uint8_t *)dst + 4 * i, src[i]);
+}
+static void seq_quant__dequantize_f32(const void *src, float *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) dst[i] = seq_quant__rdf32((const uint8_t *)src + 4 * i);
+}
+static void seq_quant__quantize_f16(const float *src, void *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) seq_quant__wr16((uint8_t *)dst + 2 * i, seq_f32_to_f16(src[i]));
+}
+static void seq_quant__dequantize_f16(const void *src, float *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) dst[i] = seq_f16_to_f32(seq_quant__rd16((const uint8_t *)src + 2 * i));
+}
+static void seq_quant__quantize_bf16(const float *src, void *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) seq_quant__wr16((uint8_t *)dst + 2 * i, seq_f32_to_bf16(src[i]));
+}
+static void seq_quant__dequantize_bf16(const void *src, float *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) dst[i] = seq_bf16_to_f32(seq_quant__rd16((const uint8_t *)src + 2 * i));
+}
+
+/* The kernels of section 5, named here for the table. */
+static float seq_quant__dot_f32(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_f16(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_bf16(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q8_0_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_0_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_1_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q5_0_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_K_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q6_K_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_iq4_nl_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_mxfp4_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_nf4_ref(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a);
+static float seq_quant__dot_nf4(int64_t n, const void *w, const void *a);
+
+/* One row per seq_quant_type, in enum order (checked by the tests). */
+static const seq_quant_traits seq_quant__traits[SEQ_QUANT_TYPE_COUNT] = {
+    {"f32", 1, 4, 0, 0, seq_quant__quantize_f32, seq_quant__dequantize_f32, SEQ_QUANT_F32, seq_quant__dot_f32,
+     seq_quant__dot_f32},
+    {"f16", 1, 2, 1, 0, seq_quant__quantize_f16, seq_quant__dequantize_f16, SEQ_QUANT_F32, seq_quant__dot_f16,
+     seq_quant__dot_f16},
+    {"bf16", 1, 2, 30, 0, seq_quant__quantize_bf16, seq_quant__dequantize_bf16, SEQ_QUANT_F32, seq_quant__dot_bf16,
+     seq_quant__dot_bf16},
+    {"q8_0", 32, 34, 8, 1, seq_quant_quantize_q8_0, seq_quant_dequantize_q8_0, SEQ_QUANT_Q8_0, seq_quant__dot_q8_0,
+     seq_quant__dot_q8_0_ref},
+    {"q8_1", 32, 36, 9, 1, seq_quant_quantize_q8_1, seq_quant_dequantize_q8_1, SEQ_QUANT_Q8_1, NULL, NULL},
+    {"q4_0", 32, 18, 2, 1, seq_quant_quantize_q4_0, seq_quant_dequantize_q4_0, SEQ_QUANT_Q8_0, seq_quant__dot_q4_0,
+     seq_quant__dot_q4_0_ref},
+    {"q4_1", 32, 20, 3, 1, seq_quant_quantize_q4_1, seq_quant_dequantize_q4_1, SEQ_QUANT_Q8_1, seq_quant__dot_q4_1,
+     seq_quant__dot_q4_1_ref},
+    {"q5_0", 32, 22, 6, 1, seq_quant_quantize_q5_0, seq_quant_dequantize_q5_0, SEQ_QUANT_Q8_0, seq_quant__dot_q5_0,
+     seq_quant__dot_q5_0_ref},
+    {"q4_K", 256, 144, 12, 1, seq_quant_quantize_q4_K, seq_quant_dequantize_q4_K, SEQ_QUANT_Q8_K, seq_quant__dot_q4_K,
+     seq_quant__dot_q4_K_ref},
+    {"q6_K", 256, 210, 14, 1, seq_quant_quantize_q6_K, seq_quant_dequantize_q6_K, SEQ_QUANT_Q8_K, seq_quant__dot_q6_K,
+     seq_quant__dot_q6_K_ref},
+    {"q8_K", 256, 292, 15, 1, seq_quant_quantize_q8_K, seq_quant_dequantize_q8_K, SEQ_QUANT_Q8_K, NULL, NULL},
+    {"iq4_nl", 32, 18, 20, 1, seq_quant_quantize_iq4_nl, seq_quant_dequantize_iq4_nl, SEQ_QUANT_Q8_0,
+     seq_quant__dot_iq4_nl, seq_quant__dot_iq4_nl_ref},
+    {"mxfp4", 32, 17, 39, 1, seq_quant_quantize_mxfp4, seq_quant_dequantize_mxfp4, SEQ_QUANT_Q8_0,
+     seq_quant__dot_mxfp4, seq_quant__dot_mxfp4_ref},
+    {"nf4", 64, 36, -1, 1, seq_quant_quantize_nf4, seq_quant_dequantize_nf4, SEQ_QUANT_Q8_0, seq_quant__dot_nf4,
+     seq_quant__dot_nf4_ref},
+    {"fp8_e4m3", 1, 1, -1, 0, seq_quant_quantize_fp8_e4m3, seq_quant_dequantize_fp8_e4m3, SEQ_QUANT_FP8_E4M3, NULL,
+     NULL},
+    {"fp8_e5m2", 1, 1, -1, 0, seq_quant_quantize_fp8_e5m2, seq_quant_dequantize_fp8_e5m2, SEQ_QUANT_FP8_E5M2, NULL,
+     NULL},
+    {"mxfp8_e4m3", 32, 33, -1, 0, seq_quant_quantize_mxfp8_e4m3, seq_quant_dequantize_mxfp8_e4m3,
+     SEQ_QUANT_MXFP8_E4M3, NULL, NULL},
+    {"mxfp8_e5m2", 32, 33, -1, 0, seq_quant_quantize_mxfp8_e5m2, seq_quant_dequantize_mxfp8_e5m2,
+     SEQ_QUANT_MXFP8_E5M2, NULL, NULL},
+    {"mxfp6_e2m3", 32, 25, -1, 0, seq_quant_quantize_mxfp6_e2m3, seq_quant_dequantize_mxfp6_e2m3,
+     SEQ_QUANT_MXFP6_E2M3, NULL, NULL},
+    {"mxfp6_e3m2", 32, 25, -1, 0, seq_quant_quantize_mxfp6_e3m2, seq_quant_dequantize_mxfp6_e3m2,
+     SEQ_QUANT_MXFP6_E3M2, NULL, NULL},
+    {"mxint8", 32, 33, -1, 0, seq_quant_quantize_mxint8, seq_quant_dequantize_mxint8, SEQ_QUANT_MXINT8, NULL, NULL},
+};
+
+SEQDEF const seq_quant_traits *seq_quant_type_traits(seq_quant_type t) {
+    return (int)t >= 0 && t < SEQ_QUANT_TYPE_COUNT ? &seq_quant__traits[t] : NULL;
+}
+
+SEQDEF const char *seq_quant_type_name(seq_quant_type t) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    return tr ? tr->name : "?";
+}
+
+SEQDEF seq_quant_type seq_quant_type_from_ggml(int g) {
+    int t;
+    for (t = 0; t < SEQ_QUANT_TYPE_COUNT; t++)
+        if (g >= 0 && seq_quant__traits[t].ggml_type == g) return (seq_quant_type)t;
+    return SEQ_QUANT_TYPE_COUNT;
+}
+
+SEQDEF size_t seq_quant_row_size(seq_quant_type t, int64_t n) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    if (!tr || n <= 0 || n % tr->block != 0) return 0;
+    return (size_t)(n / tr->block) * tr->block_bytes;
+}
+
+/* The checks both directions share; names the caller in the message. */
+static seq_status seq_quant__check_rows(const char *fn, seq_quant_type t, const void *src, const void *dst,
+                                        int64_t rows, int64_t n) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    if (!tr) return seq_set_error(SEQ_ERR_INVALID, "%s: unknown type %d", fn, (int)t);
+    if (!src || !dst || rows < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL buffer or negative rows", fn);
+    if (n <= 0 || n % tr->block != 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "%s: %s rows hold whole blocks of %lld values, got n = %lld", fn,
+                             tr->name, (long long)tr->block, (long long)n);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_quantize(seq_quant_type t, const float *src, void *dst, int64_t rows, int64_t n) {
+    seq_status s = seq_quant__check_rows("seq_quant_quantize", t, src, dst, rows, n);
+    const seq_quant_traits *tr;
+    int64_t r, i;
+    if (s != SEQ_OK) return s;
+    tr = seq_quant_type_traits(t);
+    if (tr->finite_only) {
+        for (i = 0; i < rows * n; i++) {
+            if (!isfinite(src[i])) {
+                return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_quantize: %s needs finite values; row %lld col %lld is not",
+                                     tr->name, (long long)(i / n), (long long)(i % n));
+            }
+        }
+    }
+    for (r = 0; r < rows; r++) tr->quantize(src + r * n, (uint8_t *)dst + (size_t)r * seq_quant_row_size(t, n), n);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_dequantize(seq_quant_type t, const void *src, float *dst, int64_t rows, int64_t n) {
+    seq_status s = seq_quant__check_rows("seq_quant_dequantize", t, src, dst, rows, n);
+    int64_t r;
+    if (s != SEQ_OK) return s;
+    for (r = 0; r < rows; r++) {
+        seq_quant_type_traits(t)->dequantize((const uint8_t *)src + (size_t)r * seq_quant_row_size(t, n), dst + r * n, n);
+    }
+    return SEQ_OK;
+}
 
 /* ===================================================================================
  * 3  ggml blocks (implementation)
  * =================================================================================== */
 
+/* ggml's helpers, reproduced in their arithmetic: nearest_int rounds half to even (its
+ * 1.5*2^23 trick, valid below 2^22 where ggml asserts; clamped here so that no input can
+ * make the conversion undefined), casts to int8_t truncate toward zero. */
+static int seq_quant__nearest(float x) {
+    if (!(x > -4194303.0f)) return x != x ? 0 : -4194303;
+    if (x > 4194303.0f) return 4194303;
+    return (int)nearbyintf(x);
+}
+static int seq_quant__trunc(float x) { /* (int8_t)x for the in-range values ggml produces */
+    if (!(x > -128.0f)) return x != x ? 0 : -128;
+    if (x > 127.0f) return 127;
+    return (int)x;
+}
+static int seq_quant__round_away(float x) { /* (int8_t)roundf(x) */
+    return seq_quant__trunc(roundf(x));
+}
+#define SEQ_QUANT__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SEQ_QUANT__MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SEQ_QUANT__EPS 1e-15f /* ggml's GROUP_MAX_EPS: a group below it is all zero */
+
+/* The element of largest magnitude (the first one on ties) and that magnitude. */
+static float seq_quant__absmax(const float *x, int n, float *signed_max) {
+    float amax = 0.0f, max = 0.0f;
+    int j;
+    for (j = 0; j < n; j++) {
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    if (signed_max) *signed_max = max;
+    return amax;
+}
+
+/* --- q8_0, q8_1: d = max|x| / 127, q = round(x / d) (half away from zero) --------------- */
+static float seq_quant__q8_block(const float *x, int8_t *q, int *sum) {
+    float amax = 0.0f, d, id;
+    int j, s = 0;
+    for (j = 0; j < 32; j++) amax = SEQ_QUANT__MAX(amax, fabsf(x[j]));
+    d = amax / 127.0f;
+    id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (j = 0; j < 32; j++) {
+        q[j] = (int8_t)seq_quant__round_away(x[j] * id);
+        s += q[j];
+    }
+    if (sum) *sum = s;
+    return d;
+}
+
+SEQDEF void seq_quant_quantize_q8_0(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += 34) seq_quant__wrh(b, seq_quant__q8_block(src + 32 * i, (int8_t *)(b + 2), NULL));
+}
+
+/* q8_0 and q8_1 blocks: an f16 d first, the 32 int8 values at the end. */
+static void seq_quant__dequant_q8(const uint8_t *b, size_t bytes, float *dst, int64_t n) {
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += bytes) {
+        float d = seq_quant__rdh(b);
+        for (j = 0; j < 32; j++) dst[32 * i + j] = (float)(int8_t)b[bytes - 32 + (size_t)j] * d;
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q8_0(const void *src, float *dst, int64_t n) { seq_quant__dequant_q8((const uint8_t *)src, 34, dst, n); }
+
+SEQDEF void seq_quant_quantize_q8_1(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int sum;
+    for (i = 0; i < n / 32; i++, b += 36) {
+        float d = seq_quant__q8_block(src + 32 * i, (int8_t *)(b + 4), &sum);
+        seq_quant__wrh(b, d);
+        seq_quant__wrh(b + 2, (float)sum * d);
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q8_1(const void *src, float *dst, int64_t n) { seq_quant__dequant_q8((const uint8_t *)src, 36, dst, n); }
+
+/* --- q4_0, q5_0: d = (signed max) / -2^(bits-1), so the largest magnitude lands on the
+ * one level that has no positive twin; q = trunc(x/d + 2^(bits-1) + 0.5) ------------------ */
+SEQDEF void seq_quant_quantize_q4_0(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 18) {
+        const float *x = src + 32 * i;
+        float max, d, id;
+        seq_quant__absmax(x, 32, &max);
+        d = max / -8.0f;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        seq_quant__wrh(b, d);
+        for (j = 0; j < 16; j++) {
+            int q0 = SEQ_QUANT__MIN(15, seq_quant__trunc(x[j] * id + 8.5f));
+            int q1 = SEQ_QUANT__MIN(15, seq_quant__trunc(x[j + 16] * id + 8.5f));
+            b[2 + j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q4_0(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 18) {
+        float d = seq_quant__rdh(b);
+        for (j = 0; j < 16; j++) {
+            dst[32 * i + j] = (float)((b[2 + j] & 0xf) - 8) * d;
+            dst[32 * i + j + 16] = (float)((b[2 + j] >> 4) - 8) * d;
+        }
+    }
+}
+
+SEQDEF void seq_quant_quantize_q5_0(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 22) {
+        const float *x = src + 32 * i;
+        float max, d, id;
+        uint32_t qh = 0;
+        seq_quant__absmax(x, 32, &max);
+        d = max / -16.0f;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        seq_quant__wrh(b, d);
+        for (j = 0; j < 16; j++) {
+            int q0 = SEQ_QUANT__MIN(31, seq_quant__trunc(x[j] * id + 16.5f));
+            int q1 = SEQ_QUANT__MIN(31, seq_quant__trunc(x[j + 16] * id + 16.5f));
+            b[6 + j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
+            qh |= (uint32_t)((q0 >> 4) & 1) << j;
+            qh |= (uint32_t)((q1 >> 4) & 1) << (j + 16);
+        }
+        seq_quant__wr32(b + 2, qh);
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q5_0(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 22) {
+        float d = seq_quant__rdh(b);
+        uint32_t qh = seq_quant__rd32(b + 2);
+        for (j = 0; j < 16; j++) {
+            int q0 = (b[6 + j] & 0xf) | (int)(((qh >> j) & 1) << 4);
+            int q1 = (b[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+            dst[32 * i + j] = (float)(q0 - 16) * d;
+            dst[32 * i + j + 16] = (float)(q1 - 16) * d;
+        }
+    }
+}
+
+/* --- q4_1: min-max, d = (max - min) / 15, q = trunc((x - min)/d + 0.5) ---------------------- */
+SEQDEF void seq_quant_quantize_q4_1(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 20) {
+        const float *x = src + 32 * i;
+        float min = x[0], max = x[0], d, id;
+        for (j = 1; j < 32; j++) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        d = (max - min) / 15.0f;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        seq_quant__wrh(b, d);
+        seq_quant__wrh(b + 2, min);
+        for (j = 0; j < 16; j++) {
+            int q0 = SEQ_QUANT__MIN(15, seq_quant__trunc((x[j] - min) * id + 0.5f));
+            int q1 = SEQ_QUANT__MIN(15, seq_quant__trunc((x[j + 16] - min) * id + 0.5f));
+            b[4 + j] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q4_1(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 20) {
+        float d = seq_quant__rdh(b), m = seq_quant__rdh(b + 2);
+        for (j = 0; j < 16; j++) {
+            dst[32 * i + j] = (float)(b[4 + j] & 0xf) * d + m;
+            dst[32 * i + j + 16] = (float)(b[4 + j] >> 4) * d + m;
+        }
+    }
+}
+
+/* --- q4_K ----------------------------------------------------------------------------------
+ * Each sub-block of 32 gets a scale and a min from ggml's make_qkx2_quants: a weighted
+ * least-squares fit of (scale, min) over 21 trial grids, weights av|x| + |x|; the 8 scales
+ * and 8 mins are then quantized to 6 bits against the super-block's d and dmin, and the
+ * values requantized with the rounded scales. */
+static float seq_quant__fit_scale_min(const float *x, const float *w, uint8_t *L, float *the_min) {
+    const int nmax = 15, nstep = 20;
+    const float rmin = -1.0f, rdelta = 0.1f;
+    uint8_t Laux[32];
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0], iscale, scale, best_error = 0.0f;
+    int i, is;
+    for (i = 1; i < 32; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0.0f) min = 0.0f;
+    if (max == min) {
+        memset(L, 0, 32);
+        *the_min = -min;
+        return 0.0f;
+    }
+    iscale = (float)nmax / (max - min);
+    scale = 1.0f / iscale;
+    for (i = 0; i < 32; i++) {
+        float diff;
+        L[i] = (uint8_t)SEQ_QUANT__MAX(0, SEQ_QUANT__MIN(nmax, seq_quant__nearest(iscale * (x[i] - min))));
+        diff = scale * (float)L[i] + min - x[i];
+        best_error += w[i] * (diff * diff);
+    }
+    for (is = 0; is <= nstep; is++) {
+        float sum_l = 0.0f, sum_l2 = 0.0f, sum_xl = 0.0f, D;
+        iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+        for (i = 0; i < 32; i++) {
+            int l = SEQ_QUANT__MAX(0, SEQ_QUANT__MIN(nmax, seq_quant__nearest(iscale * (x[i] - min))));
+            Laux[i] = (uint8_t)l;
+            sum_l += w[i] * (float)l;
+            sum_l2 += w[i] * (float)l * (float)l;
+            sum_xl += w[i] * (float)l * x[i];
+        }
+        D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0.0f) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            float cur_error = 0.0f;
+            if (this_min > 0.0f) {
+                this_min = 0.0f;
+                this_scale = sum_xl / sum_l2;
+            }
+            for (i = 0; i < 32; i++) {
+                float diff = this_scale * (float)Laux[i] + this_min - x[i];
+                cur_error += w[i] * (diff * diff);
+            }
+            if (cur_error < best_error) {
+                memcpy(L, Laux, 32);
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/* Sub-block j's 6-bit scale and min out of q4_K's 12 packed bytes: 0-3 hold the scales of
+ * sub-blocks 0-3, 4-7 their mins, 8-11 the low 4 bits of both for 4-7, whose top 2 bits
+ * ride in the spare top bits of bytes 0-7. */
+static void seq_quant__scale_min_k4(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+SEQDEF void seq_quant_quantize_q4_K(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j, l;
+    for (i = 0; i < n / 256; i++, b += 144) {
+        const float *x = src + 256 * i;
+        uint8_t L[256], *sc = b + 4, *q = b + 16;
+        float weights[32], mins[8], scales[8], max_scale = 0.0f, max_min = 0.0f, inv_scale, inv_min, d, dmin;
+        for (j = 0; j < 8; j++) {
+            float sum_x2 = 0.0f, av_x;
+            for (l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+            av_x = sqrtf(sum_x2 / 32.0f);
+            for (l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
+            scales[j] = seq_quant__fit_scale_min(x + 32 * j, weights, L + 32 * j, &mins[j]);
+            if (scales[j] > max_scale) max_scale = scales[j];
+            if (mins[j] > max_min) max_min = mins[j];
+        }
+        inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
+        inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
+        for (j = 0; j < 8; j++) {
+            int ls = SEQ_QUANT__MIN(63, seq_quant__nearest(inv_scale * scales[j]) & 0xff);
+            int lm = SEQ_QUANT__MIN(63, seq_quant__nearest(inv_min * mins[j]) & 0xff);
+            if (j < 4) {
+                sc[j] = (uint8_t)ls;
+                sc[j + 4] = (uint8_t)lm;
+            } else {
+                sc[j + 4] = (uint8_t)((ls & 0xf) | ((lm & 0xf) << 4));
+                sc[j - 4] |= (uint8_t)((ls >> 4) << 6);
+                sc[j] |= (uint8_t)((lm >> 4) << 6);
+            }
+        }
+        seq_quant__wrh(b, max_scale / 63.0f);
+        seq_quant__wrh(b + 2, max_min / 63.0f);
+        d = seq_quant__rdh(b);
+        dmin = seq_quant__rdh(b + 2);
+        for (j = 0; j < 8; j++) {
+            int s, m;
+            float dj, mj;
+            seq_quant__scale_min_k4(j, sc, &s, &m);
+            dj = d * (float)s;
+            if (dj == 0.0f) continue;
+            mj = dmin * (float)m;
+            for (l = 0; l < 32; l++) {
+                L[32 * j + l] = (uint8_t)SEQ_QUANT__MAX(0, SEQ_QUANT__MIN(15, seq_quant__nearest((x[32 * j + l] + mj) / dj)));
+            }
+        }
+        for (j = 0; j < 256; j += 64, q += 32)
+            for (l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q4_K(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j, l;
+    for (i = 0; i < n / 256; i++, b += 144) {
+        float d = seq_quant__rdh(b), dmin = seq_quant__rdh(b + 2), *y = dst + 256 * i;
+        const uint8_t *q = b + 16;
+        for (j = 0; j < 8; j += 2, q += 32) {
+            int s0, m0, s1, m1;
+            float d0, n0, d1, n1;
+            seq_quant__scale_min_k4(j, b + 4, &s0, &m0);
+            seq_quant__scale_min_k4(j + 1, b + 4, &s1, &m1);
+            d0 = d * (float)s0, n0 = dmin * (float)m0, d1 = d * (float)s1, n1 = dmin * (float)m1;
+            for (l = 0; l < 32; l++) y[32 * j + l] = d0 * (float)(q[l] & 0xf) - n0;
+            for (l = 0; l < 32; l++) y[32 * j + 32 + l] = d1 * (float)(q[l] >> 4) - n1;
+        }
+    }
+}
+
+/* --- q6_K -----------------------------------------------------------------------------------
+ * Each sub-block of 16 gets a scale from ggml's make_qx_quants (weights x^2, 19 trial
+ * grids around max|x|/32); the 16 scales become int8 against d = max scale / -128, and
+ * the values are requantized to 6 bits with the rounded scales. */
+/* One trial grid of make_qx_quants: the levels of x * iscale in [-32, 31] (written to L
+ * when given, offset by 32) and the weighted sums Σ w x l and Σ w l², w = x². */
+static void seq_quant__qx_trial(const float *x, float iscale, int8_t *L, float *sumlx, float *suml2) {
+    const int nmax = 32;
+    int i;
+    *sumlx = *suml2 = 0.0f;
+    for (i = 0; i < 16; i++) {
+        int l = SEQ_QUANT__MAX(-nmax, SEQ_QUANT__MIN(nmax - 1, seq_quant__nearest(iscale * x[i])));
+        float w = x[i] * x[i];
+        if (L) L[i] = (int8_t)(l + nmax);
+        *sumlx += w * x[i] * (float)l;
+        *suml2 += w * (float)l * (float)l;
+    }
+}
+
+static float seq_quant__fit_scale_sym(const float *x, int8_t *L) {
+    const int nmax = 32;
+    float max, amax = seq_quant__absmax(x, 16, &max), iscale, sumlx, suml2, scale, best;
+    int is;
+    if (amax < SEQ_QUANT__EPS) {
+        memset(L, 0, 16);
+        return 0.0f;
+    }
+    seq_quant__qx_trial(x, (float)-nmax / max, L, &sumlx, &suml2);
+    scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+    best = scale * sumlx;
+    for (is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        iscale = -((float)nmax + 0.1f * (float)is) / max;
+        seq_quant__qx_trial(x, iscale, NULL, &sumlx, &suml2);
+        if (suml2 > 0.0f && sumlx * sumlx > best * suml2) {
+            seq_quant__qx_trial(x, iscale, L, &sumlx, &suml2);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+/* q6_K keeps each 6-bit value's low 4 bits in ql and top 2 in qh; per 128 values, value
+ * l + 32k (k = 0..3) sits in ql[l + 32(k&1)] (nibble k>>1) and qh[l] (bits 2k, 2k+1). */
+SEQDEF void seq_quant_quantize_q6_K(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j, l;
+    for (i = 0; i < n / 256; i++, b += 210) {
+        const float *x = src + 256 * i;
+        int8_t L[256], *sc = (int8_t *)(b + 192);
+        uint8_t *ql = b, *qh = b + 128;
+        float scales[16], max_scale = 0.0f, max_abs_scale = 0.0f, iscale, d;
+        for (j = 0; j < 16; j++) {
+            scales[j] = seq_quant__fit_scale_sym(x + 16 * j, L + 16 * j);
+            if (fabsf(scales[j]) > max_abs_scale) {
+                max_abs_scale = fabsf(scales[j]);
+                max_scale = scales[j];
+            }
+        }
+        if (max_abs_scale < SEQ_QUANT__EPS) {
+            memset(b, 0, 210);
+            continue;
+        }
+        iscale = -128.0f / max_scale;
+        seq_quant__wrh(b + 208, 1.0f / iscale);
+        d = seq_quant__rdh(b + 208);
+        for (j = 0; j < 16; j++) sc[j] = (int8_t)SEQ_QUANT__MIN(127, seq_quant__nearest(iscale * scales[j]));
+        for (j = 0; j < 16; j++) {
+            float dj = d * (float)sc[j];
+            if (dj == 0.0f) continue;
+            for (l = 0; l < 16; l++) {
+                L[16 * j + l] = (int8_t)(SEQ_QUANT__MAX(-32, SEQ_QUANT__MIN(31, seq_quant__nearest(x[16 * j + l] / dj))) + 32);
+            }
+        }
+        for (j = 0; j < 256; j += 128, ql += 64, qh += 32) {
+            for (l = 0; l < 32; l++) {
+                const int8_t *v = L + j + l;
+                ql[l] = (uint8_t)((v[0] & 0xf) | ((v[64] & 0xf) << 4));
+                ql[l + 32] = (uint8_t)((v[32] & 0xf) | ((v[96] & 0xf) << 4));
+                qh[l] = (uint8_t)((v[0] >> 4) | ((v[32] >> 4) << 2) | ((v[64] >> 4) << 4) | ((v[96] >> 4) << 6));
+            }
+        }
+    }
+}
+
+/* The 6-bit value (0..63) at position p (0..255) of a q6_K block. */
+static int seq_quant__q6_value(const uint8_t *b, int p) {
+    int h = p / 128, k = (p % 128) / 32, l = p % 32;
+    int lo = (b[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 0xf;
+    int hi = (b[128 + 32 * h + l] >> (2 * k)) & 3;
+    return lo | (hi << 4);
+}
+
+SEQDEF void seq_quant_dequantize_q6_K(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int p;
+    for (i = 0; i < n / 256; i++, b += 210) {
+        float d = seq_quant__rdh(b + 208);
+        for (p = 0; p < 256; p++) dst[256 * i + p] = d * (float)(int8_t)b[192 + p / 16] * (float)(seq_quant__q6_value(b, p) - 32);
+    }
+}
+
+/* --- q8_K: d = max / -127 (signed), 16 partial sums of 16 for the K-format kernels ------- */
+SEQDEF void seq_quant_quantize_q8_K(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j, l;
+    for (i = 0; i < n / 256; i++, b += 292) {
+        const float *x = src + 256 * i;
+        int8_t *q = (int8_t *)(b + 4);
+        float max, amax = seq_quant__absmax(x, 256, &max), iscale;
+        memset(b, 0, 292);
+        if (amax == 0.0f) continue;
+        iscale = -127.0f / max;
+        for (j = 0; j < 256; j++) q[j] = (int8_t)SEQ_QUANT__MIN(127, seq_quant__nearest(iscale * x[j]));
+        for (j = 0; j < 16; j++) {
+            int sum = 0;
+            for (l = 0; l < 16; l++) sum += q[16 * j + l];
+            seq_quant__wr16(b + 260 + 2 * j, (uint16_t)(sum & 0xffff));
+        }
+        seq_quant__wrf32(b, 1.0f / iscale);
+    }
+}
+
+SEQDEF void seq_quant_dequantize_q8_K(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, b += 292) {
+        float d = seq_quant__rdf32(b);
+        for (j = 0; j < 256; j++) dst[256 * i + j] = d * (float)(int8_t)b[4 + j];
+    }
+}
+
+/* --- iq4_nl: 16 non-uniform int8 levels, one f16 scale per 32 ---------------------------
+ * ggml's quantize_row_iq4_nl_ref (its impl with ntry = -1): levels from d = max/-127,
+ * then d refit by weighted least squares (weights x^2), without requantizing. */
+static const int8_t seq_quant__iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                   1,    13,   25,  38,  53,  69,  89,  113};
+
+/* Index of the level nearest x among n sorted levels (n a power of 2); a tie goes up.
+ * Both sides doubled so that the comparison is exact. */
+static int seq_quant__nearest_level(const int8_t *v, int n, float x) {
+    float x2 = x + x;
+    int idx = 0, step;
+    for (step = n >> 1; step > 0; step >>= 1)
+        if (x2 >= (float)(v[idx + step - 1] + v[idx + step])) idx += step;
+    return idx;
+}
+
+SEQDEF void seq_quant_quantize_iq4_nl(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, b += 18) {
+        const float *x = src + 32 * i;
+        uint8_t L[32];
+        float max, amax = seq_quant__absmax(x, 32, &max), d = 0.0f, id, sumqx = 0.0f, sumq2 = 0.0f;
+        memset(L, 0, sizeof L); /* a zero block: d = 0, ggml leaves these nibbles unspecified */
+        if (amax >= SEQ_QUANT__EPS) {
+            d = max / (float)seq_quant__iq4nl_values[0];
+            id = 1.0f / d;
+            for (j = 0; j < 32; j++) {
+                float q, w = x[j] * x[j];
+                L[j] = (uint8_t)seq_quant__nearest_level(seq_quant__iq4nl_values, 16, id * x[j]);
+                q = (float)seq_quant__iq4nl_values[L[j]];
+                sumqx += w * q * x[j];
+                sumq2 += w * q * q;
+            }
+            d = sumqx / sumq2;
+        }
+        seq_quant__wrh(b, d);
+        for (j = 0; j < 16; j++) b[2 + j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+    }
+}
+
+/* 4-bit lookup blocks laid out as ggml's (value j low, j+16 high nibble of byte j). */
+static void seq_quant__lut4_dequant(const uint8_t *qs, const int8_t *lut, float d, float *y) {
+    int j;
+    for (j = 0; j < 16; j++) {
+        y[j] = (float)lut[qs[j] & 0xf] * d;
+        y[j + 16] = (float)lut[qs[j] >> 4] * d;
+    }
+}
+
+SEQDEF void seq_quant_dequantize_iq4_nl(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += 18) seq_quant__lut4_dequant(b + 2, seq_quant__iq4nl_values, seq_quant__rdh(b), dst + 32 * i);
+}
+
+/* --- mxfp4 as ggml stores it: E2M1 codes (values doubled to be integers) with an E8M0
+ * exponent e, x = code value * 2^(e-128); e = floor(log2 max|x|) - 2 + 127 and each value
+ * takes the nearest level, the first in code order on ties (ggml's best_index_mxfp4). ---- */
+static const int8_t seq_quant__mxfp4_values[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+/* 2^(e-128): half of E8M0's 2^(e-127), the doubled levels' unit; NaN for e = 255. Built
+ * from bits: the kernels call it once per block. */
+static float seq_quant__e8m0_half(uint8_t e) {
+    uint32_t u = e == 255 ? 0x7fc00000u : e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+SEQDEF void seq_quant_quantize_mxfp4(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j, k;
+    for (i = 0; i < n / 32; i++, b += 17) {
+        const float *x = src + 32 * i;
+        float amax = seq_quant__absmax(x, 32, NULL), d, e_f;
+        e_f = amax > 0.0f ? floorf(log2f(amax)) - 2.0f + 127.0f : 0.0f;
+        b[0] = (uint8_t)(e_f < 0.0f ? 0 : e_f > 254.0f ? 254 : (int)e_f);
+        d = seq_quant__e8m0_half(b[0]);
+        for (j = 0; j < 32; j++) {
+            int best = 0;
+            float best_err = fabsf((float)seq_quant__mxfp4_values[0] * d - x[j]);
+            for (k = 1; k < 16; k++) {
+                float err = fabsf((float)seq_quant__mxfp4_values[k] * d - x[j]);
+                if (err < best_err) best = k, best_err = err;
+            }
+            if (j < 16) b[1 + j] = (uint8_t)best;
+            else b[1 + j - 16] |= (uint8_t)(best << 4);
+        }
+    }
+}
+
+SEQDEF void seq_quant_dequantize_mxfp4(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += 17) seq_quant__lut4_dequant(b + 1, seq_quant__mxfp4_values, seq_quant__e8m0_half(b[0]), dst + 32 * i);
+}
+
 /* ===================================================================================
  * 4  float formats (implementation)
  * =================================================================================== */
+
+/* --- 4a ExMy ------------------------------------------------------------------------------- */
+SEQDEF seq_quant_fp_format seq_quant_fp_e4m3(void) {
+    seq_quant_fp_format f;
+    f.ebits = 4, f.mbits = 3, f.bias = 7, f.special = SEQ_QUANT_FP_FN;
+    return f;
+}
+SEQDEF seq_quant_fp_format seq_quant_fp_e5m2(void) {
+    seq_quant_fp_format f;
+    f.ebits = 5, f.mbits = 2, f.bias = 15, f.special = SEQ_QUANT_FP_IEEE;
+    return f;
+}
+static seq_quant_fp_format seq_quant__fp_finite(int ebits, int mbits, int bias) {
+    seq_quant_fp_format f;
+    f.ebits = ebits, f.mbits = mbits, f.bias = bias, f.special = SEQ_QUANT_FP_FINITE;
+    return f;
+}
+SEQDEF seq_quant_fp_format seq_quant_fp_e2m3(void) { return seq_quant__fp_finite(2, 3, 1); }
+SEQDEF seq_quant_fp_format seq_quant_fp_e3m2(void) { return seq_quant__fp_finite(3, 2, 3); }
+SEQDEF seq_quant_fp_format seq_quant_fp_e2m1(void) { return seq_quant__fp_finite(2, 1, 1); }
+
+SEQDEF int seq_quant_fp_valid(seq_quant_fp_format f) {
+    /* IEEE needs a finite binade below the reserved one and a mantissa for its NaN, FN a
+     * finite value beside its NaN; the bias keeps every value inside f32's range */
+    return f.ebits >= 1 && f.ebits <= 8 && f.mbits >= 0 && f.mbits <= 10 && f.ebits + f.mbits <= 15 &&
+           (int)f.special >= 0 && f.special < SEQ_QUANT_FP_SPECIAL_COUNT &&
+           !(f.special == SEQ_QUANT_FP_IEEE && (f.ebits < 2 || f.mbits < 1)) &&
+           !(f.special == SEQ_QUANT_FP_FN && f.mbits < 1) &&
+           (1 << f.ebits) - 1 - (f.special == SEQ_QUANT_FP_IEEE) - f.bias <= 127 && f.bias + f.mbits - 1 <= 149;
+}
+
+/* Largest finite exponent field and mantissa. */
+static void seq_quant__fp_top(seq_quant_fp_format f, int *efield, int *mant) {
+    int eall = (1 << f.ebits) - 1, mall = (1 << f.mbits) - 1;
+    *efield = f.special == SEQ_QUANT_FP_IEEE ? eall - 1 : eall;
+    *mant = f.special == SEQ_QUANT_FP_FN ? mall - 1 : mall;
+}
+
+SEQDEF float seq_quant_fp_max(seq_quant_fp_format f) {
+    int e, m;
+    seq_quant__fp_top(f, &e, &m);
+    return ldexpf((float)((1 << f.mbits) + m), e - f.bias - f.mbits);
+}
+
+SEQDEF uint32_t seq_quant_fp_encode(seq_quant_fp_format f, float x, int saturate) {
+    uint32_t sign = signbit(x) ? 1u << (f.ebits + f.mbits) : 0u, eall = (1u << f.ebits) - 1u;
+    int etop, mtop, ex, e, emin = 1 - f.bias;
+    float a = fabsf(x), r;
+    uint32_t nan = f.special == SEQ_QUANT_FP_IEEE ? (eall << f.mbits) | (1u << (f.mbits - 1))
+                                                   : (eall << f.mbits) | ((1u << f.mbits) - 1u);
+    seq_quant__fp_top(f, &etop, &mtop);
+    if (x != x) return f.special == SEQ_QUANT_FP_FINITE ? 0u : sign | nan;
+    if (a == 0.0f) return sign;
+    if (a <= FLT_MAX) {
+        /* count quanta of the binade (or of the subnormal range), ties to even */
+        int efield;
+        uint32_t mant;
+        frexpf(a, &ex);
+        e = SEQ_QUANT__MAX(ex - 1, emin);
+        r = nearbyintf(ldexpf(a, f.mbits - e));
+        if (r >= (float)(2 << f.mbits)) r = (float)(1 << f.mbits), e++; /* rounded up a binade */
+        efield = r < (float)(1 << f.mbits) ? 0 : e + f.bias;          /* below 2^m: subnormal */
+        mant = (uint32_t)r - (efield ? (1u << f.mbits) : 0u);
+        if (efield < etop || (efield == etop && (int)mant <= mtop)) return sign | ((uint32_t)efield << f.mbits) | mant;
+    }
+    /* beyond the largest finite value (or Inf) */
+    if (saturate || f.special == SEQ_QUANT_FP_FINITE) return sign | ((uint32_t)etop << f.mbits) | (uint32_t)mtop;
+    return f.special == SEQ_QUANT_FP_IEEE ? sign | (eall << f.mbits) : sign | nan;
+}
+
+SEQDEF float seq_quant_fp_decode(seq_quant_fp_format f, uint32_t code) {
+    uint32_t eall = (1u << f.ebits) - 1u, mall = (1u << f.mbits) - 1u;
+    uint32_t efield = (code >> f.mbits) & eall, mant = code & mall;
+    float sign = (code >> (f.ebits + f.mbits)) & 1u ? -1.0f : 1.0f;
+    if (efield == eall && f.special == SEQ_QUANT_FP_IEEE) return mant ? NAN : sign * INFINITY;
+    if (efield == eall && mant == mall && f.special == SEQ_QUANT_FP_FN) return NAN;
+    if (efield == 0) return sign * ldexpf((float)mant, 1 - f.bias - f.mbits);
+    return sign * ldexpf((float)((1u << f.mbits) | mant), (int)efield - f.bias - f.mbits);
+}
+
+static seq_status seq_quant__fp_check(const char *fn, seq_quant_fp_format f, const void *src, const void *dst,
+                                      int64_t n) {
+    if (!seq_quant_fp_valid(f) || f.ebits + f.mbits > 7) {
+        return seq_set_error(SEQ_ERR_INVALID, "%s: not a valid ExMy format of at most 8 bits", fn);
+    }
+    if (!src || !dst || n < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL buffer or negative n", fn);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_fp_quantize(seq_quant_fp_format f, int saturate, const float *src, uint8_t *dst, int64_t n) {
+    seq_status s = seq_quant__fp_check("seq_quant_fp_quantize", f, src, dst, n);
+    int64_t i;
+    if (s != SEQ_OK) return s;
+    if (f.special == SEQ_QUANT_FP_FINITE) {
+        for (i = 0; i < n; i++) {
+            if (src[i] != src[i]) {
+                return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_fp_quantize: value %lld is NaN and E%dM%d has no NaN",
+                                     (long long)i, f.ebits, f.mbits);
+            }
+        }
+    }
+    for (i = 0; i < n; i++) dst[i] = (uint8_t)seq_quant_fp_encode(f, src[i], saturate);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_fp_dequantize(seq_quant_fp_format f, const uint8_t *src, float *dst, int64_t n) {
+    seq_status s = seq_quant__fp_check("seq_quant_fp_dequantize", f, src, dst, n);
+    int64_t i;
+    if (s != SEQ_OK) return s;
+    for (i = 0; i < n; i++) dst[i] = seq_quant_fp_decode(f, src[i]);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_fp_search_bias(int ebits, int mbits, seq_quant_fp_special special, const float *x,
+                                           int64_t n, int *bias, double *mse) {
+    seq_quant_fp_format f;
+    float amax = 0.0f;
+    double best = -1.0;
+    int b, b0, ex;
+    int64_t i;
+    f.ebits = ebits, f.mbits = mbits, f.bias = (1 << (ebits > 0 ? ebits - 1 : 0)) - 1, f.special = special;
+    if (!x || !bias || n <= 0 || !seq_quant_fp_valid(f)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_fp_search_bias: need a valid ExMy format and n > 0 values");
+    }
+    for (i = 0; i < n; i++) {
+        if (!isfinite(x[i])) {
+            return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_fp_search_bias: value %lld is not finite", (long long)i);
+        }
+        amax = SEQ_QUANT__MAX(amax, fabsf(x[i]));
+    }
+    *bias = f.bias;
+    if (mse) *mse = 0.0;
+    if (amax == 0.0f) return SEQ_OK;
+    /* the bias that puts the format's max at amax, then 8 binades either side */
+    frexpf(amax / seq_quant_fp_max(f), &ex);
+    b0 = f.bias - ex;
+    for (b = b0 - 8; b <= b0 + 8; b++) {
+        double err = 0.0;
+        f.bias = b;
+        if (!seq_quant_fp_valid(f)) continue;
+        for (i = 0; i < n; i++) {
+            double d = (double)seq_quant_fp_decode(f, seq_quant_fp_encode(f, x[i], 1)) - (double)x[i];
+            err += d * d;
+        }
+        if (best < 0.0 || err < best) best = err, *bias = b;
+    }
+    if (mse) *mse = best / (double)n;
+    return SEQ_OK;
+}
+
+/* --- 4b OCP FP8 rows ------------------------------------------------------------------------ */
+static void seq_quant__fp_row(seq_quant_fp_format f, const float *src, void *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)seq_quant_fp_encode(f, src[i], 1);
+}
+static void seq_quant__fp_unrow(seq_quant_fp_format f, const void *src, float *dst, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) dst[i] = seq_quant_fp_decode(f, ((const uint8_t *)src)[i]);
+}
+SEQDEF void seq_quant_quantize_fp8_e4m3(const float *src, void *dst, int64_t n) { seq_quant__fp_row(seq_quant_fp_e4m3(), src, dst, n); }
+SEQDEF void seq_quant_quantize_fp8_e5m2(const float *src, void *dst, int64_t n) { seq_quant__fp_row(seq_quant_fp_e5m2(), src, dst, n); }
+SEQDEF void seq_quant_dequantize_fp8_e4m3(const void *src, float *dst, int64_t n) { seq_quant__fp_unrow(seq_quant_fp_e4m3(), src, dst, n); }
+SEQDEF void seq_quant_dequantize_fp8_e5m2(const void *src, float *dst, int64_t n) { seq_quant__fp_unrow(seq_quant_fp_e5m2(), src, dst, n); }
+
+/* --- 4c OCP MX ------------------------------------------------------------------------------ */
+typedef struct seq_quant__mx_info {
+    int bits; /* per element */
+    int emax; /* exponent of the element format's largest binade */
+    int is_int;
+    int ebits, mbits, bias;
+} seq_quant__mx_info;
+
+static const seq_quant__mx_info seq_quant__mx[SEQ_QUANT_MX_ELEM_COUNT] = {
+    {8, 8, 0, 4, 3, 7}, {8, 15, 0, 5, 2, 15}, {6, 2, 0, 2, 3, 1}, {6, 4, 0, 3, 2, 3}, {4, 2, 0, 2, 1, 1}, {8, 0, 1, 0, 0, 0},
+};
+
+static seq_quant_fp_format seq_quant__mx_format(seq_quant_mx_elem e) {
+    const seq_quant__mx_info *m = &seq_quant__mx[e];
+    seq_quant_fp_format f;
+    f.ebits = m->ebits, f.mbits = m->mbits, f.bias = m->bias;
+    f.special = e == SEQ_QUANT_MX_FP8_E4M3 ? SEQ_QUANT_FP_FN : e == SEQ_QUANT_MX_FP8_E5M2 ? SEQ_QUANT_FP_IEEE : SEQ_QUANT_FP_FINITE;
+    return f;
+}
+
+SEQDEF size_t seq_quant_mx_elem_bytes(seq_quant_mx_elem e) {
+    return (int)e >= 0 && e < SEQ_QUANT_MX_ELEM_COUNT ? (size_t)(32 * seq_quant__mx[e].bits / 8) : 0;
+}
+
+SEQDEF float seq_quant_e8m0_to_f32(uint8_t e) { return e == 255 ? NAN : ldexpf(1.0f, (int)e - 127); }
+
+/* Element i's code into / out of a block: whole bytes, a 6-bit LSB-first stream, or
+ * nibbles in the given order. */
+static void seq_quant__mx_put(uint8_t *p, int bits, seq_quant_nibble_order order, int i, uint32_t code) {
+    if (bits == 8) {
+        p[i] = (uint8_t)code;
+    } else if (bits == 6) {
+        int bit = 6 * i, k;
+        for (k = 0; k < 6; k++, bit++) {
+            if ((code >> k) & 1u) p[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+            else p[bit >> 3] &= (uint8_t)~(1u << (bit & 7));
+        }
+    } else {
+        int byte = order == SEQ_QUANT_NIBBLE_SPLIT_HALVES ? i % 16 : i / 2;
+        int high = order == SEQ_QUANT_NIBBLE_SPLIT_HALVES ? i >= 16 : (i & 1) == (order == SEQ_QUANT_NIBBLE_LOW_FIRST);
+        p[byte] = high ? (uint8_t)((p[byte] & 0x0f) | (code << 4)) : (uint8_t)((p[byte] & 0xf0) | (code & 0xf));
+    }
+}
+
+static uint32_t seq_quant__mx_get(const uint8_t *p, int bits, seq_quant_nibble_order order, int i) {
+    if (bits == 8) return p[i];
+    if (bits == 6) {
+        int bit = 6 * i;
+        uint32_t two = (uint32_t)p[bit >> 3] | ((bit >> 3) + 1 < 24 ? (uint32_t)p[(bit >> 3) + 1] << 8 : 0u);
+        return (two >> (bit & 7)) & 63u;
+    } else {
+        int byte = order == SEQ_QUANT_NIBBLE_SPLIT_HALVES ? i % 16 : i / 2;
+        int high = order == SEQ_QUANT_NIBBLE_SPLIT_HALVES ? i >= 16 : (i & 1) == (order == SEQ_QUANT_NIBBLE_LOW_FIRST);
+        return high ? (uint32_t)(p[byte] >> 4) : (uint32_t)(p[byte] & 0xf);
+    }
+}
+
+/* One block of 32: its E8M0 scale and element codes. */
+static uint8_t seq_quant__mx_block(seq_quant_mx_elem e, seq_quant_nibble_order order, const float *x, uint8_t *elems) {
+    const seq_quant__mx_info *m = &seq_quant__mx[e];
+    seq_quant_fp_format f = seq_quant__mx_format(e);
+    float amax = 0.0f;
+    int j, ex, scale;
+    for (j = 0; j < 32; j++) {
+        if (!isfinite(x[j])) {
+            memset(elems, 0, seq_quant_mx_elem_bytes(e));
+            return 255;
+        }
+        amax = SEQ_QUANT__MAX(amax, fabsf(x[j]));
+    }
+    if (amax == 0.0f) {
+        memset(elems, 0, seq_quant_mx_elem_bytes(e));
+        return 0;
+    }
+    frexpf(amax, &ex); /* floor(log2 amax) = ex - 1 */
+    scale = SEQ_QUANT__MAX(0, SEQ_QUANT__MIN(254, ex - 1 - m->emax + 127));
+    for (j = 0; j < 32; j++) {
+        float v = ldexpf(x[j], 127 - scale);
+        uint32_t code;
+        if (m->is_int) { /* two's complement with 6 fraction bits, symmetric ±127 */
+            code = (uint32_t)(uint8_t)(int8_t)SEQ_QUANT__MAX(-127.0f, SEQ_QUANT__MIN(127.0f, nearbyintf(v * 64.0f)));
+        } else {
+            code = seq_quant_fp_encode(f, v, 1);
+        }
+        seq_quant__mx_put(elems, m->bits, order, j, code);
+    }
+    return (uint8_t)scale;
+}
+
+static void seq_quant__mx_unblock(seq_quant_mx_elem e, seq_quant_nibble_order order, uint8_t scale,
+                                  const uint8_t *elems, float *y) {
+    const seq_quant__mx_info *m = &seq_quant__mx[e];
+    seq_quant_fp_format f = seq_quant__mx_format(e);
+    float X = seq_quant_e8m0_to_f32(scale);
+    int j;
+    for (j = 0; j < 32; j++) {
+        uint32_t code = seq_quant__mx_get(elems, m->bits, order, j);
+        float v = m->is_int ? (float)(int8_t)(uint8_t)code / 64.0f : seq_quant_fp_decode(f, code);
+        y[j] = v * X;
+    }
+}
+
+static seq_status seq_quant__mx_check(const char *fn, seq_quant_mx_elem e, seq_quant_nibble_order order,
+                                      const void *a, const void *b, const void *c, int64_t n) {
+    if ((int)e < 0 || e >= SEQ_QUANT_MX_ELEM_COUNT || (int)order < 0 || order >= SEQ_QUANT_NIBBLE_ORDER_COUNT) {
+        return seq_set_error(SEQ_ERR_INVALID, "%s: unknown element type or nibble order", fn);
+    }
+    if (!a || !b || !c || n < 0 || n % 32 != 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "%s: MX blocks hold 32 values, got n = %lld (or a NULL buffer)", fn,
+                             (long long)n);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_mx_quantize(seq_quant_mx_elem e, seq_quant_nibble_order order, const float *src,
+                                        int64_t n, uint8_t *scales, uint8_t *elems) {
+    seq_status s = seq_quant__mx_check("seq_quant_mx_quantize", e, order, src, scales, elems, n);
+    int64_t i;
+    if (s != SEQ_OK) return s;
+    for (i = 0; i < n / 32; i++) scales[i] = seq_quant__mx_block(e, order, src + 32 * i, elems + (size_t)i * seq_quant_mx_elem_bytes(e));
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_mx_dequantize(seq_quant_mx_elem e, seq_quant_nibble_order order, const uint8_t *scales,
+                                          const uint8_t *elems, int64_t n, float *dst) {
+    seq_status s = seq_quant__mx_check("seq_quant_mx_dequantize", e, order, scales, elems, dst, n);
+    int64_t i;
+    if (s != SEQ_OK) return s;
+    for (i = 0; i < n / 32; i++) seq_quant__mx_unblock(e, order, scales[i], elems + (size_t)i * seq_quant_mx_elem_bytes(e), dst + 32 * i);
+    return SEQ_OK;
+}
+
+/* Table rows: {u8 e; elements} per 32. */
+static void seq_quant__mx_row(seq_quant_mx_elem e, const float *src, void *dst, int64_t n) {
+    size_t bb = 1 + seq_quant_mx_elem_bytes(e);
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += bb) b[0] = seq_quant__mx_block(e, SEQ_QUANT_NIBBLE_LOW_FIRST, src + 32 * i, b + 1);
+}
+static void seq_quant__mx_unrow(seq_quant_mx_elem e, const void *src, float *dst, int64_t n) {
+    size_t bb = 1 + seq_quant_mx_elem_bytes(e);
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, b += bb) seq_quant__mx_unblock(e, SEQ_QUANT_NIBBLE_LOW_FIRST, b[0], b + 1, dst + 32 * i);
+}
+SEQDEF void seq_quant_quantize_mxfp8_e4m3(const float *src, void *dst, int64_t n) { seq_quant__mx_row(SEQ_QUANT_MX_FP8_E4M3, src, dst, n); }
+SEQDEF void seq_quant_quantize_mxfp8_e5m2(const float *src, void *dst, int64_t n) { seq_quant__mx_row(SEQ_QUANT_MX_FP8_E5M2, src, dst, n); }
+SEQDEF void seq_quant_quantize_mxfp6_e2m3(const float *src, void *dst, int64_t n) { seq_quant__mx_row(SEQ_QUANT_MX_FP6_E2M3, src, dst, n); }
+SEQDEF void seq_quant_quantize_mxfp6_e3m2(const float *src, void *dst, int64_t n) { seq_quant__mx_row(SEQ_QUANT_MX_FP6_E3M2, src, dst, n); }
+SEQDEF void seq_quant_quantize_mxint8(const float *src, void *dst, int64_t n) { seq_quant__mx_row(SEQ_QUANT_MX_INT8, src, dst, n); }
+SEQDEF void seq_quant_dequantize_mxfp8_e4m3(const void *src, float *dst, int64_t n) { seq_quant__mx_unrow(SEQ_QUANT_MX_FP8_E4M3, src, dst, n); }
+SEQDEF void seq_quant_dequantize_mxfp8_e5m2(const void *src, float *dst, int64_t n) { seq_quant__mx_unrow(SEQ_QUANT_MX_FP8_E5M2, src, dst, n); }
+SEQDEF void seq_quant_dequantize_mxfp6_e2m3(const void *src, float *dst, int64_t n) { seq_quant__mx_unrow(SEQ_QUANT_MX_FP6_E2M3, src, dst, n); }
+SEQDEF void seq_quant_dequantize_mxfp6_e3m2(const void *src, float *dst, int64_t n) { seq_quant__mx_unrow(SEQ_QUANT_MX_FP6_E3M2, src, dst, n); }
+SEQDEF void seq_quant_dequantize_mxint8(const void *src, float *dst, int64_t n) { seq_quant__mx_unrow(SEQ_QUANT_MX_INT8, src, dst, n); }
+
+/* --- 4d NF4 ---------------------------------------------------------------------------------
+ * The values as bitsandbytes tabulates them (QLoRA appendix E). */
+static const float seq_quant__nf4[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
+    -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
+    0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
+};
+
+SEQDEF const float *seq_quant_nf4_values(void) { return seq_quant__nf4; }
+
+/* The code of x in [-1, 1]: how many midpoints lie strictly below it. */
+static int seq_quant__nf4_code(float x) {
+    int q = 0, k;
+    for (k = 0; k < 15; k++) q += x > 0.5f * (seq_quant__nf4[k] + seq_quant__nf4[k + 1]);
+    return q;
+}
+
+SEQDEF void seq_quant_quantize_nf4(const float *src, void *dst, int64_t n) {
+    uint8_t *b = (uint8_t *)dst;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 64; i++, b += 36) {
+        const float *x = src + 64 * i;
+        float amax = seq_quant__absmax(x, 64, NULL), inv = amax > 0.0f ? 1.0f / amax : 0.0f;
+        seq_quant__wrf32(b, amax);
+        for (j = 0; j < 32; j++) b[4 + j] = (uint8_t)((seq_quant__nf4_code(x[2 * j] * inv) << 4) | seq_quant__nf4_code(x[2 * j + 1] * inv));
+    }
+}
+
+SEQDEF void seq_quant_dequantize_nf4(const void *src, float *dst, int64_t n) {
+    const uint8_t *b = (const uint8_t *)src;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 64; i++, b += 36) {
+        float amax = seq_quant__rdf32(b);
+        for (j = 0; j < 32; j++) {
+            dst[64 * i + 2 * j] = seq_quant__nf4[b[4 + j] >> 4] * amax;
+            dst[64 * i + 2 * j + 1] = seq_quant__nf4[b[4 + j] & 0xf] * amax;
+        }
+    }
+}
+
+SEQDEF seq_status seq_quant_nf4_double_quant(const float *absmax, int64_t nscale, uint8_t *codes, float *gscale,
+                                             float *mean) {
+    seq_quant_fp_format f = seq_quant_fp_e4m3();
+    double sum = 0.0;
+    int64_t i, g;
+    if (!absmax || !codes || !gscale || !mean || nscale <= 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_nf4_double_quant: NULL buffer or no scales");
+    }
+    for (i = 0; i < nscale; i++) {
+        if (!isfinite(absmax[i]) || absmax[i] < 0.0f) {
+            return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_nf4_double_quant: absmax %lld is negative or not finite",
+                                 (long long)i);
+        }
+        sum += absmax[i];
+    }
+    *mean = (float)(sum / (double)nscale);
+    for (g = 0; g * 256 < nscale; g++) {
+        int64_t lo = g * 256, hi = SEQ_QUANT__MIN(nscale, lo + 256);
+        float gmax = 0.0f, inv;
+        for (i = lo; i < hi; i++) gmax = SEQ_QUANT__MAX(gmax, fabsf(absmax[i] - *mean));
+        gscale[g] = gmax / seq_quant_fp_max(f);
+        inv = gscale[g] > 0.0f ? 1.0f / gscale[g] : 0.0f;
+        for (i = lo; i < hi; i++) codes[i] = (uint8_t)seq_quant_fp_encode(f, (absmax[i] - *mean) * inv, 1);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_nf4_double_dequant(const uint8_t *codes, const float *gscale, float mean,
+                                               int64_t nscale, float *absmax) {
+    seq_quant_fp_format f = seq_quant_fp_e4m3();
+    int64_t i;
+    if (!codes || !gscale || !absmax || nscale <= 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_nf4_double_dequant: NULL buffer or no scales");
+    }
+    for (i = 0; i < nscale; i++) absmax[i] = seq_quant_fp_decode(f, codes[i]) * gscale[i / 256] + mean;
+    return SEQ_OK;
+}
 
 /* ===================================================================================
  * 5  quantized kernels (implementation)
  * =================================================================================== */
 
+#if !defined(SEQ_NO_SIMD) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SEQ_QUANT__AVX2 1
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define SEQ_QUANT__VNNI 1
+#endif
+#endif
+
+/* NF4's values as int8 for the integer dot: round(127 v). */
+static const int8_t seq_quant__nf4_i8[16] = {-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127};
+
+/* --- scalar reference twins: each block's integer dot, then its scales ------------------- */
+static float seq_quant__dot_f32(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n; i++) s += seq_quant__rdf32(x + 4 * i) * seq_quant__rdf32(y + 4 * i);
+    return s;
+}
+static float seq_quant__dot_f16(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n; i++) s += seq_quant__rdh(x + 2 * i) * seq_quant__rdf32(y + 4 * i);
+    return s;
+}
+static float seq_quant__dot_bf16(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n; i++) s += seq_bf16_to_f32(seq_quant__rd16(x + 2 * i)) * seq_quant__rdf32(y + 4 * i);
+    return s;
+}
+
+/* Σ w[j] a[j] over 32 int8 pairs. */
+static int32_t seq_quant__isum32(const int8_t *w, const int8_t *a) {
+    int32_t s = 0;
+    int j;
+    for (j = 0; j < 32; j++) s += (int32_t)w[j] * a[j];
+    return s;
+}
+
+/* A 4-bit ggml block (j low, j+16 high nibble of byte j) through a lookup, as int8. */
+static void seq_quant__unpack4(const uint8_t *qs, const int8_t *lut, int8_t *v) {
+    int j;
+    for (j = 0; j < 16; j++) {
+        v[j] = lut[qs[j] & 0xf];
+        v[j + 16] = lut[qs[j] >> 4];
+    }
+}
+
+static const int8_t seq_quant__q4_0_values[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+
+static float seq_quant__dot_q8_0_ref(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, x += 34, y += 34)
+        s += (float)seq_quant__isum32((const int8_t *)(x + 2), (const int8_t *)(y + 2)) * (seq_quant__rdh(x) * seq_quant__rdh(y));
+    return s;
+}
+
+/* q4_0, iq4_nl, mxfp4: a 16-entry table and one scale per block, against q8_0. */
+static float seq_quant__dot_lut4_ref(int64_t n, const uint8_t *x, size_t bytes, const int8_t *lut, int e8m0,
+                                     const uint8_t *y) {
+    int8_t v[32];
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, x += bytes, y += 34) {
+        float d = e8m0 ? seq_quant__e8m0_half(x[0]) : seq_quant__rdh(x);
+        seq_quant__unpack4(x + bytes - 16, lut, v);
+        s += (float)seq_quant__isum32(v, (const int8_t *)(y + 2)) * (d * seq_quant__rdh(y));
+    }
+    return s;
+}
+static float seq_quant__dot_q4_0_ref(int64_t n, const void *w, const void *a) {
+    return seq_quant__dot_lut4_ref(n, (const uint8_t *)w, 18, seq_quant__q4_0_values, 0, (const uint8_t *)a);
+}
+static float seq_quant__dot_iq4_nl_ref(int64_t n, const void *w, const void *a) {
+    return seq_quant__dot_lut4_ref(n, (const uint8_t *)w, 18, seq_quant__iq4nl_values, 0, (const uint8_t *)a);
+}
+static float seq_quant__dot_mxfp4_ref(int64_t n, const void *w, const void *a) {
+    return seq_quant__dot_lut4_ref(n, (const uint8_t *)w, 17, seq_quant__mxfp4_values, 1, (const uint8_t *)a);
+}
+
+/* q4_1 against q8_1: Σ (d q + m) a = d da Σ q qa + m (da Σ qa), the last factor being q8_1's s. */
+static float seq_quant__dot_q4_1_ref(int64_t n, const void *w, const void *a) {
+    static const int8_t id[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    int8_t v[32];
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, x += 20, y += 36) {
+        seq_quant__unpack4(x + 4, id, v);
+        s += (float)seq_quant__isum32(v, (const int8_t *)(y + 4)) * (seq_quant__rdh(x) * seq_quant__rdh(y)) +
+             seq_quant__rdh(x + 2) * seq_quant__rdh(y + 2);
+    }
+    return s;
+}
+
+static float seq_quant__dot_q5_0_ref(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    int8_t v[32];
+    float s = 0.0f;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 32; i++, x += 22, y += 34) {
+        uint32_t qh = seq_quant__rd32(x + 2);
+        for (j = 0; j < 16; j++) {
+            v[j] = (int8_t)(((x[6 + j] & 0xf) | (int)(((qh >> j) & 1) << 4)) - 16);
+            v[j + 16] = (int8_t)(((x[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16);
+        }
+        s += (float)seq_quant__isum32(v, (const int8_t *)(y + 2)) * (seq_quant__rdh(x) * seq_quant__rdh(y));
+    }
+    return s;
+}
+
+/* q8_K's partial sum of 16 values. */
+static int32_t seq_quant__bsum(const uint8_t *y, int k) { return (int32_t)(int16_t)seq_quant__rd16(y + 260 + 2 * k); }
+
+/* q4_K against q8_K: d da Σ_j sc_j Σ q a - dmin da Σ_j m_j Σ a. */
+static float seq_quant__dot_q4_K_ref(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    int j, l;
+    for (i = 0; i < n / 256; i++, x += 144, y += 292) {
+        float da = seq_quant__rdf32(y);
+        int32_t isum = 0, msum = 0;
+        for (j = 0; j < 8; j++) {
+            const uint8_t *q = x + 16 + 32 * (j / 2);
+            const int8_t *ya = (const int8_t *)(y + 4 + 32 * j);
+            int sc, m;
+            int32_t t = 0;
+            seq_quant__scale_min_k4(j, x + 4, &sc, &m);
+            for (l = 0; l < 32; l++) t += (int32_t)((q[l] >> (4 * (j & 1))) & 0xf) * ya[l];
+            isum += sc * t;
+            msum += m * (seq_quant__bsum(y, 2 * j) + seq_quant__bsum(y, 2 * j + 1));
+        }
+        s += seq_quant__rdh(x) * da * (float)isum - seq_quant__rdh(x + 2) * da * (float)msum;
+    }
+    return s;
+}
+
+/* q6_K against q8_K: d da Σ_k sc_k (Σ q a - 32 Σ a) over the 16 sub-blocks. */
+static float seq_quant__dot_q6_K_ref(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    int p;
+    for (i = 0; i < n / 256; i++, x += 210, y += 292) {
+        int32_t isum = 0;
+        for (p = 0; p < 256; p++) isum += (int32_t)(int8_t)x[192 + p / 16] * seq_quant__q6_value(x, p) * ((const int8_t *)(y + 4))[p];
+        for (p = 0; p < 16; p++) isum -= 32 * (int32_t)(int8_t)x[192 + p] * seq_quant__bsum(y, p);
+        s += seq_quant__rdh(x + 208) * seq_quant__rdf32(y) * (float)isum;
+    }
+    return s;
+}
+
+/* NF4 (64 per block, value 2i high nibble) against two q8_0 blocks. */
+static float seq_quant__dot_nf4_ref(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    int8_t v[64];
+    float s = 0.0f;
+    int64_t i;
+    int j, h;
+    for (i = 0; i < n / 64; i++, x += 36) {
+        float d = seq_quant__rdf32(x) / 127.0f;
+        for (j = 0; j < 32; j++) {
+            v[2 * j] = seq_quant__nf4_i8[x[4 + j] >> 4];
+            v[2 * j + 1] = seq_quant__nf4_i8[x[4 + j] & 0xf];
+        }
+        for (h = 0; h < 2; h++, y += 34) s += (float)seq_quant__isum32(v + 32 * h, (const int8_t *)(y + 2)) * (d * seq_quant__rdh(y));
+    }
+    return s;
+}
+
+/* int8 rows against q8_0 (the per-row scale is applied by the caller). */
+static float seq_quant__dot_i8_ref(int64_t n, const void *w, const void *a) {
+    const int8_t *x = (const int8_t *)w;
+    const uint8_t *y = (const uint8_t *)a;
+    float s = 0.0f;
+    int64_t i;
+    for (i = 0; i < n / 32; i++, y += 34) s += (float)seq_quant__isum32(x + 32 * i, (const int8_t *)(y + 2)) * seq_quant__rdh(y);
+    return s;
+}
+
+#ifdef SEQ_QUANT__AVX2
+/* --- SIMD: 32 int8 pairs per 256-bit register ----------------------------------------------
+ * u8 x s8 products summed by fours into 8 int32 lanes: one VNNI instruction, or AVX2's
+ * maddubs (pairs to int16, which cannot saturate here: |u| <= 128, |s| <= 127) + madd. */
+static __m256i seq_quant__dp_us(__m256i acc, __m256i u, __m256i s) {
+#ifdef SEQ_QUANT__VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+/* s8 x s8: move x's sign onto y so that x can enter as unsigned. */
+static __m256i seq_quant__dp_ss(__m256i acc, __m256i x, __m256i y) {
+    return seq_quant__dp_us(acc, _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+static float seq_quant__hsum(__m256 v) {
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+/* A block's f16 scale: one instruction with F16C (exact, as seq_f16_to_f32). */
+static float seq_quant__h(const uint8_t *p) {
+#ifdef __F16C__
+    return _cvtsh_ss(seq_quant__rd16(p));
+#else
+    return seq_quant__rdh(p);
+#endif
+}
+static __m256i seq_quant__load(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+/* The 32 nibbles of a ggml 4-bit block, in value order: low nibbles, then high. The 16
+ * bytes are loaded into both halves and only the upper half shifted, which keeps the
+ * unpacking off the shuffle port. */
+static __m256i seq_quant__nibbles(const uint8_t *qs) {
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)qs));
+    return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+static __m256i seq_quant__lut(const int8_t *lut) { return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)lut)); }
+
+/* acc + scale * Σ x y over one block of 32 int8 pairs (y: a q8_0 block). */
+static __m256 seq_quant__block_ss(__m256 acc, __m256i x, const uint8_t *y, __m256 scale) {
+    __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), x, seq_quant__load(y + 2));
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
+}
+
+/* The f16 values at p + k stride (k = 0..3) as 4 floats: one conversion for four blocks,
+ * which matters because per-block scalar conversions cost as much as the integer dot. */
+static __m128 seq_quant__h4(const uint8_t *p, size_t stride) {
+#ifdef __F16C__
+    uint64_t u = (uint64_t)seq_quant__rd16(p) | ((uint64_t)seq_quant__rd16(p + stride) << 16) |
+                 ((uint64_t)seq_quant__rd16(p + 2 * stride) << 32) | ((uint64_t)seq_quant__rd16(p + 3 * stride) << 48);
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)u));
+#else
+    return _mm_setr_ps(seq_quant__rdh(p), seq_quant__rdh(p + stride), seq_quant__rdh(p + 2 * stride), seq_quant__rdh(p + 3 * stride));
+#endif
+}
+static __m256 seq_quant__lane(__m128 v, int k) { return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k)); }
+
+/* The blocks of a 32-block format against q8_0, four at a time into four accumulators (one
+ * alone would wait on every fmadd). VALUES(x) is a block's 32 int8 values, SCALE(x) its
+ * scale, SCALE4(x, stride) the scales of four blocks. */
+#define SEQ_QUANT__DOT4(bytes, VALUES, SCALE, SCALE4)                                             \
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;                               \
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+    int64_t i, nb = n / 32;                                                                       \
+    for (i = 0; i + 4 <= nb; i += 4, x += 4 * (bytes), y += 4 * 34) {                             \
+        __m128 s4 = _mm_mul_ps(SCALE4(x, (bytes)), seq_quant__h4(y, 34));                         \
+        a0 = seq_quant__block_ss(a0, VALUES(x), y, seq_quant__lane(s4, 0));                       \
+        a1 = seq_quant__block_ss(a1, VALUES(x + (bytes)), y + 34, seq_quant__lane(s4, 1));        \
+        a2 = seq_quant__block_ss(a2, VALUES(x + 2 * (bytes)), y + 68, seq_quant__lane(s4, 2));    \
+        a3 = seq_quant__block_ss(a3, VALUES(x + 3 * (bytes)), y + 102, seq_quant__lane(s4, 3));   \
+    }                                                                                             \
+    for (; i < nb; i++, x += (bytes), y += 34)                                                    \
+        a0 = seq_quant__block_ss(a0, VALUES(x), y, _mm256_set1_ps(SCALE(x) * seq_quant__h(y)));   \
+    return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)))
+
+static float seq_quant__hsum4(const __m256 *acc) {
+    return seq_quant__hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+#define SEQ_QUANT__Q8_VALUES(x) seq_quant__load((x) + 2)
+#define SEQ_QUANT__F16_SCALE(x) seq_quant__h(x)
+#define SEQ_QUANT__F16_SCALE4(x, stride) seq_quant__h4((x), (stride))
+#define SEQ_QUANT__E8M0_SCALE(x) seq_quant__e8m0_half((x)[0])
+#define SEQ_QUANT__E8M0_SCALE4(x, stride)                                                          \
+    _mm_setr_ps(seq_quant__e8m0_half((x)[0]), seq_quant__e8m0_half((x)[stride]),                   \
+                seq_quant__e8m0_half((x)[2 * (stride)]), seq_quant__e8m0_half((x)[3 * (stride)]))
+#define SEQ_QUANT__LUT4_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 2))
+#define SEQ_QUANT__MXFP4_VALUES(x) _mm256_shuffle_epi8(lut, seq_quant__nibbles((x) + 1))
+
+static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
+    SEQ_QUANT__DOT4(34, SEQ_QUANT__Q8_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
+}
+static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
+    const __m256i lut = seq_quant__lut(seq_quant__q4_0_values);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
+}
+static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) {
+    const __m256i lut = seq_quant__lut(seq_quant__iq4nl_values);
+    SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
+}
+static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a) {
+    const __m256i lut = seq_quant__lut(seq_quant__mxfp4_values);
+    SEQ_QUANT__DOT4(17, SEQ_QUANT__MXFP4_VALUES, SEQ_QUANT__E8M0_SCALE, SEQ_QUANT__E8M0_SCALE4);
+}
+
+/* q4_1: the min term is m * (q8_1's s), one scalar product per block. */
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    __m256 acc[4];
+    float mins = 0.0f;
+    int64_t i;
+    acc[0] = acc[1] = acc[2] = acc[3] = _mm256_setzero_ps();
+    for (i = 0; i < n / 32; i++, x += 20, y += 36) {
+        __m256i p = seq_quant__dp_us(_mm256_setzero_si256(), seq_quant__nibbles(x + 4), seq_quant__load(y + 4));
+        acc[i & 3] = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)), _mm256_cvtepi32_ps(p), acc[i & 3]);
+        mins += seq_quant__h(x + 2) * seq_quant__h(y + 2);
+    }
+    return seq_quant__hsum4(acc) + mins;
+}
+
+/* q5_0's 32 values minus 16: the nibbles, plus 16 where bit j of qh is set (byte j of
+ * the spread mask is 0xff then). */
+static __m256i seq_quant__q5_0_values(const uint8_t *x) {
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                            3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi32((int)seq_quant__rd32(x + 2)), spread);
+    __m256i q = _mm256_or_si256(seq_quant__nibbles(x + 6),
+                                _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), _mm256_set1_epi8(0x10)));
+    return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+}
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) {
+    SEQ_QUANT__DOT4(22, seq_quant__q5_0_values, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
+}
+
+static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    int64_t i;
+    int j;
+    for (i = 0; i < n / 256; i++, x += 144, y += 292) {
+        float da = seq_quant__rdf32(y);
+        __m256i isum = _mm256_setzero_si256();
+        int32_t msum = 0;
+        for (j = 0; j < 8; j += 2) {
+            __m256i raw = seq_quant__load(x + 16 + 16 * j);
+            __m256i p0 = seq_quant__dp_us(_mm256_setzero_si256(), _mm256_and_si256(raw, m4), seq_quant__load(y + 4 + 32 * j));
+            __m256i p1 = seq_quant__dp_us(_mm256_setzero_si256(), _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
+                                          seq_quant__load(y + 36 + 32 * j));
+            int s0, m0, s1, m1;
+            seq_quant__scale_min_k4(j, x + 4, &s0, &m0);
+            seq_quant__scale_min_k4(j + 1, x + 4, &s1, &m1);
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(_mm256_mullo_epi32(p0, _mm256_set1_epi32(s0)),
+                                                           _mm256_mullo_epi32(p1, _mm256_set1_epi32(s1))));
+            msum += m0 * (seq_quant__bsum(y, 2 * j) + seq_quant__bsum(y, 2 * j + 1)) +
+                    m1 * (seq_quant__bsum(y, 2 * j + 2) + seq_quant__bsum(y, 2 * j + 3));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x) * da), _mm256_cvtepi32_ps(isum), acc);
+        mins += seq_quant__h(x + 2) * da * (float)msum;
+    }
+    return seq_quant__hsum(acc) - mins;
+}
+
+static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i;
+    int h, k, p;
+    for (i = 0; i < n / 256; i++, x += 210, y += 292) {
+        const int8_t *sc = (const int8_t *)(x + 192);
+        __m256i isum = _mm256_setzero_si256();
+        int32_t corr = 0;
+        for (h = 0; h < 2; h++) {
+            __m256i qh = seq_quant__load(x + 128 + 32 * h);
+            for (k = 0; k < 4; k++) {
+                __m256i lo = seq_quant__load(x + 64 * h + 32 * (k & 1));
+                __m256i q = _mm256_and_si256(k >> 1 ? _mm256_srli_epi16(lo, 4) : lo, _mm256_set1_epi8(0x0f));
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), _mm256_set1_epi8(3));
+                int s = 8 * h + 2 * k; /* the two sub-blocks of 16 these 32 values span */
+                q = _mm256_or_si256(q, _mm256_slli_epi16(hi, 4));
+                isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(seq_quant__dp_us(_mm256_setzero_si256(), q, seq_quant__load(y + 4 + 128 * h + 32 * k)),
+                                                                 _mm256_setr_epi32(sc[s], sc[s], sc[s], sc[s], sc[s + 1], sc[s + 1], sc[s + 1], sc[s + 1])));
+            }
+        }
+        for (p = 0; p < 16; p++) corr += 32 * sc[p] * seq_quant__bsum(y, p);
+        isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(corr, 0, 0, 0, 0, 0, 0, 0));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(seq_quant__h(x + 208) * seq_quant__rdf32(y)), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return seq_quant__hsum(acc);
+}
+
+static float seq_quant__dot_nf4(int64_t n, const void *w, const void *a) {
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    const __m256i lut = seq_quant__lut(seq_quant__nf4_i8);
+    __m256 accs[4];
+    int64_t i;
+    int h;
+    accs[0] = accs[1] = accs[2] = accs[3] = _mm256_setzero_ps();
+    for (i = 0; i < n / 64; i++, x += 36) {
+        float d = seq_quant__rdf32(x) / 127.0f;
+        for (h = 0; h < 2; h++, y += 34) {
+            __m256 *acc = &accs[2 * (i & 1) + h];
+            /* byte b -> 16-bit lane (b >> 4) | (b & 15) << 8: value 2i (high nibble) first */
+            __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + 4 + 16 * h)));
+            __m256i codes = _mm256_or_si256(_mm256_srli_epi16(b, 4), _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x0f)), 8));
+            __m256i p = seq_quant__dp_ss(_mm256_setzero_si256(), _mm256_shuffle_epi8(lut, codes), seq_quant__load(y + 2));
+            *acc = _mm256_fmadd_ps(_mm256_set1_ps(d * seq_quant__h(y)), _mm256_cvtepi32_ps(p), *acc);
+        }
+    }
+    return seq_quant__hsum4(accs);
+}
+
+/* int8 rows: no weight scale per block (the row's comes after). */
+#define SEQ_QUANT__ONE(x) 1.0f
+#define SEQ_QUANT__ONE4(x, stride) _mm_set1_ps(1.0f)
+static float seq_quant__dot_i8(int64_t n, const void *w, const void *a) {
+    SEQ_QUANT__DOT4(32, seq_quant__load, SEQ_QUANT__ONE, SEQ_QUANT__ONE4);
+}
+#else
+/* No SIMD in this build: the kernels are their reference twins. */
+static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q8_0_ref(n, w, a); }
+static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_0_ref(n, w, a); }
+static float seq_quant__dot_q4_1(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_1_ref(n, w, a); }
+static float seq_quant__dot_q5_0(int64_t n, const void *w, const void *a) { return seq_quant__dot_q5_0_ref(n, w, a); }
+static float seq_quant__dot_q4_K(int64_t n, const void *w, const void *a) { return seq_quant__dot_q4_K_ref(n, w, a); }
+static float seq_quant__dot_q6_K(int64_t n, const void *w, const void *a) { return seq_quant__dot_q6_K_ref(n, w, a); }
+static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) { return seq_quant__dot_iq4_nl_ref(n, w, a); }
+static float seq_quant__dot_mxfp4(int64_t n, const void *w, const void *a) { return seq_quant__dot_mxfp4_ref(n, w, a); }
+static float seq_quant__dot_nf4(int64_t n, const void *w, const void *a) { return seq_quant__dot_nf4_ref(n, w, a); }
+static float seq_quant__dot_i8(int64_t n, const void *w, const void *a) { return seq_quant__dot_i8_ref(n, w, a); }
+#endif
+
+SEQDEF seq_quant_vec_dot_fn seq_quant_i8_vec_dot(int reference) { return reference ? seq_quant__dot_i8_ref : seq_quant__dot_i8; }
+
+SEQDEF const char *seq_quant_kernel_path(void) {
+#if defined(SEQ_QUANT__VNNI)
+    return "avx512vnni";
+#elif defined(SEQ_QUANT__AVX2)
+    return "avx2";
+#else
+    return "scalar";
+#endif
+}
+
+/* Quantize each row of X to `act`, then one dot per (row of W, row of X); grids, when
+ * given, scale each W row (int8 per channel). */
+static seq_status seq_quant__matmul(const char *fn, seq_quant_vec_dot_fn dot, const uint8_t *W, size_t wrow,
+                                   const seq_quant_grid *grids, seq_quant_type act, int64_t rows, int64_t n,
+                                   const float *X, int64_t batch, float *Y, void *alloc_ud) {
+    const seq_quant_traits *at = &seq_quant__traits[act];
+    size_t arow = seq_quant_row_size(act, n);
+    uint8_t *A;
+    int64_t r, b;
+    if (!X || !Y || rows < 0 || batch < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL buffer or negative size", fn);
+    for (r = 0; r < batch * n; r++) {
+        if (!isfinite(X[r])) {
+            return seq_set_error(SEQ_ERR_NUMERIC, "%s: activation row %lld col %lld is not finite", fn,
+                                 (long long)(r / n), (long long)(r % n));
+        }
+    }
+    A = (uint8_t *)SEQ_MALLOC(alloc_ud, arow * (size_t)(batch > 0 ? batch : 1));
+    if (!A) return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for %lld quantized activation rows", fn, (long long)batch);
+    for (b = 0; b < batch; b++) at->quantize(X + b * n, A + (size_t)b * arow, n);
+#ifdef SEQ_USE_OPENMP
+#pragma omp parallel for private(b)
+#endif
+    for (r = 0; r < rows; r++) {
+        float scale = grids ? grids[r].scale : 1.0f;
+        for (b = 0; b < batch; b++) Y[b * rows + r] = scale * dot(n, W + (size_t)r * wrow, A + (size_t)b * arow);
+    }
+    SEQ_FREE(alloc_ud, A);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_matmul(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *X,
+                                   int64_t batch, float *Y, void *alloc_ud) {
+    seq_status s = seq_quant__check_rows("seq_quant_matmul", t, W, X, rows, n);
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    if (s != SEQ_OK) return s;
+    if (!tr->vec_dot) return seq_set_error(SEQ_ERR_UNSUPPORTED, "seq_quant_matmul: %s has no dot-product kernel", tr->name);
+    return seq_quant__matmul("seq_quant_matmul", tr->vec_dot, (const uint8_t *)W, seq_quant_row_size(t, n), NULL,
+                             tr->act_type, rows, n, X, batch, Y, alloc_ud);
+}
+
+SEQDEF seq_status seq_quant_matvec(seq_quant_type t, const void *W, int64_t rows, int64_t n, const float *x,
+                                   float *y, void *alloc_ud) {
+    return seq_quant_matmul(t, W, rows, n, x, 1, y, alloc_ud);
+}
+
+SEQDEF seq_status seq_quant_matmul_i8(const uint8_t *W, const seq_quant_grid *grids, int64_t rows, int64_t n,
+                                      const float *X, int64_t batch, float *Y, void *alloc_ud) {
+    int64_t r;
+    if (!W || !grids || rows < 0 || n <= 0 || n % 32 != 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_quant_matmul_i8: need W, grids and n a positive multiple of 32, got %lld",
+                             (long long)n);
+    }
+    for (r = 0; r < rows; r++) {
+        if (grids[r].zero != 0) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_matmul_i8: row %lld's grid is not symmetric", (long long)r);
+    }
+    return seq_quant__matmul("seq_quant_matmul_i8", seq_quant__dot_i8, W, (size_t)n, grids, SEQ_QUANT_Q8_0, rows, n, X,
+                             batch, Y, alloc_ud);
+}
+
 /* ===================================================================================
  * 6  GGUF files (implementation)
  * =================================================================================== */
+
+#include <stdio.h>
+
+/* Block size and bytes of every type id ggml has defined (0: an id ggml retired), so that
+ * tensors of types this header cannot decode are still validated. */
+static const int16_t seq_gguf__ggml_sizes[40][2] = {
+    {1, 4},    {1, 2},    {32, 18},  {32, 20},  {0, 0},    {0, 0},    {32, 22},  {32, 24},  {32, 34},  {32, 36},
+    {256, 84}, {256, 110}, {256, 144}, {256, 176}, {256, 210}, {256, 292}, {256, 66}, {256, 74}, {256, 98}, {256, 50},
+    {32, 18},  {256, 110}, {256, 82}, {256, 136}, {1, 1},    {1, 2},    {1, 4},    {1, 8},    {1, 8},    {256, 56},
+    {1, 2},    {0, 0},    {0, 0},    {0, 0},    {256, 54}, {256, 66}, {0, 0},    {0, 0},    {0, 0},    {32, 17},
+};
+/* Bytes of a scalar value type; 0 for STRING and ARRAY. */
+static const uint8_t seq_gguf__type_size[SEQ_GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+#define SEQ_GGUF__NAME_MAX 64 /* ggml's GGML_MAX_NAME, terminator included */
+
+typedef struct seq_gguf__kv {
+    char *key;
+    seq_gguf_type type, atype; /* atype: the element type of an array, else = type */
+    uint64_t n;                /* 1 for a scalar */
+    const uint8_t *raw;        /* the first numeric element in the file */
+    char **strs;               /* NUL-terminated copies of the string(s) */
+} seq_gguf__kv;
+
+struct seq_gguf {
+    void *alloc_ud;
+    uint8_t *owned; /* the file's bytes when read from a path */
+    uint32_t version, alignment;
+    seq_gguf__kv *kv;
+    int64_t nkv;
+    seq_gguf_tensor *t;
+    int64_t nt;
+};
+
+/* A bounds-checked reader over the file's bytes. */
+typedef struct seq_gguf__cur {
+    const uint8_t *p;
+    size_t left;
+} seq_gguf__cur;
+
+static const uint8_t *seq_gguf__take(seq_gguf__cur *c, uint64_t n) {
+    const uint8_t *p = c->p;
+    if (n > c->left) return NULL;
+    c->p += n;
+    c->left -= (size_t)n;
+    return p;
+}
+static int seq_gguf__u32(seq_gguf__cur *c, uint32_t *v) {
+    const uint8_t *p = seq_gguf__take(c, 4);
+    if (p) *v = seq_quant__rd32(p);
+    return p != NULL;
+}
+static int seq_gguf__u64(seq_gguf__cur *c, uint64_t *v) {
+    const uint8_t *p = seq_gguf__take(c, 8);
+    if (p) *v = (uint64_t)seq_quant__rd32(p) | ((uint64_t)seq_quant__rd32(p + 4) << 32);
+    return p != NULL;
+}
+/* A string, copied with a terminator; NULL when truncated or out of memory (*oom says). */
+static char *seq_gguf__str(seq_gguf__cur *c, void *ud, int *oom, uint64_t *len) {
+    uint64_t n;
+    const uint8_t *s;
+    char *out;
+    if (!seq_gguf__u64(c, &n) || !(s = seq_gguf__take(c, n))) return NULL;
+    out = (char *)SEQ_MALLOC(ud, (size_t)n + 1);
+    if (!out) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(out, s, (size_t)n);
+    out[n] = 0;
+    if (len) *len = n;
+    return out;
+}
+
+SEQDEF void seq_gguf_close(seq_gguf *g) {
+    int64_t i;
+    uint64_t j;
+    if (!g) return;
+    for (i = 0; i < g->nkv; i++) {
+        SEQ_FREE(g->alloc_ud, g->kv[i].key);
+        if (g->kv[i].strs) {
+            for (j = 0; j < g->kv[i].n; j++) SEQ_FREE(g->alloc_ud, g->kv[i].strs[j]);
+            SEQ_FREE(g->alloc_ud, g->kv[i].strs);
+        }
+    }
+    for (i = 0; i < g->nt; i++) SEQ_FREE(g->alloc_ud, (char *)g->t[i].name);
+    SEQ_FREE(g->alloc_ud, g->kv);
+    SEQ_FREE(g->alloc_ud, g->t);
+    SEQ_FREE(g->alloc_ud, g->owned);
+    SEQ_FREE(g->alloc_ud, g);
+}
+
+static int seq_gguf__cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static int seq_gguf__cmp_tensor(const void *a, const void *b) {
+    const seq_gguf_tensor *x = *(const seq_gguf_tensor *const *)a, *y = *(const seq_gguf_tensor *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* One metadata value of type kv->type at the cursor. Returns 0 (and sets the error) when
+ * the value is malformed or memory runs out. */
+static int seq_gguf__value(seq_gguf *g, seq_gguf__cur *c, seq_gguf__kv *kv) {
+    uint32_t at;
+    uint64_t j;
+    int oom = 0;
+    kv->atype = kv->type, kv->n = 1;
+    if (kv->type == SEQ_GGUF_ARRAY) {
+        if (!seq_gguf__u32(c, &at) || !seq_gguf__u64(c, &kv->n)) goto truncated;
+        if (at >= SEQ_GGUF_TYPE_COUNT || at == SEQ_GGUF_ARRAY) {
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': array of type %u (nested arrays unsupported)", kv->key, at);
+            return 0;
+        }
+        kv->atype = (seq_gguf_type)at;
+    }
+    if (kv->atype != SEQ_GGUF_STRING) {
+        size_t sz = seq_gguf__type_size[kv->atype];
+        if (kv->n > c->left / sz || !(kv->raw = seq_gguf__take(c, kv->n * sz))) goto truncated;
+        if (kv->atype == SEQ_GGUF_BOOL) {
+            for (j = 0; j < kv->n; j++) {
+                if (kv->raw[j] > 1) {
+                    seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': bool value %u", kv->key, kv->raw[j]);
+                    return 0;
+                }
+            }
+        }
+        return 1;
+    }
+    if (kv->n > c->left / 8) goto truncated; /* each string takes 8 bytes at least */
+    kv->strs = (char **)SEQ_MALLOC(g->alloc_ud, sizeof(char *) * (size_t)(kv->n ? kv->n : 1));
+    if (!kv->strs) goto nomem;
+    memset(kv->strs, 0, sizeof(char *) * (size_t)(kv->n ? kv->n : 1));
+    for (j = 0; j < kv->n; j++) {
+        if (!(kv->strs[j] = seq_gguf__str(c, g->alloc_ud, &oom, NULL))) {
+            kv->n = j; /* what close must free */
+            if (oom) goto nomem;
+            goto truncated;
+        }
+    }
+    return 1;
+truncated:
+    seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': value runs past the end of the file", kv->key);
+    return 0;
+nomem:
+    seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for key '%s'", kv->key);
+    return 0;
+}
+
+/* The metadata section; alignment from general.alignment. */
+static int seq_gguf__read_kv(seq_gguf *g, seq_gguf__cur *c, uint64_t nkv) {
+    uint64_t i;
+    void **keys;
+    int ok = 1, oom = 0;
+    if (nkv > c->left / 12) { /* key length, type: 12 bytes at least */
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: %llu metadata entries cannot fit in the file", (unsigned long long)nkv);
+        return 0;
+    }
+    g->kv = (seq_gguf__kv *)SEQ_MALLOC(g->alloc_ud, sizeof(seq_gguf__kv) * (size_t)(nkv ? nkv : 1));
+    if (!g->kv) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for the metadata"), 0;
+    for (i = 0; i < nkv; i++) {
+        seq_gguf__kv *kv = &g->kv[i];
+        uint64_t klen = 0;
+        uint32_t type;
+        memset(kv, 0, sizeof *kv);
+        if (!(kv->key = seq_gguf__str(c, g->alloc_ud, &oom, &klen))) {
+            if (oom) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for a key"), 0;
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key %llu runs past the end of the file", (unsigned long long)i), 0;
+        }
+        g->nkv++;
+        if (klen == 0 || strlen(kv->key) != klen) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key %llu is empty or holds a NUL byte", (unsigned long long)i), 0;
+        }
+        if (!seq_gguf__u32(c, &type)) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': no value type", kv->key), 0;
+        if (type >= SEQ_GGUF_TYPE_COUNT) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s': unknown value type %u", kv->key, type), 0;
+        }
+        kv->type = (seq_gguf_type)type;
+        if (!seq_gguf__value(g, c, kv)) return 0;
+    }
+    keys = (void **)SEQ_MALLOC(g->alloc_ud, sizeof(void *) * (size_t)(nkv ? nkv : 1));
+    if (!keys) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory to check the keys"), 0;
+    for (i = 0; i < nkv; i++) keys[i] = g->kv[i].key;
+    qsort(keys, (size_t)nkv, sizeof(void *), seq_gguf__cmp_str);
+    for (i = 1; i < nkv && ok; i++) {
+        if (strcmp((const char *)keys[i - 1], (const char *)keys[i]) == 0) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: key '%s' appears twice", (const char *)keys[i]);
+        }
+    }
+    SEQ_FREE(g->alloc_ud, keys);
+    if (!ok) return 0;
+    g->alignment = 32;
+    i = (uint64_t)seq_gguf_find_kv(g, "general.alignment");
+    if ((int64_t)i >= 0) {
+        seq_gguf__kv *kv = &g->kv[i];
+        uint32_t a = kv->type == SEQ_GGUF_U32 ? seq_quant__rd32(kv->raw) : 0;
+        if (a == 0 || (a & (a - 1)) != 0) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: general.alignment must be a u32 power of two"), 0;
+        }
+        g->alignment = a;
+    }
+    return 1;
+}
+
+/* One tensor info: name, dimensions, type, offset. */
+static int seq_gguf__read_tensor(seq_gguf *g, seq_gguf__cur *c, seq_gguf_tensor *t, uint64_t i) {
+    uint64_t len = 0, ne[4], numel = 1, off;
+    uint32_t nd, type;
+    int oom = 0, d;
+    char *name = seq_gguf__str(c, g->alloc_ud, &oom, &len);
+    if (!name) {
+        if (oom) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for a tensor name"), 0;
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor %llu's name runs past the end", (unsigned long long)i), 0;
+    }
+    t->name = name;
+    g->nt++;
+    if (len == 0 || len >= SEQ_GGUF__NAME_MAX || strlen(name) != len) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor %llu's name is empty, over 63 bytes or holds NUL",
+                             (unsigned long long)i), 0;
+    }
+    if (!seq_gguf__u32(c, &nd)) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+    if (nd < 1 || nd > 4) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s' has %u dimensions", name, nd), 0;
+    for (d = 0; d < (int)nd; d++) {
+        if (!seq_gguf__u64(c, &ne[d])) return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+        if (ne[d] < 1 || ne[d] > (uint64_t)INT64_MAX / numel) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': dimension %d is %llu", name, d,
+                                 (unsigned long long)ne[d]), 0;
+        }
+        numel *= ne[d];
+        t->shape[nd - 1 - (uint32_t)d] = (int64_t)ne[d];
+    }
+    t->ndim = (int)nd;
+    if (!seq_gguf__u32(c, &type) || !seq_gguf__u64(c, &off)) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': truncated", name), 0;
+    }
+    if (type >= 40 || seq_gguf__ggml_sizes[type][0] == 0) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': unknown ggml type %u", name, type), 0;
+    }
+    if (ne[0] % (uint64_t)seq_gguf__ggml_sizes[type][0] != 0) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': rows of %llu values are not whole blocks of %d",
+                             name, (unsigned long long)ne[0], seq_gguf__ggml_sizes[type][0]), 0;
+    }
+    if (numel / (uint64_t)seq_gguf__ggml_sizes[type][0] > (uint64_t)SIZE_MAX / (uint64_t)seq_gguf__ggml_sizes[type][1]) {
+        return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s' is too large", name), 0;
+    }
+    t->ggml_type = (int)type;
+    t->type = seq_quant_type_from_ggml((int)type);
+    t->offset = off;
+    t->nbytes = (size_t)(numel / (uint64_t)seq_gguf__ggml_sizes[type][0]) * (size_t)seq_gguf__ggml_sizes[type][1];
+    return 1;
+}
+
+/* Tensor ranges: aligned, inside the data section, pairwise disjoint, names unique. */
+static int seq_gguf__check_tensors(seq_gguf *g, const uint8_t *data, size_t data_len) {
+    void **by;
+    int64_t i;
+    int ok = 1;
+    for (i = 0; i < g->nt; i++) {
+        seq_gguf_tensor *t = &g->t[i];
+        if (t->offset % g->alignment != 0 || t->offset > data_len || t->nbytes > data_len - (size_t)t->offset) {
+            return seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor '%s': offset %llu (+%zu bytes) unaligned or past the data",
+                                 t->name, (unsigned long long)t->offset, t->nbytes), 0;
+        }
+        t->data = data + t->offset;
+    }
+    by = (void **)SEQ_MALLOC(g->alloc_ud, sizeof(void *) * (size_t)(g->nt > 0 ? g->nt : 1));
+    if (!by) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory to check the tensors"), 0;
+    for (i = 0; i < g->nt; i++) by[i] = &g->t[i];
+    qsort(by, (size_t)g->nt, sizeof(void *), seq_gguf__cmp_tensor);
+    for (i = 1; i < g->nt && ok; i++) {
+        const seq_gguf_tensor *a = (const seq_gguf_tensor *)by[i - 1], *b = (const seq_gguf_tensor *)by[i];
+        if (a->offset + a->nbytes > b->offset) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensors '%s' and '%s' overlap", a->name, b->name);
+        }
+    }
+    for (i = 0; i < g->nt; i++) by[i] = (void *)g->t[i].name;
+    qsort(by, (size_t)g->nt, sizeof(void *), seq_gguf__cmp_str);
+    for (i = 1; i < g->nt && ok; i++) {
+        if (strcmp((const char *)by[i - 1], (const char *)by[i]) == 0) {
+            ok = 0;
+            seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: tensor name '%s' appears twice", (const char *)by[i]);
+        }
+    }
+    SEQ_FREE(g->alloc_ud, by);
+    return ok;
+}
+
+static seq_gguf *seq_gguf__parse(const uint8_t *buf, size_t len, uint8_t *owned, void *alloc_ud) {
+    seq_gguf *g = (seq_gguf *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf));
+    seq_gguf__cur c;
+    uint64_t nt, nkv, i;
+    size_t header, data_at;
+    if (!g) {
+        SEQ_FREE(alloc_ud, owned);
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory");
+        return NULL;
+    }
+    memset(g, 0, sizeof *g);
+    g->alloc_ud = alloc_ud, g->owned = owned;
+    c.p = buf, c.left = len;
+    if (len < 24 || seq_quant__rd32(buf) != 0x46554747u) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: no GGUF magic (or under 24 bytes)");
+        goto fail;
+    }
+    seq_gguf__take(&c, 4);
+    seq_gguf__u32(&c, &g->version);
+    seq_gguf__u64(&c, &nt);
+    seq_gguf__u64(&c, &nkv);
+    if (g->version != 2 && g->version != 3) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: version %u (this reads 2 and 3)", g->version);
+        goto fail;
+    }
+    if (!seq_gguf__read_kv(g, &c, nkv)) goto fail;
+    if (nt > c.left / 24) { /* name length, dims, type, offset: 24 bytes at least */
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: %llu tensors cannot fit in the file", (unsigned long long)nt);
+        goto fail;
+    }
+    g->t = (seq_gguf_tensor *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf_tensor) * (size_t)(nt ? nt : 1));
+    if (!g->t) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_open: no memory for the tensor infos");
+        goto fail;
+    }
+    memset(g->t, 0, sizeof(seq_gguf_tensor) * (size_t)(nt ? nt : 1));
+    for (i = 0; i < nt; i++)
+        if (!seq_gguf__read_tensor(g, &c, &g->t[i], i)) goto fail;
+    header = len - c.left;
+    data_at = (header + g->alignment - 1) / g->alignment * g->alignment;
+    if (data_at > len && nt > 0) {
+        seq_set_error(SEQ_ERR_FORMAT, "seq_gguf_open: the file ends before its data section");
+        goto fail;
+    }
+    if (nt > 0 && !seq_gguf__check_tensors(g, buf + data_at, len - data_at)) goto fail;
+    return g;
+fail:
+    seq_gguf_close(g);
+    return NULL;
+}
+
+SEQDEF seq_gguf *seq_gguf_open_memory(const void *buf, size_t len, void *alloc_ud) {
+    if (!buf) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_gguf_open_memory: NULL buffer");
+        return NULL;
+    }
+    return seq_gguf__parse((const uint8_t *)buf, len, NULL, alloc_ud);
+}
+
+SEQDEF seq_gguf *seq_gguf_open(const char *path, void *alloc_ud) {
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    uint8_t *buf = NULL;
+    long size;
+    if (!f) {
+        seq_set_error(SEQ_ERR_IO, "seq_gguf_open: cannot open '%s'", path ? path : "(null)");
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        seq_set_error(SEQ_ERR_IO, "seq_gguf_open: cannot size '%s'", path);
+        return NULL;
+    }
+    buf = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)size + 1);
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        SEQ_FREE(alloc_ud, buf);
+        seq_set_error(buf ? SEQ_ERR_IO : SEQ_ERR_NOMEM, "seq_gguf_open: cannot read '%s'", path);
+        return NULL;
+    }
+    fclose(f);
+    return seq_gguf__parse(buf, (size_t)size, buf, alloc_ud);
+}
+
+SEQDEF uint32_t seq_gguf_version(const seq_gguf *g) { return g ? g->version : 0; }
+SEQDEF uint32_t seq_gguf_alignment(const seq_gguf *g) { return g ? g->alignment : 0; }
+SEQDEF int64_t seq_gguf_kv_count(const seq_gguf *g) { return g ? g->nkv : 0; }
+
+SEQDEF int64_t seq_gguf_find_kv(const seq_gguf *g, const char *key) {
+    int64_t i;
+    for (i = 0; g && key && i < g->nkv; i++)
+        if (strcmp(g->kv[i].key, key) == 0) return i;
+    return -1;
+}
+
+static const seq_gguf__kv *seq_gguf__kv_at(const seq_gguf *g, int64_t i) { return g && i >= 0 && i < g->nkv ? &g->kv[i] : NULL; }
+SEQDEF const char *seq_gguf_kv_key(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv ? kv->key : NULL;
+}
+SEQDEF seq_gguf_type seq_gguf_kv_type(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv ? kv->type : SEQ_GGUF_TYPE_COUNT;
+}
+SEQDEF seq_gguf_type seq_gguf_kv_array_type(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv && kv->type == SEQ_GGUF_ARRAY ? kv->atype : SEQ_GGUF_TYPE_COUNT;
+}
+SEQDEF int64_t seq_gguf_kv_array_len(const seq_gguf *g, int64_t i) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    return kv && kv->type == SEQ_GGUF_ARRAY ? (int64_t)kv->n : 0;
+}
+
+/* Element j of kv i when its type is one of `want` (a bit set of types), else NULL. */
+static const seq_gguf__kv *seq_gguf__elem(const seq_gguf *g, int64_t i, int64_t j, unsigned want, const char *fn) {
+    const seq_gguf__kv *kv = seq_gguf__kv_at(g, i);
+    if (!kv || j < 0 || (uint64_t)j >= kv->n || !((want >> kv->atype) & 1u)) {
+        seq_set_error(SEQ_ERR_INVALID, "%s: no such value, or not of the asked kind", fn);
+        return NULL;
+    }
+    return kv;
+}
+
+SEQDEF seq_status seq_gguf_kv_int(const seq_gguf *g, int64_t i, int64_t j, int64_t *out) {
+    const unsigned ints = (1u << SEQ_GGUF_U8) | (1u << SEQ_GGUF_I8) | (1u << SEQ_GGUF_U16) | (1u << SEQ_GGUF_I16) |
+                          (1u << SEQ_GGUF_U32) | (1u << SEQ_GGUF_I32) | (1u << SEQ_GGUF_BOOL) | (1u << SEQ_GGUF_U64) |
+                          (1u << SEQ_GGUF_I64);
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, ints, "seq_gguf_kv_int");
+    size_t sz;
+    const uint8_t *p;
+    uint64_t u;
+    int k, is_signed;
+    if (!kv || !out) return kv ? seq_set_error(SEQ_ERR_INVALID, "seq_gguf_kv_int: NULL out") : SEQ_ERR_INVALID;
+    sz = seq_gguf__type_size[kv->atype];
+    p = kv->raw + (size_t)j * sz;
+    for (u = 0, k = (int)sz - 1; k >= 0; k--) u = (u << 8) | p[k];
+    is_signed = kv->atype == SEQ_GGUF_I8 || kv->atype == SEQ_GGUF_I16 || kv->atype == SEQ_GGUF_I32 || kv->atype == SEQ_GGUF_I64;
+    if (is_signed && sz < 8 && (u >> (8 * sz - 1)) & 1u) u |= ~(uint64_t)0 << (8 * sz); /* sign-extend */
+    if (!is_signed && u > (uint64_t)INT64_MAX) return seq_set_error(SEQ_ERR_RANGE, "seq_gguf_kv_int: value exceeds int64");
+    memcpy(out, &u, 8);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_kv_float(const seq_gguf *g, int64_t i, int64_t j, double *out) {
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, (1u << SEQ_GGUF_F32) | (1u << SEQ_GGUF_F64), "seq_gguf_kv_float");
+    if (!kv || !out) return kv ? seq_set_error(SEQ_ERR_INVALID, "seq_gguf_kv_float: NULL out") : SEQ_ERR_INVALID;
+    if (kv->atype == SEQ_GGUF_F32) {
+        *out = seq_quant__rdf32(kv->raw + 4 * j);
+    } else {
+        uint64_t u = (uint64_t)seq_quant__rd32(kv->raw + 8 * j) | ((uint64_t)seq_quant__rd32(kv->raw + 8 * j + 4) << 32);
+        memcpy(out, &u, 8);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF const char *seq_gguf_kv_str(const seq_gguf *g, int64_t i, int64_t j) {
+    const seq_gguf__kv *kv = seq_gguf__elem(g, i, j, 1u << SEQ_GGUF_STRING, "seq_gguf_kv_str");
+    return kv ? kv->strs[j] : NULL;
+}
+
+SEQDEF int64_t seq_gguf_tensor_count(const seq_gguf *g) { return g ? g->nt : 0; }
+SEQDEF const seq_gguf_tensor *seq_gguf_tensor_at(const seq_gguf *g, int64_t i) { return g && i >= 0 && i < g->nt ? &g->t[i] : NULL; }
+SEQDEF const seq_gguf_tensor *seq_gguf_find_tensor(const seq_gguf *g, const char *name) {
+    int64_t i;
+    for (i = 0; g && name && i < g->nt; i++)
+        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
+    return NULL;
+}
+
+SEQDEF seq_status seq_gguf_read_f32(const seq_gguf *g, const char *name, float *dst, int64_t numel) {
+    const seq_gguf_tensor *t = seq_gguf_find_tensor(g, name);
+    int64_t have = 1, d;
+    if (!t || !dst) return seq_set_error(SEQ_ERR_RANGE, "seq_gguf_read_f32: no tensor '%s'", name ? name : "(null)");
+    for (d = 0; d < t->ndim; d++) have *= t->shape[d];
+    if (have != numel) {
+        return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_read_f32: '%s' holds %lld values, not %lld", name, (long long)have,
+                             (long long)numel);
+    }
+    if (t->type == SEQ_QUANT_TYPE_COUNT) {
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "seq_gguf_read_f32: '%s' is ggml type %d, which seq_quant.h cannot decode",
+                             name, t->ggml_type);
+    }
+    return seq_quant_dequantize(t->type, t->data, dst, numel / t->shape[t->ndim - 1], t->shape[t->ndim - 1]);
+}
+
+/* --- writing ------------------------------------------------------------------------------- */
+
+/* A growable byte buffer; `failed` sticks after the first allocation failure. */
+typedef struct seq_gguf__buf {
+    void *ud;
+    uint8_t *p;
+    size_t len, cap;
+    int failed;
+} seq_gguf__buf;
+
+static void seq_gguf__put(seq_gguf__buf *b, const void *src, size_t n) {
+    if (b->failed) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        uint8_t *p;
+        while (cap < b->len + n) cap *= 2;
+        p = (uint8_t *)SEQ_REALLOC(b->ud, b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+static void seq_gguf__put_le(seq_gguf__buf *b, uint64_t v, int bytes) {
+    uint8_t le[8];
+    int k;
+    for (k = 0; k < bytes; k++) le[k] = (uint8_t)((v >> (8 * k)) & 0xff);
+    seq_gguf__put(b, le, (size_t)bytes);
+}
+static void seq_gguf__put_str(seq_gguf__buf *b, const char *s) {
+    seq_gguf__put_le(b, (uint64_t)strlen(s), 8);
+    seq_gguf__put(b, s, strlen(s));
+}
+/* One C value of a scalar type, little-endian whatever the host. */
+static void seq_gguf__put_value(seq_gguf__buf *b, seq_gguf_type type, const void *v) {
+    int sz = seq_gguf__type_size[type];
+    uint64_t u = 0;
+    if (type == SEQ_GGUF_STRING) {
+        seq_gguf__put_str(b, *(const char *const *)v);
+        return;
+    }
+    if (type == SEQ_GGUF_BOOL) {
+        u = *(const int *)v != 0;
+    } else if (sz == 1) {
+        u = *(const uint8_t *)v;
+    } else if (sz == 2) {
+        uint16_t x;
+        memcpy(&x, v, 2);
+        u = x;
+    } else if (sz == 4) {
+        uint32_t x;
+        memcpy(&x, v, 4);
+        u = x;
+    } else {
+        memcpy(&u, v, 8);
+    }
+    seq_gguf__put_le(b, u, sz);
+}
+
+typedef struct seq_gguf__wtensor {
+    char name[SEQ_GGUF__NAME_MAX];
+    int ndim, ggml_type;
+    int64_t shape[4];
+    uint8_t *data;
+    size_t nbytes;
+} seq_gguf__wtensor;
+
+struct seq_gguf_writer {
+    void *alloc_ud;
+    seq_gguf__buf kv;   /* the serialized metadata entries, back to back */
+    int64_t nkv;
+    seq_gguf__buf keys; /* every key, NUL-terminated, for the uniqueness check */
+    seq_gguf__wtensor *t;
+    int64_t nt, tcap;
+};
+
+SEQDEF seq_gguf_writer *seq_gguf_writer_init(void *alloc_ud) {
+    seq_gguf_writer *w = (seq_gguf_writer *)SEQ_MALLOC(alloc_ud, sizeof(seq_gguf_writer));
+    if (!w) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_init: no memory");
+        return NULL;
+    }
+    memset(w, 0, sizeof *w);
+    w->alloc_ud = w->kv.ud = w->keys.ud = alloc_ud;
+    return w;
+}
+
+SEQDEF void seq_gguf_writer_free(seq_gguf_writer *w) {
+    int64_t i;
+    if (!w) return;
+    for (i = 0; i < w->nt; i++) SEQ_FREE(w->alloc_ud, w->t[i].data);
+    SEQ_FREE(w->alloc_ud, w->t);
+    SEQ_FREE(w->alloc_ud, w->kv.p);
+    SEQ_FREE(w->alloc_ud, w->keys.p);
+    SEQ_FREE(w->alloc_ud, w);
+}
+
+/* A key may be added when it is non-empty and new. */
+static seq_status seq_gguf__new_key(seq_gguf_writer *w, const char *key, const char *fn) {
+    size_t at = 0;
+    if (!w || !key || !*key) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL writer or empty key", fn);
+    while (at < w->keys.len) {
+        if (strcmp((const char *)w->keys.p + at, key) == 0) return seq_set_error(SEQ_ERR_INVALID, "%s: key '%s' already set", fn, key);
+        at += strlen((const char *)w->keys.p + at) + 1;
+    }
+    return SEQ_OK;
+}
+
+/* Appends the entry the caller serialized into w->kv (from `mark` on) and its key, or
+ * rolls both back when memory ran out. */
+static seq_status seq_gguf__commit_kv(seq_gguf_writer *w, const char *key, size_t mark, const char *fn) {
+    seq_gguf__put(&w->keys, key, strlen(key) + 1);
+    if (w->kv.failed || w->keys.failed) {
+        w->kv.len = mark, w->kv.failed = 0, w->keys.failed = 0;
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for key '%s'", fn, key);
+    }
+    w->nkv++;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_writer_kv(seq_gguf_writer *w, const char *key, seq_gguf_type type, const void *value) {
+    seq_status s = seq_gguf__new_key(w, key, "seq_gguf_writer_kv");
+    size_t mark;
+    if (s != SEQ_OK) return s;
+    if ((int)type < 0 || type >= SEQ_GGUF_TYPE_COUNT || type == SEQ_GGUF_ARRAY || !value ||
+        (type == SEQ_GGUF_STRING && !*(const char *const *)value)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv: '%s': bad type or NULL value", key);
+    }
+    mark = w->kv.len;
+    seq_gguf__put_str(&w->kv, key);
+    seq_gguf__put_le(&w->kv, (uint64_t)type, 4);
+    seq_gguf__put_value(&w->kv, type, value);
+    return seq_gguf__commit_kv(w, key, mark, "seq_gguf_writer_kv");
+}
+
+SEQDEF seq_status seq_gguf_writer_kv_array(seq_gguf_writer *w, const char *key, seq_gguf_type type,
+                                           const void *values, int64_t n) {
+    seq_status s = seq_gguf__new_key(w, key, "seq_gguf_writer_kv_array");
+    size_t mark, stride;
+    int64_t j;
+    if (s != SEQ_OK) return s;
+    if ((int)type < 0 || type >= SEQ_GGUF_TYPE_COUNT || type == SEQ_GGUF_ARRAY || n < 0 || (n > 0 && !values)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv_array: '%s': bad element type, count or values", key);
+    }
+    stride = type == SEQ_GGUF_STRING ? sizeof(const char *) : type == SEQ_GGUF_BOOL ? sizeof(int) : seq_gguf__type_size[type];
+    for (j = 0; type == SEQ_GGUF_STRING && j < n; j++) {
+        if (!((const char *const *)values)[j]) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_kv_array: '%s': NULL string", key);
+    }
+    mark = w->kv.len;
+    seq_gguf__put_str(&w->kv, key);
+    seq_gguf__put_le(&w->kv, (uint64_t)SEQ_GGUF_ARRAY, 4);
+    seq_gguf__put_le(&w->kv, (uint64_t)type, 4);
+    seq_gguf__put_le(&w->kv, (uint64_t)n, 8);
+    for (j = 0; j < n; j++) seq_gguf__put_value(&w->kv, type, (const uint8_t *)values + (size_t)j * stride);
+    return seq_gguf__commit_kv(w, key, mark, "seq_gguf_writer_kv_array");
+}
+
+SEQDEF seq_status seq_gguf_writer_tensor(seq_gguf_writer *w, const char *name, seq_quant_type t, int ndim,
+                                         const int64_t *shape, const float *data) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    seq_gguf__wtensor *wt;
+    int64_t i, rows = 1, cols;
+    seq_status s;
+    if (!w || !name || !shape || !data || ndim < 1 || ndim > 4 || !tr || tr->ggml_type < 0) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: need 1..4 dims, data and a type ggml knows");
+    }
+    if (!*name || strlen(name) >= SEQ_GGUF__NAME_MAX) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: name must be 1..63 bytes");
+    }
+    for (i = 0; i < w->nt; i++)
+        if (strcmp(w->t[i].name, name) == 0) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_tensor: '%s' twice", name);
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] < 1) return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_writer_tensor: '%s': dimension %lld < 1", name, (long long)i);
+        if (i < ndim - 1) rows *= shape[i];
+    }
+    cols = shape[ndim - 1];
+    if (w->nt == w->tcap) {
+        int64_t cap = w->tcap ? 2 * w->tcap : 8;
+        seq_gguf__wtensor *p = (seq_gguf__wtensor *)SEQ_REALLOC(w->alloc_ud, w->t, sizeof(seq_gguf__wtensor) * (size_t)cap);
+        if (!p) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_tensor: no memory");
+        w->t = p, w->tcap = cap;
+    }
+    wt = &w->t[w->nt];
+    memset(wt, 0, sizeof *wt);
+    wt->nbytes = seq_quant_row_size(t, cols) * (size_t)rows;
+    if (wt->nbytes == 0) {
+        return seq_set_error(SEQ_ERR_SHAPE, "seq_gguf_writer_tensor: '%s': rows of %lld are not whole %s blocks of %lld", name,
+                             (long long)cols, tr->name, (long long)tr->block);
+    }
+    wt->data = (uint8_t *)SEQ_MALLOC(w->alloc_ud, wt->nbytes);
+    if (!wt->data) return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_tensor: no memory for '%s'", name);
+    s = seq_quant_quantize(t, data, wt->data, rows, cols);
+    if (s != SEQ_OK) {
+        SEQ_FREE(w->alloc_ud, wt->data);
+        return s;
+    }
+    strcpy(wt->name, name);
+    wt->ndim = ndim, wt->ggml_type = tr->ggml_type;
+    memcpy(wt->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    w->nt++;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *path) {
+    static const uint8_t zeros[32] = {0};
+    seq_gguf__buf h;
+    uint64_t off = 0;
+    char *tmp;
+    FILE *f;
+    int64_t i, d;
+    int ok;
+    if (!w || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_write: NULL writer or path");
+    memset(&h, 0, sizeof h);
+    h.ud = w->alloc_ud;
+    seq_gguf__put_le(&h, 0x46554747u, 4);
+    seq_gguf__put_le(&h, 3, 4);
+    seq_gguf__put_le(&h, (uint64_t)w->nt, 8);
+    seq_gguf__put_le(&h, (uint64_t)w->nkv, 8);
+    seq_gguf__put(&h, w->kv.p, w->kv.len);
+    for (i = 0; i < w->nt; i++) {
+        seq_gguf__put_str(&h, w->t[i].name);
+        seq_gguf__put_le(&h, (uint64_t)w->t[i].ndim, 4);
+        for (d = w->t[i].ndim - 1; d >= 0; d--) seq_gguf__put_le(&h, (uint64_t)w->t[i].shape[d], 8);
+        seq_gguf__put_le(&h, (uint64_t)w->t[i].ggml_type, 4);
+        seq_gguf__put_le(&h, off, 8);
+        off += (w->t[i].nbytes + 31) / 32 * 32;
+    }
+    seq_gguf__put(&h, zeros, (32 - h.len % 32) % 32);
+    tmp = (char *)SEQ_MALLOC(w->alloc_ud, strlen(path) + 5);
+    if (h.failed || !tmp) {
+        SEQ_FREE(w->alloc_ud, h.p);
+        SEQ_FREE(w->alloc_ud, tmp);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_write: no memory for the header");
+    }
+    strcpy(tmp, path);
+    strcat(tmp, ".tmp");
+    f = fopen(tmp, "wb");
+    ok = f && fwrite(h.p, 1, h.len, f) == h.len;
+    for (i = 0; ok && i < w->nt; i++) {
+        ok = fwrite(w->t[i].data, 1, w->t[i].nbytes, f) == w->t[i].nbytes &&
+             fwrite(zeros, 1, (32 - w->t[i].nbytes % 32) % 32, f) == (32 - w->t[i].nbytes % 32) % 32;
+    }
+    if (f && fclose(f) != 0) ok = 0;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) remove(tmp);
+    SEQ_FREE(w->alloc_ud, tmp);
+    SEQ_FREE(w->alloc_ud, h.p);
+    return ok ? SEQ_OK : seq_set_error(SEQ_ERR_IO, "seq_gguf_writer_write: cannot write '%s'", path);
+}
+
+SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, seq_quant_type t,
+                                       const char *const *meta_kv, int64_t n_meta) {
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    seq_gguf_writer *w;
+    seq_status s = SEQ_OK;
+    const char *tname = tr ? tr->name : NULL, *arch = "seq";
+    int64_t i;
+    if (!P || !P->allocated || !path || !tr || tr->ggml_type < 0 || n_meta < 0 || (n_meta > 0 && !meta_kv)) {
+        return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_save_params: need allocated params, a path and a type ggml knows");
+    }
+    if (!(w = seq_gguf_writer_init(P->alloc_ud))) return SEQ_ERR_NOMEM;
+    s = seq_gguf_writer_kv(w, "general.architecture", SEQ_GGUF_STRING, &arch);
+    if (s == SEQ_OK) s = seq_gguf_writer_kv(w, "seq.quant_type", SEQ_GGUF_STRING, &tname);
+    for (i = 0; s == SEQ_OK && i < n_meta; i++) s = seq_gguf_writer_kv(w, meta_kv[2 * i], SEQ_GGUF_STRING, &meta_kv[2 * i + 1]);
+    for (i = 0; s == SEQ_OK && i < P->count; i++) {
+        const seq_tensor *x = &P->items[i]->t;
+        int64_t one = 1;
+        int fits = x->ndim >= 2 && x->shape[x->ndim - 1] % tr->block == 0;
+        s = seq_gguf_writer_tensor(w, x->name, fits ? t : SEQ_QUANT_F32, x->ndim ? x->ndim : 1, x->ndim ? x->shape : &one, x->data);
+    }
+    if (s == SEQ_OK) s = seq_gguf_writer_write(w, path);
+    seq_gguf_writer_free(w);
+    return s;
+}
 
 /* ===================================================================================
  * 7  round-to-nearest (implementation)

@@ -1,0 +1,179 @@
+/* seq_quant.h's formats and kernels, measured in one run on one thread:
+ *   1. round-trip error (RMSE, SNR) of every format on Gaussian and heavy-tailed
+ *      (Student t, 3 degrees of freedom) weights, with bits per weight;
+ *   2. a memory-bandwidth probe (a streaming sum over 256 MB);
+ *   3. y = W x for W of >= 64 MB in each format with a kernel, against f32 seq_sgemm on a
+ *      64 MB f32 W and BLIS sgemv (loaded at run time, skipped when absent): time, GB/s
+ *      of weights read, and that as a share of the probe's bandwidth.
+ * `bench_quant --quick` shrinks everything for a smoke run. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include "bench.h"
+#define SEQ_IMPLEMENTATION
+#define SEQ_QUANT_IMPLEMENTATION
+#include "../seq_quant.h"
+
+/* BLIS typed API: bli_sgemv(transa, conjx, m, n, alpha, a, rs, cs, x, incx, beta, y, incy). */
+typedef void (*bli_sgemv_fn)(unsigned, unsigned, int64_t, int64_t, float *, float *, int64_t, int64_t, float *,
+                             int64_t, float *, float *, int64_t);
+
+static void fill_weights(float *w, int64_t n, int heavy, seq_rng *r) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        double z = seq_rng_normal(r, 0.0, 1.0);
+        if (heavy) { /* t(3) = z / sqrt(chi2(3) / 3) */
+            double c = 0.0;
+            int k;
+            for (k = 0; k < 3; k++) {
+                double g = seq_rng_normal(r, 0.0, 1.0);
+                c += g * g;
+            }
+            z /= sqrt(c / 3.0);
+        }
+        w[i] = (float)z;
+    }
+}
+
+static void error_table(int64_t rows, int64_t n) {
+    float *w = (float *)malloc(sizeof(float) * (size_t)(rows * n)), *back = (float *)malloc(sizeof(float) * (size_t)(rows * n));
+    uint8_t *q = (uint8_t *)malloc((size_t)(rows * n) * 4);
+    seq_rng r;
+    int t, heavy;
+    printf("round trip on %lld x %lld weights: RMSE (and SNR dB)\n", (long long)rows, (long long)n);
+    printf("%-12s %6s %22s %22s\n", "format", "bits", "Gaussian", "Student t(3)");
+    for (t = 0; t < SEQ_QUANT_TYPE_COUNT; t++) {
+        const seq_quant_traits *tr = seq_quant_type_traits((seq_quant_type)t);
+        if (t == SEQ_QUANT_F32 || t == SEQ_QUANT_Q8_1 || t == SEQ_QUANT_Q8_K) continue; /* exact / activation formats */
+        printf("%-12s %6.3f", tr->name, 8.0 * (double)tr->block_bytes / (double)tr->block);
+        for (heavy = 0; heavy <= 1; heavy++) {
+            double se = 0.0, ss = 0.0;
+            int64_t i;
+            seq_rng_seed(&r, 42 + (uint64_t)heavy);
+            fill_weights(w, rows * n, heavy, &r);
+            seq_quant_quantize((seq_quant_type)t, w, q, rows, n);
+            seq_quant_dequantize((seq_quant_type)t, q, back, rows, n);
+            for (i = 0; i < rows * n; i++) se += ((double)back[i] - w[i]) * ((double)back[i] - w[i]), ss += (double)w[i] * w[i];
+            printf("   %9.5f (%6.2f dB)", sqrt(se / (double)(rows * n)), 10.0 * log10(ss / se));
+        }
+        printf("\n");
+    }
+    free(w);
+    free(back);
+    free(q);
+}
+
+/* GB/s of a streaming read of `bytes`: 64-bit integer sums in four independent chains
+ * (the compiler vectorizes each), so the loads, not the adds, set the pace. */
+static double bandwidth_probe(size_t bytes) {
+    size_t n = bytes / 8, i, j;
+    uint64_t *a = (uint64_t *)malloc(bytes), s = 0;
+    double best = 1e30;
+    int rep;
+    for (i = 0; i < n; i++) a[i] = i;
+    for (rep = 0; rep < 5; rep++) {
+        double t0 = bench_now();
+        uint64_t acc[4][8] = {{0}};
+        for (i = 0; i + 32 <= n; i += 32)
+            for (j = 0; j < 32; j++) acc[j / 8][j % 8] += a[i + j];
+        for (j = 0; j < 32; j++) s += acc[j / 8][j % 8];
+        if (bench_now() - t0 < best) best = bench_now() - t0;
+    }
+    free(a);
+    if (s == 42) printf("(checksum)\n"); /* keeps the sum alive */
+    return (double)bytes / best * 1e-9;
+}
+
+typedef struct matvec_job {
+    seq_quant_type t;
+    const void *W;
+    int64_t rows, n;
+    const float *x;
+    float *y;
+    bli_sgemv_fn blis; /* f32 through BLIS sgemv instead of seq_sgemm */
+} matvec_job;
+
+static double time_matvec(const matvec_job *j) {
+    double best = 1e30;
+    int rep;
+    for (rep = 0; rep < 5; rep++) {
+        double t0 = bench_now();
+        if (j->t != SEQ_QUANT_F32) {
+            seq_quant_matvec(j->t, j->W, j->rows, j->n, j->x, j->y, NULL);
+        } else if (j->blis) {
+            float one = 1.0f, zero = 0.0f;
+            j->blis(0, 0, j->rows, j->n, &one, (float *)j->W, j->n, 1, (float *)j->x, 1, &zero, j->y, 1);
+        } else {
+            seq_sgemm(0, 1, 1, j->rows, j->n, 1.0f, j->x, j->n, (const float *)j->W, j->n, 0.0f, j->y, j->rows);
+        }
+        if (bench_now() - t0 < best) best = bench_now() - t0;
+    }
+    return best;
+}
+
+static void matvec_row(const char *name, const matvec_job *j, size_t bytes, double bw) {
+    double s = time_matvec(j), gbs = (double)bytes / s * 1e-9;
+    printf("%-14s %8lld %9.1f %9.2f %9.1f %8.0f%%\n", name, (long long)j->rows, (double)bytes / 1048576.0, s * 1e3,
+           gbs, 100.0 * gbs / bw);
+}
+
+int main(int argc, char **argv) {
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    size_t target = quick ? ((size_t)4 << 20) : ((size_t)64 << 20);
+    const int64_t n = 4096;
+    float *x = (float *)malloc(sizeof(float) * n), *wf;
+    seq_rng r;
+    double bw;
+    int t;
+    void *hb, *sym;
+    bli_sgemv_fn blis = NULL;
+    setenv("BLIS_NUM_THREADS", "1", 1);
+    printf("bench/quant: 1 thread, kernel path %s, sgemm backend %s\n\n", seq_quant_kernel_path(), seq_sgemm_backend());
+    error_table(quick ? 16 : 256, n);
+    bw = bandwidth_probe(quick ? ((size_t)32 << 20) : ((size_t)256 << 20));
+    printf("\nmemory-bandwidth probe (streaming sum): %.1f GB/s\n", bw);
+    printf("\ny = W x, n = %lld, W >= %.0f MB\n", (long long)n, (double)target / 1048576.0);
+    printf("%-14s %8s %9s %9s %9s %9s\n", "format", "rows", "MB", "ms", "GB/s", "of probe");
+    seq_rng_seed(&r, 7);
+    fill_weights(x, n, 0, &r);
+    /* f32 peers on a target-sized f32 W */
+    {
+        matvec_job j;
+        int64_t rows = (int64_t)(target / (sizeof(float) * (size_t)n));
+        wf = (float *)malloc(sizeof(float) * (size_t)(rows * n));
+        fill_weights(wf, rows * n, 0, &r);
+        j.t = SEQ_QUANT_F32, j.W = wf, j.rows = rows, j.n = n, j.x = x, j.blis = NULL;
+        j.y = (float *)malloc(sizeof(float) * (size_t)rows);
+        matvec_row("f32 seq_sgemm", &j, sizeof(float) * (size_t)(rows * n), bw);
+        hb = dlopen(bench_blis_lib, RTLD_NOW | RTLD_LOCAL);
+        sym = hb ? dlsym(hb, "bli_sgemv") : NULL;
+        if (sym) {
+            bench_blis_use_cpu_kernels();
+            memcpy(&blis, &sym, sizeof sym);
+            j.blis = blis;
+            matvec_row("f32 BLIS sgemv", &j, sizeof(float) * (size_t)(rows * n), bw);
+        } else {
+            printf("f32 BLIS sgemv: %s not available\n", bench_blis_lib);
+        }
+        free(j.y);
+    }
+    /* each kernel format: one chunk of 256 rows quantized, copied to fill the target */
+    for (t = 0; t < SEQ_QUANT_TYPE_COUNT; t++) {
+        const seq_quant_traits *tr = seq_quant_type_traits((seq_quant_type)t);
+        size_t rs = seq_quant_row_size((seq_quant_type)t, n);
+        int64_t rows = (int64_t)((target + rs - 1) / rs), k;
+        uint8_t *W;
+        matvec_job j;
+        if (!tr->vec_dot || t == SEQ_QUANT_F32) continue;
+        W = (uint8_t *)malloc(rs * (size_t)rows);
+        seq_quant_quantize((seq_quant_type)t, wf, W, 256, n);
+        for (k = 256; k < rows; k++) memcpy(W + rs * (size_t)k, W + rs * (size_t)(k % 256), rs);
+        j.t = (seq_quant_type)t, j.W = W, j.rows = rows, j.n = n, j.x = x, j.blis = NULL;
+        j.y = (float *)malloc(sizeof(float) * (size_t)rows);
+        matvec_row(tr->name, &j, rs * (size_t)rows, bw);
+        free(j.y);
+        free(W);
+    }
+    free(wf);
+    free(x);
+    return 0;
+}
