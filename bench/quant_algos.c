@@ -6,7 +6,7 @@
  *     activations captured from the model's own forward;
  *   - 3 bits with two-sided Hadamard incoherence, and the 3-bit error on synthetic
  *     weights with outliers;
- *   - HAWQ-V2 bit allocation ({2,3,4,8} per layer, Hutchinson traces) against uniform
+ *   - HAWQ-V2 bit allocation ({2,3,4,5,6,8} per layer, Hutchinson traces) against uniform
  *     3 bits at the same size; HAWQ-V1 top eigenvalues beside the traces;
  *   - 2 bits: RTN against Hadamard + QTIP (bitshift trellis, 1MAD code, Viterbi).
  * The text is README.md + the docs/ markdown files (the last 10% held out); training runs for
@@ -19,7 +19,7 @@
 
 /* NL matrices: the first NQ (weight_ih, weight_hh, head) multiply activations and get
  * GPTQ; HAWQ allocates bits over all NL, the embedding included. */
-enum { V = 128, E = 32, H = 128, B = 16, T = 64, NQ = 3, NL = 4 };
+enum { V = 128, E = 32, H = 128, B = 16, T = 64, NQ = 3, NL = 4, NB = 6 /* bit widths HAWQ chooses from */ };
 
 typedef struct model {
     seq_params *P;
@@ -257,7 +257,7 @@ static void outlier_case(void) {
 }
 
 int main(void) {
-    static const int choice_bits[4] = {2, 3, 4, 8};
+    static const int choice_bits[NB] = {2, 3, 4, 5, 6, 8};
     size_t len, split;
     uint8_t *text = (uint8_t *)read_corpus(&len);
     const char *env = getenv("QUANT_ALGOS_SECONDS");
@@ -269,7 +269,7 @@ int main(void) {
     seq_rng rng;
     int64_t step = 0, numel[NL], total = 0;
     int l, k, bits, uni[NL], alloc[NL];
-    double sens[NL], sq_err[NL * 4], obj;
+    double sens[NL], sq_err[NL * NB], obj;
     hawq_case hc;
 
     if (!text || len < 10000) {
@@ -328,7 +328,7 @@ int main(void) {
         seq_quant_hawq_top_eigen(ctx, m.P, hawq_loss, &hc, m.w[l], 20, 1e-2f, 1e-3f, &rng, &lam);
         sens[l] = tr / (double)numel[l];
         printf("%-16s %8lld %12.4g %12.4g %12.2f\n", m.name[l], (long long)numel[l], sens[l], lam, bench_now() - ts);
-        for (k = 0; k < 4; k++) {
+        for (k = 0; k < NB; k++) {
             seq_quant_weight q;
             seq_quant_rtn_config cfg = seq_quant_rtn_config_default(choice_bits[k]);
             float *dq = (float *)malloc((size_t)numel[l] * sizeof(float));
@@ -336,8 +336,8 @@ int main(void) {
             cfg.clip = SEQ_QUANT_CLIP_MSE;
             seq_quant_rtn(&q, m.w[l]->data, m.w[l]->shape[0], m.w[l]->shape[1], &cfg, NULL, NULL);
             seq_quant_weight_dequantize(&q, dq);
-            sq_err[l * 4 + k] = 0.0;
-            for (i = 0; i < numel[l]; i++) sq_err[l * 4 + k] += ((double)dq[i] - m.w[l]->data[i]) * ((double)dq[i] - m.w[l]->data[i]);
+            sq_err[l * NB + k] = 0.0;
+            for (i = 0; i < numel[l]; i++) sq_err[l * NB + k] += ((double)dq[i] - m.w[l]->data[i]) * ((double)dq[i] - m.w[l]->data[i]);
             seq_quant_weight_free(&q);
             free(dq);
         }
@@ -345,7 +345,7 @@ int main(void) {
     for (bits = 3; bits <= 4; bits++) {
         double bpc_u, bpc_h;
         int64_t size = 0;
-        if (seq_quant_hawq_allocate(NL, numel, sens, 4, choice_bits, sq_err, bits * total, NULL, alloc, &obj) != SEQ_OK) {
+        if (seq_quant_hawq_allocate(NL, numel, sens, NB, choice_bits, sq_err, bits * total, NULL, alloc, &obj) != SEQ_OK) {
             printf("HAWQ allocation failed: %s\n", seq_last_error());
             continue;
         }
