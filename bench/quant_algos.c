@@ -342,23 +342,31 @@ int main(void) {
             free(dq);
         }
     }
-    for (bits = 3; bits <= 4; bits++) {
-        double bpc_u, bpc_h;
-        int64_t size = 0;
-        if (seq_quant_hawq_allocate(NL, numel, sens, NB, choice_bits, sq_err, bits * total, NULL, alloc, &obj) != SEQ_OK) {
-            printf("HAWQ allocation failed: %s\n", seq_last_error());
-            continue;
+    /* budgets of 2.5 .. 4 bits per weight: HAWQ's allocation against one that ignores the
+     * Hessian (every sensitivity 1: plain weight MSE) at the same budget, and against
+     * uniform bits where the budget allows them */
+    printf("%-10s %-24s %-24s %s\n", "bits/wt", "HAWQ alloc -> bpc", "Hessian-blind -> bpc", "uniform RTN bpc");
+    for (k = 5; k <= 8; k++) {
+        int64_t budget = k * total / 2;
+        double bpc[2];
+        int pass, picks[2][NL];
+        for (pass = 0; pass < 2; pass++) {
+            double ones[NL] = {1.0, 1.0, 1.0, 1.0};
+            if (seq_quant_hawq_allocate(NL, numel, pass ? ones : sens, NB, choice_bits, sq_err, budget, NULL, alloc, &obj) !=
+                SEQ_OK) {
+                printf("allocation failed: %s\n", seq_last_error());
+                return 1;
+            }
+            for (l = 0; l < NL; l++) picks[pass][l] = choice_bits[alloc[l]];
+            bpc[pass] = quantized_bpc(ctx, &m, &c, RTN_MSE, picks[pass], text, split, len, NULL);
         }
-        for (l = 0; l < NL; l++) {
-            uni[l] = bits;
-            size += numel[l] * choice_bits[alloc[l]];
-            alloc[l] = choice_bits[alloc[l]];
-        }
-        bpc_u = quantized_bpc(ctx, &m, &c, RTN_MSE, uni, text, split, len, NULL);
-        bpc_h = quantized_bpc(ctx, &m, &c, RTN_MSE, alloc, text, split, len, NULL);
-        printf("budget %d bits/weight: uniform RTN MSE-clip bpc %.4f; HAWQ {%d,%d,%d,%d} (%.3f bits/weight) bpc %.4f "
-               "(%+.4f)\n", bits, bpc_u, alloc[0], alloc[1], alloc[2], alloc[3], (double)size / (double)total, bpc_h,
-               bpc_h - bpc_u);
+        printf("%-10.1f {%d,%d,%d,%d} -> %.4f       {%d,%d,%d,%d} -> %.4f       ", k / 2.0, picks[0][0], picks[0][1],
+               picks[0][2], picks[0][3], bpc[0], picks[1][0], picks[1][1], picks[1][2], picks[1][3], bpc[1]);
+        if (k % 2 == 0) {
+            for (l = 0; l < NL; l++) uni[l] = k / 2;
+            printf("%.4f\n", quantized_bpc(ctx, &m, &c, RTN_MSE, uni, text, split, len, NULL));
+        } else
+            printf("-\n");
     }
     for (l = 0; l < NQ; l++) seq_quant_gptq_free(&c.g[l]);
     seq_adamw_free(&opt);
