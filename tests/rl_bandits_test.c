@@ -643,6 +643,284 @@ static void test_bandit_oom(void) {
     CHECK(done);
 }
 
+/* ---- 3 contextual bandits ------------------------------------------------------------ */
+
+/* Solves the dense d x d system M t = v in place by Gaussian elimination with partial
+ * pivoting: the reference the Cholesky path is compared with. */
+static void ref_solve(double *M, double *v, int d) {
+    int i, j, k;
+    for (k = 0; k < d; k++) {
+        int p = k;
+        for (i = k + 1; i < d; i++)
+            if (fabs(M[i * d + k]) > fabs(M[p * d + k])) p = i;
+        for (j = 0; j < d; j++) {
+            double t = M[k * d + j];
+            M[k * d + j] = M[p * d + j], M[p * d + j] = t;
+        }
+        { double t = v[k]; v[k] = v[p], v[p] = t; }
+        for (i = k + 1; i < d; i++) {
+            double f = M[i * d + k] / M[k * d + k];
+            for (j = k; j < d; j++) M[i * d + j] -= f * M[k * d + j];
+            v[i] -= f * v[k];
+        }
+    }
+    for (i = d - 1; i >= 0; i--) {
+        for (j = i + 1; j < d; j++) v[i] -= M[i * d + j] * v[j];
+        v[i] /= M[i * d + i];
+    }
+}
+
+/* After 40 rank-1 updates: L L^T = lambda I + sum x x^T, theta = A^-1 b, and the LinUCB
+ * index equals x.theta + alpha sqrt(x^T A^-1 x) computed densely. */
+static void test_linear_cholesky_matches_dense(void) {
+    enum { D = 6 };
+    seq_rl_linear_config cfg = seq_rl_linear_config_default(SEQ_RL_LINUCB, 1, D);
+    seq_rl_linear b;
+    seq_rl_choice c = {0, 1.0, 0};
+    seq_rng rng;
+    double A[D * D], bv[D], x[D], M[D * D], v[D], LLt, err = 0, q;
+    int i, j, k, t;
+    cfg.lambda = 0.5;
+    cfg.alpha = 0.7;
+    seq_rng_seed(&rng, 41);
+    CHECK(seq_rl_linear_init(&b, &cfg, NULL) == SEQ_OK);
+    memset(A, 0, sizeof A);
+    memset(bv, 0, sizeof bv);
+    for (i = 0; i < D; i++) A[i * D + i] = 0.5;
+    for (t = 0; t < 40; t++) {
+        double r = seq_rng_normal(&rng, 0, 1);
+        for (i = 0; i < D; i++) x[i] = seq_rng_normal(&rng, 0, 1);
+        for (i = 0; i < D; i++) {
+            bv[i] += r * x[i];
+            for (j = 0; j < D; j++) A[i * D + j] += x[i] * x[j];
+        }
+        CHECK(seq_rl_linear_update(&b, x, &c, r) == SEQ_OK);
+    }
+    for (i = 0; i < D; i++)
+        for (j = 0; j < D; j++) {
+            for (LLt = 0, k = 0; k < D; k++) LLt += b.L[i * D + k] * b.L[j * D + k];
+            err = fmax(err, fabs(LLt - A[i * D + j]));
+        }
+    CHECK_MSG(err < 1e-10, "L L^T off by %g", err);
+    memcpy(M, A, sizeof A);
+    memcpy(v, bv, sizeof bv);
+    ref_solve(M, v, D);
+    for (i = 0; i < D; i++) CHECK_NEAR(b.theta[i], v[i], 1e-10);
+    /* the index through select's scores */
+    for (i = 0; i < D; i++) x[i] = seq_rng_normal(&rng, 0, 1);
+    CHECK(seq_rl_linear_select(&b, x, 0, &rng, &c) == SEQ_OK && c.prob == 1.0);
+    memcpy(M, A, sizeof A);
+    memcpy(v, x, sizeof x);
+    ref_solve(M, v, D);
+    for (q = 0, i = 0; i < D; i++) q += x[i] * v[i];
+    for (t = 0, err = 0; t < D; t++) err += x[t] * b.theta[t];
+    CHECK_NEAR(b.work[0], err + 0.7 * sqrt(q), 1e-10);
+    seq_rl_linear_free(&b);
+}
+
+/* Four arms with hidden linear payoffs in 5 features, a fresh shared context each round:
+ * both policies end up choosing the best arm for the context most of the time. */
+static void test_linear_bandits_learn(void) {
+    enum { K = 4, D = 5 };
+    int kind;
+    for (kind = 0; kind < SEQ_RL_LINEAR_KIND_COUNT; kind++) {
+        seq_rl_linear_config cfg = seq_rl_linear_config_default((seq_rl_linear_kind)kind, K, D);
+        seq_rl_linear b;
+        seq_rl_choice c;
+        seq_rng rng;
+        double theta[K * D], x[D];
+        int t, a, i, right = 0, prob_ok = 1;
+        seq_rng_seed(&rng, 43 + (uint64_t)kind);
+        for (i = 0; i < K * D; i++) theta[i] = seq_rng_normal(&rng, 0, 1);
+        cfg.alpha = kind == SEQ_RL_LINUCB ? 1.0 : 0.3;
+        cfg.propensity_draws = 10;
+        CHECK(seq_rl_linear_init(&b, &cfg, NULL) == SEQ_OK);
+        for (t = 0; t < 1500; t++) {
+            int best = 0;
+            double best_v = -INFINITY;
+            for (i = 0; i < D; i++) x[i] = seq_rng_normal(&rng, 0, 1);
+            for (a = 0; a < K; a++) {
+                double v = 0;
+                for (i = 0; i < D; i++) v += theta[a * D + i] * x[i];
+                if (v > best_v) best_v = v, best = a;
+            }
+            CHECK(seq_rl_linear_select(&b, x, 0, &rng, &c) == SEQ_OK);
+            if (!(c.prob > 0 && c.prob <= 1)) prob_ok = 0;
+            right += t >= 1000 && c.arm == best;
+            {
+                double r = seq_rng_normal(&rng, 0, 0.1);
+                for (i = 0; i < D; i++) r += theta[c.arm * D + i] * x[i];
+                CHECK(seq_rl_linear_update(&b, x, &c, r) == SEQ_OK);
+            }
+        }
+        CHECK_MSG(right > 400 && prob_ok, "kind %d: best arm %d of the last 500", kind, right);
+        seq_rl_linear_free(&b);
+    }
+}
+
+static void test_linear_bad_input_and_save(void) {
+    enum { K = 3, D = 4 };
+    seq_rl_linear_config cfg = seq_rl_linear_config_default(SEQ_RL_LINTS, K, D);
+    seq_rl_linear a, b;
+    seq_rl_choice c, ca, cb;
+    seq_rng rng, rb;
+    double x[K * D], L0[K * D * D];
+    char path[256];
+    int i, same = 1;
+    long live = seq_test_live_blocks;
+    tmp_path(path, sizeof path, "linear");
+    seq_rng_seed(&rng, 47);
+    for (i = 0; i < K * D; i++) x[i] = seq_rng_normal(&rng, 0, 1);
+    CHECK(seq_rl_linear_init(&a, &cfg, NULL) == SEQ_OK);
+    for (i = 0; i < 20; i++) {
+        seq_rl_linear_select(&a, x, D, &rng, &c);
+        seq_rl_linear_update(&a, x + c.arm * D, &c, 0.1 * i);
+    }
+    memcpy(L0, a.L, sizeof L0);
+    c.arm = K;
+    CHECK(seq_rl_linear_update(&a, x, &c, 1.0) == SEQ_ERR_RANGE);
+    c.arm = 0;
+    CHECK(seq_rl_linear_update(&a, x, &c, NAN) == SEQ_ERR_INVALID);
+    c.prob = 0;
+    CHECK(seq_rl_linear_update(&a, x, &c, 1.0) == SEQ_ERR_INVALID);
+    c.prob = 0.5;
+    x[1] = INFINITY;
+    CHECK(seq_rl_linear_update(&a, x, &c, 1.0) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_linear_select(&a, x, D, &rng, &c) == SEQ_ERR_INVALID);
+    x[1] = 0.25;
+    CHECK(memcmp(L0, a.L, sizeof L0) == 0 && a.updates == 20);
+    cfg.dim = 0;
+    CHECK(seq_rl_linear_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_linear_save(&a, path) == SEQ_OK);
+    CHECK(seq_rl_linear_load(&b, path, NULL) == SEQ_OK);
+    rb = rng;
+    for (i = 0; i < 10; i++) {
+        seq_rl_linear_select(&a, x, D, &rng, &ca);
+        seq_rl_linear_select(&b, x, D, &rb, &cb);
+        if (ca.arm != cb.arm || ca.prob != cb.prob || ca.id != cb.id) same = 0;
+        seq_rl_linear_update(&a, x + ca.arm * D, &ca, 1.0);
+        seq_rl_linear_update(&b, x + cb.arm * D, &cb, 1.0);
+    }
+    CHECK(same && memcmp(a.theta, b.theta, K * D * sizeof(double)) == 0);
+    seq_rl_linear_free(&a);
+    seq_rl_linear_free(&b);
+    CHECK(save_sample(path) == SEQ_OK);
+    CHECK(seq_rl_linear_load(&b, path, NULL) == SEQ_ERR_FORMAT);
+    CHECK(seq_test_live_blocks == live);
+    remove(path);
+}
+
+/* The finite-set posterior after 5 rewards equals the textbook GP regression,
+ * mu(z) = k(z, X) (K_XX + noise I)^-1 y, computed densely. */
+static void test_gp_posterior_matches_dense(void) {
+    enum { K = 8 };
+    double pts[K], y[5], M[25], v[5];
+    int idx[5] = {1, 6, 3, 6, 0}, i, j;
+    seq_rl_gp_config cfg;
+    seq_rl_gp b;
+    seq_rl_choice c = {0, 1.0, 0};
+    for (i = 0; i < K; i++) pts[i] = 0.3 * i;
+    cfg = seq_rl_gp_config_default(SEQ_RL_GP_UCB, K, 1, pts);
+    cfg.lengthscale = 0.5;
+    cfg.noise = 0.1;
+    CHECK(seq_rl_gp_init(&b, &cfg, NULL) == SEQ_OK);
+    for (i = 0; i < 5; i++) {
+        y[i] = sin(3.0 * pts[idx[i]]) + 0.1 * i;
+        c.arm = idx[i];
+        CHECK(seq_rl_gp_update(&b, &c, y[i]) == SEQ_OK);
+    }
+    for (i = 0; i < 5; i++)
+        for (j = 0; j < 5; j++) {
+            double d = pts[idx[i]] - pts[idx[j]];
+            M[i * 5 + j] = exp(-0.5 * d * d / 0.25) + (i == j ? 0.1 : 0.0);
+        }
+    memcpy(v, y, sizeof y);
+    ref_solve(M, v, 5);
+    for (i = 0; i < K; i++) {
+        double mu = 0;
+        for (j = 0; j < 5; j++) {
+            double d = pts[i] - pts[idx[j]];
+            mu += exp(-0.5 * d * d / 0.25) * v[j];
+        }
+        CHECK_NEAR(b.mu[i], mu, 1e-9);
+    }
+    seq_rl_gp_free(&b);
+}
+
+/* 60 points on [0,1], payoff peaked at 0.7: both GP policies settle near the peak. */
+static void test_gp_bandits_find_the_peak(void) {
+    enum { K = 60 };
+    double pts[K];
+    int kind, i;
+    for (i = 0; i < K; i++) pts[i] = i / (double)(K - 1);
+    for (kind = 0; kind < SEQ_RL_GP_KIND_COUNT; kind++) {
+        seq_rl_gp_config cfg = seq_rl_gp_config_default((seq_rl_gp_kind)kind, K, 1, pts);
+        seq_rl_gp b;
+        seq_rl_choice c;
+        seq_rng rng;
+        int t, near = 0;
+        cfg.lengthscale = 0.1;
+        cfg.propensity_draws = 5;
+        seq_rng_seed(&rng, 53);
+        CHECK(seq_rl_gp_init(&b, &cfg, NULL) == SEQ_OK);
+        for (t = 0; t < 80; t++) {
+            double z;
+            CHECK(seq_rl_gp_select(&b, &rng, &c) == SEQ_OK && c.prob > 0 && c.prob <= 1);
+            z = pts[c.arm];
+            near += t >= 60 && fabs(z - 0.7) < 0.06;
+            CHECK(seq_rl_gp_update(&b, &c, exp(-(z - 0.7) * (z - 0.7) / 0.02) + seq_rng_normal(&rng, 0, 0.05)) == SEQ_OK);
+        }
+        CHECK_MSG(near >= 14, "%s: %d of the last 20 near the peak", kind ? "IRGP-UCB" : "GP-UCB", near);
+        seq_rl_gp_free(&b);
+    }
+}
+
+static void test_gp_bad_input_and_save(void) {
+    double pts[6] = {0, 0, 1, 0, 0, 1};
+    seq_rl_gp_config cfg = seq_rl_gp_config_default(SEQ_RL_IRGP_UCB, 3, 2, pts);
+    seq_rl_gp a, b;
+    seq_rl_choice c, cb;
+    seq_rng rng, rb;
+    double cov0[9];
+    char path[256];
+    int i, same = 1;
+    long live = seq_test_live_blocks;
+    tmp_path(path, sizeof path, "gp");
+    seq_rng_seed(&rng, 59);
+    CHECK(seq_rl_gp_init(&a, &cfg, NULL) == SEQ_OK);
+    for (i = 0; i < 6; i++) {
+        seq_rl_gp_select(&a, &rng, &c);
+        seq_rl_gp_update(&a, &c, 0.3 * c.arm);
+    }
+    memcpy(cov0, a.cov, sizeof cov0);
+    c.arm = 3;
+    CHECK(seq_rl_gp_update(&a, &c, 1.0) == SEQ_ERR_RANGE);
+    c.arm = 0;
+    CHECK(seq_rl_gp_update(&a, &c, INFINITY) == SEQ_ERR_INVALID);
+    c.prob = 0;
+    CHECK(seq_rl_gp_update(&a, &c, 1.0) == SEQ_ERR_INVALID);
+    CHECK(memcmp(cov0, a.cov, sizeof cov0) == 0 && a.updates == 6);
+    pts[3] = NAN;
+    CHECK(seq_rl_gp_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_gp_save(&a, path) == SEQ_OK);
+    CHECK(seq_rl_gp_load(&b, path, NULL) == SEQ_OK);
+    rb = rng;
+    for (i = 0; i < 10; i++) {
+        seq_rl_gp_select(&a, &rng, &c);
+        seq_rl_gp_select(&b, &rb, &cb);
+        if (c.arm != cb.arm || c.prob != cb.prob) same = 0;
+        seq_rl_gp_update(&a, &c, 0.5);
+        seq_rl_gp_update(&b, &cb, 0.5);
+    }
+    CHECK(same && memcmp(a.mu, b.mu, 3 * sizeof(double)) == 0);
+    seq_rl_gp_free(&a);
+    seq_rl_gp_free(&b);
+    CHECK(save_sample(path) == SEQ_OK);
+    CHECK(seq_rl_gp_load(&b, path, NULL) == SEQ_ERR_FORMAT);
+    CHECK(seq_test_live_blocks == live);
+    remove(path);
+}
+
 /* ---- 4 off-policy evaluation --------------------------------------------------------- */
 
 /* A contextual problem where the truth is known: 5 contexts, 3 actions, Bernoulli rewards
@@ -869,6 +1147,12 @@ void seq_tests_rl_bandits(void) {
     RUN(test_bandit_save_load_every_kind);
     RUN(test_bandit_load_refuses_bad_files);
     RUN(test_bandit_oom);
+    RUN(test_linear_cholesky_matches_dense);
+    RUN(test_linear_bandits_learn);
+    RUN(test_linear_bad_input_and_save);
+    RUN(test_gp_posterior_matches_dense);
+    RUN(test_gp_bandits_find_the_peak);
+    RUN(test_gp_bad_input_and_save);
 }
 
 void seq_tests_rl_ope(void) {
