@@ -70,7 +70,7 @@ static double linear_rate(seq_rl_linear_kind kind, int64_t draws) {
     seq_rl_choice c;
     seq_rng rng;
     double x[D], t0, best = 0;
-    int64_t t, i, n = draws > 0 ? 500 : 20000;
+    int64_t t, i, n = draws > 0 ? 500 : 20000; /* LinUCB ignores draws */
     int rep;
     cfg.propensity_draws = draws;
     seq_rng_seed(&rng, 5);
@@ -134,7 +134,7 @@ int main(void) {
     }
     printf("  %-34s %14.0f\n", "thompson-beta, 100-draw propensity",
            bandit_rate(seq_rl_bandit_config_default(SEQ_RL_BANDIT_THOMPSON_BETA, 10)));
-    r = linear_rate(SEQ_RL_LINUCB, -1);
+    r = linear_rate(SEQ_RL_LINUCB, 0);
     if (peer_lin > 0) printf("  %-34s %14.0f %14.0f %7.0fx\n", "linucb, d = 32", r, peer_lin, r / peer_lin);
     else printf("  %-34s %14.0f\n", "linucb, d = 32", r);
     printf("  %-34s %14.0f\n", "lints, d = 32, no propensity", linear_rate(SEQ_RL_LINTS, 0));
