@@ -320,6 +320,19 @@ SEQDEF seq_status seq_rl_gp_update(seq_rl_gp *b, const seq_rl_choice *c, double 
 SEQDEF seq_status seq_rl_gp_save(const seq_rl_gp *b, const char *path);
 SEQDEF seq_status seq_rl_gp_load(seq_rl_gp *b, const char *path, void *alloc_ud);
 
+/* --- 3c SquareCB: inverse gap weighting over any regression oracle -------------------
+ * Foster & Rakhlin (2020): given an oracle's predicted rewards pred (arms) for the
+ * current context, with b the best prediction,
+ *     p_a = 1 / (K + gamma (pred_b - pred_a))  for a != b,   p_b = 1 - sum of the others.
+ * Any regressor trained online on (context, arm, reward) serves as the oracle (the
+ * caller owns it: a seq.h network, a linear model, a lookup table); gamma grows with the
+ * horizon (their choice: sqrt(K T / ln(1/delta)), or tuned). Non-finite predictions or
+ * gamma < 0 are SEQ_ERR_INVALID. select draws the arm with rng; out->id is -1 (no table
+ * of pending decisions: the caller trains its oracle). */
+SEQDEF seq_status seq_rl_igw_probs(const double *pred, int64_t arms, double gamma, double *p);
+SEQDEF seq_status seq_rl_squarecb_select(const double *pred, int64_t arms, double gamma, double *p, seq_rng *rng,
+                                         seq_rl_choice *out);
+
 /* ===================================================================================
  * 4  off-policy evaluation
  * =================================================================================== */
@@ -1766,6 +1779,33 @@ SEQDEF seq_status seq_rl_gp_load(seq_rl_gp *b, const char *path, void *alloc_ud)
     SEQ_FREE(alloc_ud, points);
     seq_rl_load_close(&r);
     return s;
+}
+
+/* --- 3c SquareCB ---------------------------------------------------------------------- */
+
+SEQDEF seq_status seq_rl_igw_probs(const double *pred, int64_t arms, double gamma, double *p) {
+    int64_t a, best = 0;
+    double rest = 0.0;
+    if (!pred || !p || arms < 1 || !(gamma >= 0.0) || !isfinite(gamma))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_igw_probs: NULL, %lld arms or gamma %g", (long long)arms, gamma);
+    if (!seq_rl__all_finite(pred, arms)) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_igw_probs: predictions not finite");
+    for (a = 1; a < arms; a++)
+        if (pred[a] > pred[best]) best = a;
+    for (a = 0; a < arms; a++)
+        if (a != best) rest += (p[a] = 1.0 / ((double)arms + gamma * (pred[best] - pred[a])));
+    p[best] = 1.0 - rest; /* >= 1/K: every other arm has at most 1/K */
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_squarecb_select(const double *pred, int64_t arms, double gamma, double *p, seq_rng *rng,
+                                         seq_rl_choice *out) {
+    seq_status s;
+    if (!rng || !out) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_squarecb_select: NULL rng or choice");
+    if ((s = seq_rl_igw_probs(pred, arms, gamma, p)) != SEQ_OK) return s;
+    out->arm = seq_rng_categorical(rng, p, arms);
+    out->prob = p[out->arm];
+    out->id = -1;
+    return SEQ_OK;
 }
 
 /* ===================================================================================

@@ -921,6 +921,34 @@ static void test_gp_bad_input_and_save(void) {
     remove(path);
 }
 
+/* Inverse gap weighting: the formula, a distribution, and a bandit it solves (the oracle
+ * here is the running mean reward per arm, the simplest regressor). */
+static void test_squarecb(void) {
+    double pred[3] = {0.2, 0.5, 0.4}, p[3], m[3] = {0.3, 0.7, 0.5}, sum[3] = {0}, cnt[3] = {0};
+    seq_rl_choice c;
+    seq_rng rng;
+    int t, late = 0;
+    CHECK(seq_rl_igw_probs(pred, 3, 10.0, p) == SEQ_OK);
+    CHECK_NEAR(p[0], 1.0 / (3 + 10 * 0.3), 1e-15);
+    CHECK_NEAR(p[2], 1.0 / (3 + 10 * 0.1), 1e-15);
+    CHECK_NEAR(p[0] + p[1] + p[2], 1.0, 1e-15);
+    pred[1] = NAN;
+    CHECK(seq_rl_igw_probs(pred, 3, 10.0, p) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_igw_probs(pred, 0, 10.0, p) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_igw_probs(m, 3, -1.0, p) == SEQ_ERR_INVALID);
+    seq_rng_seed(&rng, 61);
+    for (t = 0; t < 3000; t++) {
+        int a;
+        for (a = 0; a < 3; a++) pred[a] = cnt[a] > 0 ? sum[a] / cnt[a] : 1.0;
+        CHECK(seq_rl_squarecb_select(pred, 3, sqrt(3.0 * (t + 1)), p, &rng, &c) == SEQ_OK);
+        CHECK(c.prob == p[c.arm] && c.prob > 0);
+        late += t >= 2000 && c.arm == 1;
+        sum[c.arm] += seq_rng_double(&rng) < m[c.arm];
+        cnt[c.arm] += 1;
+    }
+    CHECK_MSG(late > 800, "best arm %d of the last 1000", late);
+}
+
 /* ---- 4 off-policy evaluation --------------------------------------------------------- */
 
 /* A contextual problem where the truth is known: 5 contexts, 3 actions, Bernoulli rewards
@@ -1153,6 +1181,7 @@ void seq_tests_rl_bandits(void) {
     RUN(test_gp_posterior_matches_dense);
     RUN(test_gp_bandits_find_the_peak);
     RUN(test_gp_bad_input_and_save);
+    RUN(test_squarecb);
 }
 
 void seq_tests_rl_ope(void) {
