@@ -902,19 +902,21 @@ typedef struct seq_rl__pg_saved {
     float *p, *lp, *H; /* (N,A) probabilities and log-probabilities, (N) entropies */
     float *dlogp, *dv; /* (N), already divided by M */
     const int32_t *actions;
+    const float *mask;
+    int has_values;    /* in[1] exists */
     float ent_scale;   /* ent_coef / M */
 } seq_rl__pg_saved;
 
 static void seq_rl__pg_backward(seq_ctx *ctx, seq_tensor *out, seq_tensor *const *in, void *data) {
     const seq_rl__pg_saved *s = (const seq_rl__pg_saved *)data;
-    float g = out->grad[0], *gl = seq_op_grad(ctx, in[0]), *gv = in[1] ? seq_op_grad(ctx, in[1]) : NULL;
+    float g = out->grad[0], *gl = seq_op_grad(ctx, in[0]), *gv = s->has_values ? seq_op_grad(ctx, in[1]) : NULL;
     int64_t i, j;
     for (i = 0; gl && i < s->N; i++) {
         const float *p = s->p + i * s->A, *lp = s->lp + i * s->A;
-        float *gr = gl + i * s->A;
+        float *gr = gl + i * s->A, ent = s->mask && s->mask[i] == 0 ? 0.0f : s->ent_scale;
         /* d logp_a / d z_j = [j == a] - p_j;  d(-H)/d z_j = p_j (lp_j + H) */
         for (j = 0; j < s->A; j++)
-            gr[j] += g * (s->dlogp[i] * ((j == s->actions[i]) - p[j]) + s->ent_scale * p[j] * (lp[j] + s->H[i]));
+            gr[j] += g * (s->dlogp[i] * ((j == s->actions[i]) - p[j]) + ent * p[j] * (lp[j] + s->H[i]));
     }
     for (i = 0; gv && i < s->N; i++) gv[i] += g * s->dv[i];
 }
@@ -954,10 +956,10 @@ SEQDEF seq_tensor *seq_rl_pg_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *
         return NULL;
     }
     in[0] = logits, in[1] = values;
-    out = seq_op_output(ctx, op, 0, shape0, 2, in);
+    out = seq_op_output(ctx, op, 0, shape0, values ? 2 : 1, in);
     s = (seq_rl__pg_saved *)seq_ctx_alloc(ctx, sizeof *s);
     if (!out || !s) return NULL;
-    s->N = N, s->A = A, s->actions = b->actions, s->ent_scale = (float)(cfg.ent_coef / M);
+    s->N = N, s->A = A, s->actions = b->actions, s->mask = b->mask, s->has_values = values != NULL, s->ent_scale = (float)(cfg.ent_coef / M);
     s->p = (float *)seq_ctx_alloc(ctx, (size_t)(2 * N * A + 3 * N) * sizeof(float));
     if (!s->p) return NULL;
     s->lp = s->p + N * A, s->H = s->lp + N * A, s->dlogp = s->H + N, s->dv = s->dlogp + N;
@@ -1013,7 +1015,7 @@ SEQDEF seq_tensor *seq_rl_pg_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *
         stats->pg_loss = (float)(pg / M), stats->v_loss = (float)(vl / M), stats->entropy = (float)(ent / M);
         stats->approx_kl = (float)(akl / M), stats->clipfrac = (float)(clipped / M), stats->ref_kl = (float)(rkl / M);
     }
-    seq_op_record(ctx, op, out, seq_rl__pg_backward, 2, in, s);
+    seq_op_record(ctx, op, out, seq_rl__pg_backward, values ? 2 : 1, in, s);
     return out;
 }
 

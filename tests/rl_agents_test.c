@@ -249,4 +249,198 @@ void seq_tests_rl_envs(void) {
     RUN(test_env_hidden_velocity);
 }
 
-void seq_tests_rl_agents(void) {}
+/* ---------------------------------------------------------------- networks, PPO ---- */
+
+typedef struct {
+    seq_tensor *logits, *values;
+    seq_rl_pg_batch b;
+    seq_rl_pg_config cfg;
+} pg_case;
+
+static seq_tensor *pg_loss_build(seq_ctx *ctx, void *ud) {
+    pg_case *c = (pg_case *)ud;
+    return seq_rl_pg_loss(ctx, c->logits, c->values, &c->b, c->cfg, NULL);
+}
+
+/* Finite differences through every branch of the loss: ratios inside and outside the
+ * clip band for both advantage signs, clipped and unclipped values, entropy, the k3 KL
+ * to a reference policy, and a masked row. */
+static void test_pg_loss_gradcheck(void) {
+    enum { N = 8, A = 3 };
+    static const int32_t actions[N] = {0, 1, 2, 1, 0, 2, 1, 0};
+    /* old_logp offsets put some ratios far outside [0.8, 1.2] */
+    static const float shift[N] = {0.0f, 0.5f, -0.5f, 0.05f, -0.6f, 0.7f, 0.0f, -0.1f};
+    static const float adv[N] = {1.0f, 0.7f, -0.4f, -1.2f, 0.9f, -0.8f, 0.3f, -0.2f};
+    static const float mask[N] = {1, 1, 1, 1, 1, 1, 1, 0};
+    float old_logp[N], ref_logp[N], ret[N], oldv[N];
+    int64_t ls[2] = {N, A}, vs[1] = {N}, i, cfgi;
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rng rng;
+    pg_case c;
+    seq_gradcheck_result res;
+    seq_rng_seed(&rng, 3);
+    c.logits = seq_params_add(P, "logits", 2, ls, seq_init_normal(0, 1));
+    c.values = seq_params_add(P, "values", 1, vs, seq_init_normal(0, 1));
+    CHECK(seq_params_alloc(P, &rng) == SEQ_OK);
+    for (i = 0; i < N; i++) {
+        const float *z = c.logits->data + i * A;
+        double mx = z[0] > z[1] ? (z[0] > z[2] ? z[0] : z[2]) : (z[1] > z[2] ? z[1] : z[2]);
+        double lse = mx + log(exp(z[0] - mx) + exp(z[1] - mx) + exp(z[2] - mx));
+        old_logp[i] = (float)(z[actions[i]] - lse) + shift[i];
+        ref_logp[i] = (float)(z[actions[i]] - lse) - 0.3f * shift[i] + 0.1f;
+        oldv[i] = c.values->data[i] + (i % 2 ? 0.5f : -0.05f); /* half the values clip */
+        ret[i] = c.values->data[i] + (i % 3 ? 1.0f : -0.7f);
+    }
+    c.b.actions = actions, c.b.old_logp = old_logp, c.b.adv = adv, c.b.returns = ret, c.b.old_values = oldv;
+    c.b.ref_logp = ref_logp, c.b.mask = mask;
+    for (cfgi = 0; cfgi < 2; cfgi++) {
+        c.cfg = seq_rl_pg_config_default();
+        c.cfg.kl_coef = cfgi ? 0.0f : 0.2f, c.cfg.clip = cfgi ? 0.0f : 0.2f, c.cfg.ent_coef = 0.05f;
+        CHECK(seq_gradcheck(ctx, P, pg_loss_build, &c, 1e-3f, 1e-3f, 1e-2f, &res) == SEQ_OK);
+        CHECK_MSG(res.failed == 0 && res.checked == N * A + N, "config %d: failed %lld worst %s[%lld] abs %g",
+                  (int)cfgi, (long long)res.failed, res.worst_param ? res.worst_param : "-",
+                  (long long)res.worst_index, res.max_abs_err);
+    }
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* With old_logp equal to the current policy the ratio is 1: the loss is the vanilla
+ * policy-gradient surrogate -mean(adv) and nothing is clipped. Bad batches fail. */
+static void test_pg_loss_values_and_errors(void) {
+    float logits[4] = {0.0f, 0.0f, 1.0f, -1.0f}, lp[2], adv[2] = {1.0f, 3.0f}, ret[2] = {0, 0};
+    int32_t act[2] = {0, 1}, bad_act[2] = {0, 2};
+    int64_t s[2] = {2, 2};
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rl_pg_batch b;
+    seq_rl_pg_stats st;
+    seq_rl_pg_config cfg = seq_rl_pg_config_default();
+    seq_tensor *loss;
+    lp[0] = logf(0.5f), lp[1] = (float)(-1.0 - log(exp(1.0) + exp(-1.0)));
+    memset(&b, 0, sizeof b);
+    b.actions = act, b.old_logp = lp, b.adv = adv, b.returns = ret;
+    cfg.ent_coef = 0, cfg.vf_clip = 0;
+    loss = seq_rl_pg_loss(ctx, seq_tensor_wrap(ctx, logits, 2, s), NULL, &b, cfg, &st);
+    CHECK_MSG(loss && fabsf(loss->data[0] + 2.0f) < 1e-6f && st.clipfrac == 0 && fabsf(st.approx_kl) < 1e-7f,
+              "%s loss %g kl %g", seq_ctx_error(ctx), loss ? loss->data[0] : 0.0, st.approx_kl);
+    b.actions = bad_act;
+    CHECK(!seq_rl_pg_loss(ctx, seq_tensor_wrap(ctx, logits, 2, s), NULL, &b, cfg, &st));
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE && strstr(seq_ctx_error(ctx), "seq_rl_pg_loss") != NULL);
+    seq_ctx_reset(ctx);
+    b.actions = act, b.old_logp = NULL;
+    CHECK(!seq_rl_pg_loss(ctx, seq_tensor_wrap(ctx, logits, 2, s), NULL, &b, cfg, &st));
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    seq_ctx_free(ctx);
+}
+
+/* The tape-free MLP used for acting equals the recorded forward. */
+static void test_mlp_infer_matches_forward(void) {
+    int64_t sizes[4] = {5, 16, 16, 3}, xs[2] = {7, 5}, i;
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rl_mlp m;
+    seq_rng rng;
+    float x[35], y[21], work[2 * 7 * 16];
+    seq_tensor *out;
+    int ok = 1;
+    seq_rng_seed(&rng, 5);
+    CHECK(seq_rl_mlp_init(&m, P, "pi", 3, sizes, SEQ_RL_TANH, 1.0f) == SEQ_OK);
+    CHECK(seq_params_alloc(P, &rng) == SEQ_OK);
+    CHECK(seq_rl_mlp_work_size(&m, 7) == 2 * 7 * 16);
+    for (i = 0; i < 35; i++) x[i] = (float)seq_rng_normal(&rng, 0, 1);
+    seq_rl_mlp_infer(&m, x, 7, y, work);
+    out = seq_rl_mlp_forward(ctx, &m, seq_tensor_wrap(ctx, x, 2, xs));
+    for (i = 0; out && i < 21; i++) ok &= fabsf(out->data[i] - y[i]) <= 1e-5f;
+    CHECK(out && ok);
+    CHECK(seq_rl_mlp_init(&m, P, "bad", 0, sizes, SEQ_RL_TANH, 1.0f) == SEQ_ERR_INVALID);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* Sampling reports the probability of the action drawn, and follows softmax. */
+static void test_sample_softmax(void) {
+    float logits[3] = {0.0f, 1.0f, -1.0f}, prob, logp;
+    int64_t counts[3] = {0, 0, 0}, i, n = 20000;
+    double z = exp(0.0) + exp(1.0) + exp(-1.0);
+    seq_rng rng;
+    int ok = 1;
+    seq_rng_seed(&rng, 9);
+    for (i = 0; i < n; i++) {
+        int64_t a = seq_rl_sample_softmax(logits, 3, &rng, &prob, &logp);
+        counts[a]++;
+        ok &= fabs(prob - exp(logits[a]) / z) < 1e-6 && fabs(logp - log(prob)) < 1e-5;
+    }
+    CHECK(ok);
+    for (i = 0; i < 3; i++) CHECK_NEAR((double)counts[i] / n, exp(logits[i]) / z, 0.015);
+}
+
+/* A short PPO run on CartPole improves on the random policy (about 22 steps per
+ * episode), saves, and loads back into a fresh agent that acts the same. */
+static void test_ppo_cartpole_smoke(void) {
+    seq_rl_env proto;
+    seq_rl_vec_env v;
+    seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_PPO);
+    seq_rl_ac *ag, *ag2;
+    double first = 0;
+    float obs[4] = {0.01f, -0.2f, 0.03f, 0.1f}, p1, p2;
+    const char *path = "build/rl_ppo_test.safetensors";
+    int it;
+    cfg.n_steps = 64, cfg.total_steps = 40000;
+    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 1) == SEQ_OK);
+    CHECK(seq_rl_vec_env_init(&v, &proto, 8, 1, NULL) == SEQ_OK);
+    ag = seq_rl_ac_init(cfg, 4, 2, 8, 1, NULL);
+    CHECK(ag != NULL);
+    if (!ag) return;
+    for (it = 0; it < 60; it++) {
+        CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
+        if (it == 2) first = seq_rl_ac_mean_return(ag);
+    }
+    CHECK_MSG(seq_rl_ac_mean_return(ag) > 2 * first && seq_rl_ac_mean_return(ag) > 80, "mean return %.1f -> %.1f",
+              first, seq_rl_ac_mean_return(ag));
+    CHECK(seq_rl_ac_save(ag, path) == SEQ_OK);
+    ag2 = seq_rl_ac_init(cfg, 4, 2, 8, 2, NULL);
+    CHECK(ag2 && seq_rl_ac_load(ag2, path) == SEQ_OK);
+    if (ag2) CHECK(seq_rl_ac_act(ag, obs, NULL, &p1) == seq_rl_ac_act(ag2, obs, NULL, &p2) && p1 == 1.0f);
+    remove(path);
+    seq_rl_ac_free(ag2);
+    seq_rl_ac_free(ag);
+    seq_rl_vec_env_free(&v);
+}
+
+/* A mismatched env, bad configs and allocation failures: errors, nothing leaked. */
+static void test_ac_bad_input(void) {
+    seq_rl_env proto;
+    seq_rl_vec_env v;
+    seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
+    seq_rl_ac *ag;
+    long k, live = seq_test_live_blocks;
+    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_ACROBOT, 1) == SEQ_OK);
+    CHECK(seq_rl_vec_env_init(&v, &proto, 4, 1, NULL) == SEQ_OK);
+    ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL);
+    CHECK(ag && seq_rl_ac_iterate(ag, &v) == SEQ_ERR_INVALID);
+    seq_rl_ac_free(ag);
+    cfg.gamma = 1.5f;
+    CHECK(!seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
+    cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
+    for (k = 0; k < 40; k++) {
+        seq_test_fail_after(k);
+        ag = seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL);
+        seq_test_fail_never();
+        if (ag) {
+            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
+            seq_rl_ac_free(ag);
+        }
+    }
+    seq_rl_vec_env_free(&v);
+    CHECK(seq_test_live_blocks == live);
+}
+
+void seq_tests_rl_agents(void) {
+    RUN(test_pg_loss_gradcheck);
+    RUN(test_pg_loss_values_and_errors);
+    RUN(test_mlp_infer_matches_forward);
+    RUN(test_sample_softmax);
+    RUN(test_ppo_cartpole_smoke);
+    RUN(test_ac_bad_input);
+}
