@@ -92,6 +92,11 @@ SEQDEF seq_status seq_rec_data_from_sequences(seq_rec_data *d, int64_t n_users, 
                                               const int64_t *off, const int32_t *items,
                                               const int64_t *times, void *alloc_ud);
 SEQDEF void seq_rec_data_free(seq_rec_data *d);
+/* The path of a data file `name` (e.g. "beauty_s3rec.txt") written into buf: the first
+ * of $SEQ_DATA_DIR, ../shared/data and ../../shared/data (the project's data folder seen
+ * from the repository root, or from a git worktree one level down) where it can be
+ * opened. NULL when none holds it or buf is too small. */
+SEQDEF const char *seq_rec_find_data(const char *name, char *buf, size_t cap);
 /* Original ids: the text of a dense id (NULL when out of range or the data has no
  * names), and the dense id of a text (-1 for an unknown user, 0 for an unknown item). */
 SEQDEF const char *seq_rec_user_name(const seq_rec_data *d, int64_t user);
@@ -332,6 +337,98 @@ SEQDEF seq_status seq_rec_poprec_score(void *model, const seq_rec_data *d, const
                                        const int64_t *hist_len, int64_t n, float *scores);
 SEQDEF void seq_rec_poprec_free(seq_rec_poprec *m);
 
+/* --- ItemKNN: item-item cosine similarity on the binary user-item matrix of the
+ * training prefixes, sim(i,j) = |U_i & U_j| / (sqrt|U_i| sqrt|U_j| + shrink), each item
+ * keeping its `neighbors` most similar items. A user's score of item j is the sum of
+ * sim(h, j) over the distinct items h of its history. Neighbor ids are stored as
+ * floats (exact below 2^24 items) so the model saves as one safetensors file. */
+typedef struct seq_rec_itemknn_config {
+    int64_t neighbors; /* 100 */
+    float shrink;      /* 0 */
+} seq_rec_itemknn_config;
+
+typedef struct seq_rec_itemknn {
+    seq_params *P;
+    seq_tensor *nbr;   /* (n_items+1, neighbors) neighbor ids, 0 = none */
+    seq_tensor *sim;   /* (n_items+1, neighbors) their similarities, best first */
+    int64_t n_items;
+    seq_rec_itemknn_config cfg;
+    uint32_t *mark;    /* (n_items+1) scratch of score: distinct history items */
+    uint32_t stamp;
+} seq_rec_itemknn;
+
+SEQDEF seq_rec_itemknn_config seq_rec_itemknn_config_default(void);
+SEQDEF seq_status seq_rec_itemknn_init(seq_rec_itemknn *m, int64_t n_items, seq_rec_itemknn_config cfg, void *alloc_ud);
+SEQDEF seq_status seq_rec_itemknn_fit(seq_rec_itemknn *m, const seq_rec_data *d, const seq_rec_split *split);
+SEQDEF seq_status seq_rec_itemknn_score(void *model, const seq_rec_data *d, const int64_t *users,
+                                        const int64_t *hist_len, int64_t n, float *scores);
+SEQDEF void seq_rec_itemknn_free(seq_rec_itemknn *m);
+
+/* --- Matrix factorization: a user's score of item i is x_u . y_i, with user factors
+ * "user" (n_users, dim) and item factors "item" (n_items+1, dim; row 0 unused). Users
+ * score with their trained factors, so MF evaluates leave-one-out splits (every user
+ * trains), not user holdout. Shared by BPR-MF and ALS. */
+typedef struct seq_rec_mf {
+    seq_params *P;
+    seq_tensor *user, *item;
+    int64_t n_users, n_items, dim;
+} seq_rec_mf;
+
+/* Factors drawn from N(0, init_std^2) with rng. */
+SEQDEF seq_status seq_rec_mf_init(seq_rec_mf *m, int64_t n_users, int64_t n_items, int64_t dim, float init_std,
+                                  seq_rng *rng, void *alloc_ud);
+SEQDEF seq_status seq_rec_mf_score(void *model, const seq_rec_data *d, const int64_t *users, const int64_t *hist_len,
+                                   int64_t n, float *scores);
+SEQDEF void seq_rec_mf_free(seq_rec_mf *m);
+
+/* BPR-MF (Rendle et al. 2009) on seq.h's tape: each epoch visits every training
+ * interaction (u, i) once in shuffled order with one uniform negative j outside u's
+ * training prefix, minimizing -log sigmoid(x_u.y_i - x_u.y_j) + l2 (|x_u|^2 + |y_i|^2
+ * + |y_j|^2) per triple with Adam. */
+typedef struct seq_rec_bpr_config {
+    int64_t batch_size; /* 1024 */
+    float lr;           /* 1e-3 */
+    float l2;           /* 1e-4 */
+} seq_rec_bpr_config;
+
+typedef struct seq_rec_bpr {
+    seq_rec_mf *mf;
+    seq_rec_bpr_config cfg;
+    seq_adamw opt;
+    seq_ctx *ctx;
+    seq_rec_sampler neg;
+    int64_t *pairs;      /* (n_train, 2) training interactions (user, position) */
+    int64_t n_train;
+    int32_t *ids;        /* (3, batch_size) users, positives, negatives of a batch */
+    void *alloc_ud;
+} seq_rec_bpr;
+
+SEQDEF seq_rec_bpr_config seq_rec_bpr_config_default(void);
+SEQDEF seq_status seq_rec_bpr_init(seq_rec_bpr *t, seq_rec_mf *mf, const seq_rec_data *d, const seq_rec_split *split,
+                                   seq_rec_bpr_config cfg, void *alloc_ud);
+/* One epoch; *loss (may be NULL) receives its mean BPR loss. */
+SEQDEF seq_status seq_rec_bpr_epoch(seq_rec_bpr *t, const seq_rec_data *d, const seq_rec_split *split, seq_rng *rng,
+                                    double *loss);
+SEQDEF void seq_rec_bpr_free(seq_rec_bpr *t);
+
+/* Implicit ALS (Hu, Koren, Volinsky 2008) solved with conjugate gradient (Takacs,
+ * Pilaszy, Tikk 2011; as the `implicit` library): with r_ui the number of times u
+ * interacted with i in its training prefix and c_ui = 1 + alpha r_ui, each sweep sets
+ *     x_u = argmin sum_i c_ui (p_ui - x_u.y_i)^2 + reg |x_u|^2      (p_ui = r_ui > 0)
+ * for every user, then the same for every item, each by cg_steps CG iterations warm
+ * started from the current factors, so a sweep costs O(n_inter dim + (users + items)
+ * dim^2) instead of a dim^3 solve per row. */
+typedef struct seq_rec_als_config {
+    float alpha;     /* 40 (Hu et al.) */
+    float reg;       /* 0.01 */
+    int64_t cg_steps; /* 3 */
+} seq_rec_als_config;
+
+SEQDEF seq_rec_als_config seq_rec_als_config_default(void);
+/* iterations sweeps over users and items. */
+SEQDEF seq_status seq_rec_als_fit(seq_rec_mf *m, const seq_rec_data *d, const seq_rec_split *split,
+                                  seq_rec_als_config cfg, int64_t iterations);
+
 /* ===================================================================================
  * 5  sequential models: GRU4Rec, SASRec, BERT4Rec, SSM recommender
  * =================================================================================== */
@@ -475,6 +572,21 @@ SEQDEF void seq_rec_data_free(seq_rec_data *d) {
     SEQ_FREE(d->alloc_ud, d->user_name_off);
     SEQ_FREE(d->alloc_ud, d->item_name_off);
     memset(d, 0, sizeof(*d));
+}
+
+SEQDEF const char *seq_rec_find_data(const char *name, char *buf, size_t cap) {
+    const char *dirs[3];
+    int i;
+    dirs[0] = getenv("SEQ_DATA_DIR"); dirs[1] = "../shared/data"; dirs[2] = "../../shared/data";
+    for (i = 0; name && buf && i < 3; i++) {
+        FILE *f;
+        int n;
+        if (!dirs[i]) continue;
+        n = snprintf(buf, cap, "%s/%s", dirs[i], name);
+        if (n < 0 || (size_t)n >= cap) return NULL;
+        if ((f = fopen(buf, "rb")) != NULL) { fclose(f); return buf; }
+    }
+    return NULL;
 }
 
 /* The whole file, NUL-terminated. */
@@ -1561,6 +1673,426 @@ SEQDEF void seq_rec_poprec_free(seq_rec_poprec *m) {
     if (!m) return;
     seq_params_free(m->P);
     memset(m, 0, sizeof(*m));
+}
+
+/* The training prefixes as a sparse matrix, both ways: by_user row u lists the distinct
+ * items of u's prefix with their counts, by_item row i the users with theirs. */
+typedef struct seq_rec__csr {
+    int64_t *off; /* (rows+1) */
+    int32_t *idx;
+    float *val;
+} seq_rec__csr;
+
+static void seq_rec__csr_free(seq_rec__csr *c, void *ud) {
+    SEQ_FREE(ud, c->off); SEQ_FREE(ud, c->idx); SEQ_FREE(ud, c->val);
+    memset(c, 0, sizeof(*c));
+}
+
+static seq_status seq_rec__train_csr(const seq_rec_data *d, const seq_rec_split *split, void *ud, const char *fn,
+                                     seq_rec__csr *by_user, seq_rec__csr *by_item) {
+    int64_t u, p, nnz = 0, N = d->n_items + 1, *last = (int64_t *)seq_rec__alloc(ud, 2 * N, sizeof(int64_t)), *slot;
+    memset(by_user, 0, sizeof(*by_user));
+    memset(by_item, 0, sizeof(*by_item));
+    by_user->off = (int64_t *)seq_rec__alloc(ud, d->n_users + 1, sizeof(int64_t));
+    by_user->idx = (int32_t *)seq_rec__alloc(ud, d->n_inter, sizeof(int32_t));
+    by_user->val = (float *)seq_rec__alloc(ud, d->n_inter, sizeof(float));
+    by_item->off = (int64_t *)seq_rec__alloc(ud, N + 1, sizeof(int64_t));
+    by_item->idx = (int32_t *)seq_rec__alloc(ud, d->n_inter, sizeof(int32_t));
+    by_item->val = (float *)seq_rec__alloc(ud, d->n_inter, sizeof(float));
+    if (!last || !by_user->off || !by_user->idx || !by_user->val || !by_item->off || !by_item->idx || !by_item->val) {
+        SEQ_FREE(ud, last);
+        seq_rec__csr_free(by_user, ud);
+        seq_rec__csr_free(by_item, ud);
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    slot = last + N;
+    for (p = 0; p < N; p++) last[p] = -1;
+    by_user->off[0] = 0;
+    for (u = 0; u < d->n_users; u++) { /* distinct items of each prefix, repeats counted */
+        int64_t end = d->off[u] + (split ? split->train_len[u] : d->off[u + 1] - d->off[u]);
+        for (p = d->off[u]; p < end; p++) {
+            int32_t it = d->items[p];
+            if (last[it] == u) { by_user->val[slot[it]] += 1; continue; }
+            last[it] = u; slot[it] = nnz;
+            by_user->idx[nnz] = it; by_user->val[nnz++] = 1;
+        }
+        by_user->off[u + 1] = nnz;
+    }
+    memset(by_item->off, 0, (size_t)(N + 1) * sizeof(int64_t));
+    for (p = 0; p < nnz; p++) by_item->off[by_user->idx[p] + 1]++;
+    for (p = 0; p < N; p++) { by_item->off[p + 1] += by_item->off[p]; last[p] = by_item->off[p]; }
+    for (u = 0; u < d->n_users; u++)
+        for (p = by_user->off[u]; p < by_user->off[u + 1]; p++) {
+            int64_t at = last[by_user->idx[p]]++;
+            by_item->idx[at] = (int32_t)u;
+            by_item->val[at] = by_user->val[p];
+        }
+    SEQ_FREE(ud, last);
+    return SEQ_OK;
+}
+
+/* Checks shared by the fit functions of section 4. */
+static seq_status seq_rec__check_fit(const char *fn, const void *m, const seq_rec_data *d, const seq_rec_split *split,
+                                     int64_t n_users, int64_t n_items) {
+    if (!m || !d || !d->off || (split && split->n_users != d->n_users) || (n_users >= 0 && d->n_users != n_users) ||
+        d->n_items != n_items)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL model or data, or data of other sizes than the model", fn);
+    return SEQ_OK;
+}
+
+SEQDEF seq_rec_itemknn_config seq_rec_itemknn_config_default(void) {
+    seq_rec_itemknn_config c;
+    c.neighbors = 100;
+    c.shrink = 0;
+    return c;
+}
+
+SEQDEF seq_status seq_rec_itemknn_init(seq_rec_itemknn *m, int64_t n_items, seq_rec_itemknn_config cfg, void *alloc_ud) {
+    static const char *const names[2] = {"neighbors", "similarity"};
+    static const int ndims[2] = {2, 2};
+    int64_t shape[2][2];
+    seq_tensor *views[2];
+    if (m) memset(m, 0, sizeof(*m));
+    if (!m || n_items <= 0 || n_items >= (1 << 24) || cfg.neighbors <= 0 || !(cfg.shrink >= 0) || !isfinite(cfg.shrink))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_itemknn_init: need 0 < n_items < 2^24, neighbors > 0, finite "
+                                              "shrink >= 0");
+    shape[0][0] = shape[1][0] = n_items + 1;
+    shape[0][1] = shape[1][1] = cfg.neighbors;
+    m->n_items = n_items; m->cfg = cfg;
+    m->P = seq_rec__params("seq_rec_itemknn_init", 2, names, ndims, (const int64_t(*)[2])shape, views, alloc_ud);
+    if (!m->P) return seq_last_status();
+    m->nbr = views[0]; m->sim = views[1];
+    if (!(m->mark = (uint32_t *)seq_rec__alloc(alloc_ud, n_items + 1, sizeof(uint32_t)))) {
+        seq_rec_itemknn_free(m);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_rec_itemknn_init: out of memory");
+    }
+    memset(m->mark, 0, (size_t)(n_items + 1) * sizeof(uint32_t));
+    return SEQ_OK;
+}
+
+SEQDEF void seq_rec_itemknn_free(seq_rec_itemknn *m) {
+    if (!m) return;
+    if (m->P) SEQ_FREE(m->P->alloc_ud, m->mark);
+    seq_params_free(m->P);
+    memset(m, 0, sizeof(*m));
+}
+
+SEQDEF seq_status seq_rec_itemknn_fit(seq_rec_itemknn *m, const seq_rec_data *d, const seq_rec_split *split) {
+    seq_rec__csr by_user, by_item;
+    void *ud;
+    int64_t i, K, N;
+    float *co, *cs, *ts;
+    int32_t *touched, *tid;
+    seq_status st = seq_rec__check_fit("seq_rec_itemknn_fit", m, d, split, -1, m ? m->n_items : 0);
+    if (st != SEQ_OK) return st;
+    ud = m->P->alloc_ud; K = m->cfg.neighbors; N = d->n_items + 1;
+    if ((st = seq_rec__train_csr(d, split, ud, "seq_rec_itemknn_fit", &by_user, &by_item)) != SEQ_OK) return st;
+    co = (float *)seq_rec__alloc(ud, 2 * N + K, sizeof(float));
+    touched = (int32_t *)seq_rec__alloc(ud, N + K, sizeof(int32_t));
+    if (!co || !touched) {
+        st = seq_set_error(SEQ_ERR_NOMEM, "seq_rec_itemknn_fit: out of memory");
+        goto done;
+    }
+    cs = co + N; ts = cs + N; tid = touched + N;
+    memset(co, 0, (size_t)N * sizeof(float));
+    memset(m->P->data, 0, (size_t)m->P->numel * sizeof(float));
+    for (i = 1; i < N; i++) {
+        int64_t a, b, nt = 0, kept, k;
+        double ni = (double)(by_item.off[i + 1] - by_item.off[i]);
+        for (a = by_item.off[i]; a < by_item.off[i + 1]; a++) { /* co-occurrence with every item of i's users */
+            int64_t u = by_item.idx[a];
+            for (b = by_user.off[u]; b < by_user.off[u + 1]; b++) {
+                int32_t j = by_user.idx[b];
+                if (j == i) continue;
+                if (co[j] == 0) touched[nt++] = j;
+                co[j] += 1;
+            }
+        }
+        for (a = 0; a < nt; a++) {
+            int32_t j = touched[a];
+            double nj = (double)(by_item.off[j + 1] - by_item.off[j]);
+            cs[a] = (float)(co[j] / (sqrt(ni * nj) + m->cfg.shrink));
+            co[j] = 0;
+        }
+        kept = seq_rec_topk(cs, nt, NULL, K, tid, ts);
+        for (k = 0; k < kept; k++) {
+            m->nbr->data[i * K + k] = (float)touched[tid[k]];
+            m->sim->data[i * K + k] = ts[k];
+        }
+    }
+done:
+    SEQ_FREE(ud, co); SEQ_FREE(ud, touched);
+    seq_rec__csr_free(&by_user, ud);
+    seq_rec__csr_free(&by_item, ud);
+    return st;
+}
+
+SEQDEF seq_status seq_rec_itemknn_score(void *model, const seq_rec_data *d, const int64_t *users,
+                                        const int64_t *hist_len, int64_t n, float *scores) {
+    seq_rec_itemknn *m = (seq_rec_itemknn *)model;
+    int64_t r, i, k, K, N;
+    if (!m || !m->P || !d || d->n_items != m->n_items || n < 0 || (n > 0 && (!users || !hist_len || !scores)))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_itemknn_score: NULL argument or data of another catalog");
+    K = m->cfg.neighbors; N = d->n_items + 1;
+    for (r = 0; r < n; r++) {
+        float *row = scores + r * N;
+        const int32_t *s;
+        if (users[r] < 0 || users[r] >= d->n_users || hist_len[r] < 0 || hist_len[r] > d->off[users[r] + 1] - d->off[users[r]])
+            return seq_set_error(SEQ_ERR_RANGE, "seq_rec_itemknn_score: row %lld: user or history out of range", (long long)r);
+        s = d->items + d->off[users[r]];
+        if (++m->stamp == 0) { memset(m->mark, 0, (size_t)N * sizeof(uint32_t)); m->stamp = 1; }
+        memset(row, 0, (size_t)N * sizeof(float));
+        for (i = 0; i < hist_len[r]; i++) {
+            const float *nb = m->nbr->data + (int64_t)s[i] * K, *sm = m->sim->data + (int64_t)s[i] * K;
+            if (m->mark[s[i]] == m->stamp) continue; /* each distinct history item once */
+            m->mark[s[i]] = m->stamp;
+            for (k = 0; k < K && nb[k] > 0; k++) row[(int64_t)nb[k]] += sm[k];
+        }
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rec_mf_init(seq_rec_mf *m, int64_t n_users, int64_t n_items, int64_t dim, float init_std,
+                                  seq_rng *rng, void *alloc_ud) {
+    static const char *const names[2] = {"user", "item"};
+    static const int ndims[2] = {2, 2};
+    int64_t shape[2][2];
+    seq_tensor *views[2];
+    if (m) memset(m, 0, sizeof(*m));
+    if (!m || !rng || n_users <= 0 || n_items <= 0 || dim <= 0 || !(init_std >= 0) || !isfinite(init_std))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_mf_init: NULL model or rng, a size <= 0, or init_std not finite >= 0");
+    shape[0][0] = n_users; shape[1][0] = n_items + 1;
+    shape[0][1] = shape[1][1] = dim;
+    m->n_users = n_users; m->n_items = n_items; m->dim = dim;
+    m->P = seq_rec__params("seq_rec_mf_init", 2, names, ndims, (const int64_t(*)[2])shape, views, alloc_ud);
+    if (!m->P) return seq_last_status();
+    m->user = views[0]; m->item = views[1];
+    seq_init_fill(m->P->data, 1, &m->P->numel, seq_init_normal(0, init_std), rng);
+    memset(m->item->data, 0, (size_t)dim * sizeof(float)); /* the padding item */
+    return SEQ_OK;
+}
+
+SEQDEF void seq_rec_mf_free(seq_rec_mf *m) {
+    if (!m) return;
+    seq_params_free(m->P);
+    memset(m, 0, sizeof(*m));
+}
+
+SEQDEF seq_status seq_rec_mf_score(void *model, const seq_rec_data *d, const int64_t *users, const int64_t *hist_len,
+                                   int64_t n, float *scores) {
+    const seq_rec_mf *m = (const seq_rec_mf *)model;
+    int64_t r, D;
+    float *x;
+    (void)hist_len;
+    if (!m || !m->P || !d || d->n_items != m->n_items || d->n_users != m->n_users || n < 0 || (n > 0 && (!users || !scores)))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_mf_score: NULL argument or data of other sizes than the model");
+    D = m->dim;
+    if (!(x = (float *)seq_rec__alloc(m->P->alloc_ud, n * D, sizeof(float))))
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_rec_mf_score: out of memory");
+    for (r = 0; r < n; r++) {
+        if (users[r] < 0 || users[r] >= m->n_users) {
+            SEQ_FREE(m->P->alloc_ud, x);
+            return seq_set_error(SEQ_ERR_RANGE, "seq_rec_mf_score: user %lld outside 0..%lld", (long long)users[r],
+                                 (long long)m->n_users - 1);
+        }
+        memcpy(x + r * D, m->user->data + users[r] * D, (size_t)D * sizeof(float));
+    }
+    /* scores (n, n_items+1) = x (n,D) . item^T */
+    seq_sgemm(0, 1, n, m->n_items + 1, D, 1.0f, x, D, m->item->data, D, 0.0f, scores, m->n_items + 1);
+    SEQ_FREE(m->P->alloc_ud, x);
+    return SEQ_OK;
+}
+
+SEQDEF seq_rec_bpr_config seq_rec_bpr_config_default(void) {
+    seq_rec_bpr_config c;
+    c.batch_size = 1024;
+    c.lr = 1e-3f;
+    c.l2 = 1e-4f;
+    return c;
+}
+
+SEQDEF void seq_rec_bpr_free(seq_rec_bpr *t) {
+    if (!t) return;
+    seq_adamw_free(&t->opt);
+    seq_ctx_free(t->ctx);
+    seq_rec_sampler_free(&t->neg);
+    SEQ_FREE(t->alloc_ud, t->pairs);
+    SEQ_FREE(t->alloc_ud, t->ids);
+    memset(t, 0, sizeof(*t));
+}
+
+SEQDEF seq_status seq_rec_bpr_init(seq_rec_bpr *t, seq_rec_mf *mf, const seq_rec_data *d, const seq_rec_split *split,
+                                   seq_rec_bpr_config cfg, void *alloc_ud) {
+    seq_adamw_config oc = seq_adamw_config_default();
+    int64_t u, p;
+    seq_status st;
+    if (t) memset(t, 0, sizeof(*t));
+    if ((st = seq_rec__check_fit("seq_rec_bpr_init", mf && t ? mf->P : NULL, d, split, mf ? mf->n_users : 0,
+                                 mf ? mf->n_items : 0)) != SEQ_OK)
+        return st;
+    if (!split || cfg.batch_size <= 0 || !(cfg.lr > 0) || !(cfg.l2 >= 0) || !isfinite(cfg.lr) || !isfinite(cfg.l2))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_bpr_init: need a split, batch_size > 0, finite lr > 0, l2 >= 0");
+    t->mf = mf; t->cfg = cfg; t->alloc_ud = alloc_ud;
+    for (u = 0; u < d->n_users; u++) t->n_train += split->train_len[u];
+    if (t->n_train == 0) return seq_set_error(SEQ_ERR_INVALID, "seq_rec_bpr_init: the split trains on nothing");
+    oc.weight_decay = 0; /* the l2 term acts on the rows of each batch only, as BPR's */
+    t->pairs = (int64_t *)seq_rec__alloc(alloc_ud, t->n_train, sizeof(int64_t));
+    t->ids = (int32_t *)seq_rec__alloc(alloc_ud, 3 * cfg.batch_size, sizeof(int32_t));
+    t->ctx = seq_ctx_init(alloc_ud);
+    if (!t->pairs || !t->ids || !t->ctx || seq_adamw_init(&t->opt, mf->P, oc) != SEQ_OK ||
+        seq_rec_sampler_init(&t->neg, d, split, SEQ_REC_NEG_UNIFORM, 0, alloc_ud) != SEQ_OK) {
+        seq_rec_bpr_free(t);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_rec_bpr_init: out of memory");
+    }
+    for (u = 0, t->n_train = 0; u < d->n_users; u++)
+        for (p = d->off[u]; p < d->off[u] + split->train_len[u]; p++) t->pairs[t->n_train++] = p;
+    return SEQ_OK;
+}
+
+/* The user whose sequence holds interaction p: the last u with off[u] <= p. */
+static int64_t seq_rec__user_of(const seq_rec_data *d, int64_t p) {
+    int64_t lo = 0, hi = d->n_users - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        if (d->off[mid] <= p) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* x (B,D) -> (B): row-wise dot products with y. */
+static seq_tensor *seq_rec__rowdot(seq_ctx *ctx, seq_tensor *x, seq_tensor *y) {
+    return seq_sum_dim(ctx, seq_mul(ctx, x, y), -1, 0);
+}
+
+SEQDEF seq_status seq_rec_bpr_epoch(seq_rec_bpr *t, const seq_rec_data *d, const seq_rec_split *split, seq_rng *rng,
+                                    double *loss) {
+    int64_t start, B;
+    double total = 0;
+    seq_status st;
+    if (!t || !t->pairs || !rng || (st = seq_rec__check_fit("seq_rec_bpr_epoch", t->mf, d, split, t->mf->n_users,
+                                                            t->mf->n_items)) != SEQ_OK || !split)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_bpr_epoch: NULL trainer, rng or split, or other data");
+    B = t->cfg.batch_size;
+    seq_rng_shuffle(rng, t->pairs, t->n_train);
+    for (start = 0; start < t->n_train; start += B) {
+        int64_t nb = t->n_train - start < B ? t->n_train - start : B, k;
+        int32_t *uid = t->ids, *pid = t->ids + B, *nid = t->ids + 2 * B;
+        seq_ctx *ctx = t->ctx;
+        seq_tensor *U, *Pi, *Nj, *bpr, *reg, *obj;
+        for (k = 0; k < nb; k++) {
+            int64_t p = t->pairs[start + k], u = seq_rec__user_of(d, p);
+            uid[k] = (int32_t)u;
+            pid[k] = d->items[p];
+            if ((st = seq_rec_sampler_draw_excluding(&t->neg, rng, d->items + d->off[u], split->train_len[u], nid + k, 1)) != SEQ_OK)
+                return st;
+        }
+        seq_ctx_reset(ctx);
+        U = seq_embedding(ctx, t->mf->user, seq_tensor_wrap_i32(ctx, uid, 1, &nb));   /* (B,D) */
+        Pi = seq_embedding(ctx, t->mf->item, seq_tensor_wrap_i32(ctx, pid, 1, &nb));  /* (B,D) */
+        Nj = seq_embedding(ctx, t->mf->item, seq_tensor_wrap_i32(ctx, nid, 1, &nb));  /* (B,D) */
+        bpr = seq_bpr(ctx, seq_rec__rowdot(ctx, U, Pi), seq_rec__rowdot(ctx, U, Nj));
+        reg = seq_add(ctx, seq_add(ctx, seq_sum(ctx, seq_mul(ctx, U, U)), seq_sum(ctx, seq_mul(ctx, Pi, Pi))),
+                      seq_sum(ctx, seq_mul(ctx, Nj, Nj)));
+        obj = seq_add(ctx, bpr, seq_scale(ctx, reg, t->cfg.l2 / (float)nb));
+        if ((st = seq_ctx_status(ctx)) != SEQ_OK)
+            return seq_set_error(st, "seq_rec_bpr_epoch: %s", seq_ctx_error(ctx));
+        seq_params_zero_grad(t->mf->P);
+        if ((st = seq_backward(ctx, obj)) != SEQ_OK || (st = seq_adamw_step(&t->opt, t->mf->P, t->cfg.lr)) != SEQ_OK)
+            return st;
+        total += (double)bpr->data[0] * (double)nb;
+    }
+    if (loss) *loss = total / (double)t->n_train;
+    return SEQ_OK;
+}
+
+SEQDEF seq_rec_als_config seq_rec_als_config_default(void) {
+    seq_rec_als_config c;
+    c.alpha = 40;
+    c.reg = 0.01f;
+    c.cg_steps = 3;
+    return c;
+}
+
+static double seq_rec__dot(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    int64_t i;
+    for (i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return s;
+}
+
+/* out = A0 v + sum_i (c_i - 1)(y_i . v) y_i: the implicit-feedback normal matrix applied
+ * to v without forming it. A0 (D,D) = Y^T Y + reg I. */
+static void seq_rec__als_apply(const float *A0, const float *Y, const int32_t *idx, const float *cnt, int64_t n,
+                               float alpha, const float *v, float *out, int64_t D) {
+    int64_t i, j;
+    for (i = 0; i < D; i++) out[i] = (float)seq_rec__dot(A0 + i * D, v, D);
+    for (i = 0; i < n; i++) {
+        const float *y = Y + (int64_t)idx[i] * D;
+        float w = (float)(alpha * cnt[i] * seq_rec__dot(y, v, D));
+        for (j = 0; j < D; j++) out[j] += w * y[j];
+    }
+}
+
+/* One half sweep: every row x of X (rows, D) re-solved against the fixed factors Y
+ * (y_rows, D) by CG; R lists each row's interactions (index into Y, count). */
+static void seq_rec__als_half(float *X, int64_t rows, const float *Y, int64_t y_rows, const seq_rec__csr *R,
+                              const seq_rec_als_config *c, int64_t D, float *A0, float *work) {
+    float *r = work, *p = work + D, *ap = work + 2 * D;
+    int64_t row, i, j, s;
+    seq_sgemm(1, 0, D, D, y_rows, 1.0f, Y, D, Y, D, 0.0f, A0, D); /* Y^T Y */
+    for (i = 0; i < D; i++) A0[i * D + i] += c->reg;
+    for (row = 0; row < rows; row++) {
+        float *x = X + row * D;
+        const int32_t *idx = R->idx + R->off[row];
+        const float *cnt = R->val + R->off[row];
+        int64_t n = R->off[row + 1] - R->off[row];
+        double rs_old, rs_new;
+        /* r = b - A x, b = sum_i c_i y_i with c_i = 1 + alpha cnt_i */
+        seq_rec__als_apply(A0, Y, idx, cnt, n, c->alpha, x, ap, D);
+        for (j = 0; j < D; j++) r[j] = -ap[j];
+        for (i = 0; i < n; i++) {
+            const float *y = Y + (int64_t)idx[i] * D;
+            float ci = 1 + c->alpha * cnt[i];
+            for (j = 0; j < D; j++) r[j] += ci * y[j];
+        }
+        memcpy(p, r, (size_t)D * sizeof(float));
+        rs_old = seq_rec__dot(r, r, D);
+        for (s = 0; s < c->cg_steps && rs_old > 1e-20; s++) {
+            double a;
+            seq_rec__als_apply(A0, Y, idx, cnt, n, c->alpha, p, ap, D);
+            a = rs_old / seq_rec__dot(p, ap, D);
+            for (j = 0; j < D; j++) { x[j] += (float)(a * p[j]); r[j] -= (float)(a * ap[j]); }
+            rs_new = seq_rec__dot(r, r, D);
+            for (j = 0; j < D; j++) p[j] = r[j] + (float)(rs_new / rs_old) * p[j];
+            rs_old = rs_new;
+        }
+    }
+}
+
+SEQDEF seq_status seq_rec_als_fit(seq_rec_mf *m, const seq_rec_data *d, const seq_rec_split *split,
+                                  seq_rec_als_config cfg, int64_t iterations) {
+    seq_rec__csr by_user, by_item;
+    float *A0;
+    int64_t it, D;
+    void *ud;
+    seq_status st = seq_rec__check_fit("seq_rec_als_fit", m ? m->P : NULL, d, split, m ? m->n_users : 0, m ? m->n_items : 0);
+    if (st != SEQ_OK) return st;
+    if (!(cfg.alpha >= 0) || !(cfg.reg > 0) || !isfinite(cfg.alpha) || !isfinite(cfg.reg) || cfg.cg_steps < 1 || iterations < 0)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rec_als_fit: need finite alpha >= 0, reg > 0, cg_steps >= 1, iterations >= 0");
+    D = m->dim; ud = m->P->alloc_ud;
+    if ((st = seq_rec__train_csr(d, split, ud, "seq_rec_als_fit", &by_user, &by_item)) != SEQ_OK) return st;
+    if (!(A0 = (float *)seq_rec__alloc(ud, D * D + 3 * D, sizeof(float)))) {
+        st = seq_set_error(SEQ_ERR_NOMEM, "seq_rec_als_fit: out of memory");
+    } else {
+        for (it = 0; it < iterations; it++) {
+            seq_rec__als_half(m->user->data, m->n_users, m->item->data, m->n_items + 1, &by_user, &cfg, D, A0, A0 + D * D);
+            seq_rec__als_half(m->item->data, m->n_items + 1, m->user->data, m->n_users, &by_item, &cfg, D, A0, A0 + D * D);
+        }
+    }
+    SEQ_FREE(ud, A0);
+    seq_rec__csr_free(&by_user, ud);
+    seq_rec__csr_free(&by_item, ud);
+    return st;
 }
 
 /* ===================================================================================

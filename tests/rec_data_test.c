@@ -5,20 +5,9 @@
 
 #define TMP "build/rec_data_test.tmp"
 
-/* ../shared/data/beauty_s3rec.txt from the repository root ($SEQ_DATA_DIR overrides;
- * ../../shared/data serves git worktrees one level down); NULL when absent. */
 static const char *beauty_path(void) {
     static char path[1024];
-    const char *dirs[3];
-    int i;
-    dirs[0] = getenv("SEQ_DATA_DIR"); dirs[1] = "../shared/data"; dirs[2] = "../../shared/data";
-    for (i = 0; i < 3; i++) {
-        FILE *f;
-        if (!dirs[i]) continue;
-        snprintf(path, sizeof(path), "%s/beauty_s3rec.txt", dirs[i]);
-        if ((f = fopen(path, "rb")) != NULL) { fclose(f); return path; }
-    }
-    return NULL;
+    return seq_rec_find_data("beauty_s3rec.txt", path, sizeof(path));
 }
 
 static void write_file(const char *path, const char *text) {
@@ -588,6 +577,145 @@ static void test_eval_batches(void) {
     seq_rec_data_free(&d);
 }
 
+/* ---- baselines ----------------------------------------------------------------------- */
+
+/* Four users over items 1..4: cosine similarities by hand. Items: 1 {u0,u1,u2},
+ * 2 {u0,u1}, 3 {u2,u3}, 4 {u3}. */
+static void test_itemknn_hand(void) {
+    seq_rec_data d;
+    seq_rec_itemknn knn;
+    seq_rec_itemknn_config c = seq_rec_itemknn_config_default();
+    int64_t off[5] = {0, 2, 4, 6, 8}, users[1] = {2}, hist[1] = {1};
+    int32_t items[8] = {1, 2, 2, 1, 1, 3, 3, 4};
+    float scores[5];
+    long live = seq_test_live_blocks;
+    seq_rec_data_from_sequences(&d, 4, 4, off, items, NULL, NULL);
+    c.neighbors = 2;
+    CHECK(seq_rec_itemknn_init(&knn, 4, c, NULL) == SEQ_OK);
+    CHECK(seq_rec_itemknn_fit(&knn, &d, NULL) == SEQ_OK);
+    /* item 1: sim(1,2) = 2/sqrt(3*2), sim(1,3) = 1/sqrt(3*2); item 3: 4 (1/sqrt2) before 1 (1/sqrt6) */
+    CHECK(knn.nbr->data[1 * 2 + 0] == 2 && knn.nbr->data[1 * 2 + 1] == 3);
+    CHECK_NEAR(knn.sim->data[1 * 2 + 0], 2 / sqrt(6.0), 1e-6);
+    CHECK_NEAR(knn.sim->data[1 * 2 + 1], 1 / sqrt(6.0), 1e-6);
+    CHECK(knn.nbr->data[3 * 2 + 0] == 4 && knn.nbr->data[3 * 2 + 1] == 1);
+    CHECK(knn.nbr->data[4 * 2 + 0] == 3 && knn.nbr->data[4 * 2 + 1] == 0); /* one neighbor only */
+    /* user 2 with history {1}: scores are item 1's neighbors */
+    CHECK(seq_rec_itemknn_score(&knn, &d, users, hist, 1, scores) == SEQ_OK);
+    CHECK(scores[1] == 0 && scores[4] == 0);
+    CHECK_NEAR(scores[2], 2 / sqrt(6.0), 1e-6);
+    hist[0] = 3;
+    CHECK(seq_rec_itemknn_score(&knn, &d, users, hist, 1, scores) == SEQ_ERR_RANGE);
+    seq_rec_itemknn_free(&knn);
+    seq_rec_data_free(&d);
+    CHECK(seq_test_live_blocks == live);
+}
+
+/* A planted structure: users 0..39 like items 1..10, users 40..79 items 11..20. */
+static void make_two_groups(seq_rec_data *d, seq_rng *rng) {
+    int64_t off[81], u, n = 0;
+    int32_t items[80 * 8];
+    off[0] = 0;
+    for (u = 0; u < 80; u++) {
+        int64_t i;
+        for (i = 0; i < 8; i++) items[n++] = (int32_t)(1 + (u >= 40 ? 10 : 0) + (int64_t)seq_rng_below(rng, 10));
+        off[u + 1] = n;
+    }
+    seq_rec_data_from_sequences(d, 80, 20, off, items, NULL, NULL);
+}
+
+/* Mean over users of the score margin between own-group and other-group items. */
+static double group_margin(seq_rec_score_fn fn, void *model, const seq_rec_data *d) {
+    float scores[21];
+    int64_t u, i, h = 6;
+    double margin = 0;
+    for (u = 0; u < 80; u++) {
+        double own = 0, other = 0;
+        fn(model, d, &u, &h, 1, scores);
+        for (i = 1; i <= 20; i++) {
+            if ((i > 10) == (u >= 40)) own += scores[i]; else other += scores[i];
+        }
+        margin += (own - other) / 10.0;
+    }
+    return margin / 80.0;
+}
+
+static void test_bpr_learns(void) {
+    seq_rec_data d;
+    seq_rec_split s;
+    seq_rec_mf mf;
+    seq_rec_bpr t;
+    seq_rec_bpr_config c = seq_rec_bpr_config_default();
+    seq_rng rng;
+    double first = 0, loss = 0;
+    int e;
+    long live = seq_test_live_blocks;
+    seq_rng_seed(&rng, 21);
+    make_two_groups(&d, &rng);
+    seq_rec_split_leave_one_out(&s, &d, NULL);
+    CHECK(seq_rec_mf_init(&mf, 80, 20, 8, 0.1f, &rng, NULL) == SEQ_OK);
+    c.batch_size = 64; c.lr = 0.05f;
+    CHECK(seq_rec_bpr_init(&t, &mf, &d, &s, c, NULL) == SEQ_OK);
+    CHECK(t.n_train == 80 * 6);
+    for (e = 0; e < 30; e++) {
+        CHECK(seq_rec_bpr_epoch(&t, &d, &s, &rng, &loss) == SEQ_OK);
+        if (e == 0) first = loss;
+    }
+    CHECK_MSG(loss < 0.5 * first, "BPR loss %.4f after 30 epochs, %.4f after 1", loss, first);
+    CHECK(group_margin(seq_rec_mf_score, &mf, &d) > 1.0);
+    seq_rec_bpr_free(&t);
+    seq_rec_mf_free(&mf);
+    seq_rec_split_free(&s);
+    seq_rec_data_free(&d);
+    CHECK(seq_test_live_blocks == live);
+}
+
+/* Solves the ALS normal equations of user 0 exactly (double Gaussian elimination): the
+ * reference twin of the CG solver, which with D steps must agree. */
+static void test_als_cg_exact(void) {
+    seq_rec_data d;
+    seq_rec_mf mf, ref;
+    seq_rec_als_config c = seq_rec_als_config_default();
+    seq_rng rng;
+    enum { D = 4 };
+    double A[D][D + 1];
+    int64_t i, j, k, u = 3;
+    seq_rng_seed(&rng, 5);
+    make_two_groups(&d, &rng);
+    seq_rec_mf_init(&mf, 80, 20, D, 0.3f, &rng, NULL);
+    seq_rng_seed(&rng, 6);
+    seq_rec_mf_init(&ref, 80, 20, D, 0.3f, &rng, NULL);
+    memcpy(ref.P->data, mf.P->data, (size_t)mf.P->numel * sizeof(float));
+    c.alpha = 2; c.reg = 0.1f; c.cg_steps = 3 * D;
+    /* the user half of one sweep, by hand: A = Y^T Y + reg I + sum alpha r y y^T */
+    for (i = 0; i < D; i++)
+        for (j = 0; j <= D; j++) A[i][j] = (i == j) ? c.reg : 0;
+    for (k = 1; k <= 20; k++) {
+        const float *y = ref.item->data + k * D;
+        double r = 0;
+        int64_t p;
+        for (p = d.off[u]; p < d.off[u + 1]; p++) r += d.items[p] == k;
+        for (i = 0; i < D; i++) {
+            for (j = 0; j < D; j++) A[i][j] += (1 + c.alpha * r) * y[i] * y[j];
+            A[i][D] += (r > 0) * (1 + c.alpha * r) * y[i];
+        }
+    }
+    for (i = 0; i < D; i++) /* Gaussian elimination: A is symmetric positive definite, no pivoting needed */
+        for (k = i + 1; k < D; k++) {
+            double f = A[k][i] / A[i][i];
+            for (j = i; j <= D; j++) A[k][j] -= f * A[i][j];
+        }
+    for (i = D - 1; i >= 0; i--) {
+        for (j = i + 1; j < D; j++) A[i][D] -= A[i][j] * A[j][D];
+        A[i][D] /= A[i][i];
+    }
+    CHECK(seq_rec_als_fit(&mf, &d, NULL, c, 1) == SEQ_OK);
+    /* the sweep's item half comes after and leaves the user factors as solved */
+    for (i = 0; i < D; i++) CHECK_NEAR(mf.user->data[u * D + i], A[i][D], 1e-3);
+    seq_rec_mf_free(&mf);
+    seq_rec_mf_free(&ref);
+    seq_rec_data_free(&d);
+}
+
 void seq_tests_rec_metrics(void) {
     RUN(test_topk);
     RUN(test_topk_random);
@@ -596,4 +724,7 @@ void seq_tests_rec_metrics(void) {
     RUN(test_metrics_sampled);
     RUN(test_eval_batches);
     RUN(test_poprec_beauty);
+    RUN(test_itemknn_hand);
+    RUN(test_bpr_learns);
+    RUN(test_als_cg_exact);
 }
