@@ -716,6 +716,38 @@ static void test_als_cg_exact(void) {
     seq_rec_data_free(&d);
 }
 
+/* Every baseline saves through seq.h's safetensors and loads back into a fresh model
+ * of the same sizes, giving the same scores. */
+static void test_baselines_save_load(void) {
+    seq_rec_data d;
+    seq_rec_mf mf, back;
+    seq_rec_itemknn knn, knn2;
+    seq_rng rng;
+    float a[21], b[21];
+    int64_t u = 5, h = 6;
+    const char *path = "build/rec_data_test.safetensors";
+    seq_rng_seed(&rng, 9);
+    make_two_groups(&d, &rng);
+    seq_rec_mf_init(&mf, 80, 20, 4, 0.1f, &rng, NULL);
+    seq_rec_mf_init(&back, 80, 20, 4, 0.1f, &rng, NULL);
+    CHECK(seq_rec_als_fit(&mf, &d, NULL, seq_rec_als_config_default(), 2) == SEQ_OK);
+    CHECK(seq_safetensors_save(mf.P, path) == SEQ_OK && seq_safetensors_load(back.P, path) == SEQ_OK);
+    seq_rec_mf_score(&mf, &d, &u, &h, 1, a);
+    seq_rec_mf_score(&back, &d, &u, &h, 1, b);
+    CHECK(memcmp(a, b, sizeof(a)) == 0);
+    seq_rec_itemknn_init(&knn, 20, seq_rec_itemknn_config_default(), NULL);
+    seq_rec_itemknn_init(&knn2, 20, seq_rec_itemknn_config_default(), NULL);
+    seq_rec_itemknn_fit(&knn, &d, NULL);
+    CHECK(seq_safetensors_save(knn.P, path) == SEQ_OK && seq_safetensors_load(knn2.P, path) == SEQ_OK);
+    seq_rec_itemknn_score(&knn, &d, &u, &h, 1, a);
+    seq_rec_itemknn_score(&knn2, &d, &u, &h, 1, b);
+    CHECK(memcmp(a, b, sizeof(a)) == 0 && a[3] > 0);
+    CHECK(seq_safetensors_load(back.P, path) == SEQ_ERR_FORMAT); /* a KNN file is no MF */
+    seq_rec_itemknn_free(&knn); seq_rec_itemknn_free(&knn2);
+    seq_rec_mf_free(&mf); seq_rec_mf_free(&back);
+    seq_rec_data_free(&d);
+}
+
 void seq_tests_rec_metrics(void) {
     RUN(test_topk);
     RUN(test_topk_random);
@@ -727,4 +759,5 @@ void seq_tests_rec_metrics(void) {
     RUN(test_itemknn_hand);
     RUN(test_bpr_learns);
     RUN(test_als_cg_exact);
+    RUN(test_baselines_save_load);
 }
