@@ -191,6 +191,49 @@ SEQDEF const char *seq_rec_loss_name(seq_rec_loss l); /* "BCE", "CE", "gBCE", "B
  * 6  serving: per-user sessions, push and top-K
  * =================================================================================== */
 
+/* A user's live session with a trained model: push events as they happen, ask for the
+ * top K at any time.
+ *   GRU4Rec, SSM   push is O(1) in the history: one step of each layer's streaming API
+ *                  (seq_rnn_step, seq_mamba2_step) on the caller-owned state; the state
+ *                  carries the whole history, not only the last max_len items.
+ *   SASRec, BERT4Rec  push appends to a window of the last max_len items; topk re-encodes
+ *                  it (seq_rec_model_represent, on the model's ctx: one thread per model).
+ * topk scores every item against the representation (one GEMV over the item embeddings)
+ * and keeps the best k in a heap: O(n_items log k). The model must outlive the session
+ * and not change while a GRU4Rec or SSM session is open on it (its state came from the
+ * old weights). */
+typedef struct seq_rec_session {
+    seq_rec_model *model;  /* borrowed */
+    void *alloc_ud;
+    int64_t count;         /* events since the last reset */
+    int64_t last_time;     /* the last event's timestamp */
+    int32_t *recent;       /* (max_len) the last items, left-padded with 0 */
+    int64_t *recent_times; /* (max_len) their timestamps */
+    uint8_t *seen;         /* (n_items+1) 1 for every item pushed since the reset */
+    float *rep;            /* (dim) the representation after the last push */
+    float *x, *y;          /* (dim) one step's activations */
+    float *scores;         /* (n_items+1) */
+    int rep_stale;         /* attention models: rep waits for the next topk */
+    seq_rnn_state gru;
+    seq_mamba_state ssm[SEQ_REC_MAX_LAYERS];
+} seq_rec_session;
+
+/* NULL (seq_last_error() says why) on a NULL model or no memory. */
+SEQDEF seq_rec_session *seq_rec_session_new(seq_rec_model *m, void *alloc_ud);
+SEQDEF void seq_rec_session_free(seq_rec_session *s);
+SEQDEF void seq_rec_session_reset(seq_rec_session *s); /* a new user: no history */
+/* One event: item in [1, n_items] (SEQ_ERR_RANGE otherwise; the session is unchanged),
+ * timestamp used by time-aware models (any value for the others). */
+SEQDEF seq_status seq_rec_session_push(seq_rec_session *s, int32_t item, int64_t timestamp);
+/* The k best items, best first, into ids (k) and scores (k, may be NULL); *n_found (may be
+ * NULL) gets how many were written (fewer than k when fewer candidates remain). Excluded:
+ * the padding id, every pushed item when exclude_seen, and exclude[0..n_exclude) (ids out
+ * of range are SEQ_ERR_RANGE). Ties go to the smaller id. */
+SEQDEF seq_status seq_rec_session_topk(seq_rec_session *s, int64_t k, int exclude_seen, const int32_t *exclude,
+                                       int64_t n_exclude, int32_t *ids, float *scores, int64_t *n_found);
+/* The current representation (dim floats, valid until the next push). */
+SEQDEF const float *seq_rec_session_representation(seq_rec_session *s);
+
 #ifdef __cplusplus
 }
 #endif
@@ -454,9 +497,12 @@ static seq_tensor *seq_rec__embed(seq_rec_model *m, seq_ctx *ctx, const int32_t 
 /* x (B,T,D) -> multi-head attention (B,T,D) over the keys pad leaves visible. */
 static seq_tensor *seq_rec__attention(seq_rec_model *m, seq_ctx *ctx, const seq_rec_block *b, seq_tensor *x,
                                       const uint8_t *pad) {
-    int64_t B = x->shape[0], T = x->shape[1], H = m->cfg.n_heads, heads[4];
+    int64_t B, T, H = m->cfg.n_heads, heads[4];
     seq_tensor *q, *k, *v, *y;
     seq_attention_mask mask = seq_attention_mask_none();
+    if (!x) return NULL; /* the ctx has failed already */
+    B = x->shape[0];
+    T = x->shape[1];
     mask.causal = m->cfg.arch == SEQ_REC_SASREC;
     mask.key_padding = pad;
     heads[0] = B;
@@ -498,6 +544,7 @@ static seq_tensor *seq_rec__body(seq_rec_model *m, seq_ctx *ctx, seq_tensor *x, 
 /* h (B,T,D) -> its last position (B,D). */
 static seq_tensor *seq_rec__last(seq_ctx *ctx, seq_tensor *h) {
     int64_t shape[2];
+    if (!h) return NULL;
     shape[0] = h->shape[0];
     shape[1] = h->shape[2];
     return seq_reshape(ctx, seq_slice(ctx, h, 1, h->shape[1] - 1, h->shape[1]), 2, shape);
@@ -508,7 +555,7 @@ static seq_tensor *seq_rec__last(seq_ctx *ctx, seq_tensor *h) {
  * the K+1 last states (B,D). */
 static seq_tensor *seq_rec__reason(seq_rec_model *m, seq_ctx *ctx, seq_tensor *x, seq_tensor *h,
                                    const seq_rec__layout *lay, int train) {
-    int64_t B = x->shape[0], T = lay->T, K = m->cfg.reason_steps, D = m->cfg.dim, k, b, one[3];
+    int64_t B = lay->B, T = lay->T, K = m->cfg.reason_steps, D = m->cfg.dim, k, b, one[3];
     seq_tensor *last = seq_rec__last(ctx, h), *sum = last;
     seq_rec__layout ext = *lay;
     one[0] = B;
@@ -550,6 +597,7 @@ static int64_t seq_rec__bad_id(const int32_t *ids, int64_t n, int64_t n_items) {
 /* h (N,D) scored against item ids (N,S) -> (N,S). */
 static seq_tensor *seq_rec__sampled_scores(seq_rec_model *m, seq_ctx *ctx, seq_tensor *h, seq_tensor *ids) {
     int64_t col[3], out[2];
+    if (!h || !ids) return NULL;
     col[0] = h->shape[0];
     col[1] = h->shape[1];
     col[2] = 1;
@@ -562,8 +610,10 @@ static seq_tensor *seq_rec__sampled_scores(seq_rec_model *m, seq_ctx *ctx, seq_t
 /* Mean over the N rows of h (N,D) of the configured loss against targets (N). */
 static seq_tensor *seq_rec__loss_rows(seq_rec_model *m, seq_ctx *ctx, seq_tensor *h, const int32_t *targets) {
     const seq_rec_model_config *c = &m->cfg;
-    int64_t N = h->shape[0], k = c->n_neg, S = k + 1, shape[2], i, j;
+    int64_t N, k = c->n_neg, S = k + 1, shape[2], i, j;
     seq_tensor *ids, *s;
+    if (!h) return NULL;
+    N = h->shape[0];
     shape[0] = N;
     if (c->loss == SEQ_REC_LOSS_CE) {
         seq_tensor *t = seq_tensor_new(ctx, SEQ_I32, 1, shape);
@@ -1009,6 +1059,209 @@ SEQDEF seq_rec_model *seq_rec_model_load(const char *path, void *alloc_ud) {
 /* ===================================================================================
  * 6  serving (implementation)
  * =================================================================================== */
+
+static int seq_rec__is_recurrent(const seq_rec_model *m) {
+    return m->cfg.arch == SEQ_REC_GRU4REC || m->cfg.arch == SEQ_REC_SSM;
+}
+
+SEQDEF void seq_rec_session_free(seq_rec_session *s) {
+    int64_t i;
+    if (!s) return;
+    if (s->model->cfg.arch == SEQ_REC_GRU4REC) seq_rnn_state_free(&s->gru);
+    if (s->model->cfg.arch == SEQ_REC_SSM)
+        for (i = 0; i < s->model->cfg.n_layers; i++) seq_mamba2_state_free(&s->ssm[i]);
+    SEQ_FREE(s->alloc_ud, s->recent);
+    SEQ_FREE(s->alloc_ud, s->recent_times);
+    SEQ_FREE(s->alloc_ud, s->seen);
+    SEQ_FREE(s->alloc_ud, s->rep);
+    SEQ_FREE(s->alloc_ud, s->scores);
+    SEQ_FREE(s->alloc_ud, s);
+}
+
+SEQDEF void seq_rec_session_reset(seq_rec_session *s) {
+    const seq_rec_model_config *c;
+    int64_t i;
+    if (!s) return;
+    c = &s->model->cfg;
+    s->count = 0;
+    s->last_time = 0;
+    memset(s->recent, 0, (size_t)c->max_len * sizeof(int32_t));
+    memset(s->recent_times, 0, (size_t)c->max_len * sizeof(int64_t));
+    memset(s->seen, 0, (size_t)(c->n_items + 1));
+    memset(s->rep, 0, (size_t)(3 * c->dim) * sizeof(float));
+    s->rep_stale = !seq_rec__is_recurrent(s->model);
+    if (c->arch == SEQ_REC_GRU4REC) seq_rnn_state_reset(&s->gru);
+    if (c->arch == SEQ_REC_SSM)
+        for (i = 0; i < c->n_layers; i++) seq_mamba2_state_reset(&s->ssm[i]);
+}
+
+SEQDEF seq_rec_session *seq_rec_session_new(seq_rec_model *m, void *alloc_ud) {
+    seq_rec_session *s;
+    int64_t i, L, D;
+    int ok;
+    if (!m) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_rec_session_new: NULL model");
+        return NULL;
+    }
+    s = (seq_rec_session *)SEQ_MALLOC(alloc_ud, sizeof *s);
+    if (!s) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_rec_session_new: out of memory");
+        return NULL;
+    }
+    memset(s, 0, sizeof *s);
+    s->model = m;
+    s->alloc_ud = alloc_ud;
+    L = m->cfg.max_len;
+    D = m->cfg.dim;
+    s->recent = (int32_t *)SEQ_MALLOC(alloc_ud, (size_t)L * sizeof(int32_t));
+    s->recent_times = (int64_t *)SEQ_MALLOC(alloc_ud, (size_t)L * sizeof(int64_t));
+    s->seen = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)(m->cfg.n_items + 1));
+    s->rep = (float *)SEQ_MALLOC(alloc_ud, (size_t)(3 * D) * sizeof(float)); /* rep, x, y */
+    s->scores = (float *)SEQ_MALLOC(alloc_ud, (size_t)(m->cfg.n_items + 1) * sizeof(float));
+    ok = s->recent && s->recent_times && s->seen && s->rep && s->scores;
+    /* a state that failed to init holds NULLs, which its free accepts */
+    if (m->cfg.arch == SEQ_REC_GRU4REC) ok = seq_rnn_state_init(&m->gru, &s->gru, 1) == SEQ_OK && ok;
+    if (m->cfg.arch == SEQ_REC_SSM)
+        for (i = 0; i < m->cfg.n_layers; i++) ok = seq_mamba2_state_init(&m->blocks[i].ssm, &s->ssm[i], 1) == SEQ_OK && ok;
+    if (!ok) {
+        seq_rec_session_free(s);
+        seq_set_error(SEQ_ERR_NOMEM, "seq_rec_session_new: out of memory");
+        return NULL;
+    }
+    s->x = s->rep + D;
+    s->y = s->rep + 2 * D;
+    seq_rec_session_reset(s);
+    return s;
+}
+
+/* y = LN(x) * w + b over n floats, as seq_layernorm (biased variance, eps 1e-5). */
+static void seq_rec__layernorm(const float *x, const seq_tensor *w, const seq_tensor *b, int64_t n, float *y) {
+    double mean = 0.0, var = 0.0;
+    float inv;
+    int64_t i;
+    for (i = 0; i < n; i++) mean += x[i];
+    mean /= (double)n;
+    for (i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    inv = (float)(1.0 / sqrt(var / (double)n + 1e-5));
+    for (i = 0; i < n; i++) y[i] = ((x[i] - (float)mean) * inv) * w->data[i] + b->data[i];
+}
+
+/* One event through the recurrent encoders: x = E[item] (+ gap embedding) -> s->rep. */
+static seq_status seq_rec__session_step(seq_rec_session *s, int32_t item, int32_t gap) {
+    const seq_rec_model *m = s->model;
+    int64_t D = m->cfg.dim, i, l;
+    seq_status st;
+    memcpy(s->x, m->item_emb->data + (int64_t)item * D, (size_t)D * sizeof(float));
+    if (m->cfg.arch == SEQ_REC_GRU4REC) return seq_rnn_step(&m->gru, &s->gru, s->x, s->rep);
+    if (m->gap_emb)
+        for (i = 0; i < D; i++) s->x[i] += m->gap_emb->data[(int64_t)gap * D + i];
+    for (l = 0; l < m->cfg.n_layers; l++) {
+        const seq_rec_block *b = &m->blocks[l];
+        seq_rec__layernorm(s->x, b->ln1_w, b->ln1_b, D, s->rep);
+        if ((st = seq_mamba2_step(&b->ssm, &s->ssm[l], s->rep, s->y)) != SEQ_OK) return st;
+        for (i = 0; i < D; i++) s->x[i] += s->y[i];
+    }
+    seq_rec__layernorm(s->x, m->ln_w, m->ln_b, D, s->rep);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rec_session_push(seq_rec_session *s, int32_t item, int64_t timestamp) {
+    int64_t L;
+    seq_status st = SEQ_OK;
+    if (!s) return seq_set_error(SEQ_ERR_INVALID, "seq_rec_session_push: NULL session");
+    if (item < 1 || item > s->model->cfg.n_items)
+        return seq_set_error(SEQ_ERR_RANGE, "seq_rec_session_push: item %d outside [1,%lld]", (int)item,
+                             (long long)s->model->cfg.n_items);
+    L = s->model->cfg.max_len;
+    if (seq_rec__is_recurrent(s->model))
+        st = seq_rec__session_step(s, item, s->count ? seq_rec__gap_bucket(timestamp - s->last_time) : 0);
+    else
+        s->rep_stale = 1;
+    if (st != SEQ_OK) return st;
+    memmove(s->recent, s->recent + 1, (size_t)(L - 1) * sizeof(int32_t));
+    memmove(s->recent_times, s->recent_times + 1, (size_t)(L - 1) * sizeof(int64_t));
+    s->recent[L - 1] = item;
+    s->recent_times[L - 1] = timestamp;
+    s->seen[item] = 1;
+    s->last_time = timestamp;
+    s->count++;
+    return SEQ_OK;
+}
+
+SEQDEF const float *seq_rec_session_representation(seq_rec_session *s) {
+    if (!s) return NULL;
+    if (s->rep_stale && seq_rec_model_represent(s->model, s->recent, s->recent_times, 1, s->rep) != SEQ_OK) return NULL;
+    s->rep_stale = 0;
+    return s->rep;
+}
+
+/* Is item a worse than item b: a lower score, or the same with a larger id. */
+static int seq_rec__worse(const float *sc, int32_t a, int32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a > b); }
+
+/* Restores the heap of item ids (worst at the root, by sc) below position i of n. */
+static void seq_rec__sift_down(const float *sc, int32_t *heap, int64_t n, int64_t i) {
+    for (;;) {
+        int64_t w = i, l = 2 * i + 1, r = l + 1;
+        int32_t t;
+        if (l < n && seq_rec__worse(sc, heap[l], heap[w])) w = l;
+        if (r < n && seq_rec__worse(sc, heap[r], heap[w])) w = r;
+        if (w == i) return;
+        t = heap[i];
+        heap[i] = heap[w];
+        heap[w] = t;
+        i = w;
+    }
+}
+
+SEQDEF seq_status seq_rec_session_topk(seq_rec_session *s, int64_t k, int exclude_seen, const int32_t *exclude,
+                                       int64_t n_exclude, int32_t *ids, float *scores, int64_t *n_found) {
+    static const char fn[] = "seq_rec_session_topk";
+    const float *rep;
+    float *sc;
+    int64_t V, n = 0, i;
+    if (n_found) *n_found = 0;
+    if (!s || (k > 0 && !ids) || k < 0 || n_exclude < 0 || (n_exclude > 0 && !exclude))
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument or negative count", fn);
+    V = s->model->cfg.n_items + 1;
+    for (i = 0; i < n_exclude; i++)
+        if (exclude[i] < 0 || exclude[i] >= V)
+            return seq_set_error(SEQ_ERR_RANGE, "%s: exclude[%lld] = %d outside [0,%lld]", fn, (long long)i,
+                                 (int)exclude[i], (long long)(V - 1));
+    if (!(rep = seq_rec_session_representation(s))) return seq_last_status();
+    sc = s->scores;
+    seq_rec__score_items(s->model, rep, 1, sc);
+    /* excluded items drop to -inf, out of the candidates */
+    sc[0] = -INFINITY;
+    for (i = 0; i < n_exclude; i++) sc[exclude[i]] = -INFINITY;
+    for (i = 1; exclude_seen && i < V; i++)
+        if (s->seen[i]) sc[i] = -INFINITY;
+    for (i = 1; i < V && k > 0; i++) {
+        if (sc[i] == -INFINITY || sc[i] != sc[i]) continue;
+        if (n < k) { /* grow the heap: sift the new item up */
+            int64_t c = n++;
+            ids[c] = (int32_t)i;
+            while (c > 0 && seq_rec__worse(sc, ids[c], ids[(c - 1) / 2])) {
+                int32_t t = ids[c];
+                ids[c] = ids[(c - 1) / 2];
+                ids[(c - 1) / 2] = t;
+                c = (c - 1) / 2;
+            }
+        } else if (seq_rec__worse(sc, ids[0], (int32_t)i)) {
+            ids[0] = (int32_t)i;
+            seq_rec__sift_down(sc, ids, n, 0);
+        }
+    }
+    /* heap sort: each pass moves the worst left to the end, leaving the best first */
+    for (i = n - 1; i > 0; i--) {
+        int32_t t = ids[0];
+        ids[0] = ids[i];
+        ids[i] = t;
+        seq_rec__sift_down(sc, ids, i, 0);
+    }
+    for (i = 0; scores && i < n; i++) scores[i] = sc[ids[i]];
+    if (n_found) *n_found = n;
+    return SEQ_OK;
+}
 
 #endif /* SEQ_REC_IMPLEMENTATION_DONE */
 #endif /* SEQ_REC_IMPLEMENTATION */
