@@ -892,8 +892,22 @@ SEQDEF seq_status seq_rec_model_represent(seq_rec_model *m, const int32_t *ids, 
 
 /* Every item's score against representations rep (n,D) -> scores (n, n_items+1). */
 static void seq_rec__score_items(const seq_rec_model *m, const float *rep, int64_t n, float *scores) {
-    int64_t V = m->cfg.n_items + 1, D = m->cfg.dim;
-    seq_sgemm(0, 1, n, V, D, 1.0f, rep, D, m->item_emb->data, D, 0.0f, scores, V);
+    int64_t V = m->cfg.n_items + 1, D = m->cfg.dim, i, d, j;
+    const float *E = m->item_emb->data;
+    if (n > 1) {
+        seq_sgemm(0, 1, n, V, D, 1.0f, rep, D, E, D, 0.0f, scores, V);
+        return;
+    }
+    /* one row (a session): dot products straight off E, which a GEMM would first pack
+     * whole; 8 partial sums so the compiler keeps them in one vector */
+    for (i = 0; i < V; i++) {
+        const float *e = E + i * D;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum = 0.0f;
+        for (d = 0; d + 8 <= D; d += 8)
+            for (j = 0; j < 8; j++) acc[j] += rep[d + j] * e[d + j];
+        for (; d < D; d++) sum += rep[d] * e[d];
+        scores[i] = sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
 }
 
 SEQDEF seq_status seq_rec_model_score(void *model, const seq_rec_data *d, const int64_t *users,

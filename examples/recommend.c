@@ -3,7 +3,7 @@
  *     ./build/recommend [FILE] [--epochs N] [--quiet]
  * FILE: "user item item ..." per line (S3Rec) or "user item" lines (SASRec), each user's
  * events in time order; default ../shared/data/beauty_s3rec.txt. SASRec+ (full-softmax
- * CE), which reaches good numbers in few epochs; the default 2 epochs keep it near a minute
+ * CE), which reaches useful numbers in few epochs; the default single epoch keeps it near a minute
  * on one core. --quiet prints only the metrics and exits 0 when NDCG@10 beats PopRec's
  * 0.0068 on Beauty (the S3Rec paper's row). */
 #define _POSIX_C_SOURCE 200809L
@@ -31,7 +31,7 @@ static void bar(void *ud, int64_t done, int64_t total, float loss) {
 
 int main(int argc, char **argv) {
     const char *path = "../shared/data/beauty_s3rec.txt";
-    int quiet = 0, epochs = 2, e, i;
+    int quiet = 0, epochs = 1, e, i;
     seq_rec_data d;
     seq_rec_model_config c;
     seq_rec_model *m;
@@ -100,5 +100,5 @@ int main(int argc, char **argv) {
     free(train_len);
     free(d.off);
     free(d.items);
-    return test.ndcg10 > 0.0068 ? 0 : 1;
+    return quiet && !(test.ndcg10 > 0.0068); /* --quiet: the result must beat PopRec */
 }
