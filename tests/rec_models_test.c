@@ -1,4 +1,345 @@
+/* seq_rec.h sections 5-6: sequential models and serving sessions. Every model learns a
+ * synthetic deterministic next-item rule; sessions agree with the full forward; files
+ * round-trip; bad input is a status, never a crash. */
 #include "seq_test.h"
 #include "../seq_rec.h"
 
-void seq_tests_rec_models(void) {}
+#define SYN_ITEMS 24
+#define SYN_USERS 192
+
+/* The rule every user follows: a fixed permutation of 1..SYN_ITEMS (7 is coprime to 24). */
+static int32_t syn_next(int32_t item) { return (int32_t)(((item - 1) * 7 + 3) % SYN_ITEMS + 1); }
+
+/* Users of 6..13 items from a random start, with increasing timestamps. */
+static seq_rec_data syn_data(void) {
+    seq_rec_data d;
+    seq_rng rng;
+    int64_t u, i, n = 0;
+    seq_rng_seed(&rng, 7);
+    memset(&d, 0, sizeof d);
+    d.n_users = SYN_USERS;
+    d.n_items = SYN_ITEMS;
+    d.off = (int64_t *)malloc((SYN_USERS + 1) * sizeof(int64_t));
+    d.items = (int32_t *)malloc(SYN_USERS * 13 * sizeof(int32_t));
+    d.times = (int64_t *)malloc(SYN_USERS * 13 * sizeof(int64_t));
+    for (u = 0; u < SYN_USERS; u++) {
+        int64_t len = 6 + (int64_t)seq_rng_below(&rng, 8), t = 1000;
+        int32_t item = 1 + (int32_t)seq_rng_below(&rng, SYN_ITEMS);
+        d.off[u] = n;
+        for (i = 0; i < len; i++, n++) {
+            d.items[n] = item;
+            d.times[n] = t;
+            item = syn_next(item);
+            t += 1 + (int64_t)seq_rng_below(&rng, 5000);
+        }
+    }
+    d.off[SYN_USERS] = n;
+    d.n_inter = n;
+    return d;
+}
+
+static void syn_free(seq_rec_data *d) {
+    free(d->off);
+    free(d->items);
+    free(d->times);
+}
+
+/* HR@1 of predicting each user's last item from the items before it. */
+static double syn_hr1(seq_rec_model *m, const seq_rec_data *d) {
+    int64_t users[SYN_USERS], hist[SYN_USERS], u, i, hits = 0;
+    float *scores = (float *)malloc(SYN_USERS * (SYN_ITEMS + 1) * sizeof(float));
+    for (u = 0; u < SYN_USERS; u++) {
+        users[u] = u;
+        hist[u] = d->off[u + 1] - d->off[u] - 1;
+    }
+    if (seq_rec_model_score(m, d, users, hist, SYN_USERS, scores) != SEQ_OK) {
+        free(scores);
+        return -1.0;
+    }
+    for (u = 0; u < SYN_USERS; u++) {
+        const float *s = scores + u * (SYN_ITEMS + 1);
+        int64_t best = 1;
+        for (i = 2; i <= SYN_ITEMS; i++)
+            if (s[i] > s[best]) best = i;
+        hits += best == d->items[d->off[u + 1] - 1];
+    }
+    free(scores);
+    return (double)hits / SYN_USERS;
+}
+
+static seq_rec_model_config syn_config(seq_rec_arch arch, seq_rec_loss loss) {
+    seq_rec_model_config c = seq_rec_model_config_default(arch, SYN_ITEMS);
+    c.loss = loss;
+    c.max_len = 8;
+    c.dim = 32;
+    c.n_layers = 1;
+    c.batch = 32;
+    c.lr = 1e-2f;
+    c.dropout = 0.1f;
+    c.n_neg = loss == SEQ_REC_LOSS_BCE ? 1 : 8;
+    c.d_state = 8;
+    return c;
+}
+
+/* Trains until HR@1 >= 0.9 (at most max_epochs) and checks it got there. */
+static seq_rec_model *syn_learn(seq_rec_model_config c, int max_epochs) {
+    seq_rec_data d = syn_data();
+    int64_t train_len[SYN_USERS], u;
+    seq_rec_model *m = seq_rec_model_init(c, NULL);
+    double hr = 0.0;
+    int e;
+    float loss = 0.0f;
+    CHECK_MSG(m != NULL, "%s", seq_last_error());
+    if (!m) return NULL;
+    for (u = 0; u < SYN_USERS; u++) train_len[u] = d.off[u + 1] - d.off[u] - 1;
+    for (e = 0; e < max_epochs && hr < 0.9; e++) {
+        CHECK(seq_rec_model_train_epoch(m, &d, train_len, NULL, NULL, &loss) == SEQ_OK);
+        hr = syn_hr1(m, &d);
+    }
+    CHECK_MSG(hr >= 0.9, "%s/%s: HR@1 %.3f after %d epochs (loss %.4f)", seq_rec_arch_name(c.arch),
+              seq_rec_loss_name(c.loss), hr, e, (double)loss);
+    syn_free(&d);
+    return m;
+}
+
+static void learn(seq_rec_arch arch, seq_rec_loss loss, int epochs) { seq_rec_model_free(syn_learn(syn_config(arch, loss), epochs)); }
+
+static void test_sasrec_bce(void) { learn(SEQ_REC_SASREC, SEQ_REC_LOSS_BCE, 40); }
+static void test_sasrec_ce(void) { learn(SEQ_REC_SASREC, SEQ_REC_LOSS_CE, 30); }
+static void test_sasrec_gbce(void) {
+    seq_rec_model_config c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_GBCE);
+    c.n_neg = 4; /* of 23 candidates: sampled, not nearly the whole catalog */
+    seq_rec_model_free(syn_learn(c, 40));
+}
+static void test_sasrec_rearec(void) {
+    seq_rec_model_config c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_CE);
+    c.reason_steps = 2;
+    seq_rec_model_free(syn_learn(c, 30));
+}
+static void test_bert4rec(void) { learn(SEQ_REC_BERT4REC, SEQ_REC_LOSS_CE, 40); }
+static void test_gru4rec_ce(void) { learn(SEQ_REC_GRU4REC, SEQ_REC_LOSS_CE, 30); }
+static void test_gru4rec_bpr_max(void) { learn(SEQ_REC_GRU4REC, SEQ_REC_LOSS_BPR_MAX, 40); }
+static void test_ssm(void) { learn(SEQ_REC_SSM, SEQ_REC_LOSS_CE, 30); }
+static void test_ssm_time_aware(void) {
+    seq_rec_model_config c = syn_config(SEQ_REC_SSM, SEQ_REC_LOSS_CE);
+    c.time_aware = 1;
+    seq_rec_model_free(syn_learn(c, 30));
+}
+
+/* A small untrained model of each kind on the synthetic catalog. */
+static seq_rec_model *small_model(seq_rec_arch arch, int time_aware) {
+    seq_rec_model_config c = syn_config(arch, SEQ_REC_LOSS_CE);
+    c.time_aware = time_aware;
+    c.n_layers = 2;
+    return seq_rec_model_init(c, NULL);
+}
+
+/* Pushing a user's items one by one gives the full forward's representation and scores. */
+static void check_session_matches_forward(seq_rec_arch arch, int time_aware) {
+    seq_rec_data d = syn_data();
+    seq_rec_model *m = small_model(arch, time_aware);
+    seq_rec_session *s = m ? seq_rec_session_new(m, NULL) : NULL;
+    float full[SYN_ITEMS + 1], got[10];
+    int32_t ids[10];
+    int64_t u = 3, len = d.off[u + 1] - d.off[u], n_found = 0, i;
+    /* the full forward sees the last max_len items; a recurrent session carries them all */
+    if (len > m->cfg.max_len) len = m->cfg.max_len;
+    CHECK(s != NULL);
+    if (!s) {
+        seq_rec_model_free(m);
+        syn_free(&d);
+        return;
+    }
+    for (i = 0; i < len; i++) CHECK(seq_rec_session_push(s, d.items[d.off[u] + i], d.times[d.off[u] + i]) == SEQ_OK);
+    CHECK(seq_rec_model_score(m, &d, &u, &len, 1, full) == SEQ_OK);
+    CHECK(seq_rec_session_topk(s, 10, 0, NULL, 0, ids, got, &n_found) == SEQ_OK);
+    CHECK(n_found == 10);
+    for (i = 0; i < n_found; i++) {
+        CHECK_NEAR(got[i], full[ids[i]], 1e-4);
+        if (i > 0) CHECK(got[i] <= got[i - 1]);
+    }
+    for (i = 1; i <= SYN_ITEMS; i++) CHECK(full[i] <= got[0] + 1e-4f); /* nothing beats the first */
+    seq_rec_session_free(s);
+    seq_rec_model_free(m);
+    syn_free(&d);
+}
+
+static void test_session_sasrec(void) { check_session_matches_forward(SEQ_REC_SASREC, 0); }
+static void test_session_bert4rec(void) { check_session_matches_forward(SEQ_REC_BERT4REC, 0); }
+static void test_session_gru4rec(void) { check_session_matches_forward(SEQ_REC_GRU4REC, 0); }
+static void test_session_ssm(void) { check_session_matches_forward(SEQ_REC_SSM, 0); }
+static void test_session_ssm_time_aware(void) { check_session_matches_forward(SEQ_REC_SSM, 1); }
+
+/* Exclusions, k beyond the candidates, ties, bad ids; reset forgets the history. */
+static void test_session_topk(void) {
+    seq_rec_model *m = small_model(SEQ_REC_GRU4REC, 0);
+    seq_rec_session *s = m ? seq_rec_session_new(m, NULL) : NULL;
+    int32_t ids[SYN_ITEMS + 5], excl[2] = {5, 6}, bad_excl = SYN_ITEMS + 1;
+    float sc[SYN_ITEMS + 5];
+    int64_t n = -1, i;
+    CHECK(s != NULL);
+    if (!s) {
+        seq_rec_model_free(m);
+        return;
+    }
+    CHECK(seq_rec_session_push(s, 3, 0) == SEQ_OK);
+    CHECK(seq_rec_session_push(s, 4, 1) == SEQ_OK);
+    CHECK(seq_rec_session_push(s, 0, 2) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_session_push(s, SYN_ITEMS + 1, 2) == SEQ_ERR_RANGE);
+    CHECK(strstr(seq_last_error(), "seq_rec_session_push") != NULL);
+    CHECK(s->count == 2);
+    CHECK(seq_rec_session_topk(s, SYN_ITEMS + 5, 1, excl, 2, ids, sc, &n) == SEQ_OK);
+    CHECK(n == SYN_ITEMS - 4); /* all but 3, 4 (seen), 5, 6 (excluded) */
+    for (i = 0; i < n; i++) {
+        CHECK(ids[i] >= 1 && ids[i] <= SYN_ITEMS && ids[i] != 3 && ids[i] != 4 && ids[i] != 5 && ids[i] != 6);
+        if (i > 0) CHECK(sc[i] < sc[i - 1] || (sc[i] == sc[i - 1] && ids[i] > ids[i - 1]));
+    }
+    CHECK(seq_rec_session_topk(s, 3, 0, &bad_excl, 1, ids, sc, &n) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_session_topk(s, -1, 0, NULL, 0, ids, sc, &n) == SEQ_ERR_INVALID);
+    CHECK(seq_rec_session_topk(s, 0, 0, NULL, 0, NULL, NULL, &n) == SEQ_OK && n == 0);
+    seq_rec_session_reset(s);
+    CHECK(s->count == 0);
+    CHECK(seq_rec_session_topk(s, SYN_ITEMS, 1, NULL, 0, ids, NULL, &n) == SEQ_OK && n == SYN_ITEMS);
+    seq_rec_session_free(s);
+    seq_rec_model_free(m);
+}
+
+/* save -> load gives the same config and the same scores. */
+static void test_save_load(void) {
+    static const char path[] = "build/rec_model_test.safetensors";
+    seq_rec_data d = syn_data();
+    seq_rec_model_config c = syn_config(SEQ_REC_SSM, SEQ_REC_LOSS_GBCE);
+    seq_rec_model *m, *r;
+    float a[SYN_ITEMS + 1], b[SYN_ITEMS + 1];
+    int64_t u = 5, len = 4, i;
+    FILE *f;
+    c.time_aware = 1;
+    c.gbce_t = 0.5f;
+    m = seq_rec_model_init(c, NULL);
+    CHECK(m && seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_OK);
+    CHECK(m && seq_rec_model_save(m, path) == SEQ_OK);
+    r = seq_rec_model_load(path, NULL);
+    CHECK_MSG(r != NULL, "%s", seq_last_error());
+    if (m && r) {
+        CHECK(r->cfg.arch == SEQ_REC_SSM && r->cfg.loss == SEQ_REC_LOSS_GBCE && r->cfg.time_aware == 1);
+        CHECK(r->cfg.gbce_t == 0.5f && r->cfg.dim == c.dim && r->cfg.max_len == c.max_len);
+        CHECK(seq_rec_model_score(m, &d, &u, &len, 1, a) == SEQ_OK);
+        CHECK(seq_rec_model_score(r, &d, &u, &len, 1, b) == SEQ_OK);
+        for (i = 1; i <= SYN_ITEMS; i++) CHECK(a[i] == b[i]);
+    }
+    seq_rec_model_free(r);
+    /* a file cut short, and one that is not safetensors: NULL with a message */
+    f = fopen(path, "wb");
+    if (f) {
+        fputs("not a model", f);
+        fclose(f);
+    }
+    CHECK(seq_rec_model_load(path, NULL) == NULL && seq_last_status() == SEQ_ERR_FORMAT);
+    CHECK(seq_rec_model_load("build/no_such_model.safetensors", NULL) == NULL);
+    remove(path);
+    seq_rec_model_free(m);
+    syn_free(&d);
+}
+
+/* Out-of-range ids, users, lengths and configs are statuses naming the function. */
+static void test_bad_input(void) {
+    seq_rec_data d = syn_data();
+    seq_rec_model *m = small_model(SEQ_REC_SASREC, 0);
+    seq_rec_model_config c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_CE);
+    int32_t win[13], ids[12];
+    int64_t u = SYN_USERS, len = 2, bad_len[SYN_USERS], i;
+    float scores[SYN_ITEMS + 1], rep[32];
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    CHECK(m && ctx);
+    if (!m || !ctx) return;
+    for (i = 0; i < 13; i++) win[i] = (int32_t)(i % SYN_ITEMS);
+    win[7] = SYN_ITEMS + 1; /* the mask token is no input */
+    CHECK(seq_rec_model_loss(m, ctx, win, NULL, 1) == NULL);
+    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE);
+    CHECK(strstr(seq_ctx_error(ctx), "windows[0][7]") != NULL);
+    seq_ctx_reset(ctx);
+    memset(win, 0, sizeof win);
+    win[12] = 1; /* one item: nothing to predict */
+    CHECK(seq_rec_model_loss(m, ctx, win, NULL, 1) == NULL && seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    memset(ids, 0, sizeof ids);
+    ids[3] = -1;
+    CHECK(seq_rec_model_represent(m, ids, NULL, 1, rep) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_model_score(m, &d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
+    u = 0;
+    len = 99;
+    CHECK(seq_rec_model_score(m, &d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
+    CHECK(strstr(seq_last_error(), "hist_len") != NULL);
+    for (i = 0; i < SYN_USERS; i++) bad_len[i] = 2;
+    bad_len[9] = -1;
+    CHECK(seq_rec_model_train_epoch(m, &d, bad_len, NULL, NULL, NULL) == SEQ_ERR_RANGE);
+    d.n_items = SYN_ITEMS + 1; /* data beyond the model's catalog */
+    CHECK(seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_ERR_RANGE);
+    d.n_items = SYN_ITEMS;
+    c.n_heads = 5; /* does not divide dim */
+    CHECK(seq_rec_model_init(c, NULL) == NULL && seq_last_status() == SEQ_ERR_INVALID);
+    c = syn_config(SEQ_REC_GRU4REC, SEQ_REC_LOSS_CE);
+    c.reason_steps = 2; /* ReaRec is SASRec's */
+    CHECK(seq_rec_model_init(c, NULL) == NULL);
+    c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_BCE);
+    c.dropout = NAN;
+    CHECK(seq_rec_model_init(c, NULL) == NULL);
+    c = syn_config(SEQ_REC_SSM, SEQ_REC_LOSS_CE);
+    c.time_aware = 1;
+    seq_rec_model_free(m);
+    m = seq_rec_model_init(c, NULL);
+    free(d.times); /* a time-aware model on data without timestamps */
+    d.times = NULL;
+    CHECK(m && seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_ERR_INVALID);
+    seq_rec_model_free(m);
+    seq_ctx_free(ctx);
+    syn_free(&d);
+}
+
+/* Every allocation of init, a training epoch and a session may fail: a status, no leak. */
+static void test_out_of_memory(void) {
+    seq_rec_data d = syn_data();
+    long k, live = seq_test_live_blocks;
+    int arch;
+    for (arch = 0; arch < SEQ_REC_ARCH_COUNT; arch++) {
+        int done = 0;
+        for (k = 0; k < 400 && !done; k++) {
+            seq_rec_model *m;
+            seq_rec_session *s = NULL;
+            seq_status st = SEQ_ERR_NOMEM;
+            seq_test_fail_after(k);
+            m = small_model((seq_rec_arch)arch, 0);
+            if (m) st = seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL);
+            if (m && st == SEQ_OK) s = seq_rec_session_new(m, NULL);
+            if (s) st = seq_rec_session_push(s, 1, 0);
+            seq_test_fail_never();
+            CHECK(m || seq_last_status() == SEQ_ERR_NOMEM);
+            done = s && st == SEQ_OK;
+            seq_rec_session_free(s);
+            seq_rec_model_free(m);
+            CHECK(seq_test_live_blocks == live);
+        }
+        CHECK_MSG(done, "%s never got through", seq_rec_arch_name((seq_rec_arch)arch));
+    }
+    syn_free(&d);
+}
+
+void seq_tests_rec_models(void) {
+    RUN(test_sasrec_bce);
+    RUN(test_sasrec_ce);
+    RUN(test_sasrec_gbce);
+    RUN(test_sasrec_rearec);
+    RUN(test_bert4rec);
+    RUN(test_gru4rec_ce);
+    RUN(test_gru4rec_bpr_max);
+    RUN(test_ssm);
+    RUN(test_ssm_time_aware);
+    RUN(test_session_sasrec);
+    RUN(test_session_bert4rec);
+    RUN(test_session_gru4rec);
+    RUN(test_session_ssm);
+    RUN(test_session_ssm_time_aware);
+    RUN(test_session_topk);
+    RUN(test_save_load);
+    RUN(test_bad_input);
+    RUN(test_out_of_memory);
+}
