@@ -3136,6 +3136,7 @@ SEQDEF int64_t seq_sgemm_pack_floats(int64_t K, int64_t N) {
 
 SEQDEF seq_status seq_sgemm_pack(seq_sgemm_packed *p, int transB, int64_t K, int64_t N, const float *B, int64_t ldb,
                                  float *buf) {
+    if (p) memset(p, 0, sizeof *p); /* a failed pack multiplies nothing (N = K = 0) */
     if (!p || K < 0 || N < 0 || (K > 0 && N > 0 && (!B || ldb < (transB ? K : N))) ||
         (seq_sgemm_pack_floats(K, N) > 0 && !buf))
         return seq__err(SEQ_ERR_INVALID, "seq_sgemm_pack: bad arguments (K=%lld N=%lld ldb=%lld)", (long long)K,

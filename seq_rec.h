@@ -306,7 +306,8 @@ SEQDEF const char *seq_rec_protocol_label(const seq_rec_metrics *m, char *buf, s
  * snprintf semantics: returns the length the whole text needs; writes at most cap bytes. */
 SEQDEF int seq_rec_metrics_format(const seq_rec_metrics *m, char *buf, size_t cap);
 
-/* The k best of n scores (ids 0..n-1), best first, ties to the lower id; entries where
+/* The k best of n scores (ids 0..n-1), best first, ties to the lower id, with their
+ * scores in top_scores (k, may be NULL); entries where
  * exclude[i] != 0 (exclude may be NULL) and NaN scores are skipped. A bounded heap:
  * O(n log k) time, O(k) memory, for any catalog. Returns how many were written
  * (< k when fewer items remain). */
@@ -1494,19 +1495,19 @@ SEQDEF seq_rec_eval_config seq_rec_eval_config_default(void) {
     return c;
 }
 
-/* Heap order of the top-k selection: a is worse than b (lower score, or equal score and
- * higher id). The root of the min-heap is the worst kept entry. */
-static int seq_rec__worse(float sa, int32_t ia, float sb, int32_t ib) { return sa < sb || (sa == sb && ia > ib); }
+/* Heap order of the top-k selection over item ids: a is worse than b (a lower score, or
+ * the same with a larger id). The root of the min-heap is the worst kept id. */
+static int seq_rec__worse(const float *sc, int32_t a, int32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a > b); }
 
-static void seq_rec__sift_down(float *s, int32_t *id, int64_t n, int64_t i) {
+/* Restores the heap of ids below position i of n. */
+static void seq_rec__sift_down(const float *sc, int32_t *heap, int64_t n, int64_t i) {
     for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, w = i;
-        float ts; int32_t ti;
-        if (l < n && seq_rec__worse(s[l], id[l], s[w], id[w])) w = l;
-        if (r < n && seq_rec__worse(s[r], id[r], s[w], id[w])) w = r;
+        int64_t w = i, l = 2 * i + 1, r = l + 1;
+        int32_t t;
+        if (l < n && seq_rec__worse(sc, heap[l], heap[w])) w = l;
+        if (r < n && seq_rec__worse(sc, heap[r], heap[w])) w = r;
         if (w == i) return;
-        ts = s[i]; s[i] = s[w]; s[w] = ts;
-        ti = id[i]; id[i] = id[w]; id[w] = ti;
+        t = heap[i], heap[i] = heap[w], heap[w] = t;
         i = w;
     }
 }
@@ -1514,29 +1515,28 @@ static void seq_rec__sift_down(float *s, int32_t *id, int64_t n, int64_t i) {
 SEQDEF int64_t seq_rec_topk(const float *scores, int64_t n, const uint8_t *exclude, int64_t k, int32_t *ids,
                             float *top_scores) {
     int64_t i, m = 0;
-    if (!scores || !ids || !top_scores || k <= 0 || n <= 0) return 0;
+    if (!scores || !ids || k <= 0 || n <= 0) return 0;
     for (i = 0; i < n; i++) {
-        float v = scores[i];
-        if ((exclude && exclude[i]) || v != v) continue;
-        if (m < k) { /* fill, sifting the new entry up */
-            int64_t j = m++;
-            top_scores[j] = v; ids[j] = (int32_t)i;
-            while (j > 0 && seq_rec__worse(top_scores[j], ids[j], top_scores[(j - 1) / 2], ids[(j - 1) / 2])) {
-                int64_t p = (j - 1) / 2;
-                float ts = top_scores[p]; int32_t ti = ids[p];
-                top_scores[p] = top_scores[j]; ids[p] = ids[j]; top_scores[j] = ts; ids[j] = ti;
-                j = p;
+        if ((exclude && exclude[i]) || scores[i] != scores[i]) continue;
+        if (m < k) { /* grow the heap: sift the new id up */
+            int64_t c = m++;
+            ids[c] = (int32_t)i;
+            while (c > 0 && seq_rec__worse(scores, ids[c], ids[(c - 1) / 2])) {
+                int32_t t = ids[c];
+                ids[c] = ids[(c - 1) / 2], ids[(c - 1) / 2] = t;
+                c = (c - 1) / 2;
             }
-        } else if (seq_rec__worse(top_scores[0], ids[0], v, (int32_t)i)) {
-            top_scores[0] = v; ids[0] = (int32_t)i;
-            seq_rec__sift_down(top_scores, ids, m, 0);
+        } else if (seq_rec__worse(scores, ids[0], (int32_t)i)) {
+            ids[0] = (int32_t)i;
+            seq_rec__sift_down(scores, ids, m, 0);
         }
     }
-    for (i = m - 1; i > 0; i--) { /* heap sort: the worst goes last */
-        float ts = top_scores[0]; int32_t ti = ids[0];
-        top_scores[0] = top_scores[i]; ids[0] = ids[i]; top_scores[i] = ts; ids[i] = ti;
-        seq_rec__sift_down(top_scores, ids, i, 0);
+    for (i = m - 1; i > 0; i--) { /* heap sort: each pass moves the worst left to the end */
+        int32_t t = ids[0];
+        ids[0] = ids[i], ids[i] = t;
+        seq_rec__sift_down(scores, ids, i, 0);
     }
+    for (i = 0; top_scores && i < m; i++) top_scores[i] = scores[ids[i]];
     return m;
 }
 
@@ -2892,22 +2892,8 @@ SEQDEF seq_status seq_rec_model_represent(seq_rec_model *m, const int32_t *ids, 
 
 /* Every item's score against representations rep (n,D) -> scores (n, n_items+1). */
 static void seq_rec__score_items(const seq_rec_model *m, const float *rep, int64_t n, float *scores) {
-    int64_t V = m->cfg.n_items + 1, D = m->cfg.dim, i, d, j;
-    const float *E = m->item_emb->data;
-    if (n > 1) {
-        seq_sgemm(0, 1, n, V, D, 1.0f, rep, D, E, D, 0.0f, scores, V);
-        return;
-    }
-    /* one row (a session): dot products straight off E, which a GEMM would first pack
-     * whole; 8 partial sums so the compiler keeps them in one vector */
-    for (i = 0; i < V; i++) {
-        const float *e = E + i * D;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sum = 0.0f;
-        for (d = 0; d + 8 <= D; d += 8)
-            for (j = 0; j < 8; j++) acc[j] += rep[d + j] * e[d + j];
-        for (; d < D; d++) sum += rep[d] * e[d];
-        scores[i] = sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    }
+    int64_t V = m->cfg.n_items + 1, D = m->cfg.dim;
+    seq_sgemm(0, 1, n, V, D, 1.0f, rep, D, m->item_emb->data, D, 0.0f, scores, V);
 }
 
 SEQDEF seq_status seq_rec_model_score(void *model, const seq_rec_data *d, const int64_t *users,
@@ -3209,24 +3195,6 @@ SEQDEF const float *seq_rec_session_representation(seq_rec_session *s) {
     return s->rep;
 }
 
-/* Is item a worse than item b: a lower score, or the same with a larger id. */
-static int seq_rec__worse(const float *sc, int32_t a, int32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a > b); }
-
-/* Restores the heap of item ids (worst at the root, by sc) below position i of n. */
-static void seq_rec__sift_down(const float *sc, int32_t *heap, int64_t n, int64_t i) {
-    for (;;) {
-        int64_t w = i, l = 2 * i + 1, r = l + 1;
-        int32_t t;
-        if (l < n && seq_rec__worse(sc, heap[l], heap[w])) w = l;
-        if (r < n && seq_rec__worse(sc, heap[r], heap[w])) w = r;
-        if (w == i) return;
-        t = heap[i];
-        heap[i] = heap[w];
-        heap[w] = t;
-        i = w;
-    }
-}
-
 SEQDEF seq_status seq_rec_session_topk(seq_rec_session *s, int64_t k, int exclude_seen, const int32_t *exclude,
                                        int64_t n_exclude, int32_t *ids, float *scores, int64_t *n_found) {
     static const char fn[] = "seq_rec_session_topk";
@@ -3244,35 +3212,12 @@ SEQDEF seq_status seq_rec_session_topk(seq_rec_session *s, int64_t k, int exclud
     if (!(rep = seq_rec_session_representation(s))) return seq_last_status();
     sc = s->scores;
     seq_rec__score_items(s->model, rep, 1, sc);
-    /* excluded items drop to -inf, out of the candidates */
-    sc[0] = -INFINITY;
-    for (i = 0; i < n_exclude; i++) sc[exclude[i]] = -INFINITY;
+    /* excluded items become NaN, which the selection skips */
+    sc[0] = NAN;
+    for (i = 0; i < n_exclude; i++) sc[exclude[i]] = NAN;
     for (i = 1; exclude_seen && i < V; i++)
-        if (s->seen[i]) sc[i] = -INFINITY;
-    for (i = 1; i < V && k > 0; i++) {
-        if (sc[i] == -INFINITY || sc[i] != sc[i]) continue;
-        if (n < k) { /* grow the heap: sift the new item up */
-            int64_t c = n++;
-            ids[c] = (int32_t)i;
-            while (c > 0 && seq_rec__worse(sc, ids[c], ids[(c - 1) / 2])) {
-                int32_t t = ids[c];
-                ids[c] = ids[(c - 1) / 2];
-                ids[(c - 1) / 2] = t;
-                c = (c - 1) / 2;
-            }
-        } else if (seq_rec__worse(sc, ids[0], (int32_t)i)) {
-            ids[0] = (int32_t)i;
-            seq_rec__sift_down(sc, ids, n, 0);
-        }
-    }
-    /* heap sort: each pass moves the worst left to the end, leaving the best first */
-    for (i = n - 1; i > 0; i--) {
-        int32_t t = ids[0];
-        ids[0] = ids[i];
-        ids[i] = t;
-        seq_rec__sift_down(sc, ids, i, 0);
-    }
-    for (i = 0; scores && i < n; i++) scores[i] = sc[ids[i]];
+        if (s->seen[i]) sc[i] = NAN;
+    n = seq_rec_topk(sc, V, NULL, k, ids, scores);
     if (n_found) *n_found = n;
     return SEQ_OK;
 }
