@@ -78,11 +78,12 @@ $(B):
 
 # Examples use seq's own GEMM: as fast as BLIS here, and BLIS 0.9 falls back to generic
 # C code on CPUs it does not know (see docs/gemm.md).
-$(B)/%: examples/%.c $(HEADERS) | $(B)
+EXAMPLE_H = $(wildcard examples/*.h)
+$(B)/%: examples/%.c $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
-$(B)/bench_%: bench/%.c $(HEADERS) | $(B)
+$(B)/bench_%: bench/%.c bench/bench.h $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
-$(B)/bench_%_blis: bench/%.c $(HEADERS) | $(B)
+$(B)/bench_%_blis: bench/%.c bench/bench.h $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $< $(BLIS_LIBS) $(LDLIBS)
 
 # Every header compiles as C99 and as C++ with -Werror, with and without BLIS.
@@ -101,7 +102,7 @@ compile-check: | $(B)
 	echo 'int main(void) { return 0; }' | $(CC) -x c - -x none $(B)/tu_*.o -lm -o $(B)/tu_link
 
 # Examples that check their own result (exit status) count as one test each.
-CHECKED_EXAMPLES = $(filter quickstart spirals,$(EXAMPLES))
+CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test,$(EXAMPLES))
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
 	@sh tests/run.sh $(RUNNERS) $(CHECKED_EXAMPLES:%=example:$(B)/%)
 
