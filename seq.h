@@ -475,6 +475,8 @@ SEQDEF float *seq_op_grad(seq_ctx *ctx, seq_tensor *t);
 SEQDEF void seq_ctx_fail(seq_ctx *ctx, seq_status s, const char *op, const char *fmt, ...);
 /* Sets this thread's last error (what seq_last_error() returns) and returns s. */
 SEQDEF seq_status seq_set_error(seq_status s, const char *fmt, ...);
+/* 1 when every x[i] is finite: the guard of every entry point that takes user floats. */
+SEQDEF int seq_all_finite(const float *x, int64_t n);
 
 /* ===================================================================================
  * 11 optimizers (each is one loop over the flat buffers)
@@ -1767,6 +1769,23 @@ SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_st
 #endif
 #endif /* SEQ_H */
 
+/* The default allocator, for seq.h's implementation and for the implementation of any
+ * header built on it (seq_quant.h, seq_rl.h, seq_rec.h, seq_cuda.h include seq.h first),
+ * even in a translation unit that does not implement seq.h. Outside the include guard:
+ * the implementation macro may come with a later include. */
+#if defined(SEQ_IMPLEMENTATION) || defined(SEQ_QUANT_IMPLEMENTATION) || defined(SEQ_RL_IMPLEMENTATION) || \
+    defined(SEQ_REC_IMPLEMENTATION) || defined(SEQ_CUDA_IMPLEMENTATION)
+#if defined(SEQ_MALLOC) && defined(SEQ_REALLOC) && defined(SEQ_FREE)
+#elif !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
+#include <stdlib.h>
+#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
+#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
+#define SEQ_FREE(ud, p) ((void)(ud), free(p))
+#else
+#error "seq.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
+#endif
+#endif
+
 /* ###################################################################################
  * IMPLEMENTATION
  * ################################################################################### */
@@ -1779,15 +1798,6 @@ SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_st
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(SEQ_MALLOC) && defined(SEQ_REALLOC) && defined(SEQ_FREE)
-#elif !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#else
-#error "seq.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
-#endif
 
 #ifndef SEQ_ASSERT
 #include <assert.h>
@@ -2377,6 +2387,13 @@ SEQDEF seq_status seq_set_error(seq_status s, const char *fmt, ...) {
     seq__vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return seq__err(s, "%s", msg);
+}
+
+SEQDEF int seq_all_finite(const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
 }
 
 /* ===================================================================================
@@ -4977,12 +4994,6 @@ static seq_status seq__check_fields(const char *fn, const seq__field *f, int n) 
     return SEQ_OK;
 }
 
-static int seq__all_finite(const float *x, int64_t n) {
-    int64_t i;
-    for (i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
 
 static uint64_t seq__fnv1a(uint64_t h, int64_t x) {
     int b;
@@ -5056,7 +5067,7 @@ static seq_status seq__step_check(const char *fn, const void *o, const seq_param
     if (s != SEQ_OK) return s;
     if (!(lr >= 0.0f) || !isfinite(lr))
         return seq__err(SEQ_ERR_INVALID, "%s: lr = %g must be finite and >= 0", fn, lr);
-    if (!seq__all_finite(P->grad, P->numel))
+    if (!seq_all_finite(P->grad, P->numel))
         return seq__err(SEQ_ERR_NUMERIC, "%s: non-finite gradient; parameters and state left unchanged", fn);
     return SEQ_OK;
 }
@@ -5722,7 +5733,7 @@ SEQDEF seq_status seq_sam_perturb(seq_sam *s, seq_params *P) {
     int64_t i;
     if (st != SEQ_OK) return st;
     if (s->perturbed) return seq__err(SEQ_ERR_STATE, "%s: already perturbed; seq_sam_step comes next", fn);
-    if (!seq__all_finite(P->grad, P->numel))
+    if (!seq_all_finite(P->grad, P->numel))
         return seq__err(SEQ_ERR_NUMERIC, "%s: non-finite gradient; weights left unchanged", fn);
     for (i = 0; i < P->numel; i++) {
         double tg = (s->cfg.adaptive ? fabs(P->data[i]) : 1.0) * P->grad[i];

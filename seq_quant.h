@@ -632,6 +632,7 @@ SEQDEF float seq_quant_lsq_scale_init(const float *x, int64_t n, int bits, int i
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ===================================================================================
@@ -749,18 +750,6 @@ SEQDEF seq_status seq_quant_int_dequantize(seq_quant_int_config c, const uint8_t
 /* ===================================================================================
  * 2  format traits (implementation)
  * =================================================================================== */
-
-/* seq.h defines its allocator macros only inside its own implementation, and this one may
- * be compiled alone: the same defaults, under the same all-or-none rule. */
-#if defined(SEQ_MALLOC) && defined(SEQ_REALLOC) && defined(SEQ_FREE)
-#elif !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#include <stdlib.h>
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#else
-#error "seq_quant.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
-#endif
 
 /* Little-endian fields of blocks and files, byte by byte so the host's order never matters. */
 static uint16_t seq_quant__rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -3181,15 +3170,6 @@ SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, se
  * 7  round-to-nearest (implementation)
  * =================================================================================== */
 
-#include <stdlib.h>
-
-/* The implementation may be compiled alone (without seq.h's): same default allocator. */
-#if !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#endif
-
 SEQDEF seq_quant_rtn_config seq_quant_rtn_config_default(int bits) {
     seq_quant_rtn_config c;
     memset(&c, 0, sizeof c);
@@ -3203,12 +3183,6 @@ SEQDEF seq_quant_rtn_config seq_quant_rtn_config_default(int bits) {
     return c;
 }
 
-static int seq_quant__all_finite(const float *x, int64_t n) {
-    int64_t i;
-    for (i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
 
 /* Checks the fields of cfg that fitting one grid relies on. */
 static seq_status seq_quant__check_grid(const char *fn, const seq_quant_rtn_config *cfg) {
@@ -3303,7 +3277,7 @@ SEQDEF seq_status seq_quant_grid_search(seq_quant_grid *g, const float *x, int64
     seq_status st = seq_quant__check_grid("seq_quant_grid_search", cfg);
     if (st != SEQ_OK) return st;
     if (!g || !x || n < 1) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_grid_search: NULL argument or no values");
-    if (!seq_quant__all_finite(x, n)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_grid_search: non-finite value");
+    if (!seq_all_finite(x, n)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_grid_search: non-finite value");
     lo = hi = x[0];
     for (i = 1; i < n; i++) {
         if (x[i] < lo) lo = x[i];
@@ -3365,7 +3339,7 @@ SEQDEF seq_status seq_quant_rtn(seq_quant_weight *out, const float *W, int64_t r
     if (cfg && cfg->stochastic && !rng) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_rtn: stochastic rounding needs an rng");
     st = seq_quant_weight_init(out, rows, cols, cfg, alloc_ud);
     if (st != SEQ_OK) return st;
-    if (!seq_quant__all_finite(W, rows * cols)) {
+    if (!seq_all_finite(W, rows * cols)) {
         seq_quant_weight_free(out);
         return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_rtn: W has a non-finite value");
     }
@@ -3628,7 +3602,7 @@ SEQDEF seq_status seq_quant_gptq_add_batch(seq_quant_gptq *g, const float *X, in
     if (!g || !g->xtx || (!X && n > 0) || n < 0)
         return seq_set_error(SEQ_ERR_INVALID, "seq_quant_gptq_add_batch: NULL argument or negative count");
     c = g->cols;
-    if (!seq_quant__all_finite(X, n * c)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_gptq_add_batch: non-finite input");
+    if (!seq_all_finite(X, n * c)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_gptq_add_batch: non-finite input");
     for (s = 0; s < n; s++) { /* upper triangle, mirrored below once per batch */
         const float *x = X + s * c;
         for (i = 0; i < c; i++) {
@@ -3707,7 +3681,7 @@ SEQDEF seq_status seq_quant_gptq_quantize(const seq_quant_gptq *g, const float *
     n = g->cols;
     st = seq_quant_weight_init(out, rows, n, &cfg->grid, g->alloc_ud);
     if (st != SEQ_OK) return st;
-    if (!seq_quant__all_finite(W, rows * n)) {
+    if (!seq_all_finite(W, rows * n)) {
         seq_quant_weight_free(out);
         return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_gptq_quantize: W has a non-finite value");
     }
@@ -4169,7 +4143,7 @@ SEQDEF seq_status seq_quant_qtip_encode(const float *x, int64_t T, int k, int ta
     seq_status st = seq_quant__qtip_check("seq_quant_qtip_encode", T, k, tail_biting);
     if (st != SEQ_OK) return st;
     if (!x || !bits) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_qtip_encode: NULL argument");
-    if (!seq_quant__all_finite(x, T)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_qtip_encode: non-finite value");
+    if (!seq_all_finite(x, T)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_qtip_encode: non-finite value");
     st = seq_quant__trellis_init(&tr, T, k, alloc_ud);
     if (st != SEQ_OK) return st;
     seq_quant__qtip_encode_with(&tr, x, T, k, tail_biting, bits);
@@ -4198,7 +4172,7 @@ SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int
     if (rows < 1 || cols < 1 || cols % seq_len != 0)
         return seq_set_error(SEQ_ERR_SHAPE, "seq_quant_qtip_quantize: seq_len %lld does not divide %lld columns",
                              (long long)seq_len, (long long)cols);
-    if (!seq_quant__all_finite(W, rows * cols)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_qtip_quantize: non-finite W");
+    if (!seq_all_finite(W, rows * cols)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_qtip_quantize: non-finite W");
     q->rows = rows;
     q->cols = cols;
     q->seq_len = seq_len;

@@ -617,18 +617,12 @@ SEQDEF const float *seq_rec_session_representation(seq_rec_session *s);
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ===================================================================================
  * 1  interaction data (implementation)
  * =================================================================================== */
-
-#include <stdlib.h>
-#ifndef SEQ_MALLOC /* the implementation alone in its translation unit */
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#endif
 
 /* n elements of sz bytes, NULL on overflow or no memory. */
 static void *seq_rec__alloc(void *ud, int64_t n, size_t sz) {
@@ -2266,15 +2260,6 @@ SEQDEF seq_status seq_rec_als_fit(seq_rec_mf *m, const seq_rec_data *d, const se
 /* ===================================================================================
  * 5  sequential models (implementation)
  * =================================================================================== */
-
-/* The default allocator, as seq.h's implementation sets it up, for a translation unit
- * that implements seq_rec.h without seq.h. */
-#if !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#include <stdlib.h>
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#endif
 
 SEQDEF const char *seq_rec_arch_name(seq_rec_arch a) {
     static const char *const names[SEQ_REC_ARCH_COUNT] = {"SASRec", "BERT4Rec", "GRU4Rec", "SSM"};

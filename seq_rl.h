@@ -698,21 +698,13 @@ SEQDEF seq_status seq_rl_ac_load(seq_rl_ac *ag, const char *path);
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ===================================================================================
  * 1  save files (implementation)
  * =================================================================================== */
 
-/* This implementation may be compiled without seq.h's: the same allocator defaults. */
-#include <stdlib.h>
-#if !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#elif !defined(SEQ_MALLOC) || !defined(SEQ_REALLOC) || !defined(SEQ_FREE)
-#error "seq_rl.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
-#endif
 
 static const unsigned char seq_rl__magic[8] = {'S', 'E', 'Q', 'R', 'L', 'S', 'A', 'V'};
 
@@ -2219,15 +2211,6 @@ SEQDEF seq_status seq_rl_ope(const seq_rl_log *log, const double *target, const 
 /* ===================================================================================
  * 5  environments (implementation)
  * =================================================================================== */
-
-/* The allocator macros, as seq.h's implementation defines them, for a translation unit
- * that implements seq_rl.h without seq.h. */
-#include <stdlib.h>
-#if !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#endif
 
 /* Each dynamics function below is Gymnasium's step() written operation for operation in
  * the same order (Python evaluates left to right; parentheses as in the source), so that

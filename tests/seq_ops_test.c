@@ -82,6 +82,10 @@ static void test_extension_op(void) {
     c.a = seq_params_add(P, "x", 2, s, seq_init_normal(0, 1));
     c.W = seq_params_add(P, "w", 2, s, seq_init_normal(0, 1));
     CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    CHECK(seq_all_finite(c.a->data, 12) && seq_all_finite(NULL, 0));
+    c.a->data[7] = NAN;
+    CHECK(!seq_all_finite(c.a->data, 12) && seq_all_finite(c.a->data, 7));
+    c.a->data[7] = 0.5f;
     CHECK(seq_gradcheck(ctx, P, cube_loss, &c, 1e-3f, 1e-3f, 1e-2f, &res) == SEQ_OK);
     CHECK_MSG(res.failed == 0 && res.checked == 24, "failed %lld", (long long)res.failed);
     seq_ctx_reset(ctx);
