@@ -19,6 +19,7 @@
  *    10  HAWQ: Hessian trace and top eigenvalue, bit allocation
  *    11  QTIP: bitshift trellis codes
  *    12  QAT: fake quantization with the straight-through estimator
+ *    13  quantized layers: Linear, LSTM / GRU / Elman and Mamba steps
  *
  * Bit-exact ports of ggml's reference quantizers need every float multiply and add done
  * separately: compile the implementation with -ffp-contract=off (GCC contracts to FMA
@@ -412,15 +413,17 @@ typedef struct seq_quant_rtn_config {
 /* bits, asymmetric, per channel, min-max; MSE search over 100 factors down to 0.2. */
 SEQDEF seq_quant_rtn_config seq_quant_rtn_config_default(int bits);
 
-/* A quantized (rows, cols) weight: one code per entry and the grids they index.
- * Entry (r, c) dequantizes to seq_quant_grid_dq(grid, codes[r*cols+c] + grid->qmin). */
+/* A quantized (rows, cols) weight: one `bits`-bit code per entry, packed row-major as a
+ * least-significant-bit-first stream (4-bit codes two per byte as the int4 tensors of
+ * section 1), and the grids they index. Entry (r, c) dequantizes to
+ * seq_quant_grid_dq(grid, seq_quant_weight_code(w, r, c) + grid->qmin). */
 typedef struct seq_quant_weight {
     int64_t rows, cols;
     int bits;
     seq_quant_gran gran;
     int64_t group_size;     /* columns per grid in a row (cols unless PER_GROUP) */
     int64_t ngrids;         /* 1, rows, or rows * cols / group_size, row-major */
-    uint8_t *codes;         /* (rows, cols): q - qmin in 0 .. 2^bits - 1 */
+    uint8_t *codes;         /* ceil(rows * cols * bits / 8) bytes: q - qmin in 0 .. 2^bits - 1 */
     seq_quant_grid *grids;
     void *alloc_ud;
 } seq_quant_weight;
@@ -430,6 +433,7 @@ SEQDEF seq_status seq_quant_weight_init(seq_quant_weight *w, int64_t rows, int64
                                         const seq_quant_rtn_config *cfg, void *alloc_ud);
 SEQDEF void seq_quant_weight_free(seq_quant_weight *w);
 SEQDEF seq_quant_grid *seq_quant_weight_grid(const seq_quant_weight *w, int64_t row, int64_t col);
+SEQDEF uint32_t seq_quant_weight_code(const seq_quant_weight *w, int64_t row, int64_t col); /* q - qmin */
 /* out (rows, cols) = the dequantized weight. */
 SEQDEF void seq_quant_weight_dequantize(const seq_quant_weight *w, float *out);
 
@@ -569,26 +573,40 @@ SEQDEF seq_status seq_quant_hawq_allocate(int nlayers, const int64_t *numel, con
  * that minimizes the squared error of the whole sequence. */
 #define SEQ_QUANT_QTIP_L 16
 
-/* QTIP's 1MAD code: one multiply-add (x = 34038481 s + 76625530 mod 2^32), the sum of x's
- * four bytes (near Gaussian by the central limit theorem), centered and scaled to about
- * N(0, 1): (sum - 510) / 147.800537109375. */
+/* The compute-based codes: a state's value from a few integer and float instructions.
+ *   1MAD   one multiply-add (x = 34038481 s + 76625530 mod 2^32), the sum of x's four
+ *          bytes (near Gaussian by the central limit theorem), centered and scaled to about
+ *          N(0, 1): (sum - 510) / 147.800537109375.
+ *   3INST  a multiply-add (x = 89226354 s + 64248484 mod 2^32), a mask and xor
+ *          (x & 0x8FFF8FFF) ^ 0x3B603B60 that keep each 16-bit half's sign, mantissa and
+ *          two low exponent bits and fix the rest (so each half is an f16 of magnitude in
+ *          [1/8, 2)), then the f16 sum of the two halves: three instructions on a GPU
+ *          (IMAD, LOP3, HADD2), a symmetric, roughly bell-shaped value of RMS about 1.24. */
+typedef enum seq_quant_qtip_code { SEQ_QUANT_QTIP_1MAD, SEQ_QUANT_QTIP_3INST, SEQ_QUANT_QTIP_CODE_COUNT } seq_quant_qtip_code;
+
 SEQDEF float seq_quant_qtip_1mad(uint32_t state);
+SEQDEF float seq_quant_qtip_3inst(uint32_t state);
+/* The value of `state` under `code`; NaN for a code out of range. */
+SEQDEF float seq_quant_qtip_value(seq_quant_qtip_code code, uint32_t state);
 /* Bytes of one encoded sequence of T weights at k bits (1..8). */
 SEQDEF size_t seq_quant_qtip_bytes(int64_t T, int k, int tail_biting);
 /* Viterbi: encodes x (T) into bits (seq_quant_qtip_bytes) so that decoding gives the
- * closest sequence of 1MAD values. Tail-biting uses QTIP's two passes (the overlap bits
- * from an unconstrained pass over the sequence rotated by T/2, then a pass constrained to
- * them). Scratch from alloc_ud: 3 * 2^L + 2^(L-k) + T floats and T * (2^(L-k) + 2) bytes. */
-SEQDEF seq_status seq_quant_qtip_encode(const float *x, int64_t T, int k, int tail_biting, uint8_t *bits,
-                                        void *alloc_ud);
-/* The dequantize kernel: out (T) = scale * 1MAD(window t). */
-SEQDEF void seq_quant_qtip_decode(const uint8_t *bits, int64_t T, int k, int tail_biting, float scale, float *out);
+ * closest sequence of code values (x is matched to the code's raw values: scale it first).
+ * Tail-biting uses QTIP's two passes (the overlap bits from an unconstrained pass over the
+ * sequence rotated by T/2, then a pass constrained to them). Scratch from alloc_ud:
+ * 3 * 2^L + 2^(L-k) + T floats and T * (2^(L-k) + 2) bytes. */
+SEQDEF seq_status seq_quant_qtip_encode(seq_quant_qtip_code code, const float *x, int64_t T, int k, int tail_biting,
+                                        uint8_t *bits, void *alloc_ud);
+/* The dequantize kernel: out (T) = scale * code(window t). Bad code, k or T: SEQ_ERR_INVALID. */
+SEQDEF seq_status seq_quant_qtip_decode(seq_quant_qtip_code code, const uint8_t *bits, int64_t T, int k,
+                                        int tail_biting, float scale, float *out);
 
 /* A (rows, cols) weight coded as rows * cols / seq_len trellis sequences, after two-sided
- * Hadamard incoherence (which makes the entries near Gaussian, as the code expects) and one
- * per-tensor scale (the RMS of the transformed weight). */
+ * Hadamard incoherence (which makes the entries near Gaussian, as the codes expect) and one
+ * per-tensor scale (the RMS of the transformed weight over the RMS of the code's values). */
 typedef struct seq_quant_qtip {
     int64_t rows, cols, seq_len;
+    seq_quant_qtip_code code;
     int k, tail_biting;
     float scale;
     size_t seq_bytes;                 /* bytes per sequence */
@@ -598,8 +616,9 @@ typedef struct seq_quant_qtip {
 } seq_quant_qtip;
 
 /* seq_len must divide cols and rows, cols need Hadamard sizes (section 8). */
-SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int64_t rows, int64_t cols, int k,
-                                          int64_t seq_len, int tail_biting, seq_rng *rng, void *alloc_ud);
+SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int64_t rows, int64_t cols,
+                                          seq_quant_qtip_code code, int k, int64_t seq_len, int tail_biting, seq_rng *rng,
+                                          void *alloc_ud);
 /* W (rows, cols) = the dequantized weight, incoherence undone. */
 SEQDEF seq_status seq_quant_qtip_dequantize(const seq_quant_qtip *q, float *W);
 SEQDEF void seq_quant_qtip_free(seq_quant_qtip *q);
@@ -621,6 +640,112 @@ SEQDEF seq_tensor *seq_quant_fake_quant(seq_ctx *ctx, seq_tensor *x, seq_tensor 
 /* LSQ's initial scale for values x (n): 2 mean|x| / sqrt(qmax). */
 SEQDEF float seq_quant_lsq_scale_init(const float *x, int64_t n, int bits, int is_unsigned);
 
+/* ===================================================================================
+ * 13  quantized layers: Linear, LSTM / GRU / Elman and Mamba steps
+ * =================================================================================== */
+
+/* A Linear layer whose weight stays quantized: y = x W^T + b with W (out, in) stored row by
+ * row in any type of the traits table. The product runs through the type's integer kernel
+ * (activations quantized to 8 bits on the fly, section 5); a type without one (q8_1, q8_K,
+ * FP8, the MX rows) dequantizes one weight row at a time into the work buffer and takes an
+ * f32 dot, so its weight still never exists whole in f32. SEQ_QUANT_F32 keeps W exact: the
+ * reference that every other type is measured against.
+ * Padding: `in` need not be a whole number of blocks. Weight rows are padded with zeros to
+ * in_pad, the next multiple of the block, and every activation row likewise, which leaves
+ * each product unchanged (Mamba's dt_proj has dt_rank = d_model/16 inputs, an RNN's W_ih
+ * the embedding width). The padding costs (in_pad - in) / in of the weight's bytes. */
+typedef struct seq_quant_linear {
+    seq_quant_type type;
+    int64_t out, in, in_pad;
+    size_t row_bytes;  /* seq_quant_row_size(type, in_pad) */
+    uint8_t *w;        /* (out, row_bytes) */
+    float *b;          /* (out) or NULL */
+    void *alloc_ud;
+} seq_quant_linear;
+
+/* Quantizes W (out, in) and copies b (may be NULL). NULL W, sizes < 1 or a bad type:
+ * SEQ_ERR_INVALID; NaN/Inf in W or b: SEQ_ERR_NUMERIC; no memory: SEQ_ERR_NOMEM. */
+SEQDEF seq_status seq_quant_linear_init(seq_quant_linear *q, seq_quant_type t, const float *W, const float *b,
+                                        int64_t out, int64_t in, void *alloc_ud);
+SEQDEF void seq_quant_linear_free(seq_quant_linear *q);
+/* Bytes the layer holds (weight rows and bias). */
+SEQDEF size_t seq_quant_linear_bytes(const seq_quant_linear *q);
+/* Bytes of the work buffer a forward of M rows needs. */
+SEQDEF size_t seq_quant_linear_work_bytes(const seq_quant_linear *q, int64_t M);
+/* y (M, out) = x (M, in; rows ldx >= in floats apart) W^T + b. work: at least
+ * seq_quant_linear_work_bytes(q, M) bytes (aligned for floats), or NULL to allocate them
+ * from q's allocator for this call only. NaN/Inf in x: SEQ_ERR_NUMERIC, y untouched. */
+SEQDEF seq_status seq_quant_linear_forward(const seq_quant_linear *q, const float *x, int64_t ldx, int64_t M, float *y,
+                                           void *work);
+
+/* A trained seq_rnn (seq.h 14.2: LSTM, GRU, tanh or ReLU Elman; unidirectional, any number
+ * of layers) for streaming inference with W_ih and W_hh quantized: each step computes the
+ * pre-activations W_ih x + b_ih and W_hh h + b_hh with two quantized products, then
+ * PyTorch's gate math in f32 (LSTM i,f,g,o: c = f c + i g, h = o tanh c; GRU r,z,n with
+ * n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h = (1 - z) n + z h). The layer's tensors
+ * are copied: the seq_rnn and its params may be freed after init. */
+typedef struct seq_quant_rnn {
+    seq_rnn_config cfg;
+    seq_quant_linear ih[SEQ_RNN_MAX_LAYERS], hh[SEQ_RNN_MAX_LAYERS];
+    void *alloc_ud;
+} seq_quant_rnn;
+
+/* Bidirectional: SEQ_ERR_UNSUPPORTED (a step cannot see the future). */
+SEQDEF seq_status seq_quant_rnn_init(seq_quant_rnn *q, const seq_rnn *l, seq_quant_type t, void *alloc_ud);
+SEQDEF void seq_quant_rnn_free(seq_quant_rnn *q);
+SEQDEF size_t seq_quant_rnn_bytes(const seq_quant_rnn *q);
+
+/* Caller-owned streaming state: h and c laid out as seq_rnn_state's, so states move
+ * between the f32 and the quantized layer with one memcpy. No allocation per step. */
+typedef struct seq_quant_rnn_state {
+    int64_t batch;
+    float *h, *c;  /* (L,B,H); c only for LSTM */
+    float *pre;    /* (2,B,G*H): input- and hidden-side pre-activations of one layer */
+    void *work;    /* the products' work buffer */
+    void *alloc_ud;
+} seq_quant_rnn_state;
+
+SEQDEF seq_status seq_quant_rnn_state_init(const seq_quant_rnn *q, seq_quant_rnn_state *st, int64_t batch);
+SEQDEF void seq_quant_rnn_state_reset(seq_quant_rnn_state *st); /* back to zeros (a new sequence) */
+SEQDEF void seq_quant_rnn_state_free(seq_quant_rnn_state *st);
+/* x_t (B,I) -> y_t (B,H), the last layer's h, advancing the state one step. NaN/Inf in
+ * x_t: SEQ_ERR_NUMERIC with the state untouched. */
+SEQDEF seq_status seq_quant_rnn_step(const seq_quant_rnn *q, seq_quant_rnn_state *st, const float *x_t, float *y_t);
+
+/* A trained seq_mamba (seq.h 14.6) whose step keeps in_proj, x_proj, dt_proj and out_proj
+ * quantized; the depthwise convolution (d_conv taps a channel), the selective scan and
+ * the gates run in f32 on copies of conv1d, A = -exp(A_log) and D, as seq_mamba_step. */
+typedef struct seq_quant_mamba {
+    int64_t d_model, d_inner, d_state, d_conv, dt_rank;
+    seq_quant_linear in_proj, x_proj, dt_proj, out_proj;
+    float *conv_w;  /* (d_inner, d_conv) */
+    float *conv_b;  /* (d_inner) or NULL */
+    float *A;       /* (d_inner, d_state) = -exp(A_log) */
+    float *D;       /* (d_inner) */
+    void *alloc_ud;
+} seq_quant_mamba;
+
+SEQDEF seq_status seq_quant_mamba_init(seq_quant_mamba *q, const seq_mamba *l, seq_quant_type t, void *alloc_ud);
+SEQDEF void seq_quant_mamba_free(seq_quant_mamba *q);
+SEQDEF size_t seq_quant_mamba_bytes(const seq_quant_mamba *q);
+
+/* Streaming state, laid out as seq_mamba_state's conv and ssm. */
+typedef struct seq_quant_mamba_state {
+    int64_t batch;
+    float *conv;  /* (B, d_inner, d_conv-1): the convolution's last inputs, oldest first */
+    float *ssm;   /* (B, d_inner, d_state) */
+    float *act;   /* one step's activations */
+    void *work;   /* the products' work buffer */
+    void *alloc_ud;
+} seq_quant_mamba_state;
+
+SEQDEF seq_status seq_quant_mamba_state_init(const seq_quant_mamba *q, seq_quant_mamba_state *st, int64_t batch);
+SEQDEF void seq_quant_mamba_state_reset(seq_quant_mamba_state *st);
+SEQDEF void seq_quant_mamba_state_free(seq_quant_mamba_state *st);
+/* x_t (B,d_model) -> y_t (B,d_model), advancing the state one step. */
+SEQDEF seq_status seq_quant_mamba_step(const seq_quant_mamba *q, seq_quant_mamba_state *st, const float *x_t,
+                                       float *y_t);
+
 #ifdef __cplusplus
 }
 #endif
@@ -634,6 +759,46 @@ SEQDEF float seq_quant_lsq_scale_init(const float *x, int64_t n, int bits, int i
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Helpers every section shares. */
+
+/* Index of the first NaN or Inf of x (n), -1 when all are finite. */
+static int64_t seq_quant__first_nonfinite(const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
+/* The smallest and largest of x (n >= 1). */
+static void seq_quant__minmax(const float *x, int64_t n, float *lo, float *hi) {
+    int64_t i;
+    *lo = *hi = x[0];
+    for (i = 1; i < n; i++) {
+        if (x[i] < *lo) *lo = x[i];
+        if (x[i] > *hi) *hi = x[i];
+    }
+}
+
+/* Code k of a stream of `bits`-bit codes (1..8), least significant bit first: 8-bit codes
+ * are bytes, 4-bit code 2i the low nibble of byte i. put leaves the other codes alone. */
+static void seq_quant__code_put(uint8_t *codes, int bits, int64_t k, uint32_t q) {
+    int64_t pos = k * bits;
+    int i;
+    for (i = 0; i < bits; i++, pos++) {
+        uint8_t m = (uint8_t)(1u << (pos & 7));
+        if ((q >> i) & 1u) codes[pos >> 3] |= m;
+        else codes[pos >> 3] &= (uint8_t)~m;
+    }
+}
+static uint32_t seq_quant__code_get(const uint8_t *codes, int bits, int64_t k) {
+    int64_t pos = k * bits;
+    uint32_t q = 0;
+    int i;
+    for (i = 0; i < bits; i++, pos++) q |= (uint32_t)((codes[pos >> 3] >> (pos & 7)) & 1) << i;
+    return q;
+}
+static size_t seq_quant__code_bytes(int bits, int64_t count) { return (size_t)((count * bits + 7) / 8); }
 
 /* ===================================================================================
  * 1  integer grids (implementation)
@@ -679,7 +844,7 @@ static int seq_quant__int_config_ok(seq_quant_int_config c, int64_t rows, int64_
 
 SEQDEF size_t seq_quant_int_code_bytes(seq_quant_int_config c, int64_t rows, int64_t n) {
     if (!seq_quant__int_config_ok(c, rows, n)) return 0;
-    return c.bits == 8 ? (size_t)(rows * n) : (size_t)((rows * n + 1) / 2);
+    return seq_quant__code_bytes(c.bits, rows * n);
 }
 
 SEQDEF int64_t seq_quant_int_grid_count(seq_quant_int_config c, int64_t rows, int64_t n) {
@@ -693,20 +858,10 @@ static int64_t seq_quant__int_group_len(seq_quant_int_config c, int64_t rows, in
     return c.group == 0 ? rows * n : c.group;
 }
 
-static void seq_quant__int_put(uint8_t *codes, int bits, int64_t k, int32_t q) {
-    if (bits == 8) {
-        codes[k] = (uint8_t)(q & 0xff);
-    } else if (k & 1) {
-        codes[k >> 1] = (uint8_t)((codes[k >> 1] & 0x0f) | ((q & 0xf) << 4));
-    } else {
-        codes[k >> 1] = (uint8_t)((codes[k >> 1] & 0xf0) | (q & 0xf));
-    }
-}
-
+/* Symmetric codes are two's complement in `bits` bits. */
 static int32_t seq_quant__int_get(const uint8_t *codes, int bits, int symmetric, int64_t k) {
-    int32_t v = bits == 8 ? codes[k] : (codes[k >> 1] >> ((k & 1) * 4)) & 0xf;
-    if (!symmetric) return v;
-    return bits == 8 ? (int32_t)(int8_t)v : (v ^ 8) - 8; /* sign-extend */
+    int32_t v = (int32_t)seq_quant__code_get(codes, bits, k), sign = 1 << (bits - 1);
+    return symmetric ? (v ^ sign) - sign : v;
 }
 
 SEQDEF seq_status seq_quant_int_quantize(seq_quant_int_config c, const float *w, int64_t rows, int64_t n,
@@ -716,21 +871,16 @@ SEQDEF seq_status seq_quant_int_quantize(seq_quant_int_config c, const float *w,
         return seq_set_error(SEQ_ERR_INVALID, "seq_quant_int_quantize: need 4 or 8 bits, n > 0 and a group dividing n");
     }
     total = rows * n;
-    for (k = 0; k < total; k++) {
-        if (!isfinite(w[k])) {
-            return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_int_quantize: weight %lld is not finite", (long long)k);
-        }
-    }
+    if ((k = seq_quant__first_nonfinite(w, total)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_int_quantize: weight %lld is not finite", (long long)k);
     len = seq_quant__int_group_len(c, rows, n);
     for (g = 0; g * len < total; g++) {
         const float *x = w + g * len;
-        float lo = x[0], hi = x[0];
-        for (k = 1; k < len; k++) {
-            if (x[k] < lo) lo = x[k];
-            if (x[k] > hi) hi = x[k];
-        }
+        float lo, hi;
+        seq_quant__minmax(x, len, &lo, &hi);
         seq_quant_grid_fit(&grids[g], c.bits, c.symmetric, lo, hi);
-        for (k = 0; k < len; k++) seq_quant__int_put(codes, c.bits, g * len + k, seq_quant_grid_q(&grids[g], x[k]));
+        for (k = 0; k < len; k++)
+            seq_quant__code_put(codes, c.bits, g * len + k, (uint32_t)seq_quant_grid_q(&grids[g], x[k]));
     }
     return SEQ_OK;
 }
@@ -913,13 +1063,9 @@ SEQDEF seq_status seq_quant_quantize(seq_quant_type t, const float *src, void *d
     int64_t r, i;
     if (s != SEQ_OK) return s;
     tr = seq_quant_type_traits(t);
-    if (tr->finite_only) {
-        for (i = 0; i < rows * n; i++) {
-            if (!isfinite(src[i])) {
-                return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_quantize: %s needs finite values; row %lld col %lld is not",
-                                     tr->name, (long long)(i / n), (long long)(i % n));
-            }
-        }
+    if (tr->finite_only && (i = seq_quant__first_nonfinite(src, rows * n)) >= 0) {
+        return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_quantize: %s needs finite values; row %lld col %lld is not",
+                             tr->name, (long long)(i / n), (long long)(i % n));
     }
     for (r = 0; r < rows; r++) tr->quantize(src + r * n, (uint8_t *)dst + (size_t)r * seq_quant_row_size(t, n), n);
     return SEQ_OK;
@@ -1642,12 +1788,9 @@ SEQDEF seq_status seq_quant_fp_search_bias(int ebits, int mbits, seq_quant_fp_sp
     if (!x || !bias || n <= 0 || !seq_quant_fp_valid(f)) {
         return seq_set_error(SEQ_ERR_INVALID, "seq_quant_fp_search_bias: need a valid ExMy format and n > 0 values");
     }
-    for (i = 0; i < n; i++) {
-        if (!isfinite(x[i])) {
-            return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_fp_search_bias: value %lld is not finite", (long long)i);
-        }
-        amax = SEQ_QUANT__MAX(amax, fabsf(x[i]));
-    }
+    if ((i = seq_quant__first_nonfinite(x, n)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_fp_search_bias: value %lld is not finite", (long long)i);
+    for (i = 0; i < n; i++) amax = SEQ_QUANT__MAX(amax, fabsf(x[i]));
     *bias = f.bias;
     if (mse) *mse = 0.0;
     if (amax == 0.0f) return SEQ_OK;
@@ -2356,8 +2499,21 @@ SEQDEF const char *seq_quant_kernel_path(void) {
 #endif
 }
 
-/* Quantize each row of X to `act`, then one dot per (row of W, row of X); grids, when
- * given, scale each W row (int8 per channel). */
+/* Y (batch, rows) = one dot per (row of W, row of A), A the activations already in the
+ * kernel's format (arow bytes a row); grids, when given, scale each W row (int8 per channel). */
+static void seq_quant__products(seq_quant_vec_dot_fn dot, const uint8_t *W, size_t wrow, const seq_quant_grid *grids,
+                                int64_t rows, int64_t n, const uint8_t *A, size_t arow, int64_t batch, float *Y) {
+    int64_t r, b;
+#ifdef SEQ_USE_OPENMP
+#pragma omp parallel for private(b)
+#endif
+    for (r = 0; r < rows; r++) {
+        float scale = grids ? grids[r].scale : 1.0f;
+        for (b = 0; b < batch; b++) Y[b * rows + r] = scale * dot(n, W + (size_t)r * wrow, A + (size_t)b * arow);
+    }
+}
+
+/* Quantize each row of X to `act`, then the products. */
 static seq_status seq_quant__matmul(const char *fn, seq_quant_vec_dot_fn dot, const uint8_t *W, size_t wrow,
                                    const seq_quant_grid *grids, seq_quant_type act, int64_t rows, int64_t n,
                                    const float *X, int64_t batch, float *Y, void *alloc_ud) {
@@ -2366,22 +2522,14 @@ static seq_status seq_quant__matmul(const char *fn, seq_quant_vec_dot_fn dot, co
     uint8_t *A;
     int64_t r, b;
     if (!X || !Y || rows < 0 || batch < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL buffer or negative size", fn);
-    for (r = 0; r < batch * n; r++) {
-        if (!isfinite(X[r])) {
-            return seq_set_error(SEQ_ERR_NUMERIC, "%s: activation row %lld col %lld is not finite", fn,
-                                 (long long)(r / n), (long long)(r % n));
-        }
+    if ((r = seq_quant__first_nonfinite(X, batch * n)) >= 0) {
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: activation row %lld col %lld is not finite", fn, (long long)(r / n),
+                             (long long)(r % n));
     }
     A = (uint8_t *)SEQ_MALLOC(alloc_ud, arow * (size_t)(batch > 0 ? batch : 1));
     if (!A) return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for %lld quantized activation rows", fn, (long long)batch);
     for (b = 0; b < batch; b++) at->quantize(X + b * n, A + (size_t)b * arow, n);
-#ifdef SEQ_USE_OPENMP
-#pragma omp parallel for private(b)
-#endif
-    for (r = 0; r < rows; r++) {
-        float scale = grids ? grids[r].scale : 1.0f;
-        for (b = 0; b < batch; b++) Y[b * rows + r] = scale * dot(n, W + (size_t)r * wrow, A + (size_t)b * arow);
-    }
+    seq_quant__products(dot, W, wrow, grids, rows, n, A, arow, batch, Y);
     SEQ_FREE(alloc_ud, A);
     return SEQ_OK;
 }
@@ -3183,7 +3331,6 @@ SEQDEF seq_quant_rtn_config seq_quant_rtn_config_default(int bits) {
     return c;
 }
 
-
 /* Checks the fields of cfg that fitting one grid relies on. */
 static seq_status seq_quant__check_grid(const char *fn, const seq_quant_rtn_config *cfg) {
     if (!cfg || cfg->bits < 2 || cfg->bits > 8 || (int)cfg->gran < 0 || cfg->gran >= SEQ_QUANT_GRAN_COUNT ||
@@ -3217,12 +3364,13 @@ SEQDEF seq_status seq_quant_weight_init(seq_quant_weight *w, int64_t rows, int64
     w->group_size = cfg->gran == SEQ_QUANT_PER_GROUP ? cfg->group_size : cols;
     w->ngrids = cfg->gran == SEQ_QUANT_PER_TENSOR ? 1 : rows * (cols / w->group_size);
     w->alloc_ud = alloc_ud;
-    w->codes = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)(rows * cols));
+    w->codes = (uint8_t *)SEQ_MALLOC(alloc_ud, seq_quant__code_bytes(cfg->bits, rows * cols));
     w->grids = (seq_quant_grid *)SEQ_MALLOC(alloc_ud, (size_t)w->ngrids * sizeof(seq_quant_grid));
     if (!w->codes || !w->grids) {
         seq_quant_weight_free(w);
         return seq_set_error(SEQ_ERR_NOMEM, "seq_quant_weight_init: out of memory");
     }
+    memset(w->codes, 0, seq_quant__code_bytes(cfg->bits, rows * cols)); /* the last byte's spare bits */
     return SEQ_OK;
 }
 
@@ -3238,12 +3386,21 @@ SEQDEF seq_quant_grid *seq_quant_weight_grid(const seq_quant_weight *w, int64_t 
     return w->grids + row * (w->cols / w->group_size) + col / w->group_size;
 }
 
+SEQDEF uint32_t seq_quant_weight_code(const seq_quant_weight *w, int64_t row, int64_t col) {
+    return seq_quant__code_get(w->codes, w->bits, row * w->cols + col);
+}
+
+/* Entry (r, c) <- code q (a grid level, qmin..qmax). */
+static void seq_quant__weight_put(seq_quant_weight *w, int64_t r, int64_t c, const seq_quant_grid *g, int32_t q) {
+    seq_quant__code_put(w->codes, w->bits, r * w->cols + c, (uint32_t)(q - g->qmin));
+}
+
 SEQDEF void seq_quant_weight_dequantize(const seq_quant_weight *w, float *out) {
     int64_t r, c;
     for (r = 0; r < w->rows; r++)
         for (c = 0; c < w->cols; c++) {
             const seq_quant_grid *g = seq_quant_weight_grid(w, r, c);
-            out[r * w->cols + c] = seq_quant_grid_dq(g, (int32_t)w->codes[r * w->cols + c] + g->qmin);
+            out[r * w->cols + c] = seq_quant_grid_dq(g, (int32_t)seq_quant_weight_code(w, r, c) + g->qmin);
         }
 }
 
@@ -3278,11 +3435,7 @@ SEQDEF seq_status seq_quant_grid_search(seq_quant_grid *g, const float *x, int64
     if (st != SEQ_OK) return st;
     if (!g || !x || n < 1) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_grid_search: NULL argument or no values");
     if (!seq_all_finite(x, n)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_grid_search: non-finite value");
-    lo = hi = x[0];
-    for (i = 1; i < n; i++) {
-        if (x[i] < lo) lo = x[i];
-        if (x[i] > hi) hi = x[i];
-    }
+    seq_quant__minmax(x, n, &lo, &hi);
     if (cfg->clip == SEQ_QUANT_CLIP_PERCENTILE) {
         float *s = (float *)SEQ_MALLOC(alloc_ud, (size_t)n * sizeof(float));
         if (!s) return seq_set_error(SEQ_ERR_NOMEM, "seq_quant_grid_search: out of memory");
@@ -3353,7 +3506,7 @@ SEQDEF seq_status seq_quant_rtn(seq_quant_weight *out, const float *W, int64_t r
             const seq_quant_grid *g = seq_quant_weight_grid(out, r, c);
             float x = W[r * cols + c];
             int32_t q = cfg->stochastic ? seq_quant_grid_q_stochastic(g, x, rng) : seq_quant_grid_q(g, x);
-            out->codes[r * cols + c] = (uint8_t)(q - g->qmin);
+            seq_quant__weight_put(out, r, c, g, q);
         }
     return SEQ_OK;
 }
@@ -3751,7 +3904,7 @@ SEQDEF seq_status seq_quant_gptq_quantize(const seq_quant_gptq *g, const float *
                 const seq_quant_grid *gr = seq_quant_weight_grid(out, r, oj);
                 float w = Wk[r * n + j], e;
                 int32_t q = seq_quant_grid_q(gr, w);
-                out->codes[r * n + oj] = (uint8_t)(q - gr->qmin);
+                seq_quant__weight_put(out, r, oj, gr, q);
                 Wk[r * n + j] = seq_quant_grid_dq(gr, q);
                 e = (w - Wk[r * n + j]) / d;
                 E[r * bs + (j - i1)] = e;
@@ -3993,6 +4146,21 @@ SEQDEF float seq_quant_qtip_1mad(uint32_t state) {
     return (float)(s - 510) / 147.800537109375f;
 }
 
+SEQDEF float seq_quant_qtip_3inst(uint32_t state) {
+    uint32_t x = ((state * 89226354u + 64248484u) & 0x8FFF8FFFu) ^ 0x3B603B60u;
+    /* both halves are f16 of magnitude in [1/8, 2): their f32 sum is exact, and rounding it
+     * to f16 is the GPU's half-precision add */
+    float sum = seq_f16_to_f32((uint16_t)(x & 0xffffu)) + seq_f16_to_f32((uint16_t)(x >> 16));
+    return seq_f16_to_f32(seq_f32_to_f16(sum));
+}
+
+static float (*const seq_quant__qtip_codes[SEQ_QUANT_QTIP_CODE_COUNT])(uint32_t) = {seq_quant_qtip_1mad,
+                                                                                    seq_quant_qtip_3inst};
+
+SEQDEF float seq_quant_qtip_value(seq_quant_qtip_code code, uint32_t state) {
+    return (int)code >= 0 && code < SEQ_QUANT_QTIP_CODE_COUNT ? seq_quant__qtip_codes[code](state) : NAN;
+}
+
 /* Stream length in bits: plain streams store the first state whole. */
 static int64_t seq_quant__qtip_nbits(int64_t T, int k, int tail_biting) {
     return tail_biting ? T * k : SEQ_QUANT_QTIP_L + (T - 1) * k;
@@ -4023,13 +4191,32 @@ static void seq_quant__qtip_write(uint8_t *bits, int64_t nbits, int64_t pos, int
     }
 }
 
-SEQDEF void seq_quant_qtip_decode(const uint8_t *bits, int64_t T, int k, int tail_biting, float scale, float *out) {
-    int64_t nbits = seq_quant__qtip_nbits(T, k, tail_biting), t;
-    uint32_t s = seq_quant__qtip_read(bits, nbits, 0, SEQ_QUANT_QTIP_L), mask = (1u << SEQ_QUANT_QTIP_L) - 1u;
+static seq_status seq_quant__qtip_check(const char *fn, seq_quant_qtip_code code, int64_t T, int k, int tail_biting) {
+    if ((int)code < 0 || code >= SEQ_QUANT_QTIP_CODE_COUNT || k < 1 || k > 8 || T < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: need a code, 1..8 bits per weight and T >= 1 (code %d, k %d, T %lld)",
+                             fn, (int)code, k, (long long)T);
+    if (tail_biting && T * k < SEQ_QUANT_QTIP_L)
+        return seq_set_error(SEQ_ERR_SHAPE, "%s: a tail-biting stream of %lld bits is shorter than one state (%d bits)", fn,
+                             (long long)(T * k), SEQ_QUANT_QTIP_L);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_quant_qtip_decode(seq_quant_qtip_code code, const uint8_t *bits, int64_t T, int k,
+                                        int tail_biting, float scale, float *out) {
+    seq_status st = seq_quant__qtip_check("seq_quant_qtip_decode", code, T, k, tail_biting);
+    int64_t nbits, t;
+    uint32_t s, mask = (1u << SEQ_QUANT_QTIP_L) - 1u;
+    float (*value)(uint32_t);
+    if (st != SEQ_OK) return st;
+    if (!bits || !out) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_qtip_decode: NULL argument");
+    nbits = seq_quant__qtip_nbits(T, k, tail_biting);
+    value = seq_quant__qtip_codes[code];
+    s = seq_quant__qtip_read(bits, nbits, 0, SEQ_QUANT_QTIP_L);
     for (t = 0; t < T; t++) {
         if (t > 0) s = ((s << k) | seq_quant__qtip_read(bits, nbits, t * k + SEQ_QUANT_QTIP_L - k, k)) & mask;
-        out[t] = scale * seq_quant_qtip_1mad(s);
+        out[t] = scale * value(s);
     }
+    return SEQ_OK;
 }
 
 /* Scratch of one Viterbi run: the code of every state, two cost rows, the best
@@ -4093,8 +4280,10 @@ static void seq_quant__trellis_free(seq_quant__trellis *tr, void *alloc_ud) {
     memset(tr, 0, sizeof *tr);
 }
 
-/* One block for every buffer, sized for sequences of T at k bits. */
-static seq_status seq_quant__trellis_init(seq_quant__trellis *tr, int64_t T, int k, void *alloc_ud) {
+/* One block for every buffer, sized for sequences of T at k bits; the code's value of
+ * every state. */
+static seq_status seq_quant__trellis_init(seq_quant__trellis *tr, seq_quant_qtip_code code, int64_t T, int k,
+                                          void *alloc_ud) {
     const int64_t S = (int64_t)1 << SEQ_QUANT_QTIP_L, A = S >> k;
     int64_t s;
     size_t bytes = (3 * (size_t)S + (size_t)(A + T)) * sizeof(float) + (size_t)T * sizeof(uint16_t) + (size_t)(T * A);
@@ -4107,16 +4296,7 @@ static seq_status seq_quant__trellis_init(seq_quant__trellis *tr, int64_t T, int
     tr->xrot = tr->m + A;
     tr->path = (uint16_t *)(tr->xrot + T);
     tr->back = (uint8_t *)(tr->path + T);
-    for (s = 0; s < S; s++) tr->code[s] = seq_quant_qtip_1mad((uint32_t)s);
-    return SEQ_OK;
-}
-
-static seq_status seq_quant__qtip_check(const char *fn, int64_t T, int k, int tail_biting) {
-    if (k < 1 || k > 8 || T < 1)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: need 1..8 bits per weight and T >= 1 (k %d, T %lld)", fn, k, (long long)T);
-    if (tail_biting && T * k < SEQ_QUANT_QTIP_L)
-        return seq_set_error(SEQ_ERR_SHAPE, "%s: a tail-biting stream of %lld bits is shorter than one state (%d bits)", fn,
-                             (long long)(T * k), SEQ_QUANT_QTIP_L);
+    for (s = 0; s < S; s++) tr->code[s] = seq_quant__qtip_codes[code]((uint32_t)s);
     return SEQ_OK;
 }
 
@@ -4137,14 +4317,14 @@ static void seq_quant__qtip_encode_with(seq_quant__trellis *tr, const float *x, 
         seq_quant__qtip_write(bits, nbits, t * k + SEQ_QUANT_QTIP_L - k, k, tr->path[t] & ((1u << k) - 1u));
 }
 
-SEQDEF seq_status seq_quant_qtip_encode(const float *x, int64_t T, int k, int tail_biting, uint8_t *bits,
-                                        void *alloc_ud) {
+SEQDEF seq_status seq_quant_qtip_encode(seq_quant_qtip_code code, const float *x, int64_t T, int k, int tail_biting,
+                                        uint8_t *bits, void *alloc_ud) {
     seq_quant__trellis tr;
-    seq_status st = seq_quant__qtip_check("seq_quant_qtip_encode", T, k, tail_biting);
+    seq_status st = seq_quant__qtip_check("seq_quant_qtip_encode", code, T, k, tail_biting);
     if (st != SEQ_OK) return st;
     if (!x || !bits) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_qtip_encode: NULL argument");
     if (!seq_all_finite(x, T)) return seq_set_error(SEQ_ERR_NUMERIC, "seq_quant_qtip_encode: non-finite value");
-    st = seq_quant__trellis_init(&tr, T, k, alloc_ud);
+    st = seq_quant__trellis_init(&tr, code, T, k, alloc_ud);
     if (st != SEQ_OK) return st;
     seq_quant__qtip_encode_with(&tr, x, T, k, tail_biting, bits);
     seq_quant__trellis_free(&tr, alloc_ud);
@@ -4158,16 +4338,17 @@ SEQDEF void seq_quant_qtip_free(seq_quant_qtip *q) {
     seq_quant_incoherence_free(&q->ip);
 }
 
-SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int64_t rows, int64_t cols, int k,
-                                          int64_t seq_len, int tail_biting, seq_rng *rng, void *alloc_ud) {
+SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int64_t rows, int64_t cols,
+                                          seq_quant_qtip_code code, int k, int64_t seq_len, int tail_biting, seq_rng *rng,
+                                          void *alloc_ud) {
     seq_quant__trellis tr;
     float *Wt;
     int64_t i, nseq;
-    double ss = 0.0;
+    double ss = 0.0, sc = 0.0;
     seq_status st;
     if (!q || !W || !rng) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_qtip_quantize: NULL argument");
     memset(q, 0, sizeof *q);
-    st = seq_quant__qtip_check("seq_quant_qtip_quantize", seq_len, k, tail_biting);
+    st = seq_quant__qtip_check("seq_quant_qtip_quantize", code, seq_len, k, tail_biting);
     if (st != SEQ_OK) return st;
     if (rows < 1 || cols < 1 || cols % seq_len != 0)
         return seq_set_error(SEQ_ERR_SHAPE, "seq_quant_qtip_quantize: seq_len %lld does not divide %lld columns",
@@ -4176,6 +4357,7 @@ SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int
     q->rows = rows;
     q->cols = cols;
     q->seq_len = seq_len;
+    q->code = code;
     q->k = k;
     q->tail_biting = tail_biting;
     q->alloc_ud = alloc_ud;
@@ -4185,13 +4367,15 @@ SEQDEF seq_status seq_quant_qtip_quantize(seq_quant_qtip *q, const float *W, int
     if (st != SEQ_OK) return st;
     q->bits = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)nseq * q->seq_bytes);
     Wt = (float *)SEQ_MALLOC(alloc_ud, (size_t)(rows * cols) * sizeof(float));
-    st = q->bits && Wt ? seq_quant__trellis_init(&tr, seq_len, k, alloc_ud)
+    st = q->bits && Wt ? seq_quant__trellis_init(&tr, code, seq_len, k, alloc_ud)
                        : seq_set_error(SEQ_ERR_NOMEM, "seq_quant_qtip_quantize: out of memory");
     if (st == SEQ_OK) {
         memcpy(Wt, W, (size_t)(rows * cols) * sizeof(float));
         seq_quant_incoherence_weight(&q->ip, Wt, 0);
         for (i = 0; i < rows * cols; i++) ss += (double)Wt[i] * (double)Wt[i];
-        q->scale = ss > 0.0 ? (float)sqrt(ss / (double)(rows * cols)) : 1.0f; /* the code is about N(0, 1) */
+        for (i = 0; i < (int64_t)1 << SEQ_QUANT_QTIP_L; i++) sc += (double)tr.code[i] * (double)tr.code[i];
+        /* the weight's RMS onto the code's: both near Gaussian, their spreads matched */
+        q->scale = ss > 0.0 ? (float)sqrt(ss / (double)(rows * cols) / (sc / (double)((int64_t)1 << SEQ_QUANT_QTIP_L))) : 1.0f;
         for (i = 0; i < rows * cols; i++) Wt[i] /= q->scale;
         for (i = 0; i < nseq; i++)
             seq_quant__qtip_encode_with(&tr, Wt + i * seq_len, seq_len, k, tail_biting, q->bits + (size_t)i * q->seq_bytes);
@@ -4207,7 +4391,7 @@ SEQDEF seq_status seq_quant_qtip_dequantize(const seq_quant_qtip *q, float *W) {
     if (!q || !q->bits || !W) return seq_set_error(SEQ_ERR_INVALID, "seq_quant_qtip_dequantize: NULL argument");
     nseq = q->rows * q->cols / q->seq_len;
     for (i = 0; i < nseq; i++)
-        seq_quant_qtip_decode(q->bits + (size_t)i * q->seq_bytes, q->seq_len, q->k, q->tail_biting, q->scale,
+        seq_quant_qtip_decode(q->code, q->bits + (size_t)i * q->seq_bytes, q->seq_len, q->k, q->tail_biting, q->scale,
                               W + i * q->seq_len);
     return seq_quant_incoherence_weight(&q->ip, W, 1);
 }
@@ -4295,6 +4479,396 @@ SEQDEF float seq_quant_lsq_scale_init(const float *x, int64_t n, int bits, int i
     for (i = 0; i < n; i++) m += fabs((double)x[i]);
     m = n > 0 ? m / (double)n : 0.0;
     return m > 0.0 ? (float)(2.0 * m / sqrt((double)qmax)) : 1.0f;
+}
+
+/* ===================================================================================
+ * 13  quantized layers (implementation)
+ * =================================================================================== */
+
+SEQDEF void seq_quant_linear_free(seq_quant_linear *q) {
+    if (!q) return;
+    if (q->w) SEQ_FREE(q->alloc_ud, q->w);
+    if (q->b) SEQ_FREE(q->alloc_ud, q->b);
+    memset(q, 0, sizeof *q);
+}
+
+SEQDEF seq_status seq_quant_linear_init(seq_quant_linear *q, seq_quant_type t, const float *W, const float *b,
+                                        int64_t out, int64_t in, void *alloc_ud) {
+    static const char fn[] = "seq_quant_linear_init";
+    const seq_quant_traits *tr = seq_quant_type_traits(t);
+    float *row;
+    int64_t r, i;
+    if (!q) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL layer", fn);
+    memset(q, 0, sizeof *q);
+    if (!tr || !W || out < 1 || in < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: need a type, W and out, in >= 1 (type %d, out %lld, in %lld)", fn, (int)t,
+                             (long long)out, (long long)in);
+    if ((i = seq_quant__first_nonfinite(W, out * in)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: W row %lld col %lld is not finite", fn, (long long)(i / in),
+                             (long long)(i % in));
+    if (b && (i = seq_quant__first_nonfinite(b, out)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: bias %lld is not finite", fn, (long long)i);
+    q->type = t;
+    q->out = out;
+    q->in = in;
+    q->in_pad = (in + tr->block - 1) / tr->block * tr->block;
+    q->row_bytes = seq_quant_row_size(t, q->in_pad);
+    q->alloc_ud = alloc_ud;
+    q->w = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)out * q->row_bytes);
+    q->b = b ? (float *)SEQ_MALLOC(alloc_ud, (size_t)out * sizeof(float)) : NULL;
+    row = (float *)SEQ_MALLOC(alloc_ud, (size_t)q->in_pad * sizeof(float));
+    if (!q->w || (b && !q->b) || !row) {
+        if (row) SEQ_FREE(alloc_ud, row);
+        seq_quant_linear_free(q);
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for a (%lld, %lld) %s weight", fn, (long long)out,
+                             (long long)in, tr->name);
+    }
+    memset(row + in, 0, (size_t)(q->in_pad - in) * sizeof(float));
+    for (r = 0; r < out; r++) {
+        memcpy(row, W + r * in, (size_t)in * sizeof(float));
+        tr->quantize(row, q->w + (size_t)r * q->row_bytes, q->in_pad);
+    }
+    if (b) memcpy(q->b, b, (size_t)out * sizeof(float));
+    SEQ_FREE(alloc_ud, row);
+    return SEQ_OK;
+}
+
+SEQDEF size_t seq_quant_linear_bytes(const seq_quant_linear *q) {
+    if (!q || !q->w) return 0;
+    return (size_t)q->out * q->row_bytes + (q->b ? (size_t)q->out * sizeof(float) : 0);
+}
+
+/* work: the padded activation rows (M, in_pad) and one dequantized weight row (in_pad) in
+ * f32, then the activations in the kernel's format (none without a kernel). */
+SEQDEF size_t seq_quant_linear_work_bytes(const seq_quant_linear *q, int64_t M) {
+    const seq_quant_traits *tr;
+    if (!q || !q->w || M < 0) return 0;
+    tr = &seq_quant__traits[q->type];
+    return (size_t)((M + 1) * q->in_pad) * sizeof(float) +
+           (tr->vec_dot ? (size_t)M * seq_quant_row_size(tr->act_type, q->in_pad) : 0);
+}
+
+SEQDEF seq_status seq_quant_linear_forward(const seq_quant_linear *q, const float *x, int64_t ldx, int64_t M, float *y,
+                                           void *work) {
+    static const char fn[] = "seq_quant_linear_forward";
+    const seq_quant_traits *tr;
+    int64_t r, j, P;
+    float *xp, *wrow;
+    void *own = NULL;
+    if (!q || !q->w || !x || !y || M < 0 || ldx < q->in)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument, M < 0 or row stride below %lld", fn,
+                             (long long)(q ? q->in : 0));
+    for (r = 0; r < M; r++)
+        if ((j = seq_quant__first_nonfinite(x + r * ldx, q->in)) >= 0)
+            return seq_set_error(SEQ_ERR_NUMERIC, "%s: x row %lld col %lld is not finite", fn, (long long)r, (long long)j);
+    if (!work && !(work = own = SEQ_MALLOC(q->alloc_ud, seq_quant_linear_work_bytes(q, M))))
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for the work buffer of %lld rows", fn, (long long)M);
+    tr = &seq_quant__traits[q->type];
+    P = q->in_pad;
+    xp = (float *)work;
+    wrow = xp + M * P;
+    for (r = 0; r < M; r++) {
+        memcpy(xp + r * P, x + r * ldx, (size_t)q->in * sizeof(float));
+        memset(xp + r * P + q->in, 0, (size_t)(P - q->in) * sizeof(float));
+    }
+    if (tr->vec_dot) {
+        const seq_quant_traits *at = &seq_quant__traits[tr->act_type];
+        size_t arow = seq_quant_row_size(tr->act_type, P);
+        uint8_t *A = (uint8_t *)(wrow + P);
+        for (r = 0; r < M; r++) at->quantize(xp + r * P, A + (size_t)r * arow, P);
+        seq_quant__products(tr->vec_dot, q->w, q->row_bytes, NULL, q->out, P, A, arow, M, y);
+    } else {
+        for (j = 0; j < q->out; j++) {
+            tr->dequantize(q->w + (size_t)j * q->row_bytes, wrow, P);
+            for (r = 0; r < M; r++) y[r * q->out + j] = (float)seq_quant__dot(wrow, xp + r * P, P);
+        }
+    }
+    if (q->b)
+        for (r = 0; r < M; r++)
+            for (j = 0; j < q->out; j++) y[r * q->out + j] += q->b[j];
+    if (own) SEQ_FREE(q->alloc_ud, own);
+    return SEQ_OK;
+}
+
+/* The larger of the work buffers of n layers for M rows. */
+static size_t seq_quant__max_work(const seq_quant_linear *const *l, int n, int64_t M) {
+    size_t m = 0, w;
+    int i;
+    for (i = 0; i < n; i++)
+        if ((w = seq_quant_linear_work_bytes(l[i], M)) > m) m = w;
+    return m;
+}
+
+static float seq_quant__sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static float seq_quant__silu(float x) { return x * seq_quant__sigmoid(x); }
+static float seq_quant__softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+static int64_t seq_quant__rnn_gates(seq_rnn_kind k) { return k == SEQ_RNN_LSTM ? 4 : k == SEQ_RNN_GRU ? 3 : 1; }
+
+/* One cell step of one row, in place on h and c (H each): xp = W_ih x + b_ih and
+ * hp = W_hh h + b_hh (G*H each, gates in PyTorch's order). */
+static void seq_quant__rnn_cell(seq_rnn_kind kind, int64_t H, const float *xp, const float *hp, float *h, float *c) {
+    int64_t j;
+    for (j = 0; j < H; j++) {
+        if (kind == SEQ_RNN_LSTM) {
+            float i = seq_quant__sigmoid(xp[j] + hp[j]), f = seq_quant__sigmoid(xp[H + j] + hp[H + j]);
+            float g = tanhf(xp[2 * H + j] + hp[2 * H + j]), o = seq_quant__sigmoid(xp[3 * H + j] + hp[3 * H + j]);
+            c[j] = f * c[j] + i * g;
+            h[j] = o * tanhf(c[j]);
+        } else if (kind == SEQ_RNN_GRU) { /* b_hn sits inside the reset product */
+            float r = seq_quant__sigmoid(xp[j] + hp[j]), z = seq_quant__sigmoid(xp[H + j] + hp[H + j]);
+            float n = tanhf(xp[2 * H + j] + r * hp[2 * H + j]);
+            h[j] = (1.0f - z) * n + z * h[j];
+        } else {
+            float a = xp[j] + hp[j];
+            h[j] = kind == SEQ_RNN_TANH ? tanhf(a) : a > 0.0f ? a : 0.0f;
+        }
+    }
+}
+
+SEQDEF void seq_quant_rnn_free(seq_quant_rnn *q) {
+    int k;
+    if (!q) return;
+    for (k = 0; k < SEQ_RNN_MAX_LAYERS; k++) {
+        seq_quant_linear_free(&q->ih[k]);
+        seq_quant_linear_free(&q->hh[k]);
+    }
+    memset(q, 0, sizeof *q);
+}
+
+SEQDEF seq_status seq_quant_rnn_init(seq_quant_rnn *q, const seq_rnn *l, seq_quant_type t, void *alloc_ud) {
+    static const char fn[] = "seq_quant_rnn_init";
+    seq_status s = SEQ_OK;
+    int k;
+    if (!q) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL layer", fn);
+    memset(q, 0, sizeof *q);
+    if (!l || !l->w_ih[0] || !l->w_ih[0]->data)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL seq_rnn, or its parameters are not allocated", fn);
+    if (l->cfg.bidirectional) return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: a bidirectional layer cannot stream", fn);
+    q->cfg = l->cfg;
+    q->alloc_ud = alloc_ud;
+    for (k = 0; k < l->cfg.num_layers && s == SEQ_OK; k++) {
+        const seq_tensor *wi = l->w_ih[2 * k], *wh = l->w_hh[2 * k], *bi = l->b_ih[2 * k], *bh = l->b_hh[2 * k];
+        s = seq_quant_linear_init(&q->ih[k], t, wi->data, bi ? bi->data : NULL, wi->shape[0], wi->shape[1], alloc_ud);
+        if (s == SEQ_OK)
+            s = seq_quant_linear_init(&q->hh[k], t, wh->data, bh ? bh->data : NULL, wh->shape[0], wh->shape[1], alloc_ud);
+    }
+    if (s != SEQ_OK) seq_quant_rnn_free(q);
+    return s;
+}
+
+SEQDEF size_t seq_quant_rnn_bytes(const seq_quant_rnn *q) {
+    size_t n = 0;
+    int k;
+    for (k = 0; q && k < q->cfg.num_layers; k++) n += seq_quant_linear_bytes(&q->ih[k]) + seq_quant_linear_bytes(&q->hh[k]);
+    return n;
+}
+
+SEQDEF seq_status seq_quant_rnn_state_init(const seq_quant_rnn *q, seq_quant_rnn_state *st, int64_t batch) {
+    static const char fn[] = "seq_quant_rnn_state_init";
+    const seq_quant_linear *lin[2 * SEQ_RNN_MAX_LAYERS];
+    int64_t H, n, nc, npre;
+    size_t work;
+    int k;
+    if (!st) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL state", fn);
+    memset(st, 0, sizeof *st);
+    if (!q || !q->ih[0].w) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL or uninitialized layer", fn);
+    if (batch < 1) return seq_set_error(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+    for (k = 0; k < q->cfg.num_layers; k++) {
+        lin[2 * k] = &q->ih[k];
+        lin[2 * k + 1] = &q->hh[k];
+    }
+    H = q->cfg.hidden_size;
+    n = q->cfg.num_layers * batch * H;
+    nc = q->cfg.kind == SEQ_RNN_LSTM ? n : 0;
+    npre = 2 * batch * seq_quant__rnn_gates(q->cfg.kind) * H;
+    work = seq_quant__max_work(lin, 2 * q->cfg.num_layers, batch);
+    st->alloc_ud = q->alloc_ud;
+    st->h = (float *)SEQ_MALLOC(st->alloc_ud, (size_t)(n + nc + npre) * sizeof(float) + work);
+    if (!st->h) return seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    st->c = nc ? st->h + n : NULL;
+    st->pre = st->h + n + nc;
+    st->work = st->pre + npre;
+    st->batch = batch;
+    seq_quant_rnn_state_reset(st);
+    return SEQ_OK;
+}
+
+SEQDEF void seq_quant_rnn_state_reset(seq_quant_rnn_state *st) {
+    if (st && st->h) memset(st->h, 0, (size_t)(st->pre - st->h) * sizeof(float));
+}
+
+SEQDEF void seq_quant_rnn_state_free(seq_quant_rnn_state *st) {
+    if (!st) return;
+    if (st->h) SEQ_FREE(st->alloc_ud, st->h);
+    memset(st, 0, sizeof *st);
+}
+
+SEQDEF seq_status seq_quant_rnn_step(const seq_quant_rnn *q, seq_quant_rnn_state *st, const float *x_t, float *y_t) {
+    static const char fn[] = "seq_quant_rnn_step";
+    int64_t B, H, GH, I, k, r, i;
+    seq_status s = SEQ_OK;
+    if (!q || !q->ih[0].w || !st || !st->h || !x_t || !y_t)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument, layer or state", fn);
+    B = st->batch;
+    H = q->cfg.hidden_size;
+    GH = seq_quant__rnn_gates(q->cfg.kind) * H;
+    I = q->cfg.input_size;
+    if ((i = seq_quant__first_nonfinite(x_t, B * I)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", fn, (long long)i);
+    for (k = 0; k < q->cfg.num_layers && s == SEQ_OK; k++) {
+        float *h = st->h + k * B * H, *c = st->c ? st->c + k * B * H : NULL, *xp = st->pre, *hp = xp + B * GH;
+        s = seq_quant_linear_forward(&q->ih[k], k == 0 ? x_t : h - B * H, k == 0 ? I : H, B, xp, st->work);
+        if (s == SEQ_OK) s = seq_quant_linear_forward(&q->hh[k], h, H, B, hp, st->work);
+        for (r = 0; r < B && s == SEQ_OK; r++)
+            seq_quant__rnn_cell(q->cfg.kind, H, xp + r * GH, hp + r * GH, h + r * H, c ? c + r * H : NULL);
+    }
+    if (s == SEQ_OK) memcpy(y_t, st->h + (q->cfg.num_layers - 1) * B * H, (size_t)(B * H) * sizeof(float));
+    return s;
+}
+
+SEQDEF void seq_quant_mamba_free(seq_quant_mamba *q) {
+    if (!q) return;
+    seq_quant_linear_free(&q->in_proj);
+    seq_quant_linear_free(&q->x_proj);
+    seq_quant_linear_free(&q->dt_proj);
+    seq_quant_linear_free(&q->out_proj);
+    if (q->conv_w) SEQ_FREE(q->alloc_ud, q->conv_w);
+    memset(q, 0, sizeof *q);
+}
+
+SEQDEF seq_status seq_quant_mamba_init(seq_quant_mamba *q, const seq_mamba *l, seq_quant_type t, void *alloc_ud) {
+    static const char fn[] = "seq_quant_mamba_init";
+    const seq_mamba_proj *p;
+    int64_t Di, N, K, R, i;
+    seq_status s;
+    if (!q) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL layer", fn);
+    memset(q, 0, sizeof *q);
+    if (!l || !l->proj.in_w || !l->proj.in_w->data)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL seq_mamba, or its parameters are not allocated", fn);
+    p = &l->proj;
+    q->d_model = l->cfg.d_model;
+    q->d_inner = Di = l->d_inner;
+    q->d_state = N = l->cfg.d_state;
+    q->d_conv = K = l->cfg.d_conv;
+    q->dt_rank = R = l->dt_rank;
+    q->alloc_ud = alloc_ud;
+    s = seq_quant_linear_init(&q->in_proj, t, p->in_w->data, p->in_b ? p->in_b->data : NULL, 2 * Di, q->d_model, alloc_ud);
+    if (s == SEQ_OK) s = seq_quant_linear_init(&q->x_proj, t, l->x_proj_w->data, NULL, R + 2 * N, Di, alloc_ud);
+    if (s == SEQ_OK) s = seq_quant_linear_init(&q->dt_proj, t, l->dt_proj_w->data, l->dt_proj_b->data, Di, R, alloc_ud);
+    if (s == SEQ_OK)
+        s = seq_quant_linear_init(&q->out_proj, t, p->out_w->data, p->out_b ? p->out_b->data : NULL, q->d_model, Di,
+                                  alloc_ud);
+    /* conv_w (Di,K), A (Di,N), D (Di), conv_b (Di) */
+    if (s == SEQ_OK &&
+        !(q->conv_w = (float *)SEQ_MALLOC(alloc_ud, (size_t)(Di * (K + N + 1 + (p->conv_b ? 1 : 0))) * sizeof(float))))
+        s = seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    if (s != SEQ_OK) {
+        seq_quant_mamba_free(q);
+        return s;
+    }
+    q->A = q->conv_w + Di * K;
+    q->D = q->A + Di * N;
+    q->conv_b = p->conv_b ? q->D + Di : NULL;
+    memcpy(q->conv_w, p->conv_w->data, (size_t)(Di * K) * sizeof(float));
+    for (i = 0; i < Di * N; i++) q->A[i] = -expf(l->A_log->data[i]);
+    memcpy(q->D, l->D->data, (size_t)Di * sizeof(float));
+    if (q->conv_b) memcpy(q->conv_b, p->conv_b->data, (size_t)Di * sizeof(float));
+    return SEQ_OK;
+}
+
+SEQDEF size_t seq_quant_mamba_bytes(const seq_quant_mamba *q) {
+    if (!q || !q->conv_w) return 0;
+    return seq_quant_linear_bytes(&q->in_proj) + seq_quant_linear_bytes(&q->x_proj) + seq_quant_linear_bytes(&q->dt_proj) +
+           seq_quant_linear_bytes(&q->out_proj) +
+           (size_t)(q->d_inner * (q->d_conv + q->d_state + 1 + (q->conv_b ? 1 : 0))) * sizeof(float);
+}
+
+/* act: xz (B,2Di), u (B,Di), xdbl (B,R+2N), delta (B,Di), y (B,Di) */
+SEQDEF seq_status seq_quant_mamba_state_init(const seq_quant_mamba *q, seq_quant_mamba_state *st, int64_t batch) {
+    static const char fn[] = "seq_quant_mamba_state_init";
+    const seq_quant_linear *lin[4];
+    int64_t nconv, nssm, nact;
+    size_t work;
+    if (!st) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL state", fn);
+    memset(st, 0, sizeof *st);
+    if (!q || !q->conv_w) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL or uninitialized layer", fn);
+    if (batch < 1) return seq_set_error(SEQ_ERR_INVALID, "%s: batch %lld < 1", fn, (long long)batch);
+    lin[0] = &q->in_proj;
+    lin[1] = &q->x_proj;
+    lin[2] = &q->dt_proj;
+    lin[3] = &q->out_proj;
+    nconv = batch * q->d_inner * (q->d_conv - 1);
+    nssm = batch * q->d_inner * q->d_state;
+    nact = batch * (5 * q->d_inner + q->dt_rank + 2 * q->d_state);
+    work = seq_quant__max_work(lin, 4, batch);
+    st->alloc_ud = q->alloc_ud;
+    st->conv = (float *)SEQ_MALLOC(st->alloc_ud, (size_t)(nconv + nssm + nact) * sizeof(float) + work);
+    if (!st->conv) return seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    st->ssm = st->conv + nconv;
+    st->act = st->ssm + nssm;
+    st->work = st->act + nact;
+    st->batch = batch;
+    seq_quant_mamba_state_reset(st);
+    return SEQ_OK;
+}
+
+SEQDEF void seq_quant_mamba_state_reset(seq_quant_mamba_state *st) {
+    if (st && st->conv) memset(st->conv, 0, (size_t)(st->act - st->conv) * sizeof(float));
+}
+
+SEQDEF void seq_quant_mamba_state_free(seq_quant_mamba_state *st) {
+    if (!st) return;
+    if (st->conv) SEQ_FREE(st->alloc_ud, st->conv);
+    memset(st, 0, sizeof *st);
+}
+
+SEQDEF seq_status seq_quant_mamba_step(const seq_quant_mamba *q, seq_quant_mamba_state *st, const float *x_t,
+                                       float *y_t) {
+    static const char fn[] = "seq_quant_mamba_step";
+    int64_t B, Di, N, K, R, XD, r, d, j, n;
+    float *xz, *u, *xdbl, *dl, *y;
+    seq_status s;
+    if (!q || !q->conv_w || !st || !st->conv || !x_t || !y_t)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument, layer or state", fn);
+    B = st->batch;
+    Di = q->d_inner;
+    N = q->d_state;
+    K = q->d_conv;
+    R = q->dt_rank;
+    XD = R + 2 * N;
+    xz = st->act;
+    u = xz + B * 2 * Di;
+    xdbl = u + B * Di;
+    dl = xdbl + B * XD;
+    y = dl + B * Di;
+    if ((j = seq_quant__first_nonfinite(x_t, B * q->d_model)) >= 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: x_t[%lld] is not finite", fn, (long long)j);
+    if ((s = seq_quant_linear_forward(&q->in_proj, x_t, q->d_model, B, xz, st->work)) != SEQ_OK) return s;
+    for (r = 0; r < B; r++) /* u = silu(causal depthwise conv of xi), the window advancing */
+        for (d = 0; d < Di; d++) {
+            const float *w = q->conv_w + d * K;
+            float *win = st->conv + (r * Di + d) * (K - 1), xi = xz[r * 2 * Di + d], acc = q->conv_b ? q->conv_b[d] : 0.0f;
+            for (j = 0; j < K - 1; j++) acc += w[j] * win[j];
+            acc += w[K - 1] * xi;
+            for (j = 0; j + 1 < K - 1; j++) win[j] = win[j + 1];
+            if (K > 1) win[K - 2] = xi;
+            u[r * Di + d] = seq_quant__silu(acc);
+        }
+    if ((s = seq_quant_linear_forward(&q->x_proj, u, Di, B, xdbl, st->work)) != SEQ_OK) return s;
+    if ((s = seq_quant_linear_forward(&q->dt_proj, xdbl, XD, B, dl, st->work)) != SEQ_OK) return s;
+    for (r = 0; r < B; r++) /* the selective scan's step, D's skip and the silu(z) gate */
+        for (d = 0; d < Di; d++) {
+            int64_t i = r * Di + d;
+            const float *Bt = xdbl + r * XD + R, *Ct = Bt + N, *A = q->A + d * N;
+            float *h = st->ssm + i * N, dt = seq_quant__softplus(dl[i]), acc = 0.0f;
+            for (n = 0; n < N; n++) {
+                h[n] = expf(dt * A[n]) * h[n] + dt * u[i] * Bt[n];
+                acc += Ct[n] * h[n];
+            }
+            y[i] = (acc + q->D[d] * u[i]) * seq_quant__silu(xz[r * 2 * Di + Di + d]);
+        }
+    return seq_quant_linear_forward(&q->out_proj, y, Di, B, y_t, st->work);
 }
 
 #endif /* SEQ_QUANT_IMPLEMENTATION_DONE */

@@ -59,7 +59,7 @@ static void test_rtn_grids(void) {
             seq_quant_weight_dequantize(&q, dq);
             for (i = 0; i < R * C; i++) { /* min-max never clips: every error within half a step */
                 const seq_quant_grid *g = seq_quant_weight_grid(&q, i / C, i % C);
-                CHECK(q.codes[i] <= (sym ? 14 : 15));
+                CHECK(seq_quant_weight_code(&q, i / C, i % C) <= (sym ? 14u : 15u));
                 CHECK_MSG(fabsf(dq[i] - W[i]) <= 0.5f * g->scale * 1.0001f, "gran %d sym %d i %lld", gi, sym, (long long)i);
                 if (sym) CHECK(g->zero == 0);
             }
@@ -561,10 +561,33 @@ static void test_qtip_1mad(void) {
         v += x * x / 65536.0;
     }
     CHECK(fabs(m) < 0.05 && fabs(v - 1.0) < 0.1); /* about N(0, 1) */
+    CHECK(seq_quant_qtip_value(SEQ_QUANT_QTIP_1MAD, 12345) == seq_quant_qtip_1mad(12345));
+    CHECK(isnan(seq_quant_qtip_value(SEQ_QUANT_QTIP_CODE_COUNT, 1)));
 }
 
-/* Viterbi's path is optimal, so never worse than the greedy path (a valid stream too). */
-static void test_qtip_viterbi(void) {
+/* Golden values computed with numpy: x = ((s * 89226354 + 64248484) & 0x8FFF8FFF) ^
+ * 0x3B603B60 mod 2^32, both halves viewed as np.float16 and summed in float16. */
+static void test_qtip_3inst(void) {
+    double m = 0.0, v = 0.0, lo = 0.0, hi = 0.0;
+    uint32_t s;
+    CHECK(seq_quant_qtip_3inst(0) == 0.768066406f);
+    CHECK(seq_quant_qtip_3inst(1) == -0.919433594f);
+    CHECK(seq_quant_qtip_3inst(12345) == 1.08691406f);
+    CHECK(seq_quant_qtip_3inst(65535) == -0.158203125f);
+    for (s = 0; s < 65536; s++) {
+        double x = seq_quant_qtip_value(SEQ_QUANT_QTIP_3INST, s);
+        m += x / 65536.0;
+        v += x * x / 65536.0;
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+    }
+    /* symmetric, RMS 1.2437 over all 2^16 states, inside +-4 (two halves below 2 each) */
+    CHECK(fabs(m) < 0.01 && fabs(sqrt(v) - 1.2437) < 1e-3 && lo > -4.0 && hi < 4.0);
+}
+
+/* Viterbi's path is optimal, so never worse than the greedy path (a valid stream too);
+ * for each code. */
+static void qtip_viterbi(seq_quant_qtip_code code) {
     enum { T = 48, K = 2 };
     float x[T], dec[T], dec_tb[T];
     uint8_t bits[64], tb[64];
@@ -577,16 +600,16 @@ static void test_qtip_viterbi(void) {
     fill_normal(x, T, &r, 1.0f);
     CHECK(seq_quant_qtip_bytes(T, K, 0) == (size_t)((16 + (T - 1) * K + 7) / 8));
     CHECK(seq_quant_qtip_bytes(T, K, 1) == (size_t)(T * K / 8));
-    CHECK(seq_quant_qtip_encode(x, T, K, 0, bits, NULL) == SEQ_OK);
-    CHECK(seq_quant_qtip_encode(x, T, K, 1, tb, NULL) == SEQ_OK);
-    seq_quant_qtip_decode(bits, T, K, 0, 1.0f, dec);
-    seq_quant_qtip_decode(tb, T, K, 1, 1.0f, dec_tb);
+    CHECK(seq_quant_qtip_encode(code, x, T, K, 0, bits, NULL) == SEQ_OK);
+    CHECK(seq_quant_qtip_encode(code, x, T, K, 1, tb, NULL) == SEQ_OK);
+    CHECK(seq_quant_qtip_decode(code, bits, T, K, 0, 1.0f, dec) == SEQ_OK);
+    CHECK(seq_quant_qtip_decode(code, tb, T, K, 1, 1.0f, dec_tb) == SEQ_OK);
     for (t = 0; t < T; t++) { /* greedy: the best state at t=0, then the best k new bits */
         float bestd = INFINITY;
         uint32_t bs = 0, n;
         for (n = 0; n < (t == 0 ? 65536u : 4u); n++) {
             uint32_t c = t == 0 ? n : ((s << K) | n) & 65535u;
-            float d = (x[t] - seq_quant_qtip_1mad(c)) * (x[t] - seq_quant_qtip_1mad(c));
+            float d = (x[t] - seq_quant_qtip_value(code, c)) * (x[t] - seq_quant_qtip_value(code, c));
             if (d < bestd) {
                 bestd = d;
                 bs = c;
@@ -603,14 +626,22 @@ static void test_qtip_viterbi(void) {
         uint8_t flip[64];
         memcpy(flip, bits, sizeof flip);
         flip[u] ^= 0x80;
-        seq_quant_qtip_decode(flip, T, K, 0, 1.0f, dec_tb);
+        CHECK(seq_quant_qtip_decode(code, flip, T, K, 0, 1.0f, dec_tb) == SEQ_OK);
         CHECK(sq_diff(dec, dec_tb, T) > 0.0);
     }
-    CHECK(seq_quant_qtip_encode(x, 4, K, 1, tb, NULL) == SEQ_ERR_SHAPE); /* 8 bits < one state */
-    CHECK(seq_quant_qtip_encode(x, T, 9, 0, tb, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_quant_qtip_encode(code, x, 4, K, 1, tb, NULL) == SEQ_ERR_SHAPE); /* 8 bits < one state */
+    CHECK(seq_quant_qtip_encode(code, x, T, 9, 0, tb, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_quant_qtip_encode(SEQ_QUANT_QTIP_CODE_COUNT, x, T, K, 0, tb, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_quant_qtip_decode(SEQ_QUANT_QTIP_CODE_COUNT, tb, T, K, 0, 1.0f, dec) == SEQ_ERR_INVALID);
+    CHECK(seq_quant_qtip_decode(code, tb, T, 0, 0, 1.0f, dec) == SEQ_ERR_INVALID);
     x[3] = NAN;
-    CHECK(seq_quant_qtip_encode(x, T, K, 0, tb, NULL) == SEQ_ERR_NUMERIC);
+    CHECK(seq_quant_qtip_encode(code, x, T, K, 0, tb, NULL) == SEQ_ERR_NUMERIC);
     CHECK(seq_test_live_blocks == live);
+}
+
+static void test_qtip_viterbi(void) {
+    qtip_viterbi(SEQ_QUANT_QTIP_1MAD);
+    qtip_viterbi(SEQ_QUANT_QTIP_3INST);
 }
 
 static void test_qtip_beats_rtn_2bit(void) {
@@ -620,25 +651,27 @@ static void test_qtip_beats_rtn_2bit(void) {
     seq_quant_rtn_config cfg = seq_quant_rtn_config_default(2);
     seq_rng r;
     double e_qtip, e_rtn, e_mse;
-    int k;
+    int k, code;
     long live = seq_test_live_blocks;
     seq_rng_seed(&r, 14);
     fill_normal(W, R * C, &r, 1.0f);
-    CHECK(seq_quant_qtip_quantize(&q, W, R, C, 2, 32, 1, &r, NULL) == SEQ_OK);
-    CHECK(q.seq_bytes == 8); /* 2 bits per weight, exactly */
-    CHECK(seq_quant_qtip_dequantize(&q, dq) == SEQ_OK);
-    e_qtip = sq_diff(W, dq, R * C);
     e_rtn = rtn_sq_err(W, R, C, &cfg);
     cfg.clip = SEQ_QUANT_CLIP_MSE;
     e_mse = rtn_sq_err(W, R, C, &cfg);
-    CHECK_MSG(e_qtip < e_rtn && e_qtip < e_mse, "2-bit MSE: QTIP %g, RTN min-max %g, RTN MSE-clip %g", e_qtip / (R * C),
-              e_rtn / (R * C), e_mse / (R * C));
-    seq_quant_qtip_free(&q);
-    CHECK(seq_quant_qtip_quantize(&q, W, R, C, 2, 12, 0, &r, NULL) == SEQ_ERR_SHAPE);
+    for (code = 0; code < SEQ_QUANT_QTIP_CODE_COUNT; code++) {
+        CHECK(seq_quant_qtip_quantize(&q, W, R, C, (seq_quant_qtip_code)code, 2, 32, 1, &r, NULL) == SEQ_OK);
+        CHECK(q.seq_bytes == 8); /* 2 bits per weight, exactly */
+        CHECK(seq_quant_qtip_dequantize(&q, dq) == SEQ_OK);
+        e_qtip = sq_diff(W, dq, R * C);
+        CHECK_MSG(e_qtip < e_rtn && e_qtip < e_mse, "code %d, 2-bit MSE: QTIP %g, RTN min-max %g, RTN MSE-clip %g", code,
+                  e_qtip / (R * C), e_rtn / (R * C), e_mse / (R * C));
+        seq_quant_qtip_free(&q);
+    }
+    CHECK(seq_quant_qtip_quantize(&q, W, R, C, SEQ_QUANT_QTIP_1MAD, 2, 12, 0, &r, NULL) == SEQ_ERR_SHAPE);
     for (k = 0; k < 8; k++) {
         seq_status st;
         seq_test_fail_after(k);
-        st = seq_quant_qtip_quantize(&q, W, R, C, 2, 32, 0, &r, NULL);
+        st = seq_quant_qtip_quantize(&q, W, R, C, SEQ_QUANT_QTIP_3INST, 2, 32, 0, &r, NULL);
         seq_test_fail_never();
         CHECK(st == SEQ_OK || st == SEQ_ERR_NOMEM);
         if (st == SEQ_OK) seq_quant_qtip_free(&q);
@@ -853,6 +886,7 @@ void seq_tests_quant_algos(void) {
     RUN(test_hawq_hvp_trace_eigen);
     RUN(test_hawq_allocate_exact);
     RUN(test_qtip_1mad);
+    RUN(test_qtip_3inst);
     RUN(test_qtip_viterbi);
     RUN(test_qtip_beats_rtn_2bit);
     RUN(test_fake_quant_gradcheck);
