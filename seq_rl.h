@@ -538,9 +538,181 @@ SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float 
  * 6  replay buffers: uniform and prioritized (sum tree)
  * =================================================================================== */
 
+/* A replay buffer holds the last `capacity` transitions (obs, action, reward, next_obs,
+ * terminated) in a ring; a push into a full buffer overwrites the oldest. A truncated
+ * episode is pushed with its final observation as next_obs and terminated = 0, so its
+ * target still bootstraps; a terminated one is not bootstrapped.
+ *
+ * Uniform replay samples slots uniformly (with replacement). Prioritized replay (Schaul
+ * et al. 2016, proportional variant) keeps a priority p_i = (|delta_i| + eps)^alpha per
+ * slot in a sum tree and a min tree (doubles), and draws P(i) = p_i / sum_j p_j:
+ *
+ *     stratified   the batch of B splits [0, sum p) into B equal strata, one draw in each
+ *     new slots    get the largest priority seen so far (1 at first): each is replayed soon
+ *     weights      w_i = (N P(i))^-beta / max_j (N P(j))^-beta, N = size, the max over
+ *                  the whole buffer (its smallest priority), so w <= 1
+ *     beta         annealed from beta0 to 1 (seq_rl_anneal) as training proceeds
+ *
+ * The trees are perfect binary trees over capacity rounded up to a power of two; the
+ * padding leaves hold priority 0 (min tree: +inf) and are never drawn, so any capacity
+ * works. A node is recomputed from its two children on every update, never adjusted by
+ * a difference, so the sums do not drift.
+ *
+ *     seq_rl_replay rb;  seq_rl_batch b;
+ *     seq_rl_replay_init(&rb, seq_rl_replay_config_default(10000, obs_dim, n_actions), NULL);
+ *     seq_rl_batch_init(&b, 128, obs_dim, NULL);
+ *     seq_rl_replay_push(&rb, obs, a, r, next_obs, terminated);
+ *     seq_rl_replay_sample(&rb, 128, beta, &rng, &b);       b.idx, b.weights ...
+ *     seq_rl_replay_update(&rb, b.idx, td_errors, b.n);      prioritized only */
+typedef struct seq_rl_replay_config {
+    int64_t capacity;  /* transitions kept, >= 1 */
+    int64_t obs_dim;   /* floats per observation, >= 1 */
+    int64_t n_actions; /* actions must lie in [0, n_actions) */
+    int prioritized;   /* 0: uniform */
+    double alpha;      /* priority exponent (0.6) */
+    double eps;        /* added to |delta| so no transition starves (1e-6) */
+} seq_rl_replay_config;
+
+typedef struct seq_rl_replay {
+    seq_rl_replay_config cfg;
+    int64_t size;           /* transitions held, <= capacity */
+    int64_t next;           /* the slot the next push writes */
+    float *obs, *next_obs;  /* (capacity, obs_dim) */
+    float *rewards;         /* (capacity) */
+    int32_t *actions;       /* (capacity) */
+    uint8_t *terminated;    /* (capacity) */
+    /* prioritized: trees of 2 * leaves nodes, node k's children 2k and 2k+1, leaf i at
+     * node leaves + i, the root at 1 */
+    int64_t leaves;         /* capacity rounded up to a power of two */
+    double *sum_tree, *min_tree;
+    double max_priority;    /* largest |delta| + eps seen (before ^alpha); 1 at first */
+    void *alloc_ud;
+} seq_rl_replay;
+
+/* A sampled minibatch; arrays owned by the batch, sized at init for up to `cap` rows. */
+typedef struct seq_rl_batch {
+    int64_t n, cap, obs_dim;
+    float *obs, *next_obs;  /* (n, obs_dim) */
+    float *rewards;         /* (n) */
+    float *not_done;        /* (n) 1 - terminated: multiplies the bootstrap term */
+    float *weights;         /* (n) importance weights (all 1 for uniform replay) */
+    int32_t *actions;       /* (n) */
+    int64_t *idx;           /* (n) buffer slots, for seq_rl_replay_update */
+    void *alloc_ud;
+} seq_rl_batch;
+
+SEQDEF seq_rl_replay_config seq_rl_replay_config_default(int64_t capacity, int64_t obs_dim, int64_t n_actions);
+/* SEQ_ERR_INVALID for a size < 1, alpha outside [0,1] or eps not > 0 (prioritized);
+ * SEQ_ERR_NOMEM. On failure rb is zeroed and needs no free. */
+SEQDEF seq_status seq_rl_replay_init(seq_rl_replay *rb, seq_rl_replay_config cfg, void *alloc_ud);
+SEQDEF void seq_rl_replay_free(seq_rl_replay *rb);
+/* Stores one transition. Non-finite observations or reward are SEQ_ERR_INVALID, an
+ * action outside [0, n_actions) SEQ_ERR_RANGE; the buffer is then unchanged. */
+SEQDEF seq_status seq_rl_replay_push(seq_rl_replay *rb, const float *obs, int64_t action, float reward,
+                                     const float *next_obs, int terminated);
+/* Draws n <= b->cap transitions into b with rng: uniform, or prioritized and stratified
+ * with importance weights at exponent beta in [0,1]. An empty buffer is SEQ_ERR_STATE. */
+SEQDEF seq_status seq_rl_replay_sample(seq_rl_replay *rb, int64_t n, double beta, seq_rng *rng, seq_rl_batch *b);
+/* Prioritized: new priorities (|td| + eps)^alpha for slots idx (n of them, as sampled).
+ * A non-finite td is SEQ_ERR_INVALID, a slot outside [0, size) SEQ_ERR_RANGE: checked
+ * before anything changes. Uniform buffers accept the call and ignore it. */
+SEQDEF seq_status seq_rl_replay_update(seq_rl_replay *rb, const int64_t *idx, const float *td, int64_t n);
+/* P(i) of slot i (prioritized; 1/size when uniform), and the sum of all priorities. */
+SEQDEF double seq_rl_replay_prob(const seq_rl_replay *rb, int64_t i);
+SEQDEF double seq_rl_replay_total(const seq_rl_replay *rb);
+/* Prioritized: the slot where the running sum of leaf priorities, in slot order, first
+ * exceeds u, for u in [0, total); never a slot of priority 0. */
+SEQDEF int64_t seq_rl_replay_find(const seq_rl_replay *rb, double u);
+/* The whole buffer, priorities included; load needs a buffer initialized with the same
+ * config (capacity, obs_dim, n_actions, prioritized): SEQ_ERR_FORMAT otherwise. */
+SEQDEF seq_status seq_rl_replay_save(const seq_rl_replay *rb, const char *path);
+SEQDEF seq_status seq_rl_replay_load(seq_rl_replay *rb, const char *path);
+
+SEQDEF seq_status seq_rl_batch_init(seq_rl_batch *b, int64_t cap, int64_t obs_dim, void *alloc_ud);
+SEQDEF void seq_rl_batch_free(seq_rl_batch *b);
+
+/* Linear schedule: start at t = 0, end from t >= steps on (epsilon decay, PER's beta). */
+SEQDEF double seq_rl_anneal(double start, double end, int64_t t, int64_t steps);
+
 /* ===================================================================================
  * 7  tabular agents: Q-learning, SARSA, Expected SARSA, TD(lambda)
  * =================================================================================== */
+
+/* Action values Q(s,a) in a table (doubles) for envs with numbered states (the
+ * gridworld: seq_rl_env_state_id). The behaviour policy is epsilon-greedy with ties
+ * broken at random; act() reports the probability it gave the chosen action. After each
+ * step, update() learns from (s, a, r, s', a'), a' being the action the agent will take
+ * in s' (SARSA and the lambda methods need it; the others ignore it):
+ *
+ *   Q_LEARNING       target r + gamma max_b Q(s',b)                      off-policy
+ *   SARSA            target r + gamma Q(s',a')                           on-policy
+ *   EXPECTED_SARSA   target r + gamma sum_b pi(b|s') Q(s',b)             pi the eps-greedy policy
+ *   SARSA_LAMBDA     SARSA's TD error spread along eligibility traces
+ *   Q_LAMBDA         Watkins's Q(lambda): Q-learning's TD error along traces, which are
+ *                    cut when a' is exploratory (not greedy)
+ *
+ * With traces (Sutton & Barto 2018, 12.7 and 12.10): e(s,a) += 1 (accumulating) or
+ * e(s,a) = 1 (replacing), then every Q += alpha delta e and e *= gamma lambda. Each
+ * lambda update walks the whole table: O(states x actions) per step. A terminated
+ * transition bootstraps nothing; an episode cut by the time limit bootstraps from s' as
+ * usual and then calls seq_rl_tabular_end_episode (traces must not leak across episodes;
+ * update() clears them itself after a terminated transition). */
+typedef enum seq_rl_td_algo {
+    SEQ_RL_Q_LEARNING,
+    SEQ_RL_SARSA,
+    SEQ_RL_EXPECTED_SARSA,
+    SEQ_RL_SARSA_LAMBDA,
+    SEQ_RL_Q_LAMBDA,
+    SEQ_RL_TD_ALGO_COUNT
+} seq_rl_td_algo;
+
+typedef enum seq_rl_trace { SEQ_RL_TRACE_ACCUMULATING, SEQ_RL_TRACE_REPLACING, SEQ_RL_TRACE_COUNT } seq_rl_trace;
+
+typedef struct seq_rl_tabular_config {
+    seq_rl_td_algo algo;
+    double alpha;       /* step size in (0,1] (0.1) */
+    double gamma;       /* discount in [0,1] (0.99) */
+    double epsilon;     /* exploration of the behaviour policy, [0,1] (0.1) */
+    double lambda;      /* trace decay in [0,1] (0.9), lambda methods only */
+    seq_rl_trace trace; /* accumulating */
+    double q_init;      /* initial Q (0; optimistic values explore) */
+} seq_rl_tabular_config;
+
+typedef struct seq_rl_tabular {
+    seq_rl_tabular_config cfg;
+    int64_t n_states, n_actions;
+    double *q;          /* (n_states, n_actions) */
+    double *trace;      /* (n_states, n_actions) eligibility; lambda methods only, else NULL */
+    int64_t updates, episodes;
+    void *alloc_ud;
+} seq_rl_tabular;
+
+SEQDEF seq_rl_tabular_config seq_rl_tabular_config_default(seq_rl_td_algo algo);
+/* SEQ_ERR_INVALID for sizes < 1 or a config value out of range; on failure t needs no free. */
+SEQDEF seq_status seq_rl_tabular_init(seq_rl_tabular *t, seq_rl_tabular_config cfg, int64_t n_states,
+                                      int64_t n_actions, void *alloc_ud);
+SEQDEF void seq_rl_tabular_free(seq_rl_tabular *t);
+/* Epsilon-greedy in state s (rng NULL: greedy, ties to the lowest action). *prob (may be
+ * NULL) receives the probability of the returned action; -1 and SEQ_ERR_RANGE set when s
+ * is outside [0, n_states). */
+SEQDEF int64_t seq_rl_tabular_act(const seq_rl_tabular *t, int64_t s, seq_rng *rng, double *prob);
+/* One TD update. s, s' outside [0,n_states), a outside [0,n_actions) or a' outside it
+ * when the algorithm needs it and the transition is not terminated: SEQ_ERR_RANGE; a
+ * non-finite reward SEQ_ERR_INVALID. The table is then unchanged. */
+SEQDEF seq_status seq_rl_tabular_update(seq_rl_tabular *t, int64_t s, int64_t a, double reward, int64_t s_next,
+                                        int64_t a_next, int terminated);
+/* Clears the traces (an episode ended by truncation) and counts the episode. */
+SEQDEF void seq_rl_tabular_end_episode(seq_rl_tabular *t);
+/* One whole episode on a gridworld (reset first), acting with rng and learning every
+ * step; *ret (may be NULL) receives the undiscounted return. */
+SEQDEF seq_status seq_rl_tabular_episode(seq_rl_tabular *t, seq_rl_env *e, seq_rng *rng, double *ret);
+/* max_a Q(s,a): the value of s under the greedy policy. */
+SEQDEF double seq_rl_tabular_value(const seq_rl_tabular *t, int64_t s);
+/* Save holds the config, the table, the traces and the counters; load needs an agent of
+ * the same sizes, algorithm and trace kind (SEQ_ERR_FORMAT otherwise, the agent
+ * unchanged) and restores all of them. */
+SEQDEF seq_status seq_rl_tabular_save(const seq_rl_tabular *t, const char *path);
+SEQDEF seq_status seq_rl_tabular_load(seq_rl_tabular *t, const char *path);
 
 /* ===================================================================================
  * 8  policy and value networks, DQN
@@ -574,6 +746,106 @@ SEQDEF int64_t seq_rl_mlp_work_size(const seq_rl_mlp *m, int64_t n);
 /* Draws an action from softmax(logits) (A logits) and returns it; *prob receives its
  * probability (for off-policy logs), *logp its log-probability (either may be NULL). */
 SEQDEF int64_t seq_rl_sample_softmax(const float *logits, int64_t A, seq_rng *rng, float *prob, float *logp);
+
+/* --- the TD loss of a Q-network, one fused tape node ---------------------------------
+ * q (N,A) action values, per row the taken action a_i, the target y_i (a constant: no
+ * gradient flows into it) and an importance weight w_i (NULL: 1):
+ *     d_i  = q[i, a_i] - y_i
+ *     loss = 1/N sum_i w_i huber_delta(d_i)       huber: d^2/2 if |d| <= delta, else
+ *                                                 delta (|d| - delta/2); delta <= 0: d^2/2
+ * td (may be NULL) receives d_i, the TD errors prioritized replay is updated with. The
+ * gradient reaches only the taken actions' q. Errors (sticky on ctx): shapes, an action
+ * outside [0,A) (SEQ_ERR_RANGE), a non-finite target or weight (SEQ_ERR_INVALID). */
+SEQDEF seq_tensor *seq_rl_q_loss(seq_ctx *ctx, seq_tensor *q, const int32_t *actions, const float *targets,
+                                 const float *weights, float delta, float *td);
+
+/* --- DQN: double DQN, target network, Huber loss, uniform or prioritized replay -------
+ * An MLP (ReLU) Q-network trained with Adam on minibatches from a replay buffer, acting
+ * epsilon-greedily with epsilon annealed linearly from eps_start to eps_end over
+ * eps_fraction * total_steps env steps. Every train_freq env steps from learning_starts
+ * on, gradient_steps updates on batches of batch_size toward
+ *     y = r + gamma (1 - terminated) Q_target(s', argmax_b Q(s',b))    double DQN
+ *     y = r + gamma (1 - terminated) max_b Q_target(s',b)              otherwise
+ * with the gradient norm clipped to max_grad_norm. Every target_freq env steps the target
+ * network moves to tau theta + (1 - tau) theta_target (tau = 1: a hard copy). With
+ * prioritized replay beta anneals from per_beta0 to 1 over total_steps and the sampled
+ * transitions' priorities follow their new |TD errors|. The defaults are CleanRL's
+ * dqn.py for CartPole (with Huber loss, double DQN and gradient clipping added). */
+typedef struct seq_rl_dqn_config {
+    int n_hidden;            /* hidden layers, 0 to SEQ_RL_MLP_MAX_LAYERS - 1 (2) */
+    int64_t hidden[SEQ_RL_MLP_MAX_LAYERS - 1]; /* their widths (120, 84) */
+    float lr;                /* Adam step size (2.5e-4) */
+    float gamma;             /* 0.99 */
+    int64_t buffer_size;     /* 10000 */
+    int64_t batch_size;      /* 128 */
+    int64_t learning_starts; /* env steps before the first update (10000) */
+    int64_t train_freq;      /* env steps between updates (10) */
+    int gradient_steps;      /* updates each time (1) */
+    int64_t target_freq;     /* env steps between target updates (500) */
+    float tau;               /* target update rate in (0,1] (1: hard copy) */
+    float eps_start, eps_end;/* 1 -> 0.05 */
+    float eps_fraction;      /* of total_steps spent annealing epsilon (0.5) */
+    int64_t total_steps;     /* the training length the schedules span (500000) */
+    int double_dqn;          /* 1 */
+    float huber_delta;       /* 1; <= 0: squared error */
+    float max_grad_norm;     /* 10; <= 0: no clipping */
+    int prioritized;         /* 0: uniform replay */
+    float per_alpha;         /* 0.6 */
+    float per_beta0;         /* 0.4 */
+    float per_eps;           /* 1e-6 */
+} seq_rl_dqn_config;
+
+typedef struct seq_rl_dqn {
+    seq_rl_dqn_config cfg;
+    int64_t obs_dim, n_actions;
+    seq_params *P, *T;       /* the online and the target network, same layout */
+    seq_rl_mlp q, q_target;
+    seq_adamw opt;
+    seq_ctx *ctx;
+    seq_rng rng;
+    seq_rl_replay rb;
+    seq_rl_batch batch;
+    int64_t steps, updates;  /* env steps observed, gradient steps taken */
+    float *work;             /* inference scratch and target computation */
+    double *qd;              /* (n_actions) Q of the observation acted on, in double */
+    float *prev_obs;         /* (n_prev, obs_dim) seq_rl_dqn_iterate's observations before a step */
+    int32_t *acts;           /* (n_prev) and the actions taken */
+    int64_t n_prev;
+    float last_loss;         /* of the last update */
+    double recent[100];      /* the last 100 episode returns (seq_rl_dqn_iterate) */
+    int64_t n_recent;
+    void *alloc_ud;
+} seq_rl_dqn;
+
+SEQDEF seq_rl_dqn_config seq_rl_dqn_config_default(void);
+/* NULL and seq_last_error() for a size < 1 or a config value out of range. */
+SEQDEF seq_rl_dqn *seq_rl_dqn_init(seq_rl_dqn_config cfg, int64_t obs_dim, int64_t n_actions, uint64_t seed,
+                                   void *alloc_ud);
+SEQDEF void seq_rl_dqn_free(seq_rl_dqn *ag);
+/* Epsilon at the current step. */
+SEQDEF double seq_rl_dqn_epsilon(const seq_rl_dqn *ag);
+/* Epsilon-greedy on one observation (rng NULL: greedy, ties to the lowest action); *prob
+ * (may be NULL) receives the probability of the returned action under that policy. */
+SEQDEF int64_t seq_rl_dqn_act(seq_rl_dqn *ag, const float *obs, seq_rng *rng, double *prob);
+/* Q-values of n observations: q (n, n_actions). */
+SEQDEF void seq_rl_dqn_values(seq_rl_dqn *ag, const float *obs, int64_t n, float *q);
+/* Feeds one transition: stores it, counts an env step, and trains / updates the target
+ * when due. Bad transitions are refused as seq_rl_replay_push refuses them. */
+SEQDEF seq_status seq_rl_dqn_observe(seq_rl_dqn *ag, const float *obs, int64_t action, float reward,
+                                     const float *next_obs, int terminated);
+/* One gradient step on a batch from the buffer (observe() calls it when due). */
+SEQDEF seq_status seq_rl_dqn_train(seq_rl_dqn *ag);
+/* One step of every env in v with actions drawn by the agent (its own rng), each
+ * transition observed (an ended episode's final observation as next_obs) and finished
+ * episodes' returns recorded. */
+SEQDEF seq_status seq_rl_dqn_iterate(seq_rl_dqn *ag, seq_rl_vec_env *v);
+/* Mean of the last min(100, episodes) episode returns (NaN before the first). */
+SEQDEF double seq_rl_dqn_mean_return(const seq_rl_dqn *ag);
+/* Both networks, Adam's moments and step, the counters, the rng and the return
+ * window; not the replay buffer (seq_rl_replay_save). Load needs an agent of the same
+ * architecture: SEQ_ERR_FORMAT otherwise, the agent unchanged. */
+SEQDEF seq_status seq_rl_dqn_save(const seq_rl_dqn *ag, const char *path);
+SEQDEF seq_status seq_rl_dqn_load(seq_rl_dqn *ag, const char *path);
 
 /* ===================================================================================
  * 9  policy-gradient agents: REINFORCE, A2C, PPO, GRPO
@@ -2645,9 +2917,564 @@ SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float 
  * 6  replay buffers (implementation)
  * =================================================================================== */
 
+SEQDEF double seq_rl_anneal(double start, double end, int64_t t, int64_t steps) {
+    if (steps <= 0 || t >= steps) return end;
+    return start + (end - start) * ((double)(t < 0 ? 0 : t) / (double)steps);
+}
+
+SEQDEF seq_rl_replay_config seq_rl_replay_config_default(int64_t capacity, int64_t obs_dim, int64_t n_actions) {
+    seq_rl_replay_config c;
+    c.capacity = capacity, c.obs_dim = obs_dim, c.n_actions = n_actions;
+    c.prioritized = 0, c.alpha = 0.6, c.eps = 1e-6;
+    return c;
+}
+
+SEQDEF void seq_rl_replay_free(seq_rl_replay *rb) {
+    if (!rb) return;
+    SEQ_FREE(rb->alloc_ud, rb->obs);
+    SEQ_FREE(rb->alloc_ud, rb->rewards);
+    SEQ_FREE(rb->alloc_ud, rb->actions);
+    SEQ_FREE(rb->alloc_ud, rb->terminated);
+    SEQ_FREE(rb->alloc_ud, rb->sum_tree);
+    memset(rb, 0, sizeof *rb);
+}
+
+SEQDEF seq_status seq_rl_replay_init(seq_rl_replay *rb, seq_rl_replay_config cfg, void *alloc_ud) {
+    int64_t C = cfg.capacity, D = cfg.obs_dim, k;
+    if (!rb) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_init: NULL buffer");
+    memset(rb, 0, sizeof *rb);
+    if (C < 1 || D < 1 || cfg.n_actions < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_init: capacity %lld, obs_dim %lld, n_actions %lld (each >= 1)",
+                             (long long)C, (long long)D, (long long)cfg.n_actions);
+    if (cfg.prioritized && !(cfg.alpha >= 0 && cfg.alpha <= 1 && cfg.eps > 0 && isfinite(cfg.eps)))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_init: alpha %g outside [0,1] or eps %g not > 0", cfg.alpha,
+                             cfg.eps);
+    if (C > ((int64_t)1 << 40) / D)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_init: capacity x obs_dim = %lld x %lld is too large",
+                             (long long)C, (long long)D);
+    rb->cfg = cfg, rb->alloc_ud = alloc_ud;
+    rb->obs = (float *)SEQ_MALLOC(alloc_ud, (size_t)(2 * C * D) * sizeof(float));
+    rb->rewards = (float *)SEQ_MALLOC(alloc_ud, (size_t)C * sizeof(float));
+    rb->actions = (int32_t *)SEQ_MALLOC(alloc_ud, (size_t)C * sizeof(int32_t));
+    rb->terminated = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)C);
+    if (cfg.prioritized) {
+        for (rb->leaves = 1; rb->leaves < C; rb->leaves *= 2) {}
+        rb->sum_tree = (double *)SEQ_MALLOC(alloc_ud, (size_t)(4 * rb->leaves) * sizeof(double));
+    }
+    if (!rb->obs || !rb->rewards || !rb->actions || !rb->terminated || (cfg.prioritized && !rb->sum_tree)) {
+        seq_rl_replay_free(rb);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_rl_replay_init: out of memory for %lld transitions", (long long)C);
+    }
+    rb->next_obs = rb->obs + C * D;
+    if (cfg.prioritized) { /* empty: every sum 0, every min +inf */
+        rb->min_tree = rb->sum_tree + 2 * rb->leaves;
+        for (k = 0; k < 2 * rb->leaves; k++) rb->sum_tree[k] = 0.0, rb->min_tree[k] = INFINITY;
+    }
+    rb->max_priority = 1.0;
+    return SEQ_OK;
+}
+
+/* Sets leaf i to priority p (already ^alpha) and recomputes its ancestors. */
+static void seq_rl__tree_set(seq_rl_replay *rb, int64_t i, double p) {
+    int64_t k = rb->leaves + i;
+    rb->sum_tree[k] = p, rb->min_tree[k] = p;
+    for (k /= 2; k >= 1; k /= 2) {
+        double l = rb->min_tree[2 * k], r = rb->min_tree[2 * k + 1];
+        rb->sum_tree[k] = rb->sum_tree[2 * k] + rb->sum_tree[2 * k + 1];
+        rb->min_tree[k] = l < r ? l : r;
+    }
+}
+
+SEQDEF seq_status seq_rl_replay_push(seq_rl_replay *rb, const float *obs, int64_t action, float reward,
+                                     const float *next_obs, int terminated) {
+    int64_t D, i, k;
+    if (!rb || !rb->obs || !obs || !next_obs)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_push: NULL buffer or observation");
+    D = rb->cfg.obs_dim;
+    if (action < 0 || action >= rb->cfg.n_actions)
+        return seq_set_error(SEQ_ERR_RANGE, "seq_rl_replay_push: action %lld outside [0,%lld)", (long long)action,
+                             (long long)rb->cfg.n_actions);
+    if (!isfinite(reward)) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_push: reward is not finite");
+    for (k = 0; k < D; k++)
+        if (!isfinite(obs[k]) || !isfinite(next_obs[k]))
+            return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_push: observation element %lld is not finite",
+                                 (long long)k);
+    i = rb->next;
+    memcpy(rb->obs + i * D, obs, (size_t)D * sizeof(float));
+    memcpy(rb->next_obs + i * D, next_obs, (size_t)D * sizeof(float));
+    rb->actions[i] = (int32_t)action, rb->rewards[i] = reward, rb->terminated[i] = (uint8_t)(terminated != 0);
+    if (rb->cfg.prioritized) seq_rl__tree_set(rb, i, pow(rb->max_priority, rb->cfg.alpha));
+    rb->next = (i + 1) % rb->cfg.capacity;
+    if (rb->size < rb->cfg.capacity) rb->size++;
+    return SEQ_OK;
+}
+
+SEQDEF double seq_rl_replay_total(const seq_rl_replay *rb) {
+    if (!rb || !rb->obs) return 0.0;
+    return rb->cfg.prioritized ? rb->sum_tree[1] : (double)rb->size;
+}
+
+SEQDEF double seq_rl_replay_prob(const seq_rl_replay *rb, int64_t i) {
+    if (!rb || !rb->obs || i < 0 || i >= rb->size) return 0.0;
+    return rb->cfg.prioritized ? rb->sum_tree[rb->leaves + i] / rb->sum_tree[1] : 1.0 / (double)rb->size;
+}
+
+SEQDEF int64_t seq_rl_replay_find(const seq_rl_replay *rb, double u) {
+    int64_t k = 1;
+    if (!rb || !rb->sum_tree) return -1;
+    /* Left when u falls in the left subtree's mass; right only into positive mass, so
+     * rounding at the top end cannot land on an empty (padding) leaf. */
+    while (k < rb->leaves) {
+        double left = rb->sum_tree[2 * k];
+        if (u < left || !(rb->sum_tree[2 * k + 1] > 0)) {
+            k = 2 * k;
+        } else {
+            u -= left;
+            k = 2 * k + 1;
+        }
+    }
+    return k - rb->leaves;
+}
+
+SEQDEF seq_status seq_rl_replay_sample(seq_rl_replay *rb, int64_t n, double beta, seq_rng *rng, seq_rl_batch *b) {
+    int64_t j, D;
+    double total, seg, wmax = 0;
+    if (!rb || !rb->obs || !rng || !b || !b->obs)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_sample: NULL buffer, rng or batch");
+    D = rb->cfg.obs_dim;
+    if (n < 1 || n > b->cap || b->obs_dim != D || !(beta >= 0 && beta <= 1))
+        return seq_set_error(SEQ_ERR_INVALID,
+                             "seq_rl_replay_sample: n = %lld outside [1,%lld], batch obs_dim %lld (buffer %lld) or beta %g "
+                             "outside [0,1]",
+                             (long long)n, (long long)b->cap, (long long)b->obs_dim, (long long)D, beta);
+    if (rb->size == 0) return seq_set_error(SEQ_ERR_STATE, "seq_rl_replay_sample: the buffer is empty");
+    total = seq_rl_replay_total(rb), seg = total / (double)n;
+    /* the largest weight belongs to the smallest priority: (N p_min / total)^-beta */
+    if (rb->cfg.prioritized) wmax = pow((double)rb->size * rb->min_tree[1] / total, -beta);
+    for (j = 0; j < n; j++) {
+        int64_t i;
+        if (rb->cfg.prioritized) {
+            i = seq_rl_replay_find(rb, ((double)j + seq_rng_double(rng)) * seg);
+            b->weights[j] = (float)(pow((double)rb->size * rb->sum_tree[rb->leaves + i] / total, -beta) / wmax);
+        } else {
+            i = (int64_t)seq_rng_below(rng, (uint64_t)rb->size);
+            b->weights[j] = 1.0f;
+        }
+        b->idx[j] = i;
+        memcpy(b->obs + j * D, rb->obs + i * D, (size_t)D * sizeof(float));
+        memcpy(b->next_obs + j * D, rb->next_obs + i * D, (size_t)D * sizeof(float));
+        b->actions[j] = rb->actions[i], b->rewards[j] = rb->rewards[i];
+        b->not_done[j] = rb->terminated[i] ? 0.0f : 1.0f;
+    }
+    b->n = n;
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_replay_update(seq_rl_replay *rb, const int64_t *idx, const float *td, int64_t n) {
+    int64_t j;
+    if (!rb || !rb->obs || (n > 0 && (!idx || !td)) || n < 0)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_update: NULL argument or n < 0");
+    if (!rb->cfg.prioritized) return SEQ_OK;
+    for (j = 0; j < n; j++) {
+        if (idx[j] < 0 || idx[j] >= rb->size)
+            return seq_set_error(SEQ_ERR_RANGE, "seq_rl_replay_update: idx[%lld] = %lld outside [0,%lld)", (long long)j,
+                                 (long long)idx[j], (long long)rb->size);
+        if (!isfinite(td[j])) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_update: td[%lld] is not finite", (long long)j);
+    }
+    for (j = 0; j < n; j++) {
+        double p = fabs((double)td[j]) + rb->cfg.eps;
+        seq_rl__tree_set(rb, idx[j], pow(p, rb->cfg.alpha));
+        if (p > rb->max_priority) rb->max_priority = p;
+    }
+    return SEQ_OK;
+}
+
+SEQDEF void seq_rl_batch_free(seq_rl_batch *b) {
+    if (!b) return;
+    SEQ_FREE(b->alloc_ud, b->obs);
+    SEQ_FREE(b->alloc_ud, b->actions);
+    SEQ_FREE(b->alloc_ud, b->idx);
+    memset(b, 0, sizeof *b);
+}
+
+SEQDEF seq_status seq_rl_batch_init(seq_rl_batch *b, int64_t cap, int64_t obs_dim, void *alloc_ud) {
+    if (!b) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_batch_init: NULL batch");
+    memset(b, 0, sizeof *b);
+    if (cap < 1 || obs_dim < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_batch_init: cap %lld and obs_dim %lld must be >= 1", (long long)cap,
+                             (long long)obs_dim);
+    b->cap = cap, b->obs_dim = obs_dim, b->alloc_ud = alloc_ud;
+    /* one float block: obs | next_obs | rewards | not_done | weights */
+    b->obs = (float *)SEQ_MALLOC(alloc_ud, (size_t)(cap * (2 * obs_dim + 3)) * sizeof(float));
+    b->actions = (int32_t *)SEQ_MALLOC(alloc_ud, (size_t)cap * sizeof(int32_t));
+    b->idx = (int64_t *)SEQ_MALLOC(alloc_ud, (size_t)cap * sizeof(int64_t));
+    if (!b->obs || !b->actions || !b->idx) {
+        seq_rl_batch_free(b);
+        return seq_set_error(SEQ_ERR_NOMEM, "seq_rl_batch_init: out of memory for %lld rows", (long long)cap);
+    }
+    b->next_obs = b->obs + cap * obs_dim, b->rewards = b->next_obs + cap * obs_dim;
+    b->not_done = b->rewards + cap, b->weights = b->not_done + cap;
+    return SEQ_OK;
+}
+
+/* One field a load expects: its name, type and exact element count. */
+typedef struct seq_rl__want {
+    const char *name;
+    seq_rl_field_type type;
+    int64_t n;
+} seq_rl__want;
+
+/* Checks every expected field before any is copied, so a load that fails leaves its
+ * object as it was. */
+static seq_status seq_rl__load_expect(const seq_rl_load *r, const char *fn, const seq_rl__want *w, int k) {
+    int j;
+    for (j = 0; j < k; j++)
+        if (seq_rl_load_count(r, w[j].name, w[j].type) != w[j].n)
+            return seq_set_error(SEQ_ERR_FORMAT, "%s: the file's '%s' is missing or holds %lld elements, %lld expected", fn,
+                                 w[j].name, (long long)seq_rl_load_count(r, w[j].name, w[j].type), (long long)w[j].n);
+    return SEQ_OK;
+}
+
+/* The four sizes that must agree between a replay buffer and its file. */
+static void seq_rl__replay_shape(const seq_rl_replay *rb, int64_t *shape) {
+    shape[0] = rb->cfg.capacity, shape[1] = rb->cfg.obs_dim, shape[2] = rb->cfg.n_actions, shape[3] = rb->cfg.prioritized;
+}
+
+SEQDEF seq_status seq_rl_replay_save(const seq_rl_replay *rb, const char *path) {
+    seq_rl_save w;
+    int64_t shape[4], pos[2], C, i, *ints;
+    if (!rb || !rb->obs || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_replay_save: NULL argument");
+    C = rb->cfg.capacity;
+    ints = (int64_t *)SEQ_MALLOC(rb->alloc_ud, (size_t)(2 * C) * sizeof(int64_t));
+    if (!ints) return seq_set_error(SEQ_ERR_NOMEM, "seq_rl_replay_save: out of memory");
+    for (i = 0; i < C; i++) ints[i] = rb->actions[i], ints[C + i] = rb->terminated[i];
+    seq_rl__replay_shape(rb, shape);
+    pos[0] = rb->size, pos[1] = rb->next;
+    seq_rl_save_begin(&w, "replay", rb->alloc_ud);
+    seq_rl_save_i64s(&w, "shape", 4, shape);
+    seq_rl_save_i64s(&w, "position", 2, pos);
+    seq_rl_save_f64s(&w, "max_priority", 1, &rb->max_priority);
+    seq_rl_save_f32s(&w, "obs", C * rb->cfg.obs_dim, rb->obs);
+    seq_rl_save_f32s(&w, "next_obs", C * rb->cfg.obs_dim, rb->next_obs);
+    seq_rl_save_f32s(&w, "rewards", C, rb->rewards);
+    seq_rl_save_i64s(&w, "actions_terminated", 2 * C, ints);
+    if (rb->cfg.prioritized) seq_rl_save_f64s(&w, "priorities", C, rb->sum_tree + rb->leaves);
+    SEQ_FREE(rb->alloc_ud, ints);
+    return seq_rl_save_end(&w, path);
+}
+
+SEQDEF seq_status seq_rl_replay_load(seq_rl_replay *rb, const char *path) {
+    static const char fn[] = "seq_rl_replay_load";
+    seq_rl_load r;
+    seq_rl_replay tmp;
+    int64_t shape[4], file_shape[4], pos[2] = {0, 0}, C, D, i;
+    double *leaf;
+    seq_rl__want want[7];
+    seq_status s;
+    if (!rb || !rb->obs || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument", fn);
+    C = rb->cfg.capacity, D = rb->cfg.obs_dim;
+    if ((s = seq_rl_load_open(&r, path, "replay", rb->alloc_ud)) != SEQ_OK) return s;
+    seq_rl__replay_shape(rb, shape);
+    want[0].name = "position", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 2;
+    want[1].name = "max_priority", want[1].type = SEQ_RL_FIELD_F64, want[1].n = 1;
+    want[2].name = "obs", want[2].type = SEQ_RL_FIELD_F32, want[2].n = C * D;
+    want[3].name = "next_obs", want[3].type = SEQ_RL_FIELD_F32, want[3].n = C * D;
+    want[4].name = "rewards", want[4].type = SEQ_RL_FIELD_F32, want[4].n = C;
+    want[5].name = "actions_terminated", want[5].type = SEQ_RL_FIELD_I64, want[5].n = 2 * C;
+    want[6].name = "priorities", want[6].type = SEQ_RL_FIELD_F64, want[6].n = C;
+    s = seq_rl_load_i64s(&r, "shape", 4, file_shape);
+    if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
+        s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds a buffer of another capacity, obs_dim, n_actions or kind", fn, path);
+    if (s == SEQ_OK) s = seq_rl__load_expect(&r, fn, want, rb->cfg.prioritized ? 7 : 6);
+    if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "position", 2, pos);
+    if (s == SEQ_OK && !(pos[0] >= 0 && pos[0] <= C && pos[1] >= 0 && pos[1] < C))
+        s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' has size %lld or next slot %lld outside the capacity", fn, path,
+                          (long long)pos[0], (long long)pos[1]);
+    /* a scratch buffer takes the file; rb changes only once all of it has been read */
+    if (s == SEQ_OK) s = seq_rl_replay_init(&tmp, rb->cfg, rb->alloc_ud);
+    if (s != SEQ_OK) {
+        seq_rl_load_close(&r);
+        return s;
+    }
+    seq_rl_load_f64s(&r, "max_priority", 1, &tmp.max_priority);
+    seq_rl_load_f32s(&r, "obs", C * D, tmp.obs);
+    seq_rl_load_f32s(&r, "next_obs", C * D, tmp.next_obs);
+    seq_rl_load_f32s(&r, "rewards", C, tmp.rewards);
+    tmp.size = pos[0], tmp.next = pos[1];
+    if (rb->cfg.prioritized) {
+        leaf = tmp.sum_tree + tmp.leaves; /* the leaves first, then every ancestor once */
+        seq_rl_load_f64s(&r, "priorities", C, leaf);
+        for (i = 0; i < C; i++) {
+            if (!(leaf[i] >= 0 && isfinite(leaf[i])) || (i >= tmp.size && leaf[i] != 0))
+                s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' has a bad priority at slot %lld", fn, path, (long long)i);
+            if (s == SEQ_OK && i < tmp.size) seq_rl__tree_set(&tmp, i, leaf[i]);
+        }
+    }
+    if (s == SEQ_OK) { /* actions and terminal flags travel as one i64 field */
+        int64_t *ints = (int64_t *)SEQ_MALLOC(rb->alloc_ud, (size_t)(2 * C) * sizeof(int64_t));
+        if (!ints) s = seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+        if (s == SEQ_OK) seq_rl_load_i64s(&r, "actions_terminated", 2 * C, ints);
+        for (i = 0; s == SEQ_OK && i < C; i++) {
+            if (ints[i] < 0 || ints[i] >= rb->cfg.n_actions || ints[C + i] < 0 || ints[C + i] > 1)
+                s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' has a bad action or flag at slot %lld", fn, path, (long long)i);
+            tmp.actions[i] = (int32_t)ints[i], tmp.terminated[i] = (uint8_t)ints[C + i];
+        }
+        SEQ_FREE(rb->alloc_ud, ints);
+    }
+    seq_rl_load_close(&r);
+    if (s != SEQ_OK) {
+        seq_rl_replay_free(&tmp);
+        return s;
+    }
+    seq_rl_replay_free(rb);
+    *rb = tmp;
+    return SEQ_OK;
+}
+
 /* ===================================================================================
  * 7  tabular agents (implementation)
  * =================================================================================== */
+
+SEQDEF seq_rl_tabular_config seq_rl_tabular_config_default(seq_rl_td_algo algo) {
+    seq_rl_tabular_config c;
+    c.algo = algo, c.alpha = 0.1, c.gamma = 0.99, c.epsilon = 0.1, c.lambda = 0.9;
+    c.trace = SEQ_RL_TRACE_ACCUMULATING, c.q_init = 0.0;
+    return c;
+}
+
+static int seq_rl__has_traces(seq_rl_td_algo algo) { return algo == SEQ_RL_SARSA_LAMBDA || algo == SEQ_RL_Q_LAMBDA; }
+
+SEQDEF void seq_rl_tabular_free(seq_rl_tabular *t) {
+    if (!t) return;
+    SEQ_FREE(t->alloc_ud, t->q);
+    memset(t, 0, sizeof *t);
+}
+
+static seq_status seq_rl__tabular_check(const char *fn, seq_rl_tabular_config c, int64_t n_states, int64_t n_actions) {
+    if (n_states < 1 || n_actions < 1 || n_states > ((int64_t)1 << 40) / n_actions)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: %lld states x %lld actions", fn, (long long)n_states, (long long)n_actions);
+    if ((int)c.algo < 0 || c.algo >= SEQ_RL_TD_ALGO_COUNT || (int)c.trace < 0 || c.trace >= SEQ_RL_TRACE_COUNT ||
+        !(c.alpha > 0 && c.alpha <= 1) || !(c.gamma >= 0 && c.gamma <= 1) || !(c.epsilon >= 0 && c.epsilon <= 1) ||
+        !(c.lambda >= 0 && c.lambda <= 1) || !isfinite(c.q_init))
+        return seq_set_error(SEQ_ERR_INVALID,
+                             "%s: unknown algorithm or trace, alpha outside (0,1], gamma, epsilon or lambda outside [0,1], or "
+                             "a non-finite q_init",
+                             fn);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_tabular_init(seq_rl_tabular *t, seq_rl_tabular_config cfg, int64_t n_states,
+                                      int64_t n_actions, void *alloc_ud) {
+    int64_t n = n_states * n_actions, k;
+    seq_status s;
+    if (!t) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_tabular_init: NULL agent");
+    memset(t, 0, sizeof *t);
+    if ((s = seq_rl__tabular_check("seq_rl_tabular_init", cfg, n_states, n_actions)) != SEQ_OK) return s;
+    /* the traces, when the algorithm has them, follow the table in the same block */
+    t->q = (double *)SEQ_MALLOC(alloc_ud, (size_t)(seq_rl__has_traces(cfg.algo) ? 2 * n : n) * sizeof(double));
+    if (!t->q) return seq_set_error(SEQ_ERR_NOMEM, "seq_rl_tabular_init: out of memory for %lld values", (long long)n);
+    t->cfg = cfg, t->n_states = n_states, t->n_actions = n_actions, t->alloc_ud = alloc_ud;
+    for (k = 0; k < n; k++) t->q[k] = cfg.q_init;
+    if (seq_rl__has_traces(cfg.algo)) {
+        t->trace = t->q + n;
+        memset(t->trace, 0, (size_t)n * sizeof(double));
+    }
+    return SEQ_OK;
+}
+
+/* The first greedy action of row q (A values); *ties (may be NULL) gets how many tie. */
+static int64_t seq_rl__argmax_ties(const double *q, int64_t A, int64_t *ties) {
+    int64_t a, first = 0, n = 1;
+    for (a = 1; a < A; a++) {
+        if (q[a] > q[first]) first = a, n = 1;
+        else if (q[a] == q[first]) n++;
+    }
+    if (ties) *ties = n;
+    return first;
+}
+
+/* Probability that epsilon-greedy over q (A values, ties split evenly) picks a. */
+static double seq_rl__eps_greedy_prob(const double *q, int64_t A, double eps, int64_t a) {
+    int64_t ties, first = seq_rl__argmax_ties(q, A, &ties);
+    return eps / (double)A + (q[a] == q[first] ? (1.0 - eps) / (double)ties : 0.0);
+}
+
+/* Epsilon-greedy over q (A values) with rng, ties at random; greedy (lowest of the ties,
+ * probability 1) when rng is NULL. */
+static int64_t seq_rl__eps_greedy(const double *q, int64_t A, double eps, seq_rng *rng, double *prob) {
+    int64_t a, ties, first = seq_rl__argmax_ties(q, A, &ties);
+    if (!rng) {
+        if (prob) *prob = 1.0;
+        return first;
+    }
+    if (seq_rng_double(rng) < eps) {
+        a = (int64_t)seq_rng_below(rng, (uint64_t)A);
+    } else { /* the k-th greedy action, k uniform among the ties */
+        int64_t k = (int64_t)seq_rng_below(rng, (uint64_t)ties);
+        for (a = first;; a++)
+            if (q[a] == q[first] && k-- == 0) break;
+    }
+    if (prob) *prob = seq_rl__eps_greedy_prob(q, A, eps, a);
+    return a;
+}
+
+SEQDEF int64_t seq_rl_tabular_act(const seq_rl_tabular *t, int64_t s, seq_rng *rng, double *prob) {
+    if (!t || !t->q || s < 0 || s >= t->n_states) {
+        seq_set_error(SEQ_ERR_RANGE, "seq_rl_tabular_act: no agent, or state %lld outside [0,%lld)", (long long)s,
+                      (long long)(t ? t->n_states : 0));
+        return -1;
+    }
+    return seq_rl__eps_greedy(t->q + s * t->n_actions, t->n_actions, t->cfg.epsilon, rng, prob);
+}
+
+/* The bootstrap value of s' for the algorithm's target. */
+static double seq_rl__td_next_value(const seq_rl_tabular *t, int64_t s_next, int64_t a_next) {
+    const double *q = t->q + s_next * t->n_actions;
+    int64_t b;
+    double v = 0;
+    switch (t->cfg.algo) {
+    case SEQ_RL_SARSA:
+    case SEQ_RL_SARSA_LAMBDA: return q[a_next];
+    case SEQ_RL_EXPECTED_SARSA:
+        for (b = 0; b < t->n_actions; b++) v += seq_rl__eps_greedy_prob(q, t->n_actions, t->cfg.epsilon, b) * q[b];
+        return v;
+    default: return q[seq_rl__argmax_ties(q, t->n_actions, NULL)];
+    }
+}
+
+SEQDEF seq_status seq_rl_tabular_update(seq_rl_tabular *t, int64_t s, int64_t a, double reward, int64_t s_next,
+                                        int64_t a_next, int terminated) {
+    static const char fn[] = "seq_rl_tabular_update";
+    int64_t A, n, k;
+    int needs_next;
+    double delta, *qsa;
+    if (!t || !t->q) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL agent", fn);
+    A = t->n_actions, n = t->n_states * A;
+    needs_next = !terminated && (t->cfg.algo == SEQ_RL_SARSA || seq_rl__has_traces(t->cfg.algo));
+    if (s < 0 || s >= t->n_states || s_next < 0 || s_next >= t->n_states || a < 0 || a >= A ||
+        (needs_next && (a_next < 0 || a_next >= A)))
+        return seq_set_error(SEQ_ERR_RANGE, "%s: state %lld -> %lld or action %lld -> %lld outside [0,%lld) x [0,%lld)", fn,
+                             (long long)s, (long long)s_next, (long long)a, (long long)a_next, (long long)t->n_states,
+                             (long long)A);
+    if (!isfinite(reward)) return seq_set_error(SEQ_ERR_INVALID, "%s: reward is not finite", fn);
+    qsa = t->q + s * A + a;
+    delta = reward + (terminated ? 0.0 : t->cfg.gamma * seq_rl__td_next_value(t, s_next, a_next)) - *qsa;
+    if (!t->trace) {
+        *qsa += t->cfg.alpha * delta;
+    } else {
+        double decay = t->cfg.gamma * t->cfg.lambda, *e = t->trace + s * A + a;
+        int cut = 0;
+        if (t->cfg.algo == SEQ_RL_Q_LAMBDA && !terminated) {
+            /* Watkins: an exploratory next action ends the greedy path the traces follow */
+            const double *qn = t->q + s_next * A;
+            cut = qn[a_next] != qn[seq_rl__argmax_ties(qn, A, NULL)];
+        }
+        *e = t->cfg.trace == SEQ_RL_TRACE_REPLACING ? 1.0 : *e + 1.0;
+        for (k = 0; k < n; k++) {
+            t->q[k] += t->cfg.alpha * delta * t->trace[k];
+            t->trace[k] = cut ? 0.0 : t->trace[k] * decay;
+        }
+    }
+    t->updates++;
+    if (terminated) seq_rl_tabular_end_episode(t);
+    return SEQ_OK;
+}
+
+SEQDEF void seq_rl_tabular_end_episode(seq_rl_tabular *t) {
+    if (!t || !t->q) return;
+    if (t->trace) memset(t->trace, 0, (size_t)(t->n_states * t->n_actions) * sizeof(double));
+    t->episodes++;
+}
+
+SEQDEF seq_status seq_rl_tabular_episode(seq_rl_tabular *t, seq_rl_env *e, seq_rng *rng, double *ret) {
+    seq_rl_step st;
+    int64_t s, a, s2, a2;
+    double total = 0;
+    seq_status err;
+    if (!t || !t->q || !e || !rng) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_tabular_episode: NULL argument");
+    if (e->kind != SEQ_RL_ENV_GRIDWORLD || seq_rl_env_num_states(e) != t->n_states || e->n_actions != t->n_actions)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_tabular_episode: needs a gridworld of %lld cells and %lld actions",
+                             (long long)t->n_states, (long long)t->n_actions);
+    seq_rl_env_reset(e, NULL);
+    s = seq_rl_env_state_id(e);
+    a = seq_rl_tabular_act(t, s, rng, NULL);
+    do { /* the next action is chosen before the update, as SARSA needs it */
+        seq_rl_env_step(e, a, NULL, &st);
+        s2 = seq_rl_env_state_id(e);
+        a2 = seq_rl_tabular_act(t, s2, rng, NULL);
+        total += st.reward;
+        if ((err = seq_rl_tabular_update(t, s, a, st.reward, s2, a2, st.terminated)) != SEQ_OK) return err;
+        s = s2, a = a2;
+    } while (!st.terminated && !st.truncated);
+    if (!st.terminated) seq_rl_tabular_end_episode(t);
+    if (ret) *ret = total;
+    return SEQ_OK;
+}
+
+SEQDEF double seq_rl_tabular_value(const seq_rl_tabular *t, int64_t s) {
+    if (!t || !t->q || s < 0 || s >= t->n_states) return NAN;
+    return t->q[s * t->n_actions + seq_rl__argmax_ties(t->q + s * t->n_actions, t->n_actions, NULL)];
+}
+
+/* Sizes and algorithm, i64: what a file must agree on to load into an agent. */
+static void seq_rl__tabular_shape(const seq_rl_tabular *t, int64_t *shape) {
+    shape[0] = t->n_states, shape[1] = t->n_actions, shape[2] = t->cfg.algo, shape[3] = t->cfg.trace;
+}
+
+SEQDEF seq_status seq_rl_tabular_save(const seq_rl_tabular *t, const char *path) {
+    seq_rl_save w;
+    int64_t shape[4], counts[2];
+    double hyper[5];
+    if (!t || !t->q || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_tabular_save: NULL argument");
+    seq_rl__tabular_shape(t, shape);
+    counts[0] = t->updates, counts[1] = t->episodes;
+    hyper[0] = t->cfg.alpha, hyper[1] = t->cfg.gamma, hyper[2] = t->cfg.epsilon, hyper[3] = t->cfg.lambda;
+    hyper[4] = t->cfg.q_init;
+    seq_rl_save_begin(&w, "tabular", t->alloc_ud);
+    seq_rl_save_i64s(&w, "shape", 4, shape);
+    seq_rl_save_i64s(&w, "counts", 2, counts);
+    seq_rl_save_f64s(&w, "hyper", 5, hyper);
+    seq_rl_save_f64s(&w, "q", shape[0] * shape[1], t->q);
+    if (t->trace) seq_rl_save_f64s(&w, "trace", shape[0] * shape[1], t->trace);
+    return seq_rl_save_end(&w, path);
+}
+
+SEQDEF seq_status seq_rl_tabular_load(seq_rl_tabular *t, const char *path) {
+    static const char fn[] = "seq_rl_tabular_load";
+    seq_rl_load r;
+    seq_rl__want want[4];
+    seq_rl_tabular_config c;
+    int64_t shape[4], file_shape[4], counts[2] = {0, 0}, n;
+    double hyper[5];
+    seq_status s;
+    if (!t || !t->q || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument", fn);
+    if ((s = seq_rl_load_open(&r, path, "tabular", t->alloc_ud)) != SEQ_OK) return s;
+    seq_rl__tabular_shape(t, shape);
+    n = shape[0] * shape[1];
+    want[0].name = "counts", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 2;
+    want[1].name = "hyper", want[1].type = SEQ_RL_FIELD_F64, want[1].n = 5;
+    want[2].name = "q", want[2].type = SEQ_RL_FIELD_F64, want[2].n = n;
+    want[3].name = "trace", want[3].type = SEQ_RL_FIELD_F64, want[3].n = n;
+    s = seq_rl_load_i64s(&r, "shape", 4, file_shape);
+    if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
+        s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds an agent of other sizes, algorithm or trace", fn, path);
+    if (s == SEQ_OK) s = seq_rl__load_expect(&r, fn, want, t->trace ? 4 : 3);
+    if (s == SEQ_OK) {
+        seq_rl_load_f64s(&r, "hyper", 5, hyper);
+        c = t->cfg;
+        c.alpha = hyper[0], c.gamma = hyper[1], c.epsilon = hyper[2], c.lambda = hyper[3], c.q_init = hyper[4];
+        s = seq_rl__tabular_check(fn, c, t->n_states, t->n_actions);
+    }
+    if (s == SEQ_OK) { /* every check passed: nothing below can fail */
+        t->cfg = c;
+        seq_rl_load_i64s(&r, "counts", 2, counts);
+        t->updates = counts[0], t->episodes = counts[1];
+        seq_rl_load_f64s(&r, "q", n, t->q);
+        if (t->trace) seq_rl_load_f64s(&r, "trace", n, t->trace);
+    }
+    seq_rl_load_close(&r);
+    return s;
+}
 
 /* ===================================================================================
  * 8  policy and value networks, DQN (implementation)
@@ -2724,6 +3551,346 @@ SEQDEF int64_t seq_rl_sample_softmax(const float *logits, int64_t A, seq_rng *rn
     if (prob) *prob = (float)(exp((double)logits[a] - mx) / z);
     if (logp) *logp = (float)((double)logits[a] - mx - log(z));
     return a;
+}
+
+/* What the backward needs: per row d loss / d q[i, a_i]. */
+typedef struct seq_rl__qloss_saved {
+    int64_t N, A;
+    int32_t *actions; /* (N), a copy: the caller's array may not outlive the ctx step */
+    float *dq;        /* (N) */
+} seq_rl__qloss_saved;
+
+static void seq_rl__q_loss_backward(seq_ctx *ctx, seq_tensor *out, seq_tensor *const *in, void *data) {
+    const seq_rl__qloss_saved *s = (const seq_rl__qloss_saved *)data;
+    float g = out->grad[0], *gq = seq_op_grad(ctx, in[0]);
+    int64_t i;
+    for (i = 0; gq && i < s->N; i++) gq[i * s->A + s->actions[i]] += g * s->dq[i];
+}
+
+SEQDEF seq_tensor *seq_rl_q_loss(seq_ctx *ctx, seq_tensor *q, const int32_t *actions, const float *targets,
+                                 const float *weights, float delta, float *td) {
+    static const char *op = "seq_rl_q_loss";
+    seq_tensor *in[1], *out;
+    seq_rl__qloss_saved *s;
+    int64_t N, A, i, shape0[1] = {1};
+    double loss = 0;
+    if (!ctx || !q || !actions || !targets) {
+        if (ctx) seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "q, actions and targets are required");
+        return NULL;
+    }
+    if (seq_ctx_status(ctx) != SEQ_OK) return NULL;
+    N = q->ndim == 2 ? q->shape[0] : -1, A = q->ndim == 2 ? q->shape[1] : 0;
+    if (N < 1 || A < 1) {
+        seq_ctx_fail(ctx, SEQ_ERR_SHAPE, op, "q must be (N,A)");
+        return NULL;
+    }
+    for (i = 0; i < N; i++) {
+        if (actions[i] < 0 || actions[i] >= A) {
+            seq_ctx_fail(ctx, SEQ_ERR_RANGE, op, "actions[%lld] = %d outside [0,%lld)", (long long)i, (int)actions[i],
+                         (long long)A);
+            return NULL;
+        }
+        if (!isfinite(targets[i]) || (weights && !isfinite(weights[i]))) {
+            seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "target or weight %lld is not finite", (long long)i);
+            return NULL;
+        }
+    }
+    in[0] = q;
+    out = seq_op_output(ctx, op, 0, shape0, 1, in);
+    s = (seq_rl__qloss_saved *)seq_ctx_alloc(ctx, sizeof *s);
+    if (!out || !s) return NULL;
+    s->N = N, s->A = A;
+    s->actions = (int32_t *)seq_ctx_alloc(ctx, (size_t)N * sizeof(int32_t));
+    s->dq = (float *)seq_ctx_alloc(ctx, (size_t)N * sizeof(float));
+    if (!s->actions || !s->dq) return NULL;
+    memcpy(s->actions, actions, (size_t)N * sizeof(int32_t));
+    for (i = 0; i < N; i++) {
+        double d = (double)q->data[i * A + actions[i]] - targets[i], w = weights ? weights[i] : 1.0, h, dh;
+        if (delta > 0 && fabs(d) > delta) {
+            h = delta * (fabs(d) - 0.5 * delta), dh = d > 0 ? delta : -delta;
+        } else {
+            h = 0.5 * d * d, dh = d;
+        }
+        loss += w * h;
+        s->dq[i] = (float)(w * dh / (double)N);
+        if (td) td[i] = (float)d;
+    }
+    out->data[0] = (float)(loss / (double)N);
+    seq_op_record(ctx, op, out, seq_rl__q_loss_backward, 1, in, s);
+    return out;
+}
+
+SEQDEF seq_rl_dqn_config seq_rl_dqn_config_default(void) {
+    seq_rl_dqn_config c;
+    memset(&c, 0, sizeof c);
+    c.n_hidden = 2, c.hidden[0] = 120, c.hidden[1] = 84;
+    c.lr = 2.5e-4f, c.gamma = 0.99f, c.buffer_size = 10000, c.batch_size = 128;
+    c.learning_starts = 10000, c.train_freq = 10, c.gradient_steps = 1, c.target_freq = 500, c.tau = 1.0f;
+    c.eps_start = 1.0f, c.eps_end = 0.05f, c.eps_fraction = 0.5f, c.total_steps = 500000;
+    c.double_dqn = 1, c.huber_delta = 1.0f, c.max_grad_norm = 10.0f;
+    c.prioritized = 0, c.per_alpha = 0.6f, c.per_beta0 = 0.4f, c.per_eps = 1e-6f;
+    return c;
+}
+
+SEQDEF void seq_rl_dqn_free(seq_rl_dqn *ag) {
+    if (!ag) return;
+    seq_ctx_free(ag->ctx);
+    seq_adamw_free(&ag->opt);
+    seq_params_free(ag->P);
+    seq_params_free(ag->T);
+    seq_rl_replay_free(&ag->rb);
+    seq_rl_batch_free(&ag->batch);
+    SEQ_FREE(ag->alloc_ud, ag->work);
+    SEQ_FREE(ag->alloc_ud, ag->qd);
+    SEQ_FREE(ag->alloc_ud, ag->prev_obs);
+    SEQ_FREE(ag->alloc_ud, ag->acts);
+    SEQ_FREE(ag->alloc_ud, ag);
+}
+
+static int seq_rl__dqn_config_ok(const seq_rl_dqn_config *c) {
+    int k, ok = c->n_hidden >= 0 && c->n_hidden < SEQ_RL_MLP_MAX_LAYERS;
+    for (k = 0; ok && k < c->n_hidden; k++) ok = c->hidden[k] >= 1;
+    return ok && c->lr > 0 && isfinite(c->lr) && c->gamma >= 0 && c->gamma <= 1 && c->buffer_size >= 1 &&
+           c->batch_size >= 1 && c->learning_starts >= 0 && c->train_freq >= 1 && c->gradient_steps >= 1 &&
+           c->target_freq >= 1 && c->tau > 0 && c->tau <= 1 && c->eps_start >= 0 && c->eps_start <= 1 &&
+           c->eps_end >= 0 && c->eps_end <= 1 && c->eps_fraction >= 0 && c->eps_fraction <= 1 && c->total_steps >= 1 &&
+           isfinite(c->huber_delta) && isfinite(c->max_grad_norm) &&
+           (!c->prioritized || (c->per_alpha >= 0 && c->per_alpha <= 1 && c->per_beta0 >= 0 && c->per_beta0 <= 1 &&
+                                c->per_eps > 0 && isfinite(c->per_eps)));
+}
+
+SEQDEF seq_rl_dqn *seq_rl_dqn_init(seq_rl_dqn_config cfg, int64_t obs_dim, int64_t n_actions, uint64_t seed,
+                                   void *alloc_ud) {
+    seq_rl_dqn *ag;
+    seq_rl_replay_config rc;
+    seq_adamw_config oc = seq_adamw_config_default();
+    int64_t sizes[SEQ_RL_MLP_MAX_LAYERS + 1], B = cfg.batch_size;
+    int k, L = cfg.n_hidden + 1;
+    if (obs_dim < 1 || n_actions < 1 || !seq_rl__dqn_config_ok(&cfg)) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_rl_dqn_init: obs_dim or n_actions < 1, or a config value out of range");
+        return NULL;
+    }
+    ag = (seq_rl_dqn *)SEQ_MALLOC(alloc_ud, sizeof *ag);
+    if (!ag) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_dqn_init: out of memory");
+        return NULL;
+    }
+    memset(ag, 0, sizeof *ag);
+    ag->cfg = cfg, ag->obs_dim = obs_dim, ag->n_actions = n_actions, ag->alloc_ud = alloc_ud;
+    seq_rng_seed(&ag->rng, seed);
+    sizes[0] = obs_dim, sizes[L] = n_actions;
+    for (k = 0; k < cfg.n_hidden; k++) sizes[k + 1] = cfg.hidden[k];
+    rc = seq_rl_replay_config_default(cfg.buffer_size, obs_dim, n_actions);
+    rc.prioritized = cfg.prioritized, rc.alpha = cfg.per_alpha, rc.eps = cfg.per_eps;
+    oc.weight_decay = 0.0f, oc.decoupled = 0;
+    ag->P = seq_params_init(alloc_ud);
+    ag->T = seq_params_init(alloc_ud);
+    ag->ctx = seq_ctx_init(alloc_ud);
+    if (!ag->P || !ag->T || !ag->ctx || seq_rl_mlp_init(&ag->q, ag->P, "q", L, sizes, SEQ_RL_RELU, 1.0f) != SEQ_OK ||
+        seq_rl_mlp_init(&ag->q_target, ag->T, "q", L, sizes, SEQ_RL_RELU, 1.0f) != SEQ_OK ||
+        seq_params_alloc(ag->P, &ag->rng) != SEQ_OK || seq_params_alloc(ag->T, &ag->rng) != SEQ_OK ||
+        seq_adamw_init(&ag->opt, ag->P, oc) != SEQ_OK || seq_rl_replay_init(&ag->rb, rc, alloc_ud) != SEQ_OK ||
+        seq_rl_batch_init(&ag->batch, B, obs_dim, alloc_ud) != SEQ_OK)
+        goto fail;
+    memcpy(ag->T->data, ag->P->data, (size_t)ag->P->numel * sizeof(float));
+    /* work: the MLP's scratch for a batch | next-state Q online, target (B,A) | targets,
+     * TD errors (B) */
+    ag->work = (float *)SEQ_MALLOC(alloc_ud,
+                                   (size_t)(seq_rl_mlp_work_size(&ag->q, B) + 2 * B * n_actions + 2 * B) * sizeof(float));
+    ag->qd = (double *)SEQ_MALLOC(alloc_ud, (size_t)n_actions * sizeof(double));
+    if (!ag->work || !ag->qd) goto fail;
+    return ag;
+fail:
+    if (seq_last_status() == SEQ_OK) seq_set_error(SEQ_ERR_NOMEM, "seq_rl_dqn_init: out of memory");
+    seq_rl_dqn_free(ag);
+    return NULL;
+}
+
+SEQDEF double seq_rl_dqn_epsilon(const seq_rl_dqn *ag) {
+    const seq_rl_dqn_config *c = &ag->cfg;
+    return seq_rl_anneal(c->eps_start, c->eps_end, ag->steps, (int64_t)((double)c->eps_fraction * (double)c->total_steps));
+}
+
+SEQDEF void seq_rl_dqn_values(seq_rl_dqn *ag, const float *obs, int64_t n, float *q) {
+    int64_t done, m, B = ag->cfg.batch_size;
+    for (done = 0; done < n; done += m) { /* the scratch holds a batch at a time */
+        m = n - done < B ? n - done : B;
+        seq_rl_mlp_infer(&ag->q, obs + done * ag->obs_dim, m, q + done * ag->n_actions, ag->work);
+    }
+}
+
+SEQDEF int64_t seq_rl_dqn_act(seq_rl_dqn *ag, const float *obs, seq_rng *rng, double *prob) {
+    float *q = ag->work + seq_rl_mlp_work_size(&ag->q, ag->cfg.batch_size);
+    int64_t a;
+    seq_rl_dqn_values(ag, obs, 1, q);
+    for (a = 0; a < ag->n_actions; a++) ag->qd[a] = q[a];
+    return seq_rl__eps_greedy(ag->qd, ag->n_actions, seq_rl_dqn_epsilon(ag), rng, prob);
+}
+
+/* Index of the largest of A floats (the first on ties). */
+static int64_t seq_rl__argmax_f(const float *x, int64_t A) {
+    int64_t a, best = 0;
+    for (a = 1; a < A; a++) best = x[a] > x[best] ? a : best;
+    return best;
+}
+
+SEQDEF seq_status seq_rl_dqn_train(seq_rl_dqn *ag) {
+    seq_rl_batch *b;
+    seq_ctx *ctx;
+    int64_t B, A, i, shape[2];
+    float *q_next, *q_tgt, *y, *td;
+    seq_tensor *loss;
+    seq_status s;
+    if (!ag) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_dqn_train: NULL agent");
+    b = &ag->batch, ctx = ag->ctx, B = ag->cfg.batch_size, A = ag->n_actions;
+    s = seq_rl_replay_sample(&ag->rb, B, seq_rl_anneal(ag->cfg.per_beta0, 1.0, ag->steps, ag->cfg.total_steps), &ag->rng, b);
+    if (s != SEQ_OK) return s;
+    q_next = ag->work + seq_rl_mlp_work_size(&ag->q, B), q_tgt = q_next + B * A, y = q_tgt + B * A, td = y + B;
+    /* y = r + gamma (1 - terminated) Q_target(s', a*), a* chosen by the online net (double
+     * DQN) or by the target net itself */
+    seq_rl_mlp_infer(&ag->q_target, b->next_obs, B, q_tgt, ag->work);
+    if (ag->cfg.double_dqn) seq_rl_mlp_infer(&ag->q, b->next_obs, B, q_next, ag->work);
+    for (i = 0; i < B; i++) {
+        const float *chooser = ag->cfg.double_dqn ? q_next + i * A : q_tgt + i * A;
+        y[i] = b->rewards[i] + ag->cfg.gamma * b->not_done[i] * q_tgt[i * A + seq_rl__argmax_f(chooser, A)];
+    }
+    seq_ctx_reset(ctx);
+    shape[0] = B, shape[1] = ag->obs_dim;
+    loss = seq_rl_q_loss(ctx, seq_rl_mlp_forward(ctx, &ag->q, seq_tensor_wrap(ctx, b->obs, 2, shape)), b->actions, y,
+                         ag->cfg.prioritized ? b->weights : NULL, ag->cfg.huber_delta, td);
+    if ((s = seq_ctx_status(ctx)) != SEQ_OK) return s;
+    seq_params_zero_grad(ag->P);
+    if ((s = seq_backward(ctx, loss)) != SEQ_OK) return s;
+    if (ag->cfg.max_grad_norm > 0) seq_clip_grad_norm(ag->P, ag->cfg.max_grad_norm);
+    if ((s = seq_adamw_step(&ag->opt, ag->P, ag->cfg.lr)) != SEQ_OK) return s;
+    ag->last_loss = loss->data[0];
+    ag->updates++;
+    return seq_rl_replay_update(&ag->rb, b->idx, td, B);
+}
+
+/* theta_target = tau theta + (1 - tau) theta_target: one loop over the flat buffers. */
+static void seq_rl__dqn_sync_target(seq_rl_dqn *ag) {
+    float tau = ag->cfg.tau, *t = ag->T->data;
+    const float *p = ag->P->data;
+    int64_t i;
+    if (tau >= 1.0f) {
+        memcpy(t, p, (size_t)ag->P->numel * sizeof(float));
+        return;
+    }
+    for (i = 0; i < ag->P->numel; i++) t[i] = tau * p[i] + (1.0f - tau) * t[i];
+}
+
+SEQDEF seq_status seq_rl_dqn_observe(seq_rl_dqn *ag, const float *obs, int64_t action, float reward,
+                                     const float *next_obs, int terminated) {
+    seq_status s;
+    int k;
+    if (!ag) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_dqn_observe: NULL agent");
+    if ((s = seq_rl_replay_push(&ag->rb, obs, action, reward, next_obs, terminated)) != SEQ_OK) return s;
+    ag->steps++;
+    if (ag->steps <= ag->cfg.learning_starts) return SEQ_OK;
+    if (ag->steps % ag->cfg.train_freq == 0)
+        for (k = 0; k < ag->cfg.gradient_steps; k++)
+            if ((s = seq_rl_dqn_train(ag)) != SEQ_OK) return s;
+    if (ag->steps % ag->cfg.target_freq == 0) seq_rl__dqn_sync_target(ag);
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_dqn_iterate(seq_rl_dqn *ag, seq_rl_vec_env *v) {
+    int64_t i, D;
+    seq_status s;
+    if (!ag || !v || v->obs_dim != ag->obs_dim || v->n_actions != ag->n_actions)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_dqn_iterate: the vec env does not match the agent");
+    D = ag->obs_dim;
+    if (v->n > ag->n_prev) { /* the observations before the step, and the actions taken */
+        float *po = (float *)SEQ_REALLOC(ag->alloc_ud, ag->prev_obs, (size_t)(v->n * D) * sizeof(float));
+        int32_t *pa = po ? (int32_t *)SEQ_REALLOC(ag->alloc_ud, ag->acts, (size_t)v->n * sizeof(int32_t)) : NULL;
+        if (po) ag->prev_obs = po;
+        if (!pa) return seq_set_error(SEQ_ERR_NOMEM, "seq_rl_dqn_iterate: out of memory for %lld envs", (long long)v->n);
+        ag->acts = pa, ag->n_prev = v->n;
+    }
+    memcpy(ag->prev_obs, v->obs, (size_t)(v->n * D) * sizeof(float));
+    for (i = 0; i < v->n; i++) ag->acts[i] = (int32_t)seq_rl_dqn_act(ag, v->obs + i * D, &ag->rng, NULL);
+    if ((s = seq_rl_vec_env_step(v, ag->acts)) != SEQ_OK) return s;
+    for (i = 0; i < v->n; i++) {
+        int ended = v->terminated[i] || v->truncated[i];
+        const float *next = ended ? v->final_obs + i * D : v->obs + i * D;
+        if ((s = seq_rl_dqn_observe(ag, ag->prev_obs + i * D, ag->acts[i], v->rewards[i], next, v->terminated[i])) != SEQ_OK)
+            return s;
+        if (ended) ag->recent[ag->n_recent++ % 100] = v->done_return[i];
+    }
+    return SEQ_OK;
+}
+
+SEQDEF double seq_rl_dqn_mean_return(const seq_rl_dqn *ag) {
+    int64_t n = ag->n_recent < 100 ? ag->n_recent : 100, i;
+    double s = 0;
+    if (n == 0) return NAN;
+    for (i = 0; i < n; i++) s += ag->recent[i];
+    return s / (double)n;
+}
+
+/* The architecture a file must match: sizes of the input, output and hidden layers. */
+static void seq_rl__dqn_shape(const seq_rl_dqn *ag, int64_t *shape) {
+    int k;
+    shape[0] = ag->obs_dim, shape[1] = ag->n_actions, shape[2] = ag->cfg.n_hidden;
+    for (k = 0; k < SEQ_RL_MLP_MAX_LAYERS - 1; k++) shape[3 + k] = k < ag->cfg.n_hidden ? ag->cfg.hidden[k] : 0;
+}
+
+#define SEQ_RL__DQN_SHAPE (3 + SEQ_RL_MLP_MAX_LAYERS - 1)
+
+SEQDEF seq_status seq_rl_dqn_save(const seq_rl_dqn *ag, const char *path) {
+    seq_rl_save w;
+    int64_t shape[SEQ_RL__DQN_SHAPE], counts[4], rng[4];
+    int k;
+    if (!ag || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_dqn_save: NULL argument");
+    seq_rl__dqn_shape(ag, shape);
+    counts[0] = ag->steps, counts[1] = ag->updates, counts[2] = ag->opt.st.step, counts[3] = ag->n_recent;
+    for (k = 0; k < 4; k++) rng[k] = (int64_t)ag->rng.s[k];
+    seq_rl_save_begin(&w, "dqn", ag->alloc_ud);
+    seq_rl_save_i64s(&w, "shape", SEQ_RL__DQN_SHAPE, shape);
+    seq_rl_save_i64s(&w, "counts", 4, counts);
+    seq_rl_save_i64s(&w, "rng", 4, rng);
+    seq_rl_save_f64s(&w, "recent", 100, ag->recent);
+    seq_rl_save_f32s(&w, "online", ag->P->numel, ag->P->data);
+    seq_rl_save_f32s(&w, "target", ag->T->numel, ag->T->data);
+    seq_rl_save_f32s(&w, "adam", ag->opt.st.numel, ag->opt.st.buf);
+    return seq_rl_save_end(&w, path);
+}
+
+SEQDEF seq_status seq_rl_dqn_load(seq_rl_dqn *ag, const char *path) {
+    static const char fn[] = "seq_rl_dqn_load";
+    seq_rl_load r;
+    seq_rl__want want[6];
+    int64_t shape[SEQ_RL__DQN_SHAPE], file_shape[SEQ_RL__DQN_SHAPE], counts[4] = {0, 0, 0, 0}, rng[4];
+    seq_status s;
+    int k;
+    if (!ag || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument", fn);
+    if ((s = seq_rl_load_open(&r, path, "dqn", ag->alloc_ud)) != SEQ_OK) return s;
+    seq_rl__dqn_shape(ag, shape);
+    want[0].name = "counts", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 4;
+    want[1].name = "rng", want[1].type = SEQ_RL_FIELD_I64, want[1].n = 4;
+    want[2].name = "recent", want[2].type = SEQ_RL_FIELD_F64, want[2].n = 100;
+    want[3].name = "online", want[3].type = SEQ_RL_FIELD_F32, want[3].n = ag->P->numel;
+    want[4].name = "target", want[4].type = SEQ_RL_FIELD_F32, want[4].n = ag->T->numel;
+    want[5].name = "adam", want[5].type = SEQ_RL_FIELD_F32, want[5].n = ag->opt.st.numel;
+    s = seq_rl_load_i64s(&r, "shape", SEQ_RL__DQN_SHAPE, file_shape);
+    if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
+        s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds a network of another architecture", fn, path);
+    if (s == SEQ_OK) s = seq_rl__load_expect(&r, fn, want, 6);
+    if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "counts", 4, counts);
+    if (s == SEQ_OK && (counts[0] < 0 || counts[1] < 0 || counts[2] < 0 || counts[3] < 0))
+        s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' has negative counters", fn, path);
+    if (s == SEQ_OK) { /* every check passed: nothing below can fail */
+        seq_rl_load_i64s(&r, "rng", 4, rng);
+        for (k = 0; k < 4; k++) ag->rng.s[k] = (uint64_t)rng[k];
+        ag->steps = counts[0], ag->updates = counts[1], ag->opt.st.step = counts[2], ag->n_recent = counts[3];
+        seq_rl_load_f64s(&r, "recent", 100, ag->recent);
+        seq_rl_load_f32s(&r, "online", ag->P->numel, ag->P->data);
+        seq_rl_load_f32s(&r, "target", ag->T->numel, ag->T->data);
+        seq_rl_load_f32s(&r, "adam", ag->opt.st.numel, ag->opt.st.buf);
+    }
+    seq_rl_load_close(&r);
+    return s;
 }
 
 /* ===================================================================================

@@ -4,10 +4,13 @@
 #define SEQ_RL_IMPLEMENTATION
 #include "../seq_rl.h"
 
+void seq_tests_rl_value(void); /* tests/rl_value_test.c */
+
 int main(void) {
     seq_tests_rl_bandits();
     seq_tests_rl_ope();
     seq_tests_rl_envs();
     seq_tests_rl_agents();
+    seq_tests_rl_value();
     return seq_test_summary();
 }
