@@ -891,14 +891,48 @@ SEQDEF seq_rl_pg_config seq_rl_pg_config_default(void);
 SEQDEF seq_tensor *seq_rl_pg_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *values, const seq_rl_pg_batch *b,
                                   seq_rl_pg_config cfg, seq_rl_pg_stats *stats);
 
+/* --- policy networks with memory -------------------------------------------------------
+ * For partially observed tasks the policy needs memory: x (B,T,I) runs through one LSTM
+ * or GRU layer of H units (seq.h 14.2), then two linear heads read every step:
+ *     logits = pi(h_t) -> (B*T, A),   value = v(h_t) -> (B*T)        (v optional)
+ * Weights: "<prefix>.rnn.*" (PyTorch's nn.LSTM / nn.GRU names), "<prefix>.pi.0.*" and
+ * "<prefix>.v.0.*" (one-layer seq_rl_mlp heads, orthogonal with gain 0.01 and 1, the PPO
+ * implementation details' choice). Training runs the fused sequence forward (BPTT, with
+ * io->resets where episodes start); acting runs the step API on caller-owned state. */
+typedef struct seq_rl_rnn_policy {
+    seq_rnn rnn;
+    seq_rl_mlp pi, v;  /* v.n_layers == 0: no value head */
+    int64_t in_dim, hidden, n_actions;
+} seq_rl_rnn_policy;
+
+/* cell SEQ_RNN_LSTM or SEQ_RNN_GRU. Call before seq_params_alloc. */
+SEQDEF seq_status seq_rl_rnn_policy_init(seq_rl_rnn_policy *p, seq_params *P, const char *prefix, seq_rnn_kind cell,
+                                         int64_t in_dim, int64_t hidden, int64_t n_actions, int with_value);
+/* x (B,T,in_dim) -> logits (B*T, n_actions), recorded on ctx; *values (may be NULL)
+ * receives (B*T) from the value head. io as seq_rnn_forward's (h0, c0, resets). */
+SEQDEF seq_tensor *seq_rl_rnn_policy_forward(seq_ctx *ctx, const seq_rl_rnn_policy *p, seq_tensor *x, seq_rnn_io *io,
+                                             seq_tensor **values);
+/* One step of B streams without a tape: x_t (B,in_dim) -> logits (B,n_actions) and
+ * values (B) (NULL: not computed); st has batch B; work holds work_size(p, B) floats. */
+SEQDEF seq_status seq_rl_rnn_policy_step(const seq_rl_rnn_policy *p, seq_rnn_state *st, const float *x_t, float *logits,
+                                         float *values, float *work);
+SEQDEF int64_t seq_rl_rnn_policy_work_size(const seq_rl_rnn_policy *p, int64_t B);
+
 /* --- actor-critic agents: REINFORCE with baseline, A2C, PPO ---------------------------
- * Separate actor and critic MLPs (tanh), Adam, a vectorized env. Each iteration collects
- * n_steps from every env, computes GAE(gamma, lambda) advantages and returns, and
- * updates: PPO for `epochs` passes over shuffled minibatches with the clipped losses;
- * A2C one step on the whole rollout (lambda = 1: n-step returns); REINFORCE one step on
- * Monte-Carlo returns (lambda = 1) with the critic as baseline. A truncated episode
- * bootstraps: its last reward gets gamma V(final observation) added; a terminated one
- * does not. The learning rate anneals linearly to 0 over total_steps when asked. */
+ * Separate actor and critic MLPs (tanh), or with `recurrent` one LSTM/GRU trunk read by
+ * both heads (seq_rl_rnn_policy); Adam, a vectorized env. Each iteration collects n_steps
+ * from every env, computes GAE(gamma, lambda) advantages and returns, and updates: PPO
+ * for `epochs` passes over shuffled minibatches with the clipped losses; A2C one step on
+ * the whole rollout (lambda = 1: n-step returns); REINFORCE one step on Monte-Carlo
+ * returns (lambda = 1) with the critic as baseline. A truncated episode bootstraps: its
+ * last reward gets gamma V(final observation) added; a terminated one does not. The
+ * learning rate anneals linearly to 0 over total_steps when asked.
+ *
+ * Recurrent agents act with the step API, one memory row per env, zeroed when its episode
+ * ends; the update replays each env's whole rollout as one sequence (truncated BPTT over
+ * n_steps) from the memory it started with, the episode starts inside it marked as
+ * segment resets, so training sees exactly the states acting saw. Minibatches are then
+ * sets of envs (minibatches <= n_envs), as in CleanRL's ppo_atari_lstm. */
 typedef enum seq_rl_pg_algo { SEQ_RL_PPO, SEQ_RL_A2C, SEQ_RL_REINFORCE, SEQ_RL_PG_ALGO_COUNT } seq_rl_pg_algo;
 
 typedef struct seq_rl_ac_config {
@@ -913,15 +947,23 @@ typedef struct seq_rl_ac_config {
     int norm_adv;         /* 1 (PPO), 0 otherwise */
     int anneal_lr;        /* 1 */
     int64_t total_steps;  /* env steps the annealing spans (500000) */
-    int hidden;           /* 64: two hidden layers of this width */
+    int hidden;           /* 64: two hidden layers of this width, or the RNN's units */
+    int recurrent;        /* 0: MLPs; 1: an LSTM/GRU trunk (partially observed tasks) */
+    seq_rnn_kind cell;    /* SEQ_RNN_LSTM (recurrent only; or SEQ_RNN_GRU) */
     seq_rl_pg_config loss;
 } seq_rl_ac_config;
+
+typedef struct seq_rl_jsrl seq_rl_jsrl; /* section 10 */
 
 typedef struct seq_rl_ac {
     seq_rl_ac_config cfg;
     int64_t obs_dim, n_actions, n_envs;
     seq_params *P;
-    seq_rl_mlp actor, critic;
+    seq_rl_mlp actor, critic;  /* MLP agents */
+    seq_rl_rnn_policy net;     /* recurrent agents */
+    seq_rnn_state mem;         /* recurrent: (n_envs) the memory acting carries */
+    seq_rnn_state peek;        /* recurrent: (n_envs) scratch for values that must not advance mem */
+    seq_rnn_state act_mem;     /* recurrent: (1) seq_rl_ac_act's memory */
     seq_adamw opt;
     seq_ctx *ctx;
     seq_rng rng;
@@ -930,9 +972,14 @@ typedef struct seq_rl_ac {
     float *obs, *logp, *rewards, *values, *adv, *returns;
     int32_t *actions;
     uint8_t *dones;       /* terminated or truncated at that step */
-    float *work;          /* inference scratch */
+    uint8_t *guided;      /* the Jump-Start guide acted: played, not trained on */
     float *next_value;    /* (n_envs) V of the observation after the rollout */
+    float *logits;        /* (n_envs, n_actions) of the current step */
+    float *mixed_obs;     /* (n_envs, obs_dim) observations whose values are peeked */
+    float *mem0;          /* recurrent: (2, n_envs, hidden) h and c when the rollout began */
+    float *work;          /* inference scratch */
     int64_t *perm;
+    seq_rl_jsrl *guide;   /* NULL, or the Jump-Start curriculum acting first (not owned) */
     double recent[100];   /* the last 100 episode returns */
     int64_t n_recent;
     seq_rl_pg_stats last; /* of the last minibatch */
@@ -944,20 +991,185 @@ SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo);
 SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t n_actions, int64_t n_envs,
                                  uint64_t seed, void *alloc_ud);
 SEQDEF void seq_rl_ac_free(seq_rl_ac *ag);
-/* One iteration: collect cfg.n_steps on v (v->n == n_envs), then update. */
+/* One iteration: collect cfg.n_steps on v (v->n == n_envs), then update. A recurrent
+ * agent's memory follows v's episodes: keep stepping the same v (or call
+ * seq_rl_ac_reset_memory after resetting it). */
 SEQDEF seq_status seq_rl_ac_iterate(seq_rl_ac *ag, seq_rl_vec_env *v);
 /* Mean of the last min(100, episodes) episode returns (NaN before the first). */
 SEQDEF double seq_rl_ac_mean_return(const seq_rl_ac *ag);
 /* Acting: an action for one observation, sampled from the policy (rng) or greedy (rng
  * NULL); *prob (may be NULL) gets the probability the acting policy gave it (1 when
- * greedy). */
+ * greedy). A recurrent agent remembers the observations since the last
+ * seq_rl_ac_reset_memory: call it at every episode start. */
 SEQDEF int64_t seq_rl_ac_act(seq_rl_ac *ag, const float *obs, seq_rng *rng, float *prob);
+/* Forgets what the recurrent agent saw: act()'s memory and the training memory of every
+ * env (their episodes restart). No-op for MLP agents. */
+SEQDEF void seq_rl_ac_reset_memory(seq_rl_ac *ag);
+/* Weights only, as safetensors (names as above). */
 SEQDEF seq_status seq_rl_ac_save(const seq_rl_ac *ag, const char *path);
 SEQDEF seq_status seq_rl_ac_load(seq_rl_ac *ag, const char *path);
+
+/* --- GRPO: group-relative policy optimization with verifiable rewards ----------------
+ * Shao et al. 2024 (DeepSeekMath). No critic: each prompt is answered G times by the
+ * current policy, every answer is scored by a checker, and an answer's advantage is its
+ * reward standardized within its group,
+ *     adv_i = (r_i - mean(r_group)) / (std(r_group) + eps)      (std unbiased, as torch.std)
+ * (scale_std = 0: r_i - mean, Dr. GRPO's unbiased form). Every token of the answer
+ * carries that advantage through seq_rl_pg_loss: the clipped ratio objective plus the k3
+ * KL to a frozen reference policy (the initial policy, or refreshed every ref_every
+ * iterations), averaged over all answer tokens of the batch (token-level, as DAPO).
+ *
+ * The policy is a token model on seq_rl_rnn_policy (LSTM or GRU, no value head): it
+ * reads the prompt, a separator and its own answer so far, one-hot, and emits the next
+ * answer token. A task says what prompts look like and how answers are checked. */
+typedef struct seq_rl_seq_task seq_rl_seq_task;
+struct seq_rl_seq_task {
+    int64_t vocab;      /* tokens 0..vocab-1, in prompts and answers */
+    int64_t prompt_len, answer_len;
+    /* a fresh prompt (prompt_len tokens in [0,vocab)) */
+    void (*sample)(const seq_rl_seq_task *task, seq_rng *rng, int32_t *prompt);
+    /* the reward of an answer (answer_len tokens); 1 or more counts as solved */
+    double (*reward)(const seq_rl_seq_task *task, const int32_t *prompt, const int32_t *answer);
+    int kind;           /* built-in tasks: which */
+    int partial;        /* built-in tasks: partial credit */
+    void *ud;           /* the caller's, for its own tasks */
+};
+
+/* Built-in checkers over digit strings of length len in [0,vocab):
+ *   COPY     the answer is the prompt           REVERSE  the prompt backwards
+ *   SORT     the prompt in ascending order      SUM      the sum of the digits in base
+ *                                                        vocab, len digits, most significant first
+ * Reward 1 iff the whole answer is right; with partial, a wrong answer earns
+ * 0.5 * (fraction of right tokens). */
+typedef enum seq_rl_seq_task_kind {
+    SEQ_RL_TASK_COPY,
+    SEQ_RL_TASK_REVERSE,
+    SEQ_RL_TASK_SORT,
+    SEQ_RL_TASK_SUM,
+    SEQ_RL_SEQ_TASK_KIND_COUNT
+} seq_rl_seq_task_kind;
+
+#define SEQ_RL_TASK_MAX_LEN 64 /* the longest built-in prompt */
+
+/* SEQ_ERR_INVALID for an unknown kind, vocab outside [2,65536] or len outside
+ * [1,SEQ_RL_TASK_MAX_LEN] (task untouched). SUM's answer has as many digits as the
+ * largest sum needs. */
+SEQDEF seq_status seq_rl_seq_task_builtin(seq_rl_seq_task *task, seq_rl_seq_task_kind kind, int64_t vocab, int64_t len,
+                                          int partial);
+
+/* adv (n_groups * group) from rewards laid out group by group. A non-finite reward is
+ * SEQ_ERR_INVALID (adv untouched); a group whose rewards are all equal gets 0. */
+SEQDEF seq_status seq_rl_grpo_advantages(const double *rewards, int64_t n_groups, int64_t group, int scale_std,
+                                         float eps, float *adv);
+
+typedef struct seq_rl_grpo_config {
+    seq_rnn_kind cell;    /* SEQ_RNN_GRU */
+    int64_t hidden;       /* 64 */
+    int64_t prompts;      /* per iteration (16) */
+    int64_t group;        /* G answers per prompt (8) */
+    int epochs;           /* gradient steps on each batch (4: the ratio leaves 1, the clip acts) */
+    float lr;             /* Adam (1e-2) */
+    float max_grad_norm;  /* 1 */
+    int scale_std;        /* 1: divide by the group's std (GRPO); 0: Dr. GRPO */
+    float adv_eps;        /* 1e-4 */
+    int64_t ref_every;    /* 0: the reference stays the initial policy */
+    seq_rl_pg_config loss; /* clip 0.2, kl_coef 0.04, no entropy, no value */
+} seq_rl_grpo_config;
+
+typedef struct seq_rl_grpo {
+    seq_rl_grpo_config cfg;
+    seq_rl_seq_task task;
+    seq_params *P, *P_ref;     /* the policy and its reference (same layout) */
+    seq_rl_rnn_policy pi, ref;
+    seq_rnn_state st, st_ref;  /* (prompts * group) streams */
+    seq_adamw opt;
+    seq_ctx *ctx;
+    seq_rng rng;
+    int64_t n;                 /* prompts * group: answers per iteration */
+    int64_t iterations;
+    /* the last batch, answer by answer */
+    int32_t *prompt, *answer;  /* (n, prompt_len), (n, answer_len) */
+    double *reward;            /* (n) */
+    float *adv;                /* (n) */
+    float *old_logp, *ref_logp; /* (n, answer_len) per answer token */
+    float *x, *logits, *work;  /* one step's one-hot input, logits, scratch */
+    double mean_reward, solved; /* of the last batch: mean reward, fraction solved */
+    seq_rl_pg_stats last;      /* of the last gradient step */
+    void *alloc_ud;
+} seq_rl_grpo;
+
+SEQDEF seq_rl_grpo_config seq_rl_grpo_config_default(void);
+/* The task is copied (its ud is not). SEQ_ERR_INVALID (NULL): a task without sample or
+ * reward, sizes < 1, group < 2. */
+SEQDEF seq_rl_grpo *seq_rl_grpo_init(seq_rl_grpo_config cfg, const seq_rl_seq_task *task, uint64_t seed,
+                                     void *alloc_ud);
+SEQDEF void seq_rl_grpo_free(seq_rl_grpo *g);
+/* One iteration: prompts, G sampled answers each, rewards, advantages, `epochs` steps.
+ * A non-finite reward is SEQ_ERR_INVALID and nothing is learned from that batch. */
+SEQDEF seq_status seq_rl_grpo_iterate(seq_rl_grpo *g);
+/* Answers n prompts (n, prompt_len) into answers (n, answer_len): sampled with rng, or
+ * greedy with rng NULL. A prompt token outside [0,vocab) is SEQ_ERR_RANGE. */
+SEQDEF seq_status seq_rl_grpo_answer(seq_rl_grpo *g, const int32_t *prompts, int64_t n, seq_rng *rng, int32_t *answers);
+/* Fraction of n fresh prompts (drawn with rng) the greedy policy solves; NaN on error. */
+SEQDEF double seq_rl_grpo_solve_rate(seq_rl_grpo *g, int64_t n, seq_rng *rng);
+/* Policy, reference, Adam state and counters, in the seq_rl container (kind "grpo"); load
+ * needs an object made with the same task sizes and config (else SEQ_ERR_FORMAT). */
+SEQDEF seq_status seq_rl_grpo_save(const seq_rl_grpo *g, const char *path);
+SEQDEF seq_status seq_rl_grpo_load(seq_rl_grpo *g, const char *path);
 
 /* ===================================================================================
  * 10  recurrent policies and the Jump-Start wrapper
  * =================================================================================== */
+
+/* Jump-Start RL (Uchendu et al. 2023): a guide policy (a hand-written controller, a
+ * demonstrator, an older agent) plays the first h steps of every episode and the learner
+ * the rest, so the learner starts where the guide leads and only has to finish the task,
+ * which makes a sparse reward reachable. The curriculum lowers h stage by stage,
+ *     h_k = horizon * (stages - k) / stages,  k = 0 .. stages   (h = 0: the learner alone),
+ * moving on once the mean return of the last `window` episodes played at the stage (guide
+ * and learner together) reaches threshold. The guide's steps are played but not trained
+ * on: they are masked out of the policy-gradient loss (attach with seq_rl_ac_set_guide).
+ * The recurrent agent's memory still reads them. */
+#define SEQ_RL_JSRL_MAX_WINDOW 100
+
+/* The guide's action for env `env`'s observation obs; outside [0, n_actions) the agent's
+ * iterate fails with SEQ_ERR_RANGE. */
+typedef int64_t (*seq_rl_guide_fn)(void *ud, const float *obs, int64_t env);
+
+typedef struct seq_rl_jsrl_config {
+    int64_t horizon;    /* h at stage 0 (e.g. the guide's typical episode length) */
+    int stages;         /* 10 */
+    double threshold;   /* mean return that moves to the next stage */
+    int64_t window;     /* 20 episodes, at most SEQ_RL_JSRL_MAX_WINDOW */
+} seq_rl_jsrl_config;
+
+struct seq_rl_jsrl {
+    seq_rl_jsrl_config cfg;
+    seq_rl_guide_fn guide;
+    void *ud;
+    int stage;          /* 0 .. stages */
+    int64_t h;          /* the guide's steps per episode at this stage */
+    double recent[SEQ_RL_JSRL_MAX_WINDOW]; /* returns at this stage, a ring */
+    int64_t n_recent;   /* episodes at this stage */
+    int64_t episodes, guided_steps;        /* totals */
+};
+
+SEQDEF seq_rl_jsrl_config seq_rl_jsrl_config_default(int64_t horizon, double threshold);
+/* SEQ_ERR_INVALID: guide NULL, horizon < 0, stages < 1, window outside [1,100],
+ * threshold not finite. */
+SEQDEF seq_status seq_rl_jsrl_init(seq_rl_jsrl *j, seq_rl_jsrl_config cfg, seq_rl_guide_fn guide, void *ud);
+/* Does the guide act at step t (steps already taken) of an episode? */
+SEQDEF int seq_rl_jsrl_guides(const seq_rl_jsrl *j, int64_t t);
+/* Records a finished episode's return and moves the curriculum; NaN is SEQ_ERR_INVALID
+ * (nothing recorded). */
+SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret);
+/* The curriculum's position (stage, returns, counters) in the seq_rl container (kind
+ * "jsrl"); the guide function is the caller's to supply again. */
+SEQDEF seq_status seq_rl_jsrl_save(const seq_rl_jsrl *j, const char *path);
+SEQDEF seq_status seq_rl_jsrl_load(seq_rl_jsrl *j, const char *path);
+/* Attaches (or with NULL detaches) a curriculum to an agent: its guide plays the first h
+ * steps of each episode of every env during collection. The agent does not own it. */
+SEQDEF seq_status seq_rl_ac_set_guide(seq_rl_ac *ag, seq_rl_jsrl *j);
 
 #ifdef __cplusplus
 }
@@ -4026,11 +4238,86 @@ SEQDEF seq_tensor *seq_rl_pg_loss(seq_ctx *ctx, seq_tensor *logits, seq_tensor *
     return out;
 }
 
+/* --- policy networks with memory --------------------------------------------------- */
+
+SEQDEF seq_status seq_rl_rnn_policy_init(seq_rl_rnn_policy *p, seq_params *P, const char *prefix, seq_rnn_kind cell,
+                                         int64_t in_dim, int64_t hidden, int64_t n_actions, int with_value) {
+    char name[128];
+    int64_t sizes[2];
+    seq_status s;
+    if (!p || !P || !prefix || (cell != SEQ_RNN_LSTM && cell != SEQ_RNN_GRU) || in_dim < 1 || hidden < 1 || n_actions < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_rnn_policy_init: NULL argument, a size < 1 or a cell other than LSTM/GRU");
+    memset(p, 0, sizeof *p);
+    p->in_dim = in_dim, p->hidden = hidden, p->n_actions = n_actions;
+    snprintf(name, sizeof name, "%s.rnn", prefix);
+    s = seq_rnn_init(&p->rnn, P, name, seq_rnn_config_default(cell, in_dim, hidden));
+    sizes[0] = hidden, sizes[1] = n_actions;
+    snprintf(name, sizeof name, "%s.pi", prefix);
+    if (s == SEQ_OK) s = seq_rl_mlp_init(&p->pi, P, name, 1, sizes, SEQ_RL_TANH, 0.01f);
+    sizes[1] = 1;
+    snprintf(name, sizeof name, "%s.v", prefix);
+    if (s == SEQ_OK && with_value) s = seq_rl_mlp_init(&p->v, P, name, 1, sizes, SEQ_RL_TANH, 1.0f);
+    return s;
+}
+
+SEQDEF seq_tensor *seq_rl_rnn_policy_forward(seq_ctx *ctx, const seq_rl_rnn_policy *p, seq_tensor *x, seq_rnn_io *io,
+                                             seq_tensor **values) {
+    int64_t shape[2];
+    seq_tensor *h, *logits;
+    if (values) *values = NULL;
+    if (!ctx || !p || !x) {
+        if (ctx) seq_ctx_fail(ctx, SEQ_ERR_INVALID, "seq_rl_rnn_policy_forward", "NULL policy or input");
+        return NULL;
+    }
+    h = seq_rnn_forward(ctx, &p->rnn, x, io); /* (B,T,H) */
+    if (!h) return NULL;
+    shape[0] = h->shape[0] * h->shape[1], shape[1] = p->hidden;
+    h = seq_reshape(ctx, h, 2, shape); /* (B*T,H): every step is a row for the heads */
+    logits = seq_rl_mlp_forward(ctx, &p->pi, h);
+    if (values && p->v.n_layers) *values = seq_reshape(ctx, seq_rl_mlp_forward(ctx, &p->v, h), 1, shape);
+    return logits;
+}
+
+SEQDEF int64_t seq_rl_rnn_policy_work_size(const seq_rl_rnn_policy *p, int64_t B) {
+    return B * p->hidden + seq_rl_mlp_work_size(&p->pi, B);
+}
+
+SEQDEF seq_status seq_rl_rnn_policy_step(const seq_rl_rnn_policy *p, seq_rnn_state *st, const float *x_t, float *logits,
+                                         float *values, float *work) {
+    float *h;
+    seq_status s;
+    if (!p || !st || !x_t || !logits || !work) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_rnn_policy_step: NULL argument");
+    h = work; /* (B,H) */
+    s = seq_rnn_step(&p->rnn, st, x_t, h);
+    if (s != SEQ_OK) return s;
+    seq_rl_mlp_infer(&p->pi, h, st->batch, logits, h + st->batch * p->hidden);
+    if (values && p->v.n_layers) seq_rl_mlp_infer(&p->v, h, st->batch, values, h + st->batch * p->hidden);
+    return SEQ_OK;
+}
+
+/* log softmax(z)[a] over A logits, in double. */
+static float seq_rl__logp_at(const float *z, int64_t A, int64_t a) {
+    double mx = z[0], s = 0;
+    int64_t j;
+    for (j = 1; j < A; j++) mx = z[j] > mx ? z[j] : mx;
+    for (j = 0; j < A; j++) s += exp((double)z[j] - mx);
+    return (float)((double)z[a] - mx - log(s));
+}
+
+static int64_t seq_rl__argmax_f(const float *z, int64_t A) {
+    int64_t a, best = 0;
+    for (a = 1; a < A; a++) best = z[a] > z[best] ? a : best;
+    return best;
+}
+
+/* --- actor-critic agents ------------------------------------------------------------- */
+
 SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo) {
     seq_rl_ac_config c;
     memset(&c, 0, sizeof c);
     c.algo = algo;
     c.gamma = 0.99f, c.max_grad_norm = 0.5f, c.anneal_lr = 1, c.total_steps = 500000, c.hidden = 64;
+    c.recurrent = 0, c.cell = SEQ_RNN_LSTM;
     c.loss = seq_rl_pg_config_default();
     c.epochs = 1, c.minibatches = 1, c.gae_lambda = 1.0f, c.norm_adv = 0;
     c.loss.clip = 0, c.loss.vf_clip = 0;
@@ -4047,6 +4334,9 @@ SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo) {
 
 SEQDEF void seq_rl_ac_free(seq_rl_ac *ag) {
     if (!ag) return;
+    seq_rnn_state_free(&ag->mem);
+    seq_rnn_state_free(&ag->peek);
+    seq_rnn_state_free(&ag->act_mem);
     seq_ctx_free(ag->ctx);
     seq_adamw_free(&ag->opt);
     seq_params_free(ag->P);
@@ -4060,12 +4350,17 @@ SEQDEF void seq_rl_ac_free(seq_rl_ac *ag) {
 SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t n_actions, int64_t n_envs,
                                  uint64_t seed, void *alloc_ud) {
     seq_rl_ac *ag;
-    int64_t sa[4], sc[4], B = cfg.n_steps * n_envs, nw;
+    int64_t sa[4], sc[4], B = cfg.n_steps * n_envs, H = cfg.hidden, nw;
     seq_adamw_config oc = seq_adamw_config_default();
     if (obs_dim < 1 || n_actions < 1 || n_envs < 1 || cfg.n_steps < 1 || cfg.epochs < 1 || cfg.minibatches < 1 ||
         cfg.minibatches > B || cfg.hidden < 1 || !(cfg.lr > 0) || !(cfg.gamma >= 0 && cfg.gamma <= 1) ||
         !(cfg.gae_lambda >= 0 && cfg.gae_lambda <= 1) || (int)cfg.algo < 0 || cfg.algo >= SEQ_RL_PG_ALGO_COUNT) {
         seq_set_error(SEQ_ERR_INVALID, "seq_rl_ac_init: a size < 1, minibatches > batch, or gamma, lambda, lr out of range");
+        return NULL;
+    }
+    if (cfg.recurrent && ((cfg.cell != SEQ_RNN_LSTM && cfg.cell != SEQ_RNN_GRU) || cfg.minibatches > n_envs)) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_rl_ac_init: a recurrent agent needs an LSTM or GRU cell and minibatches <= n_envs "
+                                       "(a minibatch is a set of envs)");
         return NULL;
     }
     ag = (seq_rl_ac *)SEQ_MALLOC(alloc_ud, sizeof *ag);
@@ -4076,25 +4371,39 @@ SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t 
     memset(ag, 0, sizeof *ag);
     ag->cfg = cfg, ag->obs_dim = obs_dim, ag->n_actions = n_actions, ag->n_envs = n_envs, ag->alloc_ud = alloc_ud;
     seq_rng_seed(&ag->rng, seed);
-    sa[0] = sc[0] = obs_dim, sa[1] = sa[2] = sc[1] = sc[2] = cfg.hidden, sa[3] = n_actions, sc[3] = 1;
     ag->P = seq_params_init(alloc_ud);
     ag->ctx = seq_ctx_init(alloc_ud);
-    if (!ag->P || !ag->ctx || seq_rl_mlp_init(&ag->actor, ag->P, "actor", 3, sa, SEQ_RL_TANH, 0.01f) != SEQ_OK ||
-        seq_rl_mlp_init(&ag->critic, ag->P, "critic", 3, sc, SEQ_RL_TANH, 1.0f) != SEQ_OK ||
-        seq_params_alloc(ag->P, &ag->rng) != SEQ_OK)
-        goto fail;
+    if (!ag->P || !ag->ctx) goto fail;
+    if (cfg.recurrent) {
+        if (seq_rl_rnn_policy_init(&ag->net, ag->P, "policy", cfg.cell, obs_dim, H, n_actions, 1) != SEQ_OK ||
+            seq_params_alloc(ag->P, &ag->rng) != SEQ_OK || seq_rnn_state_init(&ag->net.rnn, &ag->mem, n_envs) != SEQ_OK ||
+            seq_rnn_state_init(&ag->net.rnn, &ag->peek, n_envs) != SEQ_OK ||
+            seq_rnn_state_init(&ag->net.rnn, &ag->act_mem, 1) != SEQ_OK)
+            goto fail;
+        nw = seq_rl_rnn_policy_work_size(&ag->net, n_envs);
+    } else {
+        sa[0] = sc[0] = obs_dim, sa[1] = sa[2] = sc[1] = sc[2] = H, sa[3] = n_actions, sc[3] = 1;
+        if (seq_rl_mlp_init(&ag->actor, ag->P, "actor", 3, sa, SEQ_RL_TANH, 0.01f) != SEQ_OK ||
+            seq_rl_mlp_init(&ag->critic, ag->P, "critic", 3, sc, SEQ_RL_TANH, 1.0f) != SEQ_OK ||
+            seq_params_alloc(ag->P, &ag->rng) != SEQ_OK)
+            goto fail;
+        nw = seq_rl_mlp_work_size(&ag->actor, n_envs); /* the actor is the wider of the two */
+    }
     oc.eps = 1e-5f, oc.weight_decay = 0.0f, oc.decoupled = 0;
     if (seq_adamw_init(&ag->opt, ag->P, oc) != SEQ_OK) goto fail;
-    /* one float block: obs | logp rewards values adv returns | next_value | work */
-    nw = seq_rl_mlp_work_size(&ag->actor, n_envs > B ? n_envs : B) + n_actions * B;
-    ag->obs = (float *)SEQ_MALLOC(alloc_ud, (size_t)(B * obs_dim + 5 * B + n_envs + nw) * sizeof(float));
+    /* one float block: obs | logp rewards values adv returns | next_value | logits | mixed_obs | mem0 | work */
+    ag->obs = (float *)SEQ_MALLOC(
+        alloc_ud, (size_t)(B * obs_dim + 5 * B + n_envs + n_envs * n_actions + n_envs * obs_dim + 2 * n_envs * H + nw) *
+                      sizeof(float));
     ag->actions = (int32_t *)SEQ_MALLOC(alloc_ud, (size_t)B * sizeof(int32_t));
-    ag->dones = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)B);
-    ag->perm = (int64_t *)SEQ_MALLOC(alloc_ud, (size_t)B * sizeof(int64_t));
+    ag->dones = (uint8_t *)SEQ_MALLOC(alloc_ud, (size_t)(2 * B));
+    ag->perm = (int64_t *)SEQ_MALLOC(alloc_ud, (size_t)(2 * B) * sizeof(int64_t));
     if (!ag->obs || !ag->actions || !ag->dones || !ag->perm) goto fail;
     ag->logp = ag->obs + B * obs_dim, ag->rewards = ag->logp + B, ag->values = ag->rewards + B;
     ag->adv = ag->values + B, ag->returns = ag->adv + B, ag->next_value = ag->returns + B;
-    ag->work = ag->next_value + n_envs;
+    ag->logits = ag->next_value + n_envs, ag->mixed_obs = ag->logits + n_envs * n_actions;
+    ag->mem0 = ag->mixed_obs + n_envs * obs_dim, ag->work = ag->mem0 + 2 * n_envs * H;
+    ag->guided = ag->dones + B;
     return ag;
 fail:
     if (seq_last_status() == SEQ_OK) seq_set_error(SEQ_ERR_NOMEM, "seq_rl_ac_init: out of memory");
@@ -4102,9 +4411,32 @@ fail:
     return NULL;
 }
 
-/* V(obs) for n observations. */
-static void seq_rl__ac_values(seq_rl_ac *ag, const float *obs, int64_t n, float *v) {
-    seq_rl_mlp_infer(&ag->critic, obs, n, v, ag->work);
+/* The policy's logits (into ag->logits) and values for the envs' observations obs
+ * (n_envs, obs_dim); a recurrent agent's memory advances by the step. */
+static seq_status seq_rl__ac_policy_step(seq_rl_ac *ag, const float *obs, float *values) {
+    if (ag->cfg.recurrent) return seq_rl_rnn_policy_step(&ag->net, &ag->mem, obs, ag->logits, values, ag->work);
+    seq_rl_mlp_infer(&ag->actor, obs, ag->n_envs, ag->logits, ag->work);
+    seq_rl_mlp_infer(&ag->critic, obs, ag->n_envs, values, ag->work);
+    return SEQ_OK;
+}
+
+/* V(obs) for every env as its next step would see it, leaving the memory where it is. */
+static seq_status seq_rl__ac_peek_values(seq_rl_ac *ag, const float *obs, float *values) {
+    size_t n = (size_t)(ag->n_envs * ag->cfg.hidden) * sizeof(float);
+    if (!ag->cfg.recurrent) {
+        seq_rl_mlp_infer(&ag->critic, obs, ag->n_envs, values, ag->work);
+        return SEQ_OK;
+    }
+    memcpy(ag->peek.h, ag->mem.h, n);
+    if (ag->mem.c) memcpy(ag->peek.c, ag->mem.c, n);
+    return seq_rl_rnn_policy_step(&ag->net, &ag->peek, obs, ag->logits, values, ag->work);
+}
+
+/* Zeroes env i's memory (h, and c for an LSTM): its next step starts an episode. */
+static void seq_rl__ac_forget(seq_rl_ac *ag, int64_t i) {
+    int64_t H = ag->cfg.hidden;
+    memset(ag->mem.h + i * H, 0, (size_t)H * sizeof(float));
+    if (ag->mem.c) memset(ag->mem.c + i * H, 0, (size_t)H * sizeof(float));
 }
 
 static void seq_rl__ac_record_episode(seq_rl_ac *ag, double ret) {
@@ -4112,36 +4444,65 @@ static void seq_rl__ac_record_episode(seq_rl_ac *ag, double ret) {
     ag->n_recent++;
 }
 
+/* The action for env i at step t of the rollout: the Jump-Start guide's while it leads
+ * the episode (with the learner's log-probability of it: the row is masked out of the
+ * loss anyway), else a draw from the policy. */
+static seq_status seq_rl__ac_choose(seq_rl_ac *ag, const seq_rl_vec_env *v, int64_t t, int64_t i) {
+    int64_t k = t * ag->n_envs + i, A = ag->n_actions;
+    const float *z = ag->logits + i * A;
+    ag->guided[k] = ag->guide && seq_rl_jsrl_guides(ag->guide, v->envs[i].t);
+    if (ag->guided[k]) {
+        int64_t a = ag->guide->guide(ag->guide->ud, ag->obs + k * ag->obs_dim, i);
+        if (a < 0 || a >= A)
+            return seq_set_error(SEQ_ERR_RANGE, "seq_rl_ac_iterate: the guide chose action %lld outside [0,%lld)",
+                                 (long long)a, (long long)A);
+        ag->actions[k] = (int32_t)a, ag->logp[k] = seq_rl__logp_at(z, A, a);
+        ag->guide->guided_steps++;
+    } else {
+        ag->actions[k] = (int32_t)seq_rl_sample_softmax(z, A, &ag->rng, NULL, &ag->logp[k]);
+    }
+    return SEQ_OK;
+}
+
 /* Collects n_steps x n_envs transitions. Truncation folds gamma V(final obs) into the
  * reward, so afterwards every done step is treated alike: no bootstrap across it. */
 static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
-    int64_t t, i, N = ag->n_envs, D = ag->obs_dim, A = ag->n_actions;
-    float *logits = ag->work + seq_rl_mlp_work_size(&ag->actor, ag->cfg.n_steps * N);
-    for (t = 0; t < ag->cfg.n_steps; t++) {
-        float *o = ag->obs + t * N * D, *lp = ag->logp + t * N, *val = ag->values + t * N;
-        int32_t *act = ag->actions + t * N;
-        seq_status st;
-        memcpy(o, v->obs, (size_t)(N * D) * sizeof(float));
-        seq_rl_mlp_infer(&ag->actor, o, N, logits, ag->work);
-        seq_rl__ac_values(ag, o, N, val);
-        for (i = 0; i < N; i++) act[i] = (int32_t)seq_rl_sample_softmax(logits + i * A, A, &ag->rng, NULL, &lp[i]);
-        st = seq_rl_vec_env_step(v, act);
-        if (st != SEQ_OK) return st;
-        for (i = 0; i < N; i++) {
-            float r = v->rewards[i];
-            ag->dones[t * N + i] = v->terminated[i] || v->truncated[i];
-            if (v->truncated[i] && !v->terminated[i]) {
-                float vf;
-                seq_rl__ac_values(ag, v->final_obs + i * D, 1, &vf);
-                r += ag->cfg.gamma * vf;
-            }
-            ag->rewards[t * N + i] = r;
-            if (ag->dones[t * N + i]) seq_rl__ac_record_episode(ag, v->done_return[i]);
-        }
+    int64_t t, i, N = ag->n_envs, D = ag->obs_dim;
+    seq_status st = SEQ_OK;
+    if (ag->cfg.recurrent) { /* where BPTT will start each env's sequence */
+        memcpy(ag->mem0, ag->mem.h, (size_t)(N * ag->cfg.hidden) * sizeof(float));
+        if (ag->mem.c) memcpy(ag->mem0 + N * ag->cfg.hidden, ag->mem.c, (size_t)(N * ag->cfg.hidden) * sizeof(float));
     }
-    seq_rl__ac_values(ag, v->obs, N, ag->next_value);
-    ag->steps += ag->cfg.n_steps * N;
-    return SEQ_OK;
+    for (t = 0; t < ag->cfg.n_steps && st == SEQ_OK; t++) {
+        float *o = ag->obs + t * N * D;
+        int truncated = 0;
+        memcpy(o, v->obs, (size_t)(N * D) * sizeof(float));
+        st = seq_rl__ac_policy_step(ag, o, ag->values + t * N);
+        for (i = 0; i < N && st == SEQ_OK; i++) st = seq_rl__ac_choose(ag, v, t, i);
+        if (st == SEQ_OK) st = seq_rl_vec_env_step(v, ag->actions + t * N);
+        for (i = 0; i < N && st == SEQ_OK; i++) {
+            int64_t k = t * N + i;
+            ag->dones[k] = v->terminated[i] || v->truncated[i];
+            ag->rewards[k] = v->rewards[i];
+            truncated |= v->truncated[i] && !v->terminated[i];
+            if (ag->dones[k]) {
+                seq_rl__ac_record_episode(ag, v->done_return[i]);
+                if (ag->guide) st = seq_rl_jsrl_episode(ag->guide, v->done_return[i]);
+            }
+        }
+        if (truncated && st == SEQ_OK) { /* the value of the last observation, from the memory that saw the episode */
+            for (i = 0; i < N; i++)
+                memcpy(ag->mixed_obs + i * D, (v->truncated[i] ? v->final_obs : v->obs) + i * D, (size_t)D * sizeof(float));
+            st = seq_rl__ac_peek_values(ag, ag->mixed_obs, ag->next_value);
+            for (i = 0; i < N; i++)
+                if (v->truncated[i] && !v->terminated[i]) ag->rewards[t * N + i] += ag->cfg.gamma * ag->next_value[i];
+        }
+        for (i = 0; ag->cfg.recurrent && i < N; i++)
+            if (ag->dones[t * N + i]) seq_rl__ac_forget(ag, i);
+    }
+    if (st == SEQ_OK) st = seq_rl__ac_peek_values(ag, v->obs, ag->next_value);
+    ag->steps += t * N;
+    return st;
 }
 
 /* GAE(gamma, lambda) backwards through the rollout; returns = adv + V. */
@@ -4161,37 +4522,68 @@ static void seq_rl__ac_gae(seq_rl_ac *ag) {
     }
 }
 
-/* One gradient step on the rows idx[0..n). */
+/* The recurrent forward over whole env rollouts: rows idx[0..n) are n / T sequences,
+ * row j*T + t step t of env idx[j*T] % N. Each starts from the memory its env had when
+ * the rollout began and restarts (a segment reset) after every done step. */
+static seq_tensor *seq_rl__ac_sequences(seq_rl_ac *ag, const int64_t *idx, int64_t n, float *x, seq_tensor **values) {
+    seq_ctx *ctx = ag->ctx;
+    int64_t T = ag->cfg.n_steps, S = n / T, N = ag->n_envs, H = ag->cfg.hidden, j, t, xs[3], hs[3];
+    uint8_t *resets = (uint8_t *)seq_ctx_alloc(ctx, (size_t)n);
+    seq_tensor *h0, *c0 = NULL;
+    seq_rnn_io io;
+    hs[0] = 1, hs[1] = S, hs[2] = H;
+    h0 = seq_tensor_new(ctx, SEQ_F32, 3, hs);
+    if (ag->cfg.cell == SEQ_RNN_LSTM) c0 = seq_tensor_new(ctx, SEQ_F32, 3, hs);
+    if (!resets || !h0 || (ag->cfg.cell == SEQ_RNN_LSTM && !c0)) return NULL;
+    for (j = 0; j < S; j++) {
+        int64_t e = idx[j * T] % N;
+        memcpy(h0->data + j * H, ag->mem0 + e * H, (size_t)H * sizeof(float));
+        if (c0) memcpy(c0->data + j * H, ag->mem0 + (N + e) * H, (size_t)H * sizeof(float));
+        for (t = 0; t < T; t++) resets[j * T + t] = t > 0 && ag->dones[idx[j * T + t] - N];
+    }
+    memset(&io, 0, sizeof io);
+    io.h0 = h0, io.c0 = c0, io.resets = resets;
+    xs[0] = S, xs[1] = T, xs[2] = ag->obs_dim;
+    return seq_rl_rnn_policy_forward(ctx, &ag->net, seq_tensor_wrap(ctx, x, 3, xs), &io, values);
+}
+
+/* One gradient step on the rollout rows idx[0..n) (recurrent: whole env sequences, see
+ * above). Rows the guide played are masked out, of the advantage statistics too. */
 static seq_status seq_rl__ac_minibatch(seq_rl_ac *ag, const int64_t *idx, int64_t n, float lr) {
     seq_ctx *ctx = ag->ctx;
     int64_t D = ag->obs_dim, i, shape[2];
-    float *x, *lp, *adv, *ret, *oldv;
+    float *x, *lp, *adv, *ret, *oldv, *mask;
     int32_t *act;
-    double mean = 0, var = 0;
+    double mean = 0, var = 0, M = 0;
     seq_rl_pg_batch b;
-    seq_tensor *xt, *logits, *values, *loss;
+    seq_tensor *logits, *values = NULL, *loss;
     seq_ctx_reset(ctx);
-    x = (float *)seq_ctx_alloc(ctx, (size_t)(n * D + 4 * n) * sizeof(float));
+    x = (float *)seq_ctx_alloc(ctx, (size_t)(n * D + 5 * n) * sizeof(float));
     act = (int32_t *)seq_ctx_alloc(ctx, (size_t)n * sizeof(int32_t));
     if (!x || !act) return seq_ctx_status(ctx) != SEQ_OK ? seq_ctx_status(ctx) : SEQ_ERR_NOMEM;
-    lp = x + n * D, adv = lp + n, ret = adv + n, oldv = ret + n;
+    lp = x + n * D, adv = lp + n, ret = adv + n, oldv = ret + n, mask = oldv + n;
     for (i = 0; i < n; i++) {
         int64_t k = idx[i];
         memcpy(x + i * D, ag->obs + k * D, (size_t)D * sizeof(float));
         lp[i] = ag->logp[k], adv[i] = ag->adv[k], ret[i] = ag->returns[k], oldv[i] = ag->values[k], act[i] = ag->actions[k];
-        mean += adv[i];
+        mask[i] = !ag->guided[k];
+        mean += mask[i] * adv[i], M += mask[i];
     }
-    if (ag->cfg.norm_adv && n > 1) {
-        mean /= (double)n;
-        for (i = 0; i < n; i++) var += (adv[i] - mean) * (adv[i] - mean);
-        var = sqrt(var / (double)(n - 1)) + 1e-8;
+    if (M == 0) return SEQ_OK; /* the guide played every step: nothing of the learner's to learn from */
+    if (ag->cfg.norm_adv && M > 1) {
+        mean /= M;
+        for (i = 0; i < n; i++) var += mask[i] * (adv[i] - mean) * (adv[i] - mean);
+        var = sqrt(var / (M - 1)) + 1e-8;
         for (i = 0; i < n; i++) adv[i] = (float)((adv[i] - mean) / var);
     }
-    b.actions = act, b.old_logp = lp, b.adv = adv, b.returns = ret, b.old_values = oldv, b.ref_logp = NULL, b.mask = NULL;
-    shape[0] = n, shape[1] = D;
-    xt = seq_tensor_wrap(ctx, x, 2, shape);
-    logits = seq_rl_mlp_forward(ctx, &ag->actor, xt);
-    values = seq_reshape(ctx, seq_rl_mlp_forward(ctx, &ag->critic, xt), 1, shape);
+    b.actions = act, b.old_logp = lp, b.adv = adv, b.returns = ret, b.old_values = oldv, b.ref_logp = NULL, b.mask = mask;
+    if (ag->cfg.recurrent) {
+        logits = seq_rl__ac_sequences(ag, idx, n, x, &values);
+    } else {
+        shape[0] = n, shape[1] = D;
+        logits = seq_rl_mlp_forward(ctx, &ag->actor, seq_tensor_wrap(ctx, x, 2, shape));
+        values = seq_reshape(ctx, seq_rl_mlp_forward(ctx, &ag->critic, seq_tensor_wrap(ctx, x, 2, shape)), 1, shape);
+    }
     loss = seq_rl_pg_loss(ctx, logits, values, &b, ag->cfg.loss, &ag->last);
     if (seq_ctx_status(ctx) != SEQ_OK) return seq_ctx_status(ctx);
     seq_params_zero_grad(ag->P);
@@ -4201,7 +4593,7 @@ static seq_status seq_rl__ac_minibatch(seq_rl_ac *ag, const int64_t *idx, int64_
 }
 
 SEQDEF seq_status seq_rl_ac_iterate(seq_rl_ac *ag, seq_rl_vec_env *v) {
-    int64_t B, mb, e, k;
+    int64_t T, N, units, len, mb, e, k, j, t, *rows;
     float lr;
     seq_status st;
     if (!ag || !v || v->n != ag->n_envs || v->obs_dim != ag->obs_dim || v->n_actions != ag->n_actions)
@@ -4212,12 +4604,17 @@ SEQDEF seq_status seq_rl_ac_iterate(seq_rl_ac *ag, seq_rl_vec_env *v) {
     st = seq_rl__ac_collect(ag, v);
     if (st != SEQ_OK) return st;
     seq_rl__ac_gae(ag);
-    B = ag->cfg.n_steps * ag->n_envs;
-    mb = B / ag->cfg.minibatches;
+    /* shuffled units: single rows, or for a recurrent agent whole env sequences of T rows */
+    T = ag->cfg.n_steps, N = ag->n_envs;
+    units = ag->cfg.recurrent ? N : T * N, len = ag->cfg.recurrent ? T : 1;
+    mb = units / ag->cfg.minibatches, rows = ag->perm + T * N;
     for (e = 0; e < ag->cfg.epochs; e++) {
-        seq_rng_permutation(&ag->rng, ag->perm, B);
+        seq_rng_permutation(&ag->rng, ag->perm, units);
         for (k = 0; k < ag->cfg.minibatches; k++) {
-            st = seq_rl__ac_minibatch(ag, ag->perm + k * mb, k + 1 == ag->cfg.minibatches ? B - k * mb : mb, lr);
+            int64_t first = k * mb, count = k + 1 == ag->cfg.minibatches ? units - first : mb;
+            for (j = 0; j < count; j++)
+                for (t = 0; t < len; t++) rows[j * len + t] = ag->cfg.recurrent ? t * N + ag->perm[first + j] : ag->perm[first + j];
+            st = seq_rl__ac_minibatch(ag, rows, count * len, lr);
             if (st != SEQ_OK) return st;
         }
     }
@@ -4234,13 +4631,17 @@ SEQDEF double seq_rl_ac_mean_return(const seq_rl_ac *ag) {
 }
 
 SEQDEF int64_t seq_rl_ac_act(seq_rl_ac *ag, const float *obs, seq_rng *rng, float *prob) {
-    float *logits = ag->work + seq_rl_mlp_work_size(&ag->actor, ag->cfg.n_steps * ag->n_envs);
-    int64_t a, best = 0;
-    seq_rl_mlp_infer(&ag->actor, obs, 1, logits, ag->work);
-    if (rng) return seq_rl_sample_softmax(logits, ag->n_actions, rng, prob, NULL);
-    for (a = 1; a < ag->n_actions; a++) best = logits[a] > logits[best] ? a : best;
+    if (ag->cfg.recurrent) seq_rl_rnn_policy_step(&ag->net, &ag->act_mem, obs, ag->logits, NULL, ag->work);
+    else seq_rl_mlp_infer(&ag->actor, obs, 1, ag->logits, ag->work);
+    if (rng) return seq_rl_sample_softmax(ag->logits, ag->n_actions, rng, prob, NULL);
     if (prob) *prob = 1.0f; /* the greedy policy is deterministic */
-    return best;
+    return seq_rl__argmax_f(ag->logits, ag->n_actions);
+}
+
+SEQDEF void seq_rl_ac_reset_memory(seq_rl_ac *ag) {
+    if (!ag || !ag->cfg.recurrent) return;
+    seq_rnn_state_reset(&ag->act_mem);
+    seq_rnn_state_reset(&ag->mem);
 }
 
 SEQDEF seq_status seq_rl_ac_save(const seq_rl_ac *ag, const char *path) {
@@ -4253,9 +4654,427 @@ SEQDEF seq_status seq_rl_ac_load(seq_rl_ac *ag, const char *path) {
     return seq_safetensors_load(ag->P, path);
 }
 
+/* --- GRPO ------------------------------------------------------------------------------ */
+
+static void seq_rl__task_sample(const seq_rl_seq_task *task, seq_rng *rng, int32_t *prompt) {
+    int64_t i;
+    for (i = 0; i < task->prompt_len; i++) prompt[i] = (int32_t)seq_rng_below(rng, (uint64_t)task->vocab);
+}
+
+/* The right answer to a built-in task's prompt. */
+static void seq_rl__task_solution(const seq_rl_seq_task *task, const int32_t *prompt, int32_t *out) {
+    int64_t n = task->prompt_len, i, j, sum = 0;
+    if (task->kind == SEQ_RL_TASK_SUM) {
+        for (i = 0; i < n; i++) sum += prompt[i];
+        for (i = task->answer_len - 1; i >= 0; i--) out[i] = (int32_t)(sum % task->vocab), sum /= task->vocab;
+        return;
+    }
+    for (i = 0; i < n; i++) out[i] = task->kind == SEQ_RL_TASK_REVERSE ? prompt[n - 1 - i] : prompt[i];
+    if (task->kind == SEQ_RL_TASK_SORT)
+        for (i = 1; i < n; i++) /* insertion sort: prompts are short */
+            for (j = i; j > 0 && out[j - 1] > out[j]; j--) {
+                int32_t tmp = out[j];
+                out[j] = out[j - 1], out[j - 1] = tmp;
+            }
+}
+
+static double seq_rl__task_reward(const seq_rl_seq_task *task, const int32_t *prompt, const int32_t *answer) {
+    int32_t want[SEQ_RL_TASK_MAX_LEN];
+    int64_t i, right = 0;
+    seq_rl__task_solution(task, prompt, want);
+    for (i = 0; i < task->answer_len; i++) right += answer[i] == want[i];
+    if (right == task->answer_len) return 1.0;
+    return task->partial ? 0.5 * (double)right / (double)task->answer_len : 0.0;
+}
+
+SEQDEF seq_status seq_rl_seq_task_builtin(seq_rl_seq_task *task, seq_rl_seq_task_kind kind, int64_t vocab, int64_t len,
+                                          int partial) {
+    int64_t digits = 1, cap;
+    if (!task || (int)kind < 0 || kind >= SEQ_RL_SEQ_TASK_KIND_COUNT || vocab < 2 || vocab > 65536 || len < 1 ||
+        len > SEQ_RL_TASK_MAX_LEN)
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_seq_task_builtin: unknown kind, vocab outside [2,65536] or length "
+                                              "outside [1,%d]", SEQ_RL_TASK_MAX_LEN);
+    memset(task, 0, sizeof *task);
+    task->vocab = vocab, task->prompt_len = len, task->answer_len = len, task->kind = (int)kind, task->partial = partial;
+    task->sample = seq_rl__task_sample, task->reward = seq_rl__task_reward;
+    if (kind == SEQ_RL_TASK_SUM) { /* digits of the largest sum, len * (vocab - 1) */
+        for (cap = vocab; cap - 1 < len * (vocab - 1); cap *= vocab) digits++;
+        task->answer_len = digits;
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_grpo_advantages(const double *rewards, int64_t n_groups, int64_t group, int scale_std,
+                                         float eps, float *adv) {
+    int64_t g, i;
+    if (!rewards || !adv || n_groups < 1 || group < 1 || !(eps >= 0))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_advantages: NULL array, a count < 1 or eps < 0");
+    for (i = 0; i < n_groups * group; i++)
+        if (!isfinite(rewards[i]))
+            return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_advantages: rewards[%lld] is not finite", (long long)i);
+    for (g = 0; g < n_groups; g++) {
+        const double *r = rewards + g * group;
+        double mean = 0, var = 0, lo = r[0], hi = r[0];
+        for (i = 0; i < group; i++) mean += r[i], lo = r[i] < lo ? r[i] : lo, hi = r[i] > hi ? r[i] : hi;
+        mean /= (double)group;
+        for (i = 0; i < group; i++) var += (r[i] - mean) * (r[i] - mean);
+        var = group > 1 ? var / (double)(group - 1) : 0.0;
+        for (i = 0; i < group; i++) /* equal rewards say nothing: exactly 0, not rounding noise */
+            adv[g * group + i] = lo == hi ? 0.0f : (float)(scale_std ? (r[i] - mean) / (sqrt(var) + eps) : r[i] - mean);
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_rl_grpo_config seq_rl_grpo_config_default(void) {
+    seq_rl_grpo_config c;
+    memset(&c, 0, sizeof c);
+    c.cell = SEQ_RNN_GRU, c.hidden = 64, c.prompts = 16, c.group = 8, c.epochs = 4, c.lr = 1e-2f, c.max_grad_norm = 1.0f;
+    c.scale_std = 1, c.adv_eps = 1e-4f, c.ref_every = 0;
+    c.loss = seq_rl_pg_config_default();
+    c.loss.vf_clip = 0, c.loss.vf_coef = 0, c.loss.ent_coef = 0, c.loss.kl_coef = 0.04f;
+    return c;
+}
+
+SEQDEF void seq_rl_grpo_free(seq_rl_grpo *g) {
+    if (!g) return;
+    seq_rnn_state_free(&g->st);
+    seq_rnn_state_free(&g->st_ref);
+    seq_adamw_free(&g->opt);
+    seq_ctx_free(g->ctx);
+    seq_params_free(g->P);
+    seq_params_free(g->P_ref);
+    SEQ_FREE(g->alloc_ud, g->prompt);
+    SEQ_FREE(g->alloc_ud, g->reward);
+    SEQ_FREE(g->alloc_ud, g->adv);
+    SEQ_FREE(g->alloc_ud, g);
+}
+
+SEQDEF seq_rl_grpo *seq_rl_grpo_init(seq_rl_grpo_config cfg, const seq_rl_seq_task *task, uint64_t seed,
+                                     void *alloc_ud) {
+    seq_rl_grpo *g;
+    int64_t n, V, Lp, L, nf;
+    seq_adamw_config oc = seq_adamw_config_default();
+    if (!task || !task->sample || !task->reward || task->vocab < 1 || task->prompt_len < 1 || task->answer_len < 1 ||
+        cfg.prompts < 1 || cfg.group < 2 || cfg.hidden < 1 || cfg.epochs < 1 || !(cfg.lr > 0) || !(cfg.adv_eps >= 0) ||
+        !(cfg.loss.kl_coef >= 0) || cfg.ref_every < 0) {
+        seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_init: a task without sample or reward, a size < 1, group < 2, or "
+                                       "lr, eps, kl_coef out of range");
+        return NULL;
+    }
+    g = (seq_rl_grpo *)SEQ_MALLOC(alloc_ud, sizeof *g);
+    if (!g) {
+        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_grpo_init: out of memory");
+        return NULL;
+    }
+    memset(g, 0, sizeof *g);
+    g->cfg = cfg, g->task = *task, g->alloc_ud = alloc_ud, g->n = n = cfg.prompts * cfg.group;
+    V = task->vocab, Lp = task->prompt_len, L = task->answer_len;
+    seq_rng_seed(&g->rng, seed);
+    g->P = seq_params_init(alloc_ud);
+    g->P_ref = seq_params_init(alloc_ud);
+    g->ctx = seq_ctx_init(alloc_ud);
+    /* input: the V tokens and a separator, one-hot; output: the next answer token */
+    if (!g->P || !g->P_ref || !g->ctx ||
+        seq_rl_rnn_policy_init(&g->pi, g->P, "policy", cfg.cell, V + 1, cfg.hidden, V, 0) != SEQ_OK ||
+        seq_rl_rnn_policy_init(&g->ref, g->P_ref, "policy", cfg.cell, V + 1, cfg.hidden, V, 0) != SEQ_OK ||
+        seq_params_alloc(g->P, &g->rng) != SEQ_OK || seq_params_alloc(g->P_ref, &g->rng) != SEQ_OK ||
+        seq_rnn_state_init(&g->pi.rnn, &g->st, n) != SEQ_OK || seq_rnn_state_init(&g->ref.rnn, &g->st_ref, n) != SEQ_OK)
+        goto fail;
+    memcpy(g->P_ref->data, g->P->data, (size_t)g->P->numel * sizeof(float));
+    oc.weight_decay = 0.0f, oc.decoupled = 0;
+    if (seq_adamw_init(&g->opt, g->P, oc) != SEQ_OK) goto fail;
+    /* blocks: prompt | answer (int32);  reward (double);  adv | old_logp | ref_logp | x | logits | work */
+    nf = n + 2 * n * L + n * (V + 1) + n * V + seq_rl_rnn_policy_work_size(&g->pi, n);
+    g->prompt = (int32_t *)SEQ_MALLOC(alloc_ud, (size_t)(n * (Lp + L)) * sizeof(int32_t));
+    g->reward = (double *)SEQ_MALLOC(alloc_ud, (size_t)n * sizeof(double));
+    g->adv = (float *)SEQ_MALLOC(alloc_ud, (size_t)nf * sizeof(float));
+    if (!g->prompt || !g->reward || !g->adv) goto fail;
+    g->answer = g->prompt + n * Lp;
+    g->old_logp = g->adv + n, g->ref_logp = g->old_logp + n * L, g->x = g->ref_logp + n * L;
+    g->logits = g->x + n * (V + 1), g->work = g->logits + n * V;
+    return g;
+fail:
+    if (seq_last_status() == SEQ_OK) seq_set_error(SEQ_ERR_NOMEM, "seq_rl_grpo_init: out of memory");
+    seq_rl_grpo_free(g);
+    return NULL;
+}
+
+/* The input token at position t of row r: prompt, separator (V), then the answer so far. */
+static int32_t seq_rl__grpo_token(const seq_rl_grpo *g, const int32_t *prompt, const int32_t *answer, int64_t t) {
+    int64_t Lp = g->task.prompt_len;
+    return t < Lp ? prompt[t] : t == Lp ? (int32_t)g->task.vocab : answer[t - Lp - 1];
+}
+
+/* Answers m <= n prompts: sampled with rng (then logp and, with ref_logp, the reference's
+ * log-probabilities of each token), greedy with rng NULL. Rows past m run on zeros. */
+static seq_status seq_rl__grpo_generate(seq_rl_grpo *g, const int32_t *prompts, int64_t m, seq_rng *rng,
+                                        int32_t *answers, float *logp, float *ref_logp) {
+    int64_t V = g->task.vocab, Lp = g->task.prompt_len, L = g->task.answer_len, n = g->n, t, r;
+    seq_status s = SEQ_OK;
+    seq_rnn_state_reset(&g->st);
+    seq_rnn_state_reset(&g->st_ref);
+    for (t = 0; t < Lp + L && s == SEQ_OK; t++) {
+        memset(g->x, 0, (size_t)(n * (V + 1)) * sizeof(float));
+        for (r = 0; r < m; r++) g->x[r * (V + 1) + seq_rl__grpo_token(g, prompts + r * Lp, answers + r * L, t)] = 1.0f;
+        s = seq_rl_rnn_policy_step(&g->pi, &g->st, g->x, g->logits, NULL, g->work);
+        for (r = 0; r < m && s == SEQ_OK && t >= Lp; r++) {
+            const float *z = g->logits + r * V;
+            int32_t *a = answers + r * L + (t - Lp);
+            *a = (int32_t)(rng ? seq_rl_sample_softmax(z, V, rng, NULL, logp ? logp + r * L + (t - Lp) : NULL)
+                               : seq_rl__argmax_f(z, V));
+        }
+        if (ref_logp && s == SEQ_OK) {
+            s = seq_rl_rnn_policy_step(&g->ref, &g->st_ref, g->x, g->logits, NULL, g->work);
+            for (r = 0; r < m && t >= Lp; r++)
+                ref_logp[r * L + (t - Lp)] = seq_rl__logp_at(g->logits + r * V, V, answers[r * L + (t - Lp)]);
+        }
+    }
+    return s;
+}
+
+static seq_status seq_rl__grpo_check_prompts(const seq_rl_grpo *g, const int32_t *prompts, int64_t n, const char *fn) {
+    int64_t i;
+    for (i = 0; i < n * g->task.prompt_len; i++)
+        if (prompts[i] < 0 || prompts[i] >= g->task.vocab)
+            return seq_set_error(SEQ_ERR_RANGE, "%s: prompt token %lld is %d, outside [0,%lld)", fn, (long long)i,
+                                 (int)prompts[i], (long long)g->task.vocab);
+    return SEQ_OK;
+}
+
+/* One gradient step on the last batch: the whole prompt + answer sequences through the
+ * fused RNN forward, the answer positions counted by the loss, the rest masked. */
+static seq_status seq_rl__grpo_step(seq_rl_grpo *g) {
+    seq_ctx *ctx = g->ctx;
+    int64_t V = g->task.vocab, Lp = g->task.prompt_len, L = g->task.answer_len, T = Lp + L, n = g->n, r, t, xs[3];
+    float *old, *adv, *ref, *mask;
+    int32_t *act;
+    seq_tensor *x, *logits, *loss;
+    seq_rl_pg_batch b;
+    seq_ctx_reset(ctx);
+    xs[0] = n, xs[1] = T, xs[2] = V + 1;
+    x = seq_tensor_new(ctx, SEQ_F32, 3, xs); /* (n, T, V+1) one-hot, zero-filled */
+    old = (float *)seq_ctx_alloc(ctx, (size_t)(4 * n * T) * sizeof(float));
+    act = (int32_t *)seq_ctx_alloc(ctx, (size_t)(n * T) * sizeof(int32_t));
+    if (!x || !old || !act) return seq_ctx_status(ctx) != SEQ_OK ? seq_ctx_status(ctx) : SEQ_ERR_NOMEM;
+    adv = old + n * T, ref = adv + n * T, mask = ref + n * T;
+    for (r = 0; r < n; r++)
+        for (t = 0; t < T; t++) {
+            int64_t k = r * T + t, j = t - Lp; /* the output at t predicts answer token j */
+            x->data[k * (V + 1) + seq_rl__grpo_token(g, g->prompt + r * Lp, g->answer + r * L, t)] = 1.0f;
+            mask[k] = j >= 0;
+            act[k] = j >= 0 ? g->answer[r * L + j] : 0;
+            old[k] = j >= 0 ? g->old_logp[r * L + j] : 0.0f;
+            ref[k] = j >= 0 ? g->ref_logp[r * L + j] : 0.0f;
+            adv[k] = g->adv[r];
+        }
+    memset(&b, 0, sizeof b);
+    b.actions = act, b.old_logp = old, b.adv = adv, b.ref_logp = ref, b.mask = mask;
+    logits = seq_rl_rnn_policy_forward(ctx, &g->pi, x, NULL, NULL);
+    loss = seq_rl_pg_loss(ctx, logits, NULL, &b, g->cfg.loss, &g->last);
+    if (seq_ctx_status(ctx) != SEQ_OK) return seq_ctx_status(ctx);
+    seq_params_zero_grad(g->P);
+    seq_backward(ctx, loss);
+    if (g->cfg.max_grad_norm > 0) seq_clip_grad_norm(g->P, g->cfg.max_grad_norm);
+    return seq_adamw_step(&g->opt, g->P, g->cfg.lr);
+}
+
+SEQDEF seq_status seq_rl_grpo_iterate(seq_rl_grpo *g) {
+    int64_t G, Lp, L, p, r, e;
+    double sum = 0, solved = 0;
+    seq_status s;
+    if (!g) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_iterate: NULL trainer");
+    G = g->cfg.group, Lp = g->task.prompt_len, L = g->task.answer_len;
+    for (p = 0; p < g->cfg.prompts; p++) { /* one prompt per group, answered G times */
+        g->task.sample(&g->task, &g->rng, g->prompt + p * G * Lp);
+        for (r = 1; r < G; r++) memcpy(g->prompt + (p * G + r) * Lp, g->prompt + p * G * Lp, (size_t)Lp * sizeof(int32_t));
+    }
+    s = seq_rl__grpo_check_prompts(g, g->prompt, g->n, "seq_rl_grpo_iterate (the task's sample)");
+    if (s == SEQ_OK) s = seq_rl__grpo_generate(g, g->prompt, g->n, &g->rng, g->answer, g->old_logp, g->ref_logp);
+    if (s != SEQ_OK) return s;
+    for (r = 0; r < g->n; r++) g->reward[r] = g->task.reward(&g->task, g->prompt + r * Lp, g->answer + r * L);
+    s = seq_rl_grpo_advantages(g->reward, g->cfg.prompts, G, g->cfg.scale_std, g->cfg.adv_eps, g->adv);
+    if (s != SEQ_OK) return seq_set_error(s, "seq_rl_grpo_iterate: the task's reward is not finite");
+    for (r = 0; r < g->n; r++) sum += g->reward[r], solved += g->reward[r] >= 1.0;
+    g->mean_reward = sum / (double)g->n, g->solved = solved / (double)g->n;
+    for (e = 0; e < g->cfg.epochs && s == SEQ_OK; e++) s = seq_rl__grpo_step(g);
+    if (s != SEQ_OK) return s;
+    g->iterations++;
+    if (g->cfg.ref_every > 0 && g->iterations % g->cfg.ref_every == 0)
+        memcpy(g->P_ref->data, g->P->data, (size_t)g->P->numel * sizeof(float));
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_grpo_answer(seq_rl_grpo *g, const int32_t *prompts, int64_t n, seq_rng *rng, int32_t *answers) {
+    int64_t off;
+    seq_status s;
+    if (!g || !prompts || !answers || n < 0) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_answer: NULL argument or n < 0");
+    s = seq_rl__grpo_check_prompts(g, prompts, n, "seq_rl_grpo_answer");
+    for (off = 0; off < n && s == SEQ_OK; off += g->n) /* in batches of the trainer's width */
+        s = seq_rl__grpo_generate(g, prompts + off * g->task.prompt_len, n - off < g->n ? n - off : g->n, rng,
+                                  answers + off * g->task.answer_len, NULL, NULL);
+    return s;
+}
+
+SEQDEF double seq_rl_grpo_solve_rate(seq_rl_grpo *g, int64_t n, seq_rng *rng) {
+    int32_t *prompt, *answer;
+    int64_t Lp, L, i, done, m;
+    double solved = 0;
+    if (!g || !rng || n < 1) return NAN;
+    Lp = g->task.prompt_len, L = g->task.answer_len;
+    prompt = (int32_t *)SEQ_MALLOC(g->alloc_ud, (size_t)(g->n * (Lp + L)) * sizeof(int32_t));
+    if (!prompt) return NAN;
+    answer = prompt + g->n * Lp;
+    for (done = 0; done < n; done += m) {
+        m = n - done < g->n ? n - done : g->n;
+        for (i = 0; i < m; i++) g->task.sample(&g->task, rng, prompt + i * Lp);
+        if (seq_rl_grpo_answer(g, prompt, m, NULL, answer) != SEQ_OK) break;
+        for (i = 0; i < m; i++) solved += g->task.reward(&g->task, prompt + i * Lp, answer + i * L) >= 1.0;
+    }
+    SEQ_FREE(g->alloc_ud, prompt);
+    return done >= n ? solved / (double)n : NAN;
+}
+
+/* What a GRPO save records about the trainer's shape: a load refuses any other. */
+static void seq_rl__grpo_shape(const seq_rl_grpo *g, int64_t *shape) {
+    shape[0] = g->task.vocab, shape[1] = g->task.prompt_len, shape[2] = g->task.answer_len;
+    shape[3] = g->cfg.hidden, shape[4] = (int64_t)g->cfg.cell, shape[5] = g->n;
+}
+
+SEQDEF seq_status seq_rl_grpo_save(const seq_rl_grpo *g, const char *path) {
+    seq_rl_save w;
+    int64_t shape[6], counters[2], rng[4];
+    int k;
+    if (!g || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_save: NULL argument");
+    seq_rl__grpo_shape(g, shape);
+    counters[0] = g->iterations, counters[1] = g->opt.st.step;
+    for (k = 0; k < 4; k++) rng[k] = (int64_t)g->rng.s[k];
+    seq_rl_save_begin(&w, "grpo", g->alloc_ud);
+    seq_rl_save_i64s(&w, "shape", 6, shape);
+    seq_rl_save_i64s(&w, "counters", 2, counters);
+    seq_rl_save_i64s(&w, "rng", 4, rng);
+    seq_rl_save_f32s(&w, "policy", g->P->numel, g->P->data);
+    seq_rl_save_f32s(&w, "reference", g->P_ref->numel, g->P_ref->data);
+    seq_rl_save_f32s(&w, "adam", g->opt.st.numel, g->opt.st.buf);
+    return seq_rl_save_end(&w, path);
+}
+
+SEQDEF seq_status seq_rl_grpo_load(seq_rl_grpo *g, const char *path) {
+    seq_rl_load r;
+    int64_t shape[6], want[6], counters[2] = {0, 0}, rng[4] = {0, 0, 0, 0};
+    seq_status s;
+    int k;
+    if (!g || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_grpo_load: NULL argument");
+    s = seq_rl_load_open(&r, path, "grpo", g->alloc_ud);
+    if (s != SEQ_OK) return s;
+    seq_rl__grpo_shape(g, want);
+    s = seq_rl_load_i64s(&r, "shape", 6, shape);
+    if (s == SEQ_OK && memcmp(shape, want, sizeof shape) != 0)
+        s = seq_set_error(SEQ_ERR_FORMAT, "seq_rl_grpo_load: '%s' holds a trainer of another task size or network", path);
+    /* every field checked before any is copied in: a failed load changes nothing */
+    if (s == SEQ_OK && (seq_rl_load_count(&r, "policy", SEQ_RL_FIELD_F32) != g->P->numel ||
+                        seq_rl_load_count(&r, "reference", SEQ_RL_FIELD_F32) != g->P_ref->numel ||
+                        seq_rl_load_count(&r, "adam", SEQ_RL_FIELD_F32) != g->opt.st.numel))
+        s = seq_set_error(SEQ_ERR_FORMAT, "seq_rl_grpo_load: '%s' lacks a field or has one of another size", path);
+    if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "counters", 2, counters);
+    if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "rng", 4, rng);
+    if (s == SEQ_OK) {
+        seq_rl_load_f32s(&r, "policy", g->P->numel, g->P->data);
+        seq_rl_load_f32s(&r, "reference", g->P_ref->numel, g->P_ref->data);
+        seq_rl_load_f32s(&r, "adam", g->opt.st.numel, g->opt.st.buf);
+        g->iterations = counters[0], g->opt.st.step = counters[1];
+        for (k = 0; k < 4; k++) g->rng.s[k] = (uint64_t)rng[k];
+    }
+    seq_rl_load_close(&r);
+    return s;
+}
+
 /* ===================================================================================
  * 10  recurrent policies and the Jump-Start wrapper (implementation)
  * =================================================================================== */
+
+SEQDEF seq_rl_jsrl_config seq_rl_jsrl_config_default(int64_t horizon, double threshold) {
+    seq_rl_jsrl_config c;
+    c.horizon = horizon, c.stages = 10, c.threshold = threshold, c.window = 20;
+    return c;
+}
+
+static int seq_rl__jsrl_config_ok(const seq_rl_jsrl_config *c) {
+    return c->horizon >= 0 && c->stages >= 1 && c->window >= 1 && c->window <= SEQ_RL_JSRL_MAX_WINDOW &&
+           isfinite(c->threshold);
+}
+
+SEQDEF seq_status seq_rl_jsrl_init(seq_rl_jsrl *j, seq_rl_jsrl_config cfg, seq_rl_guide_fn guide, void *ud) {
+    if (!j || !guide || !seq_rl__jsrl_config_ok(&cfg))
+        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_jsrl_init: NULL guide, horizon < 0, stages < 1, window outside "
+                                              "[1,%d] or threshold not finite", SEQ_RL_JSRL_MAX_WINDOW);
+    memset(j, 0, sizeof *j);
+    j->cfg = cfg, j->guide = guide, j->ud = ud, j->h = cfg.horizon;
+    return SEQ_OK;
+}
+
+SEQDEF int seq_rl_jsrl_guides(const seq_rl_jsrl *j, int64_t t) { return j && t < j->h; }
+
+SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret) {
+    int64_t i, n;
+    double mean = 0;
+    if (!j || !isfinite(ret)) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_jsrl_episode: NULL curriculum or non-finite return");
+    j->recent[j->n_recent % j->cfg.window] = ret;
+    j->n_recent++, j->episodes++;
+    if (j->stage == j->cfg.stages || j->n_recent < j->cfg.window) return SEQ_OK;
+    n = j->cfg.window;
+    for (i = 0; i < n; i++) mean += j->recent[i];
+    if (mean / (double)n >= j->cfg.threshold) { /* good enough with this much help: take some away */
+        j->stage++;
+        j->h = j->cfg.horizon * (j->cfg.stages - j->stage) / j->cfg.stages;
+        j->n_recent = 0;
+    }
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_jsrl_save(const seq_rl_jsrl *j, const char *path) {
+    seq_rl_save w;
+    int64_t cfg[3], state[5];
+    if (!j || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_jsrl_save: NULL argument");
+    cfg[0] = j->cfg.horizon, cfg[1] = j->cfg.stages, cfg[2] = j->cfg.window;
+    state[0] = j->stage, state[1] = j->h, state[2] = j->n_recent, state[3] = j->episodes, state[4] = j->guided_steps;
+    seq_rl_save_begin(&w, "jsrl", NULL);
+    seq_rl_save_i64s(&w, "config", 3, cfg);
+    seq_rl_save_f64s(&w, "threshold", 1, &j->cfg.threshold);
+    seq_rl_save_i64s(&w, "state", 5, state);
+    seq_rl_save_f64s(&w, "recent", j->cfg.window, j->recent);
+    return seq_rl_save_end(&w, path);
+}
+
+SEQDEF seq_status seq_rl_jsrl_load(seq_rl_jsrl *j, const char *path) {
+    seq_rl_load r;
+    seq_rl_jsrl_config c;
+    int64_t cfg[3] = {0, 0, 0}, state[5] = {0, 0, 0, 0, 0};
+    double recent[SEQ_RL_JSRL_MAX_WINDOW];
+    seq_status s;
+    if (!j || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_jsrl_load: NULL argument");
+    s = seq_rl_load_open(&r, path, "jsrl", NULL);
+    if (s != SEQ_OK) return s;
+    s = seq_rl_load_i64s(&r, "config", 3, cfg);
+    if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "threshold", 1, &c.threshold);
+    if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "state", 5, state);
+    c.horizon = cfg[0], c.stages = (int)cfg[1], c.window = cfg[2];
+    if (s == SEQ_OK && (cfg[1] > 1000000 || !seq_rl__jsrl_config_ok(&c) || state[0] < 0 || state[0] > c.stages ||
+                        state[1] < 0 || state[1] > c.horizon || state[2] < 0 || state[3] < 0 || state[4] < 0))
+        s = seq_set_error(SEQ_ERR_FORMAT, "seq_rl_jsrl_load: '%s' holds an impossible curriculum", path);
+    if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "recent", c.window, recent);
+    seq_rl_load_close(&r);
+    if (s != SEQ_OK) return s;
+    j->cfg = c, j->stage = (int)state[0], j->h = state[1], j->n_recent = state[2], j->episodes = state[3];
+    j->guided_steps = state[4];
+    memcpy(j->recent, recent, (size_t)c.window * sizeof(double));
+    return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_ac_set_guide(seq_rl_ac *ag, seq_rl_jsrl *j) {
+    if (!ag) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_ac_set_guide: NULL agent");
+    ag->guide = j;
+    return SEQ_OK;
+}
 
 #endif /* SEQ_RL_IMPLEMENTATION_DONE */
 #endif /* SEQ_RL_IMPLEMENTATION */

@@ -436,6 +436,339 @@ static void test_ac_bad_input(void) {
     CHECK(seq_test_live_blocks == live);
 }
 
+/* ------------------------------------------------- recurrent policies, GRPO, JSRL ---- */
+
+/* The streaming step over a sequence, with the memory cleared where a segment starts,
+ * gives the fused forward's logits and values (run with a reset flag there). */
+static void test_rnn_policy_step_matches_forward(void) {
+    enum { B = 3, T = 6, I = 4, H = 8, A = 3 };
+    int64_t xs[3] = {B, T, I}, t, b, k;
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rl_rnn_policy p;
+    seq_rnn_state st;
+    seq_rng rng;
+    seq_rnn_io io;
+    uint8_t resets[B * T];
+    float x[B * T * I], xt[B * I], logits[B * A], values[B], work[B * H + 2 * B * H];
+    seq_tensor *lt, *vt = NULL;
+    int cell, ok;
+    for (cell = 0; cell < 2; cell++) {
+        seq_params *Q = seq_params_init(NULL);
+        CHECK(seq_rl_rnn_policy_init(&p, Q, "pol", cell ? SEQ_RNN_GRU : SEQ_RNN_LSTM, I, H, A, 1) == SEQ_OK);
+        seq_rng_seed(&rng, 4);
+        CHECK(seq_params_alloc(Q, &rng) == SEQ_OK);
+        CHECK(seq_rl_rnn_policy_work_size(&p, B) <= (int64_t)(sizeof work / sizeof work[0]));
+        for (k = 0; k < B * T * I; k++) x[k] = (float)seq_rng_normal(&rng, 0, 1);
+        for (k = 0; k < B * T; k++) resets[k] = k == 1 * T + 3 || k == 2 * T + 1;
+        memset(&io, 0, sizeof io);
+        io.resets = resets;
+        seq_ctx_reset(ctx);
+        lt = seq_rl_rnn_policy_forward(ctx, &p, seq_tensor_wrap(ctx, x, 3, xs), &io, &vt);
+        CHECK(lt && vt && lt->shape[0] == B * T && lt->shape[1] == A && vt->numel == B * T);
+        CHECK(seq_rnn_state_init(&p.rnn, &st, B) == SEQ_OK);
+        ok = lt && vt;
+        for (t = 0; t < T && ok; t++) {
+            for (b = 0; b < B; b++) {
+                memcpy(xt + b * I, x + (b * T + t) * I, I * sizeof(float));
+                if (resets[b * T + t]) { /* a new segment: this row's memory starts from zeros */
+                    memset(st.h + b * H, 0, H * sizeof(float));
+                    if (st.c) memset(st.c + b * H, 0, H * sizeof(float));
+                }
+            }
+            CHECK(seq_rl_rnn_policy_step(&p, &st, xt, logits, values, work) == SEQ_OK);
+            for (b = 0; b < B; b++) {
+                for (k = 0; k < A; k++) ok &= fabsf(logits[b * A + k] - lt->data[(b * T + t) * A + k]) < 1e-5f;
+                ok &= fabsf(values[b] - vt->data[b * T + t]) < 1e-5f;
+            }
+        }
+        CHECK_MSG(ok, "cell %d: the step API disagrees with the fused forward", cell);
+        seq_rnn_state_free(&st);
+        seq_params_free(Q);
+    }
+    CHECK(seq_rl_rnn_policy_init(&p, P, "bad", SEQ_RNN_TANH, I, H, A, 1) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_rnn_policy_init(&p, P, "bad", SEQ_RNN_GRU, 0, H, A, 1) == SEQ_ERR_INVALID);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
+/* One PPO epoch on one minibatch evaluates the loss before it moves the weights: the
+ * replayed log-probabilities must equal those acting recorded (ratio 1, approx KL 0).
+ * For a recurrent agent that holds only when BPTT restarts each env's sequence from its
+ * saved memory and resets it at every episode start, as acting did. */
+static void test_ac_replay_matches_acting(void) {
+    seq_rl_env proto;
+    seq_rl_vec_env v;
+    seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_PPO);
+    seq_rl_ac *ag;
+    int rec, it;
+    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 2) == SEQ_OK);
+    CHECK(seq_rl_env_hide_velocity(&proto) == SEQ_OK);
+    for (rec = 0; rec < 3; rec++) {
+        cfg.recurrent = rec > 0, cfg.cell = rec == 2 ? SEQ_RNN_GRU : SEQ_RNN_LSTM;
+        cfg.n_steps = 50, cfg.epochs = 1, cfg.minibatches = 1, cfg.hidden = 16;
+        CHECK(seq_rl_vec_env_init(&v, &proto, 3, 5, NULL) == SEQ_OK);
+        ag = seq_rl_ac_init(cfg, 2, 2, 3, 7, NULL);
+        CHECK(ag != NULL);
+        for (it = 0; ag && it < 4; it++) { /* rollouts of 50 steps span several episodes */
+            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
+            CHECK_MSG(fabsf(ag->last.approx_kl) < 1e-6f && ag->last.clipfrac == 0, "agent %d iteration %d: approx kl %g",
+                      rec, it, ag->last.approx_kl);
+        }
+        CHECK(ag && v.episodes > 3);
+        seq_rl_ac_free(ag);
+        seq_rl_vec_env_free(&v);
+    }
+}
+
+/* A recurrent agent saves and loads its weights; its acting memory carries between
+ * calls until reset_memory; bad configurations and allocation failures are refused. */
+static void test_recurrent_ac_api(void) {
+    seq_rl_env proto;
+    seq_rl_vec_env v;
+    seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_PPO);
+    seq_rl_ac *ag, *ag2;
+    const char *path = "build/rl_rppo_test.safetensors";
+    float obs[2] = {0.1f, -0.02f}, p1, p2, hsum = 0;
+    long k, live = seq_test_live_blocks;
+    int i;
+    cfg.recurrent = 1, cfg.n_steps = 32, cfg.hidden = 16;
+    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 1) == SEQ_OK && seq_rl_env_hide_velocity(&proto) == SEQ_OK);
+    CHECK(seq_rl_vec_env_init(&v, &proto, 4, 1, NULL) == SEQ_OK);
+    ag = seq_rl_ac_init(cfg, 2, 2, 4, 3, NULL);
+    CHECK(ag && seq_rl_ac_iterate(ag, &v) == SEQ_OK && seq_params_find(ag->P, "policy.rnn.weight_ih_l0") != NULL);
+    CHECK(seq_rl_ac_save(ag, path) == SEQ_OK);
+    ag2 = seq_rl_ac_init(cfg, 2, 2, 4, 9, NULL);
+    CHECK(ag2 && seq_rl_ac_load(ag2, path) == SEQ_OK);
+    for (i = 0; ag && ag2 && i < 5; i++) CHECK(seq_rl_ac_act(ag, obs, NULL, &p1) == seq_rl_ac_act(ag2, obs, NULL, &p2));
+    for (i = 0; ag && i < 16; i++) hsum += fabsf(ag->act_mem.h[i]);
+    CHECK(hsum > 0); /* acting left a memory */
+    seq_rl_ac_reset_memory(ag);
+    for (i = 0, hsum = 0; ag && i < 16; i++) hsum += fabsf(ag->act_mem.h[i]) + fabsf(ag->act_mem.c[i]);
+    CHECK(hsum == 0);
+    remove(path);
+    seq_rl_ac_free(ag2);
+    seq_rl_ac_free(ag);
+    cfg.minibatches = 5; /* more minibatches than envs to split */
+    CHECK(!seq_rl_ac_init(cfg, 2, 2, 4, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
+    cfg.minibatches = 2, cfg.cell = SEQ_RNN_TANH;
+    CHECK(!seq_rl_ac_init(cfg, 2, 2, 4, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
+    cfg.cell = SEQ_RNN_LSTM;
+    ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL); /* observes 4 floats, the env gives 2 */
+    CHECK(ag && seq_rl_ac_iterate(ag, &v) == SEQ_ERR_INVALID);
+    seq_rl_ac_free(ag);
+    for (k = 0; k < 60; k++) {
+        seq_test_fail_after(k);
+        ag = seq_rl_ac_init(cfg, 2, 2, 4, 1, NULL);
+        seq_test_fail_never();
+        if (ag) {
+            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
+            seq_rl_ac_free(ag);
+        }
+    }
+    seq_rl_vec_env_free(&v);
+    CHECK(seq_test_live_blocks == live);
+}
+
+/* Group-normalized advantages: standardized within each group (unbiased std), exactly 0
+ * for a group of equal rewards, centered only without scale_std; NaN refused. */
+static void test_grpo_advantages(void) {
+    double r[8] = {1, 0, 0, 0, 0.5, 0.5, 0.5, 0.5}, bad[4] = {1, NAN, 0, 0};
+    float adv[8], keep[4] = {7, 7, 7, 7};
+    double sd = sqrt(0.25); /* rewards 1,0,0,0: mean 1/4, unbiased variance 1/4 */
+    int i;
+    CHECK(seq_rl_grpo_advantages(r, 2, 4, 1, 0.0f, adv) == SEQ_OK);
+    CHECK_NEAR(adv[0], 0.75 / sd, 1e-6);
+    CHECK_NEAR(adv[1], -0.25 / sd, 1e-6);
+    for (i = 4; i < 8; i++) CHECK(adv[i] == 0.0f);
+    CHECK(seq_rl_grpo_advantages(r, 2, 4, 0, 0.0f, adv) == SEQ_OK);
+    CHECK_NEAR(adv[0], 0.75, 1e-7);
+    CHECK_NEAR(adv[3], -0.25, 1e-7);
+    CHECK(seq_rl_grpo_advantages(bad, 1, 4, 1, 1e-4f, keep) == SEQ_ERR_INVALID && keep[0] == 7 && keep[3] == 7);
+    CHECK(strstr(seq_last_error(), "rewards[1]") != NULL);
+    CHECK(seq_rl_grpo_advantages(r, 0, 4, 1, 1e-4f, adv) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_grpo_advantages(r, 2, 4, 1, -1.0f, adv) == SEQ_ERR_INVALID);
+}
+
+/* The built-in checkers: right answers earn 1, wrong ones 0 or partial credit. */
+static void test_seq_tasks(void) {
+    seq_rl_seq_task t;
+    int32_t p[4] = {3, 0, 2, 0}, rev[4] = {0, 2, 0, 3}, srt[4] = {0, 0, 2, 3}, sum[2] = {0, 5}, near[4] = {0, 2, 1, 3};
+    seq_rng rng;
+    int32_t q[4];
+    int i, ok = 1;
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_REVERSE, 4, 4, 0) == SEQ_OK);
+    CHECK(t.reward(&t, p, rev) == 1.0 && t.reward(&t, p, p) == 0.0 && t.reward(&t, p, near) == 0.0);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_REVERSE, 4, 4, 1) == SEQ_OK);
+    CHECK(t.reward(&t, p, near) == 0.5 * 3 / 4);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_SORT, 4, 4, 0) == SEQ_OK && t.reward(&t, p, srt) == 1.0);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_COPY, 4, 4, 0) == SEQ_OK && t.reward(&t, p, p) == 1.0);
+    /* 4 digits below 4 sum to at most 12: two base-4 digits; 3+0+2+0 = 5 = "11" in base 4 */
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_SUM, 4, 4, 0) == SEQ_OK && t.answer_len == 2);
+    sum[0] = 1, sum[1] = 1;
+    CHECK(t.reward(&t, p, sum) == 1.0);
+    seq_rng_seed(&rng, 1);
+    for (i = 0; i < 50; i++) {
+        t.sample(&t, &rng, q);
+        ok &= q[0] >= 0 && q[0] < 4 && q[3] >= 0 && q[3] < 4;
+    }
+    CHECK(ok);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_SUM, 1, 4, 0) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_TASK_COPY, 4, SEQ_RL_TASK_MAX_LEN + 1, 0) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_seq_task_builtin(&t, SEQ_RL_SEQ_TASK_KIND_COUNT, 4, 4, 0) == SEQ_ERR_INVALID);
+}
+
+/* The first GRPO step replays the sampled answers: ratio 1 and, with the reference
+ * still the initial policy, KL 0. */
+static void test_grpo_first_step_on_policy(void) {
+    seq_rl_seq_task task;
+    seq_rl_grpo_config cfg = seq_rl_grpo_config_default();
+    seq_rl_grpo *g;
+    cfg.epochs = 1, cfg.hidden = 16, cfg.prompts = 4, cfg.group = 4;
+    CHECK(seq_rl_seq_task_builtin(&task, SEQ_RL_TASK_SORT, 5, 3, 1) == SEQ_OK);
+    g = seq_rl_grpo_init(cfg, &task, 3, NULL);
+    CHECK(g && seq_rl_grpo_iterate(g) == SEQ_OK);
+    CHECK_MSG(g && fabsf(g->last.approx_kl) < 1e-6f && fabsf(g->last.ref_kl) < 1e-6f && g->last.clipfrac == 0,
+              "approx kl %g ref kl %g", g ? g->last.approx_kl : 0.0, g ? g->last.ref_kl : 0.0);
+    seq_rl_grpo_free(g);
+}
+
+/* A verifiable-reward task learned from scratch: a small GRU must reverse 3 digits
+ * (1 in 27 by chance); GRPO with reward 1 iff exact takes it to a clear majority. */
+static void test_grpo_learns_reverse(void) {
+    seq_rl_seq_task task;
+    seq_rl_grpo_config cfg = seq_rl_grpo_config_default();
+    seq_rl_grpo *g;
+    seq_rng eval;
+    double before, after;
+    int it;
+    cfg.hidden = 32;
+    CHECK(seq_rl_seq_task_builtin(&task, SEQ_RL_TASK_REVERSE, 3, 3, 0) == SEQ_OK);
+    g = seq_rl_grpo_init(cfg, &task, 2, NULL);
+    CHECK(g != NULL);
+    if (!g) return;
+    seq_rng_seed(&eval, 99);
+    before = seq_rl_grpo_solve_rate(g, 256, &eval);
+    for (it = 0; it < 80; it++) CHECK(seq_rl_grpo_iterate(g) == SEQ_OK);
+    after = seq_rl_grpo_solve_rate(g, 256, &eval);
+    CHECK_MSG(before < 0.1 && after > 0.6, "solved %.3f -> %.3f", before, after);
+    seq_rl_grpo_free(g);
+}
+
+static double nan_reward(const seq_rl_seq_task *task, const int32_t *prompt, const int32_t *answer) {
+    (void)task, (void)prompt, (void)answer;
+    return NAN;
+}
+
+static void bad_sample(const seq_rl_seq_task *task, seq_rng *rng, int32_t *prompt) {
+    int64_t i;
+    (void)rng;
+    for (i = 0; i < task->prompt_len; i++) prompt[i] = (int32_t)task->vocab; /* one past the last token */
+}
+
+/* Save and load through the container (answers agree after), a file of another trainer
+ * or a corrupt one refused with the trainer unchanged; NaN rewards, out-of-range tokens,
+ * bad configs and allocation failures are errors. */
+static void test_grpo_save_load_and_bad_input(void) {
+    seq_rl_seq_task task, other;
+    seq_rl_grpo_config cfg = seq_rl_grpo_config_default();
+    seq_rl_grpo *g, *h;
+    const char *path = "build/rl_grpo_test.sav";
+    int32_t prompts[6] = {0, 1, 2, 2, 1, 0}, a1[6], a2[6], bad_prompt[3] = {0, 9, 1};
+    long k, live = seq_test_live_blocks;
+    float w0;
+    FILE *f;
+    cfg.hidden = 8, cfg.prompts = 2, cfg.group = 3, cfg.epochs = 1;
+    CHECK(seq_rl_seq_task_builtin(&task, SEQ_RL_TASK_COPY, 3, 3, 1) == SEQ_OK);
+    g = seq_rl_grpo_init(cfg, &task, 1, NULL);
+    h = seq_rl_grpo_init(cfg, &task, 2, NULL);
+    CHECK(g && h);
+    if (!g || !h) return;
+    CHECK(seq_rl_grpo_iterate(g) == SEQ_OK && seq_rl_grpo_iterate(g) == SEQ_OK);
+    CHECK(seq_rl_grpo_save(g, path) == SEQ_OK && seq_rl_grpo_load(h, path) == SEQ_OK);
+    CHECK(h->iterations == 2 && h->opt.st.step == g->opt.st.step);
+    CHECK(seq_rl_grpo_answer(g, prompts, 2, NULL, a1) == SEQ_OK && seq_rl_grpo_answer(h, prompts, 2, NULL, a2) == SEQ_OK);
+    CHECK(memcmp(a1, a2, sizeof a1) == 0);
+    CHECK(seq_rl_grpo_answer(g, bad_prompt, 1, NULL, a1) == SEQ_ERR_RANGE);
+    f = fopen(path, "r+b"); /* flip a byte inside the weights: the checksum catches it */
+    if (f) {
+        fseek(f, 200, SEEK_SET);
+        fputc(0x5a, f);
+        fclose(f);
+    }
+    w0 = h->P->data[0];
+    CHECK(seq_rl_grpo_load(h, path) == SEQ_ERR_FORMAT && h->P->data[0] == w0);
+    cfg.hidden = 9; /* another network */
+    seq_rl_grpo_free(h);
+    h = seq_rl_grpo_init(cfg, &task, 2, NULL);
+    CHECK(h && seq_rl_grpo_save(g, path) == SEQ_OK && seq_rl_grpo_load(h, path) == SEQ_ERR_FORMAT);
+    remove(path);
+    seq_rl_grpo_free(h);
+    other = task, other.reward = nan_reward;
+    h = seq_rl_grpo_init(cfg, &other, 2, NULL);
+    CHECK(h && seq_rl_grpo_iterate(h) == SEQ_ERR_INVALID && h->iterations == 0);
+    seq_rl_grpo_free(h);
+    other = task, other.sample = bad_sample;
+    h = seq_rl_grpo_init(cfg, &other, 2, NULL);
+    CHECK(h && seq_rl_grpo_iterate(h) == SEQ_ERR_RANGE);
+    seq_rl_grpo_free(h);
+    other.sample = NULL;
+    CHECK(!seq_rl_grpo_init(cfg, &other, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
+    cfg.group = 1;
+    CHECK(!seq_rl_grpo_init(cfg, &task, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
+    cfg.group = 3;
+    for (k = 0; k < 60; k++) {
+        seq_test_fail_after(k);
+        h = seq_rl_grpo_init(cfg, &task, 1, NULL);
+        seq_test_fail_never();
+        if (h) {
+            CHECK(seq_rl_grpo_iterate(h) == SEQ_OK);
+            seq_rl_grpo_free(h);
+        }
+    }
+    seq_rl_grpo_free(g);
+    CHECK(seq_test_live_blocks == live);
+}
+
+static int64_t guide_right_then_down(void *ud, const float *obs, int64_t env) {
+    (void)env;
+    if (ud) return 7; /* a broken guide */
+    return obs[1] < 1.0f ? 1 : 2;
+}
+
+/* The curriculum: h steps down a stage each time the window's mean return reaches the
+ * threshold, down to 0; it saves, loads and refuses NaN returns and bad configs. */
+static void test_jsrl_curriculum(void) {
+    seq_rl_jsrl j, k;
+    seq_rl_jsrl_config c = seq_rl_jsrl_config_default(40, 0.7);
+    const char *path = "build/rl_jsrl_test.sav";
+    int i;
+    c.stages = 4, c.window = 5;
+    CHECK(seq_rl_jsrl_init(&j, c, guide_right_then_down, NULL) == SEQ_OK);
+    CHECK(j.h == 40 && seq_rl_jsrl_guides(&j, 39) && !seq_rl_jsrl_guides(&j, 40) && !seq_rl_jsrl_guides(NULL, 0));
+    for (i = 0; i < 10; i++) CHECK(seq_rl_jsrl_episode(&j, 0.2) == SEQ_OK);
+    for (i = 0; i < 3; i++) CHECK(seq_rl_jsrl_episode(&j, 1.0) == SEQ_OK);
+    CHECK(j.stage == 0 && j.h == 40); /* the last 5 average 0.68: not good enough yet */
+    CHECK(seq_rl_jsrl_episode(&j, 1.0) == SEQ_OK);
+    CHECK(j.stage == 1 && j.h == 30 && j.n_recent == 0);
+    for (i = 0; i < 4; i++) CHECK(seq_rl_jsrl_episode(&j, 1.0) == SEQ_OK);
+    CHECK(j.stage == 1); /* a stage lasts a whole window */
+    CHECK(seq_rl_jsrl_episode(&j, NAN) == SEQ_ERR_INVALID && j.episodes == 18);
+    CHECK(seq_rl_jsrl_save(&j, path) == SEQ_OK);
+    CHECK(seq_rl_jsrl_init(&k, seq_rl_jsrl_config_default(5, 0), guide_right_then_down, NULL) == SEQ_OK);
+    CHECK(seq_rl_jsrl_load(&k, path) == SEQ_OK && k.stage == 1 && k.h == 30 && k.n_recent == 4 && k.cfg.window == 5);
+    CHECK(k.guide == guide_right_then_down && k.recent[3] == 1.0);
+    for (i = 0; i < 16; i++) CHECK(seq_rl_jsrl_episode(&j, 1.0) == SEQ_OK);
+    CHECK(j.stage == 4 && j.h == 0 && !seq_rl_jsrl_guides(&j, 0));
+    remove(path);
+    CHECK(seq_rl_jsrl_load(&k, path) == SEQ_ERR_IO && k.stage == 1);
+    c.window = SEQ_RL_JSRL_MAX_WINDOW + 1;
+    CHECK(seq_rl_jsrl_init(&k, c, guide_right_then_down, NULL) == SEQ_ERR_INVALID);
+    c.window = 5, c.threshold = NAN;
+    CHECK(seq_rl_jsrl_init(&k, c, guide_right_then_down, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_rl_jsrl_init(&k, seq_rl_jsrl_config_default(5, 0), NULL, NULL) == SEQ_ERR_INVALID);
+}
+
 void seq_tests_rl_agents(void) {
     RUN(test_pg_loss_gradcheck);
     RUN(test_pg_loss_values_and_errors);
@@ -443,4 +776,13 @@ void seq_tests_rl_agents(void) {
     RUN(test_sample_softmax);
     RUN(test_ppo_cartpole_smoke);
     RUN(test_ac_bad_input);
+    RUN(test_rnn_policy_step_matches_forward);
+    RUN(test_ac_replay_matches_acting);
+    RUN(test_recurrent_ac_api);
+    RUN(test_grpo_advantages);
+    RUN(test_seq_tasks);
+    RUN(test_grpo_first_step_on_policy);
+    RUN(test_grpo_learns_reverse);
+    RUN(test_grpo_save_load_and_bad_input);
+    RUN(test_jsrl_curriculum);
 }
