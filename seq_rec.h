@@ -204,10 +204,11 @@ typedef struct seq_rec_batch_config {
 
 SEQDEF seq_rec_batch_config seq_rec_batch_config_default(void);
 /* Left-padded histories for scoring: row i holds the last min(hist_len[i], L) items of
- * user users[i]'s first hist_len[i] items, inputs (n,L). What a sequential model's
- * seq_rec_score_fn feeds itself. SEQ_ERR_RANGE for a user or length out of range. */
+ * user users[i]'s first hist_len[i] items, inputs (n,L), and their timestamps in times
+ * (n,L; may be NULL; 0 on padding, 0 everywhere when d has none). What a sequential
+ * model's seq_rec_score_fn feeds itself. SEQ_ERR_RANGE for a user or length out of range. */
 SEQDEF seq_status seq_rec_fill_history(const seq_rec_data *d, const int64_t *users, const int64_t *hist_len,
-                                       int64_t n, int64_t L, int32_t *inputs);
+                                       int64_t n, int64_t L, int32_t *inputs, int64_t *times);
 
 /* The training iterator: every user with a training row once per epoch.
  *     seq_rec_batcher it; seq_rec_batcher_init(&it, &d, &split, &sampler, cfg, NULL);
@@ -456,7 +457,8 @@ SEQDEF seq_status seq_rec_als_fit(seq_rec_mf *m, const seq_rec_data *d, const se
  *     GBCE     gSASRec (Petrov & Macdonald 2023): k negatives, the positive's term raised to
  *              beta = alpha (t (1 - 1/alpha) + 1/alpha), alpha = k / (n_items - 1)
  *     BPR_MAX  GRU4Rec's: -log sum_j softmax(s_neg)_j s(s_t - s_j) + reg sum_j softmax_j s_j^2
- * Negatives are uniform over 1..n_items, redrawn when equal to the target.
+ * Negatives come with the training batches (section 2): drawn by a seq_rec_sampler,
+ * uniform or popularity^alpha, never an item of the user's training prefix.
  * Sequences are left-padded with 0; for the recurrent encoders a reset flag at each row's
  * first item starts the state from zeros, so a session that pushes the same items one by
  * one (section 6) reaches the same state. */
@@ -531,18 +533,24 @@ SEQDEF seq_rec_model_config seq_rec_model_config_default(seq_rec_arch arch, int6
 /* NULL on a bad config (seq_last_error() says which field) or no memory. */
 SEQDEF seq_rec_model *seq_rec_model_init(seq_rec_model_config cfg, void *alloc_ud);
 SEQDEF void seq_rec_model_free(seq_rec_model *m);
-/* Training loss of B windows of max_len+1 item ids (B, max_len+1), left-padded with 0:
- * causal models read positions 0..L-1 and predict 1..L; BERT4Rec masks positions 1..L.
- * times: the same layout of timestamps, or NULL (required by a time-aware SSM). Records
- * on ctx (train mode: dropout on); ids outside [0,n_items] fail the ctx (SEQ_ERR_RANGE). */
-SEQDEF seq_tensor *seq_rec_model_loss(seq_rec_model *m, seq_ctx *ctx, const int32_t *windows, const int64_t *times,
-                                      int64_t B);
-/* One pass over the users in shuffled order, each contributing its last max_len+1 items
- * among the first train_len[u] (NULL: all; leave-one-out training passes len-2); users
- * with fewer than 2 are skipped. Adam step per batch. progress may be NULL; *mean_loss
- * (may be NULL) gets the epoch's mean. */
-SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, const seq_rec_data *d, const int64_t *train_len,
-                                            seq_rec_progress_fn progress, void *progress_ud, float *mean_loss);
+/* The batches the model trains on (section 2's batcher): cfg.batch rows of max_len,
+ * NEXT_ITEM rows (BERT4Rec: SEQUENCE rows, which it masks itself), n_neg negatives a
+ * position for the sampled losses and none for CE.
+ *     seq_rec_sampler neg;  seq_rec_batcher it;
+ *     seq_rec_sampler_init(&neg, &d, &split, SEQ_REC_NEG_UNIFORM, 0, NULL);
+ *     seq_rec_batcher_init(&it, &d, &split, &neg, seq_rec_model_batch_config(m), NULL);
+ *     for (epoch ...) seq_rec_model_train_epoch(m, &it, NULL, NULL, &loss); */
+SEQDEF seq_rec_batch_config seq_rec_model_batch_config(const seq_rec_model *m);
+/* Training loss of rows 0..b->n of a batch laid out as that config says (the sampled
+ * losses score the batch's b->n_neg negatives a position). Records on ctx in train mode
+ * (dropout on; BERT4Rec draws its masks). A batch of another max_len or mode, ids
+ * outside [0,n_items], or missing negatives or timestamps fail the ctx. */
+SEQDEF seq_tensor *seq_rec_model_loss(seq_rec_model *m, seq_ctx *ctx, const seq_rec_batch *b);
+/* One epoch: every batch of the batcher (restarted, reshuffled and its negatives drawn
+ * with the model's rng), an Adam step each. progress (may be NULL) after each step;
+ * *mean_loss (may be NULL) gets the epoch's mean. */
+SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, seq_rec_batcher *it, seq_rec_progress_fn progress,
+                                            void *progress_ud, float *mean_loss);
 /* The seq_rec_score_fn of every model (model is a seq_rec_model *): the representation
  * after each user's first hist_len[i] items (the last max_len of them) dotted with every
  * item embedding. */
@@ -1369,24 +1377,28 @@ SEQDEF seq_rec_batch_config seq_rec_batch_config_default(void) {
     return c;
 }
 
-/* Row of L ids: the m items src[0..m) at the right end, zeros before. */
-static void seq_rec__pad_row(int32_t *row, int64_t L, const int32_t *src, int64_t m) {
+/* Row of L ids: the m items at interaction index `at` (d->items[at..at+m)) at the right
+ * end, zeros before; the same for their timestamps when times is not NULL. */
+static void seq_rec__pad_row(const seq_rec_data *d, int64_t at, int64_t m, int64_t L, int32_t *row, int64_t *times) {
     memset(row, 0, (size_t)(L - m) * sizeof(int32_t));
-    memcpy(row + L - m, src, (size_t)m * sizeof(int32_t));
+    memcpy(row + L - m, d->items + at, (size_t)m * sizeof(int32_t));
+    if (!times) return;
+    memset(times, 0, (size_t)(d->times ? L - m : L) * sizeof(int64_t));
+    if (d->times) memcpy(times + L - m, d->times + at, (size_t)m * sizeof(int64_t));
 }
 
 SEQDEF seq_status seq_rec_fill_history(const seq_rec_data *d, const int64_t *users, const int64_t *hist_len, int64_t n,
-                                       int64_t L, int32_t *inputs) {
+                                       int64_t L, int32_t *inputs, int64_t *times) {
     int64_t i;
     if (!d || !d->off || (n > 0 && (!users || !hist_len || !inputs)) || n < 0 || L <= 0)
         return seq_set_error(SEQ_ERR_INVALID, "seq_rec_fill_history: NULL argument, negative n or L <= 0");
     for (i = 0; i < n; i++) {
         int64_t u = users[i], h = hist_len[i], m;
         if (u < 0 || u >= d->n_users || h < 0 || h > d->off[u + 1] - d->off[u])
-            return seq_set_error(SEQ_ERR_RANGE, "seq_rec_fill_history: row %lld: user %lld or history %lld out of range",
+            return seq_set_error(SEQ_ERR_RANGE, "seq_rec_fill_history: row %lld: user %lld or hist_len %lld out of range",
                                  (long long)i, (long long)u, (long long)h);
         m = h < L ? h : L;
-        seq_rec__pad_row(inputs + i * L, L, d->items + d->off[u] + h - m, m);
+        seq_rec__pad_row(d, d->off[u] + h - m, m, L, inputs + i * L, times ? times + i * L : NULL);
     }
     return SEQ_OK;
 }
@@ -1453,16 +1465,14 @@ SEQDEF seq_status seq_rec_batcher_next(seq_rec_batcher *it, seq_rng *rng) {
     if (b->times) memset(b->times, 0, (size_t)(b->B * L) * sizeof(int64_t));
     for (r = 0; r < b->B; r++) b->users[r] = -1;
     for (b->n = 0; b->n < b->B && it->pos < it->n_rows; b->n++, it->pos++) {
-        int64_t u = it->order[it->pos], n = it->split->train_len[u], m, i;
+        int64_t u = it->order[it->pos], n = it->split->train_len[u], m;
         const int32_t *s = d->items + d->off[u];
         int shift = it->cfg.mode == SEQ_REC_BATCH_NEXT_ITEM; /* targets run one item ahead */
         r = b->n;
         b->users[r] = u;
         m = n - shift < L ? n - shift : L;
-        seq_rec__pad_row(b->inputs + r * L, L, s + n - shift - m, m);
-        seq_rec__pad_row(b->targets + r * L, L, s + n - m, m);
-        if (b->times)
-            for (i = 0; i < m; i++) b->times[r * L + L - m + i] = d->times[d->off[u] + n - shift - m + i];
+        seq_rec__pad_row(d, d->off[u] + n - shift - m, m, L, b->inputs + r * L, b->times ? b->times + r * L : NULL);
+        seq_rec__pad_row(d, d->off[u] + n - m, m, L, b->targets + r * L, NULL);
         if (K > 0) {
             seq_status st = seq_rec_sampler_draw_excluding(it->sampler, rng, s, n, b->negatives + (r * L + L - m) * K, m * K);
             if (st != SEQ_OK) return st;
@@ -1491,6 +1501,12 @@ SEQDEF seq_rec_eval_config seq_rec_eval_config_default(void) {
 
 /* Heap order of the top-k selection over item ids: a is worse than b (a lower score, or
  * the same with a larger id). The root of the min-heap is the worst kept id. */
+/* Every factor model's scores: scores (n, V) = x (n,D) . items[0..V)^T, items (V,D) row
+ * major (the padding column 0 comes along; the evaluator ignores it). */
+static void seq_rec__dot_items(const float *x, int64_t n, const float *items, int64_t V, int64_t D, float *scores) {
+    seq_sgemm(0, 1, n, V, D, 1.0f, x, D, items, D, 0.0f, scores, V);
+}
+
 static int seq_rec__worse(const float *sc, int32_t a, int32_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a > b); }
 
 /* Restores the heap of ids below position i of n. */
@@ -2059,8 +2075,7 @@ SEQDEF seq_status seq_rec_mf_score(void *model, const seq_rec_data *d, const int
         }
         memcpy(x + r * D, m->user->data + users[r] * D, (size_t)D * sizeof(float));
     }
-    /* scores (n, n_items+1) = x (n,D) . item^T */
-    seq_sgemm(0, 1, n, m->n_items + 1, D, 1.0f, x, D, m->item->data, D, 0.0f, scores, m->n_items + 1);
+    seq_rec__dot_items(x, n, m->item->data, m->n_items + 1, D, scores);
     SEQ_FREE(m->P->alloc_ud, x);
     return SEQ_OK;
 }
@@ -2430,21 +2445,28 @@ static int32_t seq_rec__gap_bucket(int64_t gap) {
     return gap >= 0 ? b : 0;
 }
 
-/* What every layer needs besides the ids: where the padding is and where items start. */
+/* What every layer needs besides the ids: where the padding is, where items start, and
+ * which position column 0 holds (a group of short rows runs on the last T of max_len). */
 typedef struct seq_rec__layout {
-    int64_t B, T;
+    int64_t B, T, pos0;
     uint8_t *pad;    /* (B,T): 1 on padding */
     uint8_t *resets; /* (B,T): 1 at each row's first item */
 } seq_rec__layout;
 
-static seq_rec__layout seq_rec__layout_of(seq_ctx *ctx, const int32_t *ids, int64_t B, int64_t T) {
+/* Fails the ctx when out of memory (lay.pad NULL). */
+static seq_rec__layout seq_rec__layout_of(seq_ctx *ctx, const int32_t *ids, int64_t B, int64_t T, int64_t pos0) {
     seq_rec__layout lay;
     int64_t b, t;
     lay.B = B;
     lay.T = T;
+    lay.pos0 = pos0;
     lay.pad = (uint8_t *)seq_ctx_alloc(ctx, (size_t)(B * T));
     lay.resets = (uint8_t *)seq_ctx_alloc(ctx, (size_t)(B * T));
-    if (!lay.pad || !lay.resets) return lay;
+    if (!lay.pad || !lay.resets) {
+        lay.pad = NULL;
+        seq_ctx_fail(ctx, SEQ_ERR_NOMEM, "seq_rec", "out of memory");
+        return lay;
+    }
     for (b = 0; b < B; b++)
         for (t = 0; t < T; t++) {
             lay.pad[b * T + t] = ids[b * T + t] == 0;
@@ -2453,11 +2475,54 @@ static seq_rec__layout seq_rec__layout_of(seq_ctx *ctx, const int32_t *ids, int6
     return lay;
 }
 
-/* ids (B,T) [times (B,T)] -> x (B,T,D): item embeddings (times sqrt(D) under attention),
- * positions, time gaps, dropout when training. */
-static seq_tensor *seq_rec__embed(seq_rec_model *m, seq_ctx *ctx, const int32_t *ids, const int64_t *times, int64_t B,
-                                  int64_t T, int train) {
-    int64_t shape[2], i;
+/* Rows of a left-padded (B,L) batch grouped by the columns their items need: the next
+ * power of two >= their length, at most L. Padding never reaches an item (keys are
+ * masked, recurrent states reset at the first item), so a group encoded on its last T
+ * columns gets the same states as at full width; with most histories far shorter than
+ * L (Amazon's average is under 10 of 50) this skips most of the work. */
+#define SEQ_REC__MAX_GROUPS 64
+typedef struct seq_rec__groups {
+    int n;
+    int64_t start[SEQ_REC__MAX_GROUPS + 1]; /* group k is rows order[start[k] .. start[k+1]) */
+    int64_t width[SEQ_REC__MAX_GROUPS];     /* its T */
+    int32_t *order;                         /* (B) */
+} seq_rec__groups;
+
+static int seq_rec__group_rows(seq_ctx *ctx, const int32_t *ids, int64_t B, int64_t L, seq_rec__groups *g) {
+    int64_t count[SEQ_REC__MAX_GROUPS], at[SEQ_REC__MAX_GROUPS], b;
+    uint8_t *cls = (uint8_t *)seq_ctx_alloc(ctx, (size_t)B);
+    int c;
+    g->order = (int32_t *)seq_ctx_alloc(ctx, (size_t)B * sizeof(int32_t));
+    if (!cls || !g->order) {
+        seq_ctx_fail(ctx, SEQ_ERR_NOMEM, "seq_rec", "out of memory");
+        return 0;
+    }
+    memset(count, 0, sizeof count);
+    for (b = 0; b < B; b++) {
+        int64_t first = 0;
+        while (first < L && ids[b * L + first] == 0) first++;
+        for (c = 0; ((int64_t)1 << c) < L - first; c++) {}
+        cls[b] = (uint8_t)c;
+        count[c]++;
+    }
+    g->n = 0;
+    g->start[0] = 0;
+    for (c = 0; c < SEQ_REC__MAX_GROUPS; c++) {
+        if (!count[c]) continue;
+        at[c] = g->start[g->n];
+        g->width[g->n] = ((int64_t)1 << c) < L ? (int64_t)1 << c : L;
+        g->start[g->n + 1] = g->start[g->n] + count[c];
+        g->n++;
+    }
+    for (b = 0; b < B; b++) g->order[at[cls[b]]++] = (int32_t)b;
+    return 1;
+}
+
+/* ids (B,T) [times (B,T)] laid out as lay -> x (B,T,D): item embeddings (times sqrt(D)
+ * under attention), positions pos0.., time gaps, dropout when training. */
+static seq_tensor *seq_rec__embed(seq_rec_model *m, seq_ctx *ctx, const int32_t *ids, const int64_t *times,
+                                  const seq_rec__layout *lay, int train) {
+    int64_t B = lay->B, T = lay->T, shape[2], i;
     seq_tensor *idt, *x;
     shape[0] = B;
     shape[1] = T;
@@ -2467,7 +2532,7 @@ static seq_tensor *seq_rec__embed(seq_rec_model *m, seq_ctx *ctx, const int32_t 
     x = seq_embedding_pad(ctx, m->item_emb, idt, 0);
     if (seq_rec__is_transformer(m)) {
         x = seq_scale(ctx, x, sqrtf((float)m->cfg.dim));
-        x = seq_add(ctx, x, seq_slice(ctx, m->pos_emb, 0, 0, T));
+        x = seq_add(ctx, x, seq_slice(ctx, m->pos_emb, 0, lay->pos0, lay->pos0 + T));
     }
     if (m->gap_emb) {
         seq_tensor *gaps = seq_tensor_new(ctx, SEQ_I32, 2, shape);
@@ -2526,6 +2591,29 @@ static seq_tensor *seq_rec__body(seq_rec_model *m, seq_ctx *ctx, seq_tensor *x, 
     return seq_layernorm(ctx, x, m->ln_w, m->ln_b, 1e-5f);
 }
 
+/* Group k of g: its rows of ids (B,L) [times (B,L)] on their last T columns, embedded
+ * into *x (G,T,D) laid out as *lay, -> h (G,T,D). */
+static seq_tensor *seq_rec__encode(seq_rec_model *m, seq_ctx *ctx, const int32_t *ids, const int64_t *times, int64_t L,
+                                   const seq_rec__groups *g, int k, int train, seq_tensor **x, seq_rec__layout *lay) {
+    int64_t G = g->start[k + 1] - g->start[k], T = g->width[k], i;
+    const int32_t *rows = g->order + g->start[k];
+    int32_t *gid = (int32_t *)seq_ctx_alloc(ctx, (size_t)(G * T) * sizeof(int32_t));
+    int64_t *gt = times ? (int64_t *)seq_ctx_alloc(ctx, (size_t)(G * T) * sizeof(int64_t)) : NULL;
+    *x = NULL;
+    if (!gid || (times && !gt)) {
+        seq_ctx_fail(ctx, SEQ_ERR_NOMEM, "seq_rec", "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < G; i++) {
+        memcpy(gid + i * T, ids + rows[i] * L + L - T, (size_t)T * sizeof(int32_t));
+        if (gt) memcpy(gt + i * T, times + rows[i] * L + L - T, (size_t)T * sizeof(int64_t));
+    }
+    *lay = seq_rec__layout_of(ctx, gid, G, T, L - T);
+    if (!lay->pad) return NULL;
+    *x = seq_rec__embed(m, ctx, gid, gt, lay, train);
+    return seq_rec__body(m, ctx, *x, lay, train);
+}
+
 /* h (B,T,D) -> its last position (B,D). */
 static seq_tensor *seq_rec__last(seq_ctx *ctx, seq_tensor *h) {
     int64_t shape[2];
@@ -2536,7 +2624,7 @@ static seq_tensor *seq_rec__last(seq_ctx *ctx, seq_tensor *h) {
 }
 
 /* ReaRec-ERL: x (B,T,D) the embedded input, h its encoding; K times the last state plus
- * reasoning position T+k joins the input and the whole is encoded again; -> the mean of
+ * reasoning position max_len+k joins the input and the whole is encoded again; -> the mean of
  * the K+1 last states (B,D). */
 static seq_tensor *seq_rec__reason(seq_rec_model *m, seq_ctx *ctx, seq_tensor *x, seq_tensor *h,
                                    const seq_rec__layout *lay, int train) {
@@ -2561,7 +2649,8 @@ static seq_tensor *seq_rec__reason(seq_rec_model *m, seq_ctx *ctx, seq_tensor *x
         }
         memset(ext.resets, 0, (size_t)(B * ext.T));
         parts[0] = x;
-        parts[1] = seq_add(ctx, seq_reshape(ctx, last, 3, one), seq_slice(ctx, m->pos_emb, 0, T + k, T + k + 1));
+        parts[1] = seq_add(ctx, seq_reshape(ctx, last, 3, one),
+                           seq_slice(ctx, m->pos_emb, 0, lay->pos0 + T + k, lay->pos0 + T + k + 1));
         x = seq_concat(ctx, parts, 2, 1);
         last = seq_rec__last(ctx, seq_rec__body(m, ctx, x, &ext, train));
         sum = seq_add(ctx, sum, last);
@@ -2592,10 +2681,12 @@ static seq_tensor *seq_rec__sampled_scores(seq_rec_model *m, seq_ctx *ctx, seq_t
                        2, out);
 }
 
-/* Mean over the N rows of h (N,D) of the configured loss against targets (N). */
-static seq_tensor *seq_rec__loss_rows(seq_rec_model *m, seq_ctx *ctx, seq_tensor *h, const int32_t *targets) {
+/* Mean over the N rows of h (N,D) of the configured loss against targets (N); the
+ * sampled losses score negs (N,k) beside each target. */
+static seq_tensor *seq_rec__loss_rows(seq_rec_model *m, seq_ctx *ctx, seq_tensor *h, const int32_t *targets,
+                                     const int32_t *negs, int64_t k) {
     const seq_rec_model_config *c = &m->cfg;
-    int64_t N, k = c->n_neg, S = k + 1, shape[2], i, j;
+    int64_t N, S = k + 1, shape[2], i, j;
     seq_tensor *ids, *s;
     if (!h) return NULL;
     N = h->shape[0];
@@ -2611,12 +2702,7 @@ static seq_tensor *seq_rec__loss_rows(seq_rec_model *m, seq_ctx *ctx, seq_tensor
     if (!ids) return NULL;
     for (i = 0; i < N; i++) {
         ids->idata[i * S] = targets[i];
-        for (j = 1; j < S; j++) {
-            int32_t neg;
-            do neg = 1 + (int32_t)seq_rng_below(&m->rng, (uint64_t)c->n_items);
-            while (neg == targets[i] && c->n_items > 1);
-            ids->idata[i * S + j] = neg;
-        }
+        for (j = 1; j < S; j++) ids->idata[i * S + j] = negs[i * k + j - 1];
     }
     s = seq_rec__sampled_scores(m, ctx, h, ids);
     if (c->loss == SEQ_REC_LOSS_BPR_MAX) {
@@ -2661,118 +2747,121 @@ static seq_tensor *seq_rec__rows(seq_ctx *ctx, seq_tensor *h2, const int32_t *ro
     return seq_embedding(ctx, h2, idx);
 }
 
-SEQDEF seq_tensor *seq_rec_model_loss(seq_rec_model *m, seq_ctx *ctx, const int32_t *windows, const int64_t *times,
-                                      int64_t B) {
+SEQDEF seq_rec_batch_config seq_rec_model_batch_config(const seq_rec_model *m) {
+    seq_rec_batch_config c = seq_rec_batch_config_default();
+    if (!m) return c;
+    c.batch_size = m->cfg.batch;
+    c.max_len = m->cfg.max_len;
+    c.n_neg = m->cfg.loss == SEQ_REC_LOSS_CE ? 0 : m->cfg.n_neg;
+    c.mode = m->cfg.arch == SEQ_REC_BERT4REC ? SEQ_REC_BATCH_SEQUENCE : SEQ_REC_BATCH_NEXT_ITEM;
+    return c;
+}
+
+/* Why batch b cannot train m (a message for seq_ctx_fail), or NULL when it can. */
+static const char *seq_rec__batch_problem(const seq_rec_model *m, const seq_rec_batch *b) {
+    int sequence = m->cfg.arch == SEQ_REC_BERT4REC, sampled = m->cfg.loss != SEQ_REC_LOSS_CE;
+    int64_t n = b->n * b->L, i;
+    if (b->L != m->cfg.max_len) return "the batch's max_len differs from the model's";
+    if (b->n < 1 || b->n > b->B || !b->inputs || !b->targets) return "an empty or malformed batch";
+    if (sampled && (b->n_neg < 1 || !b->negatives)) return "a sampled loss needs negatives in the batch";
+    if (m->gap_emb && !b->times) return "a time-aware model needs timestamps";
+    if (seq_rec__bad_id(b->inputs, n, m->cfg.n_items) >= 0 || seq_rec__bad_id(b->targets, n, m->cfg.n_items) >= 0 ||
+        (sampled && seq_rec__bad_id(b->negatives, n * b->n_neg, m->cfg.n_items) >= 0))
+        return "an item id outside [0, n_items]";
+    for (i = 0; i < b->n; i++) /* left padding: a row's last column holds its last item */
+        if (b->targets[i * b->L + b->L - 1] == 0) return "a row without items";
+    /* both modes give a target exactly where there is an input; SEQUENCE repeats it */
+    for (i = 0; i < n; i++)
+        if ((b->targets[i] != 0) != (b->inputs[i] != 0) || (sequence && b->targets[i] != b->inputs[i]))
+            return sequence ? "BERT4Rec trains on SEQUENCE batches" : "this model trains on NEXT_ITEM batches";
+    return NULL;
+}
+
+SEQDEF seq_tensor *seq_rec_model_loss(seq_rec_model *m, seq_ctx *ctx, const seq_rec_batch *batch) {
     static const char op[] = "seq_rec_model_loss";
-    int64_t L, W, b, t, n = 0, bad, flat[2];
-    int32_t *ids, *tgt, *rows;
-    int64_t *tin = NULL;
-    seq_tensor *x, *h, *loss;
-    seq_rec__layout lay;
-    if (!m || !ctx || !windows || B < 1) {
-        if (ctx) seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "needs a model, windows and B >= 1");
+    int64_t L, B, K, D, b, t, i, n = 0;
+    int32_t *ids, *tgt, *negs = NULL, *sel, *last_tgt, *last_negs = NULL;
+    uint8_t *train;
+    const char *problem;
+    seq_tensor *hs[SEQ_REC__MAX_GROUPS], *rs[SEQ_REC__MAX_GROUPS], *loss;
+    seq_rec__groups g;
+    int k;
+    if (!m || !ctx || !batch) {
+        if (ctx) seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "needs a model and a batch");
         return NULL;
     }
-    L = m->cfg.max_len;
-    W = L + 1;
-    if ((bad = seq_rec__bad_id(windows, B * W, m->cfg.n_items)) >= 0) {
-        seq_ctx_fail(ctx, SEQ_ERR_RANGE, op, "windows[%lld][%lld] = %d is outside [0,%lld]", (long long)(bad / W),
-                     (long long)(bad % W), (int)windows[bad], (long long)m->cfg.n_items);
+    if ((problem = seq_rec__batch_problem(m, batch)) != NULL) {
+        seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "%s", problem);
         return NULL;
     }
-    if (m->gap_emb && !times) {
-        seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "a time-aware model needs timestamps");
-        return NULL;
-    }
+    L = batch->L;
+    B = batch->n;
+    D = m->cfg.dim;
+    K = m->cfg.loss == SEQ_REC_LOSS_CE ? 0 : batch->n_neg;
     ids = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * L) * sizeof(int32_t));
     tgt = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * L) * sizeof(int32_t));
-    rows = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * L) * sizeof(int32_t));
-    if (times) tin = (int64_t *)seq_ctx_alloc(ctx, (size_t)(B * L) * sizeof(int64_t));
-    if (!ids || !tgt || !rows || (times && !tin)) {
+    sel = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * L) * sizeof(int32_t));
+    last_tgt = (int32_t *)seq_ctx_alloc(ctx, (size_t)B * sizeof(int32_t));
+    train = (uint8_t *)seq_ctx_alloc(ctx, (size_t)(B * L));
+    if (K) negs = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * L * K) * sizeof(int32_t));
+    if (K) last_negs = (int32_t *)seq_ctx_alloc(ctx, (size_t)(B * K) * sizeof(int32_t));
+    if (!ids || !tgt || !sel || !last_tgt || !train || (K && (!negs || !last_negs))) {
         seq_ctx_fail(ctx, SEQ_ERR_NOMEM, op, "out of memory");
         return NULL;
     }
+    memcpy(ids, batch->inputs, (size_t)(B * L) * sizeof(int32_t));
     for (b = 0; b < B; b++) {
-        const int32_t *w = windows + b * W;
-        int32_t *in = ids + b * L, *out = tgt + b * L;
-        if (m->cfg.arch == SEQ_REC_BERT4REC) {
-            /* cloze: the last L items, some replaced by the mask token and predicted */
-            int64_t last = -1, masked = 0;
-            for (t = 0; t < L; t++) {
-                in[t] = w[t + 1];
-                out[t] = 0;
-                if (!in[t]) continue;
-                last = t;
-                if (seq_rng_float(&m->rng) < m->cfg.mask_prob) {
-                    out[t] = in[t];
-                    in[t] = (int32_t)m->cfg.n_items + 1;
-                    masked++;
+        int masked = 0;
+        for (t = 0; t < L; t++) {
+            int64_t at = b * L + t;
+            train[at] = batch->targets[at] != 0;
+            if (train[at] && m->cfg.arch == SEQ_REC_BERT4REC) {
+                /* cloze: items replaced by the mask token and predicted, at least the last
+                 * one (left padding puts it at L-1) */
+                train[at] = seq_rng_float(&m->rng) < m->cfg.mask_prob || (t == L - 1 && !masked);
+                if (train[at]) {
+                    ids[at] = (int32_t)m->cfg.n_items + 1;
+                    masked = 1;
                 }
             }
-            if (!masked && last >= 0) {
-                out[last] = in[last];
-                in[last] = (int32_t)m->cfg.n_items + 1;
-            }
-            if (tin) memcpy(tin + b * L, times + b * W + 1, (size_t)L * sizeof(int64_t));
-        } else {
-            for (t = 0; t < L; t++) {
-                in[t] = w[t];
-                out[t] = w[t] ? w[t + 1] : 0;
-            }
-            if (tin) memcpy(tin + b * L, times + b * W, (size_t)L * sizeof(int64_t));
         }
-        for (t = 0; t < L; t++)
-            if (out[t]) {
-                rows[n] = (int32_t)(b * L + t);
-                tgt[n++] = out[t]; /* n <= b*L + t: compaction never overtakes the reads */
+    }
+    if (!seq_rec__group_rows(ctx, ids, B, L, &g)) return NULL;
+    /* every trained position of every group, in group order: hidden rows, targets, negatives */
+    for (k = 0; k < g.n; k++) {
+        int64_t T = g.width[k], G = g.start[k + 1] - g.start[k], nk = 0, flat[2];
+        const int32_t *rows = g.order + g.start[k];
+        seq_rec__layout lay;
+        seq_tensor *x, *h = seq_rec__encode(m, ctx, ids, batch->times, L, &g, k, 1, &x, &lay);
+        for (i = 0; i < G; i++)
+            for (t = 0; t < T; t++) {
+                int64_t at = rows[i] * L + L - T + t;
+                if (!train[at]) continue;
+                sel[nk++] = (int32_t)(i * T + t);
+                tgt[n] = batch->targets[at];
+                if (K) memcpy(negs + n * K, batch->negatives + at * K, (size_t)K * sizeof(int32_t));
+                n++;
             }
-    }
-    if (n == 0) {
-        seq_ctx_fail(ctx, SEQ_ERR_INVALID, op, "no window holds two items: nothing to predict");
-        return NULL;
-    }
-    lay = seq_rec__layout_of(ctx, ids, B, L);
-    if (!lay.pad) {
-        seq_ctx_fail(ctx, SEQ_ERR_NOMEM, op, "out of memory");
-        return NULL;
-    }
-    x = seq_rec__embed(m, ctx, ids, tin, B, L, 1);
-    h = seq_rec__body(m, ctx, x, &lay, 1);
-    flat[0] = B * L;
-    flat[1] = m->cfg.dim;
-    loss = seq_rec__loss_rows(m, ctx, seq_rec__rows(ctx, seq_reshape(ctx, h, 2, flat), rows, n), tgt);
-    if (m->cfg.reason_steps > 0) {
-        /* the reasoned representation predicts each window's last target */
-        int32_t *last_rows = (int32_t *)seq_ctx_alloc(ctx, (size_t)B * sizeof(int32_t));
-        int32_t *last_tgt = (int32_t *)seq_ctx_alloc(ctx, (size_t)B * sizeof(int32_t));
-        int64_t nl = 0;
-        if (!last_rows || !last_tgt) {
-            seq_ctx_fail(ctx, SEQ_ERR_NOMEM, op, "out of memory");
-            return NULL;
+        flat[0] = G * T;
+        flat[1] = D;
+        hs[k] = seq_rec__rows(ctx, seq_reshape(ctx, h, 2, flat), sel, nk);
+        if (m->cfg.reason_steps == 0) continue;
+        /* the reasoned representation predicts each row's last target (every row has one) */
+        rs[k] = h ? seq_rec__reason(m, ctx, x, h, &lay, 1) : NULL;
+        for (i = 0; i < G; i++) {
+            int64_t at = rows[i] * L + L - 1, r = g.start[k] + i;
+            last_tgt[r] = batch->targets[at];
+            if (K) memcpy(last_negs + r * K, batch->negatives + at * K, (size_t)K * sizeof(int32_t));
         }
-        for (b = 0; b < B; b++)
-            if (windows[b * W + L]) {
-                last_rows[nl] = (int32_t)b;
-                last_tgt[nl++] = windows[b * W + L];
-            }
-        if (nl > 0)
-            loss = seq_add(ctx, loss, seq_rec__loss_rows(m, ctx, seq_rec__rows(ctx, seq_rec__reason(m, ctx, x, h, &lay, 1), last_rows, nl), last_tgt));
     }
+    loss = seq_rec__loss_rows(m, ctx, g.n == 1 ? hs[0] : seq_concat(ctx, hs, g.n, 0), tgt, negs, K);
+    if (m->cfg.reason_steps > 0)
+        loss = seq_add(ctx, loss, seq_rec__loss_rows(m, ctx, g.n == 1 ? rs[0] : seq_concat(ctx, rs, g.n, 0), last_tgt,
+                                                     last_negs, K));
     return loss;
 }
 
 /* --- training, scoring, files --------------------------------------------------------- */
-
-/* The last W of user u's first len items, left-padded with 0, into ids (W) and times (W,
- * when both it and the data's timestamps exist). */
-static void seq_rec__window(const seq_rec_data *d, int64_t u, int64_t len, int64_t W, int32_t *ids, int64_t *times) {
-    int64_t n = len < W ? len : W, start = d->off[u] + len - n, pad = W - n;
-    memset(ids, 0, (size_t)pad * sizeof(int32_t));
-    memcpy(ids + pad, d->items + start, (size_t)n * sizeof(int32_t));
-    if (!times) return;
-    memset(times, 0, (size_t)pad * sizeof(int64_t));
-    if (d->times) memcpy(times + pad, d->times + start, (size_t)n * sizeof(int64_t));
-}
 
 static seq_status seq_rec__check_data(const seq_rec_model *m, const seq_rec_data *d, const char *fn) {
     if (!m || !d || !d->off || (d->n_inter > 0 && !d->items) || d->n_users < 0)
@@ -2784,56 +2873,33 @@ static seq_status seq_rec__check_data(const seq_rec_model *m, const seq_rec_data
     return SEQ_OK;
 }
 
-SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, const seq_rec_data *d, const int64_t *train_len,
-                                            seq_rec_progress_fn progress, void *progress_ud, float *mean_loss) {
+SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, seq_rec_batcher *it, seq_rec_progress_fn progress,
+                                            void *progress_ud, float *mean_loss) {
     static const char fn[] = "seq_rec_model_train_epoch";
-    int64_t *perm, W, next = 0, steps = 0, u;
+    int64_t steps = 0;
     double total = 0.0;
-    seq_status s = seq_rec__check_data(m, d, fn);
-    if (s != SEQ_OK) return s;
-    for (u = 0; u < d->n_users; u++)
-        if (train_len && (train_len[u] < 0 || train_len[u] > d->off[u + 1] - d->off[u]))
-            return seq_set_error(SEQ_ERR_RANGE, "%s: train_len[%lld] = %lld outside [0, %lld]", fn, (long long)u,
-                                 (long long)train_len[u], (long long)(d->off[u + 1] - d->off[u]));
-    perm = (int64_t *)SEQ_MALLOC(m->alloc_ud, (size_t)(d->n_users > 0 ? d->n_users : 1) * sizeof(int64_t));
-    if (!perm) return seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
-    seq_rng_permutation(&m->rng, perm, d->n_users);
-    W = m->cfg.max_len + 1;
-    while (next < d->n_users && s == SEQ_OK) {
+    seq_status s;
+    if (mean_loss) *mean_loss = 0.0f;
+    if (!it || !it->order) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL or uninitialized batcher", fn);
+    if ((s = seq_rec__check_data(m, it->d, fn)) != SEQ_OK) return s;
+    seq_rec_batcher_start(it, &m->rng);
+    while ((s = seq_rec_batcher_next(it, &m->rng)) == SEQ_OK && it->batch.n > 0) {
         seq_ctx *ctx = m->ctx;
-        int32_t *win;
-        int64_t *tw = NULL, B = 0;
         seq_tensor *loss;
         seq_ctx_reset(ctx);
         seq_ctx_set_grad(ctx, 1);
-        win = (int32_t *)seq_ctx_alloc(ctx, (size_t)(m->cfg.batch * W) * sizeof(int32_t));
-        if (d->times) tw = (int64_t *)seq_ctx_alloc(ctx, (size_t)(m->cfg.batch * W) * sizeof(int64_t));
-        if (!win || (d->times && !tw)) {
-            s = seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
-            break;
-        }
-        for (; next < d->n_users && B < m->cfg.batch; next++) {
-            int64_t v = perm[next], len = train_len ? train_len[v] : d->off[v + 1] - d->off[v];
-            if (len < 2) continue;
-            seq_rec__window(d, v, len, W, win + B * W, tw ? tw + B * W : NULL);
-            B++;
-        }
-        if (B == 0) break;
-        loss = seq_rec_model_loss(m, ctx, win, tw, B);
+        loss = seq_rec_model_loss(m, ctx, &it->batch);
         seq_params_zero_grad(m->P);
-        if (seq_ctx_status(ctx) != SEQ_OK || seq_backward(ctx, loss) != SEQ_OK) {
-            s = seq_set_error(seq_ctx_status(ctx) != SEQ_OK ? seq_ctx_status(ctx) : SEQ_ERR_STATE, "%s: %s", fn,
-                              seq_ctx_error(ctx));
-            break;
-        }
+        if (seq_ctx_status(ctx) != SEQ_OK || seq_backward(ctx, loss) != SEQ_OK)
+            return seq_set_error(seq_ctx_status(ctx) != SEQ_OK ? seq_ctx_status(ctx) : SEQ_ERR_STATE, "%s: %s", fn,
+                                 seq_ctx_error(ctx));
         /* a non-finite gradient skips the batch (the step refuses it and changes nothing) */
         seq_adamw_step(&m->opt, m->P, m->cfg.lr);
         total += loss->data[0];
         steps++;
-        if (progress) progress(progress_ud, next, d->n_users, (float)(total / (double)steps));
+        if (mean_loss) *mean_loss = (float)(total / (double)steps);
+        if (progress) progress(progress_ud, it->pos, it->n_rows, (float)(total / (double)steps));
     }
-    SEQ_FREE(m->alloc_ud, perm);
-    if (mean_loss) *mean_loss = steps ? (float)(total / (double)steps) : 0.0f;
     return s;
 }
 
@@ -2841,10 +2907,11 @@ SEQDEF seq_status seq_rec_model_represent(seq_rec_model *m, const int32_t *ids, 
                                           float *out) {
     static const char fn[] = "seq_rec_model_represent";
     seq_ctx *ctx;
-    int64_t L, D, b, bad;
+    int64_t L, D, b, i, bad;
     int32_t *in;
-    seq_tensor *x, *h, *r;
-    seq_rec__layout lay;
+    int k;
+    seq_tensor *r[SEQ_REC__MAX_GROUPS];
+    seq_rec__groups g;
     if (!m || !ids || !out || B < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument or B < 0", fn);
     L = m->cfg.max_len;
     D = m->cfg.dim;
@@ -2864,55 +2931,42 @@ SEQDEF seq_status seq_rec_model_represent(seq_rec_model *m, const int32_t *ids, 
             memmove(in + b * L, in + b * L + 1, (size_t)(L - 1) * sizeof(int32_t));
             in[b * L + L - 1] = (int32_t)m->cfg.n_items + 1;
         }
-    lay = seq_rec__layout_of(ctx, in, B, L);
-    if (!lay.pad) return seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
-    x = seq_rec__embed(m, ctx, in, times, B, L, 0);
-    h = seq_rec__body(m, ctx, x, &lay, 0);
-    r = m->cfg.reason_steps > 0 && h ? seq_rec__reason(m, ctx, x, h, &lay, 0) : h ? seq_rec__last(ctx, h) : NULL;
+    if (seq_rec__group_rows(ctx, in, B, L, &g))
+        for (k = 0; k < g.n; k++) {
+            seq_rec__layout lay;
+            seq_tensor *x, *h = seq_rec__encode(m, ctx, in, times, L, &g, k, 0, &x, &lay);
+            r[k] = m->cfg.reason_steps > 0 && h ? seq_rec__reason(m, ctx, x, h, &lay, 0) : seq_rec__last(ctx, h);
+        }
     seq_ctx_set_grad(ctx, 1);
-    if (seq_ctx_status(ctx) != SEQ_OK || !r) return seq_set_error(seq_ctx_status(ctx), "%s: %s", fn, seq_ctx_error(ctx));
-    memcpy(out, r->data, (size_t)(B * D) * sizeof(float));
+    if (seq_ctx_status(ctx) != SEQ_OK) return seq_set_error(seq_ctx_status(ctx), "%s: %s", fn, seq_ctx_error(ctx));
+    for (k = 0; k < g.n; k++) /* back to the callers' row order */
+        for (i = g.start[k]; i < g.start[k + 1]; i++)
+            memcpy(out + g.order[i] * D, r[k]->data + (i - g.start[k]) * D, (size_t)D * sizeof(float));
     return SEQ_OK;
-}
-
-/* Every item's score against representations rep (n,D) -> scores (n, n_items+1). */
-static void seq_rec__score_items(const seq_rec_model *m, const float *rep, int64_t n, float *scores) {
-    int64_t V = m->cfg.n_items + 1, D = m->cfg.dim;
-    seq_sgemm(0, 1, n, V, D, 1.0f, rep, D, m->item_emb->data, D, 0.0f, scores, V);
 }
 
 SEQDEF seq_status seq_rec_model_score(void *model, const seq_rec_data *d, const int64_t *users,
                                       const int64_t *hist_len, int64_t n, float *scores) {
     static const char fn[] = "seq_rec_model_score";
     seq_rec_model *m = (seq_rec_model *)model;
-    int64_t L, D, chunk, i, j;
+    int64_t L, D, chunk = 256, i;
     int32_t *ids;
     int64_t *times = NULL;
     float *rep;
     seq_status s = seq_rec__check_data(m, d, fn);
     if (s != SEQ_OK) return s;
     if (!users || !hist_len || !scores || n < 0) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument or n < 0", fn);
-    for (i = 0; i < n; i++) {
-        if (users[i] < 0 || users[i] >= d->n_users)
-            return seq_set_error(SEQ_ERR_RANGE, "%s: users[%lld] = %lld outside [0,%lld)", fn, (long long)i,
-                                 (long long)users[i], (long long)d->n_users);
-        if (hist_len[i] < 0 || hist_len[i] > d->off[users[i] + 1] - d->off[users[i]])
-            return seq_set_error(SEQ_ERR_RANGE, "%s: hist_len[%lld] = %lld outside user %lld's [0,%lld]", fn,
-                                 (long long)i, (long long)hist_len[i], (long long)users[i],
-                                 (long long)(d->off[users[i] + 1] - d->off[users[i]]));
-    }
     L = m->cfg.max_len;
     D = m->cfg.dim;
-    chunk = 256;
     ids = (int32_t *)SEQ_MALLOC(m->alloc_ud, (size_t)(chunk * L) * sizeof(int32_t));
     rep = (float *)SEQ_MALLOC(m->alloc_ud, (size_t)(chunk * D) * sizeof(float));
     if (d->times) times = (int64_t *)SEQ_MALLOC(m->alloc_ud, (size_t)(chunk * L) * sizeof(int64_t));
     if (!ids || !rep || (d->times && !times)) s = seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
     for (i = 0; i < n && s == SEQ_OK; i += chunk) {
         int64_t c = n - i < chunk ? n - i : chunk;
-        for (j = 0; j < c; j++) seq_rec__window(d, users[i + j], hist_len[i + j], L, ids + j * L, times ? times + j * L : NULL);
-        s = seq_rec_model_represent(m, ids, times, c, rep);
-        if (s == SEQ_OK) seq_rec__score_items(m, rep, c, scores + i * (m->cfg.n_items + 1));
+        s = seq_rec_fill_history(d, users + i, hist_len + i, c, L, ids, times);
+        if (s == SEQ_OK) s = seq_rec_model_represent(m, ids, times, c, rep);
+        if (s == SEQ_OK) seq_rec__dot_items(rep, c, m->item_emb->data, m->cfg.n_items + 1, D, scores + i * (m->cfg.n_items + 1));
     }
     SEQ_FREE(m->alloc_ud, ids);
     SEQ_FREE(m->alloc_ud, rep);
@@ -3196,7 +3250,7 @@ SEQDEF seq_status seq_rec_session_topk(seq_rec_session *s, int64_t k, int exclud
                                  (int)exclude[i], (long long)(V - 1));
     if (!(rep = seq_rec_session_representation(s))) return seq_last_status();
     sc = s->scores;
-    seq_rec__score_items(s->model, rep, 1, sc);
+    seq_rec__dot_items(rep, 1, s->model->item_emb->data, V, s->model->cfg.dim, sc);
     /* excluded items become NaN, which the selection skips */
     sc[0] = NAN;
     for (i = 0; i < n_exclude; i++) sc[exclude[i]] = NAN;

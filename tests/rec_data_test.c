@@ -323,10 +323,10 @@ static void test_batcher(void) {
     seq_rec_batcher_free(&it);
     c.n_neg = 1;
     CHECK(seq_rec_batcher_init(&it, &d, &s, NULL, c, NULL) == SEQ_ERR_INVALID);
-    CHECK(seq_rec_fill_history(&d, users, hl, 2, 3, hist) == SEQ_OK);
+    CHECK(seq_rec_fill_history(&d, users, hl, 2, 3, hist, NULL) == SEQ_OK);
     CHECK(hist[0] == 17 && hist[1] == 18 && hist[2] == 19 && hist[3] == 0 && hist[4] == 0 && hist[5] == 7);
     hl[1] = 5;
-    CHECK(seq_rec_fill_history(&d, users, hl, 2, 3, hist) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_fill_history(&d, users, hl, 2, 3, hist, NULL) == SEQ_ERR_RANGE);
     seq_rec_sampler_free(&smp);
     seq_rec_split_free(&s);
     seq_rec_data_free(&d);

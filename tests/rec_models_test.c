@@ -44,27 +44,40 @@ static void syn_free(seq_rec_data *d) {
     free(d->times);
 }
 
-/* HR@1 of predicting each user's last item from the items before it. */
-static double syn_hr1(seq_rec_model *m, const seq_rec_data *d) {
-    int64_t users[SYN_USERS], hist[SYN_USERS], u, i, hits = 0;
-    float *scores = (float *)malloc(SYN_USERS * (SYN_ITEMS + 1) * sizeof(float));
-    for (u = 0; u < SYN_USERS; u++) {
-        users[u] = u;
-        hist[u] = d->off[u + 1] - d->off[u] - 1;
-    }
-    if (seq_rec_model_score(m, d, users, hist, SYN_USERS, scores) != SEQ_OK) {
-        free(scores);
-        return -1.0;
-    }
-    for (u = 0; u < SYN_USERS; u++) {
-        const float *s = scores + u * (SYN_ITEMS + 1);
-        int64_t best = 1;
-        for (i = 2; i <= SYN_ITEMS; i++)
-            if (s[i] > s[best]) best = i;
-        hits += best == d->items[d->off[u + 1] - 1];
-    }
-    free(scores);
-    return (double)hits / SYN_USERS;
+/* Training on the synthetic data as section 2 feeds it: leave-one-out (the last item is
+ * the test target), uniform negatives, the model's own batch layout. */
+typedef struct {
+    seq_rec_data d;
+    seq_rec_split split;
+    seq_rec_sampler neg;
+    seq_rec_batcher it;
+} syn_run;
+
+static seq_status syn_open(syn_run *r, const seq_rec_model *m) {
+    seq_status s;
+    memset(r, 0, sizeof *r);
+    r->d = syn_data();
+    if ((s = seq_rec_split_leave_one_out(&r->split, &r->d, NULL)) != SEQ_OK) return s;
+    if ((s = seq_rec_sampler_init(&r->neg, &r->d, &r->split, SEQ_REC_NEG_UNIFORM, 0, NULL)) != SEQ_OK) return s;
+    return seq_rec_batcher_init(&r->it, &r->d, &r->split, &r->neg, seq_rec_model_batch_config(m), NULL);
+}
+
+static void syn_close(syn_run *r) {
+    seq_rec_batcher_free(&r->it);
+    seq_rec_sampler_free(&r->neg);
+    seq_rec_split_free(&r->split);
+    syn_free(&r->d);
+}
+
+/* HR@1 (full ranking, seen masked: the sampled losses never push a user's own items
+ * down) of each user's last item after the items before it. */
+static double syn_hr1(seq_rec_model *m, const syn_run *r) {
+    seq_rec_eval_config c = seq_rec_eval_config_default();
+    seq_rec_metrics out;
+    c.n_k = 1;
+    c.k[0] = 1;
+    if (seq_rec_evaluate(&r->d, &r->split, seq_rec_model_score, m, &c, NULL, &out) != SEQ_OK) return -1.0;
+    return out.hr[0];
 }
 
 static seq_rec_model_config syn_config(seq_rec_arch arch, seq_rec_loss loss) {
@@ -83,22 +96,21 @@ static seq_rec_model_config syn_config(seq_rec_arch arch, seq_rec_loss loss) {
 
 /* Trains until HR@1 >= 0.9 (at most max_epochs) and checks it got there. */
 static seq_rec_model *syn_learn(seq_rec_model_config c, int max_epochs) {
-    seq_rec_data d = syn_data();
-    int64_t train_len[SYN_USERS], u;
+    syn_run r;
     seq_rec_model *m = seq_rec_model_init(c, NULL);
     double hr = 0.0;
     int e;
     float loss = 0.0f;
     CHECK_MSG(m != NULL, "%s", seq_last_error());
     if (!m) return NULL;
-    for (u = 0; u < SYN_USERS; u++) train_len[u] = d.off[u + 1] - d.off[u] - 1;
+    CHECK(syn_open(&r, m) == SEQ_OK);
     for (e = 0; e < max_epochs && hr < 0.9; e++) {
-        CHECK(seq_rec_model_train_epoch(m, &d, train_len, NULL, NULL, &loss) == SEQ_OK);
-        hr = syn_hr1(m, &d);
+        CHECK(seq_rec_model_train_epoch(m, &r.it, NULL, NULL, &loss) == SEQ_OK);
+        hr = syn_hr1(m, &r);
     }
     CHECK_MSG(hr >= 0.9, "%s/%s: HR@1 %.3f after %d epochs (loss %.4f)", seq_rec_arch_name(c.arch),
               seq_rec_loss_name(c.loss), hr, e, (double)loss);
-    syn_free(&d);
+    syn_close(&r);
     return m;
 }
 
@@ -207,16 +219,19 @@ static void test_session_topk(void) {
 /* save -> load gives the same config and the same scores. */
 static void test_save_load(void) {
     static const char path[] = "build/rec_model_test.safetensors";
-    seq_rec_data d = syn_data();
     seq_rec_model_config c = syn_config(SEQ_REC_SSM, SEQ_REC_LOSS_GBCE);
     seq_rec_model *m, *r;
+    syn_run run;
+    seq_rec_data d;
     float a[SYN_ITEMS + 1], b[SYN_ITEMS + 1];
     int64_t u = 5, len = 4, i;
     FILE *f;
     c.time_aware = 1;
     c.gbce_t = 0.5f;
     m = seq_rec_model_init(c, NULL);
-    CHECK(m && seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_OK);
+    CHECK(m && syn_open(&run, m) == SEQ_OK);
+    CHECK(m && seq_rec_model_train_epoch(m, &run.it, NULL, NULL, NULL) == SEQ_OK);
+    d = run.d;
     CHECK(m && seq_rec_model_save(m, path) == SEQ_OK);
     r = seq_rec_model_load(path, NULL);
     CHECK_MSG(r != NULL, "%s", seq_last_error());
@@ -238,43 +253,64 @@ static void test_save_load(void) {
     CHECK(seq_rec_model_load("build/no_such_model.safetensors", NULL) == NULL);
     remove(path);
     seq_rec_model_free(m);
-    syn_free(&d);
+    syn_close(&run);
 }
 
-/* Out-of-range ids, users, lengths and configs are statuses naming the function. */
+/* Batches a model cannot train on, out-of-range ids, users, lengths and configs:
+ * statuses naming the function. */
 static void test_bad_input(void) {
-    seq_rec_data d = syn_data();
     seq_rec_model *m = small_model(SEQ_REC_SASREC, 0);
-    seq_rec_model_config c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_CE);
-    int32_t win[13], ids[12];
-    int64_t u = SYN_USERS, len = 2, bad_len[SYN_USERS], i;
+    seq_rec_model_config c = syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_BCE);
+    seq_rec_batch_config bc;
+    seq_rec_batch *b;
+    syn_run r;
+    int32_t ids[16];
+    int64_t u = SYN_USERS, len = 2;
     float scores[SYN_ITEMS + 1], rep[32];
     seq_ctx *ctx = seq_ctx_init(NULL);
-    CHECK(m && ctx);
+    CHECK(m && ctx && syn_open(&r, m) == SEQ_OK);
     if (!m || !ctx) return;
-    for (i = 0; i < 13; i++) win[i] = (int32_t)(i % SYN_ITEMS);
-    win[7] = SYN_ITEMS + 1; /* the mask token is no input */
-    CHECK(seq_rec_model_loss(m, ctx, win, NULL, 1) == NULL);
-    CHECK(seq_ctx_status(ctx) == SEQ_ERR_RANGE);
-    CHECK(strstr(seq_ctx_error(ctx), "windows[0][7]") != NULL);
+    CHECK(seq_rec_batcher_next(&r.it, &m->rng) == SEQ_OK && r.it.batch.n == 0); /* nothing before the start */
+    seq_rec_batcher_start(&r.it, &m->rng);
+    CHECK(seq_rec_batcher_next(&r.it, &m->rng) == SEQ_OK && r.it.batch.n > 0);
+    b = &r.it.batch;
+    CHECK(seq_rec_model_loss(m, ctx, b) != NULL && seq_ctx_status(ctx) == SEQ_OK);
     seq_ctx_reset(ctx);
-    memset(win, 0, sizeof win);
-    win[12] = 1; /* one item: nothing to predict */
-    CHECK(seq_rec_model_loss(m, ctx, win, NULL, 1) == NULL && seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    b->inputs[b->L - 1] = SYN_ITEMS + 1; /* the mask token is no input */
+    CHECK(seq_rec_model_loss(m, ctx, b) == NULL && seq_ctx_status(ctx) == SEQ_ERR_INVALID);
+    CHECK(strstr(seq_ctx_error(ctx), "seq_rec_model_loss") && strstr(seq_ctx_error(ctx), "outside"));
+    seq_ctx_reset(ctx);
+    b->inputs[b->L - 1] = 0; /* a target without an input: not a NEXT_ITEM row */
+    CHECK(seq_rec_model_loss(m, ctx, b) == NULL && strstr(seq_ctx_error(ctx), "NEXT_ITEM"));
+    seq_ctx_reset(ctx);
+    b->L--; /* another max_len */
+    CHECK(seq_rec_model_loss(m, ctx, b) == NULL && strstr(seq_ctx_error(ctx), "max_len"));
+    b->L++;
+    syn_close(&r);
+    /* a sampled loss on a batcher without negatives */
+    seq_rec_model_free(m);
+    m = seq_rec_model_init(c, NULL);
+    CHECK(m && syn_open(&r, m) == SEQ_OK);
+    if (!m) return;
+    seq_rec_batcher_free(&r.it);
+    bc = seq_rec_model_batch_config(m);
+    CHECK(bc.n_neg == 1 && bc.mode == SEQ_REC_BATCH_NEXT_ITEM && bc.max_len == c.max_len);
+    bc.n_neg = 0;
+    CHECK(seq_rec_batcher_init(&r.it, &r.d, &r.split, NULL, bc, NULL) == SEQ_OK);
+    CHECK(seq_rec_model_train_epoch(m, &r.it, NULL, NULL, NULL) == SEQ_ERR_INVALID);
+    CHECK(strstr(seq_last_error(), "negatives") != NULL);
+    CHECK(seq_rec_model_train_epoch(m, NULL, NULL, NULL, NULL) == SEQ_ERR_INVALID);
     memset(ids, 0, sizeof ids);
     ids[3] = -1;
     CHECK(seq_rec_model_represent(m, ids, NULL, 1, rep) == SEQ_ERR_RANGE);
-    CHECK(seq_rec_model_score(m, &d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_model_score(m, &r.d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
     u = 0;
     len = 99;
-    CHECK(seq_rec_model_score(m, &d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
+    CHECK(seq_rec_model_score(m, &r.d, &u, &len, 1, scores) == SEQ_ERR_RANGE);
     CHECK(strstr(seq_last_error(), "hist_len") != NULL);
-    for (i = 0; i < SYN_USERS; i++) bad_len[i] = 2;
-    bad_len[9] = -1;
-    CHECK(seq_rec_model_train_epoch(m, &d, bad_len, NULL, NULL, NULL) == SEQ_ERR_RANGE);
-    d.n_items = SYN_ITEMS + 1; /* data beyond the model's catalog */
-    CHECK(seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_ERR_RANGE);
-    d.n_items = SYN_ITEMS;
+    r.d.n_items = SYN_ITEMS + 1; /* data beyond the model's catalog */
+    CHECK(seq_rec_model_train_epoch(m, &r.it, NULL, NULL, NULL) == SEQ_ERR_RANGE);
+    r.d.n_items = SYN_ITEMS;
     c.n_heads = 5; /* does not divide dim */
     CHECK(seq_rec_model_init(c, NULL) == NULL && seq_last_status() == SEQ_ERR_INVALID);
     c = syn_config(SEQ_REC_GRU4REC, SEQ_REC_LOSS_CE);
@@ -287,17 +323,19 @@ static void test_bad_input(void) {
     c.time_aware = 1;
     seq_rec_model_free(m);
     m = seq_rec_model_init(c, NULL);
-    free(d.times); /* a time-aware model on data without timestamps */
-    d.times = NULL;
-    CHECK(m && seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL) == SEQ_ERR_INVALID);
+    syn_close(&r);
+    CHECK(m && syn_open(&r, m) == SEQ_OK);
+    free(r.d.times); /* a time-aware model on data without timestamps */
+    r.d.times = NULL;
+    CHECK(m && seq_rec_model_train_epoch(m, &r.it, NULL, NULL, NULL) == SEQ_ERR_INVALID);
     seq_rec_model_free(m);
     seq_ctx_free(ctx);
-    syn_free(&d);
+    syn_close(&r);
 }
 
-/* Every allocation of init, a training epoch and a session may fail: a status, no leak. */
+/* Every allocation of init, the batcher, a training epoch and a session may fail: a
+ * status, no leak. */
 static void test_out_of_memory(void) {
-    seq_rec_data d = syn_data();
     long k, live = seq_test_live_blocks;
     int arch;
     for (arch = 0; arch < SEQ_REC_ARCH_COUNT; arch++) {
@@ -306,9 +344,12 @@ static void test_out_of_memory(void) {
             seq_rec_model *m;
             seq_rec_session *s = NULL;
             seq_status st = SEQ_ERR_NOMEM;
+            syn_run r;
+            memset(&r, 0, sizeof r);
             seq_test_fail_after(k);
             m = small_model((seq_rec_arch)arch, 0);
-            if (m) st = seq_rec_model_train_epoch(m, &d, NULL, NULL, NULL, NULL);
+            if (m) st = syn_open(&r, m);
+            if (m && st == SEQ_OK) st = seq_rec_model_train_epoch(m, &r.it, NULL, NULL, NULL);
             if (m && st == SEQ_OK) s = seq_rec_session_new(m, NULL);
             if (s) st = seq_rec_session_push(s, 1, 0);
             seq_test_fail_never();
@@ -316,11 +357,11 @@ static void test_out_of_memory(void) {
             done = s && st == SEQ_OK;
             seq_rec_session_free(s);
             seq_rec_model_free(m);
+            syn_close(&r);
             CHECK(seq_test_live_blocks == live);
         }
         CHECK_MSG(done, "%s never got through", seq_rec_arch_name((seq_rec_arch)arch));
     }
-    syn_free(&d);
 }
 
 void seq_tests_rec_models(void) {
