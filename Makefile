@@ -10,7 +10,7 @@ OPT       = -O3 -march=native
 CFLAGS_C  = -std=c99 $(OPT) $(WARN)
 LDLIBS    = -lm
 B         = build
-HEADERS   = seq.h seq_quant.h seq_rl.h seq_rec.h
+HEADERS   = seq.h seq_quant.h seq_rl.h seq_rec.h seq_mpi.h
 EXAMPLES  = $(basename $(notdir $(wildcard examples/*.c)))
 BENCHES   = $(basename $(notdir $(wildcard bench/*.c)))
 
@@ -19,6 +19,10 @@ HAVE_BLIS := $(shell echo 'int main(void){return 0;}' | \
                $(CC) -x c - -include blis.h -lblis -lm -o /dev/null >/dev/null 2>&1 && echo 1)
 BLIS_FLAGS = -DSEQ_USE_BLIS
 BLIS_LIBS  = -lblis
+
+# MPI is optional: seq_mpi.h's MPI build (-DSEQ_USE_MPI) needs mpicc, its tests mpirun.
+HAVE_MPI  := $(shell command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
+MPICC      = mpicc -DSEQ_USE_MPI
 
 BENCH_BINS= $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
 
@@ -29,6 +33,8 @@ SEQ_SRC   = tests/test_seq.c $(wildcard tests/seq_*_test.c)
 QUANT_SRC = tests/test_quant.c $(wildcard tests/quant_*_test.c)
 RL_SRC    = tests/test_rl.c $(wildcard tests/rl_*_test.c)
 REC_SRC   = tests/test_rec.c $(wildcard tests/rec_*_test.c)
+MPI_SRC   = tests/test_mpi.c $(wildcard tests/mpi_*_test.c)
+MPI_DEPS  = seq.h seq_rl.h seq_mpi.h tests/mpi_test.h
 C99       = $(CC) -std=c99 $(OPT) $(WARN)
 CXX11     = $(CXX) -std=c++11 $(OPT) $(WARN) -x c++
 ASAN      = $(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined \
@@ -63,14 +69,21 @@ $(eval $(call runner,test_rl_asan,$(RL_SRC),seq.h seq_rl.h,$(ASAN) $(EXACT)))
 $(eval $(call runner,test_rec,$(REC_SRC),seq.h seq_rec.h,$(C99)))
 $(eval $(call runner,test_rec_cxx,$(REC_SRC),seq.h seq_rec.h,$(CXX11)))
 $(eval $(call runner,test_rec_asan,$(REC_SRC),seq.h seq_rec.h,$(ASAN)))
+# seq_mpi.h: the one-rank build (no MPI) in C and C++, and the MPI build for mpirun.
+$(eval $(call runner,test_mpi_serial,$(MPI_SRC),$(MPI_DEPS),$(C99) $(EXACT)))
+$(eval $(call runner,test_mpi_cxx,$(MPI_SRC),$(MPI_DEPS),$(CXX11) $(EXACT)))
+$(eval $(call runner,test_mpi_asan,$(MPI_SRC),$(MPI_DEPS),$(ASAN) $(EXACT)))
+$(eval $(call runner,test_mpi,$(MPI_SRC),$(MPI_DEPS),$(MPICC) -std=c99 $(OPT) $(WARN) $(EXACT)))
 
 SEQ_VARIANTS = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
 RUNNERS   = $(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) \
             $(B)/test_quant $(B)/test_quant_avx2 $(B)/test_quant_scalar $(B)/test_quant_cxx \
-            $(B)/test_rl $(B)/test_rl_cxx $(B)/test_rec $(B)/test_rec_cxx
-ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan
+            $(B)/test_rl $(B)/test_rl_cxx $(B)/test_rec $(B)/test_rec_cxx \
+            $(B)/test_mpi_serial $(B)/test_mpi_cxx
+ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan \
+            $(B)/test_mpi_asan
 
-.PHONY: all test test-asan compile-check bench demo install clean
+.PHONY: all test test-asan test-mpi test-install compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
 
 $(B):
@@ -96,7 +109,7 @@ compile-check: | $(B)
 	$(CC)  -std=c99   $(WARN) -DSEQ_NO_SIMD -x c -c seq_all.c -o $(B)/seq_all_nosimd.o
 	@# each implementation alone in its own translation unit (so no header leans on seq.h's
 	@# private helpers), the four objects linked together
-	@for p in SEQ:seq.h SEQ_QUANT:seq_quant.h SEQ_RL:seq_rl.h SEQ_REC:seq_rec.h; do \
+	@for p in SEQ:seq.h SEQ_QUANT:seq_quant.h SEQ_RL:seq_rl.h SEQ_REC:seq_rec.h SEQ_MPI:seq_mpi.h; do \
 	  printf '#define %s_IMPLEMENTATION\n#include "%s"\n' $${p%%:*} $${p#*:} | \
 	    $(CC) -std=c99 $(WARN) -I. -x c -c - -o $(B)/tu_$${p%%:*}.o || exit 1; done
 	echo 'int main(void) { return 0; }' | $(CC) -x c - -x none $(B)/tu_*.o -lm -o $(B)/tu_link
@@ -105,6 +118,17 @@ compile-check: | $(B)
 CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test,$(EXAMPLES))
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
 	@sh tests/run.sh $(RUNNERS) $(CHECKED_EXAMPLES:%=example:$(B)/%)
+	@$(if $(HAVE_MPI),$(MAKE) --no-print-directory test-mpi,echo "SKIP test-mpi: mpicc and mpirun not found")
+
+# seq_mpi.h under mpirun: 1 and 2 ranks, and the failure drills (tests/mpi_run.sh).
+test-mpi: $(B)/test_mpi
+	@sh tests/mpi_run.sh $(B)/test_mpi
+
+# Installs into a temporary prefix and builds a program against it with pkg-config and
+# one with CMake's find_package(seq).
+test-install:
+	@d=$$(mktemp -d) && $(MAKE) --no-print-directory install PREFIX=$$d/prefix >/dev/null && \
+	  sh tests/install_test.sh $$d/prefix $$d/work; rc=$$?; rm -rf $$d; exit $$rc
 
 test-asan: $(ASAN_RUNNERS)
 	@sh tests/run.sh $(ASAN_RUNNERS)
@@ -115,11 +139,15 @@ bench: $(BENCH_BINS)
 demo: $(EXAMPLES:%=$(B)/%)
 	@for e in $(EXAMPLES); do echo "== examples/$$e.c"; ./$(B)/$$e || exit 1; done
 
+VERSION   = $(shell sed -n 's/^#define SEQ_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' seq.h | paste -sd.)
 install:
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/seq
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
-	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(shell sed -n 's/^#define SEQ_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' seq.h | paste -sd.)|' \
+	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' \
 	  seq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/seq.pc
+	install -m 644 cmake/seqConfig.cmake $(DESTDIR)$(PREFIX)/lib/cmake/seq/
+	v=$(VERSION); sed "s|@VERSION@|$$v|; s|@MAJOR@|$${v%%.*}|g; s|@MINOR@|$$(echo $$v | cut -d. -f2)|g" \
+	  cmake/seqConfigVersion.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/seq/seqConfigVersion.cmake
 
 clean:
 	rm -rf $(B)
