@@ -1769,12 +1769,12 @@ SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_st
 #endif
 #endif /* SEQ_H */
 
-/* The default allocator, for seq.h's implementation and for the implementation of any
- * header built on it (seq_quant.h, seq_rl.h, seq_rec.h, seq_cuda.h include seq.h first),
+/* The default allocator, for seq.h's implementation and for that of any header built on
+ * it (seq_quant.h, seq_rl.h, seq_rec.h, seq_mpi.h and seq_cuda.h include seq.h first),
  * even in a translation unit that does not implement seq.h. Outside the include guard:
  * the implementation macro may come with a later include. */
 #if defined(SEQ_IMPLEMENTATION) || defined(SEQ_QUANT_IMPLEMENTATION) || defined(SEQ_RL_IMPLEMENTATION) || \
-    defined(SEQ_REC_IMPLEMENTATION) || defined(SEQ_CUDA_IMPLEMENTATION)
+    defined(SEQ_REC_IMPLEMENTATION) || defined(SEQ_MPI_IMPLEMENTATION) || defined(SEQ_CUDA_IMPLEMENTATION)
 #if defined(SEQ_MALLOC) && defined(SEQ_REALLOC) && defined(SEQ_FREE)
 #elif !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
 #include <stdlib.h>

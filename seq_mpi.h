@@ -187,15 +187,6 @@ SEQDEF seq_status seq_mpi_vec_env_serve(seq_mpi_vec_env *dv);
 #include <stdlib.h>
 #include <string.h>
 
-/* This implementation may be compiled without seq.h's: the same allocator defaults. */
-#if !defined(SEQ_MALLOC) && !defined(SEQ_REALLOC) && !defined(SEQ_FREE)
-#define SEQ_MALLOC(ud, sz) ((void)(ud), malloc(sz))
-#define SEQ_REALLOC(ud, p, sz) ((void)(ud), realloc((p), (sz)))
-#define SEQ_FREE(ud, p) ((void)(ud), free(p))
-#elif !defined(SEQ_MALLOC) || !defined(SEQ_REALLOC) || !defined(SEQ_FREE)
-#error "seq_mpi.h: define all of SEQ_MALLOC, SEQ_REALLOC and SEQ_FREE, or none"
-#endif
-
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -4304,12 +4304,6 @@ static float seq_rl__logp_at(const float *z, int64_t A, int64_t a) {
     return (float)((double)z[a] - mx - log(s));
 }
 
-static int64_t seq_rl__argmax_f(const float *z, int64_t A) {
-    int64_t a, best = 0;
-    for (a = 1; a < A; a++) best = z[a] > z[best] ? a : best;
-    return best;
-}
-
 /* --- actor-critic agents ------------------------------------------------------------- */
 
 SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo) {
