@@ -1,7 +1,7 @@
 /* seq_quant.h's formats and kernels, measured in one run on one thread:
  *   1. round-trip error (RMSE, SNR) of every format on Gaussian and heavy-tailed
  *      (Student t, 3 degrees of freedom) weights, with bits per weight;
- *   2. a memory-bandwidth probe (a streaming sum over 256 MB);
+ *   2. a memory-bandwidth probe (a streaming sum over 256 MB, the fastest 16 MB stretch);
  *   3. y = W x for W of >= 64 MB in each format with a kernel, against f32 seq_sgemm on a
  *      64 MB f32 W and BLIS sgemv (loaded at run time, skipped when absent): time, GB/s
  *      of weights read, and that as a share of the probe's bandwidth;
@@ -68,24 +68,30 @@ static void error_table(int64_t rows, int64_t n) {
 }
 
 /* GB/s of a streaming read of `bytes`: 64-bit integer sums in four independent chains
- * (the compiler vectorizes each), so the loads, not the adds, set the pace. */
+ * (the compiler vectorizes each), so the loads, not the adds, set the pace. Each 16 MB
+ * stretch is timed on its own (a few ms, like one matvec below) and the fastest counts:
+ * on a shared machine a preemption then spoils one stretch, not the whole pass. The
+ * stretch just read was evicted by the rest of the array, so it still comes from DRAM. */
 static double bandwidth_probe(size_t bytes) {
-    size_t n = bytes / 8, i, j;
+    const size_t stretch = (size_t)2 << 20; /* 64-bit words: 16 MB */
+    size_t n = bytes / 8, i, j, c;
     uint64_t *a = (uint64_t *)malloc(bytes), s = 0;
     double best = 1e30;
     int rep;
     for (i = 0; i < n; i++) a[i] = i;
-    for (rep = 0; rep < 5; rep++) {
-        double t0 = bench_now();
-        uint64_t acc[4][8] = {{0}};
-        for (i = 0; i + 32 <= n; i += 32)
-            for (j = 0; j < 32; j++) acc[j / 8][j % 8] += a[i + j];
-        for (j = 0; j < 32; j++) s += acc[j / 8][j % 8];
-        if (bench_now() - t0 < best) best = bench_now() - t0;
-    }
+    for (rep = 0; rep < 5; rep++)
+        for (c = 0; c + stretch <= n; c += stretch) {
+            double t0 = bench_now(), dt;
+            uint64_t acc[4][8] = {{0}};
+            for (i = c; i + 32 <= c + stretch; i += 32)
+                for (j = 0; j < 32; j++) acc[j / 8][j % 8] += a[i + j];
+            for (j = 0; j < 32; j++) s += acc[j / 8][j % 8];
+            dt = bench_now() - t0;
+            if (dt < best) best = dt;
+        }
     free(a);
     if (s == 42) printf("(checksum)\n"); /* keeps the sum alive */
-    return (double)bytes / best * 1e-9;
+    return (double)(stretch * 8) / best * 1e-9;
 }
 
 typedef struct matvec_job {
@@ -97,10 +103,11 @@ typedef struct matvec_job {
     bli_sgemv_fn blis; /* f32 through BLIS sgemv instead of seq_sgemm */
 } matvec_job;
 
+/* Best of 20: as many chances to run undisturbed as the probe's 16 MB stretches get. */
 static double time_matvec(const matvec_job *j) {
     double best = 1e30;
     int rep;
-    for (rep = 0; rep < 5; rep++) {
+    for (rep = 0; rep < 20; rep++) {
         double t0 = bench_now();
         if (j->t != SEQ_QUANT_F32) {
             seq_quant_matvec(j->t, j->W, j->rows, j->n, j->x, j->y, NULL);
