@@ -4170,11 +4170,19 @@ SEQDEF size_t seq_quant_qtip_bytes(int64_t T, int k, int tail_biting) {
     return T < 1 ? 0 : (size_t)((seq_quant__qtip_nbits(T, k, tail_biting) + 7) / 8);
 }
 
-/* Bits [pos, pos + count) of the stream (nbits long, wrapping), most significant first. */
+/* Bits [pos, pos + count) of the stream (nbits long, wrapping), most significant first;
+ * count <= 16. Inside the stream the window lies in at most three bytes. */
 static uint32_t seq_quant__qtip_read(const uint8_t *bits, int64_t nbits, int64_t pos, int count) {
     uint32_t v = 0;
+    int64_t end;
     int i;
-    for (i = 0; i < count; i++) {
+    pos %= nbits;
+    end = pos + count - 1;
+    if (end < nbits) {
+        for (i = (int)(pos >> 3); i <= (int)(end >> 3); i++) v = (v << 8) | bits[i];
+        return (v >> (7 - (end & 7))) & ((1u << count) - 1u);
+    }
+    for (i = 0; i < count; i++) { /* the tail-biting wrap, bit by bit */
         int64_t p = (pos + i) % nbits;
         v = (v << 1) | (uint32_t)((bits[p >> 3] >> (7 - (p & 7))) & 1);
     }

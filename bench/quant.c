@@ -1,10 +1,15 @@
 /* seq_quant.h's formats and kernels, measured in one run on one thread:
  *   1. round-trip error (RMSE, SNR) of every format on Gaussian and heavy-tailed
  *      (Student t, 3 degrees of freedom) weights, with bits per weight;
- *   2. a memory-bandwidth probe (a streaming sum over 256 MB);
+ *   2. a memory-bandwidth probe (a streaming sum over 256 MB, the fastest 16 MB stretch);
  *   3. y = W x for W of >= 64 MB in each format with a kernel, against f32 seq_sgemm on a
  *      64 MB f32 W and BLIS sgemv (loaded at run time, skipped when absent): time, GB/s
- *      of weights read, and that as a share of the probe's bandwidth.
+ *      of weights read, and that as a share of the probe's bandwidth;
+ *   4. one streaming LSTM step at batch 1 (input 128; hidden 256 and 1024): seq.h's f32
+ *      seq_rnn_step against seq_quant_rnn_step with W_ih and W_hh in Q8_0, Q4_0, Q4_K;
+ *   5. QTIP (L = 16): Viterbi encoding speed and squared error on N(0,1) sequences for the
+ *      1MAD and 3INST codes at 2, 3 and 4 bits, against the rate-distortion bound 4^-k,
+ *      and the decoder's speed.
  * `bench_quant --quick` shrinks everything for a smoke run. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -63,24 +68,30 @@ static void error_table(int64_t rows, int64_t n) {
 }
 
 /* GB/s of a streaming read of `bytes`: 64-bit integer sums in four independent chains
- * (the compiler vectorizes each), so the loads, not the adds, set the pace. */
+ * (the compiler vectorizes each), so the loads, not the adds, set the pace. Each 16 MB
+ * stretch is timed on its own (a few ms, like one matvec below) and the fastest counts:
+ * on a shared machine a preemption then spoils one stretch, not the whole pass. The
+ * stretch just read was evicted by the rest of the array, so it still comes from DRAM. */
 static double bandwidth_probe(size_t bytes) {
-    size_t n = bytes / 8, i, j;
+    const size_t stretch = (size_t)2 << 20; /* 64-bit words: 16 MB */
+    size_t n = bytes / 8, i, j, c;
     uint64_t *a = (uint64_t *)malloc(bytes), s = 0;
     double best = 1e30;
     int rep;
     for (i = 0; i < n; i++) a[i] = i;
-    for (rep = 0; rep < 5; rep++) {
-        double t0 = bench_now();
-        uint64_t acc[4][8] = {{0}};
-        for (i = 0; i + 32 <= n; i += 32)
-            for (j = 0; j < 32; j++) acc[j / 8][j % 8] += a[i + j];
-        for (j = 0; j < 32; j++) s += acc[j / 8][j % 8];
-        if (bench_now() - t0 < best) best = bench_now() - t0;
-    }
+    for (rep = 0; rep < 5; rep++)
+        for (c = 0; c + stretch <= n; c += stretch) {
+            double t0 = bench_now(), dt;
+            uint64_t acc[4][8] = {{0}};
+            for (i = c; i + 32 <= c + stretch; i += 32)
+                for (j = 0; j < 32; j++) acc[j / 8][j % 8] += a[i + j];
+            for (j = 0; j < 32; j++) s += acc[j / 8][j % 8];
+            dt = bench_now() - t0;
+            if (dt < best) best = dt;
+        }
     free(a);
     if (s == 42) printf("(checksum)\n"); /* keeps the sum alive */
-    return (double)bytes / best * 1e-9;
+    return (double)(stretch * 8) / best * 1e-9;
 }
 
 typedef struct matvec_job {
@@ -92,10 +103,11 @@ typedef struct matvec_job {
     bli_sgemv_fn blis; /* f32 through BLIS sgemv instead of seq_sgemm */
 } matvec_job;
 
+/* Best of 20: as many chances to run undisturbed as the probe's 16 MB stretches get. */
 static double time_matvec(const matvec_job *j) {
     double best = 1e30;
     int rep;
-    for (rep = 0; rep < 5; rep++) {
+    for (rep = 0; rep < 20; rep++) {
         double t0 = bench_now();
         if (j->t != SEQ_QUANT_F32) {
             seq_quant_matvec(j->t, j->W, j->rows, j->n, j->x, j->y, NULL);
@@ -114,6 +126,105 @@ static void matvec_row(const char *name, const matvec_job *j, size_t bytes, doub
     double s = time_matvec(j), gbs = (double)bytes / s * 1e-9;
     printf("%-14s %8lld %9.1f %9.2f %9.1f %8.0f%%\n", name, (long long)j->rows, (double)bytes / 1048576.0, s * 1e3,
            gbs, 100.0 * gbs / bw);
+}
+
+/* Microseconds per step, best of 5 runs of `steps` steps, of the f32 layer (q NULL) or q. */
+static double lstm_step_us(const seq_rnn *l, const seq_quant_rnn *q, const float *x, int steps) {
+    seq_rnn_state st;
+    seq_quant_rnn_state qs;
+    float *y = (float *)malloc(sizeof(float) * (size_t)l->cfg.hidden_size);
+    double best = 1e30;
+    int rep, k;
+    if (q) seq_quant_rnn_state_init(q, &qs, 1);
+    else seq_rnn_state_init(l, &st, 1);
+    for (rep = 0; rep < 5; rep++) {
+        double t0 = bench_now();
+        for (k = 0; k < steps; k++) {
+            if (q) seq_quant_rnn_step(q, &qs, x, y);
+            else seq_rnn_step(l, &st, x, y);
+        }
+        if ((bench_now() - t0) / steps < best) best = (bench_now() - t0) / steps;
+    }
+    if (q) seq_quant_rnn_state_free(&qs);
+    else seq_rnn_state_free(&st);
+    free(y);
+    return best * 1e6;
+}
+
+static void lstm_table(int quick) {
+    static const seq_quant_type types[3] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K};
+    static const int64_t hidden[2] = {256, 1024};
+    int h, k, steps = quick ? 20 : 400;
+    float x[128];
+    seq_rng r;
+    seq_rng_seed(&r, 9);
+    fill_weights(x, 128, 0, &r);
+    printf("\nLSTM step, batch 1, input 128 (us per step; weight bytes W_ih + W_hh + biases)\n");
+    printf("%-8s %-8s %10s %10s %9s\n", "hidden", "weights", "MB", "us/step", "vs f32");
+    for (h = 0; h < 2; h++) {
+        seq_params *P = seq_params_init(NULL);
+        seq_lstm l;
+        double f32_us;
+        if (seq_rnn_init(&l, P, "lstm", seq_lstm_config_default(128, hidden[h])) != SEQ_OK ||
+            seq_params_alloc(P, &r) != SEQ_OK) {
+            printf("LSTM %lld: %s\n", (long long)hidden[h], seq_last_error());
+            seq_params_free(P);
+            continue;
+        }
+        f32_us = lstm_step_us(&l, NULL, x, steps);
+        printf("%-8lld %-8s %10.2f %10.1f %9.2f\n", (long long)hidden[h], "f32",
+               4.0 * (double)(l.w_ih[0]->numel + l.w_hh[0]->numel + 2 * l.b_ih[0]->numel) / 1048576.0, f32_us, 1.0);
+        for (k = 0; k < 3; k++) {
+            seq_quant_rnn q;
+            double us;
+            if (seq_quant_rnn_init(&q, &l, types[k], NULL) != SEQ_OK) continue;
+            us = lstm_step_us(&l, &q, x, steps);
+            printf("%-8lld %-8s %10.2f %10.1f %9.2f\n", (long long)hidden[h], seq_quant_type_name(types[k]),
+                   (double)seq_quant_rnn_bytes(&q) / 1048576.0, us, f32_us / us);
+            seq_quant_rnn_free(&q);
+        }
+        seq_params_free(P);
+    }
+}
+
+static void qtip_table(int quick) {
+    static const char *names[SEQ_QUANT_QTIP_CODE_COUNT] = {"1MAD", "3INST"};
+    enum { T = 256 };
+    int nseq = quick ? 2 : 16, code, k, i;
+    float *x = (float *)malloc(sizeof(float) * (size_t)(nseq * T)), *dec = (float *)malloc(sizeof(float) * (size_t)(nseq * T));
+    uint8_t *bits = (uint8_t *)malloc(seq_quant_qtip_bytes(T, 8, 1) * (size_t)nseq);
+    seq_rng r;
+    seq_rng_seed(&r, 11);
+    fill_weights(x, nseq * T, 0, &r);
+    printf("\nQTIP, L = 16, tail-biting sequences of %d N(0,1) weights (%d of them)\n", T, nseq);
+    printf("%-6s %4s %12s %12s %14s %14s\n", "code", "bits", "MSE", "bound 4^-k", "encode wt/s", "decode Mwt/s");
+    for (code = 0; code < SEQ_QUANT_QTIP_CODE_COUNT; code++) {
+        /* the code's RMS over every state: the scale that maps N(0,1) onto it */
+        double ss = 0.0, rms;
+        uint32_t s;
+        for (s = 0; s < 65536u; s++) ss += (double)seq_quant_qtip_value((seq_quant_qtip_code)code, s) * seq_quant_qtip_value((seq_quant_qtip_code)code, s);
+        rms = sqrt(ss / 65536.0);
+        for (k = 2; k <= 4; k++) {
+            size_t sb = seq_quant_qtip_bytes(T, k, 1);
+            double t0, enc, dect, se = 0.0;
+            float *xs = (float *)malloc(sizeof(float) * (size_t)(nseq * T));
+            for (i = 0; i < nseq * T; i++) xs[i] = x[i] * (float)rms;
+            t0 = bench_now();
+            for (i = 0; i < nseq; i++) seq_quant_qtip_encode((seq_quant_qtip_code)code, xs + i * T, T, k, 1, bits + sb * (size_t)i, NULL);
+            enc = bench_now() - t0;
+            t0 = bench_now();
+            for (i = 0; i < nseq; i++)
+                seq_quant_qtip_decode((seq_quant_qtip_code)code, bits + sb * (size_t)i, T, k, 1, (float)(1.0 / rms), dec + i * T);
+            dect = bench_now() - t0;
+            for (i = 0; i < nseq * T; i++) se += ((double)dec[i] - x[i]) * ((double)dec[i] - x[i]);
+            printf("%-6s %4d %12.5f %12.5f %14.0f %14.1f\n", names[code], k, se / (nseq * T), pow(4.0, -k),
+                   nseq * T / enc, nseq * T / dect * 1e-6);
+            free(xs);
+        }
+    }
+    free(x);
+    free(dec);
+    free(bits);
 }
 
 int main(int argc, char **argv) {
@@ -175,5 +286,7 @@ int main(int argc, char **argv) {
     }
     free(wf);
     free(x);
+    lstm_table(quick);
+    qtip_table(quick);
     return 0;
 }

@@ -8,7 +8,9 @@
  *     weights with outliers;
  *   - HAWQ-V2 bit allocation ({2,3,4,5,6,8} per layer, Hutchinson traces) against uniform
  *     3 bits at the same size; HAWQ-V1 top eigenvalues beside the traces;
- *   - 2 bits: RTN against Hadamard + QTIP (bitshift trellis, 1MAD code, Viterbi).
+ *   - 2 bits: RTN against Hadamard + QTIP (bitshift trellis, 1MAD and 3INST codes, Viterbi);
+ *   - streaming inference with the weights kept quantized: seq_quant_rnn steps and a
+ *     seq_quant_linear head in block formats, bits per character against the f32 step.
  * The text is README.md + the docs/ markdown files (the last 10% held out); training runs for
  * QUANT_ALGOS_SECONDS (default 60) on one core. The embedding stays in f32. */
 #include <dirent.h>
@@ -136,6 +138,66 @@ static double model_bpc(seq_ctx *ctx, const model *m, const uint8_t *text, size_
     return nats / (double)n / log(2.0);
 }
 
+/* Bits per character of the held-out text streamed one character at a time through the
+ * quantized step API: seq_quant_rnn (W_ih, W_hh in t) and a seq_quant_linear head, 16
+ * streams over consecutive slices of the text, the state carried across each slice.
+ * *bytes gets the quantized weights' size. */
+static double streaming_bpc(const model *m, seq_quant_type t, const uint8_t *text, size_t lo, size_t hi, size_t *bytes) {
+    enum { S = 16 };
+    seq_quant_rnn q;
+    seq_quant_linear head;
+    seq_quant_rnn_state st;
+    float x[S * E], h[S * H], logits[S * V];
+    size_t len = (hi - lo) / S, pos;
+    double nats = 0.0;
+    int64_t n = 0;
+    void *work;
+    int s, j;
+    if (seq_quant_rnn_init(&q, &m->lstm, t, NULL) != SEQ_OK ||
+        seq_quant_linear_init(&head, t, m->head_w->data, m->head_b->data, V, H, NULL) != SEQ_OK ||
+        seq_quant_rnn_state_init(&q, &st, S) != SEQ_OK) {
+        fprintf(stderr, "quant_algos: %s\n", seq_last_error());
+        exit(1);
+    }
+    work = malloc(seq_quant_linear_work_bytes(&head, S));
+    for (pos = 0; pos + 1 < len; pos++) {
+        for (s = 0; s < S; s++) memcpy(x + s * E, m->emb->data + (text[lo + s * len + pos] & 127) * E, E * sizeof(float));
+        seq_quant_rnn_step(&q, &st, x, h);
+        seq_quant_linear_forward(&head, h, H, S, logits, work);
+        for (s = 0; s < S; s++) {
+            const float *z = logits + s * V;
+            double mx = z[0], se = 0.0;
+            for (j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+            for (j = 0; j < V; j++) se += exp(z[j] - mx);
+            nats += mx + log(se) - z[text[lo + s * len + pos + 1] & 127];
+            n++;
+        }
+    }
+    *bytes = seq_quant_rnn_bytes(&q) + seq_quant_linear_bytes(&head);
+    free(work);
+    seq_quant_rnn_state_free(&st);
+    seq_quant_linear_free(&head);
+    seq_quant_rnn_free(&q);
+    return nats / (double)n / log(2.0);
+}
+
+static void streaming_table(const model *m, const uint8_t *text, size_t lo, size_t hi) {
+    static const seq_quant_type types[] = {SEQ_QUANT_F32, SEQ_QUANT_Q8_0, SEQ_QUANT_Q6_K, SEQ_QUANT_Q5_0, SEQ_QUANT_Q4_K,
+                                           SEQ_QUANT_IQ4_NL, SEQ_QUANT_Q4_0, SEQ_QUANT_NF4, SEQ_QUANT_MXFP4};
+    double f32 = 0.0;
+    size_t k;
+    printf("streaming steps with quantized weights (LSTM W_ih, W_hh and head; embedding f32)\n");
+    printf("%-10s %10s %8s %8s %8s\n", "weights", "KB", "bpc", "vs f32", "s");
+    for (k = 0; k < sizeof types / sizeof types[0]; k++) {
+        size_t bytes;
+        double t0 = bench_now(), bpc = streaming_bpc(m, types[k], text, lo, hi, &bytes);
+        if (k == 0) f32 = bpc;
+        printf("%-10s %10.1f %8.4f %+8.4f %8.2f\n", seq_quant_type_name(types[k]), (double)bytes / 1024.0, bpc, bpc - f32,
+               bench_now() - t0);
+    }
+    printf("\n");
+}
+
 /* Layer inputs of calibration batches: rows of the matrix each weight multiplies. */
 typedef struct calib {
     seq_quant_gptq g[NQ];
@@ -162,7 +224,7 @@ static void calibrate(calib *c, seq_ctx *ctx, const model *m, const uint8_t *tex
     seq_ctx_set_grad(ctx, 1);
 }
 
-typedef enum method { RTN_MINMAX, GPTQ_MINMAX, RTN_MSE, GPTQ_MSE, HADAMARD_RTN, QTIP, METHOD_COUNT } method;
+typedef enum method { RTN_MINMAX, GPTQ_MINMAX, RTN_MSE, GPTQ_MSE, HADAMARD_RTN, QTIP, QTIP_3INST, METHOD_COUNT } method;
 
 /* w <- its quantized version (dequantized in place), by method at bits. */
 static void quantize_layer(float *w, int64_t rows, int64_t cols, method how, int bits, seq_quant_gptq *g, seq_rng *rng) {
@@ -174,9 +236,10 @@ static void quantize_layer(float *w, int64_t rows, int64_t cols, method how, int
         gc.grid = cfg;
         gc.act_order = 1;
         if (seq_quant_gptq_quantize(g, w, rows, &gc, &q, w) == SEQ_OK) seq_quant_weight_free(&q);
-    } else if (how == QTIP) {
+    } else if (how == QTIP || how == QTIP_3INST) {
         seq_quant_qtip qt;
-        if (seq_quant_qtip_quantize(&qt, w, rows, cols, bits, 64, 1, rng, NULL) == SEQ_OK) {
+        seq_quant_qtip_code code = how == QTIP ? SEQ_QUANT_QTIP_1MAD : SEQ_QUANT_QTIP_3INST;
+        if (seq_quant_qtip_quantize(&qt, w, rows, cols, code, bits, 64, 1, rng, NULL) == SEQ_OK) {
             seq_quant_qtip_dequantize(&qt, w);
             seq_quant_qtip_free(&qt);
         }
@@ -297,17 +360,20 @@ int main(void) {
     }
     fp_bpc = model_bpc(ctx, &m, text, split, len);
     printf("trained %lld steps; f32 held-out bpc %.4f\n\n", (long long)step, fp_bpc);
+    streaming_table(&m, text, split, len);
 
     calibrate(&c, ctx, &m, text, split, 16, &rng);
     printf("%-40s %8s %8s %10s\n", "weight_ih, weight_hh, head", "bpc", "vs f32", "quant s");
     for (bits = 4; bits >= 2; bits--) {
         static const char *names[METHOD_COUNT] = {"RTN min-max", "GPTQ min-max", "RTN MSE-clip", "GPTQ MSE-clip",
-                                                  "Hadamard + RTN MSE-clip", "Hadamard + QTIP 1MAD tail-biting"};
+                                                  "Hadamard + RTN MSE-clip", "Hadamard + QTIP 1MAD tail-biting",
+                                                  "Hadamard + QTIP 3INST tail-biting"};
         for (l = 0; l < NL; l++) uni[l] = l < NQ ? bits : 32;
         for (k = 0; k < METHOD_COUNT; k++) {
             char label[64];
             double bpc;
-            if ((k == QTIP) != (bits == 2) && k != RTN_MINMAX && k != RTN_MSE) continue; /* QTIP: the 2-bit row */
+            if ((k == QTIP || k == QTIP_3INST) != (bits == 2) && k != RTN_MINMAX && k != RTN_MSE)
+                continue; /* QTIP: the 2-bit row */
             bpc = quantized_bpc(ctx, &m, &c, (method)k, uni, text, split, len, &secs);
             snprintf(label, sizeof label, "%d-bit %s", bits, names[k]);
             printf("%-40s %8.4f %+8.4f %10.2f\n", label, bpc, bpc - fp_bpc, secs);
