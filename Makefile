@@ -98,6 +98,9 @@ $(B)/bench_%: bench/%.c bench/bench.h $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
 $(B)/bench_%_blis: bench/%.c bench/bench.h $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $< $(BLIS_LIBS) $(LDLIBS)
+# bench/mpi.c's workers, which the plain build runs under mpirun
+$(B)/bench_mpi_mpi: bench/mpi.c $(HEADERS) | $(B)
+	$(MPICC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
 
 # Every header compiles as C99 and as C++ with -Werror, with and without BLIS.
 compile-check: | $(B)
@@ -133,7 +136,7 @@ test-install:
 test-asan: $(ASAN_RUNNERS)
 	@sh tests/run.sh $(ASAN_RUNNERS)
 
-bench: $(BENCH_BINS)
+bench: $(BENCH_BINS) $(if $(HAVE_MPI),$(B)/bench_mpi_mpi)
 	@for b in $(BENCH_BINS); do echo "== $$b"; ./$$b || exit 1; done
 
 demo: $(EXAMPLES:%=$(B)/%)

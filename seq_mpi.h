@@ -51,6 +51,12 @@
 
 #include "seq.h"
 #ifdef SEQ_USE_MPI
+#ifndef OMPI_SKIP_MPICXX /* the C API only: MPI-3 removed the C++ bindings */
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 #endif
 
@@ -206,14 +212,6 @@ static size_t seq_mpi__size(seq_mpi__type t) {
 /* Requests in flight at once; more buckets wait for the window. */
 #define SEQ_MPI__WINDOW 16
 
-static double seq_mpi__now(void) {
-#ifdef SEQ_USE_MPI
-    return MPI_Wtime();
-#else
-    return 0; /* one rank: no time is spent communicating */
-#endif
-}
-
 #ifdef SEQ_USE_MPI
 static MPI_Datatype seq_mpi__dtype(seq_mpi__type t) {
     switch (t) {
@@ -232,29 +230,29 @@ static seq_status seq_mpi__fail(const char *fn, const char *what, int rc) {
     return seq_set_error(SEQ_ERR_IO, "%s: %s failed: %s", fn, what, len ? msg : "unknown MPI error");
 }
 
-/* Completes n requests, polling so the watchdog can give up on a peer that never comes. */
-static seq_status seq_mpi__wait(seq_mpi *m, int n, MPI_Request *req, const char *fn, const char *what) {
+/* Completes the n requests a non-blocking `call` posted (rc: what posting returned),
+ * polling so the watchdog can give up on a peer that never comes; the time waited counts
+ * into m->comm_seconds. */
+static seq_status seq_mpi__wait(seq_mpi *m, int rc, int n, MPI_Request *req, const char *fn, const char *call) {
     double t0 = MPI_Wtime();
-    int done = 0, rc;
-    if (m->cfg.timeout_s <= 0) {
-        rc = MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
-        return rc == MPI_SUCCESS ? SEQ_OK : seq_mpi__fail(fn, what, rc);
-    }
-    while (!done) {
-        rc = MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
-        if (rc != MPI_SUCCESS) return seq_mpi__fail(fn, what, rc);
-        if (!done && MPI_Wtime() - t0 > m->cfg.timeout_s)
-            return seq_set_error(SEQ_ERR_IO, "%s: %s timed out after %.1f s: a rank is gone or stuck", fn, what,
-                                 m->cfg.timeout_s);
-    }
-    return SEQ_OK;
+    int done = 0, late = 0;
+    if (rc == MPI_SUCCESS && m->cfg.timeout_s <= 0) rc = MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
+    else
+        while (rc == MPI_SUCCESS && !done && !late) {
+            rc = MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
+            late = !done && MPI_Wtime() - t0 > m->cfg.timeout_s;
+        }
+    m->comm_seconds += MPI_Wtime() - t0;
+    if (late && rc == MPI_SUCCESS)
+        return seq_set_error(SEQ_ERR_IO, "%s: %s timed out after %.1f s: a rank is gone or stuck", fn, call,
+                             m->cfg.timeout_s);
+    return rc == MPI_SUCCESS ? SEQ_OK : seq_mpi__fail(fn, call, rc);
 }
 #endif
 
 /* In-place sum over ranks of n elements, in buckets of `bucket` elements all in flight. */
 static seq_status seq_mpi__allreduce(seq_mpi *m, void *buf, int64_t n, seq_mpi__type t, int64_t bucket,
                                      const char *fn) {
-    double t0 = seq_mpi__now();
     seq_status s = SEQ_OK;
 #ifdef SEQ_USE_MPI
     MPI_Request req[SEQ_MPI__WINDOW];
@@ -263,25 +261,22 @@ static seq_status seq_mpi__allreduce(seq_mpi *m, void *buf, int64_t n, seq_mpi__
     if (bucket <= 0 || bucket > SEQ_MPI__MAX_COUNT) bucket = SEQ_MPI__MAX_COUNT;
     while (off < n && s == SEQ_OK) {
         int k = 0, rc = MPI_SUCCESS;
-        for (; k < SEQ_MPI__WINDOW && off < n; k++) {
+        for (; k < SEQ_MPI__WINDOW && off < n && rc == MPI_SUCCESS; k++) {
             int64_t c = n - off < bucket ? n - off : bucket;
             rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * es, (int)c, seq_mpi__dtype(t), MPI_SUM,
                                 m->comm, &req[k]);
-            if (rc != MPI_SUCCESS) break;
             off += c;
         }
-        s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Iallreduce", rc) : seq_mpi__wait(m, k, req, fn, "all-reduce");
+        s = seq_mpi__wait(m, rc, k, req, fn, "MPI_Iallreduce");
     }
 #else
-    (void)buf, (void)t, (void)bucket, (void)fn;
+    (void)buf, (void)bucket, (void)fn;
 #endif
-    m->comm_seconds += seq_mpi__now() - t0;
     m->comm_bytes += n * (int64_t)seq_mpi__size(t);
     return s;
 }
 
 static seq_status seq_mpi__bcast(seq_mpi *m, void *buf, int64_t n, seq_mpi__type t, int root, const char *fn) {
-    double t0 = seq_mpi__now();
     seq_status s = SEQ_OK;
 #ifdef SEQ_USE_MPI
     int64_t off = 0;
@@ -289,14 +284,13 @@ static seq_status seq_mpi__bcast(seq_mpi *m, void *buf, int64_t n, seq_mpi__type
     while (off < n && s == SEQ_OK) {
         int64_t c = n - off < SEQ_MPI__MAX_COUNT ? n - off : SEQ_MPI__MAX_COUNT;
         MPI_Request req;
-        int rc = MPI_Ibcast((char *)buf + (size_t)off * es, (int)c, seq_mpi__dtype(t), root, m->comm, &req);
-        s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Ibcast", rc) : seq_mpi__wait(m, 1, &req, fn, "broadcast");
+        s = seq_mpi__wait(m, MPI_Ibcast((char *)buf + (size_t)off * es, (int)c, seq_mpi__dtype(t), root, m->comm, &req),
+                          1, &req, fn, "MPI_Ibcast");
         off += c;
     }
 #else
-    (void)buf, (void)t, (void)root, (void)fn;
+    (void)buf, (void)fn;
 #endif
-    m->comm_seconds += seq_mpi__now() - t0;
     m->comm_bytes += m->rank == root ? n * (int64_t)seq_mpi__size(t) : 0;
     return s;
 }
@@ -307,10 +301,9 @@ static seq_status seq_mpi__agree_u64(seq_mpi *m, uint64_t x, int *agree, const c
 #ifdef SEQ_USE_MPI
     uint64_t mm[2];
     MPI_Request req;
-    int rc;
     mm[0] = x, mm[1] = ~x; /* max of ~x is ~(min of x): one MAX reduction gives both */
-    rc = MPI_Iallreduce(MPI_IN_PLACE, mm, 2, MPI_UINT64_T, MPI_MAX, m->comm, &req);
-    s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Iallreduce", rc) : seq_mpi__wait(m, 1, &req, fn, "agreement");
+    s = seq_mpi__wait(m, MPI_Iallreduce(MPI_IN_PLACE, mm, 2, MPI_UINT64_T, MPI_MAX, m->comm, &req), 1, &req, fn,
+                      "MPI_Iallreduce");
     *agree = mm[0] == ~mm[1];
 #else
     (void)m, (void)x, (void)fn;
@@ -328,8 +321,8 @@ static seq_status seq_mpi__agree_status(seq_mpi *m, seq_status local, const char
 #ifdef SEQ_USE_MPI
     {
         MPI_Request req;
-        int rc = MPI_Iallreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, m->comm, &req);
-        seq_status s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Iallreduce", rc) : seq_mpi__wait(m, 1, &req, fn, "status");
+        seq_status s =
+            seq_mpi__wait(m, MPI_Iallreduce(&in, &out, 1, MPI_2INT, MPI_MINLOC, m->comm, &req), 1, &req, fn, "MPI_Iallreduce");
         if (s != SEQ_OK) return s;
     }
 #endif
@@ -531,36 +524,32 @@ extern "C" {
 /* root's send[displs[r] .. + counts[r]) to rank r's recv (counts[rank] ints). */
 static seq_status seq_mpi__scatter_i32(seq_mpi *m, const int32_t *send, const int *counts, const int *displs,
                                        int32_t *recv, int root, const char *fn) {
-    seq_status s = SEQ_OK;
-    double t0 = seq_mpi__now();
 #ifdef SEQ_USE_MPI
     MPI_Request req;
-    int rc = MPI_Iscatterv(send, counts, displs, MPI_INT32_T, recv, counts[m->rank], MPI_INT32_T, root, m->comm, &req);
-    s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Iscatterv", rc) : seq_mpi__wait(m, 1, &req, fn, "scatter");
+    return seq_mpi__wait(m, MPI_Iscatterv(send, counts, displs, MPI_INT32_T, recv, counts[m->rank], MPI_INT32_T, root,
+                                          m->comm, &req), 1, &req, fn, "MPI_Iscatterv");
 #else
-    (void)root, (void)fn;
+    (void)m, (void)root, (void)fn;
     memcpy(recv, send + displs[0], (size_t)counts[0] * sizeof *recv);
+    return SEQ_OK;
 #endif
-    m->comm_seconds += seq_mpi__now() - t0;
-    return s;
 }
 
 /* Rank r's send (counts[r] doubles) to root's recv[displs[r] ..). */
 static seq_status seq_mpi__gather_f64(seq_mpi *m, const double *send, const int *counts, const int *displs,
                                       double *recv, int root, const char *fn) {
-    seq_status s = SEQ_OK;
-    double t0 = seq_mpi__now();
+    m->comm_bytes += counts[m->rank] * (int64_t)sizeof *send;
 #ifdef SEQ_USE_MPI
-    MPI_Request req;
-    int rc = MPI_Igatherv(send, counts[m->rank], MPI_DOUBLE, recv, counts, displs, MPI_DOUBLE, root, m->comm, &req);
-    s = rc != MPI_SUCCESS ? seq_mpi__fail(fn, "MPI_Igatherv", rc) : seq_mpi__wait(m, 1, &req, fn, "gather");
+    {
+        MPI_Request req;
+        return seq_mpi__wait(m, MPI_Igatherv(send, counts[m->rank], MPI_DOUBLE, recv, counts, displs, MPI_DOUBLE, root,
+                                             m->comm, &req), 1, &req, fn, "MPI_Igatherv");
+    }
 #else
     (void)root, (void)fn;
     memcpy(recv + displs[0], send, (size_t)counts[0] * sizeof *recv);
+    return SEQ_OK;
 #endif
-    m->comm_seconds += seq_mpi__now() - t0;
-    m->comm_bytes += counts[m->rank] * (int64_t)sizeof *send;
-    return s;
 }
 
 /* Doubles per env record: obs, final obs (obs_dim each), reward, terminated, truncated,
