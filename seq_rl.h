@@ -3167,6 +3167,17 @@ static int64_t seq_rl__argmax_f(const float *z, int64_t A) {
 
 /* --- actor-critic agents ------------------------------------------------------------- */
 
+/* A zeroed object of `bytes`, or NULL with fn's out-of-memory error set. */
+static void *seq_rl__new(void *alloc_ud, size_t bytes, const char *fn) {
+    void *p = SEQ_MALLOC(alloc_ud, bytes);
+    if (!p) {
+        seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
 SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo) {
     seq_rl_ac_config c;
     memset(&c, 0, sizeof c);
@@ -3218,12 +3229,8 @@ SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t 
                                        "(a minibatch is a set of envs)");
         return NULL;
     }
-    ag = (seq_rl_ac *)SEQ_MALLOC(alloc_ud, sizeof *ag);
-    if (!ag) {
-        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_ac_init: out of memory");
-        return NULL;
-    }
-    memset(ag, 0, sizeof *ag);
+    ag = (seq_rl_ac *)seq_rl__new(alloc_ud, sizeof *ag, "seq_rl_ac_init");
+    if (!ag) return NULL;
     ag->cfg = cfg, ag->obs_dim = obs_dim, ag->n_actions = n_actions, ag->n_envs = n_envs, ag->alloc_ud = alloc_ud;
     seq_rng_seed(&ag->rng, seed);
     ag->P = seq_params_init(alloc_ud);
@@ -3662,12 +3669,8 @@ SEQDEF seq_rl_grpo *seq_rl_grpo_init(seq_rl_grpo_config cfg, const seq_rl_seq_ta
                                        "lr, eps, kl_coef out of range");
         return NULL;
     }
-    g = (seq_rl_grpo *)SEQ_MALLOC(alloc_ud, sizeof *g);
-    if (!g) {
-        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_grpo_init: out of memory");
-        return NULL;
-    }
-    memset(g, 0, sizeof *g);
+    g = (seq_rl_grpo *)seq_rl__new(alloc_ud, sizeof *g, "seq_rl_grpo_init");
+    if (!g) return NULL;
     g->cfg = cfg, g->task = *task, g->alloc_ud = alloc_ud, g->n = n = cfg.prompts * cfg.group;
     V = task->vocab, Lp = task->prompt_len, L = task->answer_len;
     seq_rng_seed(&g->rng, seed);

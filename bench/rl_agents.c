@@ -169,6 +169,7 @@ int main(int argc, char **argv) {
     seq_rl_ac_config cfg;
     seq_rl_jsrl j;
     seq_rl_jsrl_config jc = seq_rl_jsrl_config_default(120, -130.0);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows up line by line when piped */
     env_throughput();
     seq_rl_env_init(&cart, SEQ_RL_ENV_CARTPOLE, 1);
     printf("\nPPO CartPole-v1 (target: mean of last 100 >= 475 within 500k steps)\n");

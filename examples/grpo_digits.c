@@ -25,7 +25,7 @@ static void print_digits(const int32_t *d, int64_t n) {
 int main(int argc, char **argv) {
     static const char *names[SEQ_RL_SEQ_TASK_KIND_COUNT] = {"copy", "reverse", "sort", "sum"};
     seq_rl_seq_task_kind kind = SEQ_RL_TASK_REVERSE;
-    int64_t digits = 6, len = 4, iters = 400, it, k;
+    int64_t digits = 6, len = 4, iters = 600, it, k;
     uint64_t seed = 1;
     int quiet = 0, i;
     seq_rl_seq_task task;

@@ -408,13 +408,29 @@ static void test_ppo_cartpole_smoke(void) {
     seq_rl_vec_env_free(&v);
 }
 
+/* Every allocation of the constructor failing in turn: NULL or a working agent, never a
+ * crash (the callers check nothing leaked). */
+static void ac_oom_sweep(seq_rl_ac_config cfg, seq_rl_vec_env *v, long tries) {
+    seq_rl_ac *ag;
+    long k;
+    for (k = 0; k < tries; k++) {
+        seq_test_fail_after(k);
+        ag = seq_rl_ac_init(cfg, v->obs_dim, v->n_actions, v->n, 1, NULL);
+        seq_test_fail_never();
+        if (ag) {
+            CHECK(seq_rl_ac_iterate(ag, v) == SEQ_OK);
+            seq_rl_ac_free(ag);
+        }
+    }
+}
+
 /* A mismatched env, bad configs and allocation failures: errors, nothing leaked. */
 static void test_ac_bad_input(void) {
     seq_rl_env proto;
     seq_rl_vec_env v;
     seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
     seq_rl_ac *ag;
-    long k, live = seq_test_live_blocks;
+    long live = seq_test_live_blocks;
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_ACROBOT, 1) == SEQ_OK);
     CHECK(seq_rl_vec_env_init(&v, &proto, 4, 1, NULL) == SEQ_OK);
     ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL);
@@ -422,16 +438,7 @@ static void test_ac_bad_input(void) {
     seq_rl_ac_free(ag);
     cfg.gamma = 1.5f;
     CHECK(!seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
-    cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
-    for (k = 0; k < 40; k++) {
-        seq_test_fail_after(k);
-        ag = seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL);
-        seq_test_fail_never();
-        if (ag) {
-            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
-            seq_rl_ac_free(ag);
-        }
-    }
+    ac_oom_sweep(seq_rl_ac_config_default(SEQ_RL_A2C), &v, 40);
     seq_rl_vec_env_free(&v);
     CHECK(seq_test_live_blocks == live);
 }
@@ -532,7 +539,7 @@ static void test_recurrent_ac_api(void) {
     seq_rl_ac *ag, *ag2;
     const char *path = "build/rl_rppo_test.safetensors";
     float obs[2] = {0.1f, -0.02f}, p1, p2, hsum = 0;
-    long k, live = seq_test_live_blocks;
+    long live = seq_test_live_blocks;
     int i;
     cfg.recurrent = 1, cfg.n_steps = 32, cfg.hidden = 16, cfg.norm_obs = 1;
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 1) == SEQ_OK && seq_rl_env_hide_velocity(&proto) == SEQ_OK);
@@ -561,15 +568,7 @@ static void test_recurrent_ac_api(void) {
     ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL); /* observes 4 floats, the env gives 2 */
     CHECK(ag && seq_rl_ac_iterate(ag, &v) == SEQ_ERR_INVALID);
     seq_rl_ac_free(ag);
-    for (k = 0; k < 60; k++) {
-        seq_test_fail_after(k);
-        ag = seq_rl_ac_init(cfg, 2, 2, 4, 1, NULL);
-        seq_test_fail_never();
-        if (ag) {
-            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
-            seq_rl_ac_free(ag);
-        }
-    }
+    ac_oom_sweep(cfg, &v, 60);
     seq_rl_vec_env_free(&v);
     CHECK(seq_test_live_blocks == live);
 }
@@ -806,13 +805,13 @@ static void test_jsrl_sparse_gridworld(void) {
     double plain, jumped;
     int it, broken = 1;
     gc.step_reward = 0.0f, gc.max_steps = 40;
-    cfg.n_steps = 64, cfg.total_steps = 8 * 64 * 60;
+    cfg.n_steps = 64, cfg.total_steps = 4 * 64 * 60;
     jc.stages = 6;
     CHECK(seq_rl_gridworld_init(&proto, map, gc, 1) == SEQ_OK);
     CHECK(seq_rl_jsrl_init(&j, jc, guide_right_then_down, NULL) == SEQ_OK);
     for (it = 0; it < 2; it++) {
-        CHECK(seq_rl_vec_env_init(&v, &proto, 8, 3, NULL) == SEQ_OK);
-        ag = seq_rl_ac_init(cfg, 2, 4, 8, 5, NULL);
+        CHECK(seq_rl_vec_env_init(&v, &proto, 4, 3, NULL) == SEQ_OK);
+        ag = seq_rl_ac_init(cfg, 2, 4, 4, 5, NULL);
         CHECK(ag && seq_rl_ac_set_guide(ag, it ? &j : NULL) == SEQ_OK);
         while (ag && ag->iterations < 60) CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
         if (it) jumped = grid_success(ag, &proto, 1);
