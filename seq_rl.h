@@ -950,6 +950,8 @@ typedef struct seq_rl_ac_config {
     int hidden;           /* 64: two hidden layers of this width, or the RNN's units */
     int recurrent;        /* 0: MLPs; 1: an LSTM/GRU trunk (partially observed tasks) */
     seq_rnn_kind cell;    /* SEQ_RNN_LSTM (recurrent only; or SEQ_RNN_GRU) */
+    int norm_obs;         /* 0; 1: observations standardized by their running mean and
+                             variance, clipped to +-10 (Gymnasium's NormalizeObservation) */
     seq_rl_pg_config loss;
 } seq_rl_ac_config;
 
@@ -961,6 +963,9 @@ typedef struct seq_rl_ac {
     seq_params *P;
     seq_rl_mlp actor, critic;  /* MLP agents */
     seq_rl_rnn_policy net;     /* recurrent agents */
+    seq_tensor *obs_stats;     /* norm_obs: (3, obs_dim) mean, variance, count (count in [2][0]),
+                                  kept in P as "obs_norm" so a saved agent acts as trained
+                                  (no gradient reaches it, so Adam leaves it alone) */
     seq_rnn_state mem;         /* recurrent: (n_envs) the memory acting carries */
     seq_rnn_state peek;        /* recurrent: (n_envs) scratch for values that must not advance mem */
     seq_rnn_state act_mem;     /* recurrent: (1) seq_rl_ac_act's memory */
@@ -1005,7 +1010,7 @@ SEQDEF int64_t seq_rl_ac_act(seq_rl_ac *ag, const float *obs, seq_rng *rng, floa
 /* Forgets what the recurrent agent saw: act()'s memory and the training memory of every
  * env (their episodes restart). No-op for MLP agents. */
 SEQDEF void seq_rl_ac_reset_memory(seq_rl_ac *ag);
-/* Weights only, as safetensors (names as above). */
+/* Weights (and the observation statistics) as safetensors, names as above. */
 SEQDEF seq_status seq_rl_ac_save(const seq_rl_ac *ag, const char *path);
 SEQDEF seq_status seq_rl_ac_load(seq_rl_ac *ag, const char *path);
 
@@ -4306,12 +4311,23 @@ static float seq_rl__logp_at(const float *z, int64_t A, int64_t a) {
 
 /* --- actor-critic agents ------------------------------------------------------------- */
 
+/* A zeroed object of `bytes`, or NULL with fn's out-of-memory error set. */
+static void *seq_rl__new(void *alloc_ud, size_t bytes, const char *fn) {
+    void *p = SEQ_MALLOC(alloc_ud, bytes);
+    if (!p) {
+        seq_set_error(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
 SEQDEF seq_rl_ac_config seq_rl_ac_config_default(seq_rl_pg_algo algo) {
     seq_rl_ac_config c;
     memset(&c, 0, sizeof c);
     c.algo = algo;
     c.gamma = 0.99f, c.max_grad_norm = 0.5f, c.anneal_lr = 1, c.total_steps = 500000, c.hidden = 64;
-    c.recurrent = 0, c.cell = SEQ_RNN_LSTM;
+    c.recurrent = 0, c.cell = SEQ_RNN_LSTM, c.norm_obs = 0;
     c.loss = seq_rl_pg_config_default();
     c.epochs = 1, c.minibatches = 1, c.gae_lambda = 1.0f, c.norm_adv = 0;
     c.loss.clip = 0, c.loss.vf_clip = 0;
@@ -4344,7 +4360,7 @@ SEQDEF void seq_rl_ac_free(seq_rl_ac *ag) {
 SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t n_actions, int64_t n_envs,
                                  uint64_t seed, void *alloc_ud) {
     seq_rl_ac *ag;
-    int64_t sa[4], sc[4], B = cfg.n_steps * n_envs, H = cfg.hidden, nw;
+    int64_t sa[4], sc[4], B = cfg.n_steps * n_envs, H = cfg.hidden, nw, d;
     seq_adamw_config oc = seq_adamw_config_default();
     if (obs_dim < 1 || n_actions < 1 || n_envs < 1 || cfg.n_steps < 1 || cfg.epochs < 1 || cfg.minibatches < 1 ||
         cfg.minibatches > B || cfg.hidden < 1 || !(cfg.lr > 0) || !(cfg.gamma >= 0 && cfg.gamma <= 1) ||
@@ -4357,17 +4373,18 @@ SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t 
                                        "(a minibatch is a set of envs)");
         return NULL;
     }
-    ag = (seq_rl_ac *)SEQ_MALLOC(alloc_ud, sizeof *ag);
-    if (!ag) {
-        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_ac_init: out of memory");
-        return NULL;
-    }
-    memset(ag, 0, sizeof *ag);
+    ag = (seq_rl_ac *)seq_rl__new(alloc_ud, sizeof *ag, "seq_rl_ac_init");
+    if (!ag) return NULL;
     ag->cfg = cfg, ag->obs_dim = obs_dim, ag->n_actions = n_actions, ag->n_envs = n_envs, ag->alloc_ud = alloc_ud;
     seq_rng_seed(&ag->rng, seed);
     ag->P = seq_params_init(alloc_ud);
     ag->ctx = seq_ctx_init(alloc_ud);
     if (!ag->P || !ag->ctx) goto fail;
+    if (cfg.norm_obs) { /* mean 0, variance 1, count ~0: Gymnasium's RunningMeanStd start */
+        sa[0] = 3, sa[1] = obs_dim;
+        ag->obs_stats = seq_params_add(ag->P, "obs_norm", 2, sa, seq_init_zeros());
+        if (!ag->obs_stats) goto fail;
+    }
     if (cfg.recurrent) {
         if (seq_rl_rnn_policy_init(&ag->net, ag->P, "policy", cfg.cell, obs_dim, H, n_actions, 1) != SEQ_OK ||
             seq_params_alloc(ag->P, &ag->rng) != SEQ_OK || seq_rnn_state_init(&ag->net.rnn, &ag->mem, n_envs) != SEQ_OK ||
@@ -4382,6 +4399,10 @@ SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t 
             seq_params_alloc(ag->P, &ag->rng) != SEQ_OK)
             goto fail;
         nw = seq_rl_mlp_work_size(&ag->actor, n_envs); /* the actor is the wider of the two */
+    }
+    if (ag->obs_stats) {
+        for (d = 0; d < obs_dim; d++) ag->obs_stats->data[obs_dim + d] = 1.0f;
+        ag->obs_stats->data[2 * obs_dim] = 1e-4f;
     }
     oc.eps = 1e-5f, oc.weight_decay = 0.0f, oc.decoupled = 0;
     if (seq_adamw_init(&ag->opt, ag->P, oc) != SEQ_OK) goto fail;
@@ -4405,6 +4426,39 @@ fail:
     return NULL;
 }
 
+/* Folds a batch of n raw observations into the running mean and variance (Chan et al.'s
+ * parallel update, as Gymnasium's RunningMeanStd). */
+static void seq_rl__ac_observe(seq_rl_ac *ag, const float *obs, int64_t n) {
+    int64_t D = ag->obs_dim, i, d;
+    float *mean = ag->obs_stats->data, *var = mean + D, *count = var + D;
+    double c = count[0], tot = c + (double)n;
+    for (d = 0; d < D; d++) {
+        double bm = 0, bv = 0, delta;
+        for (i = 0; i < n; i++) bm += obs[i * D + d];
+        bm /= (double)n;
+        for (i = 0; i < n; i++) bv += (obs[i * D + d] - bm) * (obs[i * D + d] - bm);
+        delta = bm - mean[d];
+        mean[d] = (float)(mean[d] + delta * (double)n / tot);
+        var[d] = (float)((var[d] * c + bv + delta * delta * c * (double)n / tot) / tot);
+    }
+    count[0] = (float)tot;
+}
+
+/* out = what the networks see of n raw observations: standardized and clipped with
+ * norm_obs, else a copy (out may be obs). */
+static void seq_rl__ac_input(const seq_rl_ac *ag, const float *obs, int64_t n, float *out) {
+    int64_t D = ag->obs_dim, i, d;
+    if (!ag->obs_stats) {
+        if (out != obs) memcpy(out, obs, (size_t)(n * D) * sizeof(float));
+        return;
+    }
+    for (i = 0; i < n; i++)
+        for (d = 0; d < D; d++) {
+            float z = (obs[i * D + d] - ag->obs_stats->data[d]) / sqrtf(ag->obs_stats->data[D + d] + 1e-8f);
+            out[i * D + d] = z < -10.0f ? -10.0f : z > 10.0f ? 10.0f : z;
+        }
+}
+
 /* The policy's logits (into ag->logits) and values for the envs' observations obs
  * (n_envs, obs_dim); a recurrent agent's memory advances by the step. */
 static seq_status seq_rl__ac_policy_step(seq_rl_ac *ag, const float *obs, float *values) {
@@ -4414,16 +4468,18 @@ static seq_status seq_rl__ac_policy_step(seq_rl_ac *ag, const float *obs, float 
     return SEQ_OK;
 }
 
-/* V(obs) for every env as its next step would see it, leaving the memory where it is. */
+/* V of raw observations (one per env) as the next step would see them, leaving the
+ * memory where it is. */
 static seq_status seq_rl__ac_peek_values(seq_rl_ac *ag, const float *obs, float *values) {
     size_t n = (size_t)(ag->n_envs * ag->cfg.hidden) * sizeof(float);
+    seq_rl__ac_input(ag, obs, ag->n_envs, ag->mixed_obs);
     if (!ag->cfg.recurrent) {
-        seq_rl_mlp_infer(&ag->critic, obs, ag->n_envs, values, ag->work);
+        seq_rl_mlp_infer(&ag->critic, ag->mixed_obs, ag->n_envs, values, ag->work);
         return SEQ_OK;
     }
     memcpy(ag->peek.h, ag->mem.h, n);
     if (ag->mem.c) memcpy(ag->peek.c, ag->mem.c, n);
-    return seq_rl_rnn_policy_step(&ag->net, &ag->peek, obs, ag->logits, values, ag->work);
+    return seq_rl_rnn_policy_step(&ag->net, &ag->peek, ag->mixed_obs, ag->logits, values, ag->work);
 }
 
 /* Zeroes env i's memory (h, and c for an LSTM): its next step starts an episode. */
@@ -4470,7 +4526,8 @@ static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
     for (t = 0; t < ag->cfg.n_steps && st == SEQ_OK; t++) {
         float *o = ag->obs + t * N * D;
         int truncated = 0;
-        memcpy(o, v->obs, (size_t)(N * D) * sizeof(float));
+        if (ag->obs_stats) seq_rl__ac_observe(ag, v->obs, N);
+        seq_rl__ac_input(ag, v->obs, N, o); /* the rollout keeps what the networks saw */
         st = seq_rl__ac_policy_step(ag, o, ag->values + t * N);
         for (i = 0; i < N && st == SEQ_OK; i++) st = seq_rl__ac_choose(ag, v, t, i);
         if (st == SEQ_OK) st = seq_rl_vec_env_step(v, ag->actions + t * N);
@@ -4625,8 +4682,9 @@ SEQDEF double seq_rl_ac_mean_return(const seq_rl_ac *ag) {
 }
 
 SEQDEF int64_t seq_rl_ac_act(seq_rl_ac *ag, const float *obs, seq_rng *rng, float *prob) {
-    if (ag->cfg.recurrent) seq_rl_rnn_policy_step(&ag->net, &ag->act_mem, obs, ag->logits, NULL, ag->work);
-    else seq_rl_mlp_infer(&ag->actor, obs, 1, ag->logits, ag->work);
+    seq_rl__ac_input(ag, obs, 1, ag->mixed_obs);
+    if (ag->cfg.recurrent) seq_rl_rnn_policy_step(&ag->net, &ag->act_mem, ag->mixed_obs, ag->logits, NULL, ag->work);
+    else seq_rl_mlp_infer(&ag->actor, ag->mixed_obs, 1, ag->logits, ag->work);
     if (rng) return seq_rl_sample_softmax(ag->logits, ag->n_actions, rng, prob, NULL);
     if (prob) *prob = 1.0f; /* the greedy policy is deterministic */
     return seq_rl__argmax_f(ag->logits, ag->n_actions);
@@ -4755,12 +4813,8 @@ SEQDEF seq_rl_grpo *seq_rl_grpo_init(seq_rl_grpo_config cfg, const seq_rl_seq_ta
                                        "lr, eps, kl_coef out of range");
         return NULL;
     }
-    g = (seq_rl_grpo *)SEQ_MALLOC(alloc_ud, sizeof *g);
-    if (!g) {
-        seq_set_error(SEQ_ERR_NOMEM, "seq_rl_grpo_init: out of memory");
-        return NULL;
-    }
-    memset(g, 0, sizeof *g);
+    g = (seq_rl_grpo *)seq_rl__new(alloc_ud, sizeof *g, "seq_rl_grpo_init");
+    if (!g) return NULL;
     g->cfg = cfg, g->task = *task, g->alloc_ud = alloc_ud, g->n = n = cfg.prompts * cfg.group;
     V = task->vocab, Lp = task->prompt_len, L = task->answer_len;
     seq_rng_seed(&g->rng, seed);

@@ -408,13 +408,29 @@ static void test_ppo_cartpole_smoke(void) {
     seq_rl_vec_env_free(&v);
 }
 
+/* Every allocation of the constructor failing in turn: NULL or a working agent, never a
+ * crash (the callers check nothing leaked). */
+static void ac_oom_sweep(seq_rl_ac_config cfg, seq_rl_vec_env *v, long tries) {
+    seq_rl_ac *ag;
+    long k;
+    for (k = 0; k < tries; k++) {
+        seq_test_fail_after(k);
+        ag = seq_rl_ac_init(cfg, v->obs_dim, v->n_actions, v->n, 1, NULL);
+        seq_test_fail_never();
+        if (ag) {
+            CHECK(seq_rl_ac_iterate(ag, v) == SEQ_OK);
+            seq_rl_ac_free(ag);
+        }
+    }
+}
+
 /* A mismatched env, bad configs and allocation failures: errors, nothing leaked. */
 static void test_ac_bad_input(void) {
     seq_rl_env proto;
     seq_rl_vec_env v;
     seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
     seq_rl_ac *ag;
-    long k, live = seq_test_live_blocks;
+    long live = seq_test_live_blocks;
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_ACROBOT, 1) == SEQ_OK);
     CHECK(seq_rl_vec_env_init(&v, &proto, 4, 1, NULL) == SEQ_OK);
     ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL);
@@ -422,16 +438,7 @@ static void test_ac_bad_input(void) {
     seq_rl_ac_free(ag);
     cfg.gamma = 1.5f;
     CHECK(!seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL) && seq_last_status() == SEQ_ERR_INVALID);
-    cfg = seq_rl_ac_config_default(SEQ_RL_A2C);
-    for (k = 0; k < 40; k++) {
-        seq_test_fail_after(k);
-        ag = seq_rl_ac_init(cfg, 6, 3, 4, 1, NULL);
-        seq_test_fail_never();
-        if (ag) {
-            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
-            seq_rl_ac_free(ag);
-        }
-    }
+    ac_oom_sweep(seq_rl_ac_config_default(SEQ_RL_A2C), &v, 40);
     seq_rl_vec_env_free(&v);
     CHECK(seq_test_live_blocks == live);
 }
@@ -495,7 +502,8 @@ static void test_rnn_policy_step_matches_forward(void) {
 /* One PPO epoch on one minibatch evaluates the loss before it moves the weights: the
  * replayed log-probabilities must equal those acting recorded (ratio 1, approx KL 0).
  * For a recurrent agent that holds only when BPTT restarts each env's sequence from its
- * saved memory and resets it at every episode start, as acting did. */
+ * saved memory and resets it at every episode start, as acting did; with norm_obs, when
+ * the rollout keeps the observations as standardized at the time. */
 static void test_ac_replay_matches_acting(void) {
     seq_rl_env proto;
     seq_rl_vec_env v;
@@ -505,7 +513,7 @@ static void test_ac_replay_matches_acting(void) {
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 2) == SEQ_OK);
     CHECK(seq_rl_env_hide_velocity(&proto) == SEQ_OK);
     for (rec = 0; rec < 3; rec++) {
-        cfg.recurrent = rec > 0, cfg.cell = rec == 2 ? SEQ_RNN_GRU : SEQ_RNN_LSTM;
+        cfg.recurrent = rec > 0, cfg.cell = rec == 2 ? SEQ_RNN_GRU : SEQ_RNN_LSTM, cfg.norm_obs = rec == 1;
         cfg.n_steps = 50, cfg.epochs = 1, cfg.minibatches = 1, cfg.hidden = 16;
         CHECK(seq_rl_vec_env_init(&v, &proto, 3, 5, NULL) == SEQ_OK);
         ag = seq_rl_ac_init(cfg, 2, 2, 3, 7, NULL);
@@ -521,8 +529,9 @@ static void test_ac_replay_matches_acting(void) {
     }
 }
 
-/* A recurrent agent saves and loads its weights; its acting memory carries between
- * calls until reset_memory; bad configurations and allocation failures are refused. */
+/* A recurrent agent saves and loads its weights and observation statistics; its acting
+ * memory carries between calls until reset_memory; bad configurations and allocation
+ * failures are refused. */
 static void test_recurrent_ac_api(void) {
     seq_rl_env proto;
     seq_rl_vec_env v;
@@ -530,9 +539,9 @@ static void test_recurrent_ac_api(void) {
     seq_rl_ac *ag, *ag2;
     const char *path = "build/rl_rppo_test.safetensors";
     float obs[2] = {0.1f, -0.02f}, p1, p2, hsum = 0;
-    long k, live = seq_test_live_blocks;
+    long live = seq_test_live_blocks;
     int i;
-    cfg.recurrent = 1, cfg.n_steps = 32, cfg.hidden = 16;
+    cfg.recurrent = 1, cfg.n_steps = 32, cfg.hidden = 16, cfg.norm_obs = 1;
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 1) == SEQ_OK && seq_rl_env_hide_velocity(&proto) == SEQ_OK);
     CHECK(seq_rl_vec_env_init(&v, &proto, 4, 1, NULL) == SEQ_OK);
     ag = seq_rl_ac_init(cfg, 2, 2, 4, 3, NULL);
@@ -540,6 +549,8 @@ static void test_recurrent_ac_api(void) {
     CHECK(seq_rl_ac_save(ag, path) == SEQ_OK);
     ag2 = seq_rl_ac_init(cfg, 2, 2, 4, 9, NULL);
     CHECK(ag2 && seq_rl_ac_load(ag2, path) == SEQ_OK);
+    /* the observation statistics travel with the weights: 32 x 4 observations counted */
+    CHECK(ag2 && fabsf(ag2->obs_stats->data[4] - 128.0f) < 0.01f && ag2->obs_stats->data[2] != 1.0f);
     for (i = 0; ag && ag2 && i < 5; i++) CHECK(seq_rl_ac_act(ag, obs, NULL, &p1) == seq_rl_ac_act(ag2, obs, NULL, &p2));
     for (i = 0; ag && i < 16; i++) hsum += fabsf(ag->act_mem.h[i]);
     CHECK(hsum > 0); /* acting left a memory */
@@ -557,15 +568,7 @@ static void test_recurrent_ac_api(void) {
     ag = seq_rl_ac_init(cfg, 4, 2, 4, 1, NULL); /* observes 4 floats, the env gives 2 */
     CHECK(ag && seq_rl_ac_iterate(ag, &v) == SEQ_ERR_INVALID);
     seq_rl_ac_free(ag);
-    for (k = 0; k < 60; k++) {
-        seq_test_fail_after(k);
-        ag = seq_rl_ac_init(cfg, 2, 2, 4, 1, NULL);
-        seq_test_fail_never();
-        if (ag) {
-            CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
-            seq_rl_ac_free(ag);
-        }
-    }
+    ac_oom_sweep(cfg, &v, 60);
     seq_rl_vec_env_free(&v);
     CHECK(seq_test_live_blocks == live);
 }
@@ -769,6 +772,64 @@ static void test_jsrl_curriculum(void) {
     CHECK(seq_rl_jsrl_init(&k, seq_rl_jsrl_config_default(5, 0), NULL, NULL) == SEQ_ERR_INVALID);
 }
 
+/* Greedy episodes of the learner alone from the start cell: the fraction that reach the goal. */
+static double grid_success(seq_rl_ac *ag, seq_rl_env *e, int episodes) {
+    float obs[2];
+    seq_rl_step st;
+    int k, wins = 0;
+    for (k = 0; k < episodes; k++) {
+        CHECK(seq_rl_env_reset(e, obs) == SEQ_OK);
+        st.terminated = st.truncated = 0;
+        while (!st.terminated && !st.truncated) CHECK(seq_rl_env_step(e, seq_rl_ac_act(ag, obs, NULL, NULL), obs, &st) == SEQ_OK);
+        wins += st.terminated && st.reward > 0;
+    }
+    return (double)wins / episodes;
+}
+
+/* Jump-Start on a sparse task: on an open 10 x 10 grid the only reward is 1 at the far
+ * corner, 18 moves away, within 40 steps; a random walk almost never gets there, so PPO
+ * alone learns nothing in this budget. With a guide that walks right, then down, for the
+ * first h steps, the learner is rewarded from the start, the curriculum hands it the
+ * whole episode, and it then solves the task alone. A guide that picks an impossible
+ * action is an error. */
+static void test_jsrl_sparse_gridworld(void) {
+    static const char *map = "S.........\n..........\n..........\n..........\n..........\n"
+                             "..........\n..........\n..........\n..........\n.........G";
+    seq_rl_gridworld_config gc = seq_rl_gridworld_config_default();
+    seq_rl_env proto;
+    seq_rl_vec_env v;
+    seq_rl_ac_config cfg = seq_rl_ac_config_default(SEQ_RL_PPO);
+    seq_rl_jsrl j;
+    seq_rl_jsrl_config jc = seq_rl_jsrl_config_default(18, 0.8);
+    seq_rl_ac *ag;
+    double plain, jumped;
+    int it, broken = 1;
+    gc.step_reward = 0.0f, gc.max_steps = 40;
+    cfg.n_steps = 64, cfg.total_steps = 4 * 64 * 60;
+    jc.stages = 6;
+    CHECK(seq_rl_gridworld_init(&proto, map, gc, 1) == SEQ_OK);
+    CHECK(seq_rl_jsrl_init(&j, jc, guide_right_then_down, NULL) == SEQ_OK);
+    for (it = 0; it < 2; it++) {
+        CHECK(seq_rl_vec_env_init(&v, &proto, 4, 3, NULL) == SEQ_OK);
+        ag = seq_rl_ac_init(cfg, 2, 4, 4, 5, NULL);
+        CHECK(ag && seq_rl_ac_set_guide(ag, it ? &j : NULL) == SEQ_OK);
+        while (ag && ag->iterations < 60) CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK);
+        if (it) jumped = grid_success(ag, &proto, 1);
+        else plain = grid_success(ag, &proto, 1);
+        seq_rl_ac_free(ag);
+        seq_rl_vec_env_free(&v);
+    }
+    CHECK_MSG(plain == 0 && jumped == 1 && j.stage == jc.stages && j.h == 0, "alone %.0f, jump-started %.0f (stage %d, h %lld)",
+              plain, jumped, j.stage, (long long)j.h);
+    CHECK(seq_rl_jsrl_init(&j, jc, guide_right_then_down, &broken) == SEQ_OK);
+    CHECK(seq_rl_vec_env_init(&v, &proto, 2, 3, NULL) == SEQ_OK);
+    ag = seq_rl_ac_init(cfg, 2, 4, 2, 5, NULL);
+    CHECK(ag && seq_rl_ac_set_guide(ag, &j) == SEQ_OK && seq_rl_ac_iterate(ag, &v) == SEQ_ERR_RANGE);
+    CHECK(seq_rl_ac_set_guide(NULL, &j) == SEQ_ERR_INVALID);
+    seq_rl_ac_free(ag);
+    seq_rl_vec_env_free(&v);
+}
+
 void seq_tests_rl_agents(void) {
     RUN(test_pg_loss_gradcheck);
     RUN(test_pg_loss_values_and_errors);
@@ -785,4 +846,5 @@ void seq_tests_rl_agents(void) {
     RUN(test_grpo_learns_reverse);
     RUN(test_grpo_save_load_and_bad_input);
     RUN(test_jsrl_curriculum);
+    RUN(test_jsrl_sparse_gridworld);
 }
