@@ -20,15 +20,10 @@
 #include "../seq_rec.h"
 #ifdef _OPENMP
 #include <omp.h>
-#endif
-
-static int threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
+#define threads() omp_get_max_threads()
 #else
-    return 1;
+#define threads() 1
 #endif
-}
 
 /* One model of the comparison: its hyperparameters (the papers') and the row it meets. */
 typedef struct {

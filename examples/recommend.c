@@ -4,7 +4,7 @@
  * FILE: "user item item ..." per line (S3Rec) or "user item" lines (SASRec), each user's
  * events in time order; default beauty_s3rec.txt from $SEQ_DATA_DIR or ../shared/data.
  * The model is SASRec+ (full-softmax CE), which gets useful in a few epochs: the default
- * 3 keep the whole run near a minute on one core.
+ * 2 keep the whole run near a minute on one core.
  * Serving: with --serve, or when stdin is a terminal, each line of item ids read from
  * stdin is pushed into a session and the top 5 unseen items come back (an empty line
  * starts a new user); otherwise a few test users are replayed.
@@ -106,7 +106,7 @@ static void serve_stdin(seq_rec_session *s, const seq_rec_data *d) {
 int main(int argc, char **argv) {
     char buf[1024];
     const char *path = NULL;
-    int quiet = 0, serve = 0, epochs = 3, e, i;
+    int quiet = 0, serve = 0, epochs = 2, e, i;
     seq_rec_format fmt = SEQ_REC_FMT_USER_SEQ;
     int fmt_given = 0;
     seq_rec_data d;

@@ -264,6 +264,15 @@ static void test_sampler(void) {
     ex[0] = 7;
     CHECK(seq_rec_sampler_draw_excluding(&s, &rng, ex, 1, out, 1) == SEQ_ERR_RANGE);
     seq_rec_sampler_free(&s);
+    /* word2vec's count^0.75: flatter than popularity, still never an unseen item */
+    CHECK(seq_rec_sampler_init(&s, &d, NULL, SEQ_REC_NEG_POPULARITY, 0.75f, NULL) == SEQ_OK);
+    CHECK_NEAR(s.prob[3] / s.prob[2], pow(2.0, 0.75), 1e-9);
+    CHECK_NEAR(s.prob[3] / s.prob[1], pow(4.0, 0.75), 1e-9);
+    CHECK(s.prob[6] == 0);
+    ex[0] = 3; ex[1] = 4;
+    CHECK(seq_rec_sampler_draw_excluding(&s, &rng, ex, 2, out, 64) == SEQ_OK);
+    for (i = 0; i < 64; i++) CHECK(out[i] == 1 || out[i] == 2 || out[i] == 5);
+    seq_rec_sampler_free(&s);
     CHECK(seq_rec_sampler_init(&s, &d, NULL, SEQ_REC_NEG_UNIFORM, 0.0f, NULL) == SEQ_OK);
     CHECK(seq_rec_sampler_draw_excluding(&s, &rng, items, 10, out, 8) == SEQ_OK);
     for (i = 0; i < 8; i++) CHECK(out[i] == 6);

@@ -182,6 +182,37 @@ static void test_session_gru4rec(void) { check_session_matches_forward(SEQ_REC_G
 static void test_session_ssm(void) { check_session_matches_forward(SEQ_REC_SSM, 0); }
 static void test_session_ssm_time_aware(void) { check_session_matches_forward(SEQ_REC_SSM, 1); }
 
+/* A batch of histories of every length (so of every width group) represents each row as
+ * that row alone does, in the caller's order. */
+static void check_batch_matches_rows(seq_rec_arch arch, int64_t reason_steps) {
+    seq_rec_model_config c = syn_config(arch, SEQ_REC_LOSS_CE);
+    seq_rec_model *m;
+    c.n_layers = 2;
+    c.reason_steps = reason_steps;
+    m = seq_rec_model_init(c, NULL);
+    int32_t ids[9 * 8];
+    float all[9 * 32], one[32];
+    int64_t r, t;
+    CHECK(m != NULL && m->cfg.max_len == 8 && m->cfg.dim == 32);
+    if (!m) return;
+    for (r = 0; r < 9; r++) /* row r holds (r * 5) % 9 items: lengths 0..8 shuffled */
+        for (t = 0; t < 8; t++) ids[r * 8 + t] = t >= 8 - (r * 5) % 9 ? (int32_t)(1 + (r * 7 + t) % SYN_ITEMS) : 0;
+    CHECK(seq_rec_model_represent(m, ids, NULL, 9, all) == SEQ_OK);
+    for (r = 0; r < 9; r++) {
+        CHECK(seq_rec_model_represent(m, ids + r * 8, NULL, 1, one) == SEQ_OK);
+        for (t = 0; t < 32; t++) CHECK_NEAR(all[r * 32 + t], one[t], 1e-5);
+    }
+    seq_rec_model_free(m);
+}
+
+static void test_batch_sasrec(void) {
+    check_batch_matches_rows(SEQ_REC_SASREC, 0);
+    check_batch_matches_rows(SEQ_REC_SASREC, 2); /* ReaRec */
+}
+static void test_batch_bert4rec(void) { check_batch_matches_rows(SEQ_REC_BERT4REC, 0); }
+static void test_batch_gru4rec(void) { check_batch_matches_rows(SEQ_REC_GRU4REC, 0); }
+static void test_batch_ssm(void) { check_batch_matches_rows(SEQ_REC_SSM, 0); }
+
 /* Exclusions, k beyond the candidates, ties, bad ids; reset forgets the history. */
 static void test_session_topk(void) {
     seq_rec_model *m = small_model(SEQ_REC_GRU4REC, 0);
@@ -379,6 +410,10 @@ void seq_tests_rec_models(void) {
     RUN(test_session_gru4rec);
     RUN(test_session_ssm);
     RUN(test_session_ssm_time_aware);
+    RUN(test_batch_sasrec);
+    RUN(test_batch_bert4rec);
+    RUN(test_batch_gru4rec);
+    RUN(test_batch_ssm);
     RUN(test_session_topk);
     RUN(test_save_load);
     RUN(test_bad_input);
