@@ -770,7 +770,7 @@ SEQDEF seq_tensor *seq_rl_q_loss(seq_ctx *ctx, seq_tensor *q, const int32_t *act
  * network moves to tau theta + (1 - tau) theta_target (tau = 1: a hard copy). With
  * prioritized replay beta anneals from per_beta0 to 1 over total_steps and the sampled
  * transitions' priorities follow their new |TD errors|. The defaults are CleanRL's
- * dqn.py for CartPole (with Huber loss, double DQN and gradient clipping added). */
+ * dqn.py for CartPole (squared error) with double DQN and gradient clipping added. */
 typedef struct seq_rl_dqn_config {
     int n_hidden;            /* hidden layers, 0 to SEQ_RL_MLP_MAX_LAYERS - 1 (2) */
     int64_t hidden[SEQ_RL_MLP_MAX_LAYERS - 1]; /* their widths (120, 84) */
@@ -787,7 +787,9 @@ typedef struct seq_rl_dqn_config {
     float eps_fraction;      /* of total_steps spent annealing epsilon (0.5) */
     int64_t total_steps;     /* the training length the schedules span (500000) */
     int double_dqn;          /* 1 */
-    float huber_delta;       /* 1; <= 0: squared error */
+    float huber_delta;       /* 0: squared error; > 0: Huber. On CartPole's unscaled
+                                rewards Huber(1) let the few terminal transitions' large
+                                errors be outvoted: Q diverged past 1/(1-gamma) */
     float max_grad_norm;     /* 10; <= 0: no clipping */
     int prioritized;         /* 0: uniform replay */
     float per_alpha;         /* 0.6 */
@@ -3386,19 +3388,18 @@ SEQDEF seq_status seq_rl_replay_load(seq_rl_replay *rb, const char *path) {
     seq_rl_replay tmp;
     int64_t shape[4], file_shape[4], pos[2] = {0, 0}, C, D, i;
     double *leaf;
-    seq_rl__want want[7];
     seq_status s;
     if (!rb || !rb->obs || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument", fn);
     C = rb->cfg.capacity, D = rb->cfg.obs_dim;
     if ((s = seq_rl_load_open(&r, path, "replay", rb->alloc_ud)) != SEQ_OK) return s;
     seq_rl__replay_shape(rb, shape);
-    want[0].name = "position", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 2;
-    want[1].name = "max_priority", want[1].type = SEQ_RL_FIELD_F64, want[1].n = 1;
-    want[2].name = "obs", want[2].type = SEQ_RL_FIELD_F32, want[2].n = C * D;
-    want[3].name = "next_obs", want[3].type = SEQ_RL_FIELD_F32, want[3].n = C * D;
-    want[4].name = "rewards", want[4].type = SEQ_RL_FIELD_F32, want[4].n = C;
-    want[5].name = "actions_terminated", want[5].type = SEQ_RL_FIELD_I64, want[5].n = 2 * C;
-    want[6].name = "priorities", want[6].type = SEQ_RL_FIELD_F64, want[6].n = C;
+    const seq_rl__want want[7] = {{"position", SEQ_RL_FIELD_I64, 2},
+                                 {"max_priority", SEQ_RL_FIELD_F64, 1},
+                                 {"obs", SEQ_RL_FIELD_F32, C * D},
+                                 {"next_obs", SEQ_RL_FIELD_F32, C * D},
+                                 {"rewards", SEQ_RL_FIELD_F32, C},
+                                 {"actions_terminated", SEQ_RL_FIELD_I64, 2 * C},
+                                 {"priorities", SEQ_RL_FIELD_F64, C}};
     s = seq_rl_load_i64s(&r, "shape", 4, file_shape);
     if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
         s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds a buffer of another capacity, obs_dim, n_actions or kind", fn, path);
@@ -3419,10 +3420,10 @@ SEQDEF seq_status seq_rl_replay_load(seq_rl_replay *rb, const char *path) {
     seq_rl_load_f32s(&r, "rewards", C, tmp.rewards);
     tmp.size = pos[0], tmp.next = pos[1];
     if (rb->cfg.prioritized) {
-        leaf = tmp.sum_tree + tmp.leaves; /* the leaves first, then every ancestor once */
+        leaf = tmp.sum_tree + tmp.leaves; /* read in place; tree_set then fixes the ancestors */
         seq_rl_load_f64s(&r, "priorities", C, leaf);
-        for (i = 0; i < C; i++) {
-            if (!(leaf[i] >= 0 && isfinite(leaf[i])) || (i >= tmp.size && leaf[i] != 0))
+        for (i = 0; i < C; i++) { /* held slots have positive priorities, empty ones none */
+            if (!isfinite(leaf[i]) || (i < tmp.size ? !(leaf[i] > 0) : leaf[i] != 0))
                 s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' has a bad priority at slot %lld", fn, path, (long long)i);
             if (s == SEQ_OK && i < tmp.size) seq_rl__tree_set(&tmp, i, leaf[i]);
         }
@@ -3659,7 +3660,6 @@ SEQDEF seq_status seq_rl_tabular_save(const seq_rl_tabular *t, const char *path)
 SEQDEF seq_status seq_rl_tabular_load(seq_rl_tabular *t, const char *path) {
     static const char fn[] = "seq_rl_tabular_load";
     seq_rl_load r;
-    seq_rl__want want[4];
     seq_rl_tabular_config c;
     int64_t shape[4], file_shape[4], counts[2] = {0, 0}, n;
     double hyper[5];
@@ -3668,10 +3668,10 @@ SEQDEF seq_status seq_rl_tabular_load(seq_rl_tabular *t, const char *path) {
     if ((s = seq_rl_load_open(&r, path, "tabular", t->alloc_ud)) != SEQ_OK) return s;
     seq_rl__tabular_shape(t, shape);
     n = shape[0] * shape[1];
-    want[0].name = "counts", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 2;
-    want[1].name = "hyper", want[1].type = SEQ_RL_FIELD_F64, want[1].n = 5;
-    want[2].name = "q", want[2].type = SEQ_RL_FIELD_F64, want[2].n = n;
-    want[3].name = "trace", want[3].type = SEQ_RL_FIELD_F64, want[3].n = n;
+    const seq_rl__want want[4] = {{"counts", SEQ_RL_FIELD_I64, 2},
+                                 {"hyper", SEQ_RL_FIELD_F64, 5},
+                                 {"q", SEQ_RL_FIELD_F64, n},
+                                 {"trace", SEQ_RL_FIELD_F64, n}};
     s = seq_rl_load_i64s(&r, "shape", 4, file_shape);
     if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
         s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds an agent of other sizes, algorithm or trace", fn, path);
@@ -3844,7 +3844,7 @@ SEQDEF seq_rl_dqn_config seq_rl_dqn_config_default(void) {
     c.lr = 2.5e-4f, c.gamma = 0.99f, c.buffer_size = 10000, c.batch_size = 128;
     c.learning_starts = 10000, c.train_freq = 10, c.gradient_steps = 1, c.target_freq = 500, c.tau = 1.0f;
     c.eps_start = 1.0f, c.eps_end = 0.05f, c.eps_fraction = 0.5f, c.total_steps = 500000;
-    c.double_dqn = 1, c.huber_delta = 1.0f, c.max_grad_norm = 10.0f;
+    c.double_dqn = 1, c.huber_delta = 0.0f, c.max_grad_norm = 10.0f;
     c.prioritized = 0, c.per_alpha = 0.6f, c.per_beta0 = 0.4f, c.per_eps = 1e-6f;
     return c;
 }
@@ -4077,19 +4077,18 @@ SEQDEF seq_status seq_rl_dqn_save(const seq_rl_dqn *ag, const char *path) {
 SEQDEF seq_status seq_rl_dqn_load(seq_rl_dqn *ag, const char *path) {
     static const char fn[] = "seq_rl_dqn_load";
     seq_rl_load r;
-    seq_rl__want want[6];
     int64_t shape[SEQ_RL__DQN_SHAPE], file_shape[SEQ_RL__DQN_SHAPE], counts[4] = {0, 0, 0, 0}, rng[4];
     seq_status s;
     int k;
     if (!ag || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument", fn);
     if ((s = seq_rl_load_open(&r, path, "dqn", ag->alloc_ud)) != SEQ_OK) return s;
     seq_rl__dqn_shape(ag, shape);
-    want[0].name = "counts", want[0].type = SEQ_RL_FIELD_I64, want[0].n = 4;
-    want[1].name = "rng", want[1].type = SEQ_RL_FIELD_I64, want[1].n = 4;
-    want[2].name = "recent", want[2].type = SEQ_RL_FIELD_F64, want[2].n = 100;
-    want[3].name = "online", want[3].type = SEQ_RL_FIELD_F32, want[3].n = ag->P->numel;
-    want[4].name = "target", want[4].type = SEQ_RL_FIELD_F32, want[4].n = ag->T->numel;
-    want[5].name = "adam", want[5].type = SEQ_RL_FIELD_F32, want[5].n = ag->opt.st.numel;
+    const seq_rl__want want[6] = {{"counts", SEQ_RL_FIELD_I64, 4},
+                                 {"rng", SEQ_RL_FIELD_I64, 4},
+                                 {"recent", SEQ_RL_FIELD_F64, 100},
+                                 {"online", SEQ_RL_FIELD_F32, ag->P->numel},
+                                 {"target", SEQ_RL_FIELD_F32, ag->T->numel},
+                                 {"adam", SEQ_RL_FIELD_F32, ag->opt.st.numel}};
     s = seq_rl_load_i64s(&r, "shape", SEQ_RL__DQN_SHAPE, file_shape);
     if (s == SEQ_OK && memcmp(shape, file_shape, sizeof shape) != 0)
         s = seq_set_error(SEQ_ERR_FORMAT, "%s: '%s' holds a network of another architecture", fn, path);

@@ -437,7 +437,7 @@ static void test_cliff_walking(void) {
     seq_rl_env e;
     seq_rl_gridworld_config gc = seq_rl_gridworld_config_default();
     int64_t cells[60];
-    int variant, ep, k, len = 0, edge = 0, sarsa_up = 0;
+    int variant, ep, k, len[2] = {0, 0}, edge[2] = {0, 0};
     double online[2] = {0, 0}, ret;
     seq_rng rng;
     gc.step_reward = -1, gc.pit_reward = -100, gc.goal_reward = -1, gc.max_steps = 200;
@@ -452,16 +452,13 @@ static void test_cliff_walking(void) {
             CHECK(seq_rl_tabular_episode(&t, &e, &rng, &ret) == SEQ_OK);
             if (ep >= 200) online[variant] += ret / 400;
         }
-        if (variant == 0) {
-            len = greedy_path(&t, &e, cells);
-            for (k = 0; k < len; k++) edge += cells[k] / 12 == 2;
-        } else {
-            sarsa_up = seq_rl_tabular_act(&t, 24, NULL, NULL) == 0; /* above S: up, away from the edge */
-        }
+        len[variant] = greedy_path(&t, &e, cells);
+        for (k = 0; k < len[variant]; k++) edge[variant] += cells[k] / 12 == 2; /* cells beside the cliff */
         seq_rl_tabular_free(&t);
     }
-    CHECK_MSG(len == 13 && edge == 12, "Q-learning: %d steps, %d beside the cliff", len, edge);
-    CHECK(sarsa_up);
+    CHECK_MSG(len[0] == 13 && edge[0] == 12, "Q-learning: %d steps, %d beside the cliff", len[0], edge[0]);
+    /* SARSA passes the edge row only where it must: above S and above G */
+    CHECK_MSG(len[1] > 13 && edge[1] <= 2, "SARSA: %d steps, %d beside the cliff", len[1], edge[1]);
     CHECK_MSG(online[1] > online[0] + 2, "online return: SARSA %.1f, Q-learning %.1f", online[1], online[0]);
 }
 
@@ -586,6 +583,16 @@ static void test_q_loss(void) {
     CHECK(loss && seq_ctx_status(ctx) == SEQ_OK);
     if (loss) CHECK_NEAR(loss->data[0], want / N, 1e-5);
     for (i = 0; i < N; i++) CHECK_NEAR(td[i], offset[i], 1e-5);
+    { /* unweighted, it is seq.h's Huber loss on the taken actions' values */
+        float taken[N];
+        int64_t ns[1] = {N};
+        seq_tensor *ref;
+        for (i = 0; i < N; i++) taken[i] = c.q->data[i * A + actions[i]];
+        ref = seq_huber(ctx, seq_tensor_wrap(ctx, taken, 1, ns), seq_tensor_wrap(ctx, targets, 1, ns), 1.0f);
+        loss = seq_rl_q_loss(ctx, c.q, actions, targets, NULL, 1.0f, NULL);
+        CHECK(ref && loss);
+        if (ref && loss) CHECK_NEAR(loss->data[0], ref->data[0], 1e-6);
+    }
     c.actions = actions, c.targets = targets;
     for (variant = 0; variant < 3; variant++) {
         c.weights = variant == 1 ? NULL : weights, c.delta = variant == 2 ? 0.0f : 1.0f;
@@ -645,12 +652,12 @@ static void dqn_learns_corridor(seq_rl_dqn_config cfg, const char *what) {
 }
 
 /* Uniform replay with hard target copies; prioritized replay with Polyak averaging and
- * squared error; plain (not double) DQN. Each about 3000 env steps. */
+ * the Huber loss; plain (not double) DQN. Each about 3000 env steps. */
 static void test_dqn_learns_chain(void) {
     seq_rl_dqn_config c = tiny_dqn_config();
     dqn_learns_corridor(c, "double DQN, uniform");
-    c.prioritized = 1, c.tau = 0.05f, c.target_freq = 1, c.huber_delta = 0.0f;
-    dqn_learns_corridor(c, "double DQN, prioritized, Polyak");
+    c.prioritized = 1, c.tau = 0.05f, c.target_freq = 1, c.huber_delta = 1.0f;
+    dqn_learns_corridor(c, "double DQN, prioritized, Polyak, Huber");
     c = tiny_dqn_config();
     c.double_dqn = 0;
     dqn_learns_corridor(c, "DQN");
