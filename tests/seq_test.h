@@ -91,11 +91,13 @@ void seq_tests_quant_formats(void);
 void seq_tests_quant_kernels(void);
 void seq_tests_quant_gguf(void);
 void seq_tests_quant_algos(void);
+void seq_tests_quant_layers(void);
 /* seq_rl.h runner (tests/test_rl.c) */
 void seq_tests_rl_bandits(void);
 void seq_tests_rl_ope(void);
 void seq_tests_rl_envs(void);
 void seq_tests_rl_agents(void);
+void seq_tests_rl_value(void);
 /* seq_rec.h runner (tests/test_rec.c) */
 void seq_tests_rec_data(void);
 void seq_tests_rec_metrics(void);

@@ -4,8 +4,6 @@
 #define SEQ_QUANT_IMPLEMENTATION
 #include "../seq_quant.h"
 
-void seq_tests_quant_layers(void); /* tests/quant_layers_test.c */
-
 int main(void) {
     seq_tests_quant_formats();
     seq_tests_quant_kernels();

@@ -4,8 +4,6 @@
 #define SEQ_RL_IMPLEMENTATION
 #include "../seq_rl.h"
 
-void seq_tests_rl_value(void); /* tests/rl_value_test.c */
-
 int main(void) {
     seq_tests_rl_bandits();
     seq_tests_rl_ope();
