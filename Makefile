@@ -33,6 +33,9 @@ C99       = $(CC) -std=c99 $(OPT) $(WARN)
 CXX11     = $(CXX) -std=c++11 $(OPT) $(WARN) -x c++
 ASAN      = $(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined \
             -fno-sanitize-recover=all -fno-omit-frame-pointer
+UBSAN     = $(CC) -std=c99 -O2 -g -march=native $(WARN) -fsanitize=undefined -fno-sanitize-recover=all
+# Valgrind decodes no AVX-512: its builds target the x86-64 baseline.
+VG        = $(CC) -std=c99 -O1 -g $(WARN)
 # Bit-exact ports (ggml quantizers, Gymnasium dynamics) need unfused multiply-adds.
 EXACT     = -ffp-contract=off
 
@@ -63,14 +66,28 @@ $(eval $(call runner,test_rl_asan,$(RL_SRC),seq.h seq_rl.h,$(ASAN) $(EXACT)))
 $(eval $(call runner,test_rec,$(REC_SRC),seq.h seq_rec.h,$(C99)))
 $(eval $(call runner,test_rec_cxx,$(REC_SRC),seq.h seq_rec.h,$(CXX11)))
 $(eval $(call runner,test_rec_asan,$(REC_SRC),seq.h seq_rec.h,$(ASAN)))
+$(eval $(call runner,test_seq_ubsan,$(SEQ_SRC),seq.h,$(UBSAN)))
+$(eval $(call runner,test_quant_ubsan,$(QUANT_SRC),seq.h seq_quant.h,$(UBSAN) $(EXACT)))
+$(eval $(call runner,test_rl_ubsan,$(RL_SRC),seq.h seq_rl.h,$(UBSAN) $(EXACT)))
+$(eval $(call runner,test_rec_ubsan,$(REC_SRC),seq.h seq_rec.h,$(UBSAN)))
+$(eval $(call runner,test_seq_vg,$(SEQ_SRC),seq.h,$(VG) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_quant_vg,$(QUANT_SRC),seq.h seq_quant.h,$(VG) $(EXACT) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_rl_vg,$(RL_SRC),seq.h seq_rl.h,$(VG) $(EXACT)))
+$(eval $(call runner,test_rec_vg,$(REC_SRC),seq.h seq_rec.h,$(VG)))
 
 SEQ_VARIANTS = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
 RUNNERS   = $(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) \
             $(B)/test_quant $(B)/test_quant_avx2 $(B)/test_quant_scalar $(B)/test_quant_cxx \
             $(B)/test_rl $(B)/test_rl_cxx $(B)/test_rec $(B)/test_rec_cxx
 ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan
+UBSAN_RUNNERS = $(ASAN_RUNNERS:_asan=_ubsan)
+VG_RUNNERS   = $(ASAN_RUNNERS:_asan=_vg)
+# The reliability suite (tests/seq_reliability_test.c) injects allocation failures into
+# a GGUF load, a SASRec batch and a PPO update too, so seq.h's runners build all headers.
+$(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) $(B)/test_seq_asan $(B)/test_seq_ubsan $(B)/test_seq_vg: \
+  seq_quant.h seq_rl.h seq_rec.h
 
-.PHONY: all test test-asan compile-check bench demo install clean
+.PHONY: all test test-asan test-ubsan test-valgrind fuzz compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
 
 $(B):
@@ -108,6 +125,31 @@ test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
 
 test-asan: $(ASAN_RUNNERS)
 	@sh tests/run.sh $(ASAN_RUNNERS)
+
+test-ubsan: $(UBSAN_RUNNERS)
+	@sh tests/run.sh $(UBSAN_RUNNERS)
+
+# Memcheck: any invalid access, uninitialized use or definite leak fails the runner.
+VALGRIND  = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+test-valgrind: $(VG_RUNNERS)
+	@for r in $(VG_RUNNERS); do printf '#!/bin/sh\nexec $(VALGRIND) %s\n' $$r >$$r.sh; chmod +x $$r.sh; done
+	@sh tests/run.sh $(VG_RUNNERS:%=%.sh)
+
+# libFuzzer harnesses (tests/fuzz/, clang): each runs FUZZ_SECONDS on a scratch corpus
+# grown from its committed seeds; a crash fails the target and leaves the input in
+# $(B)/fuzz/<harness>-crash-*. docs/reliability.md has the campaign and its numbers.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZERS       = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_model.h $(HEADERS) | $(B)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< -lm
+fuzz: $(FUZZERS:%=$(B)/fuzz/%)
+	@for f in $(FUZZERS); do h=$${f#fuzz_}; mkdir -p $(B)/fuzz/corpus/$$h; echo "== $$f, $(FUZZ_SECONDS) s"; \
+	  ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
+	    -artifact_prefix=$(B)/fuzz/$$h- $(B)/fuzz/corpus/$$h tests/fuzz/corpus/$$h >$(B)/fuzz/$$h.log 2>&1 \
+	    || { tail -n 60 $(B)/fuzz/$$h.log; echo "$$f: CRASH"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::new_units_added' $(B)/fuzz/$$h.log; done
 
 bench: $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; ./$$b || exit 1; done

@@ -3,6 +3,8 @@
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
 
+void seq_tests_reliability(void); /* tests/seq_reliability_test.c */
+
 int main(void) {
     printf("seq %d.%d.%d, sgemm backend: %s\n", SEQ_VERSION_MAJOR, SEQ_VERSION_MINOR, SEQ_VERSION_PATCH,
            seq_sgemm_backend());
@@ -19,5 +21,6 @@ int main(void) {
     seq_tests_s4();
     seq_tests_mamba();
     seq_tests_lru();
+    seq_tests_reliability();
     return seq_test_summary();
 }
