@@ -33,12 +33,16 @@ SEQ_SRC   = tests/test_seq.c $(wildcard tests/seq_*_test.c)
 QUANT_SRC = tests/test_quant.c $(wildcard tests/quant_*_test.c)
 RL_SRC    = tests/test_rl.c $(wildcard tests/rl_*_test.c)
 REC_SRC   = tests/test_rec.c $(wildcard tests/rec_*_test.c)
+REL_SRC   = tests/test_reliability.c tests/reliability_test.c
 MPI_SRC   = tests/test_mpi.c $(wildcard tests/mpi_*_test.c)
 MPI_DEPS  = seq.h seq_rl.h seq_mpi.h tests/mpi_test.h
 C99       = $(CC) -std=c99 $(OPT) $(WARN)
 CXX11     = $(CXX) -std=c++11 $(OPT) $(WARN) -x c++
 ASAN      = $(CC) -std=c99 -O1 -g -march=native $(WARN) -fsanitize=address,undefined \
             -fno-sanitize-recover=all -fno-omit-frame-pointer
+UBSAN     = $(CC) -std=c99 -O2 -g -march=native $(WARN) -fsanitize=undefined -fno-sanitize-recover=all
+# Valgrind decodes no AVX-512: its builds target the x86-64 baseline.
+VG        = $(CC) -std=c99 -O1 -g $(WARN)
 # Bit-exact ports (ggml quantizers, Gymnasium dynamics) need unfused multiply-adds.
 EXACT     = -ffp-contract=off
 
@@ -74,16 +78,30 @@ $(eval $(call runner,test_mpi_serial,$(MPI_SRC),$(MPI_DEPS),$(C99) $(EXACT)))
 $(eval $(call runner,test_mpi_cxx,$(MPI_SRC),$(MPI_DEPS),$(CXX11) $(EXACT)))
 $(eval $(call runner,test_mpi_asan,$(MPI_SRC),$(MPI_DEPS),$(ASAN) $(EXACT)))
 $(eval $(call runner,test_mpi,$(MPI_SRC),$(MPI_DEPS),$(MPICC) -std=c99 $(OPT) $(WARN) $(EXACT)))
+# The reliability suite: allocation-failure sweeps over workloads of every header.
+$(eval $(call runner,test_reliability,$(REL_SRC),$(HEADERS),$(C99) $(EXACT)))
+$(eval $(call runner,test_reliability_asan,$(REL_SRC),$(HEADERS),$(ASAN) $(EXACT)))
+# UBSan alone (-O2), and baseline x86-64 builds for valgrind (it cannot decode AVX-512).
+$(eval $(call runner,test_seq_ubsan,$(SEQ_SRC),seq.h,$(UBSAN)))
+$(eval $(call runner,test_quant_ubsan,$(QUANT_SRC),seq.h seq_quant.h,$(UBSAN) $(EXACT)))
+$(eval $(call runner,test_rl_ubsan,$(RL_SRC),seq.h seq_rl.h,$(UBSAN) $(EXACT)))
+$(eval $(call runner,test_rec_ubsan,$(REC_SRC),seq.h seq_rec.h,$(UBSAN)))
+$(eval $(call runner,test_seq_vg,$(SEQ_SRC),seq.h,$(VG) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_quant_vg,$(QUANT_SRC),seq.h seq_quant.h,$(VG) $(EXACT) -DSEQ_NO_SIMD))
+$(eval $(call runner,test_rl_vg,$(RL_SRC),seq.h seq_rl.h,$(VG) $(EXACT)))
+$(eval $(call runner,test_rec_vg,$(REC_SRC),seq.h seq_rec.h,$(VG)))
 
 SEQ_VARIANTS = avx2 scalar generic openmp cxx $(if $(HAVE_BLIS),blis cxx_blis)
 RUNNERS   = $(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) \
             $(B)/test_quant $(B)/test_quant_avx2 $(B)/test_quant_scalar $(B)/test_quant_cxx \
             $(B)/test_rl $(B)/test_rl_cxx $(B)/test_rec $(B)/test_rec_cxx \
-            $(B)/test_mpi_serial $(B)/test_mpi_cxx
+            $(B)/test_mpi_serial $(B)/test_mpi_cxx $(B)/test_reliability
 ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan \
-            $(B)/test_mpi_asan
+            $(B)/test_mpi_asan $(B)/test_reliability_asan
+UBSAN_RUNNERS = $(B)/test_seq_ubsan $(B)/test_quant_ubsan $(B)/test_rl_ubsan $(B)/test_rec_ubsan
+VG_RUNNERS   = $(UBSAN_RUNNERS:_ubsan=_vg)
 
-.PHONY: all test test-asan test-mpi test-install compile-check bench demo install clean
+.PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
 
 $(B):
@@ -118,7 +136,7 @@ compile-check: | $(B)
 	echo 'int main(void) { return 0; }' | $(CC) -x c - -x none $(B)/tu_*.o -lm -o $(B)/tu_link
 
 # Examples that check their own result (exit status) count as one test each.
-CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test,$(EXAMPLES))
+CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test cliff_walking grpo_digits,$(EXAMPLES))
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%)
 	@sh tests/run.sh $(RUNNERS) $(CHECKED_EXAMPLES:%=example:$(B)/%)
 	@$(if $(HAVE_MPI),$(MAKE) --no-print-directory test-mpi,echo "SKIP test-mpi: mpicc and mpirun not found")
@@ -135,6 +153,31 @@ test-install:
 
 test-asan: $(ASAN_RUNNERS)
 	@sh tests/run.sh $(ASAN_RUNNERS)
+
+test-ubsan: $(UBSAN_RUNNERS)
+	@sh tests/run.sh $(UBSAN_RUNNERS)
+
+# Memcheck: any invalid access, uninitialized use or definite leak fails the runner.
+VALGRIND  = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
+test-valgrind: $(VG_RUNNERS)
+	@for r in $(VG_RUNNERS); do printf '#!/bin/sh\nexec $(VALGRIND) %s\n' $$r >$$r.sh; chmod +x $$r.sh; done
+	@sh tests/run.sh $(VG_RUNNERS:%=%.sh)
+
+# libFuzzer harnesses (tests/fuzz/, clang): each runs FUZZ_SECONDS on a scratch corpus
+# grown from its committed seeds; a crash fails the target and leaves the input in
+# $(B)/fuzz/<harness>-crash-*. docs/reliability.md has the campaign and its numbers.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZERS       = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_model.h $(HEADERS) | $(B)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< -lm
+fuzz: $(FUZZERS:%=$(B)/fuzz/%)
+	@for f in $(FUZZERS); do h=$${f#fuzz_}; mkdir -p $(B)/fuzz/corpus/$$h; echo "== $$f, $(FUZZ_SECONDS) s"; \
+	  ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
+	    -artifact_prefix=$(B)/fuzz/$$h- $(B)/fuzz/corpus/$$h tests/fuzz/corpus/$$h >$(B)/fuzz/$$h.log 2>&1 \
+	    || { tail -n 60 $(B)/fuzz/$$h.log; echo "$$f: CRASH"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::new_units_added' $(B)/fuzz/$$h.log; done
 
 bench: $(BENCH_BINS) $(if $(HAVE_MPI),$(B)/bench_mpi_mpi)
 	@for b in $(BENCH_BINS); do echo "== $$b"; ./$$b || exit 1; done

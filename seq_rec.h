@@ -638,13 +638,14 @@ static void *seq_rec__alloc(void *ud, int64_t n, size_t sz) {
     return SEQ_MALLOC(ud, (size_t)(n ? n : 1) * sz);
 }
 
-/* A decimal integer of at most 18 digits (so it fits int64 without checks). */
+/* A decimal integer of at most 18 digits (so it fits int64 without checks): reading
+ * stops at 18, and a 19th digit then fails the end-of-token test before it overflows. */
 static int seq_rec__parse_int(const char *s, int64_t *v) {
     int64_t x = 0;
     int neg = (*s == '-'), nd = 0;
     if (neg) s++;
-    for (; *s >= '0' && *s <= '9'; s++, nd++) x = x * 10 + (*s - '0');
-    if (*s || nd == 0 || nd > 18) return 0;
+    for (; *s >= '0' && *s <= '9' && nd < 18; s++, nd++) x = x * 10 + (*s - '0');
+    if (*s || nd == 0) return 0;
     *v = neg ? -x : x;
     return 1;
 }

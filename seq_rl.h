@@ -3718,7 +3718,7 @@ SEQDEF seq_status seq_rl_mlp_init(seq_rl_mlp *m, seq_params *P, const char *pref
         m->W[k] = seq_params_add(P, name, 2, wshape, seq_init_orthogonal(k + 1 < n_layers ? sqrtf(2.0f) : out_gain));
         snprintf(name, sizeof name, "%s.%d.bias", prefix, k);
         m->b[k] = seq_params_add(P, name, 1, wshape, seq_init_zeros());
-        if (!m->W[k] || !m->b[k]) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_mlp_init: cannot register %s", name);
+        if (!m->W[k] || !m->b[k]) return seq_last_status(); /* seq_params_add said why */
     }
     return SEQ_OK;
 }

@@ -66,6 +66,18 @@ static void test_load_user_item_strings(void) {
     seq_rec_data_free(&d);
 }
 
+/* Ids of 19 digits and more are tokens, not integers: reading them as integers overflowed
+ * int64 (found by tests/fuzz/fuzz_rec_data.c; the input is in tests/fuzz/crashes/). */
+static void test_load_long_numeric_ids(void) {
+    seq_rec_data d;
+    CHECK(load_text(&d, "2 277777777777777777777777777777\n2 9223372036854775808\n1 123456789012345678\n",
+                    SEQ_REC_FMT_USER_ITEM, NULL) == SEQ_OK);
+    CHECK(d.n_users == 2 && d.n_items == 3 && d.numeric_user_ids && !d.numeric_item_ids);
+    CHECK(seq_rec_item_index(&d, "277777777777777777777777777777") > 0 &&
+          seq_rec_item_index(&d, "9223372036854775808") > 0);
+    seq_rec_data_free(&d);
+}
+
 static void test_load_delimited_and_movielens(void) {
     seq_rec_data d;
     seq_rec_load_options o = seq_rec_load_options_default();
@@ -356,6 +368,7 @@ static void test_load_beauty(void) {
 void seq_tests_rec_data(void) {
     RUN(test_load_user_seq);
     RUN(test_load_user_item_strings);
+    RUN(test_load_long_numeric_ids);
     RUN(test_load_delimited_and_movielens);
     RUN(test_load_bad_input);
     RUN(test_load_oom);

@@ -102,4 +102,6 @@ void seq_tests_rl_value(void);
 void seq_tests_rec_data(void);
 void seq_tests_rec_metrics(void);
 void seq_tests_rec_models(void);
+/* reliability runner (tests/test_reliability.c) */
+void seq_tests_reliability(void);
 #endif
