@@ -2847,10 +2847,14 @@ static void seq__gemm_pack(float *SEQ_RESTRICT dst, const float *SEQ_RESTRICT sr
                            int64_t kc, int R) {
     int64_t k, k8 = 0;
     int r, r8 = 0;
-    if (rs == 1) { /* rows of the panel are contiguous in src: copy them as they are */
+    if (rs == 1) { /* rows of the panel are contiguous in src: copy them as they are, in a
+                      * loop the compiler vectorizes (a libc call per row of 8 or 32 floats
+                      * cost more than the copy) */
         for (k = 0; k < kc; k++) {
-            memcpy(dst + k * R, src + k * ks, (size_t)n * sizeof(float));
-            memset(dst + k * R + n, 0, (size_t)(R - n) * sizeof(float));
+            float *SEQ_RESTRICT d = dst + k * R;
+            const float *SEQ_RESTRICT s = src + k * ks;
+            for (r = 0; r < n; r++) d[r] = s[r];
+            for (r = n; r < R; r++) d[r] = 0.0f;
         }
         return;
     }
@@ -7461,36 +7465,40 @@ static void seq__rnn_cell(seq_rnn_kind kind, int64_t H, const float *SEQ_RESTRIC
 /* Backward of one cell step for one row. dh: total gradient on h (in); dc: carried
  * gradient on c (LSTM; in, replaced by d c_prev); out: dgx/dgh, the gradients of the
  * input-side and hidden-side pre-activations (equal except for GRU's n gate), and
- * dhp_direct, the part of d h_prev that bypasses W_hh (GRU's z * dh; 0 otherwise). */
-static void seq__rnn_cell_backward(seq_rnn_kind kind, int64_t H, const float *sv, const float *hprev,
-                                   const float *cprev, const float *c, const float *dh, float *dc, float *dgx,
-                                   float *dgh, float *dhp_direct) {
+ * dhp_direct, the part of d h_prev that bypasses W_hh (GRU's z * dh; 0 otherwise).
+ * One branch-free loop per kind, so that each vectorizes. */
+static void seq__rnn_cell_backward(seq_rnn_kind kind, int64_t H, const float *SEQ_RESTRICT sv,
+                                   const float *SEQ_RESTRICT hprev, const float *SEQ_RESTRICT cprev,
+                                   const float *SEQ_RESTRICT c, const float *SEQ_RESTRICT dh, float *SEQ_RESTRICT dc,
+                                   float *SEQ_RESTRICT dgx, float *SEQ_RESTRICT dgh, float *SEQ_RESTRICT dhp_direct) {
     int64_t j;
-    for (j = 0; j < H; j++) {
-        float d = dh[j], hpj = hprev[j];
-        if (kind == SEQ_RNN_LSTM) {
+    if (kind == SEQ_RNN_LSTM) {
+        for (j = 0; j < H; j++) {
             float i = sv[j], f = sv[H + j], g = sv[2 * H + j], o = sv[3 * H + j], tc = seq__tanhf_vec(c[j]);
-            float dcj = dc[j] + d * o * (1.0f - tc * tc);
+            float dcj = dc[j] + dh[j] * o * (1.0f - tc * tc);
             dgx[j] = dcj * g * i * (1.0f - i);
             dgx[H + j] = dcj * cprev[j] * f * (1.0f - f);
             dgx[2 * H + j] = dcj * i * (1.0f - g * g);
-            dgx[3 * H + j] = d * tc * o * (1.0f - o);
+            dgx[3 * H + j] = dh[j] * tc * o * (1.0f - o);
             dc[j] = dcj * f;
-            dhp_direct[j] = 0.0f;
-        } else if (kind == SEQ_RNN_GRU) {
-            float r = sv[j], z = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j];
+        }
+        memset(dhp_direct, 0, (size_t)H * sizeof(float));
+    } else if (kind == SEQ_RNN_GRU) {
+        for (j = 0; j < H; j++) {
+            float r = sv[j], z = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j], d = dh[j];
             float da = d * (1.0f - z) * (1.0f - n * n); /* n = tanh(a), a = x_n + r * hn */
-            float dr = da * hn;
-            dgx[j] = dgh[j] = dr * r * (1.0f - r);
-            dgx[H + j] = dgh[H + j] = d * (hpj - n) * z * (1.0f - z);
+            dgx[j] = dgh[j] = da * hn * r * (1.0f - r);
+            dgx[H + j] = dgh[H + j] = d * (hprev[j] - n) * z * (1.0f - z);
             dgx[2 * H + j] = da;
             dgh[2 * H + j] = da * r;
             dhp_direct[j] = d * z;
-        } else {
-            float v = sv[j];
-            dgx[j] = kind == SEQ_RNN_TANH ? d * (1.0f - v * v) : (v > 0.0f ? d : 0.0f);
-            dhp_direct[j] = 0.0f;
         }
+    } else {
+        for (j = 0; j < H; j++) {
+            float v = sv[j];
+            dgx[j] = kind == SEQ_RNN_TANH ? dh[j] * (1.0f - v * v) : (v > 0.0f ? dh[j] : 0.0f);
+        }
+        memset(dhp_direct, 0, (size_t)H * sizeof(float));
     }
 }
 
@@ -7600,7 +7608,10 @@ static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
     if (hn && hn->grad) memcpy(dh, hn->grad + a->k * BH, (size_t)BH * sizeof(float));
     if (cn && cn->grad) memcpy(dc, cn->grad + a->k * BH, (size_t)BH * sizeof(float));
     for (s = T - 1; s >= 0; s--) {
-        memset(step, 0, (size_t)(B * GH) * sizeof(float));
+        /* without lengths every row is at one position t, and the rows of dgh at t, T*GH
+         * apart, go to the GEMM as they are; else the valid ones are gathered into step */
+        int64_t t0 = seq__rnn_pos(a, 0, s, T);
+        if (a->lengths) memset(step, 0, (size_t)(B * GH) * sizeof(float));
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T), p;
             if (t < 0) continue;
@@ -7610,9 +7621,12 @@ static void seq__rnn_backward(seq_ctx *ctx, seq__node *n) {
             seq__rnn_cell_backward(a->kind, H, a->sv + p * S * H, a->hprev + p * H, a->cprev ? a->cprev + p * H : NULL,
                                    a->cell ? a->cell + p * H : NULL, dh + r * H, dc + r * H, dgx + p * GH,
                                    dgh + p * GH, direct + r * H);
-            memcpy(step + r * GH, dgh + p * GH, (size_t)GH * sizeof(float));
+            if (a->lengths) memcpy(step + r * GH, dgh + p * GH, (size_t)GH * sizeof(float));
         }
-        seq_sgemm_packed_mul(0, B, 1.0f, step, GH, &whh, 0.0f, dhp, H); /* through W_hh */
+        if (a->lengths) /* through W_hh */
+            seq_sgemm_packed_mul(0, B, 1.0f, step, GH, &whh, 0.0f, dhp, H);
+        else
+            seq_sgemm_packed_mul(0, B, 1.0f, dgh + t0 * GH, T * GH, &whh, 0.0f, dhp, H);
         for (r = 0; r < B; r++) {
             int64_t t = seq__rnn_pos(a, r, s, T);
             if (t < 0) continue;
@@ -7742,12 +7756,19 @@ static void seq__rnn_run(seq_ctx *ctx, const seq_rnn *l, int64_t idx, seq_tensor
 
 /* 1 when every element is finite; otherwise 0 with the ctx error set. */
 static int seq__finite_ok(seq_ctx *ctx, const char *op, const char *what, const float *v, int64_t n) {
-    int64_t i;
-    for (i = 0; i < n; i++)
-        if (!isfinite(v[i])) {
-            seq__ctx_fail(ctx, SEQ_ERR_NUMERIC, op, "%s[%lld] is not finite", what, (long long)i);
-            return 0;
-        }
+    enum { BLOCK = 1024 };
+    int64_t i0, i;
+    for (i0 = 0; i0 < n; i0 += BLOCK) { /* a branch-free pass per block (it vectorizes), */
+        int64_t end = n - i0 < BLOCK ? n : i0 + BLOCK;
+        int bad = 0;
+        for (i = i0; i < end; i++) bad |= !(v[i] - v[i] == 0.0f); /* NaN for NaN and +-inf */
+        if (bad) /* then the first culprit */
+            for (i = i0; i < end; i++)
+                if (!isfinite(v[i])) {
+                    seq__ctx_fail(ctx, SEQ_ERR_NUMERIC, op, "%s[%lld] is not finite", what, (long long)i);
+                    return 0;
+                }
+    }
     return 1;
 }
 
@@ -12019,7 +12040,7 @@ static seq_tensor *seq__conv_silu(seq_ctx *ctx, const char *op, seq_tensor *x, s
     if (!a->pre || !a->wt) return NULL;
     for (c = 0; c < C; c++)
         for (k = 0; k < K; k++) a->wt[k * C + c] = w->data[c * K + k];
-    memset(y->data, 0, (size_t)y->numel * sizeof(float));
+    if (lengths) memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
     for (r = 0; r < B; r++) {
         int64_t len = seq__row_len(lengths, r, T), start = -W;
         for (t = 0; t < len; t++) {
@@ -12256,16 +12277,21 @@ static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, c
                                    int64_t t, int64_t d0, const float *hp, const float *hc, const float *dl,
                                    const float *du, const float *dec, float *SEQ_RESTRICT dh, float *work) {
     int64_t w = seq__ssm_width(s, d0), N = s->N, o = (r * s->T + t) * s->D + d0, i, n;
-    const float *urow = s->u->data + o, *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
+    const float *SEQ_RESTRICT urow = s->u->data + o, *SEQ_RESTRICT ach = s->Ach + d0;
+    const float *Bt = seq__ssm_group(s, s->Bm, r, t, d0), *Ct = seq__ssm_group(s, s->Cm, r, t, d0);
     float *SEQ_RESTRICT gdu = work, *SEQ_RESTRICT gdl = work + w, *SEQ_RESTRICT gdec = work + 2 * w;
     float *gB = g->Bm ? g->Bm + (Bt - s->Bm->data) : NULL, *gC = g->Cm ? g->Cm + (Ct - s->Cm->data) : NULL;
     float *gdlrow = g->dl ? g->dl + (r * s->T + t) * s->H : NULL;
+    /* the gradients this step adds to, as restrict pointers (NULL: not wanted) so that
+     * their loops vectorize: gcc cannot prove they miss the arrays they are read with */
+    float *SEQ_RESTRICT gu = g->u ? g->u + o : NULL, *SEQ_RESTRICT gD = g->Dch ? g->Dch + d0 : NULL;
+    float *SEQ_RESTRICT gA = g->Ach ? g->Ach + d0 : NULL;
     memset(work, 0, (size_t)(3 * w) * sizeof(float));
     if (gy) {
-        if (g->Dch)
-            for (i = 0; i < w; i++) g->Dch[d0 + i] += gy[i] * urow[i];
-        if (g->u)
-            for (i = 0; i < w; i++) g->u[o + i] += gy[i] * s->Dch[d0 + i];
+        if (gD)
+            for (i = 0; i < w; i++) gD[i] += gy[i] * urow[i];
+        if (gu)
+            for (i = 0; i < w; i++) gu[i] += gy[i] * s->Dch[d0 + i];
         for (n = 0; n < N; n++) {
             float *SEQ_RESTRICT dr = dh + n * w, c = Ct[n];
             if (gC) gC[n] += seq__dotf(gy, hc + n * w, w);
@@ -12273,25 +12299,37 @@ static void seq__ssm_step_backward(const seq__ssm *s, const seq__ssm_grads *g, c
         }
     }
     for (n = 0; n < N; n++) {
-        const float *dr = dh + n * w, *hr = hp ? hp + n * w : NULL;
+        const float *SEQ_RESTRICT dr = dh + n * w, *SEQ_RESTRICT hr = hp ? hp + n * w : NULL;
         float b = Bt[n];
         if (gB) gB[n] += seq__dotf(dr, du, w);
         for (i = 0; i < w; i++) gdu[i] += dr[i] * b;
-        if (hr)
-            for (i = 0; i < w; i++) gdec[i] += dr[i] * hr[i] * (s->a_full ? dec[n * w + i] * s->Ach[n * s->D + d0 + i] : 1.0f);
-        if (hr && s->a_full && g->Ach)
-            for (i = 0; i < w; i++) g->Ach[n * s->D + d0 + i] += dr[i] * hr[i] * dec[n * w + i] * dl[i];
+        if (!hr) continue;
+        if (s->a_full) { /* ddec dec per state: to delta through A, to A through delta */
+            const float *SEQ_RESTRICT de = dec + n * w, *SEQ_RESTRICT ar = ach + n * s->D;
+            for (i = 0; i < w; i++) gdec[i] += dr[i] * hr[i] * de[i] * ar[i];
+            if (gA)
+                for (i = 0; i < w; i++) gA[n * s->D + i] += dr[i] * hr[i] * de[i] * dl[i];
+        } else {
+            for (i = 0; i < w; i++) gdec[i] += dr[i] * hr[i];
+        }
     }
     for (n = 0; n < N; n++) {
         float *SEQ_RESTRICT dr = dh + n * w;
         const float *de = s->a_full ? dec + n * w : dec;
-        for (i = 0; i < w; i++) dr[i] = hp ? dr[i] * de[i] : 0.0f;
+        if (hp)
+            for (i = 0; i < w; i++) dr[i] *= de[i];
+        else
+            memset(dr, 0, (size_t)w * sizeof(float));
     }
-    for (i = 0; i < w; i++) { /* gdec: sum_n ddec dec A (a_full), or sum_n ddec (one rate) */
-        gdl[i] = gdu[i] * urow[i] + (s->a_full ? gdec[i] : gdec[i] * dec[i] * s->Ach[d0 + i]);
-        if (!s->a_full && g->Ach) g->Ach[d0 + i] += gdec[i] * dec[i] * dl[i];
-        if (g->u) g->u[o + i] += gdu[i] * dl[i];
-    }
+    /* gdec: sum_n ddec dec A (a_full), or sum_n ddec (one rate, its dec and A applied here) */
+    if (s->a_full)
+        for (i = 0; i < w; i++) gdl[i] = gdu[i] * urow[i] + gdec[i];
+    else
+        for (i = 0; i < w; i++) gdl[i] = gdu[i] * urow[i] + gdec[i] * dec[i] * ach[i];
+    if (!s->a_full && gA)
+        for (i = 0; i < w; i++) gA[i] += gdec[i] * dec[i] * dl[i];
+    if (gu)
+        for (i = 0; i < w; i++) gu[i] += gdu[i] * dl[i];
     if (gdlrow && s->P == 1)
         for (i = 0; i < w; i++) gdlrow[d0 + i] += gdl[i];
     else if (gdlrow) /* the block is one head */
@@ -12491,7 +12529,7 @@ static seq_tensor *seq__ssm_run(seq_ctx *ctx, const char *op, const seq__ssm *pr
         else
             for (k = 0; k < s->N; k++) Ach[k * s->D + d] = s->A->data[d * s->N + k];
     }
-    memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
+    if (s->lengths) memset(y->data, 0, (size_t)y->numel * sizeof(float)); /* 0 past each length */
     memset(hn->data, 0, (size_t)hn->numel * sizeof(float));
     for (r = 0; r < B; r++)
         for (d0 = 0; d0 < s->D; d0 += s->bw) {

@@ -73,4 +73,6 @@ def fwd_bwd():
 
 
 print(f"mamba_fwd {best_ms(fwd, 3, warmup=1):.3f}", flush=True)
-print(f"mamba_fwd_bwd {best_ms(fwd_bwd, 3, warmup=1):.3f}", flush=True)
+# The backward of the 512-step Python loop takes many times the forward (for information
+# only: no target compares against it), so it runs once.
+print(f"mamba_fwd_bwd {best_ms(fwd_bwd, 1, warmup=0):.3f}", flush=True)

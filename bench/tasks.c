@@ -19,6 +19,9 @@
  *                                at 64, 128, 256 (hours for every layer; pick with --layer)
  *   build/bench_tasks --quick    a smoke run (4 layers, 100 steps; 275 s on a busy machine)
  *   --task NAME[,NAME]  --layer NAME[,NAME] (or all)  --steps N  --seed S
+ *   --cooldown F       the fraction of steps the WSD schedule spends decaying (0.2)
+ *   --checkpoint PATH  save the run (parameters, AdamW state, step, rng) to PATH every
+ *                      100 steps, and resume from it when it exists: one task and layer
  * Before training it checks the generators and that every layer's streaming step API gives
  * the logits of its full-sequence forward; it exits non-zero when a check fails or when
  * Mamba, in a --full run, stays below 95% on selective copying. */
@@ -111,6 +114,14 @@ static const task full_tasks[N_TASKS] = {
 
 /* --- training and scoring ----------------------------------------------------------- */
 
+/* How to train: steps, seed, the WSD cooldown fraction, and a checkpoint path (or NULL). */
+typedef struct run_opts {
+    int64_t steps;
+    uint64_t seed;
+    float cooldown;
+    const char *ckpt;
+} run_opts;
+
 typedef struct result {
     double acc[3];
     double seconds, final_loss;
@@ -161,22 +172,57 @@ static double evaluate(seq_ctx *ctx, const zoo_model *m, const task *tk, seq_rng
     return scored ? (double)right / (double)scored : 0.0;
 }
 
-static result train(const task *tk, zoo_kind kind, int64_t steps, uint64_t seed) {
+/* The run's position beside its checkpoint: PATH.step holds the next step, the rng, the
+ * smoothed loss and the seconds trained so far (seq_checkpoint_save stores parameters
+ * and optimizer state). */
+static int save_run(const char *path, const seq_params *P, seq_adamw *opt, int64_t step, const seq_rng *rng,
+                    double loss_avg, double seconds) {
+    const seq_optim_state *st = &opt->st;
+    char side[1024];
+    FILE *f;
+    snprintf(side, sizeof side, "%s.step", path);
+    if (seq_checkpoint_save(path, P, &st, 1) != SEQ_OK || !(f = fopen(side, "w"))) return 0;
+    fprintf(f, "%lld %llu %llu %llu %llu %.9g %.1f\n", (long long)step, (unsigned long long)rng->s[0],
+            (unsigned long long)rng->s[1], (unsigned long long)rng->s[2], (unsigned long long)rng->s[3], loss_avg,
+            seconds);
+    return fclose(f) == 0;
+}
+
+/* Resumes from path when its files exist: 1 resumed, 0 nothing to resume, -1 unreadable. */
+static int load_run(const char *path, seq_params *P, seq_adamw *opt, int64_t *step, seq_rng *rng, double *loss_avg,
+                    double *seconds) {
+    seq_optim_state *st = &opt->st;
+    char side[1024];
+    long long s;
+    unsigned long long r[4];
+    int k, n;
+    FILE *f;
+    snprintf(side, sizeof side, "%s.step", path);
+    if (!(f = fopen(side, "r"))) return 0;
+    n = fscanf(f, "%lld %llu %llu %llu %llu %lf %lf", &s, &r[0], &r[1], &r[2], &r[3], loss_avg, seconds);
+    fclose(f);
+    if (n != 7 || s < 0 || seq_checkpoint_load(path, P, &st, 1) != SEQ_OK) return -1;
+    *step = s;
+    for (k = 0; k < 4; k++) rng->s[k] = (uint64_t)r[k];
+    return 1;
+}
+
+static result train(const task *tk, zoo_kind kind, run_opts o) {
     const int64_t B = tk->batch, T = tk->train_len;
     seq_params *P = seq_params_init(NULL);
     seq_ctx *ctx = seq_ctx_init(NULL);
     int32_t *ids = (int32_t *)malloc((size_t)(B * T) * sizeof(int32_t));
     int32_t *tg = (int32_t *)malloc((size_t)(B * T) * sizeof(int32_t));
-    int64_t shape[2], step, j, right = 0, scored = 0;
+    int64_t shape[2], step = 0, j, right = 0, scored = 0, steps = o.steps;
     zoo_model m;
     seq_adamw opt;
     seq_rng rng;
-    double t0 = bench_now(), loss_avg = 0.0;
+    double t0 = bench_now(), loss_avg = 0.0, before = 0.0; /* before: seconds of the run before a resume */
     result r;
     memset(&r, 0, sizeof r);
     shape[0] = B;
     shape[1] = T;
-    seq_rng_seed(&rng, seed);
+    seq_rng_seed(&rng, o.seed);
     if (!P || !ctx || !ids || !tg ||
         zoo_model_init(&m, P, zoo_model_config_default(kind, tk->vocab, D_MODEL, N_LAYERS)) != SEQ_OK ||
         seq_params_alloc(P, &rng) != SEQ_OK || zoo_model_reset_parameters(&m, &rng) != SEQ_OK ||
@@ -184,7 +230,15 @@ static result train(const task *tk, zoo_kind kind, int64_t steps, uint64_t seed)
         fprintf(stderr, "  %s/%s: %s\n", tk->name, zoo_names[kind], seq_last_error());
         goto done;
     }
-    for (step = 0; step < steps; step++) {
+    if (o.ckpt) {
+        int got = load_run(o.ckpt, P, &opt, &step, &rng, &loss_avg, &before);
+        if (got < 0) {
+            fprintf(stderr, "  %s/%s: cannot resume from %s: %s\n", tk->name, zoo_names[kind], o.ckpt, seq_last_error());
+            goto freeopt;
+        }
+        if (got) fprintf(stderr, "    resumed from %s at step %lld\n", o.ckpt, (long long)step);
+    }
+    for (; step < steps; step++) {
         seq_tensor *loss, *logits;
         seq_ctx_reset(ctx);
         make_batch(tk, &rng, B, T, ids, tg);
@@ -198,16 +252,19 @@ static result train(const task *tk, zoo_kind kind, int64_t steps, uint64_t seed)
         seq_backward(ctx, loss);
         seq_clip_grad_norm(P, 1.0f);
         /* a non-finite gradient is refused by the step: that batch is skipped */
-        seq_adamw_step(&opt, P, seq_lr_wsd(step, steps, PEAK_LR, 0.05f, 0.2f));
+        seq_adamw_step(&opt, P, seq_lr_wsd(step, steps, PEAK_LR, 0.05f, o.cooldown));
         loss_avg = step == 0 ? loss->data[0] : 0.98 * loss_avg + 0.02 * loss->data[0];
         count_correct(logits->data, tg, B * T, tk->vocab, &right, &scored);
         if ((step + 1) % 100 == 0) { /* progress on stderr: smoothed loss, accuracy on the last 100 batches */
             fprintf(stderr, "    %s/%s step %lld loss %.3f train acc %.1f%% %.0f s\n", tk->name, zoo_names[kind],
-                    (long long)step + 1, loss_avg, 100.0 * right / (scored ? scored : 1), bench_now() - t0);
+                    (long long)step + 1, loss_avg, 100.0 * right / (scored ? scored : 1), before + bench_now() - t0);
             right = scored = 0;
+            if (o.ckpt && !save_run(o.ckpt, P, &opt, step + 1, &rng, loss_avg, before + bench_now() - t0))
+                fprintf(stderr, "  %s/%s: checkpoint %s not written: %s\n", tk->name, zoo_names[kind], o.ckpt,
+                        seq_last_error());
         }
     }
-    r.seconds = bench_now() - t0;
+    r.seconds = before + bench_now() - t0;
     r.final_loss = loss_avg;
     r.steps = steps;
     for (j = 0; j < 3 && tk->test_lens[j]; j++) r.acc[j] = evaluate(ctx, &m, tk, &rng, tk->test_lens[j], 512);
@@ -302,25 +359,38 @@ static int listed(const char *list, const char *name) {
 int main(int argc, char **argv) {
     static const zoo_kind quick_layers[] = {ZOO_LSTM, ZOO_MAMBA, ZOO_DELTANET, ZOO_DELTAPRODUCT};
     const char *task_list = NULL, *layer_list = NULL;
-    int64_t steps_override = 0;
-    uint64_t seed = 1;
+    run_opts o;
     int quick = 0, full = 0, i, k, j, failed = 0, mamba_sc = -1;
     static result res[N_TASKS][ZOO_KIND_COUNT];
     static int ran[N_TASKS][ZOO_KIND_COUNT];
     task tasks[N_TASKS];
     double t_all = bench_now();
+    memset(&o, 0, sizeof o);
+    o.seed = 1;
+    o.cooldown = 0.2f;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--full") == 0) full = 1;
         else if (strcmp(argv[i], "--task") == 0 && i + 1 < argc) task_list = argv[++i];
         else if (strcmp(argv[i], "--layer") == 0 && i + 1 < argc) layer_list = argv[++i];
-        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps_override = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = (uint64_t)atoll(argv[++i]);
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) o.steps = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) o.seed = (uint64_t)atoll(argv[++i]);
+        else if (strcmp(argv[i], "--cooldown") == 0 && i + 1 < argc) o.cooldown = (float)atof(argv[++i]);
+        else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc) o.ckpt = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick | --full] [--task a,b] [--layer a,b] [--steps N] [--seed S]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--quick | --full] [--task a,b] [--layer a,b] [--steps N] [--seed S] [--cooldown F] "
+                    "[--checkpoint PATH]\n",
+                    argv[0]);
             return 2;
         }
+    }
+    if (!(o.cooldown >= 0.0f && o.cooldown <= 1.0f) ||
+        (o.ckpt && (!task_list || !layer_list || strchr(task_list, ',') || strchr(layer_list, ',') ||
+                    strcmp(layer_list, "all") == 0))) {
+        fprintf(stderr, "%s: --cooldown takes a fraction in [0,1]; --checkpoint one --task and one --layer\n", argv[0]);
+        return 2;
     }
     memcpy(tasks, full ? full_tasks : default_tasks, sizeof tasks);
     if (quick) /* the default tasks, few steps: a smoke run */
@@ -348,7 +418,11 @@ int main(int argc, char **argv) {
             int in_quick = 0;
             for (j = 0; j < (int)(sizeof quick_layers / sizeof quick_layers[0]); j++) in_quick |= (int)quick_layers[j] == k;
             if (!listed(layer_list, zoo_names[k]) || (quick && !layer_list && !in_quick)) continue;
-            res[i][k] = train(tk, (zoo_kind)k, steps_override ? steps_override : tk->steps, seed);
+            {
+                run_opts ro = o;
+                ro.steps = o.steps ? o.steps : tk->steps;
+                res[i][k] = train(tk, (zoo_kind)k, ro);
+            }
             ran[i][k] = 1;
             failed += !res[i][k].ok;
             printf("  %-15s", zoo_names[k]);
