@@ -150,13 +150,16 @@ static int write_gguf_fixture(void) {
 
 typedef struct sasrec_job {
     seq_rec_data d;
+    seq_rec_split split;
+    seq_rec_sampler neg;
+    seq_rec_batcher it;
     seq_rec_model *m;
 } sasrec_job;
 
 static seq_status sasrec_step(void *ud) {
     sasrec_job *j = (sasrec_job *)ud;
     float loss = 0.0f;
-    seq_status s = seq_rec_model_train_epoch(j->m, &j->d, NULL, NULL, NULL, &loss);
+    seq_status s = seq_rec_model_train_epoch(j->m, &j->it, NULL, NULL, &loss);
     if (s == SEQ_OK) CHECK(isfinite(loss));
     return s;
 }
@@ -174,9 +177,15 @@ static seq_status sasrec_workload(void) {
     cfg.batch = 8;
     memset(&j, 0, sizeof j);
     s = seq_rec_data_from_sequences(&j.d, 6, 10, off, items, NULL, NULL);
+    if (s == SEQ_OK) s = seq_rec_split_leave_one_out(&j.split, &j.d, NULL);
+    if (s == SEQ_OK) s = seq_rec_sampler_init(&j.neg, &j.d, &j.split, SEQ_REC_NEG_UNIFORM, 0, NULL);
     if (s == SEQ_OK && !(j.m = seq_rec_model_init(cfg, NULL))) s = seq_last_status();
+    if (s == SEQ_OK) s = seq_rec_batcher_init(&j.it, &j.d, &j.split, &j.neg, seq_rec_model_batch_config(j.m), NULL);
     if (s == SEQ_OK) s = retry_after_nomem(sasrec_step(&j), sasrec_step, &j);
+    seq_rec_batcher_free(&j.it);
     seq_rec_model_free(j.m);
+    seq_rec_sampler_free(&j.neg);
+    seq_rec_split_free(&j.split);
     seq_rec_data_free(&j.d);
     return s;
 }
