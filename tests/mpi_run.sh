@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the seq_mpi.h runner under mpirun and sums the results as tests/run.sh does:
-#     sh tests/mpi_run.sh build/test_mpi
+# Writes the tests that run the seq_mpi.h runner under mpirun, one script each, and
+# prints their paths for tests/run.sh (make test runs them with everything else):
+#     sh tests/run.sh $(sh tests/mpi_run.sh build/test_mpi)
 # 1 rank, 2 ranks on loopback, and two failure drills that must end the job with an
 # error instead of hanging: a rank that stalls (the watchdog fires on rank 0, which
 # aborts) and a rank killed by SIGKILL mid-training (Open MPI's mpirun then kills the
@@ -33,4 +34,4 @@ for mode in stuck die; do
     printf '#!/bin/sh\nexec sh %s/mpi_run.sh --drill --%s %s\n' "$(dirname "$0")" "$mode" "$bin" > "$dir/mpi_$mode"
 done
 chmod +x "$dir/mpi_np1" "$dir/mpi_np2" "$dir/mpi_stuck" "$dir/mpi_die"
-exec sh "$(dirname "$0")/run.sh" "$dir/mpi_np1" "$dir/mpi_np2" "$dir/mpi_stuck" "$dir/mpi_die"
+echo "$dir/mpi_np1" "$dir/mpi_np2" "$dir/mpi_stuck" "$dir/mpi_die"
