@@ -2,6 +2,10 @@
 #   make demo   run the tour of examples        make test        every test runner
 #   make bench  time seq against its peers      make test-asan   the suite under ASan+UBSan
 #   make install PREFIX=/usr/local              make clean
+# Parallel by default: the suite compiles seq.h a dozen ways (at most 8 jobs: each -O3
+# build of a whole test suite takes a few hundred MB).
+NPROC    := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
+MAKEFLAGS += -j$(NPROC)
 CC       ?= gcc
 CXX      ?= g++
 PREFIX   ?= /usr/local
@@ -99,7 +103,10 @@ RUNNERS   = $(B)/test_seq $(SEQ_VARIANTS:%=$(B)/test_seq_%) \
 ASAN_RUNNERS = $(B)/test_seq_asan $(B)/test_quant_asan $(B)/test_rl_asan $(B)/test_rec_asan \
             $(B)/test_mpi_asan $(B)/test_reliability_asan
 UBSAN_RUNNERS = $(B)/test_seq_ubsan $(B)/test_quant_ubsan $(B)/test_rl_ubsan $(B)/test_rec_ubsan
-VG_RUNNERS   = $(UBSAN_RUNNERS:_ubsan=_vg)
+# Memcheck runs seq.h and seq_quant.h (kernels, files, GGUF: about 5 min); the RL and rec
+# suites train agents and models, which take tens of minutes under valgrind, so they run
+# only on request: make test-valgrind VG_RUNNERS="$(B)/test_rl_vg $(B)/test_rec_vg".
+VG_RUNNERS   = $(B)/test_seq_vg $(B)/test_quant_vg
 
 .PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
