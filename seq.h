@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ===================================================================================
  * 1  config and macros
@@ -727,6 +728,7 @@ typedef struct seq_ema {
 } seq_ema;
 SEQDEF seq_ema_config seq_ema_config_default(void);
 SEQDEF seq_status seq_ema_init(seq_ema *e, const seq_params *P, seq_ema_config cfg);
+/* SEQ_ERR_NUMERIC when a parameter is not finite: the average stays as it was. */
 SEQDEF seq_status seq_ema_update(seq_ema *e, const seq_params *P);
 SEQDEF seq_status seq_ema_swap(seq_ema *e, seq_params *P);
 SEQDEF seq_status seq_ema_copy_to(const seq_ema *e, seq_params *P);
@@ -846,7 +848,30 @@ typedef struct seq_st_tensor_desc {
 SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_desc *tensors, int64_t n,
                                         const char *const *meta_kv, int64_t n_meta, seq_st_dtype out_dtype);
 
-/* --- 13c parameters and checkpoints ---------------------------------------------------- */
+/* --- 13c replacing a file atomically -------------------------------------------------
+ * Every writer of seq (safetensors, checkpoints, GGUF, RL saves) goes through these two
+ * calls: the bytes go to a new sibling of path (created exclusively under a random
+ * suffix, so two writers never share one), and commit renames it over path only when
+ * every write succeeded, after flushing it to disk (fsync of the file and then of its
+ * directory, where POSIX is visible: _POSIX_C_SOURCE >= 200112L, as in any default GNU
+ * or C++ build). A crash or power cut at any point leaves the old file or the whole new
+ * one, never a torn or empty one.
+ *     seq_atomic_file a;
+ *     if ((s = seq_atomic_open(&a, "my_save", path, NULL)) != SEQ_OK) return s;
+ *     ok = fwrite(buf, 1, n, a.f) == n;
+ *     return seq_atomic_commit(&a, "my_save", path, ok);
+ * fn names the caller in error messages. */
+typedef struct seq_atomic_file {
+    FILE *f;   /* write here between open and commit */
+    char *tmp; /* the sibling's name */
+    void *alloc_ud;
+} seq_atomic_file;
+SEQDEF seq_status seq_atomic_open(seq_atomic_file *a, const char *fn, const char *path, void *alloc_ud);
+/* ok = 0 (the caller saw a failure) or any stream error removes the sibling and returns
+ * SEQ_ERR_IO with path as it was; otherwise path is replaced. Closes and frees always. */
+SEQDEF seq_status seq_atomic_commit(seq_atomic_file *a, const char *fn, const char *path, int ok);
+
+/* --- 13d parameters and checkpoints ---------------------------------------------------- */
 
 /* Every parameter of P (allocated) under its registered name, as F32. */
 SEQDEF seq_status seq_safetensors_save(const seq_params *P, const char *path);
@@ -1798,6 +1823,11 @@ SEQDEF seq_status seq_mega_block_step(const seq_mega_block *l, seq_mega_block_st
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200112L
+#define SEQ__POSIX 1 /* fsync for durable saves (13c) */
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 #ifndef SEQ_ASSERT
 #include <assert.h>
@@ -5824,6 +5854,8 @@ SEQDEF seq_status seq_ema_update(seq_ema *e, const seq_params *P) {
     int64_t i;
     if (s != SEQ_OK) return s;
     if (e->swapped) return seq__err(SEQ_ERR_STATE, "%s: the EMA weights are swapped in; swap back first", fn);
+    /* one NaN weight would poison the average for good: refuse it, the EMA unchanged */
+    if (!seq_all_finite(P->data, P->numel)) return seq__err(SEQ_ERR_NUMERIC, "%s: a parameter is not finite", fn);
     t = (double)(e->st.step + 1);
     beta = (float)(e->cfg.mode == SEQ_EMA_POWER ? pow(1.0 - 1.0 / t, e->gamma + 1.0)
                                                 : pow(e->cfg.decay, e->cfg.kappa));
@@ -6839,37 +6871,14 @@ static seq_status seq__st_check_write(const char *fn, void *ud, const char *path
     return SEQ_OK;
 }
 
-/* A new file next to path, opened exclusively ("x": never one that exists) under a
- * random suffix; its name goes to *tmp. */
-static seq_status seq__st_create(const char *fn, void *ud, const char *path, FILE **f, char **tmp) {
-    size_t cap = strlen(path) + 32;
-    char *name = (char *)SEQ_MALLOC(ud, cap);
-    seq_rng r;
-    int attempt;
-    if (!name) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
-    /* addresses differ between runs (ASLR); the exclusive open makes a clash harmless */
-    seq_rng_seed(&r, (uint64_t)(uintptr_t)&r ^ ((uint64_t)(uintptr_t)name << 20));
-    for (attempt = 0; attempt < 16; attempt++) {
-        snprintf(name, cap, "%s.tmp.%016llx", path, (unsigned long long)seq_rng_u64(&r));
-        *f = fopen(name, "wbx");
-        if (*f) {
-            *tmp = name;
-            return SEQ_OK;
-        }
-    }
-    SEQ_FREE(ud, name);
-    return seq__err(SEQ_ERR_IO, "%s: cannot create a file next to '%s'", fn, path);
-}
-
 static seq_status seq__st_write(const char *fn, void *ud, const char *path, const seq_st_tensor_desc *t, int64_t n,
                                 const char *const *kv, int64_t n_meta, seq_st_dtype dt) {
     seq__sink o;
     unsigned char len8[8];
     size_t hlen;
-    FILE *f = NULL;
-    char *tmp = NULL;
+    seq_atomic_file a;
     int64_t i;
-    int k, ok;
+    int k;
     seq_status s = seq__st_check_write(fn, ud, path, t, n, kv, n_meta, dt);
     if (s != SEQ_OK) return s;
     o.f = NULL;
@@ -6878,24 +6887,15 @@ static seq_status seq__st_write(const char *fn, void *ud, const char *path, cons
     hlen = (o.n + 7) / 8 * 8; /* padded with spaces so the data starts 8-byte aligned */
     if (hlen > SEQ__ST_MAX_HEADER)
         return seq__err(SEQ_ERR_INVALID, "%s: a %zu-byte header is over the format's limit", fn, hlen);
-    if ((s = seq__st_create(fn, ud, path, &f, &tmp)) != SEQ_OK) return s;
+    if ((s = seq_atomic_open(&a, fn, path, ud)) != SEQ_OK) return s;
     for (k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hlen >> (8 * k));
-    fwrite(len8, 1, 8, f);
-    o.f = f;
+    fwrite(len8, 1, 8, a.f);
+    o.f = a.f;
     o.n = 0;
     seq__st_header(&o, t, n, kv, n_meta, dt);
     while (o.n < hlen) seq__put(&o, " ", 1);
-    for (i = 0; i < n; i++) seq__st_put_data(f, t[i].data, seq__numel(t[i].ndim, t[i].shape), dt);
-    ok = !ferror(f);
-    ok = fclose(f) == 0 && ok; /* fclose flushes: a full disk shows here at the latest */
-    if (ok && rename(tmp, path) == 0) {
-        s = SEQ_OK;
-    } else {
-        remove(tmp);
-        s = seq__err(SEQ_ERR_IO, "%s: %s '%s' failed", fn, ok ? "replacing" : "writing", path);
-    }
-    SEQ_FREE(ud, tmp);
-    return s;
+    for (i = 0; i < n; i++) seq__st_put_data(a.f, t[i].data, seq__numel(t[i].ndim, t[i].shape), dt);
+    return seq_atomic_commit(&a, fn, path, 1); /* a short write shows as the stream's error */
 }
 
 SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_desc *tensors, int64_t n,
@@ -6903,7 +6903,70 @@ SEQDEF seq_status seq_safetensors_write(const char *path, const seq_st_tensor_de
     return seq__st_write("seq_safetensors_write", NULL, path, tensors, n, meta_kv, n_meta, out_dtype);
 }
 
-/* --- 13c parameters and checkpoints ------------------------------------------------------ */
+/* --- 13c replacing a file atomically ------------------------------------------------ */
+
+#ifdef SEQ__POSIX
+/* rename is atomic but not durable: without the fsyncs a power cut can leave the new
+ * name pointing at blocks never written, or the directory entry not yet updated */
+static int seq__sync_file(FILE *f) { return fsync(fileno(f)) == 0; }
+static void seq__sync_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) + 1 : 0;
+    int fd;
+    if (len >= sizeof dir) return;
+    if (len) memcpy(dir, path, len);
+    else dir[len++] = '.';
+    dir[len] = 0;
+    if ((fd = open(dir, O_RDONLY)) >= 0) { /* best effort: some filesystems refuse it */
+        fsync(fd);
+        close(fd);
+    }
+}
+#else
+static int seq__sync_file(FILE *f) { return f != NULL; }
+static void seq__sync_dir(const char *path) { (void)path; }
+#endif
+
+SEQDEF seq_status seq_atomic_open(seq_atomic_file *a, const char *fn, const char *path, void *alloc_ud) {
+    size_t cap;
+    seq_rng r;
+    int attempt;
+    if (!a || !path) return seq__err(SEQ_ERR_INVALID, "%s: NULL %s", fn, a ? "path" : "file");
+    a->f = NULL;
+    a->alloc_ud = alloc_ud;
+    cap = strlen(path) + 32;
+    if (!(a->tmp = (char *)SEQ_MALLOC(alloc_ud, cap))) return seq__err(SEQ_ERR_NOMEM, "%s: out of memory", fn);
+    /* addresses differ between runs (ASLR); the exclusive open makes a clash harmless */
+    seq_rng_seed(&r, (uint64_t)(uintptr_t)&r ^ ((uint64_t)(uintptr_t)a->tmp << 20));
+    for (attempt = 0; attempt < 16 && !a->f; attempt++) {
+        snprintf(a->tmp, cap, "%s.tmp.%016llx", path, (unsigned long long)seq_rng_u64(&r));
+        a->f = fopen(a->tmp, "wbx");
+    }
+    if (a->f) return SEQ_OK;
+    SEQ_FREE(alloc_ud, a->tmp);
+    a->tmp = NULL;
+    return seq__err(SEQ_ERR_IO, "%s: cannot create a file next to '%s'", fn, path);
+}
+
+SEQDEF seq_status seq_atomic_commit(seq_atomic_file *a, const char *fn, const char *path, int ok) {
+    seq_status s = SEQ_OK;
+    if (!a || !a->f) return seq__err(SEQ_ERR_INVALID, "%s: no file open", fn);
+    ok = ok && fflush(a->f) == 0 && !ferror(a->f) && seq__sync_file(a->f);
+    ok = fclose(a->f) == 0 && ok; /* a full disk shows here at the latest */
+    if (ok && rename(a->tmp, path) == 0) {
+        seq__sync_dir(path);
+    } else {
+        remove(a->tmp);
+        s = seq__err(SEQ_ERR_IO, "%s: %s '%s' failed", fn, ok ? "replacing" : "writing", path);
+    }
+    SEQ_FREE(a->alloc_ud, a->tmp);
+    a->f = NULL;
+    a->tmp = NULL;
+    return s;
+}
+
+/* --- 13d parameters and checkpoints ------------------------------------------------------ */
 
 #define SEQ__KIND_MAX 64
 #define SEQ__KEY_CAP (SEQ__KIND_MAX + 32) /* fits "__optim__.<i>.<kind>" */

@@ -354,14 +354,15 @@ SEQDEF const seq_gguf_tensor *seq_gguf_find_tensor(const seq_gguf *g, const char
  * other count: SEQ_ERR_SHAPE; a type seq_quant.h cannot decode: SEQ_ERR_UNSUPPORTED. */
 SEQDEF seq_status seq_gguf_read_f32(const seq_gguf *g, const char *name, float *dst, int64_t numel);
 
-/* Writing: collect metadata and tensors, then write the file at once (to a temporary
- * name renamed over path, so a failure leaves any previous file intact). */
+/* Writing: collect metadata and tensors, then write the file at once, replacing path
+ * atomically and durably (seq_atomic_open/commit: a failure or a crash leaves any
+ * previous file intact). */
 typedef struct seq_gguf_writer seq_gguf_writer;
 
 SEQDEF seq_gguf_writer *seq_gguf_writer_init(void *alloc_ud);
 SEQDEF void seq_gguf_writer_free(seq_gguf_writer *w);
 /* One scalar: value points to the C type of `type` (uint8_t .. double; int for BOOL;
- * const char * itself for STRING). Keys are unique, non-empty, NUL-free. */
+ * for STRING a const char * variable holding the string: pass &str, not str). Keys are unique, non-empty, NUL-free. */
 SEQDEF seq_status seq_gguf_writer_kv(seq_gguf_writer *w, const char *key, seq_gguf_type type, const void *value);
 /* An array of n elements of `type` (not ARRAY): values points to n C values, or n
  * const char * for STRING. */
@@ -3243,14 +3244,15 @@ SEQDEF seq_status seq_gguf_writer_tensor(seq_gguf_writer *w, const char *name, s
 }
 
 SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *path) {
+    static const char fn[] = "seq_gguf_writer_write";
     static const uint8_t zeros[32] = {0};
     seq_gguf__buf h;
+    seq_atomic_file a;
     uint64_t off = 0;
-    char *tmp;
-    FILE *f;
     int64_t i, d;
     int ok;
-    if (!w || !path) return seq_set_error(SEQ_ERR_INVALID, "seq_gguf_writer_write: NULL writer or path");
+    seq_status s;
+    if (!w || !path) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL writer or path", fn);
     memset(&h, 0, sizeof h);
     h.ud = w->alloc_ud;
     seq_gguf__put_le(&h, 0x46554747u, 4);
@@ -3267,26 +3269,20 @@ SEQDEF seq_status seq_gguf_writer_write(const seq_gguf_writer *w, const char *pa
         off += (w->t[i].nbytes + 31) / 32 * 32;
     }
     seq_gguf__put(&h, zeros, (32 - h.len % 32) % 32);
-    tmp = (char *)SEQ_MALLOC(w->alloc_ud, strlen(path) + 5);
-    if (h.failed || !tmp) {
+    if (h.failed) {
         SEQ_FREE(w->alloc_ud, h.p);
-        SEQ_FREE(w->alloc_ud, tmp);
-        return seq_set_error(SEQ_ERR_NOMEM, "seq_gguf_writer_write: no memory for the header");
+        return seq_set_error(SEQ_ERR_NOMEM, "%s: no memory for the header", fn);
     }
-    strcpy(tmp, path);
-    strcat(tmp, ".tmp");
-    f = fopen(tmp, "wb");
-    ok = f && fwrite(h.p, 1, h.len, f) == h.len;
-    for (i = 0; ok && i < w->nt; i++) {
-        ok = fwrite(w->t[i].data, 1, w->t[i].nbytes, f) == w->t[i].nbytes &&
-             fwrite(zeros, 1, (32 - w->t[i].nbytes % 32) % 32, f) == (32 - w->t[i].nbytes % 32) % 32;
+    if ((s = seq_atomic_open(&a, fn, path, w->alloc_ud)) == SEQ_OK) {
+        ok = fwrite(h.p, 1, h.len, a.f) == h.len;
+        for (i = 0; ok && i < w->nt; i++) {
+            ok = fwrite(w->t[i].data, 1, w->t[i].nbytes, a.f) == w->t[i].nbytes &&
+                 fwrite(zeros, 1, (32 - w->t[i].nbytes % 32) % 32, a.f) == (32 - w->t[i].nbytes % 32) % 32;
+        }
+        s = seq_atomic_commit(&a, fn, path, ok);
     }
-    if (f && fclose(f) != 0) ok = 0;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) remove(tmp);
-    SEQ_FREE(w->alloc_ud, tmp);
     SEQ_FREE(w->alloc_ud, h.p);
-    return ok ? SEQ_OK : seq_set_error(SEQ_ERR_IO, "seq_gguf_writer_write: cannot write '%s'", path);
+    return s;
 }
 
 SEQDEF seq_status seq_gguf_save_params(const seq_params *P, const char *path, seq_quant_type t,

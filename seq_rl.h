@@ -1000,7 +1000,9 @@ SEQDEF seq_rl_ac *seq_rl_ac_init(seq_rl_ac_config cfg, int64_t obs_dim, int64_t 
 SEQDEF void seq_rl_ac_free(seq_rl_ac *ag);
 /* One iteration: collect cfg.n_steps on v (v->n == n_envs), then update. A recurrent
  * agent's memory follows v's episodes: keep stepping the same v (or call
- * seq_rl_ac_reset_memory after resetting it). */
+ * seq_rl_ac_reset_memory after resetting it). SEQ_ERR_NUMERIC when a minibatch's
+ * gradient is not finite (an env fed NaN, or the run diverged): that minibatch changes
+ * nothing, the ones before it this iteration stand, and the iteration does not count. */
 SEQDEF seq_status seq_rl_ac_iterate(seq_rl_ac *ag, seq_rl_vec_env *v);
 /* Mean of the last min(100, episodes) episode returns (NaN before the first). */
 SEQDEF double seq_rl_ac_mean_return(const seq_rl_ac *ag);
@@ -1322,40 +1324,20 @@ SEQDEF void seq_rl_save_abort(seq_rl_save *w) {
 }
 
 SEQDEF seq_status seq_rl_save_end(seq_rl_save *w, const char *path) {
+    static const char fn[] = "seq_rl_save_end";
+    seq_atomic_file a;
     seq_status s;
-    size_t plen, at;
-    char *tmp = NULL;
-    FILE *f = NULL;
-    int ok = 0, k;
-    if (!w) return seq_set_error(SEQ_ERR_INVALID, "seq_rl_save_end: NULL writer");
-    if (w->status == SEQ_OK && !path) w->status = seq_set_error(SEQ_ERR_INVALID, "seq_rl_save_end: NULL path");
+    size_t at;
+    int k;
+    if (!w) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL writer", fn);
+    if (w->status == SEQ_OK && !path) w->status = seq_set_error(SEQ_ERR_INVALID, "%s: NULL path", fn);
     if (w->status == SEQ_OK) { /* the field count sits after magic, version and the kind */
         at = sizeof seq_rl__magic + 4 + 1 + w->buf[sizeof seq_rl__magic + 4];
         for (k = 0; k < 4; k++) w->buf[at + (size_t)k] = (unsigned char)(w->nfields >> (8 * k));
         seq_rl__put_uint(w, seq_rl_crc32(0, w->buf, w->len), 4);
     }
-    if (w->status == SEQ_OK) {
-        plen = strlen(path);
-        tmp = (char *)SEQ_MALLOC(w->alloc_ud, plen + 5);
-        if (!tmp) w->status = seq_set_error(SEQ_ERR_NOMEM, "seq_rl_save_end: out of memory");
-    }
-    if (w->status == SEQ_OK) {
-        memcpy(tmp, path, plen);
-        memcpy(tmp + plen, ".tmp", 5);
-        f = fopen(tmp, "wb");
-        if (f) {
-            ok = fwrite(w->buf, 1, w->len, f) == w->len;
-            ok = fclose(f) == 0 && ok; /* fclose flushes: a full disk shows here at the latest */
-        }
-        if (ok && rename(tmp, path) == 0) {
-            w->status = SEQ_OK;
-        } else {
-            if (f) remove(tmp);
-            w->status = seq_set_error(SEQ_ERR_IO, "seq_rl_save_end: %s '%s' failed",
-                                      !f ? "creating a file next to" : ok ? "replacing" : "writing", path);
-        }
-    }
-    SEQ_FREE(w->alloc_ud, tmp);
+    if (w->status == SEQ_OK && (w->status = seq_atomic_open(&a, fn, path, w->alloc_ud)) == SEQ_OK)
+        w->status = seq_atomic_commit(&a, fn, path, fwrite(w->buf, 1, w->len, a.f) == w->len);
     s = w->status;
     seq_rl_save_abort(w);
     return s;

@@ -728,6 +728,45 @@ static void test_st_writer_errors(void) {
     CHECK(seq_test_live_blocks == live);
 }
 
+/* ---- 13c atomic replacement ------------------------------------------------------------- */
+
+/* A commit replaces the file whole; a failed write or ok = 0 leaves the old one and no
+ * temporary file; allocation failure and bad arguments are statuses. */
+static void test_atomic_file(void) {
+    char path[256], prefix[64];
+    seq_atomic_file a;
+    seq_status s;
+    long live = seq_test_live_blocks;
+    tmp_path(path, sizeof path, "atomic");
+    snprintf(prefix, sizeof prefix, "seq_files_%ld_atomic.tmp.", (long)getpid());
+    CHECK(write_bytes(path, "old", 3));
+    CHECK(seq_atomic_open(&a, "t", path, NULL) == SEQ_OK && a.f);
+    CHECK(fwrite("partial", 1, 7, a.f) == 7);
+    CHECK(count_in_tmp(prefix) == 1 && same_file(path, (const unsigned char *)"old", 3));
+    CHECK(seq_atomic_commit(&a, "t", path, 0) == SEQ_ERR_IO && strstr(seq_last_error(), "t: writing"));
+    CHECK(count_in_tmp(prefix) == 0 && same_file(path, (const unsigned char *)"old", 3) && !a.f && !a.tmp);
+    CHECK(seq_atomic_open(&a, "t", path, NULL) == SEQ_OK);
+    CHECK(fwrite("new!", 1, 4, a.f) == 4);
+    CHECK(seq_atomic_commit(&a, "t", path, 1) == SEQ_OK);
+    CHECK(count_in_tmp(prefix) == 0 && same_file(path, (const unsigned char *)"new!", 4));
+    /* a stream error the caller did not notice still aborts the commit */
+    CHECK(seq_atomic_open(&a, "t", path, NULL) == SEQ_OK);
+    CHECK(fgetc(a.f) == EOF && ferror(a.f)); /* reading a write-only stream */
+    CHECK(seq_atomic_commit(&a, "t", path, 1) == SEQ_ERR_IO);
+    CHECK(count_in_tmp(prefix) == 0 && same_file(path, (const unsigned char *)"new!", 4));
+    seq_test_fail_after(0);
+    s = seq_atomic_open(&a, "t", path, NULL);
+    seq_test_fail_never();
+    CHECK(s == SEQ_ERR_NOMEM && strstr(seq_last_error(), "t: out of memory"));
+    CHECK(seq_atomic_open(&a, "t", "/nonexistent/seq/x", NULL) == SEQ_ERR_IO);
+    CHECK(seq_atomic_open(&a, "t", NULL, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_atomic_open(NULL, "t", path, NULL) == SEQ_ERR_INVALID);
+    a.f = NULL;
+    CHECK(seq_atomic_commit(&a, "t", path, 1) == SEQ_ERR_INVALID);
+    remove(path);
+    CHECK(seq_test_live_blocks == live);
+}
+
 /* ---- 13c parameters --------------------------------------------------------------------- */
 
 /* Registers enc.w (3,4), enc.b (4), head (2,2,2) (or the `swap`ped shape (4,3) for enc.w)
@@ -1077,6 +1116,7 @@ void seq_tests_files(void) {
     RUN(test_st_json_accepted);
     RUN(test_st_bad_arguments);
     RUN(test_st_writer_errors);
+    RUN(test_atomic_file);
     RUN(test_params_save_load);
     RUN(test_params_from_torch);
     RUN(test_checkpoint);

@@ -499,7 +499,8 @@ static void test_ema_batch_scaling(void) {
     seq_params *P = seq_params_init(NULL);
     seq_ema e1, e4;
     seq_ema_config c = seq_ema_config_default();
-    const float w0[3] = {1.0f, -2.0f, 0.5f}, w1[3] = {3.0f, 0.0f, -1.0f};
+    float w0[3] = {1.0f, -2.0f, 0.5f};
+    const float w1[3] = {3.0f, 0.0f, -1.0f};
     int i, k;
     seq_params_add(P, "w", 1, s3, seq_init_zeros());
     seq_params_alloc(P, NULL);
@@ -518,6 +519,11 @@ static void test_ema_batch_scaling(void) {
         CHECK_NEAR(e4.st.buf[i], e1.st.buf[i], 1e-6);
     }
     CHECK(e1.st.step == 4 && e4.st.step == 1);
+    /* a NaN weight is refused and leaves the average as it was */
+    memcpy(w0, e4.st.buf, sizeof w0);
+    P->data[1] = NAN;
+    CHECK(seq_ema_update(&e4, P) == SEQ_ERR_NUMERIC && e4.st.step == 1);
+    CHECK(memcmp(w0, e4.st.buf, sizeof w0) == 0);
     seq_ema_free(&e1);
     seq_ema_free(&e4);
     seq_params_free(P);
