@@ -112,8 +112,14 @@ static void env_throughput(void) {
 }
 
 static void print_run(const char *name, run_result r, const char *verb) {
-    printf("  %-34s %s at %7lld steps, last-100 mean %7.1f (best %7.1f), greedy %7.1f, %5.1f s wall, %5.1f s CPU\n",
-           name, r.reached >= 0 ? verb : "NOT", (long long)r.reached, r.final_mean, r.best_mean, r.greedy, r.wall, r.cpu);
+    char at[48], best[24];
+    if (r.reached >= 0) snprintf(at, sizeof at, "%s at %7lld steps", verb, (long long)r.reached);
+    else snprintf(at, sizeof at, "%-24s", "not reached");
+    /* a guided run may never count an episode the learner played alone */
+    if (r.best_mean > -1e300) snprintf(best, sizeof best, "%7.1f", r.best_mean);
+    else snprintf(best, sizeof best, "%7s", "none");
+    printf("  %-34s %s, last-100 mean %7.1f (best %s), greedy %7.1f, %5.1f s wall, %5.1f s CPU\n", name, at,
+           r.final_mean, best, r.greedy, r.wall, r.cpu);
 }
 
 /* The recurrent agent's settings for the velocity-hidden CartPole (RL Zoo's for
