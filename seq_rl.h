@@ -546,6 +546,9 @@ SEQDEF void seq_rl_vec_env_free(seq_rl_vec_env *v);
  * and the continuous one is SEQ_ERR_UNSUPPORTED. */
 SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions);
 SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float *actions);
+/* Steps v's own envs whether or not it has a hook, with the same checks: what a hook
+ * wrapping local envs (adding cost, logging, shaping rewards) calls to take the step. */
+SEQDEF seq_status seq_rl_vec_env_step_envs(seq_rl_vec_env *v, const int32_t *actions);
 
 /* ===================================================================================
  * 6  replay buffers: uniform and prioritized (sum tree)
@@ -3122,17 +3125,34 @@ static void seq_rl__vec_advance(seq_rl_vec_env *v, int64_t i, int64_t action, fl
     }
 }
 
-SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions) {
+/* A discrete step of v is possible (envs here, or a hook when `hooked`) and every action
+ * is in range. */
+static seq_status seq_rl__vec_check(const seq_rl_vec_env *v, const int32_t *actions, int hooked, const char *fn) {
     int64_t i;
-    if (!v || !actions || v->n_actions == 0 || (!v->envs && !v->step_fn))
-        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_vec_env_step: NULL argument, continuous env or no envs");
+    if (!v || !actions || v->n_actions == 0 || (!v->envs && !hooked))
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument, continuous env or no envs", fn);
     for (i = 0; i < v->n; i++)
         if (actions[i] < 0 || actions[i] >= v->n_actions)
-            return seq_set_error(SEQ_ERR_RANGE, "seq_rl_vec_env_step: actions[%lld] = %d outside [0,%d)", (long long)i,
+            return seq_set_error(SEQ_ERR_RANGE, "%s: actions[%lld] = %d outside [0,%d)", fn, (long long)i,
                                  (int)actions[i], v->n_actions);
-    if (v->step_fn) return v->step_fn(v->step_ud, actions);
+    return SEQ_OK;
+}
+
+static seq_status seq_rl__vec_advance_all(seq_rl_vec_env *v, const int32_t *actions) {
+    int64_t i;
     for (i = 0; i < v->n; i++) seq_rl__vec_advance(v, i, actions[i], 0.0f);
     return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions) {
+    seq_status s = seq_rl__vec_check(v, actions, v && v->step_fn, "seq_rl_vec_env_step");
+    if (s != SEQ_OK) return s;
+    return v->step_fn ? v->step_fn(v->step_ud, actions) : seq_rl__vec_advance_all(v, actions);
+}
+
+SEQDEF seq_status seq_rl_vec_env_step_envs(seq_rl_vec_env *v, const int32_t *actions) {
+    seq_status s = seq_rl__vec_check(v, actions, 0, "seq_rl_vec_env_step_envs");
+    return s != SEQ_OK ? s : seq_rl__vec_advance_all(v, actions);
 }
 
 SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float *actions) {

@@ -43,15 +43,20 @@ static void check_same_training(seq_rl_ac *const *ag, const float *init, int obs
     CHECK(memcmp(init, ag[0]->P->data, (size_t)ag[0]->P->numel * sizeof(float)) != 0);
 }
 
-/* ITERS iterations of the agent cfg on NENVS envs of proto spread over the ranks, and on
- * one local vec env with the same seed: the same agent afterwards, having learned. */
-static void check_ac_matches_serial(seq_rl_ac_config cfg, const seq_rl_env *proto, int guided) {
+/* ITERS iterations of PPO (recurrent: an LSTM on CartPole with velocities hidden; guided:
+ * with a Jump-Start guide) on NENVS envs spread over the ranks, and on one local vec env
+ * with the same seed: the same agent afterwards, having learned. */
+static void check_ac_matches_serial(int recurrent, int guided) {
+    seq_rl_ac_config cfg = small_ppo(recurrent);
+    seq_rl_env cartpole, *proto = &cartpole;
     seq_mpi_vec_env dv;
     seq_rl_vec_env ref;
     seq_rl_ac *ag[2];
     seq_rl_jsrl guide[2];
     float *init = NULL;
     int i, k;
+    CHECK(seq_rl_env_init(proto, SEQ_RL_ENV_CARTPOLE, 0) == SEQ_OK);
+    if (recurrent) CHECK(seq_rl_env_hide_velocity(proto) == SEQ_OK);
     CHECK(seq_mpi_vec_env_init(&dv, &mpi_world, proto, NENVS, 21, 0, NULL) == SEQ_OK);
     if (mpi_world.rank != 0) {
         /* an agent cannot step the record off the root: it is empty there */
@@ -88,25 +93,13 @@ static void check_ac_matches_serial(seq_rl_ac_config cfg, const seq_rl_env *prot
     seq_mpi_vec_env_free(&dv);
 }
 
-static void test_ppo_matches_serial(void) {
-    seq_rl_env proto;
-    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 0) == SEQ_OK);
-    check_ac_matches_serial(small_ppo(0), &proto, 0);
-}
+static void test_ppo_matches_serial(void) { check_ac_matches_serial(0, 0); }
 
 /* Velocities hidden (the envs on other ranks copy the proto's POMDP), an LSTM agent. */
-static void test_recurrent_ppo_matches_serial(void) {
-    seq_rl_env proto;
-    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 0) == SEQ_OK && seq_rl_env_hide_velocity(&proto) == SEQ_OK);
-    check_ac_matches_serial(small_ppo(1), &proto, 0);
-}
+static void test_recurrent_ppo_matches_serial(void) { check_ac_matches_serial(1, 0); }
 
 /* The guide acts by each env's episode step, which the record carries without envs. */
-static void test_guided_ppo_matches_serial(void) {
-    seq_rl_env proto;
-    CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 0) == SEQ_OK);
-    check_ac_matches_serial(small_ppo(0), &proto, 1);
-}
+static void test_guided_ppo_matches_serial(void) { check_ac_matches_serial(0, 1); }
 
 /* DQN steps a vec env too: 300 steps of 8 envs, updates from step 200. */
 static void test_dqn_matches_serial(void) {
@@ -150,12 +143,8 @@ typedef struct flaky_link {
 
 static seq_status flaky_step(void *ud, const int32_t *actions) {
     flaky_link *f = (flaky_link *)ud;
-    seq_status s;
     if (++f->calls == f->fail_at) return seq_set_error(SEQ_ERR_IO, "flaky_step: the link dropped");
-    f->v->step_fn = NULL; /* step the envs themselves, then put the hook back */
-    s = seq_rl_vec_env_step(f->v, actions);
-    f->v->step_fn = flaky_step;
-    return s;
+    return seq_rl_vec_env_step_envs(f->v, actions);
 }
 
 /* Runs on every rank alone (no communication): the hook's contract in seq_rl.h. */
@@ -202,9 +191,15 @@ static void test_step_hook_errors(void) {
     v.n_actions = 0; /* a continuous env behind a hook */
     CHECK(seq_rl_vec_env_step_continuous(&v, u) == SEQ_ERR_UNSUPPORTED);
     v.n_actions = proto.n_actions;
-    /* a record with neither envs nor a hook cannot step */
-    SEQ_FREE(v.alloc_ud, v.envs), v.envs = NULL, v.step_fn = NULL;
+    /* step_envs steps the envs past the hook, with the same checks */
+    CHECK(seq_rl_vec_env_step_envs(&v, bad) == SEQ_ERR_RANGE);
     bad[NENVS - 1] = 0;
+    CHECK(seq_rl_vec_env_step_envs(&v, bad) == SEQ_OK && link.calls == iters);
+    CHECK(seq_rl_vec_env_step_envs(&v, NULL) == SEQ_ERR_INVALID);
+    /* a record with neither envs nor a hook cannot step, nor step_envs one with a hook */
+    SEQ_FREE(v.alloc_ud, v.envs), v.envs = NULL;
+    CHECK(seq_rl_vec_env_step_envs(&v, bad) == SEQ_ERR_INVALID && link.calls == iters);
+    v.step_fn = NULL;
     CHECK(seq_rl_vec_env_step(&v, bad) == SEQ_ERR_INVALID);
     free(before);
     seq_rl_ac_free(ag);
