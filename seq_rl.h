@@ -4552,7 +4552,7 @@ static seq_status seq_rl__ac_choose(seq_rl_ac *ag, const seq_rl_vec_env *v, int6
 /* Collects n_steps x n_envs transitions. Truncation folds gamma V(final obs) into the
  * reward, so afterwards every done step is treated alike: no bootstrap across it. */
 static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
-    int64_t t, i, N = ag->n_envs, D = ag->obs_dim;
+    int64_t t, i, N = ag->n_envs, D = ag->obs_dim, taken = 0;
     seq_status st = SEQ_OK;
     if (ag->cfg.recurrent) { /* where BPTT will start each env's sequence */
         memcpy(ag->mem0, ag->mem.h, (size_t)(N * ag->cfg.hidden) * sizeof(float));
@@ -4565,7 +4565,7 @@ static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
         seq_rl__ac_input(ag, v->obs, N, o); /* the rollout keeps what the networks saw */
         st = seq_rl__ac_policy_step(ag, o, ag->values + t * N);
         for (i = 0; i < N && st == SEQ_OK; i++) st = seq_rl__ac_choose(ag, v, t, i);
-        if (st == SEQ_OK) st = seq_rl_vec_env_step(v, ag->actions + t * N);
+        if (st == SEQ_OK && (st = seq_rl_vec_env_step(v, ag->actions + t * N)) == SEQ_OK) taken++;
         for (i = 0; i < N && st == SEQ_OK; i++) {
             int64_t k = t * N + i;
             ag->dones[k] = v->terminated[i] || v->truncated[i];
@@ -4587,7 +4587,7 @@ static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
             if (ag->dones[t * N + i]) seq_rl__ac_forget(ag, i);
     }
     if (st == SEQ_OK) st = seq_rl__ac_peek_values(ag, v->obs, ag->next_value);
-    ag->steps += t * N;
+    ag->steps += taken * N; /* the steps the envs took, also when one failed */
     return st;
 }
 

@@ -156,7 +156,7 @@ static void test_step_hook_errors(void) {
     flaky_link link;
     int32_t bad[NENVS] = {0};
     float u[NENVS] = {0}, *before;
-    int64_t iters;
+    int64_t iters, steps;
     CHECK(seq_rl_env_init(&proto, SEQ_RL_ENV_CARTPOLE, 0) == SEQ_OK);
     CHECK(seq_rl_vec_env_init(&v, &proto, NENVS, 3, NULL) == SEQ_OK);
     CHECK(seq_rl_vec_env_init(&ref, &proto, NENVS, 3, NULL) == SEQ_OK);
@@ -174,10 +174,11 @@ static void test_step_hook_errors(void) {
     CHECK(link.calls == cfg.n_steps && same_agent(ag, twin));
     /* the hook fails mid-rollout: the error comes back, nothing was learned */
     memcpy(before, ag->P->data, (size_t)ag->P->numel * sizeof(float));
-    iters = ag->iterations;
+    iters = ag->iterations, steps = ag->steps;
     link.fail_at = link.calls + 5;
     CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_ERR_IO && strstr(seq_last_error(), "link dropped") != NULL);
     CHECK(memcmp(before, ag->P->data, (size_t)ag->P->numel * sizeof(float)) == 0 && ag->iterations == iters);
+    CHECK(ag->steps == steps + 4 * NENVS); /* the four steps the envs took */
     CHECK(link.calls == link.fail_at);
     /* the link is back: training goes on */
     CHECK(seq_rl_ac_iterate(ag, &v) == SEQ_OK && ag->iterations == iters + 1);
