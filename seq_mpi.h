@@ -147,15 +147,24 @@ extern "C" {
  * stream jumped i times, exactly as seq_rl_vec_env_init(proto, n, seed) on one machine,
  * so a distributed run reproduces a serial one step for step.
  *
- *     root:                                           every other rank:
- *     seq_mpi_vec_env_step(&dv, actions)  (x many)    seq_mpi_vec_env_serve(&dv)
- *     ... dv.all holds every env's outputs ...        (returns when the root stops)
- *     seq_mpi_vec_env_stop(&dv)
+ * On the root, dv.all is a seq_rl_vec_env of all n envs whose step hook (step_fn) runs
+ * them on their ranks: any seq_rl.h agent trains on it as on a local vectorized env
+ * (see examples/mpi_ppo.c):
  *
- * Each step scatters the actions and gathers each env's observation, final observation,
- * reward, termination, truncation and episode statistics to the root, in one collective
- * each way. dv.all has the fields of a seq_rl_vec_env (its envs pointer is NULL: the envs
- * live on their ranks), so a learner reads it as it would a local vectorized env. */
+ *     seq_mpi_vec_env dv;                             (collective, every rank)
+ *     seq_mpi_vec_env_init(&dv, &m, &proto, n, seed, 0, NULL);
+ *     root:                                           every other rank:
+ *     while (...) seq_rl_ac_iterate(ag, &dv.all);     seq_mpi_vec_env_serve(&dv);
+ *     seq_mpi_vec_env_stop(&dv);                      (returns when the root stops)
+ *     seq_mpi_vec_env_free(&dv);                      seq_mpi_vec_env_free(&dv);
+ *
+ * seq_rl_vec_env_step(&dv.all, actions) and seq_mpi_vec_env_step(&dv, actions) are the
+ * same step: it scatters the actions and gathers each env's observation, final
+ * observation, reward, termination, truncation and episode statistics to the root, in
+ * one collective each way. dv.all's envs pointer is NULL (the envs live on their ranks),
+ * and its hook points at dv: keep dv where init put it. On the other ranks dv.all is
+ * empty (n = 0): agents refuse it. The root must stop even after a failed step, or the
+ * serving ranks wait for it forever (unless cfg.timeout_s is set). */
 typedef struct seq_mpi_vec_env {
     seq_mpi *m;
     int root;
@@ -622,12 +631,19 @@ static void seq_mpi__vec_reseed(seq_mpi_vec_env *dv, uint64_t seed) {
     memcpy(v->final_obs, v->obs, (size_t)(v->n * v->obs_dim) * sizeof(float));
 }
 
-/* The root's dv->all: the arrays of a seq_rl_vec_env of n envs, without the envs. */
+/* dv->all's step hook: the root's distributed step. */
+static seq_status seq_mpi__vec_step_hook(void *dv, const int32_t *actions) {
+    return seq_mpi_vec_env_step((seq_mpi_vec_env *)dv, actions);
+}
+
+/* The root's dv->all: the arrays of a seq_rl_vec_env of n envs, without the envs, stepped
+ * through the hook. */
 static int seq_mpi__vec_alloc_all(seq_mpi_vec_env *dv, const seq_rl_env *proto) {
     seq_rl_vec_env *a = &dv->all;
     void *ud = dv->alloc_ud;
     size_t n = (size_t)dv->n, no = n * (size_t)proto->obs_dim * sizeof(float);
     a->alloc_ud = ud;
+    a->step_fn = seq_mpi__vec_step_hook, a->step_ud = dv;
     a->n = dv->n, a->obs_dim = proto->obs_dim, a->n_actions = proto->n_actions, a->act_dim = proto->act_dim;
     a->obs = (float *)SEQ_MALLOC(ud, no);
     a->final_obs = (float *)SEQ_MALLOC(ud, no);

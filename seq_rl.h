@@ -508,7 +508,17 @@ SEQDEF int64_t seq_rl_env_num_states(const seq_rl_env *e);
 /* N copies of one env stepping in one call, each with its own rng (seed, then one
  * seq_rng_jump per env). An env whose episode ends is reset at once: obs then holds the
  * new episode's first observation and final_obs the ended episode's last one (what a
- * truncated episode bootstraps from). Episode returns and lengths are tracked. */
+ * truncated episode bootstraps from). Episode returns and lengths are tracked.
+ *
+ * Envs stepped elsewhere: with step_fn set, seq_rl_vec_env_step checks the actions as
+ * always, then calls step_fn(step_ud, actions) instead of stepping envs (which may be
+ * NULL). The hook steps every env and leaves the outcome in the arrays below exactly as a
+ * local step would (episodes and ep_length included), or returns an error it has set with
+ * seq_set_error, which the step returns. Every agent steps through seq_rl_vec_env_step, so
+ * each trains on such envs unchanged: seq_mpi.h's seq_mpi_vec_env sets the hook on its
+ * gathered record to run the envs on other ranks. Hooks take discrete actions only. */
+typedef seq_status (*seq_rl_vec_step_fn)(void *step_ud, const int32_t *actions);
+
 typedef struct seq_rl_vec_env {
     int64_t n;
     int obs_dim, n_actions, act_dim;
@@ -522,6 +532,8 @@ typedef struct seq_rl_vec_env {
     double *done_return;  /* (n) return of the episode that ended at the last step */
     int64_t *done_length; /* (n) its length */
     int64_t episodes;     /* episodes completed so far */
+    seq_rl_vec_step_fn step_fn; /* NULL: step envs here; else the hook above */
+    void *step_ud;        /* step_fn's first argument */
     void *alloc_ud;
 } seq_rl_vec_env;
 
@@ -530,9 +542,13 @@ SEQDEF seq_status seq_rl_vec_env_init(seq_rl_vec_env *v, const seq_rl_env *proto
                                       void *alloc_ud);
 SEQDEF void seq_rl_vec_env_free(seq_rl_vec_env *v);
 /* actions (n) for discrete envs, or (n, act_dim) floats for continuous ones; every action
- * is checked before any env moves. */
+ * is checked before any env moves. With a step hook, the discrete step calls it (above)
+ * and the continuous one is SEQ_ERR_UNSUPPORTED. */
 SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions);
 SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float *actions);
+/* Steps v's own envs whether or not it has a hook, with the same checks: what a hook
+ * wrapping local envs (adding cost, logging, shaping rewards) calls to take the step. */
+SEQDEF seq_status seq_rl_vec_env_step_envs(seq_rl_vec_env *v, const int32_t *actions);
 
 /* ===================================================================================
  * 6  replay buffers: uniform and prioritized (sum tree)
@@ -3091,22 +3107,42 @@ static void seq_rl__vec_advance(seq_rl_vec_env *v, int64_t i, int64_t action, fl
     }
 }
 
-SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions) {
+/* A discrete step of v is possible (envs here, or a hook when `hooked`) and every action
+ * is in range. */
+static seq_status seq_rl__vec_check(const seq_rl_vec_env *v, const int32_t *actions, int hooked, const char *fn) {
     int64_t i;
-    if (!v || !actions || v->n_actions == 0)
-        return seq_set_error(SEQ_ERR_INVALID, "seq_rl_vec_env_step: NULL argument or continuous env");
+    if (!v || !actions || v->n_actions == 0 || (!v->envs && !hooked))
+        return seq_set_error(SEQ_ERR_INVALID, "%s: NULL argument, continuous env or no envs", fn);
     for (i = 0; i < v->n; i++)
         if (actions[i] < 0 || actions[i] >= v->n_actions)
-            return seq_set_error(SEQ_ERR_RANGE, "seq_rl_vec_env_step: actions[%lld] = %d outside [0,%d)", (long long)i,
+            return seq_set_error(SEQ_ERR_RANGE, "%s: actions[%lld] = %d outside [0,%d)", fn, (long long)i,
                                  (int)actions[i], v->n_actions);
+    return SEQ_OK;
+}
+
+static seq_status seq_rl__vec_advance_all(seq_rl_vec_env *v, const int32_t *actions) {
+    int64_t i;
     for (i = 0; i < v->n; i++) seq_rl__vec_advance(v, i, actions[i], 0.0f);
     return SEQ_OK;
+}
+
+SEQDEF seq_status seq_rl_vec_env_step(seq_rl_vec_env *v, const int32_t *actions) {
+    seq_status s = seq_rl__vec_check(v, actions, v && v->step_fn, "seq_rl_vec_env_step");
+    if (s != SEQ_OK) return s;
+    return v->step_fn ? v->step_fn(v->step_ud, actions) : seq_rl__vec_advance_all(v, actions);
+}
+
+SEQDEF seq_status seq_rl_vec_env_step_envs(seq_rl_vec_env *v, const int32_t *actions) {
+    seq_status s = seq_rl__vec_check(v, actions, 0, "seq_rl_vec_env_step_envs");
+    return s != SEQ_OK ? s : seq_rl__vec_advance_all(v, actions);
 }
 
 SEQDEF seq_status seq_rl_vec_env_step_continuous(seq_rl_vec_env *v, const float *actions) {
     int64_t i;
     if (!v || !actions || v->n_actions != 0)
         return seq_set_error(SEQ_ERR_INVALID, "seq_rl_vec_env_step_continuous: NULL argument or discrete env");
+    if (v->step_fn)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "seq_rl_vec_env_step_continuous: step hooks take discrete actions only");
     for (i = 0; i < v->n * v->act_dim; i++)
         if (isnan(actions[i]))
             return seq_set_error(SEQ_ERR_INVALID, "seq_rl_vec_env_step_continuous: actions[%lld] is NaN", (long long)i);
@@ -4481,7 +4517,7 @@ static void seq_rl__ac_record_episode(seq_rl_ac *ag, double ret) {
 static seq_status seq_rl__ac_choose(seq_rl_ac *ag, const seq_rl_vec_env *v, int64_t t, int64_t i) {
     int64_t k = t * ag->n_envs + i, A = ag->n_actions;
     const float *z = ag->logits + i * A;
-    ag->guided[k] = ag->guide && seq_rl_jsrl_guides(ag->guide, v->envs[i].t);
+    ag->guided[k] = ag->guide && seq_rl_jsrl_guides(ag->guide, v->ep_length[i]); /* the env's t, wherever it runs */
     if (ag->guided[k]) {
         int64_t a = ag->guide->guide(ag->guide->ud, ag->obs + k * ag->obs_dim, i);
         if (a < 0 || a >= A)
@@ -4498,7 +4534,7 @@ static seq_status seq_rl__ac_choose(seq_rl_ac *ag, const seq_rl_vec_env *v, int6
 /* Collects n_steps x n_envs transitions. Truncation folds gamma V(final obs) into the
  * reward, so afterwards every done step is treated alike: no bootstrap across it. */
 static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
-    int64_t t, i, N = ag->n_envs, D = ag->obs_dim;
+    int64_t t, i, N = ag->n_envs, D = ag->obs_dim, taken = 0;
     seq_status st = SEQ_OK;
     if (ag->cfg.recurrent) { /* where BPTT will start each env's sequence */
         memcpy(ag->mem0, ag->mem.h, (size_t)(N * ag->cfg.hidden) * sizeof(float));
@@ -4511,7 +4547,7 @@ static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
         seq_rl__ac_input(ag, v->obs, N, o); /* the rollout keeps what the networks saw */
         st = seq_rl__ac_policy_step(ag, o, ag->values + t * N);
         for (i = 0; i < N && st == SEQ_OK; i++) st = seq_rl__ac_choose(ag, v, t, i);
-        if (st == SEQ_OK) st = seq_rl_vec_env_step(v, ag->actions + t * N);
+        if (st == SEQ_OK && (st = seq_rl_vec_env_step(v, ag->actions + t * N)) == SEQ_OK) taken++;
         for (i = 0; i < N && st == SEQ_OK; i++) {
             int64_t k = t * N + i;
             ag->dones[k] = v->terminated[i] || v->truncated[i];
@@ -4533,7 +4569,7 @@ static seq_status seq_rl__ac_collect(seq_rl_ac *ag, seq_rl_vec_env *v) {
             if (ag->dones[t * N + i]) seq_rl__ac_forget(ag, i);
     }
     if (st == SEQ_OK) st = seq_rl__ac_peek_values(ag, v->obs, ag->next_value);
-    ag->steps += t * N;
+    ag->steps += taken * N; /* the steps the envs took, also when one failed */
     return st;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 seq_mpi mpi_world;
+void seq_tests_mpi_ppo(void); /* tests/mpi_ppo_test.c: agents on distributed envs */
 
 seq_status mpi_test_self(seq_mpi *m) {
 #ifdef SEQ_USE_MPI
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     }
     seq_tests_mpi_train();
     seq_tests_mpi_env();
+    seq_tests_mpi_ppo();
     if (mpi_world.rank == 0) rc = seq_test_summary();
     else rc = seq_test_nfailed ? 1 : 0;
     seq_mpi_free(&mpi_world);
