@@ -27,6 +27,7 @@ BLIS_LIBS  = -lblis
 # MPI is optional: seq_mpi.h's MPI build (-DSEQ_USE_MPI) needs mpicc, its tests mpirun.
 HAVE_MPI  := $(shell command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
 MPICC      = mpicc -DSEQ_USE_MPI
+MPI_EXAMPLES = $(if $(HAVE_MPI),$(filter mpi_%,$(EXAMPLES)))
 
 BENCH_BINS= $(BENCHES:%=$(B)/bench_%) $(if $(HAVE_BLIS),$(BENCHES:%=$(B)/bench_%_blis))
 
@@ -109,7 +110,7 @@ UBSAN_RUNNERS = $(B)/test_seq_ubsan $(B)/test_quant_ubsan $(B)/test_rl_ubsan $(B
 VG_RUNNERS   = $(B)/test_seq_vg $(B)/test_quant_vg
 
 .PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean
-all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(BENCH_BINS)
+all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(MPI_EXAMPLES:%=$(B)/%_mpi) $(BENCH_BINS)
 
 $(B):
 	@mkdir -p $(B)
@@ -125,6 +126,10 @@ $(B)/bench_%_blis: bench/%.c bench/bench.h $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(CC) $(CFLAGS_C) $(BLIS_FLAGS) -o $@ $< $(BLIS_LIBS) $(LDLIBS)
 # bench/mpi.c's workers, which the plain build runs under mpirun
 $(B)/bench_mpi_mpi: bench/mpi.c $(HEADERS) | $(B)
+	$(MPICC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
+# The examples/mpi_*.c as MPI programs, for mpirun -np N build/mpi_<name>_mpi (the plain
+# builds above are their one-process form).
+$(B)/%_mpi: examples/%.c $(HEADERS) $(EXAMPLE_H) | $(B)
 	$(MPICC) $(CFLAGS_C) -o $@ $< $(LDLIBS)
 
 # Every header compiles as C99 and as C++ with -Werror, with and without BLIS.
@@ -143,7 +148,7 @@ compile-check: | $(B)
 	echo 'int main(void) { return 0; }' | $(CC) -x c - -x none $(B)/tu_*.o -lm -o $(B)/tu_link
 
 # Examples that check their own result (exit status) count as one test each.
-CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test cliff_walking grpo_digits,$(EXAMPLES))
+CHECKED_EXAMPLES = $(filter quickstart spirals quantize ab_test cliff_walking grpo_digits mpi_ppo,$(EXAMPLES))
 # With mpicc and mpirun, seq_mpi.h also runs under mpirun (1 and 2 ranks, and the
 # failure drills of tests/mpi_run.sh), summed with the rest.
 test: compile-check $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(if $(HAVE_MPI),$(B)/test_mpi)
