@@ -871,15 +871,16 @@ static seq_status seq_rec__parse(char *buf, const char *path, seq_rec_format fmt
             nf = seq_rec__split(line, fmt == SEQ_REC_FMT_MOVIELENS ? "::" : sep, f, SEQ_REC__MAX_FIELDS);
         }
         if (header) {
+            /* before any lookup: past the limit, f holds only the first max fields */
+            if (nf > SEQ_REC__MAX_FIELDS)
+                return seq_set_error(SEQ_ERR_FORMAT, "seq_rec_load: %s: line %lld: more than %d columns", path,
+                                     (long long)ln, SEQ_REC__MAX_FIELDS);
             header = 0;
             ncol = nf;
             cu = seq_rec__column(f, nf, o->user_col);
             ci = seq_rec__column(f, nf, o->item_col);
             ct = o->time_col ? seq_rec__column(f, nf, o->time_col) : -1;
             cr = o->rating_col ? seq_rec__column(f, nf, o->rating_col) : -1;
-            if (nf > SEQ_REC__MAX_FIELDS)
-                return seq_set_error(SEQ_ERR_FORMAT, "seq_rec_load: %s: line %lld: more than %d columns", path,
-                                     (long long)ln, SEQ_REC__MAX_FIELDS);
             if (cu < 0 || ci < 0 || (o->time_col && ct < 0) || (o->rating_col && cr < 0))
                 return seq_set_error(SEQ_ERR_FORMAT, "seq_rec_load: %s: line %lld: header lacks column \"%s\"", path,
                                      (long long)ln, cu < 0 ? o->user_col : ci < 0 ? o->item_col

@@ -78,6 +78,21 @@ static void test_load_long_numeric_ids(void) {
     seq_rec_data_free(&d);
 }
 
+/* A header of more than 64 columns is refused before any column lookup: the lookups
+ * used to read past the 64 fields kept (found by tests/fuzz/fuzz_rec_data.c; the input is
+ * in tests/fuzz/crashes/). */
+static void test_load_too_many_columns(void) {
+    seq_rec_data d;
+    seq_rec_load_options o = seq_rec_load_options_default();
+    char text[512];
+    int i, n = 0;
+    for (i = 0; i < 70; i++) n += snprintf(text + n, sizeof text - (size_t)n, "%sc%d", i ? "\t" : "", i);
+    snprintf(text + n, sizeof text - (size_t)n, "\nu\ti\n");
+    CHECK(load_text(&d, text, SEQ_REC_FMT_DELIMITED, &o) == SEQ_ERR_FORMAT &&
+          strstr(seq_last_error(), "line 1: more than 64 columns"));
+    seq_rec_data_free(&d);
+}
+
 static void test_load_delimited_and_movielens(void) {
     seq_rec_data d;
     seq_rec_load_options o = seq_rec_load_options_default();
@@ -369,6 +384,7 @@ void seq_tests_rec_data(void) {
     RUN(test_load_user_seq);
     RUN(test_load_user_item_strings);
     RUN(test_load_long_numeric_ids);
+    RUN(test_load_too_many_columns);
     RUN(test_load_delimited_and_movielens);
     RUN(test_load_bad_input);
     RUN(test_load_oom);
