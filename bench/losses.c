@@ -9,14 +9,6 @@
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
 
-static int threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 typedef enum { CROSS_ENTROPY, SOFTMAX, LOG_SOFTMAX, N_OPS } op_kind;
 static const char *const op_key[N_OPS] = {"cross_entropy", "softmax", "log_softmax"};
 
@@ -65,22 +57,20 @@ static double seq_fwd_bwd_ms(op_kind k, int64_t rows, int64_t V, int reps) {
 
 int main(int argc, char **argv) {
     int64_t rows = argc > 2 ? atoll(argv[1]) : 6400, V = argc > 2 ? atoll(argv[2]) : 12102;
-    char cmd[256], out[4096], key[64];
+    char cmd[256], out[4096];
     int k;
     if (rows < 1 || V < 1) {
         fprintf(stderr, "usage: bench_losses [ROWS V]\n");
         return 1;
     }
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/losses_torch.py %d %lld %lld 2>/dev/null", threads(),
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 bench/losses_torch.py %d %lld %lld 2>/dev/null", bench_threads(),
              (long long)rows, (long long)V);
     bench_peer_output(cmd, out, sizeof out);
     printf("forward+backward over logits (%lld, %lld), %d thread%s, best of 3:\n", (long long)rows, (long long)V,
-           threads(), threads() > 1 ? "s" : "");
+           bench_threads(), bench_threads() > 1 ? "s" : "");
     printf("%-14s %10s %10s %7s\n", "op", "seq ms", "torch ms", "ratio");
     for (k = 0; k < N_OPS; k++) {
-        double ms = seq_fwd_bwd_ms((op_kind)k, rows, V, 3), tms;
-        snprintf(key, sizeof key, "%s", op_key[k]);
-        tms = bench_peer_value(out, key);
+        double ms = seq_fwd_bwd_ms((op_kind)k, rows, V, 3), tms = bench_peer_value(out, op_key[k]);
         printf("%-14s %10.1f %10.1f %6.2fx%s\n", op_key[k], ms, tms, tms > 0 && ms > 0 ? tms / ms : 0.0,
                tms > 0 ? "" : "  (no PyTorch peer)");
     }

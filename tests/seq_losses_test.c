@@ -345,6 +345,12 @@ static void gradcheck_case(loss_case *c, int nx, const int64_t *sx, int ny, cons
 static void test_gradcheck_class_losses(void) {
     static const int64_t sx[3] = {2, 3, 5}, s65[2] = {6, 5}, s270[2] = {2, 70};
     static const int32_t tg[6] = {4, -1, 0, 2, 2, 1}, wide_targets[2] = {69, 31};
+    static const struct {
+        loss_kind kind;
+        float p0;
+        const char *what;
+    } wide[3] = {{L_CE, 0.1f, "cross entropy, smoothing 0.1, V 70"}, {L_COMPSUM, 0.5f, "comp-sum tau 0.5, V 70"},
+                 {L_ZLOSS, 0.5f, "z-loss, V 70"}};
     static const float taus[5] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f};
     loss_case c;
     int i;
@@ -376,14 +382,11 @@ static void test_gradcheck_class_losses(void) {
     /* rows of 70 run the log-sum-exp through its lane blocks, not only its tail */
     c.ids = wide_targets;
     c.ids_shape[0] = 2;
-    c.kind = L_CE;
-    c.p0 = 0.1f;
-    gradcheck_case(&c, 2, s270, 0, NULL, seq_init_zeros(), "cross entropy, V 70");
-    c.kind = L_COMPSUM;
-    c.p0 = 0.5f;
-    gradcheck_case(&c, 2, s270, 0, NULL, seq_init_zeros(), "comp-sum tau 0.5, V 70");
-    c.kind = L_ZLOSS;
-    gradcheck_case(&c, 2, s270, 0, NULL, seq_init_zeros(), "z-loss, V 70");
+    for (i = 0; i < 3; i++) {
+        c.kind = wide[i].kind;
+        c.p0 = wide[i].p0;
+        gradcheck_case(&c, 2, s270, 0, NULL, seq_init_zeros(), wide[i].what);
+    }
 }
 
 static void test_gradcheck_pair_losses(void) {
