@@ -3552,6 +3552,87 @@ SEQDEF seq_tensor *seq_softplus(seq_ctx *ctx, seq_tensor *x) { return seq__unary
 SEQDEF seq_tensor *seq_exp(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__EXP, x, 0.0f); }
 SEQDEF seq_tensor *seq_log(seq_ctx *ctx, seq_tensor *x) { return seq__unary(ctx, SEQ__LOG, x, 0.0f); }
 
+/* ---- exp, sigmoid and tanh the compiler can vectorize; row max and sum of exps --------- */
+
+/* libm's expf is a call a loop cannot vectorize without -ffast-math; the softmax family
+ * takes one per logit (12,101 per row for a recommender over all of Amazon Beauty), the
+ * recurrent cells, the scans and the blocks' activations one per element, so they get
+ * these. */
+
+/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
+ * the exponent bits. Within 1.5 ulp of expf for x in [-87.3, 88], where e^x is a normal
+ * float; above, x is clamped to 88 (e^88 ~ 1.7e38); below, e^x is 0, so a masked (-inf)
+ * logit gets probability 0 exactly. NaN stays NaN. */
+static inline float seq__expf_vec(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, k, r, p, y, c;
+    int32_t bits;
+    uint32_t e;
+    c = x < -87.33654f ? -87.33654f : x;
+    c = c > 88.0f ? 88.0f : c;
+    t = c * 1.44269504088896341f + magic;
+    k = t - magic;
+    r = c - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
+    r = r - k * -2.12194440e-4f;
+    p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    y = p * (r * r) + r + 1.0f;
+    memcpy(&bits, &t, sizeof bits);
+    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
+    memcpy(&t, &e, sizeof t);
+    return x < -87.33654f ? 0.0f : y * t;
+}
+
+static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
+
+/* tanh x = 1 - 2 / (1 + e^2x): saturates to +-1 without overflow (e^x is clamped); near
+ * 0 its absolute error is a few 1e-8 (float rounding of 1 - 2/(2 + 2x)). */
+static inline float seq__tanhf_vec(float x) { return 1.0f - 2.0f / (1.0f + seq__expf_vec(2.0f * x)); }
+
+/* A row's max and its sum of exps keep SEQ__ROW_LANES running values: one running max or
+ * sum is a chain the compiler may not reorder without -ffast-math, so its loop would stay
+ * scalar. With 32 lanes gcc 12 vectorizes the lane loop rather than unrolling it away. */
+#define SEQ__ROW_LANES 32
+
+/* max of x (n >= 1). A NaN in x[0] stays the answer (lane 0 starts there), as a scan from
+ * x[0] would keep it; a NaN elsewhere is skipped, and the exps of the row then carry it. */
+static float seq__row_max(const float *x, int64_t n) {
+    float lane[SEQ__ROW_LANES], m = x[0];
+    int64_t k = 0, l;
+    if (n >= SEQ__ROW_LANES) {
+        for (l = 0; l < SEQ__ROW_LANES; l++) lane[l] = x[l];
+        for (k = SEQ__ROW_LANES; k + SEQ__ROW_LANES <= n; k += SEQ__ROW_LANES)
+            for (l = 0; l < SEQ__ROW_LANES; l++) lane[l] = x[k + l] > lane[l] ? x[k + l] : lane[l];
+        for (m = lane[0], l = 1; l < SEQ__ROW_LANES; l++) m = lane[l] > m ? lane[l] : m;
+    }
+    for (; k < n; k++) m = x[k] > m ? x[k] : m;
+    return m;
+}
+
+/* sum_k e^(x_k - m) over x (n), in double; y (n), when not NULL, receives the terms. */
+static double seq__row_sum_exp(const float *x, int64_t n, float m, float *y) {
+    double lane[SEQ__ROW_LANES], s = 0.0;
+    float e[SEQ__ROW_LANES];
+    int64_t k, l;
+    for (l = 0; l < SEQ__ROW_LANES; l++) lane[l] = 0.0;
+    for (k = 0; k + SEQ__ROW_LANES <= n; k += SEQ__ROW_LANES) {
+        for (l = 0; l < SEQ__ROW_LANES; l++) e[l] = seq__expf_vec(x[k + l] - m);
+        for (l = 0; l < SEQ__ROW_LANES; l++) lane[l] += e[l];
+        if (y) memcpy(y + k, e, sizeof e);
+    }
+    for (l = 0; l < SEQ__ROW_LANES; l++) s += lane[l];
+    for (; k < n; k++) {
+        e[0] = seq__expf_vec(x[k] - m);
+        s += e[0];
+        if (y) y[k] = e[0];
+    }
+    return s;
+}
+
 /* ---- row ops over the last dim: softmax, log_softmax, layernorm, rmsnorm -------------- */
 
 /* True when x has a last dim to work on (a 0-d tensor has none). */
@@ -3572,7 +3653,7 @@ static void seq__softmax_backward(seq_ctx *ctx, seq__node *n) {
         double dot = 0.0;
         if (n->i[0]) {
             for (j = 0; j < C; j++) dot += go[j];
-            for (j = 0; j < C; j++) gx[j] += go[j] - expf(y[j]) * (float)dot;
+            for (j = 0; j < C; j++) gx[j] += go[j] - seq__expf_vec(y[j]) * (float)dot;
         } else {
             for (j = 0; j < C; j++) dot += (double)go[j] * y[j];
             for (j = 0; j < C; j++) gx[j] += y[j] * (go[j] - (float)dot);
@@ -3592,21 +3673,12 @@ static seq_tensor *seq__softmax(seq_ctx *ctx, const char *op, seq_tensor *x, int
     if (!y) return NULL;
     rows = seq__rows(x, &C);
     for (r = 0, xr = x->data, yr = y->data; r < rows; r++, xr += C, yr += C) {
-        float m = xr[0];
-        double s = 0.0;
-        for (j = 1; j < C; j++) m = xr[j] > m ? xr[j] : m;
+        float m = seq__row_max(xr, C);
         if (log_out) {
-            float lse;
-            for (j = 0; j < C; j++) s += expf(xr[j] - m);
-            lse = (float)log(s);
+            float lse = (float)log(seq__row_sum_exp(xr, C, m, NULL));
             for (j = 0; j < C; j++) yr[j] = (xr[j] - m) - lse;
         } else {
-            float inv;
-            for (j = 0; j < C; j++) {
-                yr[j] = expf(xr[j] - m);
-                s += yr[j];
-            }
-            inv = (float)(1.0 / s);
+            float inv = (float)(1.0 / seq__row_sum_exp(xr, C, m, yr));
             for (j = 0; j < C; j++) yr[j] *= inv;
         }
     }
@@ -4329,10 +4401,8 @@ static void seq__attention_softmax(float *S, int64_t Tq, int64_t Tk, int64_t b, 
         if (m->causal && i + 1 + Tk - Tq < end) end = i + 1 + Tk - Tq;
         for (j = 0; j < end; j++)
             if (!(pad && pad[j]) && row[j] > mx) mx = row[j];
-        for (j = 0; j < Tk; j++) {
-            row[j] = j < end && !(pad && pad[j]) ? expf(row[j] - mx) : 0.0f;
-            sum += row[j];
-        }
+        for (j = 0; j < Tk; j++) row[j] = j < end && !(pad && pad[j]) ? seq__expf_vec(row[j] - mx) : 0.0f;
+        for (j = 0; j < Tk; j++) sum += row[j];
         if (sum > 0.0f)
             for (j = 0; j < Tk; j++) row[j] /= sum;
     }
@@ -4487,20 +4557,17 @@ static double seq__loss_row_mean(const float *x, int64_t V) {
 /* log sum_k exp x_k, shifted by the max so no term overflows. Starting from x[0] keeps a
  * NaN there visible; an infinite max is the answer itself (a row of -inf gives -inf). */
 static double seq__loss_lse(const float *x, int64_t V) {
-    double s = 0.0;
-    float m = x[0];
-    int64_t k;
-    for (k = 1; k < V; k++)
-        if (x[k] > m) m = x[k];
+    float m = seq__row_max(x, V);
     if (isinf(m)) return m;
-    for (k = 0; k < V; k++) s += expf(x[k] - m);
-    return m + log(s);
+    return m + log(seq__row_sum_exp(x, V, m, NULL));
 }
 
-/* gx += scale * softmax(x), the softmax read off the row's log-sum-exp. */
+/* gx += scale * softmax(x), the softmax read off the row's log-sum-exp. The product is
+ * taken in float: gcc 12 vectorizes no loop that widens the exp to double. */
 static void seq__loss_add_softmax(float *gx, const float *x, int64_t V, double lse, double scale) {
+    float s = (float)scale;
     int64_t k;
-    for (k = 0; k < V; k++) gx[k] += (float)(scale * expf((float)(x[k] - lse)));
+    for (k = 0; k < V; k++) gx[k] += s * seq__expf_vec((float)(x[k] - lse));
 }
 
 /* --- row losses: logits (R,V), one class id per row (or none) ----------------------- */
@@ -7435,46 +7502,7 @@ SEQDEF seq_tensor *seq_last_step(seq_ctx *ctx, seq_tensor *h, const int32_t *len
 
 /* --- 14.2 recurrent layers ------------------------------------------------------------- */
 
-/* ---- elementwise functions the compiler can vectorize (also used by 14.6) -------------- */
-
-/* libm's expf and log1pf are calls a loop cannot vectorize without -ffast-math; the
- * recurrent cells, the scans and the blocks' activations take one per element, so they
- * get these. */
-
-/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by Cephes' expf polynomial, 2^k placed in
- * the exponent bits. Within 1.5 ulp of expf; x is clamped to [-87.3, 88], where e^x is
- * a normal float. */
-static inline float seq__expf_vec(float x) {
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float t, k, r, p, y;
-    int32_t bits;
-    uint32_t e;
-    x = x < -87.33654f ? -87.33654f : x;
-    x = x > 88.0f ? 88.0f : x;
-    t = x * 1.44269504088896341f + magic;
-    k = t - magic;
-    r = x - k * 0.693359375f; /* ln2 in two parts (Cody & Waite): this one is exact */
-    r = r - k * -2.12194440e-4f;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    y = p * (r * r) + r + 1.0f;
-    memcpy(&bits, &t, sizeof bits);
-    e = (uint32_t)(bits - 0x4B400000 + 127) << 23; /* t's low bits hold k */
-    memcpy(&t, &e, sizeof t);
-    return y * t;
-}
-
-static inline float seq__sigmoidf_vec(float x) { return 1.0f / (1.0f + seq__expf_vec(-x)); }
-
-/* tanh x = 1 - 2 / (1 + e^2x): saturates to +-1 without overflow (e^x is clamped); near
- * 0 its absolute error is a few 1e-8 (float rounding of 1 - 2/(2 + 2x)). */
-static inline float seq__tanhf_vec(float x) { return 1.0f - 2.0f / (1.0f + seq__expf_vec(2.0f * x)); }
-
-/* x (n) = sigmoid(x), tanh(x) in place, as loops gcc vectorizes. */
+/* x (n) = sigmoid(x), tanh(x) in place, as loops gcc vectorizes (the functions are in 8a). */
 static void seq__sigmoid_row(float *x, int64_t n) {
     int64_t i;
     for (i = 0; i < n; i++) x[i] = seq__sigmoidf_vec(x[i]);
@@ -11927,9 +11955,10 @@ SEQDEF seq_status seq_h3_step(const seq_h3 *l, seq_h3_state *st, const float *u_
 
 /* ---- elementwise functions the compiler can vectorize ------------------------------------- */
 
-/* (seq__expf_vec and seq__sigmoidf_vec are in 14.2, whose cells use them too.) */
+/* (seq__expf_vec and seq__sigmoidf_vec are in 8a, whose softmax family uses them too.) */
 
-/* log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
+/* libm's log1pf is a call a loop cannot vectorize without -ffast-math (as expf, 8a).
+ * log(1 + x) for 0 <= x <= 1: u = 1 + x = 2^k m with m in [sqrt(1/2), sqrt(2)], log m by
  * Cephes' logf polynomial in f = m - 1, and (x - (u - 1)) / u restoring what rounding u
  * lost (all of x when x is tiny). Within 2 ulp of log1pf. */
 static inline float seq__log1pf_vec(float x) {

@@ -547,8 +547,11 @@ SEQDEF seq_rec_batch_config seq_rec_model_batch_config(const seq_rec_model *m);
  * outside [0,n_items], or missing negatives or timestamps fail the ctx. */
 SEQDEF seq_tensor *seq_rec_model_loss(seq_rec_model *m, seq_ctx *ctx, const seq_rec_batch *b);
 /* One epoch: every batch of the batcher (restarted, reshuffled and its negatives drawn
- * with the model's rng), an Adam step each. progress (may be NULL) after each step;
- * *mean_loss (may be NULL) gets the epoch's mean. */
+ * with the model's rng), an Adam step each. A batch whose loss or gradient is not finite
+ * is skipped: Adam refuses its step, so nothing changes, and its loss stays out of the
+ * mean. progress (may be NULL) after each batch, with the running mean; *mean_loss (may
+ * be NULL) gets the epoch's mean over the batches trained on (0 when none was).
+ * SEQ_ERR_NUMERIC when every batch was skipped. */
 SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, seq_rec_batcher *it, seq_rec_progress_fn progress,
                                             void *progress_ud, float *mean_loss);
 /* The seq_rec_score_fn of every model (model is a seq_rec_model *): the representation
@@ -2325,6 +2328,9 @@ static seq_status seq_rec__check_config(const seq_rec_model_config *c) {
     if (c->loss != SEQ_REC_LOSS_CE && c->n_neg < 1) return seq_set_error(SEQ_ERR_INVALID, "%s: %s needs n_neg >= 1", fn, seq_rec_loss_name(c->loss));
     if (c->reason_steps < 0 || (c->reason_steps > 0 && c->arch != SEQ_REC_SASREC)) return seq_set_error(SEQ_ERR_INVALID, "%s: reason_steps (ReaRec) is a SASRec option, >= 0", fn);
     if (c->arch == SEQ_REC_SSM && (c->d_state < 1 || (2 * c->dim) % 16 != 0)) return seq_set_error(SEQ_ERR_INVALID, "%s: the SSM needs d_state >= 1 and dim a multiple of 8", fn);
+    /* batch positions (and their negatives) are indexed in int32, as item ids are */
+    if (c->max_len > INT32_MAX / c->batch || c->batch * c->max_len > INT32_MAX / (c->n_neg > 1 ? c->n_neg : 1) || c->reason_steps > INT32_MAX - c->max_len || c->dim > INT32_MAX / 16 || c->d_state > INT32_MAX / 16)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: batch * max_len * n_neg and max_len + reason_steps must stay below 2^31, dim and d_state below 2^27", fn);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f) || !(c->gbce_t >= 0.0f && c->gbce_t <= 1.0f) || !(c->mask_prob > 0.0f && c->mask_prob < 1.0f) || !(c->lr >= 0.0f) || !(c->weight_decay >= 0.0f) || !(c->bpr_max_reg >= 0.0f))
         return seq_set_error(SEQ_ERR_INVALID, "%s: dropout in [0,1), gbce_t in [0,1], mask_prob in (0,1), lr, weight_decay, bpr_max_reg >= 0 (finite)", fn);
     return SEQ_OK;
@@ -2396,10 +2402,11 @@ static int seq_rec__add_params(seq_rec_model *m) {
     return m->ln_w && m->ln_b;
 }
 
-SEQDEF seq_rec_model *seq_rec_model_init(seq_rec_model_config cfg, void *alloc_ud) {
+/* The model of cfg with its parameters registered but not allocated: nothing sized by
+ * the config is allocated yet, so seq_rec_model_load can check the config against its
+ * file first. NULL on a bad config or no memory. */
+static seq_rec_model *seq_rec__model_new(seq_rec_model_config cfg, void *alloc_ud) {
     seq_rec_model *m;
-    seq_adamw_config oc = seq_adamw_config_default();
-    int64_t i;
     if (seq_rec__check_config(&cfg) != SEQ_OK) return NULL;
     m = (seq_rec_model *)SEQ_MALLOC(alloc_ud, sizeof *m);
     if (!m) {
@@ -2410,20 +2417,36 @@ SEQDEF seq_rec_model *seq_rec_model_init(seq_rec_model_config cfg, void *alloc_u
     m->cfg = cfg;
     m->alloc_ud = alloc_ud;
     seq_rng_seed(&m->rng, cfg.seed);
-    oc.weight_decay = cfg.weight_decay;
     m->P = seq_params_init(alloc_ud);
     m->ctx = seq_ctx_init(alloc_ud);
-    if (!m->P || !m->ctx || !seq_rec__add_params(m) || seq_params_alloc(m->P, &m->rng) != SEQ_OK ||
-        seq_adamw_init(&m->opt, m->P, oc) != SEQ_OK) {
+    if (!m->P || !m->ctx || !seq_rec__add_params(m)) {
         seq_rec_model_free(m);
         seq_set_error(SEQ_ERR_NOMEM, "seq_rec_model_init: out of memory");
         return NULL;
     }
-    if (cfg.arch == SEQ_REC_SSM)
-        for (i = 0; i < cfg.n_layers; i++) seq_mamba2_init_ssm(&m->blocks[i].ssm, &m->rng);
-    /* the padding row stays zero: no input position reads anything from it */
-    memset(m->item_emb->data, 0, (size_t)cfg.dim * sizeof(float));
     return m;
+}
+
+/* Allocates and initializes m's parameters and optimizer state; on failure frees m. */
+static seq_rec_model *seq_rec__model_alloc(seq_rec_model *m) {
+    seq_adamw_config oc = seq_adamw_config_default();
+    int64_t i;
+    oc.weight_decay = m->cfg.weight_decay;
+    if (seq_params_alloc(m->P, &m->rng) != SEQ_OK || seq_adamw_init(&m->opt, m->P, oc) != SEQ_OK) {
+        seq_rec_model_free(m);
+        seq_set_error(SEQ_ERR_NOMEM, "seq_rec_model_init: out of memory");
+        return NULL;
+    }
+    if (m->cfg.arch == SEQ_REC_SSM)
+        for (i = 0; i < m->cfg.n_layers; i++) seq_mamba2_init_ssm(&m->blocks[i].ssm, &m->rng);
+    /* the padding row stays zero: no input position reads anything from it */
+    memset(m->item_emb->data, 0, (size_t)m->cfg.dim * sizeof(float));
+    return m;
+}
+
+SEQDEF seq_rec_model *seq_rec_model_init(seq_rec_model_config cfg, void *alloc_ud) {
+    seq_rec_model *m = seq_rec__model_new(cfg, alloc_ud);
+    return m ? seq_rec__model_alloc(m) : NULL;
 }
 
 SEQDEF void seq_rec_model_free(seq_rec_model *m) {
@@ -2878,9 +2901,9 @@ static seq_status seq_rec__check_data(const seq_rec_model *m, const seq_rec_data
 SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, seq_rec_batcher *it, seq_rec_progress_fn progress,
                                             void *progress_ud, float *mean_loss) {
     static const char fn[] = "seq_rec_model_train_epoch";
-    int64_t steps = 0;
+    int64_t batches = 0, trained = 0;
     double total = 0.0;
-    seq_status s;
+    seq_status s, st;
     if (mean_loss) *mean_loss = 0.0f;
     if (!it || !it->order) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL or uninitialized batcher", fn);
     if ((s = seq_rec__check_data(m, it->d, fn)) != SEQ_OK) return s;
@@ -2895,13 +2918,20 @@ SEQDEF seq_status seq_rec_model_train_epoch(seq_rec_model *m, seq_rec_batcher *i
         if (seq_ctx_status(ctx) != SEQ_OK || seq_backward(ctx, loss) != SEQ_OK)
             return seq_set_error(seq_ctx_status(ctx) != SEQ_OK ? seq_ctx_status(ctx) : SEQ_ERR_STATE, "%s: %s", fn,
                                  seq_ctx_error(ctx));
-        /* a non-finite gradient skips the batch (the step refuses it and changes nothing) */
-        seq_adamw_step(&m->opt, m->P, m->cfg.lr);
-        total += loss->data[0];
-        steps++;
-        if (mean_loss) *mean_loss = (float)(total / (double)steps);
-        if (progress) progress(progress_ud, it->pos, it->n_rows, (float)(total / (double)steps));
+        /* a non-finite gradient skips the batch: the step refuses it and changes nothing */
+        st = isfinite(loss->data[0]) ? seq_adamw_step(&m->opt, m->P, m->cfg.lr) : SEQ_ERR_NUMERIC;
+        if (st != SEQ_OK && st != SEQ_ERR_NUMERIC) return st; /* the step said why (a bad lr) */
+        batches++;
+        if (st == SEQ_OK) {
+            total += loss->data[0];
+            trained++;
+            if (mean_loss) *mean_loss = (float)(total / (double)trained);
+        }
+        if (progress) progress(progress_ud, it->pos, it->n_rows, trained ? (float)(total / (double)trained) : 0.0f);
     }
+    if (s == SEQ_OK && batches > 0 && trained == 0)
+        return seq_set_error(SEQ_ERR_NUMERIC, "%s: all %lld batches had a non-finite loss or gradient; nothing trained",
+                             fn, (long long)batches);
     return s;
 }
 
@@ -3047,12 +3077,35 @@ static int seq_rec__enum_of(const char *v, int count, const char *(*name_of)(int
 static const char *seq_rec__arch_name_i(int i) { return seq_rec_arch_name((seq_rec_arch)i); }
 static const char *seq_rec__loss_name_i(int i) { return seq_rec_loss_name((seq_rec_loss)i); }
 
+/* Whether the file holds exactly m's parameters, shaped as its config says. Checked before
+ * anything sized by the config is allocated: the file's own tensors are bounded by its
+ * size, so metadata that asks for a huge model cannot get one. */
+static seq_status seq_rec__file_matches(const seq_rec_model *m, const seq_safetensors *st, const char *fn,
+                                        const char *path) {
+    int64_t i;
+    int k;
+    if (seq_safetensors_count(st) != m->P->count)
+        return seq_set_error(SEQ_ERR_FORMAT, "%s: %s: %lld tensors, the config in its metadata has %lld", fn, path,
+                             (long long)seq_safetensors_count(st), (long long)m->P->count);
+    for (i = 0; i < m->P->count; i++) {
+        const seq_tensor *t = &m->P->items[i]->t;
+        const seq_st_info *f = seq_safetensors_find(st, t->name);
+        int same = f && f->ndim == t->ndim;
+        for (k = 0; same && k < t->ndim; k++) same = f->shape[k] == t->shape[k];
+        if (!same)
+            return seq_set_error(SEQ_ERR_FORMAT, "%s: %s: tensor \"%s\" missing or not shaped as the config in its metadata says",
+                                 fn, path, t->name);
+    }
+    return SEQ_OK;
+}
+
 SEQDEF seq_rec_model *seq_rec_model_load(const char *path, void *alloc_ud) {
     static const char fn[] = "seq_rec_model_load";
     seq_rec_model_config c;
     int64_t *iv[SEQ_REC__NI];
     float *fv[SEQ_REC__NF];
     const char *names[SEQ_REC__NI + SEQ_REC__NF], *v;
+    char why[512]; /* seq_last_error()'s size */
     seq_safetensors *st;
     seq_rec_model *m;
     int i, arch, loss;
@@ -3081,15 +3134,25 @@ SEQDEF seq_rec_model *seq_rec_model_load(const char *path, void *alloc_ud) {
     }
     v = seq_safetensors_meta(st, "time_aware");
     c.time_aware = v && strcmp(v, "1") == 0;
-    seq_safetensors_close(st);
     if (arch < 0 || loss < 0) {
+        seq_safetensors_close(st);
         seq_set_error(SEQ_ERR_FORMAT, "%s: %s: unknown arch or loss", fn, path);
         return NULL;
     }
     c.arch = (seq_rec_arch)arch;
     c.loss = (seq_rec_loss)loss;
     c.seed = 42;
-    m = seq_rec_model_init(c, alloc_ud);
+    m = seq_rec__model_new(c, alloc_ud);
+    if (!m && seq_last_status() == SEQ_ERR_INVALID) { /* a config init refuses: the file's fault */
+        snprintf(why, sizeof why, "%s", seq_last_error());
+        seq_set_error(SEQ_ERR_FORMAT, "%s: %s: metadata: %s", fn, path, why);
+    }
+    if (m && seq_rec__file_matches(m, st, fn, path) != SEQ_OK) {
+        seq_rec_model_free(m);
+        m = NULL;
+    }
+    seq_safetensors_close(st);
+    if (m) m = seq_rec__model_alloc(m);
     if (m && seq_safetensors_load(m->P, path) != SEQ_OK) {
         seq_rec_model_free(m);
         return NULL;

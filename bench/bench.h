@@ -9,6 +9,19 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Threads a run uses: OMP_NUM_THREADS in an OpenMP build (-fopenmp -DSEQ_USE_OPENMP),
+ * else one; peers are told the same count. */
+static __attribute__((unused)) int bench_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
 
 static __attribute__((unused)) double bench_now(void) {
     struct timespec t;

@@ -287,6 +287,130 @@ static void test_save_load(void) {
     syn_close(&run);
 }
 
+/* After each step of test_skipped_batch's epoch: the first poisons item 1's embedding
+ * with a NaN (so the next batch's gradient is NaN and its step is refused), the second
+ * puts the weight back. The running means the callback sees are kept. */
+typedef struct {
+    seq_rec_model *m;
+    int calls;
+    float saved, mean[16];
+} poison_run;
+
+static void poison_progress(void *ud, int64_t done, int64_t total, float loss) {
+    poison_run *p = (poison_run *)ud;
+    float *w = p->m->item_emb->data + p->m->cfg.dim; /* item 1 */
+    (void)done;
+    (void)total;
+    if (p->calls < 16) p->mean[p->calls] = loss;
+    if (p->calls == 0) {
+        p->saved = w[0];
+        w[0] = NAN;
+    } else if (p->calls == 1) {
+        w[0] = p->saved;
+    }
+    p->calls++;
+}
+
+/* A batch whose gradient is not finite is skipped and stays out of the epoch's mean (a
+ * NaN loss once made the mean NaN); an epoch where every batch is skipped is
+ * SEQ_ERR_NUMERIC and changes nothing. */
+static void test_skipped_batch(void) {
+    seq_rec_model *m = seq_rec_model_init(syn_config(SEQ_REC_SASREC, SEQ_REC_LOSS_CE), NULL);
+    poison_run p;
+    syn_run r;
+    float mean = -1.0f, *before;
+    int i, finite = 1;
+    CHECK(m && syn_open(&r, m) == SEQ_OK);
+    if (!m) return;
+    memset(&p, 0, sizeof p);
+    p.m = m;
+    CHECK(seq_rec_model_train_epoch(m, &r.it, poison_progress, &p, &mean) == SEQ_OK);
+    for (i = 0; i < p.calls && i < 16; i++) finite &= isfinite(p.mean[i]);
+    CHECK_MSG(p.calls >= 3 && finite && isfinite(mean), "%d steps, mean %g", p.calls, (double)mean);
+    CHECK(p.mean[1] == p.mean[0]); /* the skipped batch left the running mean alone */
+    /* every batch poisoned: nothing trains */
+    before = (float *)malloc((size_t)m->P->numel * sizeof(float));
+    if (before) memcpy(before, m->P->data, (size_t)m->P->numel * sizeof(float));
+    m->item_emb->data[m->cfg.dim] = NAN;
+    CHECK(seq_rec_model_train_epoch(m, &r.it, NULL, NULL, &mean) == SEQ_ERR_NUMERIC && mean == 0.0f);
+    CHECK(strstr(seq_last_error(), "seq_rec_model_train_epoch") != NULL);
+    m->item_emb->data[m->cfg.dim] = before ? before[m->cfg.dim] : 0.0f;
+    CHECK(before && memcmp(before, m->P->data, (size_t)m->P->numel * sizeof(float)) == 0);
+    free(before);
+    seq_rec_model_free(m);
+    syn_close(&r);
+}
+
+/* path with the value of metadata key replaced by value (the header length follows). */
+static int rewrite_meta(const char *path, const char *key, const char *value) {
+    FILE *f = fopen(path, "rb");
+    char pat[64], *buf = NULL, *out = NULL, *at, *end;
+    long len = 0;
+    uint64_t n = 0, n2;
+    int i, ok = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 8 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = (char *)malloc((size_t)len + 1)) != NULL && fread(buf, 1, (size_t)len, f) == (size_t)len) {
+        for (i = 0; i < 8; i++) n |= (uint64_t)(unsigned char)buf[i] << (8 * i);
+        buf[len] = 0;
+        snprintf(pat, sizeof pat, "\"%s\":\"", key);
+        at = n <= (uint64_t)len - 8 ? strstr(buf + 8, pat) : NULL;
+        end = at ? strchr(at + strlen(pat), '"') : NULL;
+        ok = end && end < buf + 8 + n && (out = (char *)malloc((size_t)len + strlen(value) + 1)) != NULL;
+    }
+    if (f) fclose(f);
+    if (ok) {
+        size_t head = (size_t)(at + strlen(pat) - buf), tail = (size_t)(buf + len - end);
+        n2 = n - (uint64_t)(end - (at + strlen(pat))) + strlen(value);
+        memcpy(out, buf, head);
+        memcpy(out + head, value, strlen(value));
+        memcpy(out + head + strlen(value), end, tail);
+        for (i = 0; i < 8; i++) out[i] = (char)(n2 >> (8 * i));
+        f = fopen(path, "wb");
+        ok = f && fwrite(out, 1, head + strlen(value) + tail, f) == head + strlen(value) + tail;
+        if (f) fclose(f);
+    }
+    free(buf);
+    free(out);
+    return ok;
+}
+
+/* A file whose metadata asks for another model than its tensors hold (a catalog of 2^31
+ * items, a width of 2^24, a longer window, more blocks) or for sizes no batch can index:
+ * SEQ_ERR_FORMAT before anything sized by the metadata is allocated (a 2^55-float
+ * buffer would fail as SEQ_ERR_NOMEM, or abort under ASan), at every allocation failure
+ * too, and nothing leaks. */
+static void test_load_hostile_metadata(void) {
+    static const char path[] = "build/rec_hostile_test.safetensors";
+    static const char *const edits[][2] = {{"n_items", "2147483645"}, {"dim", "16777216"}, {"max_len", "1000000000"},
+                                           {"n_layers", "3"}, {"batch", "1000000000"}, {"max_len", "-5"}};
+    long live = seq_test_live_blocks, k;
+    seq_rec_model *m = small_model(SEQ_REC_SASREC, 0), *r;
+    int e, formats = 0;
+    CHECK(m != NULL);
+    if (!m) return;
+    for (e = 0; e < (int)(sizeof edits / sizeof edits[0]); e++) {
+        CHECK(seq_rec_model_save(m, path) == SEQ_OK && rewrite_meta(path, edits[e][0], edits[e][1]));
+        r = seq_rec_model_load(path, NULL);
+        CHECK_MSG(r == NULL && seq_last_status() == SEQ_ERR_FORMAT, "%s = %s: %s", edits[e][0], edits[e][1],
+                  seq_last_error());
+        CHECK(strstr(seq_last_error(), "seq_rec_model_load") != NULL);
+        seq_rec_model_free(r);
+    }
+    /* the huge catalog again, with each allocation failing in turn */
+    CHECK(seq_rec_model_save(m, path) == SEQ_OK && rewrite_meta(path, "n_items", "2147483645"));
+    for (k = 0; k < 200 && !formats; k++) {
+        seq_test_fail_after(k);
+        r = seq_rec_model_load(path, NULL);
+        seq_test_fail_never();
+        CHECK(r == NULL && (seq_last_status() == SEQ_ERR_NOMEM || seq_last_status() == SEQ_ERR_FORMAT));
+        formats = seq_last_status() == SEQ_ERR_FORMAT && seq_test_alloc_count <= k;
+    }
+    CHECK(formats);
+    remove(path);
+    seq_rec_model_free(m);
+    CHECK(seq_test_live_blocks == live);
+}
+
 /* Batches a model cannot train on, out-of-range ids, users, lengths and configs:
  * statuses naming the function. */
 static void test_bad_input(void) {
@@ -416,6 +540,8 @@ void seq_tests_rec_models(void) {
     RUN(test_batch_ssm);
     RUN(test_session_topk);
     RUN(test_save_load);
+    RUN(test_load_hostile_metadata);
+    RUN(test_skipped_batch);
     RUN(test_bad_input);
     RUN(test_out_of_memory);
 }

@@ -270,6 +270,42 @@ static void test_cross_entropy_single_row(void) {
     seq_ctx_free(ctx);
 }
 
+/* Rows as wide as a recommender's vocabulary slice (V = 1037: lane blocks and a tail),
+ * with masked (-inf) columns and one ignored row: the loss against a double-precision
+ * reference, the gradient against (softmax - onehot) / rows counted, and exactly 0 on
+ * the masked columns. */
+static void test_cross_entropy_wide_rows(void) {
+    enum { R = 4, V = 1037 };
+    static float x[R * V], want[R * V];
+    static const int32_t tg[R] = {5, -100, 1036, 0};
+    static const int64_t sx[2] = {R, V}, st[1] = {R};
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_tensor *X, *loss;
+    double want_loss = 0.0;
+    int64_t r, k, masked_bad = 0;
+    seq_rng rng;
+    seq_rng_seed(&rng, 9);
+    for (k = 0; k < R * V; k++) x[k] = k % V % 13 == 7 ? -INFINITY : (float)seq_rng_normal(&rng, 0, 5);
+    memset(want, 0, sizeof want);
+    for (r = 0; r < R; r++) {
+        const float *xr = x + r * V;
+        double m = -INFINITY, s = 0.0, lse;
+        if (tg[r] < 0) continue;
+        for (k = 0; k < V; k++) m = xr[k] > m ? xr[k] : m;
+        for (k = 0; k < V; k++) s += exp(xr[k] - m);
+        lse = m + log(s);
+        want_loss += (lse - xr[tg[r]]) / 3.0;
+        for (k = 0; k < V; k++) want[r * V + k] = (float)((exp(xr[k] - lse) - (k == tg[r])) / 3.0);
+    }
+    X = tensor_of(ctx, x, 2, sx, 1);
+    loss = seq_cross_entropy(ctx, X, ids_of(ctx, tg, 1, st), -100);
+    check_loss(ctx, loss, (float)want_loss);
+    CHECK_ALL_NEAR(X->grad, want, R * V, 1e-6);
+    for (k = 0; X->grad && k < R * V; k++) masked_bad += x[k] == -INFINITY && X->grad[k] != 0.0f;
+    CHECK(masked_bad == 0);
+    seq_ctx_free(ctx);
+}
+
 /* Without recording, a loss is a plain value: no gradient wanted, nothing on the tape. */
 static void test_losses_without_grad(void) {
     static const int64_t sx[3] = {2, 3, 5}, st[2] = {2, 3};
@@ -307,8 +343,14 @@ static void gradcheck_case(loss_case *c, int nx, const int64_t *sx, int ny, cons
 }
 
 static void test_gradcheck_class_losses(void) {
-    static const int64_t sx[3] = {2, 3, 5}, s65[2] = {6, 5};
-    static const int32_t tg[6] = {4, -1, 0, 2, 2, 1};
+    static const int64_t sx[3] = {2, 3, 5}, s65[2] = {6, 5}, s270[2] = {2, 70};
+    static const int32_t tg[6] = {4, -1, 0, 2, 2, 1}, wide_targets[2] = {69, 31};
+    static const struct {
+        loss_kind kind;
+        float p0;
+        const char *what;
+    } wide[3] = {{L_CE, 0.1f, "cross entropy, smoothing 0.1, V 70"}, {L_COMPSUM, 0.5f, "comp-sum tau 0.5, V 70"},
+                 {L_ZLOSS, 0.5f, "z-loss, V 70"}};
     static const float taus[5] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f};
     loss_case c;
     int i;
@@ -337,6 +379,14 @@ static void test_gradcheck_class_losses(void) {
     c.p0 = 0.5f;
     c.p1 = 2.0f;
     gradcheck_case(&c, 2, s65, 0, NULL, seq_init_zeros(), "spherical z-loss");
+    /* rows of 70 run the log-sum-exp through its lane blocks, not only its tail */
+    c.ids = wide_targets;
+    c.ids_shape[0] = 2;
+    for (i = 0; i < 3; i++) {
+        c.kind = wide[i].kind;
+        c.p0 = wide[i].p0;
+        gradcheck_case(&c, 2, s270, 0, NULL, seq_init_zeros(), wide[i].what);
+    }
 }
 
 static void test_gradcheck_pair_losses(void) {
@@ -524,6 +574,7 @@ void seq_tests_losses(void) {
     RUN(test_comp_sum_identities);
     RUN(test_sampled_softmax_is_full_softmax);
     RUN(test_cross_entropy_single_row);
+    RUN(test_cross_entropy_wide_rows);
     RUN(test_losses_without_grad);
     RUN(test_gradcheck_class_losses);
     RUN(test_gradcheck_pair_losses);

@@ -1,4 +1,10 @@
+/* Ops (seq.h section 8): gradient checks, PyTorch parity, values and bad input. This file
+ * builds a static copy of the implementation (SEQ_STATIC) so it can test the vectorizable
+ * exp and row kernels of the softmax family against their scalar references. */
+#include <float.h>
 #include "seq_test.h"
+#define SEQ_STATIC
+#define SEQ_IMPLEMENTATION
 #include "../seq.h"
 #include "fixtures/ops_fixtures.h"
 
@@ -336,6 +342,114 @@ static void test_softmax(void) {
     for (f = 0; f < 2; f++) {
         c.unary = f ? seq_log_softmax : seq_softmax;
         check_grad_x(&c, 3, sg, seq_init_normal(0, 2), f ? "log_softmax" : "softmax");
+    }
+}
+
+/* ---- the softmax family's exp and row kernels against scalar references ---------------- */
+
+/* |got - want| in units of the float spacing at want (the ulp of the float nearest want). */
+static double ulps(double got, double want) {
+    int e;
+    frexp(want, &e);
+    return fabs(got - want) / ldexp(1.0, e - 24);
+}
+
+/* seq__expf_vec against libm's expf and the true e^x over a dense sweep of [-87.3, 88]
+ * (every 2^-12 or so, and the floats next to 0), then its edges: the clamp below (where
+ * e^x is the least normal float, and 0 under it), 88 and above, infinities and NaN. */
+static void test_expf_vec_ulps(void) {
+    const int64_t n = 1 << 20;
+    double worst_libm = 0.0, worst_true = 0.0;
+    float at_libm = 0.0f, at_true = 0.0f, lo = -87.33654f;
+    int64_t i;
+    for (i = 0; i <= n + 2000; i++) {
+        float x = i <= n ? (float)(-87.3 + (88.0 + 87.3) * (double)i / (double)n)
+                         : (i - n) % 2 ? 1e-3f * (float)(i - n) / 2000.0f : -1e-3f * (float)(i - n) / 2000.0f;
+        float y = seq__expf_vec(x);
+        double e_libm = ulps(y, expf(x)), e_true = ulps(y, exp((double)x));
+        if (e_libm > worst_libm) worst_libm = e_libm, at_libm = x;
+        if (e_true > worst_true) worst_true = e_true, at_true = x;
+    }
+    CHECK_MSG(worst_libm <= 1.0, "%.2f ulp from expf at %.9g", worst_libm, (double)at_libm);
+    CHECK_MSG(worst_true <= 1.5, "%.2f ulp from e^x at %.9g", worst_true, (double)at_true);
+    CHECK(seq__expf_vec(0.0f) == 1.0f);
+    CHECK(ulps(seq__expf_vec(lo), exp((double)lo)) <= 1.5 && seq__expf_vec(lo) >= FLT_MIN * 0.99f);
+    CHECK(seq__expf_vec(nextafterf(lo, -INFINITY)) == 0.0f);
+    CHECK(seq__expf_vec(-1000.0f) == 0.0f && seq__expf_vec(-INFINITY) == 0.0f);
+    CHECK(ulps(seq__expf_vec(88.0f), exp(88.0)) <= 1.5);
+    CHECK(seq__expf_vec(88.5f) == seq__expf_vec(88.0f) && seq__expf_vec(INFINITY) == seq__expf_vec(88.0f));
+    CHECK(isnan(seq__expf_vec(NAN)));
+}
+
+/* seq__row_max and seq__row_sum_exp (32 running lanes, then a tail) against one plain
+ * loop each, at every length around the lane width, with masked (-inf) entries; a NaN
+ * at the front or the back reaches the sum. */
+static void test_row_kernels_match_scalar(void) {
+    enum { MAXN = 200 };
+    float x[MAXN], y[MAXN];
+    seq_rng r;
+    int64_t n, i;
+    seq_rng_seed(&r, 3);
+    for (n = 1; n <= MAXN; n += n < 70 ? 1 : 13) {
+        float m, want_m;
+        double s, want_s = 0.0;
+        int bad = 0;
+        for (i = 0; i < n; i++) x[i] = i % 7 == 3 ? -INFINITY : (float)seq_rng_normal(&r, 0, 10);
+        for (want_m = x[0], i = 1; i < n; i++) want_m = x[i] > want_m ? x[i] : want_m;
+        m = seq__row_max(x, n);
+        s = seq__row_sum_exp(x, n, m, y);
+        for (i = 0; i < n; i++) {
+            double e = exp((double)(x[i] - m)); /* the float difference the kernel takes */
+            want_s += e;
+            bad += !(ulps(y[i], e) <= 1.5 || (x[i] == -INFINITY && y[i] == 0.0f));
+        }
+        CHECK_MSG(m == want_m, "n %lld: max %g, want %g", (long long)n, (double)m, (double)want_m);
+        CHECK_MSG(fabs(s - want_s) <= 2e-7 * want_s, "n %lld: sum %.9g, want %.9g", (long long)n, s, want_s);
+        CHECK_MSG(bad == 0 && seq__row_sum_exp(x, n, m, NULL) == s, "n %lld: %d terms off", (long long)n, bad);
+    }
+    x[0] = NAN;
+    CHECK(isnan(seq__row_max(x, MAXN)) && isnan(seq__row_sum_exp(x, MAXN, 0.0f, NULL)));
+    x[0] = 1.0f;
+    x[MAXN - 1] = NAN;
+    CHECK(!isnan(seq__row_max(x, MAXN)) && isnan(seq__row_sum_exp(x, MAXN, seq__row_max(x, MAXN), NULL)));
+}
+
+/* Rows wider than the lanes: softmax and log_softmax against double-precision references,
+ * masked (-inf) columns at probability 0 exactly, and gradient checks at C = 100 (three
+ * lane blocks and a tail). */
+static void test_softmax_wide_rows(void) {
+    enum { R = 3, C = 1037 };
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    static float x[R * C];
+    int64_t sx[2] = {R, C}, sg[2] = {2, 100}, r, j;
+    seq_tensor *X, *p, *lp;
+    seq_rng rng;
+    op_case c;
+    int f, bad = 0;
+    seq_rng_seed(&rng, 5);
+    for (j = 0; j < R * C; j++) x[j] = j % 11 == 4 ? -INFINITY : (float)seq_rng_normal(&rng, 0, 4);
+    X = seq_tensor_wrap(ctx, x, 2, sx);
+    p = seq_softmax(ctx, X);
+    lp = seq_log_softmax(ctx, X);
+    CHECK(p && lp);
+    for (r = 0; p && lp && r < R; r++) {
+        const float *xr = x + r * C;
+        double m = -INFINITY, s = 0.0;
+        for (j = 0; j < C; j++) m = xr[j] > m ? xr[j] : m;
+        for (j = 0; j < C; j++) s += exp(xr[j] - m);
+        for (j = 0; j < C; j++) {
+            double want_lp = xr[j] - m - log(s), want_p = exp(want_lp);
+            bad += xr[j] == -INFINITY ? !(p->data[r * C + j] == 0.0f && lp->data[r * C + j] == -INFINITY)
+                                      : !(fabs(p->data[r * C + j] - want_p) <= 1e-6 * want_p + 1e-12 &&
+                                          fabs(lp->data[r * C + j] - want_lp) <= 1e-5 * (1.0 + fabs(want_lp)));
+        }
+    }
+    CHECK_MSG(bad == 0, "%d of %d probabilities off", bad, R * C);
+    seq_ctx_free(ctx);
+    c.build = build_unary;
+    for (f = 0; f < 2; f++) {
+        c.unary = f ? seq_log_softmax : seq_softmax;
+        check_grad_x(&c, 2, sg, seq_init_normal(0, 2), f ? "log_softmax, C 100" : "softmax, C 100");
     }
 }
 
@@ -718,6 +832,9 @@ void seq_tests_ops(void) {
     RUN(test_unary_values);
     RUN(test_torch_parity);
     RUN(test_softmax);
+    RUN(test_expf_vec_ulps);
+    RUN(test_row_kernels_match_scalar);
+    RUN(test_softmax_wide_rows);
     RUN(test_norm_grad);
     RUN(test_rmsnorm_values);
     RUN(test_matmul);
