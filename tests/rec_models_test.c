@@ -344,7 +344,7 @@ static void test_skipped_batch(void) {
 /* path with the value of metadata key replaced by value (the header length follows). */
 static int rewrite_meta(const char *path, const char *key, const char *value) {
     FILE *f = fopen(path, "rb");
-    char pat[64], *buf = NULL, *out = NULL, *at, *end;
+    char pat[64], *buf = NULL, *out = NULL, *at = NULL, *end = NULL;
     long len = 0;
     uint64_t n = 0, n2;
     int i, ok = 0;
