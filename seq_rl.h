@@ -1815,11 +1815,16 @@ SEQDEF seq_rl_bandit_config seq_rl_bandit_config_default(seq_rl_bandit_kind kind
 }
 
 /* Every rule a configuration must satisfy; a message naming the field when it does not. */
+#define SEQ_RL__BANDIT_MAX_SIZE ((int64_t)1 << 32)
+
 static seq_status seq_rl__bandit_check(const seq_rl_bandit_config *c, const char *fn) {
     const double *p = c->prior;
     const char *bad = NULL;
     if ((unsigned)c->kind >= SEQ_RL_BANDIT_KIND_COUNT) bad = "kind";
     else if (c->arms < 1) bad = "arms (zero arms)";
+    /* sizes that fit the allocations' byte counts (and a load's element counts) */
+    else if (c->arms > SEQ_RL__BANDIT_MAX_SIZE || c->window > SEQ_RL__BANDIT_MAX_SIZE ||
+             c->max_pending > SEQ_RL__BANDIT_MAX_SIZE) bad = "arms, window or max_pending (above 2^32)";
     else if (!(isfinite(c->reward_min) && isfinite(c->reward_max) && c->reward_min < c->reward_max)) bad = "reward range";
     else if (!(c->c >= 0.0 && isfinite(c->c))) bad = "c";
     else if (!(c->epsilon >= 0.0 && c->epsilon <= 1.0) || !(c->epsilon_c >= 0.0) || !(c->epsilon_d > 0.0)) bad = "epsilon";
@@ -3532,7 +3537,7 @@ static int64_t seq_rl__argmax_ties(const double *q, int64_t A, int64_t *ties) {
 /* Probability that epsilon-greedy over q (A values, ties split evenly) picks a. */
 static double seq_rl__eps_greedy_prob(const double *q, int64_t A, double eps, int64_t a) {
     int64_t ties, first = seq_rl__argmax_ties(q, A, &ties);
-    return eps / (double)A + (q[a] == q[first] ? (1.0 - eps) / (double)ties : 0.0);
+    return eps / (double)A + (a == first || q[a] == q[first] ? (1.0 - eps) / (double)ties : 0.0);
 }
 
 /* Epsilon-greedy over q (A values) with rng, ties at random; greedy (lowest of the ties,
@@ -3545,10 +3550,11 @@ static int64_t seq_rl__eps_greedy(const double *q, int64_t A, double eps, seq_rn
     }
     if (seq_rng_double(rng) < eps) {
         a = (int64_t)seq_rng_below(rng, (uint64_t)A);
-    } else { /* the k-th greedy action, k uniform among the ties */
+    } else { /* the k-th greedy action, k uniform among the ties; a NaN first value ties
+              * only with itself, as seq_rl__argmax_ties counted it */
         int64_t k = (int64_t)seq_rng_below(rng, (uint64_t)ties);
         for (a = first;; a++)
-            if (q[a] == q[first] && k-- == 0) break;
+            if ((a == first || q[a] == q[first]) && k-- == 0) break;
     }
     if (prob) *prob = seq_rl__eps_greedy_prob(q, A, eps, a);
     return a;
