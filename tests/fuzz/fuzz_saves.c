@@ -20,6 +20,10 @@
 #include "fuzz_model.h"
 
 #define FUZZ_MAX_WORK 4096 /* elements of caller buffers sized by a loaded object */
+/* A file may ask for any number of propensity draws per decision (a config value the
+ * user chose, honoured as saved): selects with more than this are skipped, else one
+ * input could spend hours drawing. */
+#define FUZZ_MAX_DRAWS 4096
 
 static void use_bandit(const char *path) {
     seq_rl_bandit b;
@@ -27,7 +31,7 @@ static void use_bandit(const char *path) {
     seq_rng rng;
     if (seq_rl_bandit_load(&b, path, NULL) != SEQ_OK) return;
     seq_rng_seed(&rng, 1);
-    if (seq_rl_bandit_select(&b, &rng, &c) == SEQ_OK) {
+    if (b.cfg.propensity_draws <= FUZZ_MAX_DRAWS && seq_rl_bandit_select(&b, &rng, &c) == SEQ_OK) {
         seq_rl_bandit_update(&b, &c, 0.5);
         seq_rl_bandit_mean(&b, c.arm);
     }
@@ -42,7 +46,7 @@ static void use_linear(const char *path) {
     int64_t i;
     if (seq_rl_linear_load(&b, path, NULL) != SEQ_OK) return;
     seq_rng_seed(&rng, 1);
-    x = b.cfg.dim <= FUZZ_MAX_WORK ? (double *)malloc((size_t)b.cfg.dim * sizeof(double) + 1) : NULL;
+    x = b.cfg.dim <= FUZZ_MAX_WORK && b.cfg.propensity_draws <= FUZZ_MAX_DRAWS ? (double *)malloc((size_t)b.cfg.dim * sizeof(double) + 1) : NULL;
     if (x) {
         for (i = 0; i < b.cfg.dim; i++) x[i] = 0.1 * (double)i;
         if (seq_rl_linear_select(&b, x, 0, &rng, &c) == SEQ_OK) seq_rl_linear_update(&b, x, &c, 1.0);
@@ -57,7 +61,8 @@ static void use_gp(const char *path) {
     seq_rng rng;
     if (seq_rl_gp_load(&b, path, NULL) != SEQ_OK) return;
     seq_rng_seed(&rng, 1);
-    if (seq_rl_gp_select(&b, &rng, &c) == SEQ_OK) seq_rl_gp_update(&b, &c, 0.25);
+    if (b.cfg.propensity_draws <= FUZZ_MAX_DRAWS && seq_rl_gp_select(&b, &rng, &c) == SEQ_OK)
+        seq_rl_gp_update(&b, &c, 0.25);
     seq_rl_gp_free(&b);
 }
 
