@@ -5085,6 +5085,14 @@ SEQDEF seq_status seq_rl_jsrl_init(seq_rl_jsrl *j, seq_rl_jsrl_config cfg, seq_r
 
 SEQDEF int seq_rl_jsrl_guides(const seq_rl_jsrl *j, int64_t t) { return j && t < j->h; }
 
+/* h_k = horizon (stages - k) / stages, rounded down, without forming the product that
+ * overflows for a horizon near 2^63: horizon = q stages + r gives q (stages - k) + the
+ * small r (stages - k) / stages. */
+static int64_t seq_rl__jsrl_h(const seq_rl_jsrl_config *c, int stage) {
+    int64_t q = c->horizon / c->stages, r = c->horizon % c->stages, left = c->stages - stage;
+    return q * left + r * left / c->stages;
+}
+
 SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret) {
     int64_t i, n;
     double mean = 0;
@@ -5096,7 +5104,7 @@ SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret) {
     for (i = 0; i < n; i++) mean += j->recent[i];
     if (mean / (double)n >= j->cfg.threshold) { /* good enough with this much help: take some away */
         j->stage++;
-        j->h = j->cfg.horizon * (j->cfg.stages - j->stage) / j->cfg.stages;
+        j->h = seq_rl__jsrl_h(&j->cfg, j->stage);
         j->n_recent = 0;
     }
     return SEQ_OK;
@@ -5129,8 +5137,11 @@ SEQDEF seq_status seq_rl_jsrl_load(seq_rl_jsrl *j, const char *path) {
     if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "threshold", 1, &c.threshold);
     if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "state", 5, state);
     c.horizon = cfg[0], c.stages = (int)cfg[1], c.window = cfg[2];
-    if (s == SEQ_OK && (cfg[1] > 1000000 || !seq_rl__jsrl_config_ok(&c) || state[0] < 0 || state[0] > c.stages ||
-                        state[1] < 0 || state[1] > c.horizon || state[2] < 0 || state[3] < 0 || state[4] < 0))
+    /* counters past 2^62 are impossible, and would overflow as episodes go on */
+    if (s == SEQ_OK && (cfg[1] < 1 || cfg[1] > 1000000 || !seq_rl__jsrl_config_ok(&c) || state[0] < 0 ||
+                        state[0] > c.stages || state[1] < 0 || state[1] > c.horizon || state[2] < 0 || state[3] < 0 ||
+                        state[4] < 0 || state[2] > ((int64_t)1 << 62) || state[3] > ((int64_t)1 << 62) ||
+                        state[4] > ((int64_t)1 << 62)))
         s = seq_set_error(SEQ_ERR_FORMAT, "seq_rl_jsrl_load: '%s' holds an impossible curriculum", path);
     if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "recent", c.window, recent);
     seq_rl_load_close(&r);
