@@ -1815,11 +1815,16 @@ SEQDEF seq_rl_bandit_config seq_rl_bandit_config_default(seq_rl_bandit_kind kind
 }
 
 /* Every rule a configuration must satisfy; a message naming the field when it does not. */
+#define SEQ_RL__BANDIT_MAX_SIZE ((int64_t)1 << 32)
+
 static seq_status seq_rl__bandit_check(const seq_rl_bandit_config *c, const char *fn) {
     const double *p = c->prior;
     const char *bad = NULL;
     if ((unsigned)c->kind >= SEQ_RL_BANDIT_KIND_COUNT) bad = "kind";
     else if (c->arms < 1) bad = "arms (zero arms)";
+    /* sizes that fit the allocations' byte counts (and a load's element counts) */
+    else if (c->arms > SEQ_RL__BANDIT_MAX_SIZE || c->window > SEQ_RL__BANDIT_MAX_SIZE ||
+             c->max_pending > SEQ_RL__BANDIT_MAX_SIZE) bad = "arms, window or max_pending (above 2^32)";
     else if (!(isfinite(c->reward_min) && isfinite(c->reward_max) && c->reward_min < c->reward_max)) bad = "reward range";
     else if (!(c->c >= 0.0 && isfinite(c->c))) bad = "c";
     else if (!(c->epsilon >= 0.0 && c->epsilon <= 1.0) || !(c->epsilon_c >= 0.0) || !(c->epsilon_d > 0.0)) bad = "epsilon";
@@ -3532,7 +3537,7 @@ static int64_t seq_rl__argmax_ties(const double *q, int64_t A, int64_t *ties) {
 /* Probability that epsilon-greedy over q (A values, ties split evenly) picks a. */
 static double seq_rl__eps_greedy_prob(const double *q, int64_t A, double eps, int64_t a) {
     int64_t ties, first = seq_rl__argmax_ties(q, A, &ties);
-    return eps / (double)A + (q[a] == q[first] ? (1.0 - eps) / (double)ties : 0.0);
+    return eps / (double)A + (a == first || q[a] == q[first] ? (1.0 - eps) / (double)ties : 0.0);
 }
 
 /* Epsilon-greedy over q (A values) with rng, ties at random; greedy (lowest of the ties,
@@ -3545,10 +3550,11 @@ static int64_t seq_rl__eps_greedy(const double *q, int64_t A, double eps, seq_rn
     }
     if (seq_rng_double(rng) < eps) {
         a = (int64_t)seq_rng_below(rng, (uint64_t)A);
-    } else { /* the k-th greedy action, k uniform among the ties */
+    } else { /* the k-th greedy action, k uniform among the ties; a NaN first value ties
+              * only with itself, as seq_rl__argmax_ties counted it */
         int64_t k = (int64_t)seq_rng_below(rng, (uint64_t)ties);
         for (a = first;; a++)
-            if (q[a] == q[first] && k-- == 0) break;
+            if ((a == first || q[a] == q[first]) && k-- == 0) break;
     }
     if (prob) *prob = seq_rl__eps_greedy_prob(q, A, eps, a);
     return a;
@@ -5079,6 +5085,14 @@ SEQDEF seq_status seq_rl_jsrl_init(seq_rl_jsrl *j, seq_rl_jsrl_config cfg, seq_r
 
 SEQDEF int seq_rl_jsrl_guides(const seq_rl_jsrl *j, int64_t t) { return j && t < j->h; }
 
+/* h_k = horizon (stages - k) / stages, rounded down, without forming the product that
+ * overflows for a horizon near 2^63: horizon = q stages + r gives q (stages - k) + the
+ * small r (stages - k) / stages. */
+static int64_t seq_rl__jsrl_h(const seq_rl_jsrl_config *c, int stage) {
+    int64_t q = c->horizon / c->stages, r = c->horizon % c->stages, left = c->stages - stage;
+    return q * left + r * left / c->stages;
+}
+
 SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret) {
     int64_t i, n;
     double mean = 0;
@@ -5090,7 +5104,7 @@ SEQDEF seq_status seq_rl_jsrl_episode(seq_rl_jsrl *j, double ret) {
     for (i = 0; i < n; i++) mean += j->recent[i];
     if (mean / (double)n >= j->cfg.threshold) { /* good enough with this much help: take some away */
         j->stage++;
-        j->h = j->cfg.horizon * (j->cfg.stages - j->stage) / j->cfg.stages;
+        j->h = seq_rl__jsrl_h(&j->cfg, j->stage);
         j->n_recent = 0;
     }
     return SEQ_OK;
@@ -5123,8 +5137,11 @@ SEQDEF seq_status seq_rl_jsrl_load(seq_rl_jsrl *j, const char *path) {
     if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "threshold", 1, &c.threshold);
     if (s == SEQ_OK) s = seq_rl_load_i64s(&r, "state", 5, state);
     c.horizon = cfg[0], c.stages = (int)cfg[1], c.window = cfg[2];
-    if (s == SEQ_OK && (cfg[1] > 1000000 || !seq_rl__jsrl_config_ok(&c) || state[0] < 0 || state[0] > c.stages ||
-                        state[1] < 0 || state[1] > c.horizon || state[2] < 0 || state[3] < 0 || state[4] < 0))
+    /* counters past 2^62 are impossible, and would overflow as episodes go on */
+    if (s == SEQ_OK && (cfg[1] < 1 || cfg[1] > 1000000 || !seq_rl__jsrl_config_ok(&c) || state[0] < 0 ||
+                        state[0] > c.stages || state[1] < 0 || state[1] > c.horizon || state[2] < 0 || state[3] < 0 ||
+                        state[4] < 0 || state[2] > ((int64_t)1 << 62) || state[3] > ((int64_t)1 << 62) ||
+                        state[4] > ((int64_t)1 << 62)))
         s = seq_set_error(SEQ_ERR_FORMAT, "seq_rl_jsrl_load: '%s' holds an impossible curriculum", path);
     if (s == SEQ_OK) s = seq_rl_load_f64s(&r, "recent", c.window, recent);
     seq_rl_load_close(&r);

@@ -772,6 +772,34 @@ static void test_jsrl_curriculum(void) {
     CHECK(seq_rl_jsrl_init(&k, seq_rl_jsrl_config_default(5, 0), NULL, NULL) == SEQ_ERR_INVALID);
 }
 
+/* Found by fuzz_saves: a horizon near 2^63 overflowed h = horizon (stages - k) / stages
+ * as the curriculum moved; a file whose counters sit at INT64_MAX would overflow on the
+ * next episode, and one with stages < 1 would wrap through the int conversion: refused. */
+static void test_jsrl_extreme_values(void) {
+    static const double recent[1] = {0.0}, threshold = 1.0;
+    seq_rl_jsrl j;
+    seq_rl_jsrl_config c = seq_rl_jsrl_config_default((int64_t)1 << 62, 1.0);
+    seq_rl_save w;
+    const char *path = "build/rl_jsrl_extreme.sav";
+    int64_t cfg[3] = {10, 2, 1}, state[5] = {0, 10, INT64_MAX, 0, 0};
+    int i;
+    c.stages = 1000, c.window = 1;
+    CHECK(seq_rl_jsrl_init(&j, c, guide_right_then_down, NULL) == SEQ_OK);
+    for (i = 0; i < 3; i++) CHECK(seq_rl_jsrl_episode(&j, 2.0) == SEQ_OK);
+    CHECK(j.stage == 3 && j.h == 4597850960372105740); /* floor(2^62 997 / 1000) */
+    for (i = 0; i < 2; i++) {
+        if (i == 1) state[2] = 0, cfg[1] = -((int64_t)1 << 32) + 2; /* (int) of it would be 2 */
+        seq_rl_save_begin(&w, "jsrl", NULL);
+        seq_rl_save_i64s(&w, "config", 3, cfg);
+        seq_rl_save_f64s(&w, "threshold", 1, &threshold);
+        seq_rl_save_i64s(&w, "state", 5, state);
+        seq_rl_save_f64s(&w, "recent", 1, recent);
+        CHECK(seq_rl_save_end(&w, path) == SEQ_OK);
+        CHECK(seq_rl_jsrl_load(&j, path) == SEQ_ERR_FORMAT && j.stage == 3 && j.cfg.stages == 1000);
+    }
+    remove(path);
+}
+
 /* Greedy episodes of the learner alone from the start cell: the fraction that reach the goal. */
 static double grid_success(seq_rl_ac *ag, seq_rl_env *e, int episodes) {
     float obs[2];
@@ -846,5 +874,6 @@ void seq_tests_rl_agents(void) {
     RUN(test_grpo_learns_reverse);
     RUN(test_grpo_save_load_and_bad_input);
     RUN(test_jsrl_curriculum);
+    RUN(test_jsrl_extreme_values);
     RUN(test_jsrl_sparse_gridworld);
 }

@@ -516,6 +516,16 @@ static void test_bad_configs(void) {
     cfg = seq_rl_bandit_config_default((seq_rl_bandit_kind)SEQ_RL_BANDIT_KIND_COUNT, 3);
     CHECK(seq_rl_bandit_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
     CHECK(seq_rl_bandit_select(NULL, NULL, NULL) == SEQ_ERR_INVALID);
+    /* sizes whose byte counts overflow (found by fuzz_saves as a loaded arm count): the
+     * allocations would wrap to a few bytes */
+    cfg = seq_rl_bandit_config_default(SEQ_RL_BANDIT_UCB1, (int64_t)1 << 62);
+    CHECK(seq_rl_bandit_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
+    cfg = seq_rl_bandit_config_default(SEQ_RL_BANDIT_SLIDING_WINDOW_UCB, 3);
+    cfg.window = (int64_t)1 << 61;
+    CHECK(seq_rl_bandit_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
+    cfg = seq_rl_bandit_config_default(SEQ_RL_BANDIT_UCB1, 3);
+    cfg.max_pending = (int64_t)1 << 61;
+    CHECK(seq_rl_bandit_init(&b, &cfg, NULL) == SEQ_ERR_INVALID);
 }
 
 static void test_delayed_rewards(void) {

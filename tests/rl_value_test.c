@@ -486,6 +486,29 @@ static void test_tabular_act_probabilities(void) {
     seq_rl_tabular_free(&t);
 }
 
+/* A NaN action value (a diverged table, or one loaded from a file; found by fuzz_saves)
+ * ties only with itself: exploring acts stay in range and their probabilities sum to 1,
+ * where the tie search used to run past the row. */
+static void test_tabular_act_nan_values(void) {
+    seq_rl_tabular t;
+    seq_rl_tabular_config c = seq_rl_tabular_config_default(SEQ_RL_Q_LEARNING);
+    seq_rng rng;
+    int64_t a, k;
+    double p, prob[3] = {0};
+    c.epsilon = 0.3;
+    CHECK(seq_rl_tabular_init(&t, c, 2, 3, NULL) == SEQ_OK);
+    t.q[0] = NAN, t.q[1] = NAN, t.q[2] = 1.0;
+    seq_rng_seed(&rng, 8);
+    for (k = 0; k < 2000; k++) {
+        a = seq_rl_tabular_act(&t, 0, &rng, &p);
+        CHECK_MSG(a >= 0 && a < 3 && p > 0 && p <= 1, "act %lld with probability %g", (long long)a, p);
+        if (a < 0 || a >= 3) break;
+        prob[a] = p;
+    }
+    CHECK_NEAR(prob[0] + prob[1] + prob[2], 1.0, 1e-12);
+    seq_rl_tabular_free(&t);
+}
+
 /* Bad configs, states, actions and rewards: errors naming the function, the table as it
  * was; save/load round trip; a corrupt file and an agent of other sizes: SEQ_ERR_FORMAT,
  * the agent unchanged; allocation failures leak nothing. */
@@ -774,6 +797,7 @@ void seq_tests_rl_value(void) {
     RUN(test_tabular_learns_optimal_policy);
     RUN(test_cliff_walking);
     RUN(test_tabular_act_probabilities);
+    RUN(test_tabular_act_nan_values);
     RUN(test_tabular_bad_input_save_load);
     RUN(test_q_loss);
     RUN(test_dqn_learns_chain);

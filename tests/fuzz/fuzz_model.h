@@ -43,6 +43,44 @@ static inline seq_rl_ac *fuzz_agent(void) {
     cfg.n_steps = 8;
     return seq_rl_ac_init(cfg, 4, 2, 1, 11, NULL);
 }
+
+/* The small objects behind the other seq_rl seeds; a load must match their sizes. */
+static inline seq_status fuzz_replay(seq_rl_replay *rb, int prioritized) {
+    seq_rl_replay_config c = seq_rl_replay_config_default(6, 3, 2); /* capacity 6: leaves padded to 8 */
+    c.prioritized = prioritized;
+    return seq_rl_replay_init(rb, c, NULL);
+}
+
+static inline seq_status fuzz_tabular(seq_rl_tabular *t) { /* traces too: SARSA(lambda) */
+    return seq_rl_tabular_init(t, seq_rl_tabular_config_default(SEQ_RL_SARSA_LAMBDA), 5, 3, NULL);
+}
+
+static inline seq_rl_dqn *fuzz_dqn(void) { /* trains from the 4th observed step on */
+    seq_rl_dqn_config cfg = seq_rl_dqn_config_default();
+    cfg.n_hidden = 1, cfg.hidden[0] = 8;
+    cfg.buffer_size = 16, cfg.batch_size = 4, cfg.learning_starts = 3, cfg.train_freq = 1, cfg.target_freq = 2;
+    cfg.total_steps = 100;
+    return seq_rl_dqn_init(cfg, 4, 2, 13, NULL);
+}
+
+static inline seq_rl_grpo *fuzz_grpo(void) { /* copy 2 digits of 3, 2 prompts x 2 answers */
+    seq_rl_grpo_config cfg = seq_rl_grpo_config_default();
+    seq_rl_seq_task task;
+    if (seq_rl_seq_task_builtin(&task, SEQ_RL_TASK_COPY, 3, 2, 1) != SEQ_OK) return NULL;
+    cfg.hidden = 8, cfg.prompts = 2, cfg.group = 2, cfg.epochs = 1;
+    return seq_rl_grpo_init(cfg, &task, 17, NULL);
+}
+
+static inline int64_t fuzz_guide(void *ud, const float *obs, int64_t env) {
+    (void)ud, (void)obs;
+    return env % 2;
+}
+
+static inline seq_status fuzz_jsrl(seq_rl_jsrl *j) {
+    seq_rl_jsrl_config cfg = seq_rl_jsrl_config_default(12, 1.0);
+    cfg.stages = 4, cfg.window = 3;
+    return seq_rl_jsrl_init(j, cfg, fuzz_guide, NULL);
+}
 #endif
 
 #ifdef SEQ_REC_H

@@ -181,6 +181,52 @@ static void rl_seeds(void) {
     seq_rl_ac_free(ag);
 }
 
+/* The other seq_rl saves, each from its fuzz_model.h object after a little use so that
+ * counters, priorities and traces are not all at their initial values. */
+static void rl_state_seeds(void) {
+    static const float obs[4] = {0.1f, -0.2f, 0.3f, 0.0f}, next[4] = {0.2f, 0.0f, -0.1f, 0.4f};
+    const char *tmp = fuzz_path(".bin");
+    seq_rl_tabular t;
+    seq_rl_dqn *ag;
+    seq_rl_grpo *g;
+    seq_rl_jsrl j;
+    int k;
+    for (k = 0; k < 2; k++) {
+        seq_rl_replay rb;
+        int64_t idx[2] = {0, 2};
+        float td[2] = {0.5f, -2.0f};
+        int r;
+        if (fuzz_replay(&rb, k) != SEQ_OK) { fail("replay"); continue; }
+        for (r = 0; r < 4; r++) seq_rl_replay_push(&rb, obs, r % 2, 0.5f * (float)r, next, r == 3);
+        seq_rl_replay_update(&rb, idx, td, 2);
+        if (seq_rl_replay_save(&rb, tmp) != SEQ_OK) fail("replay save");
+        else emit("saves", k ? "replay_prioritized.bin" : "replay_uniform.bin", 6 + k, tmp);
+        seq_rl_replay_free(&rb);
+    }
+    if (fuzz_tabular(&t) != SEQ_OK) fail("tabular");
+    else {
+        seq_rl_tabular_update(&t, 0, 1, 1.0, 1, 2, 0);
+        if (seq_rl_tabular_save(&t, tmp) != SEQ_OK) fail("tabular save");
+        else emit("saves", "tabular.bin", 8, tmp);
+        seq_rl_tabular_free(&t);
+    }
+    ag = fuzz_dqn();
+    for (k = 0; ag && k < 5; k++) seq_rl_dqn_observe(ag, obs, k % 2, 1.0f, next, k == 4);
+    if (!ag || seq_rl_dqn_save(ag, tmp) != SEQ_OK) fail("dqn");
+    else emit("saves", "dqn.bin", 9, tmp);
+    seq_rl_dqn_free(ag);
+    g = fuzz_grpo();
+    if (!g || seq_rl_grpo_iterate(g) != SEQ_OK || seq_rl_grpo_save(g, tmp) != SEQ_OK) fail("grpo");
+    else emit("saves", "grpo.bin", 10, tmp);
+    seq_rl_grpo_free(g);
+    if (fuzz_jsrl(&j) != SEQ_OK) fail("jsrl");
+    else {
+        for (k = 0; k < 4; k++) seq_rl_jsrl_episode(&j, 2.0);
+        if (seq_rl_jsrl_save(&j, tmp) != SEQ_OK) fail("jsrl save");
+        else emit("saves", "jsrl.bin", 11, tmp);
+    }
+}
+
 static void rec_model_seed(void) {
     seq_rec_model *m = seq_rec_model_init(fuzz_rec_config(), NULL);
     const char *tmp = fuzz_path(".safetensors");
@@ -217,6 +263,7 @@ int main(int argc, char **argv) {
     gguf_seeds();
     rec_data_seeds();
     rl_seeds();
+    rl_state_seeds();
     rec_model_seed();
     graph_seeds();
     return failures ? 1 : 0;
