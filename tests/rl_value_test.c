@@ -194,7 +194,7 @@ static void test_replay_bad_input(void) {
     seq_rl_replay_config rc = seq_rl_replay_config_default(0, 2, 3);
     float o[2] = {0, 1}, nan_o[2] = {0, NAN}, td[2] = {1.0f, NAN};
     double tree[16];
-    float obs[16], rewards[8];
+    float obs[4], rewards[2];
     int64_t idx[2] = {0, 1}, far[1] = {6};
     long k, live = seq_test_live_blocks;
     seq_rng_seed(&rng, 1);
@@ -210,7 +210,7 @@ static void test_replay_bad_input(void) {
     CHECK(seq_rl_replay_push(&rb, o, 0, 1.0f, o, 0) == SEQ_OK && seq_rl_replay_push(&rb, o, 2, 1.0f, o, 1) == SEQ_OK);
     before = rb;
     memcpy(tree, rb.sum_tree, sizeof tree);
-    memcpy(obs, rb.obs, sizeof obs);
+    memcpy(obs, rb.obs, sizeof obs); /* the 2 slots held; the rest is never written */
     memcpy(rewards, rb.rewards, sizeof rewards);
     CHECK(seq_rl_replay_update(&rb, idx, td, 2) == SEQ_ERR_INVALID);
     CHECK(strstr(seq_last_error(), "td[1]") != NULL);
