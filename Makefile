@@ -176,19 +176,23 @@ test-valgrind: $(VG_RUNNERS)
 	@for r in $(VG_RUNNERS); do printf '#!/bin/sh\nexec $(VALGRIND) %s\n' $$r >$$r.sh; chmod +x $$r.sh; done
 	@sh tests/run.sh $(VG_RUNNERS:%=%.sh)
 
-# libFuzzer harnesses (tests/fuzz/, clang): each runs FUZZ_SECONDS on a scratch corpus
-# grown from its committed seeds; a crash fails the target and leaves the input in
-# $(B)/fuzz/<harness>-crash-*. docs/reliability.md has the campaign and its numbers.
+# libFuzzer harnesses (tests/fuzz/, clang): each first replays its committed seeds and
+# the inputs of crashes fixed so far (tests/fuzz/crashes/<harness>/), then mutates for
+# FUZZ_SECONDS from seed FUZZ_SEED; a crash fails the target and leaves the input in
+# $(B)/fuzz/<harness>-crash-*. A fixed seed makes a CI failure reproducible here; for a
+# fresh campaign pass FUZZ_SEED=0 (random). docs/reliability.md has the campaigns.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_SEED    ?= 1
 FUZZERS       = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_model.h $(HEADERS) | $(B)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< -lm
 fuzz: $(FUZZERS:%=$(B)/fuzz/%)
 	@for f in $(FUZZERS); do h=$${f#fuzz_}; mkdir -p $(B)/fuzz/corpus/$$h; echo "== $$f, $(FUZZ_SECONDS) s"; \
-	  ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
-	    -artifact_prefix=$(B)/fuzz/$$h- $(B)/fuzz/corpus/$$h tests/fuzz/corpus/$$h >$(B)/fuzz/$$h.log 2>&1 \
+	  ./$(B)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=25 -print_final_stats=1 \
+	    -artifact_prefix=$(B)/fuzz/$$h- $(B)/fuzz/corpus/$$h tests/fuzz/corpus/$$h \
+	    $$(test -d tests/fuzz/crashes/$$h && echo tests/fuzz/crashes/$$h) >$(B)/fuzz/$$h.log 2>&1 \
 	    || { tail -n 60 $(B)/fuzz/$$h.log; echo "$$f: CRASH"; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|stat::new_units_added' $(B)/fuzz/$$h.log; done
 

@@ -2212,6 +2212,13 @@ static void *seq__arena_copy(seq_ctx *ctx, const void *src, size_t bytes) {
  * 5  tensors
  * =================================================================================== */
 
+/* Product of shape[from..to): the outer and inner extents around a dimension. */
+static int64_t seq__prod(const int64_t *shape, int from, int to) {
+    int64_t p = 1;
+    for (; from < to; from++) p *= shape[from];
+    return p;
+}
+
 /* numel of a shape, or -1 when a dimension is negative, ndim is out of range or the
  * product overflows what a size_t of floats can address. */
 static int64_t seq__numel(int ndim, const int64_t *shape) {
@@ -3275,7 +3282,7 @@ static seq_tensor *seq__binary_out(seq_ctx *ctx, const char *op, seq_tensor *a, 
 static void seq__linear_backward(seq_ctx *ctx, seq__node *n) {
     seq_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
     const float *gy = n->out->grad;
-    int64_t in = W->shape[1], out = W->shape[0], M = x->numel / in, i;
+    int64_t in = W->shape[1], out = W->shape[0], M = seq__prod(x->shape, 0, x->ndim - 1), i;
     float *gx = seq__grad(ctx, x), *gW = seq__grad(ctx, W), *gb = seq__grad(ctx, b);
     if (gx) seq_sgemm(0, 0, M, in, out, 1.0f, gy, out, W->data, in, 1.0f, gx, in);  /* gx += gy W   */
     if (gW) seq_sgemm(1, 0, out, in, M, 1.0f, gy, out, x->data, in, 1.0f, gW, in);  /* gW += gy^T x */
@@ -3300,7 +3307,7 @@ SEQDEF seq_tensor *seq_linear(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_te
     }
     in = W->shape[1];
     out = W->shape[0];
-    M = x->numel / in;
+    M = seq__prod(x->shape, 0, x->ndim - 1); /* not numel / in: in may be 0 */
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = out;
     y = seq__out(ctx, op, x->ndim, shape, 3, ins);
@@ -3313,13 +3320,6 @@ SEQDEF seq_tensor *seq_linear(seq_ctx *ctx, seq_tensor *x, seq_tensor *W, seq_te
 }
 
 /* --- 8a elementwise, activations, normalization, matmul, shape ---------------------- */
-
-/* Product of shape[from..to): the outer and inner extents around a dimension. */
-static int64_t seq__prod(const int64_t *shape, int from, int to) {
-    int64_t p = 1;
-    for (; from < to; from++) p *= shape[from];
-    return p;
-}
 
 /* dim of x counted from the end when negative; -1 (ctx failed) when outside x. */
 static int seq__dim(seq_ctx *ctx, const char *op, const seq_tensor *x, int dim) {
@@ -5417,7 +5417,7 @@ static seq__af_shape seq__af_shape_of(const seq_tensor *t) {
     a.factored = t->ndim >= 2;
     a.rows = a.factored ? t->shape[t->ndim - 2] : t->numel;
     a.cols = a.factored ? t->shape[t->ndim - 1] : 1;
-    a.lead = t->numel / (a.rows * a.cols);
+    a.lead = a.factored ? seq__prod(t->shape, 0, t->ndim - 2) : 1;
     a.size = a.factored ? a.lead * (a.rows + a.cols) : t->numel;
     return a;
 }

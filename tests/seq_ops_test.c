@@ -45,6 +45,32 @@ static void test_linear_add_mul_grad(void) {
     seq_params_free(P);
 }
 
+/* x (...,0): y is the bias on every row and only the bias gets gradient (the rows were
+ * once counted as numel / in, a division by zero: tests/fuzz/crashes/graph/). */
+static void test_linear_empty_input(void) {
+    seq_params *P = seq_params_init(NULL);
+    seq_ctx *ctx = seq_ctx_init(NULL);
+    seq_rng r;
+    int64_t sx[3] = {2, 3, 0}, sw[2] = {4, 0}, sb[1] = {4};
+    seq_tensor *b, *y;
+    int i, ok = 1;
+    seq_rng_seed(&r, 3);
+    b = seq_params_add(P, "b", 1, sb, seq_init_normal(0, 1));
+    CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+    y = seq_linear(ctx, seq_tensor_new(ctx, SEQ_F32, 3, sx), seq_tensor_new(ctx, SEQ_F32, 2, sw), b);
+    CHECK(y && y->ndim == 3 && y->shape[0] == 2 && y->shape[1] == 3 && y->shape[2] == 4);
+    for (i = 0; y && i < 24; i++) ok &= y->data[i] == b->data[i % 4];
+    CHECK(ok);
+    CHECK(seq_backward(ctx, seq_sum(ctx, y)) == SEQ_OK);
+    for (i = 0; i < 4; i++) CHECK(b->grad && b->grad[i] == 6.0f);
+    seq_ctx_reset(ctx);
+    y = seq_linear(ctx, seq_tensor_new(ctx, SEQ_F32, 3, sx), seq_tensor_new(ctx, SEQ_F32, 2, sw), NULL);
+    for (i = 0, ok = 1; y && i < 24; i++) ok &= y->data[i] == 0.0f;
+    CHECK(y && ok && seq_ctx_status(ctx) == SEQ_OK);
+    seq_ctx_free(ctx);
+    seq_params_free(P);
+}
+
 /* The extension API: an op defined outside seq.h (y = x^3 * w, elementwise) records
  * its own backward and passes the same gradient check as a built-in op. */
 static void cube_mul_backward(seq_ctx *ctx, seq_tensor *out, seq_tensor *const *in, void *data) {
@@ -824,6 +850,7 @@ static void test_no_grad(void) {
 
 void seq_tests_ops(void) {
     RUN(test_linear_add_mul_grad);
+    RUN(test_linear_empty_input);
     RUN(test_extension_op);
     RUN(test_binary_shape_errors);
     RUN(test_binary_grad);
