@@ -2346,10 +2346,62 @@ static float seq_quant__hsum4(const __m256 *acc) {
 static float seq_quant__dot_q8_0(int64_t n, const void *w, const void *a) {
     SEQ_QUANT__DOT4(34, SEQ_QUANT__Q8_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
+#ifdef SEQ_QUANT__VNNI
+/* q4_0 two blocks to a 512-bit register. Σ (q - 8) y = dpbusd(q, y) - dpbusd(8, y) takes no
+ * table lookup and no sign moves: at 18 bytes a block q4_0 is bound by instructions rather
+ * than memory, and this form reads weights at about the bandwidth probe's rate where the
+ * 256-bit one reached two thirds of it (docs/quant.md). GCC 12's unmasked AVX-512
+ * intrinsics trip -Wmaybe-uninitialized in C++ (their pass-through source is left
+ * undefined), so these use the zero-masked forms with every lane set. */
+static __m512i seq_quant__join(__m256i lo, __m256i hi) { /* [lo, hi] */
+    __m512i l = _mm512_maskz_inserti64x4((__mmask8)0xff, _mm512_setzero_si512(), lo, 0);
+    return _mm512_maskz_inserti64x4((__mmask8)0xff, l, hi, 1);
+}
+static __m512 seq_quant__q4_0_pair(__m512 acc, const uint8_t *x, const uint8_t *y, __m128 s4, int k) {
+    const __m512i zero = _mm512_setzero_si512();
+    __m256i x0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(x + 2)));
+    __m256i x1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(x + 20)));
+    __m512i q = seq_quant__join(x0, x1); /* as in seq_quant__nibbles, twice */
+    __m512i yy = seq_quant__join(seq_quant__load(y + 2), seq_quant__load(y + 36));
+    __m512i p;
+    __m512 scale;
+    q = _mm512_maskz_srlv_epi64((__mmask8)0xff, q, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+    q = _mm512_and_si512(q, _mm512_set1_epi8(0x0f));
+    p = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, q, yy), _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(8), yy));
+    scale = _mm512_maskz_broadcast_f32x4((__mmask16)0xffff, s4); /* the scales of blocks k, k + 1 */
+    scale = _mm512_maskz_permutexvar_ps((__mmask16)0xffff, _mm512_setr_epi32(k, k, k, k, k, k, k, k, k + 1, k + 1, k + 1,
+                                                                             k + 1, k + 1, k + 1, k + 1, k + 1), scale);
+    return _mm512_fmadd_ps(scale, _mm512_maskz_cvtepi32_ps((__mmask16)0xffff, p), acc);
+}
+/* Eight blocks a step into four accumulators; the last few blocks take the 256-bit path. */
+static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
+    const __m256i lut = seq_quant__lut(seq_quant__q4_0_values);
+    const uint8_t *x = (const uint8_t *)w, *y = (const uint8_t *)a;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 tail = _mm256_setzero_ps();
+    int64_t i, nb = n / 32;
+    for (i = 0; i + 8 <= nb; i += 8, x += 8 * 18, y += 8 * 34) {
+        __m128 s0 = _mm_mul_ps(seq_quant__h4(x, 18), seq_quant__h4(y, 34));
+        __m128 s1 = _mm_mul_ps(seq_quant__h4(x + 72, 18), seq_quant__h4(y + 136, 34));
+        a0 = seq_quant__q4_0_pair(a0, x, y, s0, 0);
+        a1 = seq_quant__q4_0_pair(a1, x + 36, y + 68, s0, 2);
+        a2 = seq_quant__q4_0_pair(a2, x + 72, y + 136, s1, 0);
+        a3 = seq_quant__q4_0_pair(a3, x + 108, y + 204, s1, 2);
+    }
+    for (; i < nb; i++, x += 18, y += 34)
+        tail = seq_quant__block_ss(tail, SEQ_QUANT__LUT4_VALUES(x), y,
+                                   _mm256_set1_ps(seq_quant__h(x) * seq_quant__h(y)));
+    a0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    tail = _mm256_add_ps(tail, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xf, _mm512_castps_pd(a0), 0)));
+    tail = _mm256_add_ps(tail, _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd((__mmask8)0xf, _mm512_castps_pd(a0), 1)));
+    return seq_quant__hsum(tail);
+}
+#else
 static float seq_quant__dot_q4_0(int64_t n, const void *w, const void *a) {
     const __m256i lut = seq_quant__lut(seq_quant__q4_0_values);
     SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);
 }
+#endif
 static float seq_quant__dot_iq4_nl(int64_t n, const void *w, const void *a) {
     const __m256i lut = seq_quant__lut(seq_quant__iq4nl_values);
     SEQ_QUANT__DOT4(18, SEQ_QUANT__LUT4_VALUES, SEQ_QUANT__F16_SCALE, SEQ_QUANT__F16_SCALE4);

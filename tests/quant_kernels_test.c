@@ -48,7 +48,7 @@ static void check_kernel(seq_quant_type t, int64_t N) {
     free(x);
 }
 
-/* 512 values: whole groups of four blocks; 832: 26 blocks of 32, so the SIMD loops'
+/* 512 values: whole groups of four (eight) blocks; 832: 26 blocks of 32, so the SIMD loops'
  * remainder runs too (formats with blocks of 256 do not divide it and sit it out). */
 static void test_kernels(void) {
     int t;
