@@ -1,7 +1,8 @@
 """PyTorch peer for bench/mamba.c: a Mamba block (d_model 256, d_state 16, expand 2,
 d_conv 4) over (B=8, T=512) written with plain torch ops, the scan as mamba_ssm's
 selective_scan_ref (the same equations as tests/gen_mamba_fixtures.py), float32.
-Prints `mamba_fwd <ms>` (forward, no autograd) and `mamba_fwd_bwd <ms>`."""
+Prints `mamba_fwd <ms>` (forward, no autograd) and, given --backward, `mamba_fwd_bwd <ms>`.
+Usage: mamba_torch.py THREADS [--backward]."""
 import math
 import sys
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from timing import best_ms
 
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 1)
 torch.manual_seed(0)
 B, T, D_MODEL, D_STATE, EXPAND, D_CONV = 8, 512, 256, 16, 2, 4
 D_INNER = EXPAND * D_MODEL
@@ -73,6 +74,7 @@ def fwd_bwd():
 
 
 print(f"mamba_fwd {best_ms(fwd, 3, warmup=1):.3f}", flush=True)
-# The backward of the 512-step Python loop takes many times the forward (for information
-# only: no target compares against it), so it runs once.
-print(f"mamba_fwd_bwd {best_ms(fwd_bwd, 1, warmup=0):.3f}", flush=True)
+# Autograd through the 512-step Python loop takes minutes (more than ten on one busy
+# core here), and no target compares against it, so it runs once and only on request.
+if "--backward" in sys.argv:
+    print(f"mamba_fwd_bwd {best_ms(fwd_bwd, 1, warmup=0):.3f}", flush=True)
