@@ -125,12 +125,13 @@ static seq_rec_metrics train_best(seq_rec_model *m, const seq_rec_data *d, const
     return t;
 }
 
-static int load(const char *file, seq_rec_data *d, seq_rec_split *split, char *path, size_t cap) {
+static int load(const char *file, seq_rec_format fmt, seq_rec_data *d, seq_rec_split *split, char *path,
+                size_t cap) {
     if (!seq_rec_find_data(file, path, cap)) {
         printf("bench/rec: SKIP (no %s in $SEQ_DATA_DIR or ../shared/data)\n", file);
         return 0;
     }
-    if (seq_rec_load(d, path, SEQ_REC_FMT_USER_SEQ, NULL, NULL) != SEQ_OK ||
+    if (seq_rec_load(d, path, fmt, NULL, NULL) != SEQ_OK ||
         seq_rec_split_leave_one_out(split, d, NULL) != SEQ_OK)
         die(path);
     printf("%s: %lld users, %lld items, %lld interactions, leave-one-out\n", path, (long long)d->n_users,
@@ -172,7 +173,7 @@ static void speed(void) {
     const spec *s = &specs[0];
     double seq_s = 1e30, torch_s;
     int r, k;
-    if (!load("beauty_s3rec.txt", &d, &split, path, sizeof path)) return;
+    if (!load("beauty_s3rec.txt", SEQ_REC_FMT_USER_SEQ, &d, &split, path, sizeof path)) return;
     m = make_model(s, d.n_items);
     if (seq_rec_sampler_init(&neg, &d, &split, SEQ_REC_NEG_UNIFORM, 0, NULL) != SEQ_OK ||
         seq_rec_batcher_init(&it, &d, &split, &neg, seq_rec_model_batch_config(m), NULL) != SEQ_OK)
@@ -210,7 +211,7 @@ static void beauty(schedule sc, char **only, int n_only) {
     seq_rec_split split;
     static char path[1024];
     int k, i;
-    if (!load("beauty_s3rec.txt", &d, &split, path, sizeof path)) return;
+    if (!load("beauty_s3rec.txt", SEQ_REC_FMT_USER_SEQ, &d, &split, path, sizeof path)) return;
     printf("full ranking over all items, seen masked; best epoch by validation NDCG@10 (patience %d evaluations, "
            "every %d epoch%s, at most %d)\n",
            sc.patience, sc.eval_every, sc.eval_every > 1 ? "s" : "", sc.epochs);
@@ -237,7 +238,7 @@ static void games(schedule sc) {
     static char path[1024];
     seq_rec_model *m;
     seq_rec_metrics t;
-    if (!load("games_sasrec.txt", &d, &split, path, sizeof path)) return;
+    if (!load("games_sasrec.txt", SEQ_REC_FMT_USER_ITEM, &d, &split, path, sizeof path)) return;
     m = make_model(&specs[0], d.n_items);
     t = train_best(m, &d, &split, SEQ_REC_PROTO_UNIFORM, sc, "SASRec (BCE)");
     printf("%-14s SASRec paper NDCG@10 0.5360 (uniform-100): %s\n", "", t.ndcg[1] >= 0.5360 ? "met" : "MISSED");
