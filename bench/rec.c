@@ -223,9 +223,12 @@ static void beauty(schedule sc, char **only, int n_only) {
         if (!want) continue;
         m = make_model(&specs[k], d.n_items);
         t = train_best(m, &d, &split, SEQ_REC_PROTO_FULL, sc, specs[k].name);
-        if (specs[k].paper_ndcg > 0)
+        if (specs[k].paper_hr > 0)
             printf("%-14s paper HR@10 %.4f NDCG@10 %.4f: %s\n", "", specs[k].paper_hr, specs[k].paper_ndcg,
                    t.hr[1] >= specs[k].paper_hr && t.ndcg[1] >= specs[k].paper_ndcg ? "met" : "MISSED");
+        else if (specs[k].paper_ndcg > 0) /* the CE paper's row gives NDCG@10 only */
+            printf("%-14s paper NDCG@10 %.4f: %s\n", "", specs[k].paper_ndcg,
+                   t.ndcg[1] >= specs[k].paper_ndcg ? "met" : "MISSED");
         seq_rec_model_free(m);
     }
     seq_rec_split_free(&split);
