@@ -109,6 +109,34 @@ UBSAN_RUNNERS = $(B)/test_seq_ubsan $(B)/test_quant_ubsan $(B)/test_rl_ubsan $(B
 # only on request: make test-valgrind VG_RUNNERS="$(B)/test_rl_vg $(B)/test_rec_vg".
 VG_RUNNERS   = $(B)/test_seq_vg $(B)/test_quant_vg
 
+# seq_cuda.h (nvcc) ===================================================================
+# With nvcc (CI: nvcc 13, no GPU) make test also builds and runs $(B)/test_cuda, whose
+# device tests SKIP without a GPU; make test-cuda runs it alone. The kernels and the
+# runner are one nvcc TU (tests/test_cuda.cu and tests/cuda_*_test.cu); seq.h and
+# seq_quant.h (the CPU references) and a C99 TU that includes only seq_cuda.h's
+# declarations are compiled by $(CC) and linked in. sm_90 code plus PTX for later GPUs.
+NVCC      ?= $(shell command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_LIB   = $(abspath $(dir $(NVCC))../lib64)
+NVCC_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_FLAGS = -std=c++17 -O2 $(NVCC_ARCH) -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+CUDA_SRC   = tests/test_cuda.cu $(wildcard tests/cuda_*_test.cu)
+CUDA_OBJS  = $(B)/cuda_ref.o $(B)/cuda_c_api.o $(B)/cuda_harness.o
+ifneq ($(NVCC),)
+RUNNERS   += $(B)/test_cuda
+endif
+$(B)/cuda_ref.o: tests/cuda_ref.c seq.h seq_quant.h $(HARNESS) | $(B)
+	$(CC) -std=c99 -O1 $(WARN) $(EXACT) -c -o $@ $<
+$(B)/cuda_c_api.o: tests/cuda_c_api.c seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
+	$(CC) -std=c99 -O1 $(WARN) -c -o $@ $<
+$(B)/cuda_harness.o: $(HARNESS) | $(B)
+	$(CC) -std=c99 -O1 $(WARN) -c -o $@ tests/harness.c
+$(B)/test_cuda: $(CUDA_SRC) $(CUDA_OBJS) seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
+	$(NVCC) $(NVCC_FLAGS) -o $@ $(CUDA_SRC) $(CUDA_OBJS) -L$(CUDA_LIB) -Xlinker -rpath,$(CUDA_LIB) -lcublas -lcudart -lm
+.PHONY: test-cuda
+test-cuda: $(B)/test_cuda
+	@sh tests/run.sh $(B)/test_cuda
+# end of seq_cuda.h (nvcc) =============================================================
+
 .PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(MPI_EXAMPLES:%=$(B)/%_mpi) $(BENCH_BINS)
 

@@ -1,0 +1,1213 @@
+/* seq_cuda.h -- seq on one NVIDIA GPU: a device runtime (context, stream, cuBLAS handle,
+ * memory arena, explicit transfers) and the kernels seq.h's ops will dispatch to, each
+ * usable on its own through a plain C API on device buffers.
+ *
+ * stb-style on top of seq.h and seq_quant.h: include it anywhere (C or C++) for the
+ * declarations; in exactly one .cu file compiled by nvcc write
+ *     #define SEQ_CUDA_IMPLEMENTATION
+ *     #include "seq_cuda.h"
+ * and link -lcublas -lcudart. seq.h's and seq_quant.h's implementations live in another
+ * TU, as usual (this one uses only their public API and block layouts).
+ *
+ * Conventions. Every pointer a kernel takes is device memory (seq_cuda_alloc, the arena
+ * or any cudaMalloc'd block); matrices are row-major and contiguous unless a leading
+ * dimension says otherwise. Every call queues work on the context's stream and returns
+ * at once: argument errors (NULL, negative sizes, bad options) come back as
+ * SEQ_ERR_INVALID before CUDA is touched; launch failures come back from the call; what
+ * the device finds while running (an id out of range, a non-finite gradient, a fault)
+ * comes back from the next seq_cuda_sync(). Backward kernels ACCUMULATE into gradients
+ * (g += ...), as seq.h's tape does: zero them first for a fresh gradient. Nothing prints,
+ * exits or aborts; every failure is a seq_status with seq_last_error() naming the
+ * function and, for CUDA failures, CUDA's own message. CUDA errors map to:
+ *   no device or driver           SEQ_ERR_UNSUPPORTED
+ *   device out of memory          SEQ_ERR_NOMEM
+ *   anything else CUDA/cuBLAS     SEQ_ERR_IO (the device refused the request)
+ * docs/cuda.md lists what exists, the tolerances, and what has not yet run on a GPU. */
+#ifndef SEQ_CUDA_H
+#define SEQ_CUDA_H
+
+#include "seq_quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================================
+ * 1  runtime: context, arena, buffers, transfers
+ * =================================================================================== */
+
+/* How seq_cuda_sgemm multiplies f32 matrices: exact f32, or on tensor cores with the
+ * inputs rounded to TF32 (10-bit mantissa) or BF16 (7-bit), accumulating in f32. */
+typedef enum seq_cuda_math {
+    SEQ_CUDA_MATH_FP32 = 0,
+    SEQ_CUDA_MATH_TF32 = 1,
+    SEQ_CUDA_MATH_BF16 = 2,
+    SEQ_CUDA_MATH_COUNT = 3
+} seq_cuda_math;
+
+/* One device, one stream, one cuBLAS handle. CUDA types are held as void * so C programs
+ * include this without the CUDA headers. The arena is one device block handed out by a
+ * bump pointer for a step's temporaries and reset between steps (as seq_ctx's arena). */
+typedef struct seq_cuda_ctx {
+    int device;
+    void *stream;         /* cudaStream_t */
+    void *cublas;         /* cublasHandle_t; NULL until seq_cuda_ctx_init succeeds */
+    seq_cuda_math math;   /* seq_cuda_sgemm's mode, SEQ_CUDA_MATH_FP32 after init */
+    unsigned char *arena; /* device memory */
+    size_t arena_cap, arena_used, arena_peak;
+    void *report;         /* device-side error report (what kernels found), read at sync */
+} seq_cuda_ctx;
+
+/* Devices this process can use: 0 when there is none or no driver (never an error). */
+SEQDEF int seq_cuda_device_count(void);
+/* Opens device `device` with an arena of arena_bytes (0: none). No device or no driver is
+ * SEQ_ERR_UNSUPPORTED, device outside [0, count) SEQ_ERR_RANGE; on failure *ctx is
+ * zeroed and owns nothing. */
+SEQDEF seq_status seq_cuda_ctx_init(seq_cuda_ctx *ctx, int device, size_t arena_bytes);
+/* Waits for queued work, then frees everything ctx owns (not seq_cuda_alloc'd buffers). */
+SEQDEF void seq_cuda_ctx_free(seq_cuda_ctx *ctx);
+/* Waits for the stream; returns the first error queued work met (and clears it). */
+SEQDEF seq_status seq_cuda_sync(seq_cuda_ctx *ctx);
+SEQDEF seq_status seq_cuda_set_math(seq_cuda_ctx *ctx, seq_cuda_math math);
+
+/* Arena: 256-byte aligned blocks valid until the next reset. NULL with seq_last_error()
+ * set when the arena cannot hold the request (SEQ_ERR_NOMEM). bytes == 0 gives NULL
+ * without an error. Reset only after the kernels reading the blocks were queued: the
+ * stream orders them before later kernels that reuse the memory. */
+SEQDEF void *seq_cuda_arena_alloc(seq_cuda_ctx *ctx, size_t bytes);
+SEQDEF void seq_cuda_arena_reset(seq_cuda_ctx *ctx);
+
+/* Long-lived device buffers (parameters, optimizer state). *ptr is NULL for 0 bytes. */
+SEQDEF seq_status seq_cuda_alloc(seq_cuda_ctx *ctx, void **ptr, size_t bytes);
+SEQDEF seq_status seq_cuda_free(seq_cuda_ctx *ctx, void *ptr);
+/* bytes = 0 on the whole buffer: cudaMemsetAsync. */
+SEQDEF seq_status seq_cuda_zero(seq_cuda_ctx *ctx, void *dev, size_t bytes);
+
+/* Copies queued on the stream: the host buffer must stay valid (and, for a download, is
+ * filled) only once seq_cuda_sync() returned. */
+SEQDEF seq_status seq_cuda_upload(seq_cuda_ctx *ctx, void *dev_dst, const void *host_src, size_t bytes);
+SEQDEF seq_status seq_cuda_download(seq_cuda_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes);
+/* The download followed by seq_cuda_sync(). */
+SEQDEF seq_status seq_cuda_download_sync(seq_cuda_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes);
+
+/* ===================================================================================
+ * 2  GEMM through cuBLAS
+ * =================================================================================== */
+
+/* C (M,N) = alpha op(A) op(B) + beta C, row-major, with exactly seq_sgemm's arguments and
+ * rules (beta == 0 never reads C; lda >= cols of the stored A, and so on), in ctx->math.
+ * Sizes above INT_MAX are SEQ_ERR_UNSUPPORTED (cuBLAS takes int). */
+SEQDEF seq_status seq_cuda_sgemm(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                 float *C, int64_t ldc);
+
+/* ===================================================================================
+ * 3  elementwise, activations, softmax, norms, embedding, cross-entropy, AdamW
+ *    Sizes are int64_t; an element count above INT32_MAX * 64 is refused.
+ * =================================================================================== */
+
+typedef enum seq_cuda_binary {
+    SEQ_CUDA_ADD = 0,
+    SEQ_CUDA_MUL = 1,
+    SEQ_CUDA_BINARY_COUNT = 2
+} seq_cuda_binary;
+
+/* y (rows,cols) = a op b, b either (rows,cols) or, when b_row, one row (cols) broadcast
+ * over the rows. y may be a (in place). */
+SEQDEF seq_status seq_cuda_binary_fwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int64_t rows, int64_t cols,
+                                      const float *a, const float *b, int b_row, float *y);
+/* ga += dy/da gy, gb += dy/db gy (summed over rows when b_row); ga or gb may be NULL. */
+SEQDEF seq_status seq_cuda_binary_bwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int64_t rows, int64_t cols,
+                                      const float *a, const float *b, int b_row, const float *gy, float *ga,
+                                      float *gb);
+
+/* As seq.h's ops of the same names; gelu_tanh is GELU's tanh approximation. */
+typedef enum seq_cuda_act {
+    SEQ_CUDA_RELU = 0,
+    SEQ_CUDA_GELU_TANH = 1,
+    SEQ_CUDA_SILU = 2,
+    SEQ_CUDA_SIGMOID = 3,
+    SEQ_CUDA_TANH = 4,
+    SEQ_CUDA_ACT_COUNT = 5
+} seq_cuda_act;
+
+/* y (n) = f(x); y may be x. */
+SEQDEF seq_status seq_cuda_act_fwd(seq_cuda_ctx *ctx, seq_cuda_act act, int64_t n, const float *x, float *y);
+/* gx += f'(x) gy (from the input x, so the forward output need not be kept). */
+SEQDEF seq_status seq_cuda_act_bwd(seq_cuda_ctx *ctx, seq_cuda_act act, int64_t n, const float *x, const float *gy,
+                                   float *gx);
+
+/* Row-wise over (rows,cols): y = softmax(x) or log_softmax(x), max-subtracted. The
+ * backwards take the forward's output y: softmax gx += y (gy - sum(gy y)); log-softmax
+ * gx += gy - exp(y) sum(gy). cols >= 1 when rows >= 1. */
+SEQDEF seq_status seq_cuda_softmax(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *x, float *y);
+SEQDEF seq_status seq_cuda_log_softmax(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *x, float *y);
+SEQDEF seq_status seq_cuda_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
+                                       const float *gy, float *gx);
+SEQDEF seq_status seq_cuda_log_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
+                                           const float *gy, float *gx);
+
+/* LayerNorm over the last dim C of x (rows,C): y = (x - mean) rstd w + b, rstd =
+ * 1/sqrt(var + eps), as seq_layernorm; RMSNorm is mean = 0, var = mean(x^2). w, b may be
+ * NULL (1 and 0). stats (rows,2) receives (mean, rstd) per row for the backward (NULL
+ * when no backward follows). eps finite and >= 0. */
+SEQDEF seq_status seq_cuda_layernorm(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                     const float *b, float eps, float *y, float *stats);
+SEQDEF seq_status seq_cuda_rmsnorm(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                   float eps, float *y, float *stats);
+/* From the forward's x and stats: gx += ..., gw += sum_rows gy xhat, gb += sum_rows gy
+ * (any of gx, gw, gb may be NULL; gb only for layernorm). */
+SEQDEF seq_status seq_cuda_layernorm_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                         const float *stats, const float *gy, float *gx, float *gw, float *gb);
+SEQDEF seq_status seq_cuda_rmsnorm_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                       const float *stats, const float *gy, float *gx, float *gw);
+
+/* y (n,D) = W[ids[i],:] for W (V,D) and int32 ids (n). An id outside [0,V) gives a zero
+ * row and SEQ_ERR_RANGE (naming its position) from the next seq_cuda_sync(). */
+SEQDEF seq_status seq_cuda_embedding(seq_cuda_ctx *ctx, int64_t V, int64_t D, const float *W, int64_t n,
+                                     const int32_t *ids, float *y);
+/* gW[ids[i],:] += gy[i,:] (atomic adds: the order of the sums is not fixed). */
+SEQDEF seq_status seq_cuda_embedding_bwd(seq_cuda_ctx *ctx, int64_t V, int64_t D, int64_t n, const int32_t *ids,
+                                         const float *gy, float *gW);
+
+/* Cross-entropy of logits (rows,V) against int32 targets (rows): *loss (one device float)
+ * = the mean over rows whose target is not ignore_index of lse(x) - x[t] (0 when every
+ * row is ignored, as seq_cross_entropy); dlogits (NULL: none) += (softmax(x) - onehot(t))
+ * / counted on counted rows. A target outside [0,V) that is not ignore_index is
+ * SEQ_ERR_RANGE at the next sync. Uses rows * 8 + 256 bytes of the arena. */
+SEQDEF seq_status seq_cuda_cross_entropy(seq_cuda_ctx *ctx, int64_t rows, int64_t V, const float *logits,
+                                         const int32_t *targets, int32_t ignore_index, float *loss,
+                                         float *dlogits);
+
+/* One AdamW / Adam step (seq_adamw_step's update, torch.optim.AdamW's arithmetic) over n
+ * flat floats: w -= lr wd_scale weight_decay w (decoupled; L2 on g otherwise), m, v
+ * moments, bias corrections of step t (1-based), vmax when cfg->amsgrad (else NULL).
+ * wd_scale is the tensor's decay multiplier (seq_param.decay): call once per group. As on
+ * the CPU, a NaN or Inf gradient skips the whole call (nothing changes) and the next sync
+ * returns SEQ_ERR_NUMERIC naming its index. */
+SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config *cfg, int64_t t, float lr,
+                                      float wd_scale, int64_t n, float *w, const float *g, float *m, float *v,
+                                      float *vmax);
+
+/* ===================================================================================
+ * 4  quantized GEMV
+ * =================================================================================== */
+
+/* y (rows) = W x for W rows x n in seq_quant.h's row layout of `type` (ggml blocks,
+ * seq_quant_row_size(type, n) bytes a row) and f32 x (n): each block dequantized in
+ * registers, one warp a row. Q8_0 and Q4_0 so far (others SEQ_ERR_UNSUPPORTED); n a
+ * positive multiple of 32. */
+SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, int64_t rows, int64_t n,
+                                      const void *W, const float *x, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SEQ_CUDA_H */
+
+/* =================================================================================== */
+#ifdef SEQ_CUDA_IMPLEMENTATION
+#ifndef SEQ_CUDA_IMPLEMENTATION_DONE
+#define SEQ_CUDA_IMPLEMENTATION_DONE
+
+#ifndef __CUDACC__
+#error "SEQ_CUDA_IMPLEMENTATION must be compiled by nvcc (a .cu file)"
+#endif
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+/* ----------------------------------------------------------------------------------
+ * errors
+ * ---------------------------------------------------------------------------------- */
+
+static seq_status seq_cuda__status_of(cudaError_t e) {
+    switch (e) {
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+    case cudaErrorInvalidDevice: return SEQ_ERR_UNSUPPORTED;
+    case cudaErrorMemoryAllocation: return SEQ_ERR_NOMEM;
+    default: return SEQ_ERR_IO;
+    }
+}
+
+/* SEQ_OK for cudaSuccess; otherwise the mapped status, "fn: what: CUDA's message". The
+ * runtime also keeps a failed call's error as its "last error": it is cleared here, or
+ * the next launch check would blame an innocent kernel for it. */
+static seq_status seq_cuda__check(cudaError_t e, const char *fn, const char *what) {
+    if (e == cudaSuccess) return SEQ_OK;
+    cudaGetLastError();
+    return seq_set_error(seq_cuda__status_of(e), "%s: %s: %s (%s)", fn, what, cudaGetErrorString(e),
+                         cudaGetErrorName(e));
+}
+
+static seq_status seq_cuda__check_blas(cublasStatus_t e, const char *fn, const char *what) {
+    if (e == CUBLAS_STATUS_SUCCESS) return SEQ_OK;
+    return seq_set_error(e == CUBLAS_STATUS_ALLOC_FAILED ? SEQ_ERR_NOMEM : SEQ_ERR_IO, "%s: %s: %s", fn, what,
+                         cublasGetStatusString(e));
+}
+
+/* After a kernel launch: a bad configuration or a sticky device fault shows here. */
+static seq_status seq_cuda__launched(const char *fn) {
+    return seq_cuda__check(cudaGetLastError(), fn, "kernel launch");
+}
+
+static seq_status seq_cuda__invalid(const char *fn, const char *why) {
+    return seq_set_error(SEQ_ERR_INVALID, "%s: %s", fn, why);
+}
+
+/* What kernels found while running, in device memory, read back by seq_cuda_sync: the
+ * first finder (atomicCAS on code) records the op and the position. */
+enum { SEQ_CUDA__OP_NONE, SEQ_CUDA__OP_EMBEDDING, SEQ_CUDA__OP_EMBEDDING_BWD, SEQ_CUDA__OP_CROSS_ENTROPY,
+       SEQ_CUDA__OP_ADAMW };
+typedef struct seq_cuda__report {
+    int code;          /* seq_status, 0 when nothing was found */
+    int op;            /* SEQ_CUDA__OP_* */
+    long long pos;     /* flat index of the offending element */
+    long long value;   /* the offending id, when there is one */
+    int skip;          /* AdamW: this call's gradients are not all finite */
+} seq_cuda__report;
+
+static const char *seq_cuda__op_name(int op) {
+    switch (op) {
+    case SEQ_CUDA__OP_EMBEDDING: return "seq_cuda_embedding";
+    case SEQ_CUDA__OP_EMBEDDING_BWD: return "seq_cuda_embedding_bwd";
+    case SEQ_CUDA__OP_CROSS_ENTROPY: return "seq_cuda_cross_entropy";
+    case SEQ_CUDA__OP_ADAMW: return "seq_cuda_adamw_step";
+    default: return "seq_cuda";
+    }
+}
+
+__device__ static void seq_cuda__report_error(seq_cuda__report *r, int code, int op, long long pos, long long value) {
+    if (atomicCAS(&r->code, 0, code) == 0) {
+        r->op = op;
+        r->pos = pos;
+        r->value = value;
+    }
+}
+
+/* ----------------------------------------------------------------------------------
+ * argument checks, run before anything touches CUDA
+ * ---------------------------------------------------------------------------------- */
+
+/* NULL ctx: SEQ_ERR_INVALID. Checked first: every function names its own. */
+static seq_status seq_cuda__ctx_given(const seq_cuda_ctx *ctx, const char *fn) {
+    return ctx ? SEQ_OK : seq_cuda__invalid(fn, "NULL ctx");
+}
+
+/* After the arguments: a context never initialized (or freed) is SEQ_ERR_STATE. Makes
+ * ctx's device current, so contexts on several devices can be used from one thread. */
+static seq_status seq_cuda__ctx_ready(const seq_cuda_ctx *ctx, const char *fn) {
+    if (!ctx) return seq_cuda__invalid(fn, "NULL ctx");
+    if (!ctx->cublas) return seq_set_error(SEQ_ERR_STATE, "%s: ctx is not initialized (seq_cuda_ctx_init)", fn);
+    return seq_cuda__check(cudaSetDevice(ctx->device), fn, "cudaSetDevice");
+}
+
+/* Largest element count a grid-stride launch takes here (indices stay in int64_t; the
+ * bound only keeps grids and the int positions in reports honest). */
+#define SEQ_CUDA__MAX_ELEMS ((int64_t)INT_MAX * 64)
+
+/* A size in [0, max] and a pointer that is not NULL when the size is positive. */
+static seq_status seq_cuda__sizes(const char *fn, int64_t rows, int64_t cols) {
+    if (rows < 0 || cols < 0)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: negative size (%lld, %lld)", fn, (long long)rows, (long long)cols);
+    if (cols > 0 && rows > SEQ_CUDA__MAX_ELEMS / cols)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: %lld x %lld elements is too many", fn, (long long)rows,
+                             (long long)cols);
+    return SEQ_OK;
+}
+
+static seq_status seq_cuda__ptr(const char *fn, const void *p, const char *name, int64_t count) {
+    if (count > 0 && !p) return seq_set_error(SEQ_ERR_INVALID, "%s: NULL %s", fn, name);
+    return SEQ_OK;
+}
+
+/* ----------------------------------------------------------------------------------
+ * launches
+ * ---------------------------------------------------------------------------------- */
+
+#define SEQ_CUDA__THREADS 256
+#define SEQ_CUDA__STREAM(ctx) ((cudaStream_t)(ctx)->stream)
+
+/* Blocks for a grid-stride loop over n items: enough to fill the device, never more
+ * than the items need (kernels loop when n exceeds the grid). */
+static unsigned seq_cuda__grid(int64_t n, int threads) {
+    int64_t b = (n + threads - 1) / threads;
+    if (b < 1) b = 1;
+    if (b > 65535) b = 65535;
+    return (unsigned)b;
+}
+
+/* Sums over a warp: lane 0 (every lane, for the xor form) holds the total. */
+__device__ static float seq_cuda__warp_sum(float v) {
+    int o;
+    for (o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ static float seq_cuda__warp_max(float v) {
+    int o;
+    for (o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Block-wide sum or max, every thread gets the result. blockDim.x a multiple of 32 and
+ * at most 1024; `sh` holds 32 floats. The leading __syncthreads lets a caller reuse sh
+ * for consecutive reductions. */
+__device__ static float seq_cuda__block_reduce(float v, float *sh, int is_max) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    v = is_max ? seq_cuda__warp_max(v) : seq_cuda__warp_sum(v);
+    __syncthreads();
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? sh[lane] : (is_max ? -INFINITY : 0.0f);
+    return is_max ? seq_cuda__warp_max(v) : seq_cuda__warp_sum(v);
+}
+
+/* ----------------------------------------------------------------------------------
+ * runtime
+ * ---------------------------------------------------------------------------------- */
+
+SEQDEF int seq_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* not sticky, but leave no error behind for the next launch check */
+        return 0;
+    }
+    return n;
+}
+
+SEQDEF seq_status seq_cuda_ctx_init(seq_cuda_ctx *ctx, int device, size_t arena_bytes) {
+    static const char fn[] = "seq_cuda_ctx_init";
+    cudaStream_t stream = NULL;
+    cublasHandle_t blas = NULL;
+    seq_status s;
+    int n = 0;
+    cudaError_t e;
+    if (!ctx) return seq_cuda__invalid(fn, "NULL ctx");
+    memset(ctx, 0, sizeof *ctx);
+    e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA device: %s", fn,
+                             e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports none");
+    }
+    if (device < 0 || device >= n)
+        return seq_set_error(SEQ_ERR_RANGE, "%s: device %d outside [0, %d)", fn, device, n);
+    ctx->device = device;
+    s = seq_cuda__check(cudaSetDevice(device), fn, "cudaSetDevice");
+    if (s == SEQ_OK) s = seq_cuda__check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), fn, "stream");
+    ctx->stream = stream;
+    if (s == SEQ_OK) s = seq_cuda__check_blas(cublasCreate(&blas), fn, "cublasCreate");
+    ctx->cublas = blas;
+    if (s == SEQ_OK) s = seq_cuda__check_blas(cublasSetStream(blas, stream), fn, "cublasSetStream");
+    if (s == SEQ_OK) s = seq_cuda__check(cudaMalloc(&ctx->report, sizeof(seq_cuda__report)), fn, "report block");
+    if (s == SEQ_OK) s = seq_cuda__check(cudaMemset(ctx->report, 0, sizeof(seq_cuda__report)), fn, "report block");
+    if (s == SEQ_OK && arena_bytes > 0) {
+        s = seq_cuda__check(cudaMalloc((void **)&ctx->arena, arena_bytes), fn, "arena");
+        if (s == SEQ_OK) ctx->arena_cap = arena_bytes;
+    }
+    if (s != SEQ_OK) {
+        seq_cuda_ctx_free(ctx); /* keeps seq_last_error(): free reports nothing */
+        return s;
+    }
+    return SEQ_OK;
+}
+
+SEQDEF void seq_cuda_ctx_free(seq_cuda_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->stream) cudaStreamSynchronize(SEQ_CUDA__STREAM(ctx));
+    if (ctx->cublas) cublasDestroy((cublasHandle_t)ctx->cublas);
+    if (ctx->arena) cudaFree(ctx->arena);
+    if (ctx->report) cudaFree(ctx->report);
+    if (ctx->stream) cudaStreamDestroy(SEQ_CUDA__STREAM(ctx));
+    cudaGetLastError();
+    memset(ctx, 0, sizeof *ctx);
+}
+
+SEQDEF seq_status seq_cuda_sync(seq_cuda_ctx *ctx) {
+    static const char fn[] = "seq_cuda_sync";
+    seq_cuda__report r;
+    seq_status s = seq_cuda__ctx_ready(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__check(cudaStreamSynchronize(SEQ_CUDA__STREAM(ctx)), fn, "queued work failed");
+    if (s == SEQ_OK) s = seq_cuda__check(cudaMemcpy(&r, ctx->report, sizeof r, cudaMemcpyDeviceToHost), fn, "report");
+    if (s != SEQ_OK || r.code == 0) return s;
+    s = seq_cuda__check(cudaMemset(ctx->report, 0, sizeof r), fn, "report");
+    if (s != SEQ_OK) return s;
+    if (r.op == SEQ_CUDA__OP_ADAMW)
+        return seq_set_error((seq_status)r.code, "%s: gradient %lld is not finite: the step was skipped",
+                             seq_cuda__op_name(r.op), r.pos);
+    return seq_set_error((seq_status)r.code, "%s: id %lld at position %lld is out of range", seq_cuda__op_name(r.op),
+                         r.value, r.pos);
+}
+
+SEQDEF seq_status seq_cuda_set_math(seq_cuda_ctx *ctx, seq_cuda_math math) {
+    static const char fn[] = "seq_cuda_set_math";
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s != SEQ_OK) return s;
+    if ((int)math < 0 || math >= SEQ_CUDA_MATH_COUNT)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: math mode %d outside [0, %d)", fn, (int)math,
+                             (int)SEQ_CUDA_MATH_COUNT);
+    ctx->math = math;
+    return SEQ_OK;
+}
+
+#define SEQ_CUDA__ALIGN ((size_t)256)
+
+SEQDEF void *seq_cuda_arena_alloc(seq_cuda_ctx *ctx, size_t bytes) {
+    static const char fn[] = "seq_cuda_arena_alloc";
+    size_t at, room;
+    if (!ctx) {
+        seq_cuda__invalid(fn, "NULL ctx");
+        return NULL;
+    }
+    if (bytes == 0) return NULL;
+    at = (ctx->arena_used + SEQ_CUDA__ALIGN - 1) & ~(SEQ_CUDA__ALIGN - 1);
+    room = at <= ctx->arena_cap ? ctx->arena_cap - at : 0;
+    if (bytes > room) {
+        seq_set_error(SEQ_ERR_NOMEM, "%s: %zu bytes do not fit (arena of %zu, %zu in use)", fn, bytes,
+                      ctx->arena_cap, ctx->arena_used);
+        return NULL;
+    }
+    ctx->arena_used = at + bytes;
+    if (ctx->arena_used > ctx->arena_peak) ctx->arena_peak = ctx->arena_used;
+    return ctx->arena + at;
+}
+
+SEQDEF void seq_cuda_arena_reset(seq_cuda_ctx *ctx) {
+    if (ctx) ctx->arena_used = 0;
+}
+
+SEQDEF seq_status seq_cuda_alloc(seq_cuda_ctx *ctx, void **ptr, size_t bytes) {
+    static const char fn[] = "seq_cuda_alloc";
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK && !ptr) s = seq_cuda__invalid(fn, "NULL ptr");
+    if (s != SEQ_OK) return s;
+    *ptr = NULL;
+    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK || bytes == 0) return s;
+    return seq_cuda__check(cudaMalloc(ptr, bytes), fn, "cudaMalloc");
+}
+
+SEQDEF seq_status seq_cuda_free(seq_cuda_ctx *ctx, void *ptr) {
+    static const char fn[] = "seq_cuda_free";
+    seq_status s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || !ptr) return s;
+    return seq_cuda__check(cudaFree(ptr), fn, "cudaFree");
+}
+
+SEQDEF seq_status seq_cuda_zero(seq_cuda_ctx *ctx, void *dev, size_t bytes) {
+    static const char fn[] = "seq_cuda_zero";
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, dev, "buffer", (int64_t)(bytes > 0));
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || bytes == 0) return s;
+    return seq_cuda__check(cudaMemsetAsync(dev, 0, bytes, SEQ_CUDA__STREAM(ctx)), fn, "cudaMemsetAsync");
+}
+
+static seq_status seq_cuda__copy(seq_cuda_ctx *ctx, const char *fn, void *dst, const void *src, size_t bytes,
+                                 cudaMemcpyKind kind) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, dst, "destination", (int64_t)(bytes > 0));
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, src, "source", (int64_t)(bytes > 0));
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || bytes == 0) return s;
+    return seq_cuda__check(cudaMemcpyAsync(dst, src, bytes, kind, SEQ_CUDA__STREAM(ctx)), fn, "cudaMemcpyAsync");
+}
+
+SEQDEF seq_status seq_cuda_upload(seq_cuda_ctx *ctx, void *dev_dst, const void *host_src, size_t bytes) {
+    return seq_cuda__copy(ctx, "seq_cuda_upload", dev_dst, host_src, bytes, cudaMemcpyHostToDevice);
+}
+
+SEQDEF seq_status seq_cuda_download(seq_cuda_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes) {
+    return seq_cuda__copy(ctx, "seq_cuda_download", host_dst, dev_src, bytes, cudaMemcpyDeviceToHost);
+}
+
+SEQDEF seq_status seq_cuda_download_sync(seq_cuda_ctx *ctx, void *host_dst, const void *dev_src, size_t bytes) {
+    seq_status s = seq_cuda__copy(ctx, "seq_cuda_download_sync", host_dst, dev_src, bytes, cudaMemcpyDeviceToHost);
+    return s == SEQ_OK ? seq_cuda_sync(ctx) : s;
+}
+
+/* ----------------------------------------------------------------------------------
+ * GEMM
+ * ---------------------------------------------------------------------------------- */
+
+SEQDEF seq_status seq_cuda_sgemm(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                 float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                                 float *C, int64_t ldc) {
+    static const char fn[] = "seq_cuda_sgemm";
+    static const cublasComputeType_t compute[SEQ_CUDA_MATH_COUNT] = {
+        CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32F_FAST_16BF};
+    int reads_ab;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s != SEQ_OK) return s;
+    if (M < 0 || N < 0 || K < 0)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: negative size M=%lld N=%lld K=%lld", fn, (long long)M,
+                             (long long)N, (long long)K);
+    if (M == 0 || N == 0) return seq_cuda__ctx_ready(ctx, fn);
+    /* BLAS rules as seq_sgemm: alpha == 0 or K == 0 never reads A or B */
+    reads_ab = alpha != 0.0f && K > 0;
+    if (!C || (reads_ab && (!A || !B))) return seq_cuda__invalid(fn, "NULL matrix");
+    if (lda < (transA ? M : K) || ldb < (transB ? K : N) || ldc < N || lda < 1 || ldb < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: leading dimension shorter than a row (lda=%lld ldb=%lld ldc=%lld)",
+                             fn, (long long)lda, (long long)ldb, (long long)ldc);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: sizes above INT_MAX (cuBLAS takes int)", fn);
+    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK) return s;
+    /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major
+     * matrix read column-major is its transpose: so cuBLAS gets B first, the same
+     * transpose flags, m = N, n = M. */
+    return seq_cuda__check_blas(
+        cublasGemmEx((cublasHandle_t)ctx->cublas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
+                     (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb, A, CUDA_R_32F, (int)lda, &beta, C,
+                     CUDA_R_32F, (int)ldc, compute[ctx->math], CUBLAS_GEMM_DEFAULT),
+        fn, "cublasGemmEx");
+}
+
+/* ----------------------------------------------------------------------------------
+ * elementwise
+ * ---------------------------------------------------------------------------------- */
+
+#define SEQ_CUDA__FOR(i, n) \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+__global__ static void seq_cuda__binary_fwd_k(int op, int64_t n, int64_t cols, const float *a, const float *b,
+                                              int b_row, float *y) {
+    SEQ_CUDA__FOR(i, n) {
+        float bv = b[b_row ? i % cols : i];
+        y[i] = op == SEQ_CUDA_ADD ? a[i] + bv : a[i] * bv;
+    }
+}
+
+/* ga += gy (add) or gy b (mul); gb (not broadcast) += gy or gy a. */
+__global__ static void seq_cuda__binary_bwd_k(int op, int64_t n, int64_t cols, const float *a, const float *b,
+                                              int b_row, const float *gy, float *ga, float *gb) {
+    SEQ_CUDA__FOR(i, n) {
+        if (ga) ga[i] += op == SEQ_CUDA_ADD ? gy[i] : gy[i] * b[b_row ? i % cols : i];
+        if (gb && !b_row) gb[i] += op == SEQ_CUDA_ADD ? gy[i] : gy[i] * a[i];
+    }
+}
+
+/* gb (cols) += sum over rows of gy (add) or gy a (mul): a thread per column walks the
+ * rows, so neighbouring threads read neighbouring floats and the sum order is fixed. */
+__global__ static void seq_cuda__colsum_k(int op, int64_t rows, int64_t cols, const float *a, const float *gy,
+                                          float *gb) {
+    SEQ_CUDA__FOR(j, cols) {
+        float acc = 0.0f;
+        for (int64_t r = 0; r < rows; r++) acc += op == SEQ_CUDA_ADD ? gy[r * cols + j] : gy[r * cols + j] * a[r * cols + j];
+        gb[j] += acc;
+    }
+}
+
+/* Everything both directions check: ctx, sizes, op, b_row, and a, b and the third array
+ * of rows x cols (y forward, gy backward) given. */
+static seq_status seq_cuda__binary_args(seq_cuda_ctx *ctx, const char *fn, seq_cuda_binary op, int64_t rows,
+                                        int64_t cols, const float *a, const float *b, int b_row, const float *c,
+                                        const char *cname) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, cols);
+    if (s == SEQ_OK && ((int)op < 0 || op >= SEQ_CUDA_BINARY_COUNT))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: op %d outside [0, %d)", fn, (int)op, (int)SEQ_CUDA_BINARY_COUNT);
+    if (s == SEQ_OK && b_row != 0 && b_row != 1) s = seq_cuda__invalid(fn, "b_row must be 0 or 1");
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, a, "a", rows * cols);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, b, "b", rows * cols);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, c, cname, rows * cols);
+    return s == SEQ_OK ? seq_cuda__ctx_ready(ctx, fn) : s;
+}
+
+SEQDEF seq_status seq_cuda_binary_fwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int64_t rows, int64_t cols,
+                                      const float *a, const float *b, int b_row, float *y) {
+    static const char fn[] = "seq_cuda_binary_fwd";
+    int64_t n = rows * cols;
+    seq_status s = seq_cuda__binary_args(ctx, fn, op, rows, cols, a, b, b_row, y, "y");
+    if (s != SEQ_OK || n == 0) return s;
+    seq_cuda__binary_fwd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        (int)op, n, cols, a, b, b_row, y);
+    return seq_cuda__launched(fn);
+}
+
+SEQDEF seq_status seq_cuda_binary_bwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int64_t rows, int64_t cols,
+                                      const float *a, const float *b, int b_row, const float *gy, float *ga,
+                                      float *gb) {
+    static const char fn[] = "seq_cuda_binary_bwd";
+    int64_t n = rows * cols;
+    seq_status s = seq_cuda__binary_args(ctx, fn, op, rows, cols, a, b, b_row, gy, "gy");
+    if (s != SEQ_OK || n == 0) return s;
+    if (ga || (gb && !b_row)) {
+        seq_cuda__binary_bwd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0,
+                                 SEQ_CUDA__STREAM(ctx)>>>((int)op, n, cols, a, b, b_row, gy, ga, gb);
+        if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    }
+    if (gb && b_row) {
+        seq_cuda__colsum_k<<<seq_cuda__grid(cols, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+            (int)op, rows, cols, a, gy, gb);
+        s = seq_cuda__launched(fn);
+    }
+    return s;
+}
+
+/* ----------------------------------------------------------------------------------
+ * activations: the formulas of seq.h's unary ops (sigmoid from exp(-|x|), so neither
+ * branch overflows; GELU's tanh form with k = sqrt(2/pi), c = 0.044715)
+ * ---------------------------------------------------------------------------------- */
+
+#define SEQ_CUDA__GELU_K 0.7978845608028654f
+#define SEQ_CUDA__GELU_C 0.044715f
+
+__device__ static float seq_cuda__sigmoid(float x) {
+    float e = expf(-fabsf(x));
+    return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+__device__ static float seq_cuda__act(int act, float x) {
+    switch (act) {
+    case SEQ_CUDA_RELU: return x > 0.0f ? x : 0.0f;
+    case SEQ_CUDA_GELU_TANH: return 0.5f * x * (1.0f + tanhf(SEQ_CUDA__GELU_K * (x + SEQ_CUDA__GELU_C * x * x * x)));
+    case SEQ_CUDA_SILU: return x * seq_cuda__sigmoid(x);
+    case SEQ_CUDA_SIGMOID: return seq_cuda__sigmoid(x);
+    default: return tanhf(x);
+    }
+}
+
+__device__ static float seq_cuda__act_grad(int act, float x) {
+    float t, s;
+    switch (act) {
+    case SEQ_CUDA_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case SEQ_CUDA_GELU_TANH: /* d/dx 0.5 x (1 + t), t = tanh(k (x + c x^3)) */
+        t = tanhf(SEQ_CUDA__GELU_K * (x + SEQ_CUDA__GELU_C * x * x * x));
+        return 0.5f * (1.0f + t) +
+               0.5f * x * (1.0f - t * t) * SEQ_CUDA__GELU_K * (1.0f + 3.0f * SEQ_CUDA__GELU_C * x * x);
+    case SEQ_CUDA_SILU: s = seq_cuda__sigmoid(x); return s * (1.0f + x * (1.0f - s));
+    case SEQ_CUDA_SIGMOID: s = seq_cuda__sigmoid(x); return s * (1.0f - s);
+    default: t = tanhf(x); return 1.0f - t * t;
+    }
+}
+
+__global__ static void seq_cuda__act_fwd_k(int act, int64_t n, const float *x, float *y) {
+    SEQ_CUDA__FOR(i, n) y[i] = seq_cuda__act(act, x[i]);
+}
+
+__global__ static void seq_cuda__act_bwd_k(int act, int64_t n, const float *x, const float *gy, float *gx) {
+    SEQ_CUDA__FOR(i, n) gx[i] += gy[i] * seq_cuda__act_grad(act, x[i]);
+}
+
+/* x and the other array of n floats (y, or gy) given; act in range. */
+static seq_status seq_cuda__act_args(seq_cuda_ctx *ctx, const char *fn, seq_cuda_act act, int64_t n,
+                                     const float *x, const float *p2, const char *p2name) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK && ((int)act < 0 || act >= SEQ_CUDA_ACT_COUNT))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: activation %d outside [0, %d)", fn, (int)act, (int)SEQ_CUDA_ACT_COUNT);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, n, 1);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, x, "x", n);
+    return s == SEQ_OK ? seq_cuda__ptr(fn, p2, p2name, n) : s;
+}
+
+SEQDEF seq_status seq_cuda_act_fwd(seq_cuda_ctx *ctx, seq_cuda_act act, int64_t n, const float *x, float *y) {
+    static const char fn[] = "seq_cuda_act_fwd";
+    seq_status s = seq_cuda__act_args(ctx, fn, act, n, x, y, "y");
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || n == 0) return s;
+    seq_cuda__act_fwd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        (int)act, n, x, y);
+    return seq_cuda__launched(fn);
+}
+
+SEQDEF seq_status seq_cuda_act_bwd(seq_cuda_ctx *ctx, seq_cuda_act act, int64_t n, const float *x, const float *gy,
+                                   float *gx) {
+    static const char fn[] = "seq_cuda_act_bwd";
+    seq_status s = seq_cuda__act_args(ctx, fn, act, n, x, gy, "gy");
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, gx, "gx", n);
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || n == 0) return s;
+    seq_cuda__act_bwd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        (int)act, n, x, gy, gx);
+    return seq_cuda__launched(fn);
+}
+
+/* ----------------------------------------------------------------------------------
+ * row kernels: one block of SEQ_CUDA__THREADS per row, strided over the columns
+ * ---------------------------------------------------------------------------------- */
+
+/* y = softmax or log_softmax of each row: max first, so exp never overflows. */
+__global__ static void seq_cuda__softmax_k(int64_t cols, const float *x, float *y, int log_form) {
+    __shared__ float sh[32];
+    const float *xr = x + (int64_t)blockIdx.x * cols;
+    float *yr = y + (int64_t)blockIdx.x * cols;
+    float mx = -INFINITY, sum = 0.0f;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) mx = fmaxf(mx, xr[j]);
+    mx = seq_cuda__block_reduce(mx, sh, 1);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(xr[j] - mx);
+    sum = seq_cuda__block_reduce(sum, sh, 0);
+    if (log_form) {
+        float lse = mx + logf(sum);
+        for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = xr[j] - lse;
+    } else {
+        float inv = 1.0f / sum;
+        for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = expf(xr[j] - mx) * inv;
+    }
+}
+
+/* softmax: gx += y (gy - sum(gy y)); log-softmax: gx += gy - exp(y) sum(gy). */
+__global__ static void seq_cuda__softmax_bwd_k(int64_t cols, const float *y, const float *gy, float *gx,
+                                               int log_form) {
+    __shared__ float sh[32];
+    int64_t off = (int64_t)blockIdx.x * cols;
+    float dot = 0.0f;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dot += log_form ? gy[off + j] : gy[off + j] * y[off + j];
+    dot = seq_cuda__block_reduce(dot, sh, 0);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+        gx[off + j] += log_form ? gy[off + j] - expf(y[off + j]) * dot : y[off + j] * (gy[off + j] - dot);
+}
+
+/* Rows go to gridDim.x, which takes up to 2^31 - 1. */
+static seq_status seq_cuda__rows_args(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t cols) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, cols);
+    if (s == SEQ_OK && rows > 0 && cols == 0) s = seq_cuda__invalid(fn, "rows of 0 columns");
+    if (s == SEQ_OK && rows > INT_MAX) s = seq_set_error(SEQ_ERR_INVALID, "%s: more than INT_MAX rows", fn);
+    return s;
+}
+
+static seq_status seq_cuda__softmax_fwd(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t cols,
+                                        const float *x, float *y, int log_form) {
+    seq_status s = seq_cuda__rows_args(ctx, fn, rows, cols);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, x, "x", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, y, "y", rows);
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || rows == 0) return s;
+    seq_cuda__softmax_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(cols, x, y, log_form);
+    return seq_cuda__launched(fn);
+}
+
+static seq_status seq_cuda__softmax_back(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t cols,
+                                         const float *y, const float *gy, float *gx, int log_form) {
+    seq_status s = seq_cuda__rows_args(ctx, fn, rows, cols);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, y, "y", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, gy, "gy", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, gx, "gx", rows);
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || rows == 0) return s;
+    seq_cuda__softmax_bwd_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(cols, y, gy, gx,
+                                                                                            log_form);
+    return seq_cuda__launched(fn);
+}
+
+SEQDEF seq_status seq_cuda_softmax(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *x, float *y) {
+    return seq_cuda__softmax_fwd(ctx, "seq_cuda_softmax", rows, cols, x, y, 0);
+}
+SEQDEF seq_status seq_cuda_log_softmax(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *x, float *y) {
+    return seq_cuda__softmax_fwd(ctx, "seq_cuda_log_softmax", rows, cols, x, y, 1);
+}
+SEQDEF seq_status seq_cuda_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
+                                       const float *gy, float *gx) {
+    return seq_cuda__softmax_back(ctx, "seq_cuda_softmax_bwd", rows, cols, y, gy, gx, 0);
+}
+SEQDEF seq_status seq_cuda_log_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
+                                           const float *gy, float *gx) {
+    return seq_cuda__softmax_back(ctx, "seq_cuda_log_softmax_bwd", rows, cols, y, gy, gx, 1);
+}
+
+/* ----------------------------------------------------------------------------------
+ * LayerNorm / RMSNorm (center = 0): statistics in two passes over the row (mean, then
+ * the mean of squared deviations), so a large mean does not cancel the variance.
+ * ---------------------------------------------------------------------------------- */
+
+__global__ static void seq_cuda__norm_k(int64_t C, const float *x, const float *w, const float *b, float eps,
+                                        float *y, float *stats, int center) {
+    __shared__ float sh[32];
+    const float *xr = x + (int64_t)blockIdx.x * C;
+    float *yr = y + (int64_t)blockIdx.x * C;
+    float mean = 0.0f, var = 0.0f, rstd;
+    if (center) {
+        for (int64_t j = threadIdx.x; j < C; j += blockDim.x) mean += xr[j];
+        mean = seq_cuda__block_reduce(mean, sh, 0) / (float)C;
+    }
+    for (int64_t j = threadIdx.x; j < C; j += blockDim.x) var += (xr[j] - mean) * (xr[j] - mean);
+    var = seq_cuda__block_reduce(var, sh, 0) / (float)C;
+    rstd = rsqrtf(var + eps);
+    if (stats && threadIdx.x == 0) {
+        stats[2 * (int64_t)blockIdx.x] = mean;
+        stats[2 * (int64_t)blockIdx.x + 1] = rstd;
+    }
+    for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
+        float xh = (xr[j] - mean) * rstd;
+        yr[j] = (w ? xh * w[j] : xh) + (b ? b[j] : 0.0f);
+    }
+}
+
+/* gx += rstd (d - mean(d) - xhat mean(d xhat)), d = gy w (mean(d) only when centered). */
+__global__ static void seq_cuda__norm_bwd_k(int64_t C, const float *x, const float *w, const float *stats,
+                                            const float *gy, float *gx, int center) {
+    __shared__ float sh[32];
+    int64_t off = (int64_t)blockIdx.x * C;
+    float mean = stats[2 * (int64_t)blockIdx.x], rstd = stats[2 * (int64_t)blockIdx.x + 1], sd = 0.0f, sdx = 0.0f;
+    for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = w ? gy[off + j] * w[j] : gy[off + j];
+        sd += d;
+        sdx += d * (x[off + j] - mean) * rstd;
+    }
+    sd = center ? seq_cuda__block_reduce(sd, sh, 0) / (float)C : 0.0f;
+    sdx = seq_cuda__block_reduce(sdx, sh, 0) / (float)C;
+    for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
+        float d = w ? gy[off + j] * w[j] : gy[off + j];
+        gx[off + j] += rstd * (d - sd - (x[off + j] - mean) * rstd * sdx);
+    }
+}
+
+/* gw[j] += sum_r gy xhat, gb[j] += sum_r gy: a thread per column, fixed order. */
+__global__ static void seq_cuda__norm_params_k(int64_t rows, int64_t C, const float *x, const float *stats,
+                                               const float *gy, float *gw, float *gb) {
+    SEQ_CUDA__FOR(j, C) {
+        float aw = 0.0f, ab = 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            float g = gy[r * C + j];
+            aw += g * (x[r * C + j] - stats[2 * r]) * stats[2 * r + 1];
+            ab += g;
+        }
+        if (gw) gw[j] += aw;
+        if (gb) gb[j] += ab;
+    }
+}
+
+static seq_status seq_cuda__norm(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t C, const float *x,
+                                 const float *w, const float *b, float eps, float *y, float *stats, int center) {
+    seq_status s = seq_cuda__rows_args(ctx, fn, rows, C);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, x, "x", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, y, "y", rows);
+    if (s == SEQ_OK && !(eps >= 0.0f && isfinite(eps)))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: eps must be finite and >= 0, got %g", fn, (double)eps);
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || rows == 0) return s;
+    seq_cuda__norm_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(C, x, w, b, eps, y, stats,
+                                                                                     center);
+    return seq_cuda__launched(fn);
+}
+
+static seq_status seq_cuda__norm_back(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t C, const float *x,
+                                      const float *w, const float *stats, const float *gy, float *gx, float *gw,
+                                      float *gb, int center) {
+    seq_status s = seq_cuda__rows_args(ctx, fn, rows, C);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, x, "x", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, stats, "stats", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, gy, "gy", rows);
+    if (s == SEQ_OK && gw && !w) s = seq_cuda__invalid(fn, "gw without w");
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || rows == 0) return s;
+    if (gx) {
+        seq_cuda__norm_bwd_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(C, x, w, stats, gy, gx,
+                                                                                             center);
+        if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    }
+    if (gw || gb) {
+        seq_cuda__norm_params_k<<<seq_cuda__grid(C, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0,
+                                  SEQ_CUDA__STREAM(ctx)>>>(rows, C, x, stats, gy, gw, gb);
+        s = seq_cuda__launched(fn);
+    }
+    return s;
+}
+
+SEQDEF seq_status seq_cuda_layernorm(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                     const float *b, float eps, float *y, float *stats) {
+    return seq_cuda__norm(ctx, "seq_cuda_layernorm", rows, C, x, w, b, eps, y, stats, 1);
+}
+SEQDEF seq_status seq_cuda_rmsnorm(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                   float eps, float *y, float *stats) {
+    return seq_cuda__norm(ctx, "seq_cuda_rmsnorm", rows, C, x, w, NULL, eps, y, stats, 0);
+}
+SEQDEF seq_status seq_cuda_layernorm_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                         const float *stats, const float *gy, float *gx, float *gw, float *gb) {
+    return seq_cuda__norm_back(ctx, "seq_cuda_layernorm_bwd", rows, C, x, w, stats, gy, gx, gw, gb, 1);
+}
+SEQDEF seq_status seq_cuda_rmsnorm_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t C, const float *x, const float *w,
+                                       const float *stats, const float *gy, float *gx, float *gw) {
+    return seq_cuda__norm_back(ctx, "seq_cuda_rmsnorm_bwd", rows, C, x, w, stats, gy, gx, gw, NULL, 0);
+}
+
+/* ----------------------------------------------------------------------------------
+ * embedding: a thread per element of y (n,D); element (i,j) reads row ids[i]
+ * ---------------------------------------------------------------------------------- */
+
+__global__ static void seq_cuda__embedding_k(int64_t V, int64_t D, const float *W, int64_t n, const int32_t *ids,
+                                             float *y, seq_cuda__report *rep) {
+    SEQ_CUDA__FOR(e, n * D) {
+        int64_t i = e / D, j = e - i * D;
+        int32_t id = ids[i];
+        if (id >= 0 && id < V) y[e] = W[(int64_t)id * D + j];
+        else {
+            y[e] = 0.0f;
+            if (j == 0) seq_cuda__report_error(rep, SEQ_ERR_RANGE, SEQ_CUDA__OP_EMBEDDING, i, id);
+        }
+    }
+}
+
+__global__ static void seq_cuda__embedding_bwd_k(int64_t V, int64_t D, int64_t n, const int32_t *ids,
+                                                 const float *gy, float *gW, seq_cuda__report *rep) {
+    SEQ_CUDA__FOR(e, n * D) {
+        int64_t i = e / D, j = e - i * D;
+        int32_t id = ids[i];
+        if (id >= 0 && id < V) atomicAdd(gW + (int64_t)id * D + j, gy[e]);
+        else if (j == 0) seq_cuda__report_error(rep, SEQ_ERR_RANGE, SEQ_CUDA__OP_EMBEDDING_BWD, i, id);
+    }
+}
+
+static seq_status seq_cuda__embedding_args(seq_cuda_ctx *ctx, const char *fn, int64_t V, int64_t D, int64_t n,
+                                           const float *W, const int32_t *ids, const float *y) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, V, D);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, n, D);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, W, "W", n * D > 0 ? V * D : 0);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, ids, "ids", n);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, y, "y", n * D);
+    return s == SEQ_OK ? seq_cuda__ctx_ready(ctx, fn) : s;
+}
+
+SEQDEF seq_status seq_cuda_embedding(seq_cuda_ctx *ctx, int64_t V, int64_t D, const float *W, int64_t n,
+                                     const int32_t *ids, float *y) {
+    static const char fn[] = "seq_cuda_embedding";
+    seq_status s = seq_cuda__embedding_args(ctx, fn, V, D, n, W, ids, y);
+    if (s != SEQ_OK || n * D == 0) return s;
+    seq_cuda__embedding_k<<<seq_cuda__grid(n * D, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        V, D, W, n, ids, y, (seq_cuda__report *)ctx->report);
+    return seq_cuda__launched(fn);
+}
+
+SEQDEF seq_status seq_cuda_embedding_bwd(seq_cuda_ctx *ctx, int64_t V, int64_t D, int64_t n, const int32_t *ids,
+                                         const float *gy, float *gW) {
+    static const char fn[] = "seq_cuda_embedding_bwd";
+    seq_status s = seq_cuda__embedding_args(ctx, fn, V, D, n, gW, ids, gy);
+    if (s != SEQ_OK || n * D == 0) return s;
+    seq_cuda__embedding_bwd_k<<<seq_cuda__grid(n * D, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0,
+                                SEQ_CUDA__STREAM(ctx)>>>(V, D, n, ids, gy, gW, (seq_cuda__report *)ctx->report);
+    return seq_cuda__launched(fn);
+}
+
+/* ----------------------------------------------------------------------------------
+ * cross-entropy: (1) a block per row: lse and the row's loss; (2) one block sums the
+ * losses and counts the rows in a fixed order; (3) a block per row: the gradient,
+ * scaled by 1/count read from device memory (no round trip to the host). A row's loss
+ * lse - x[t] is >= 0 even in f32 (lse >= max >= x[t]), so -1 marks a row not counted;
+ * a NaN logit still makes a NaN loss, as on the CPU.
+ * ---------------------------------------------------------------------------------- */
+
+#define SEQ_CUDA__NOT_COUNTED (-1.0f)
+
+__global__ static void seq_cuda__ce_rows_k(int64_t V, const float *x, const int32_t *t, int32_t ignore, float *lse,
+                                           float *row_loss, seq_cuda__report *rep) {
+    __shared__ float sh[32];
+    int64_t r = blockIdx.x;
+    const float *xr = x + r * V;
+    int32_t tr = t[r];
+    float mx = -INFINITY, sum = 0.0f, l;
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) mx = fmaxf(mx, xr[j]);
+    mx = seq_cuda__block_reduce(mx, sh, 1);
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) sum += expf(xr[j] - mx);
+    sum = seq_cuda__block_reduce(sum, sh, 0);
+    if (threadIdx.x != 0) return;
+    l = mx + logf(sum);
+    lse[r] = l;
+    if (tr == ignore) row_loss[r] = SEQ_CUDA__NOT_COUNTED;
+    else if (tr < 0 || tr >= V) {
+        row_loss[r] = SEQ_CUDA__NOT_COUNTED;
+        seq_cuda__report_error(rep, SEQ_ERR_RANGE, SEQ_CUDA__OP_CROSS_ENTROPY, r, tr);
+    } else row_loss[r] = l - xr[tr];
+}
+
+/* loss = sum / count over counted rows (0 when none); count to *count for the backward. */
+__global__ static void seq_cuda__ce_mean_k(int64_t rows, const float *row_loss, float *loss, float *count) {
+    __shared__ float sh[32];
+    float s = 0.0f, c = 0.0f;
+    for (int64_t r = threadIdx.x; r < rows; r += blockDim.x)
+        if (row_loss[r] != SEQ_CUDA__NOT_COUNTED) {
+            s += row_loss[r];
+            c += 1.0f;
+        }
+    s = seq_cuda__block_reduce(s, sh, 0);
+    c = seq_cuda__block_reduce(c, sh, 0);
+    if (threadIdx.x == 0) {
+        *loss = c > 0.0f ? s / c : 0.0f;
+        *count = c;
+    }
+}
+
+__global__ static void seq_cuda__ce_grad_k(int64_t V, const float *x, const int32_t *t, const float *lse,
+                                           const float *row_loss, const float *count, float *gx) {
+    int64_t r = blockIdx.x;
+    float scale, l;
+    if (row_loss[r] == SEQ_CUDA__NOT_COUNTED) return; /* ignored or out of range: no gradient */
+    scale = 1.0f / *count;
+    l = lse[r];
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x)
+        gx[r * V + j] += scale * (expf(x[r * V + j] - l) - (j == t[r] ? 1.0f : 0.0f));
+}
+
+SEQDEF seq_status seq_cuda_cross_entropy(seq_cuda_ctx *ctx, int64_t rows, int64_t V, const float *logits,
+                                         const int32_t *targets, int32_t ignore_index, float *loss,
+                                         float *dlogits) {
+    static const char fn[] = "seq_cuda_cross_entropy";
+    float *scratch;
+    seq_status s = seq_cuda__rows_args(ctx, fn, rows, V);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, logits, "logits", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, targets, "targets", rows);
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, loss, "loss", 1);
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK) return s;
+    if (rows == 0) return seq_cuda__check(cudaMemsetAsync(loss, 0, sizeof(float), SEQ_CUDA__STREAM(ctx)), fn, "loss");
+    /* lse (rows), row losses (rows), the count (1) */
+    scratch = (float *)seq_cuda_arena_alloc(ctx, (size_t)(2 * rows + 1) * sizeof(float));
+    if (!scratch) return seq_set_error(SEQ_ERR_NOMEM, "%s: the arena cannot hold %lld floats of scratch", fn,
+                                       (long long)(2 * rows + 1));
+    seq_cuda__ce_rows_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        V, logits, targets, ignore_index, scratch, scratch + rows, (seq_cuda__report *)ctx->report);
+    if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    seq_cuda__ce_mean_k<<<1, 1024, 0, SEQ_CUDA__STREAM(ctx)>>>(rows, scratch + rows, loss, scratch + 2 * rows);
+    if ((s = seq_cuda__launched(fn)) != SEQ_OK || !dlogits) return s;
+    seq_cuda__ce_grad_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        V, logits, targets, scratch, scratch + rows, scratch + 2 * rows, dlogits);
+    return seq_cuda__launched(fn);
+}
+
+/* ----------------------------------------------------------------------------------
+ * AdamW: (1) a scan for non-finite gradients sets rep->skip; (2) the update, which
+ * returns at once when skip is set. The stream orders them; skip is cleared first.
+ * ---------------------------------------------------------------------------------- */
+
+__global__ static void seq_cuda__finite_k(int64_t n, const float *g, seq_cuda__report *rep) {
+    SEQ_CUDA__FOR(i, n) {
+        if (!isfinite(g[i])) {
+            rep->skip = 1;
+            seq_cuda__report_error(rep, SEQ_ERR_NUMERIC, SEQ_CUDA__OP_ADAMW, i, 0);
+        }
+    }
+}
+
+/* The constants of step t: step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t)
+ * (computed in double on the host, as seq.h does). */
+typedef struct seq_cuda__adam_k {
+    float b1, b2, eps, step_size, bc2_sqrt, wd, shrink;
+    int decoupled;
+} seq_cuda__adam_k;
+
+__global__ static void seq_cuda__adamw_k(seq_cuda__adam_k k, int64_t n, float *w, const float *g, float *m,
+                                         float *v, float *vmax, const seq_cuda__report *rep) {
+    if (rep->skip) return;
+    SEQ_CUDA__FOR(i, n) {
+        float gi = g[i], wi = w[i], vv;
+        if (k.decoupled) wi *= k.shrink;
+        else gi += k.wd * wi;
+        m[i] = k.b1 * m[i] + (1.0f - k.b1) * gi;
+        v[i] = k.b2 * v[i] + (1.0f - k.b2) * gi * gi;
+        vv = v[i];
+        if (vmax) {
+            vv = fmaxf(vmax[i], vv);
+            vmax[i] = vv;
+        }
+        w[i] = wi - k.step_size * m[i] / (sqrtf(vv) / k.bc2_sqrt + k.eps);
+    }
+}
+
+SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config *cfg, int64_t t, float lr,
+                                      float wd_scale, int64_t n, float *w, const float *g, float *m, float *v,
+                                      float *vmax) {
+    static const char fn[] = "seq_cuda_adamw_step";
+    seq_cuda__adam_k k;
+    seq_cuda__report *rep;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK && !cfg) s = seq_cuda__invalid(fn, "NULL cfg");
+    if (s != SEQ_OK) return s;
+    if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f && cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
+        return seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
+                             (double)cfg->beta2);
+    if (!(cfg->eps >= 0.0f && isfinite(cfg->eps) && cfg->weight_decay >= 0.0f && isfinite(cfg->weight_decay)))
+        return seq_cuda__invalid(fn, "eps and weight_decay must be finite and >= 0");
+    if (!(lr >= 0.0f && isfinite(lr))) return seq_set_error(SEQ_ERR_INVALID, "%s: lr must be finite and >= 0, got %g", fn, (double)lr);
+    if (!(wd_scale >= 0.0f && isfinite(wd_scale))) return seq_cuda__invalid(fn, "wd_scale must be finite and >= 0");
+    if (t < 1) return seq_set_error(SEQ_ERR_INVALID, "%s: step t is 1-based, got %lld", fn, (long long)t);
+    if ((s = seq_cuda__sizes(fn, n, 1)) != SEQ_OK) return s;
+    if (n > 0 && (!w || !g || !m || !v)) return seq_cuda__invalid(fn, "NULL w, g, m or v");
+    if (n > 0 && cfg->amsgrad && !vmax) return seq_cuda__invalid(fn, "amsgrad needs vmax");
+    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK || n == 0) return s;
+    k.b1 = cfg->beta1;
+    k.b2 = cfg->beta2;
+    k.eps = cfg->eps;
+    k.step_size = (float)(lr / (1.0 - pow(cfg->beta1, (double)t)));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(cfg->beta2, (double)t));
+    k.wd = cfg->weight_decay * wd_scale;
+    k.shrink = 1.0f - lr * k.wd;
+    k.decoupled = cfg->decoupled != 0;
+    rep = (seq_cuda__report *)ctx->report;
+    s = seq_cuda__check(cudaMemsetAsync(&rep->skip, 0, sizeof rep->skip, SEQ_CUDA__STREAM(ctx)), fn, "skip flag");
+    if (s != SEQ_OK) return s;
+    seq_cuda__finite_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(n, g, rep);
+    if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    seq_cuda__adamw_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        k, n, w, g, m, v, cfg->amsgrad ? vmax : NULL, rep);
+    return seq_cuda__launched(fn);
+}
+
+/* ----------------------------------------------------------------------------------
+ * quantized GEMV: a warp per row; lane l takes blocks l, l+32, ... of the row, so a
+ * warp's loads cover 32 consecutive blocks. Block bytes are read one at a time and the
+ * f16 scale assembled little-endian: rows need no alignment beyond a byte.
+ * ---------------------------------------------------------------------------------- */
+
+#define SEQ_CUDA__GEMV_WARPS 4
+
+__device__ static float seq_cuda__f16(const uint8_t *p) {
+    return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
+}
+
+/* d Σ_j q_j x_j over one block of 32 values. q8_0: q = (int8) qs[j]; q4_0: q = nibble - 8,
+ * values j and j+16 in byte j (low nibble first). */
+__device__ static float seq_cuda__block_dot(int type, const uint8_t *blk, const float *x) {
+    float acc = 0.0f;
+    int j;
+    if (type == SEQ_QUANT_Q8_0) {
+        for (j = 0; j < 32; j++) acc += (float)(int8_t)blk[2 + j] * x[j];
+    } else {
+        for (j = 0; j < 16; j++) {
+            uint8_t q = blk[2 + j];
+            acc += (float)((int)(q & 0xf) - 8) * x[j] + (float)((int)(q >> 4) - 8) * x[j + 16];
+        }
+    }
+    return seq_cuda__f16(blk) * acc;
+}
+
+__global__ static void seq_cuda__gemv_k(int type, int64_t rows, int64_t nblocks, size_t block_bytes,
+                                        const uint8_t *W, const float *x, float *y) {
+    int64_t row = (int64_t)blockIdx.x * SEQ_CUDA__GEMV_WARPS + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    float acc = 0.0f;
+    if (row >= rows) return; /* a whole warp leaves together: the shuffle below stays full */
+    const uint8_t *wr = W + (size_t)row * (size_t)nblocks * block_bytes;
+    for (int64_t b = lane; b < nblocks; b += 32) acc += seq_cuda__block_dot(type, wr + (size_t)b * block_bytes, x + 32 * b);
+    acc = seq_cuda__warp_sum(acc);
+    if (lane == 0) y[row] = acc;
+}
+
+SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, int64_t rows, int64_t n,
+                                      const void *W, const float *x, float *y) {
+    static const char fn[] = "seq_cuda_quant_gemv";
+    const seq_quant_traits *tr;
+    int64_t grid;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, n);
+    if (s != SEQ_OK) return s;
+    if (type != SEQ_QUANT_Q8_0 && type != SEQ_QUANT_Q4_0)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA kernel for %s rows yet (q8_0 and q4_0 only)", fn,
+                             seq_quant_type_name(type));
+    if (n <= 0 || n % 32 != 0)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: n = %lld is not a positive multiple of 32", fn, (long long)n);
+    if (rows > 0 && (!W || !x || !y)) return seq_cuda__invalid(fn, "NULL W, x or y");
+    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK || rows == 0) return s;
+    tr = seq_quant_type_traits(type);
+    grid = (rows + SEQ_CUDA__GEMV_WARPS - 1) / SEQ_CUDA__GEMV_WARPS;
+    if (grid > INT_MAX) return seq_set_error(SEQ_ERR_INVALID, "%s: %lld rows are too many", fn, (long long)rows);
+    seq_cuda__gemv_k<<<(unsigned)grid, 32 * SEQ_CUDA__GEMV_WARPS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        (int)type, rows, n / 32, tr->block_bytes, (const uint8_t *)W, x, y);
+    return seq_cuda__launched(fn);
+}
+
+#endif /* SEQ_CUDA_IMPLEMENTATION_DONE */
+#endif /* SEQ_CUDA_IMPLEMENTATION */

@@ -1,0 +1,173 @@
+/* Runner for seq_cuda.h: the runtime's argument and error paths (no device needed), the
+ * declarations from C99, then the kernels against their CPU references (SKIP without a
+ * device), then the `N passed, N failed` line. */
+#define SEQ_CUDA_IMPLEMENTATION
+#include "cuda_test.h"
+
+#define HAS(needle) (strstr(seq_last_error(), (needle)) != NULL)
+
+/* The C compiler and nvcc lay the context out alike (C programs link against this TU). */
+static void test_ctx_layout_matches_c(void) { CHECK(seq_cuda_test_ctx_size_c() == sizeof(seq_cuda_ctx)); }
+
+/* No device: a clear status naming the function and a context that owns nothing. With a
+ * device, an index past the last one is SEQ_ERR_RANGE. */
+static void test_ctx_init_without_device(void) {
+    seq_cuda_ctx ctx;
+    int n = seq_cuda_device_count();
+    seq_status s;
+    CHECK(n >= 0);
+    s = seq_cuda_ctx_init(&ctx, n, 1 << 20);
+    CHECK(s == (n == 0 ? SEQ_ERR_UNSUPPORTED : SEQ_ERR_RANGE));
+    CHECK(HAS("seq_cuda_ctx_init"));
+    CHECK(ctx.cublas == NULL && ctx.stream == NULL && ctx.arena == NULL && ctx.report == NULL);
+    seq_cuda_ctx_free(&ctx); /* harmless on a zeroed context */
+    seq_cuda_ctx_free(NULL);
+    CHECK(seq_cuda_ctx_init(NULL, 0, 0) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_ctx_init(&ctx, -1, 0) == (n == 0 ? SEQ_ERR_UNSUPPORTED : SEQ_ERR_RANGE));
+}
+
+/* Every entry point refuses a NULL context with SEQ_ERR_INVALID and its own name. */
+static void test_null_ctx(void) {
+    float f[64];
+    int32_t ids[4] = {0, 0, 0, 0};
+    void *p = NULL;
+    seq_adamw_config cfg = seq_adamw_config_default();
+    memset(f, 0, sizeof f);
+#define REFUSED(call, name)                                                                    \
+    do {                                                                                       \
+        CHECK((call) == SEQ_ERR_INVALID);                                                      \
+        CHECK_MSG(HAS(name), "%s", seq_last_error());                                          \
+    } while (0)
+    REFUSED(seq_cuda_sync(NULL), "seq_cuda_sync");
+    REFUSED(seq_cuda_set_math(NULL, SEQ_CUDA_MATH_FP32), "seq_cuda_set_math");
+    REFUSED(seq_cuda_alloc(NULL, &p, 4), "seq_cuda_alloc");
+    REFUSED(seq_cuda_free(NULL, f), "seq_cuda_free");
+    REFUSED(seq_cuda_zero(NULL, f, 4), "seq_cuda_zero");
+    REFUSED(seq_cuda_upload(NULL, f, f, 4), "seq_cuda_upload");
+    REFUSED(seq_cuda_download(NULL, f, f, 4), "seq_cuda_download");
+    REFUSED(seq_cuda_download_sync(NULL, f, f, 4), "seq_cuda_download_sync");
+    REFUSED(seq_cuda_sgemm(NULL, 0, 0, 2, 2, 2, 1.0f, f, 2, f, 2, 0.0f, f, 2), "seq_cuda_sgemm");
+    REFUSED(seq_cuda_binary_fwd(NULL, SEQ_CUDA_ADD, 2, 2, f, f, 0, f), "seq_cuda_binary_fwd");
+    REFUSED(seq_cuda_binary_bwd(NULL, SEQ_CUDA_ADD, 2, 2, f, f, 0, f, f, f), "seq_cuda_binary_bwd");
+    REFUSED(seq_cuda_act_fwd(NULL, SEQ_CUDA_RELU, 4, f, f), "seq_cuda_act_fwd");
+    REFUSED(seq_cuda_act_bwd(NULL, SEQ_CUDA_RELU, 4, f, f, f), "seq_cuda_act_bwd");
+    REFUSED(seq_cuda_softmax(NULL, 2, 2, f, f), "seq_cuda_softmax");
+    REFUSED(seq_cuda_log_softmax(NULL, 2, 2, f, f), "seq_cuda_log_softmax");
+    REFUSED(seq_cuda_softmax_bwd(NULL, 2, 2, f, f, f), "seq_cuda_softmax_bwd");
+    REFUSED(seq_cuda_log_softmax_bwd(NULL, 2, 2, f, f, f), "seq_cuda_log_softmax_bwd");
+    REFUSED(seq_cuda_layernorm(NULL, 2, 2, f, f, f, 1e-5f, f, f), "seq_cuda_layernorm");
+    REFUSED(seq_cuda_rmsnorm(NULL, 2, 2, f, f, 1e-5f, f, f), "seq_cuda_rmsnorm");
+    REFUSED(seq_cuda_layernorm_bwd(NULL, 2, 2, f, f, f, f, f, f, f), "seq_cuda_layernorm_bwd");
+    REFUSED(seq_cuda_rmsnorm_bwd(NULL, 2, 2, f, f, f, f, f, f), "seq_cuda_rmsnorm_bwd");
+    REFUSED(seq_cuda_embedding(NULL, 4, 2, f, 4, ids, f), "seq_cuda_embedding");
+    REFUSED(seq_cuda_embedding_bwd(NULL, 4, 2, 4, ids, f, f), "seq_cuda_embedding_bwd");
+    REFUSED(seq_cuda_cross_entropy(NULL, 2, 2, f, ids, -100, f, f), "seq_cuda_cross_entropy");
+    REFUSED(seq_cuda_adamw_step(NULL, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL), "seq_cuda_adamw_step");
+    REFUSED(seq_cuda_quant_gemv(NULL, SEQ_QUANT_Q8_0, 1, 32, f, f, f), "seq_cuda_quant_gemv");
+    CHECK(seq_cuda_arena_alloc(NULL, 4) == NULL && HAS("seq_cuda_arena_alloc"));
+#undef REFUSED
+}
+
+/* On a context that was never initialized: bad arguments are SEQ_ERR_INVALID (checked
+ * before CUDA is touched), good ones SEQ_ERR_STATE. */
+static void test_bad_arguments(void) {
+    seq_cuda_ctx ctx;
+    float f[64];
+    int32_t ids[4] = {0, 0, 0, 0};
+    seq_adamw_config cfg = seq_adamw_config_default();
+    const float *big = f;
+    memset(&ctx, 0, sizeof ctx);
+    memset(f, 0, sizeof f);
+    /* negative sizes */
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, -1, 2, 2, 1.0f, f, 2, f, 2, 0.0f, f, 2) == SEQ_ERR_INVALID && HAS("negative"));
+    CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_MUL, -2, 2, f, f, 0, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_act_fwd(&ctx, SEQ_CUDA_TANH, -1, f, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_softmax(&ctx, 2, -2, f, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_embedding(&ctx, 4, 2, f, -1, ids, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_cross_entropy(&ctx, -1, 2, f, ids, -100, f, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, -4, f, f, f, f, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_0, -1, 32, f, f, f) == SEQ_ERR_INVALID);
+    /* NULL buffers where elements are due; none needed for empty work */
+    CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_ADD, 2, 2, f, NULL, 1, f) == SEQ_ERR_INVALID && HAS("NULL b"));
+    CHECK(seq_cuda_act_bwd(&ctx, SEQ_CUDA_SILU, 4, f, f, NULL) == SEQ_ERR_INVALID && HAS("NULL gx"));
+    CHECK(seq_cuda_layernorm(&ctx, 2, 2, NULL, f, f, 1e-5f, f, f) == SEQ_ERR_INVALID && HAS("NULL x"));
+    CHECK(seq_cuda_rmsnorm_bwd(&ctx, 2, 2, f, NULL, f, f, f, f) == SEQ_ERR_INVALID && HAS("gw without w"));
+    CHECK(seq_cuda_cross_entropy(&ctx, 2, 2, f, NULL, -100, f, NULL) == SEQ_ERR_INVALID && HAS("targets"));
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 2, 2, 1.0f, NULL, 2, f, 2, 0.0f, f, 2) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_softmax(&ctx, 0, 0, NULL, NULL) == SEQ_ERR_STATE); /* fine, but no context */
+    /* options out of range */
+    CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_BINARY_COUNT, 2, 2, f, f, 0, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_ADD, 2, 2, f, f, 2, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_set_math(&ctx, SEQ_CUDA_MATH_COUNT) == SEQ_ERR_INVALID && HAS("math mode"));
+    CHECK(seq_cuda_layernorm(&ctx, 2, 2, f, f, f, NAN, f, f) == SEQ_ERR_INVALID && HAS("eps"));
+    CHECK(seq_cuda_rmsnorm(&ctx, 2, 2, f, f, -1.0f, f, f) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_softmax(&ctx, 2, 0, f, f) == SEQ_ERR_INVALID && HAS("0 columns"));
+    /* GEMM's BLAS rules as seq_sgemm; sizes cuBLAS cannot take */
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 3, f, 3, 0.0f, f, 3) == SEQ_ERR_INVALID && HAS("lda"));
+    CHECK(seq_cuda_sgemm(&ctx, 1, 1, 2, 3, 4, 1.0f, f, 2, f, 3, 0.0f, f, 3) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, f, 3, 0.0f, f, 2) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, (int64_t)1 << 32, 1, 1, 1.0f, big, 1, f, 1, 0.0f, f, 1) ==
+          SEQ_ERR_UNSUPPORTED && HAS("INT_MAX"));
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 0, 3, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, NULL, 3) == SEQ_ERR_STATE);
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 0.0f, NULL, 4, NULL, 3, 0.0f, f, 3) == SEQ_ERR_STATE); /* alpha 0 */
+    /* AdamW's hyperparameters as seq_adamw_init checks them */
+    cfg.beta1 = 1.0f;
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("betas"));
+    cfg = seq_adamw_config_default();
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, NAN, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("lr"));
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 0, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("1-based"));
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, -1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_adamw_step(&ctx, NULL, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID);
+    cfg.amsgrad = 1;
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("vmax"));
+    CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, f) == SEQ_ERR_STATE);
+    /* quantized GEMV: formats without a kernel, n off the block */
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_K, 1, 256, f, f, f) == SEQ_ERR_UNSUPPORTED && HAS("q4_K"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 33, f, f, f) == SEQ_ERR_INVALID && HAS("multiple of 32"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 32, f, f, f) == SEQ_ERR_STATE && HAS("not initialized"));
+    /* the runtime refuses an uninitialized context */
+    CHECK(seq_cuda_sync(&ctx) == SEQ_ERR_STATE);
+    CHECK(seq_cuda_upload(&ctx, f, f, 4) == SEQ_ERR_STATE);
+    CHECK(seq_cuda_upload(&ctx, NULL, f, 4) == SEQ_ERR_INVALID && HAS("destination"));
+}
+
+/* The arena's bump pointer on a host block standing in for device memory (it only does
+ * arithmetic on the pointer): 256-byte alignment, the peak, refusal when full, reset. */
+static void test_arena_bookkeeping(void) {
+    seq_cuda_ctx ctx;
+    static unsigned char block[4096];
+    unsigned char *a, *b, *c;
+    memset(&ctx, 0, sizeof ctx);
+    CHECK(seq_cuda_arena_alloc(&ctx, 16) == NULL && seq_last_status() == SEQ_ERR_NOMEM); /* no arena */
+    ctx.arena = block;
+    ctx.arena_cap = 1000;
+    a = (unsigned char *)seq_cuda_arena_alloc(&ctx, 10);
+    b = (unsigned char *)seq_cuda_arena_alloc(&ctx, 300);
+    CHECK(a == block && b == block + 256);
+    CHECK(ctx.arena_used == 556 && ctx.arena_peak == 556);
+    c = (unsigned char *)seq_cuda_arena_alloc(&ctx, 1000 - 768 + 1); /* one byte too many */
+    CHECK(c == NULL && seq_last_status() == SEQ_ERR_NOMEM && HAS("do not fit"));
+    c = (unsigned char *)seq_cuda_arena_alloc(&ctx, 1000 - 768); /* exactly the rest */
+    CHECK(c == block + 768 && ctx.arena_used == 1000);
+    CHECK(seq_cuda_arena_alloc(&ctx, 1) == NULL); /* aligned start past the end */
+    CHECK(seq_cuda_arena_alloc(&ctx, 0) == NULL);
+    seq_cuda_arena_reset(&ctx);
+    CHECK(ctx.arena_used == 0 && ctx.arena_peak == 1000);
+    CHECK(seq_cuda_arena_alloc(&ctx, 8) == block);
+    seq_cuda_arena_reset(NULL);
+}
+
+void seq_tests_cuda_runtime(void) {
+    RUN(test_ctx_layout_matches_c);
+    RUN(test_ctx_init_without_device);
+    RUN(test_null_ctx);
+    RUN(test_bad_arguments);
+    RUN(test_arena_bookkeeping);
+}
+
+int main(void) {
+    seq_tests_cuda_runtime();
+    seq_tests_cuda_c();
+    seq_tests_cuda_kernels();
+    return seq_test_summary();
+}
