@@ -1147,9 +1147,12 @@ SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config 
 }
 
 /* ----------------------------------------------------------------------------------
- * quantized GEMV: a warp per row; lane l takes blocks l, l+32, ... of the row, so a
- * warp's loads cover 32 consecutive blocks. Block bytes are read one at a time and the
- * f16 scale assembled little-endian: rows need no alignment beyond a byte.
+ * quantized GEMV: a warp per row, walking the row a block at a time with lane j on value
+ * j of the block, so each step's loads are coalesced (32 consecutive floats of x, the
+ * block's 32 or 16 bytes of values, and its f16 scale, one address for the whole warp).
+ * Bytes are read one at a time and the scale assembled little-endian: rows need no
+ * alignment beyond a byte. Each lane sums d q x over the row's blocks; the warp sum
+ * gives y.
  * ---------------------------------------------------------------------------------- */
 
 #define SEQ_CUDA__GEMV_WARPS 4
@@ -1158,20 +1161,11 @@ __device__ static float seq_cuda__f16(const uint8_t *p) {
     return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
 }
 
-/* d Σ_j q_j x_j over one block of 32 values. q8_0: q = (int8) qs[j]; q4_0: q = nibble - 8,
- * values j and j+16 in byte j (low nibble first). */
-__device__ static float seq_cuda__block_dot(int type, const uint8_t *blk, const float *x) {
-    float acc = 0.0f;
-    int j;
-    if (type == SEQ_QUANT_Q8_0) {
-        for (j = 0; j < 32; j++) acc += (float)(int8_t)blk[2 + j] * x[j];
-    } else {
-        for (j = 0; j < 16; j++) {
-            uint8_t q = blk[2 + j];
-            acc += (float)((int)(q & 0xf) - 8) * x[j] + (float)((int)(q >> 4) - 8) * x[j + 16];
-        }
-    }
-    return seq_cuda__f16(blk) * acc;
+/* Value `lane` of a block, unscaled. q8_0 {f16 d; i8 qs[32]}: q = qs[lane]. q4_0 {f16 d;
+ * u8 qs[16]}: values j and j+16 share byte j, low nibble first, q = nibble - 8. */
+__device__ static float seq_cuda__block_value(int type, const uint8_t *blk, int lane) {
+    if (type == SEQ_QUANT_Q8_0) return (float)(int8_t)blk[2 + lane];
+    return (float)((lane < 16 ? blk[2 + lane] & 0xf : blk[2 + lane - 16] >> 4) - 8);
 }
 
 __global__ static void seq_cuda__gemv_k(int type, int64_t rows, int64_t nblocks, size_t block_bytes,
@@ -1180,8 +1174,10 @@ __global__ static void seq_cuda__gemv_k(int type, int64_t rows, int64_t nblocks,
     int lane = threadIdx.x & 31;
     float acc = 0.0f;
     if (row >= rows) return; /* a whole warp leaves together: the shuffle below stays full */
-    const uint8_t *wr = W + (size_t)row * (size_t)nblocks * block_bytes;
-    for (int64_t b = lane; b < nblocks; b += 32) acc += seq_cuda__block_dot(type, wr + (size_t)b * block_bytes, x + 32 * b);
+    const uint8_t *blk = W + (size_t)row * (size_t)nblocks * block_bytes;
+#pragma unroll 4
+    for (int64_t b = 0; b < nblocks; b++, blk += block_bytes)
+        acc += seq_cuda__f16(blk) * seq_cuda__block_value(type, blk, lane) * x[32 * b + lane];
     acc = seq_cuda__warp_sum(acc);
     if (lane == 0) y[row] = acc;
 }
