@@ -121,9 +121,6 @@ NVCC_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
 NVCC_FLAGS = -std=c++17 -O2 $(NVCC_ARCH) -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CUDA_SRC   = tests/test_cuda.cu $(wildcard tests/cuda_*_test.cu)
 CUDA_OBJS  = $(B)/cuda_ref.o $(B)/cuda_c_api.o $(B)/cuda_harness.o
-ifneq ($(NVCC),)
-RUNNERS   += $(B)/test_cuda
-endif
 $(B)/cuda_ref.o: tests/cuda_ref.c seq.h seq_quant.h $(HARNESS) | $(B)
 	$(CC) -std=c99 -O1 $(WARN) $(EXACT) -c -o $@ $<
 $(B)/cuda_c_api.o: tests/cuda_c_api.c seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
@@ -132,9 +129,21 @@ $(B)/cuda_harness.o: $(HARNESS) | $(B)
 	$(CC) -std=c99 -O1 $(WARN) -c -o $@ tests/harness.c
 $(B)/test_cuda: $(CUDA_SRC) $(CUDA_OBJS) seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
 	$(NVCC) $(NVCC_FLAGS) -o $@ $(CUDA_SRC) $(CUDA_OBJS) -L$(CUDA_LIB) -Xlinker -rpath,$(CUDA_LIB) -lcublas -lcudart -lm
-.PHONY: test-cuda
+# On a GPU, make test-cuda-sanitizer runs the runner under each compute-sanitizer tool.
+CUDA_SANITIZER ?= $(dir $(NVCC))compute-sanitizer
+.PHONY: test-cuda test-cuda-sanitizer
+ifneq ($(NVCC),)
+RUNNERS   += $(B)/test_cuda
 test-cuda: $(B)/test_cuda
 	@sh tests/run.sh $(B)/test_cuda
+test-cuda-sanitizer: $(B)/test_cuda
+	@for t in memcheck racecheck initcheck synccheck; do echo "== compute-sanitizer --tool $$t"; \
+	  $(CUDA_SANITIZER) --tool $$t --error-exitcode 1 $$([ $$t = memcheck ] && echo --leak-check full) \
+	    $(B)/test_cuda || exit 1; done
+else
+test-cuda test-cuda-sanitizer:
+	@echo "SKIP $@: nvcc not found (make $@ NVCC=/path/to/nvcc)"
+endif
 # end of seq_cuda.h (nvcc) =============================================================
 
 .PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean

@@ -367,6 +367,57 @@ __device__ static float seq_cuda__block_reduce(float v, float *sh, int is_max) {
     return is_max ? seq_cuda__warp_max(v) : seq_cuda__warp_sum(v);
 }
 
+/* Column sums of a per-element term over the rows of (rows,cols) arrays, into gradients
+ * of a row (a bias, a norm's weight). A block of 32 x 32 threads takes 32 columns at a
+ * time: thread (c, r) sums rows r, r+32, ... of column c (each warp reads 32 neighbouring
+ * floats of one row), then the 32 partials of a column are added in a fixed order, so
+ * the result does not depend on scheduling. The term:
+ *   COL_SUM   out0 += Σ gy
+ *   COL_MUL   out0 += Σ gy a
+ *   COL_NORM  out0 += Σ gy xhat, out1 += Σ gy   (xhat = (a - mean_r) rstd_r; either may be NULL) */
+enum { SEQ_CUDA__COL_SUM, SEQ_CUDA__COL_MUL, SEQ_CUDA__COL_NORM };
+
+__global__ static void seq_cuda__colsum_k(int mode, int64_t rows, int64_t cols, const float *a, const float *stats,
+                                          const float *gy, float *out0, float *out1) {
+    __shared__ float p0[32][33], p1[32][33]; /* 33: no bank conflicts reading a column */
+    int tc = threadIdx.x, tr = threadIdx.y;
+    for (int64_t base = (int64_t)blockIdx.x * 32; base < cols; base += (int64_t)gridDim.x * 32) {
+        int64_t j = base + tc;
+        float s0 = 0.0f, s1 = 0.0f;
+        if (j < cols)
+            for (int64_t r = tr; r < rows; r += 32) {
+                float g = gy[r * cols + j];
+                if (mode == SEQ_CUDA__COL_SUM) s0 += g;
+                else if (mode == SEQ_CUDA__COL_MUL) s0 += g * a[r * cols + j];
+                else {
+                    s0 += g * (a[r * cols + j] - stats[2 * r]) * stats[2 * r + 1];
+                    s1 += g;
+                }
+            }
+        p0[tr][tc] = s0;
+        p1[tr][tc] = s1;
+        __syncthreads();
+        if (tr == 0 && j < cols) {
+            float t0 = 0.0f, t1 = 0.0f;
+            for (int k = 0; k < 32; k++) {
+                t0 += p0[k][tc];
+                t1 += p1[k][tc];
+            }
+            if (out0) out0[j] += t0;
+            if (out1) out1[j] += t1;
+        }
+        __syncthreads(); /* the partials are read before the next tile overwrites them */
+    }
+}
+
+static seq_status seq_cuda__colsums(seq_cuda_ctx *ctx, const char *fn, int mode, int64_t rows, int64_t cols,
+                                    const float *a, const float *stats, const float *gy, float *out0, float *out1) {
+    dim3 threads(32, 32);
+    seq_cuda__colsum_k<<<seq_cuda__grid(cols, 32), threads, 0, SEQ_CUDA__STREAM(ctx)>>>(mode, rows, cols, a, stats, gy,
+                                                                                       out0, out1);
+    return seq_cuda__launched(fn);
+}
+
 /* ----------------------------------------------------------------------------------
  * runtime
  * ---------------------------------------------------------------------------------- */
@@ -590,17 +641,6 @@ __global__ static void seq_cuda__binary_bwd_k(int op, int64_t n, int64_t cols, c
     }
 }
 
-/* gb (cols) += sum over rows of gy (add) or gy a (mul): a thread per column walks the
- * rows, so neighbouring threads read neighbouring floats and the sum order is fixed. */
-__global__ static void seq_cuda__colsum_k(int op, int64_t rows, int64_t cols, const float *a, const float *gy,
-                                          float *gb) {
-    SEQ_CUDA__FOR(j, cols) {
-        float acc = 0.0f;
-        for (int64_t r = 0; r < rows; r++) acc += op == SEQ_CUDA_ADD ? gy[r * cols + j] : gy[r * cols + j] * a[r * cols + j];
-        gb[j] += acc;
-    }
-}
-
 /* Everything both directions check: ctx, sizes, op, b_row, and a, b and the third array
  * of rows x cols (y forward, gy backward) given. */
 static seq_status seq_cuda__binary_args(seq_cuda_ctx *ctx, const char *fn, seq_cuda_binary op, int64_t rows,
@@ -641,9 +681,8 @@ SEQDEF seq_status seq_cuda_binary_bwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int
         if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
     }
     if (gb && b_row) {
-        seq_cuda__colsum_k<<<seq_cuda__grid(cols, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-            (int)op, rows, cols, a, gy, gb);
-        s = seq_cuda__launched(fn);
+        s = seq_cuda__colsums(ctx, fn, op == SEQ_CUDA_ADD ? SEQ_CUDA__COL_SUM : SEQ_CUDA__COL_MUL, rows, cols, a, NULL,
+                              gy, gb, NULL);
     }
     return s;
 }
@@ -856,21 +895,6 @@ __global__ static void seq_cuda__norm_bwd_k(int64_t C, const float *x, const flo
     }
 }
 
-/* gw[j] += sum_r gy xhat, gb[j] += sum_r gy: a thread per column, fixed order. */
-__global__ static void seq_cuda__norm_params_k(int64_t rows, int64_t C, const float *x, const float *stats,
-                                               const float *gy, float *gw, float *gb) {
-    SEQ_CUDA__FOR(j, C) {
-        float aw = 0.0f, ab = 0.0f;
-        for (int64_t r = 0; r < rows; r++) {
-            float g = gy[r * C + j];
-            aw += g * (x[r * C + j] - stats[2 * r]) * stats[2 * r + 1];
-            ab += g;
-        }
-        if (gw) gw[j] += aw;
-        if (gb) gb[j] += ab;
-    }
-}
-
 static seq_status seq_cuda__norm(seq_cuda_ctx *ctx, const char *fn, int64_t rows, int64_t C, const float *x,
                                  const float *w, const float *b, float eps, float *y, float *stats, int center) {
     seq_status s = seq_cuda__rows_args(ctx, fn, rows, C);
@@ -901,9 +925,7 @@ static seq_status seq_cuda__norm_back(seq_cuda_ctx *ctx, const char *fn, int64_t
         if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
     }
     if (gw || gb) {
-        seq_cuda__norm_params_k<<<seq_cuda__grid(C, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0,
-                                  SEQ_CUDA__STREAM(ctx)>>>(rows, C, x, stats, gy, gw, gb);
-        s = seq_cuda__launched(fn);
+        s = seq_cuda__colsums(ctx, fn, SEQ_CUDA__COL_NORM, rows, C, x, stats, gy, gw, gb);
     }
     return s;
 }
