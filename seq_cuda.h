@@ -77,7 +77,8 @@ SEQDEF seq_status seq_cuda_set_math(seq_cuda_ctx *ctx, seq_cuda_math math);
 SEQDEF void *seq_cuda_arena_alloc(seq_cuda_ctx *ctx, size_t bytes);
 SEQDEF void seq_cuda_arena_reset(seq_cuda_ctx *ctx);
 
-/* Long-lived device buffers (parameters, optimizer state). *ptr is NULL for 0 bytes. */
+/* Long-lived device buffers (parameters, optimizer state). *ptr is NULL for 0 bytes.
+ * seq_cuda_free waits for the stream first (queued kernels may still use the buffer). */
 SEQDEF seq_status seq_cuda_alloc(seq_cuda_ctx *ctx, void **ptr, size_t bytes);
 SEQDEF seq_status seq_cuda_free(seq_cuda_ctx *ctx, void *ptr);
 /* bytes = 0 on the whole buffer: cudaMemsetAsync. */
@@ -342,7 +343,7 @@ static unsigned seq_cuda__grid(int64_t n, int threads) {
     return (unsigned)b;
 }
 
-/* Sums over a warp: lane 0 (every lane, for the xor form) holds the total. */
+/* Sum or max over a warp; the butterfly leaves the result in every lane. */
 __device__ static float seq_cuda__warp_sum(float v) {
     int o;
     for (o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -456,7 +457,9 @@ SEQDEF seq_status seq_cuda_ctx_init(seq_cuda_ctx *ctx, int device, size_t arena_
     ctx->cublas = blas;
     if (s == SEQ_OK) s = seq_cuda__check_blas(cublasSetStream(blas, stream), fn, "cublasSetStream");
     if (s == SEQ_OK) s = seq_cuda__check(cudaMalloc(&ctx->report, sizeof(seq_cuda__report)), fn, "report block");
-    if (s == SEQ_OK) s = seq_cuda__check(cudaMemset(ctx->report, 0, sizeof(seq_cuda__report)), fn, "report block");
+    /* on ctx's stream: a non-blocking stream is not ordered after the legacy default one */
+    if (s == SEQ_OK)
+        s = seq_cuda__check(cudaMemsetAsync(ctx->report, 0, sizeof(seq_cuda__report), stream), fn, "report block");
     if (s == SEQ_OK && arena_bytes > 0) {
         s = seq_cuda__check(cudaMalloc((void **)&ctx->arena, arena_bytes), fn, "arena");
         if (s == SEQ_OK) ctx->arena_cap = arena_bytes;
@@ -470,6 +473,7 @@ SEQDEF seq_status seq_cuda_ctx_init(seq_cuda_ctx *ctx, int device, size_t arena_
 
 SEQDEF void seq_cuda_ctx_free(seq_cuda_ctx *ctx) {
     if (!ctx) return;
+    if (ctx->cublas) cudaSetDevice(ctx->device);
     if (ctx->stream) cudaStreamSynchronize(SEQ_CUDA__STREAM(ctx));
     if (ctx->cublas) cublasDestroy((cublasHandle_t)ctx->cublas);
     if (ctx->arena) cudaFree(ctx->arena);
@@ -483,10 +487,13 @@ SEQDEF seq_status seq_cuda_sync(seq_cuda_ctx *ctx) {
     static const char fn[] = "seq_cuda_sync";
     seq_cuda__report r;
     seq_status s = seq_cuda__ctx_ready(ctx, fn);
+    /* the report is copied after the queued work, on the same stream */
+    if (s == SEQ_OK)
+        s = seq_cuda__check(cudaMemcpyAsync(&r, ctx->report, sizeof r, cudaMemcpyDeviceToHost, SEQ_CUDA__STREAM(ctx)),
+                            fn, "queued work failed");
     if (s == SEQ_OK) s = seq_cuda__check(cudaStreamSynchronize(SEQ_CUDA__STREAM(ctx)), fn, "queued work failed");
-    if (s == SEQ_OK) s = seq_cuda__check(cudaMemcpy(&r, ctx->report, sizeof r, cudaMemcpyDeviceToHost), fn, "report");
     if (s != SEQ_OK || r.code == 0) return s;
-    s = seq_cuda__check(cudaMemset(ctx->report, 0, sizeof r), fn, "report");
+    s = seq_cuda__check(cudaMemsetAsync(ctx->report, 0, sizeof r, SEQ_CUDA__STREAM(ctx)), fn, "report");
     if (s != SEQ_OK) return s;
     if (r.op == SEQ_CUDA__OP_ADAMW)
         return seq_set_error((seq_status)r.code, "%s: gradient %lld is not finite: the step was skipped",
@@ -546,7 +553,9 @@ SEQDEF seq_status seq_cuda_free(seq_cuda_ctx *ctx, void *ptr) {
     static const char fn[] = "seq_cuda_free";
     seq_status s = seq_cuda__ctx_ready(ctx, fn);
     if (s != SEQ_OK || !ptr) return s;
-    return seq_cuda__check(cudaFree(ptr), fn, "cudaFree");
+    /* kernels queued on the stream may still read ptr */
+    s = seq_cuda__check(cudaStreamSynchronize(SEQ_CUDA__STREAM(ctx)), fn, "queued work failed");
+    return s == SEQ_OK ? seq_cuda__check(cudaFree(ptr), fn, "cudaFree") : s;
 }
 
 SEQDEF seq_status seq_cuda_zero(seq_cuda_ctx *ctx, void *dev, size_t bytes) {
@@ -606,6 +615,8 @@ SEQDEF seq_status seq_cuda_sgemm(seq_cuda_ctx *ctx, int transA, int transB, int6
                              fn, (long long)lda, (long long)ldb, (long long)ldc);
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
         return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: sizes above INT_MAX (cuBLAS takes int)", fn);
+    if ((int)ctx->math < 0 || ctx->math >= SEQ_CUDA_MATH_COUNT)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: ctx->math = %d is no seq_cuda_math", fn, (int)ctx->math);
     if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK) return s;
     /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major
      * matrix read column-major is its transpose: so cuBLAS gets B first, the same

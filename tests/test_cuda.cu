@@ -110,6 +110,9 @@ static void test_bad_arguments(void) {
           SEQ_ERR_UNSUPPORTED && HAS("INT_MAX"));
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 0, 3, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, NULL, 3) == SEQ_ERR_STATE);
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 0.0f, NULL, 4, NULL, 3, 0.0f, f, 3) == SEQ_ERR_STATE); /* alpha 0 */
+    ctx.math = (seq_cuda_math)7; /* set behind seq_cuda_set_math's back */
+    CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, f, 3, 0.0f, f, 3) == SEQ_ERR_INVALID && HAS("ctx->math"));
+    ctx.math = SEQ_CUDA_MATH_FP32;
     /* AdamW's hyperparameters as seq_adamw_init checks them */
     cfg.beta1 = 1.0f;
     CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("betas"));
