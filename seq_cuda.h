@@ -101,6 +101,13 @@ SEQDEF seq_status seq_cuda_download_sync(seq_cuda_ctx *ctx, void *host_dst, cons
 SEQDEF seq_status seq_cuda_sgemm(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
                                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                                  float *C, int64_t ldc);
+/* batch products of the same shape in one cuBLAS call (attention's per-head products):
+ * C_i = alpha op(A_i) op(B_i) + beta C_i with X_i = X + i strideX. Strides >= 0 (0 shares
+ * one matrix across the batch); batch >= 0. */
+SEQDEF seq_status seq_cuda_sgemm_batched(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                         float alpha, const float *A, int64_t lda, int64_t strideA, const float *B,
+                                         int64_t ldb, int64_t strideB, float beta, float *C, int64_t ldc,
+                                         int64_t strideC, int64_t batch);
 
 /* ===================================================================================
  * 3  elementwise, activations, softmax, norms, embedding, cross-entropy, AdamW
@@ -594,38 +601,80 @@ SEQDEF seq_status seq_cuda_download_sync(seq_cuda_ctx *ctx, void *host_dst, cons
  * GEMM
  * ---------------------------------------------------------------------------------- */
 
+static const cublasComputeType_t seq_cuda__compute[SEQ_CUDA_MATH_COUNT] = {
+    CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32F_FAST_16BF};
+
+/* seq_sgemm's argument rules, and what cuBLAS can take. stride (batched only, else NULL)
+ * holds strideA, strideB, strideC. SEQ_OK with *empty set when there is nothing to
+ * compute (M or N or batch 0). */
+static seq_status seq_cuda__gemm_args(seq_cuda_ctx *ctx, const char *fn, int transA, int transB, int64_t M,
+                                      int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                                      int64_t ldb, const float *C, int64_t ldc, const int64_t *stride, int64_t batch,
+                                      int *empty) {
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    *empty = 0;
+    if (s != SEQ_OK) return s;
+    if (M < 0 || N < 0 || K < 0 || batch < 0)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: negative size M=%lld N=%lld K=%lld batch=%lld", fn, (long long)M,
+                             (long long)N, (long long)K, (long long)batch);
+    if (M == 0 || N == 0 || batch == 0) {
+        *empty = 1;
+        return seq_cuda__ctx_ready(ctx, fn);
+    }
+    /* BLAS rules as seq_sgemm: alpha == 0 or K == 0 never reads A or B */
+    if (!C || (alpha != 0.0f && K > 0 && (!A || !B))) return seq_cuda__invalid(fn, "NULL matrix");
+    if (lda < (transA ? M : K) || ldb < (transB ? K : N) || ldc < N || lda < 1 || ldb < 1)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: leading dimension shorter than a row (lda=%lld ldb=%lld ldc=%lld)",
+                             fn, (long long)lda, (long long)ldb, (long long)ldc);
+    if (stride && (stride[0] < 0 || stride[1] < 0 || stride[2] < 0))
+        return seq_set_error(SEQ_ERR_INVALID, "%s: negative stride", fn);
+    /* the outputs must not overlap: C_i's last row ends before C_{i+1} starts */
+    if (stride && batch > 1 && stride[2] < (M - 1) * ldc + N)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: strideC = %lld makes the outputs overlap", fn, (long long)stride[2]);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX || batch > INT_MAX)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: sizes above INT_MAX (cuBLAS takes int)", fn);
+    if ((int)ctx->math < 0 || ctx->math >= SEQ_CUDA_MATH_COUNT)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: ctx->math = %d is no seq_cuda_math", fn, (int)ctx->math);
+    return seq_cuda__ctx_ready(ctx, fn);
+}
+
+/* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major
+ * matrix read column-major is its transpose: so cuBLAS gets B first, the same transpose
+ * flags, m = N, n = M (in both calls below). */
 SEQDEF seq_status seq_cuda_sgemm(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
                                  float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                                  float *C, int64_t ldc) {
     static const char fn[] = "seq_cuda_sgemm";
-    static const cublasComputeType_t compute[SEQ_CUDA_MATH_COUNT] = {
-        CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_COMPUTE_32F_FAST_16BF};
-    int reads_ab;
-    seq_status s = seq_cuda__ctx_given(ctx, fn);
-    if (s != SEQ_OK) return s;
-    if (M < 0 || N < 0 || K < 0)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: negative size M=%lld N=%lld K=%lld", fn, (long long)M,
-                             (long long)N, (long long)K);
-    if (M == 0 || N == 0) return seq_cuda__ctx_ready(ctx, fn);
-    /* BLAS rules as seq_sgemm: alpha == 0 or K == 0 never reads A or B */
-    reads_ab = alpha != 0.0f && K > 0;
-    if (!C || (reads_ab && (!A || !B))) return seq_cuda__invalid(fn, "NULL matrix");
-    if (lda < (transA ? M : K) || ldb < (transB ? K : N) || ldc < N || lda < 1 || ldb < 1)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: leading dimension shorter than a row (lda=%lld ldb=%lld ldc=%lld)",
-                             fn, (long long)lda, (long long)ldb, (long long)ldc);
-    if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX)
-        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: sizes above INT_MAX (cuBLAS takes int)", fn);
-    if ((int)ctx->math < 0 || ctx->math >= SEQ_CUDA_MATH_COUNT)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: ctx->math = %d is no seq_cuda_math", fn, (int)ctx->math);
-    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK) return s;
-    /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major
-     * matrix read column-major is its transpose: so cuBLAS gets B first, the same
-     * transpose flags, m = N, n = M. */
+    int empty;
+    seq_status s = seq_cuda__gemm_args(ctx, fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, C, ldc, NULL, 1, &empty);
+    if (s != SEQ_OK || empty) return s;
     return seq_cuda__check_blas(
         cublasGemmEx((cublasHandle_t)ctx->cublas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N,
                      (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb, A, CUDA_R_32F, (int)lda, &beta, C,
-                     CUDA_R_32F, (int)ldc, compute[ctx->math], CUBLAS_GEMM_DEFAULT),
+                     CUDA_R_32F, (int)ldc, seq_cuda__compute[ctx->math], CUBLAS_GEMM_DEFAULT),
         fn, "cublasGemmEx");
+}
+
+SEQDEF seq_status seq_cuda_sgemm_batched(seq_cuda_ctx *ctx, int transA, int transB, int64_t M, int64_t N, int64_t K,
+                                         float alpha, const float *A, int64_t lda, int64_t strideA, const float *B,
+                                         int64_t ldb, int64_t strideB, float beta, float *C, int64_t ldc,
+                                         int64_t strideC, int64_t batch) {
+    static const char fn[] = "seq_cuda_sgemm_batched";
+    int64_t stride[3];
+    int empty;
+    seq_status s;
+    stride[0] = strideA;
+    stride[1] = strideB;
+    stride[2] = strideC;
+    s = seq_cuda__gemm_args(ctx, fn, transA, transB, M, N, K, alpha, A, lda, B, ldb, C, ldc, stride, batch, &empty);
+    if (s != SEQ_OK || empty) return s;
+    return seq_cuda__check_blas(
+        cublasGemmStridedBatchedEx((cublasHandle_t)ctx->cublas, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   transA ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F,
+                                   (int)ldb, (long long)strideB, A, CUDA_R_32F, (int)lda, (long long)strideA, &beta, C,
+                                   CUDA_R_32F, (int)ldc, (long long)strideC, (int)batch, seq_cuda__compute[ctx->math],
+                                   CUBLAS_GEMM_DEFAULT),
+        fn, "cublasGemmStridedBatchedEx");
 }
 
 /* ----------------------------------------------------------------------------------

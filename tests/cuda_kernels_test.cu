@@ -142,6 +142,37 @@ static void test_cuda_sgemm(void) {
     seq_cuda_ctx_free(&ctx);
 }
 
+/* Strided batches against seq_sgemm_ref per matrix: every transpose pair, padded rows,
+ * gaps between the matrices, and B shared across the batch (stride 0). FP32. */
+static void test_cuda_sgemm_batched(void) {
+    seq_cuda_ctx ctx;
+    seq_rng r;
+    enum { M = 9, N = 13, K = 21, P = 2, BATCH = 5, SZ = 30 * 30 };
+    static float A[BATCH * SZ], B[BATCH * SZ], C0[BATCH * SZ], C[BATCH * SZ];
+    int ta, tb, shared;
+    if (!cuda_open(&ctx)) SKIP("no CUDA device");
+    seq_rng_seed(&r, 10);
+    fill_uniform(&r, A, BATCH * SZ, -1, 1);
+    fill_uniform(&r, B, BATCH * SZ, -1, 1);
+    fill_uniform(&r, C0, BATCH * SZ, -1, 1);
+    for (ta = 0; ta < 2; ta++)
+        for (tb = 0; tb < 2; tb++)
+            for (shared = 0; shared < 2; shared++) {
+                int64_t lda = (ta ? M : K) + P, ldb = (tb ? K : N) + P, ldc = N + P, sb = shared ? 0 : SZ, i;
+                float *dA = dev_f(&ctx, A, BATCH * SZ), *dB = dev_f(&ctx, B, BATCH * SZ);
+                float *dC = dev_f(&ctx, C0, BATCH * SZ);
+                memcpy(C, C0, sizeof C);
+                for (i = 0; i < BATCH; i++)
+                    seq_sgemm_ref(ta, tb, M, N, K, 1.5f, A + i * SZ, lda, B + i * sb, ldb, 0.25f, C + i * SZ, ldc);
+                CHECK_MSG(seq_cuda_sgemm_batched(&ctx, ta, tb, M, N, K, 1.5f, dA, lda, SZ, dB, ldb, sb, 0.25f, dC, ldc,
+                                                 SZ, BATCH) == SEQ_OK,
+                          "%s", seq_last_error());
+                expect_near(&ctx, dC, C, BATCH * SZ, 1e-4, "batched C");
+                seq_cuda_arena_reset(&ctx);
+            }
+    seq_cuda_ctx_free(&ctx);
+}
+
 /* ---- elementwise -------------------------------------------------------------------- */
 
 /* add and mul, b full or a broadcast row: y, ga and gb as seq_add / seq_mul's tape. The
@@ -545,6 +576,7 @@ static void test_cuda_runtime_device(void) {
 void seq_tests_cuda_kernels(void) {
     RUN(test_cuda_runtime_device);
     RUN(test_cuda_sgemm);
+    RUN(test_cuda_sgemm_batched);
     RUN(test_cuda_binary);
     RUN(test_cuda_activations);
     RUN(test_cuda_softmax);

@@ -47,6 +47,8 @@ static void test_null_ctx(void) {
     REFUSED(seq_cuda_download(NULL, f, f, 4), "seq_cuda_download");
     REFUSED(seq_cuda_download_sync(NULL, f, f, 4), "seq_cuda_download_sync");
     REFUSED(seq_cuda_sgemm(NULL, 0, 0, 2, 2, 2, 1.0f, f, 2, f, 2, 0.0f, f, 2), "seq_cuda_sgemm");
+    REFUSED(seq_cuda_sgemm_batched(NULL, 0, 0, 2, 2, 2, 1.0f, f, 2, 4, f, 2, 4, 0.0f, f, 2, 4, 2),
+            "seq_cuda_sgemm_batched");
     REFUSED(seq_cuda_binary_fwd(NULL, SEQ_CUDA_ADD, 2, 2, f, f, 0, f), "seq_cuda_binary_fwd");
     REFUSED(seq_cuda_binary_bwd(NULL, SEQ_CUDA_ADD, 2, 2, f, f, 0, f, f, f), "seq_cuda_binary_bwd");
     REFUSED(seq_cuda_act_fwd(NULL, SEQ_CUDA_RELU, 4, f, f), "seq_cuda_act_fwd");
@@ -110,6 +112,14 @@ static void test_bad_arguments(void) {
           SEQ_ERR_UNSUPPORTED && HAS("INT_MAX"));
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 0, 3, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, NULL, 3) == SEQ_ERR_STATE);
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 0.0f, NULL, 4, NULL, 3, 0.0f, f, 3) == SEQ_ERR_STATE); /* alpha 0 */
+    /* batched: strides, a batch whose outputs overlap (a shared C would be a race) */
+    CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, -1, 0.0f, f, 3, 6, 2) == SEQ_ERR_INVALID &&
+          HAS("negative stride"));
+    CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 5, 2) == SEQ_ERR_INVALID &&
+          HAS("overlap"));
+    CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 6, -1) == SEQ_ERR_INVALID);
+    CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 6, 2) == SEQ_ERR_STATE);
+    CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 0, 1) == SEQ_ERR_STATE);
     ctx.math = (seq_cuda_math)7; /* set behind seq_cuda_set_math's back */
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, f, 3, 0.0f, f, 3) == SEQ_ERR_INVALID && HAS("ctx->math"));
     ctx.math = SEQ_CUDA_MATH_FP32;
