@@ -196,6 +196,14 @@ SEQDEF seq_status seq_cuda_cross_entropy(seq_cuda_ctx *ctx, int64_t rows, int64_
 SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config *cfg, int64_t t, float lr,
                                       float wd_scale, int64_t n, float *w, const float *g, float *m, float *v,
                                       float *vmax);
+/* SGD as seq_sgd_step (torch.optim.SGD): coupled weight decay, momentum buf (NULL when
+ * cfg->momentum is 0) started at the first gradient on step t = 1, dampening, Nesterov. */
+SEQDEF seq_status seq_cuda_sgd_step(seq_cuda_ctx *ctx, const seq_sgd_config *cfg, int64_t t, float lr,
+                                    float wd_scale, int64_t n, float *w, const float *g, float *buf);
+/* Lion as seq_lion_step: w -= lr sign(beta1 m + (1-beta1) g), m = beta2 m + (1-beta2) g,
+ * decoupled decay. Same skip rule. */
+SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *cfg, float lr, float wd_scale,
+                                     int64_t n, float *w, const float *g, float *m);
 
 /* ===================================================================================
  * 4  quantized GEMV
@@ -271,13 +279,13 @@ static seq_status seq_cuda__invalid(const char *fn, const char *why) {
 /* What kernels found while running, in device memory, read back by seq_cuda_sync: the
  * first finder (atomicCAS on code) records the op and the position. */
 enum { SEQ_CUDA__OP_NONE, SEQ_CUDA__OP_EMBEDDING, SEQ_CUDA__OP_EMBEDDING_BWD, SEQ_CUDA__OP_CROSS_ENTROPY,
-       SEQ_CUDA__OP_ADAMW };
+       SEQ_CUDA__OP_ADAMW, SEQ_CUDA__OP_SGD, SEQ_CUDA__OP_LION };
 typedef struct seq_cuda__report {
     int code;          /* seq_status, 0 when nothing was found */
     int op;            /* SEQ_CUDA__OP_* */
     long long pos;     /* flat index of the offending element */
     long long value;   /* the offending id, when there is one */
-    int skip;          /* AdamW: this call's gradients are not all finite */
+    int skip;          /* optimizers: this call's gradients are not all finite */
 } seq_cuda__report;
 
 static const char *seq_cuda__op_name(int op) {
@@ -286,6 +294,8 @@ static const char *seq_cuda__op_name(int op) {
     case SEQ_CUDA__OP_EMBEDDING_BWD: return "seq_cuda_embedding_bwd";
     case SEQ_CUDA__OP_CROSS_ENTROPY: return "seq_cuda_cross_entropy";
     case SEQ_CUDA__OP_ADAMW: return "seq_cuda_adamw_step";
+    case SEQ_CUDA__OP_SGD: return "seq_cuda_sgd_step";
+    case SEQ_CUDA__OP_LION: return "seq_cuda_lion_step";
     default: return "seq_cuda";
     }
 }
@@ -502,7 +512,7 @@ SEQDEF seq_status seq_cuda_sync(seq_cuda_ctx *ctx) {
     if (s != SEQ_OK || r.code == 0) return s;
     s = seq_cuda__check(cudaMemsetAsync(ctx->report, 0, sizeof r, SEQ_CUDA__STREAM(ctx)), fn, "report");
     if (s != SEQ_OK) return s;
-    if (r.op == SEQ_CUDA__OP_ADAMW)
+    if (r.code == SEQ_ERR_NUMERIC)
         return seq_set_error((seq_status)r.code, "%s: gradient %lld is not finite: the step was skipped",
                              seq_cuda__op_name(r.op), r.pos);
     return seq_set_error((seq_status)r.code, "%s: id %lld at position %lld is out of range", seq_cuda__op_name(r.op),
@@ -1151,21 +1161,53 @@ SEQDEF seq_status seq_cuda_cross_entropy(seq_cuda_ctx *ctx, int64_t rows, int64_
 }
 
 /* ----------------------------------------------------------------------------------
- * AdamW: (1) a scan for non-finite gradients sets rep->skip; (2) the update, which
- * returns at once when skip is set. The stream orders them; skip is cleared first.
+ * optimizers, each one update kernel over flat buffers. As on the CPU, a non-finite
+ * gradient skips the whole step: (1) skip is cleared, (2) a scan of g sets it (and
+ * reports the index), (3) the update returns at once when it is set. The stream orders
+ * the three; no round trip to the host.
  * ---------------------------------------------------------------------------------- */
 
-__global__ static void seq_cuda__finite_k(int64_t n, const float *g, seq_cuda__report *rep) {
+__global__ static void seq_cuda__finite_k(int64_t n, const float *g, seq_cuda__report *rep, int op) {
     SEQ_CUDA__FOR(i, n) {
         if (!isfinite(g[i])) {
             rep->skip = 1;
-            seq_cuda__report_error(rep, SEQ_ERR_NUMERIC, SEQ_CUDA__OP_ADAMW, i, 0);
+            seq_cuda__report_error(rep, SEQ_ERR_NUMERIC, op, i, 0);
         }
     }
 }
 
-/* The constants of step t: step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t)
- * (computed in double on the host, as seq.h does). */
+/* The checks every step shares (w, g and the first state buffer s0 given, lr and
+ * wd_scale finite and >= 0), then (1) and (2) above queued. *run is 0 when there is
+ * nothing to update. */
+static seq_status seq_cuda__optim_begin(seq_cuda_ctx *ctx, const char *fn, int op, const void *cfg, float lr,
+                                        float wd_scale, int64_t n, const float *w, const float *g, const float *s0,
+                                        int *run) {
+    seq_cuda__report *rep;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    *run = 0;
+    if (s == SEQ_OK && !cfg) s = seq_cuda__invalid(fn, "NULL cfg");
+    if (s == SEQ_OK && !(lr >= 0.0f && isfinite(lr)))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: lr must be finite and >= 0, got %g", fn, (double)lr);
+    if (s == SEQ_OK && !(wd_scale >= 0.0f && isfinite(wd_scale)))
+        s = seq_cuda__invalid(fn, "wd_scale must be finite and >= 0");
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, n, 1);
+    if (s == SEQ_OK && n > 0 && (!w || !g || !s0)) s = seq_cuda__invalid(fn, "NULL w, g or state");
+    if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
+    if (s != SEQ_OK || n == 0) return s;
+    rep = (seq_cuda__report *)ctx->report;
+    s = seq_cuda__check(cudaMemsetAsync(&rep->skip, 0, sizeof rep->skip, SEQ_CUDA__STREAM(ctx)), fn, "skip flag");
+    if (s != SEQ_OK) return s;
+    seq_cuda__finite_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(n, g, rep,
+                                                                                                           op);
+    s = seq_cuda__launched(fn);
+    *run = s == SEQ_OK;
+    return s;
+}
+
+static int seq_cuda__is_beta(float b) { return b >= 0.0f && b < 1.0f; }
+
+/* --- AdamW: the constants of step t, step_size = lr / (1 - beta1^t) and bc2_sqrt =
+ * sqrt(1 - beta2^t), computed in double on the host as seq.h does. */
 typedef struct seq_cuda__adam_k {
     float b1, b2, eps, step_size, bc2_sqrt, wd, shrink;
     int decoupled;
@@ -1194,22 +1236,19 @@ SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config 
                                       float *vmax) {
     static const char fn[] = "seq_cuda_adamw_step";
     seq_cuda__adam_k k;
-    seq_cuda__report *rep;
+    int run;
     seq_status s = seq_cuda__ctx_given(ctx, fn);
-    if (s == SEQ_OK && !cfg) s = seq_cuda__invalid(fn, "NULL cfg");
-    if (s != SEQ_OK) return s;
-    if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f && cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
-        return seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
-                             (double)cfg->beta2);
-    if (!(cfg->eps >= 0.0f && isfinite(cfg->eps) && cfg->weight_decay >= 0.0f && isfinite(cfg->weight_decay)))
-        return seq_cuda__invalid(fn, "eps and weight_decay must be finite and >= 0");
-    if (!(lr >= 0.0f && isfinite(lr))) return seq_set_error(SEQ_ERR_INVALID, "%s: lr must be finite and >= 0, got %g", fn, (double)lr);
-    if (!(wd_scale >= 0.0f && isfinite(wd_scale))) return seq_cuda__invalid(fn, "wd_scale must be finite and >= 0");
-    if (t < 1) return seq_set_error(SEQ_ERR_INVALID, "%s: step t is 1-based, got %lld", fn, (long long)t);
-    if ((s = seq_cuda__sizes(fn, n, 1)) != SEQ_OK) return s;
-    if (n > 0 && (!w || !g || !m || !v)) return seq_cuda__invalid(fn, "NULL w, g, m or v");
-    if (n > 0 && cfg->amsgrad && !vmax) return seq_cuda__invalid(fn, "amsgrad needs vmax");
-    if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK || n == 0) return s;
+    if (s == SEQ_OK && cfg && !(seq_cuda__is_beta(cfg->beta1) && seq_cuda__is_beta(cfg->beta2)))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
+                          (double)cfg->beta2);
+    if (s == SEQ_OK && cfg && !(cfg->eps >= 0.0f && isfinite(cfg->eps) && cfg->weight_decay >= 0.0f &&
+                                isfinite(cfg->weight_decay)))
+        s = seq_cuda__invalid(fn, "eps and weight_decay must be finite and >= 0");
+    if (s == SEQ_OK && t < 1) s = seq_set_error(SEQ_ERR_INVALID, "%s: step t is 1-based, got %lld", fn, (long long)t);
+    if (s == SEQ_OK && n > 0 && cfg && (!v || (cfg->amsgrad && !vmax)))
+        s = seq_cuda__invalid(fn, "NULL v, or amsgrad without vmax");
+    if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_ADAMW, cfg, lr, wd_scale, n, w, g, m, &run);
+    if (s != SEQ_OK || !run) return s;
     k.b1 = cfg->beta1;
     k.b2 = cfg->beta2;
     k.eps = cfg->eps;
@@ -1218,13 +1257,78 @@ SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config 
     k.wd = cfg->weight_decay * wd_scale;
     k.shrink = 1.0f - lr * k.wd;
     k.decoupled = cfg->decoupled != 0;
-    rep = (seq_cuda__report *)ctx->report;
-    s = seq_cuda__check(cudaMemsetAsync(&rep->skip, 0, sizeof rep->skip, SEQ_CUDA__STREAM(ctx)), fn, "skip flag");
-    if (s != SEQ_OK) return s;
-    seq_cuda__finite_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(n, g, rep);
-    if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
     seq_cuda__adamw_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-        k, n, w, g, m, v, cfg->amsgrad ? vmax : NULL, rep);
+        k, n, w, g, m, v, cfg->amsgrad ? vmax : NULL, (const seq_cuda__report *)ctx->report);
+    return seq_cuda__launched(fn);
+}
+
+/* --- SGD as seq_sgd_step: d = g + wd w (coupled); with momentum, buf = d on the first
+ * step, else momentum buf + (1 - dampening) d, and d = buf, or d + momentum buf with
+ * Nesterov; w -= lr d. buf is NULL without momentum. */
+__global__ static void seq_cuda__sgd_k(seq_sgd_config c, float wd, float lr, int first, int64_t n, float *w,
+                                       const float *g, float *buf, const seq_cuda__report *rep) {
+    if (rep->skip) return;
+    SEQ_CUDA__FOR(i, n) {
+        float d = g[i] + wd * w[i];
+        if (buf) {
+            buf[i] = first ? d : c.momentum * buf[i] + (1.0f - c.dampening) * d;
+            d = c.nesterov ? d + c.momentum * buf[i] : buf[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+SEQDEF seq_status seq_cuda_sgd_step(seq_cuda_ctx *ctx, const seq_sgd_config *cfg, int64_t t, float lr,
+                                    float wd_scale, int64_t n, float *w, const float *g, float *buf) {
+    static const char fn[] = "seq_cuda_sgd_step";
+    int run, momentum;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK && cfg &&
+        !(cfg->momentum >= 0.0f && isfinite(cfg->momentum) && cfg->dampening >= 0.0f && cfg->dampening <= 1.0f &&
+          cfg->weight_decay >= 0.0f && isfinite(cfg->weight_decay)))
+        s = seq_cuda__invalid(fn, "momentum and weight_decay must be finite and >= 0, dampening in [0,1]");
+    if (s == SEQ_OK && cfg && cfg->nesterov && !(cfg->momentum > 0.0f && cfg->dampening == 0.0f))
+        s = seq_cuda__invalid(fn, "nesterov needs momentum > 0 and dampening 0");
+    if (s == SEQ_OK && t < 1) s = seq_set_error(SEQ_ERR_INVALID, "%s: step t is 1-based, got %lld", fn, (long long)t);
+    momentum = cfg && cfg->momentum != 0.0f;
+    if (s == SEQ_OK && n > 0 && momentum && !buf) s = seq_cuda__invalid(fn, "momentum needs buf");
+    /* without momentum there is no state: g stands in for the state check */
+    if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_SGD, cfg, lr, wd_scale, n, w, g, momentum ? buf : g,
+                                              &run);
+    if (s != SEQ_OK || !run) return s;
+    seq_cuda__sgd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        *cfg, cfg->weight_decay * wd_scale, lr, t == 1, n, w, g, momentum ? buf : NULL,
+        (const seq_cuda__report *)ctx->report);
+    return seq_cuda__launched(fn);
+}
+
+/* --- Lion as seq_lion_step: w = w shrink - lr sign(beta1 m + (1 - beta1) g), then
+ * m = beta2 m + (1 - beta2) g (decoupled decay). */
+__global__ static void seq_cuda__lion_k(float b1, float b2, float shrink, float lr, int64_t n, float *w,
+                                        const float *g, float *m, const seq_cuda__report *rep) {
+    if (rep->skip) return;
+    SEQ_CUDA__FOR(i, n) {
+        float u = b1 * m[i] + (1.0f - b1) * g[i];
+        w[i] = w[i] * shrink - lr * (float)((u > 0.0f) - (u < 0.0f));
+        m[i] = b2 * m[i] + (1.0f - b2) * g[i];
+    }
+}
+
+SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *cfg, float lr, float wd_scale,
+                                     int64_t n, float *w, const float *g, float *m) {
+    static const char fn[] = "seq_cuda_lion_step";
+    int run;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (s == SEQ_OK && cfg && !(seq_cuda__is_beta(cfg->beta1) && seq_cuda__is_beta(cfg->beta2)))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
+                          (double)cfg->beta2);
+    if (s == SEQ_OK && cfg && !(cfg->weight_decay >= 0.0f && isfinite(cfg->weight_decay)))
+        s = seq_cuda__invalid(fn, "weight_decay must be finite and >= 0");
+    if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_LION, cfg, lr, wd_scale, n, w, g, m, &run);
+    if (s != SEQ_OK || !run) return s;
+    seq_cuda__lion_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        cfg->beta1, cfg->beta2, 1.0f - lr * cfg->weight_decay * wd_scale, lr, n, w, g, m,
+        (const seq_cuda__report *)ctx->report);
     return seq_cuda__launched(fn);
 }
 

@@ -445,31 +445,91 @@ static void test_cuda_cross_entropy(void) {
     seq_cuda_ctx_free(&ctx);
 }
 
-/* ---- AdamW ------------------------------------------------------------------------- */
+/* ---- optimizers -------------------------------------------------------------------- */
 
-/* Three steps of seq_adamw_step against three seq_cuda_adamw_step calls on the same
- * gradients (AdamW, Adam with L2, AMSGrad); then a NaN gradient skips the step. */
-static void test_cuda_adamw(void) {
+/* One optimizer variant on both sides: the CPU optimizer on P, its state buffer, and
+ * the GPU step on (w, g, state) laid out as the CPU's (moments as slabs of n). */
+enum { OPT_ADAMW, OPT_ADAM_L2, OPT_AMSGRAD, OPT_SGD, OPT_SGD_MOMENTUM, OPT_NESTEROV, OPT_LION, OPT_COUNT };
+typedef struct opt_pair {
+    int kind;
+    seq_adamw adam;
+    seq_adamw_config adam_cfg;
+    seq_sgd sgd;
+    seq_sgd_config sgd_cfg;
+    seq_lion lion;
+    seq_lion_config lion_cfg;
+    seq_optim_state *st;
+} opt_pair;
+
+static void opt_init(opt_pair *o, int kind, const seq_params *P) {
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->adam_cfg = seq_adamw_config_default();
+    o->adam_cfg.weight_decay = 0.1f;
+    o->adam_cfg.decoupled = kind != OPT_ADAM_L2;
+    o->adam_cfg.amsgrad = kind == OPT_AMSGRAD;
+    o->sgd_cfg = seq_sgd_config_default();
+    o->sgd_cfg.weight_decay = 0.05f;
+    o->sgd_cfg.momentum = kind == OPT_SGD ? 0.0f : 0.9f;
+    o->sgd_cfg.dampening = kind == OPT_SGD_MOMENTUM ? 0.1f : 0.0f;
+    o->sgd_cfg.nesterov = kind == OPT_NESTEROV;
+    o->lion_cfg = seq_lion_config_default();
+    o->lion_cfg.weight_decay = 0.1f;
+    if (kind <= OPT_AMSGRAD) {
+        CHECK(seq_adamw_init(&o->adam, P, o->adam_cfg) == SEQ_OK);
+        o->st = &o->adam.st;
+    } else if (kind == OPT_LION) {
+        CHECK(seq_lion_init(&o->lion, P, o->lion_cfg) == SEQ_OK);
+        o->st = &o->lion.st;
+    } else {
+        CHECK(seq_sgd_init(&o->sgd, P, o->sgd_cfg) == SEQ_OK);
+        o->st = &o->sgd.st;
+    }
+}
+
+static seq_status opt_cpu_step(opt_pair *o, seq_params *P, float lr) {
+    if (o->kind <= OPT_AMSGRAD) return seq_adamw_step(&o->adam, P, lr);
+    if (o->kind == OPT_LION) return seq_lion_step(&o->lion, P, lr);
+    return seq_sgd_step(&o->sgd, P, lr);
+}
+
+/* step t (1-based) on the device; state holds the CPU layout's floats */
+static seq_status opt_gpu_step(seq_cuda_ctx *ctx, const opt_pair *o, int64_t t, float lr, int64_t n, float *w,
+                               const float *g, float *state) {
+    if (o->kind <= OPT_AMSGRAD)
+        return seq_cuda_adamw_step(ctx, &o->adam_cfg, t, lr, 1.0f, n, w, g, state, state + n,
+                                   o->adam_cfg.amsgrad ? state + 2 * n : NULL);
+    if (o->kind == OPT_LION) return seq_cuda_lion_step(ctx, &o->lion_cfg, lr, 1.0f, n, w, g, state);
+    return seq_cuda_sgd_step(ctx, &o->sgd_cfg, t, lr, 1.0f, n, w, g, o->sgd_cfg.momentum != 0.0f ? state : NULL);
+}
+
+static void opt_free(opt_pair *o) {
+    if (o->kind <= OPT_AMSGRAD) seq_adamw_free(&o->adam);
+    else if (o->kind == OPT_LION) seq_lion_free(&o->lion);
+    else seq_sgd_free(&o->sgd);
+}
+
+/* Three steps of each CPU optimizer (AdamW, Adam with L2, AMSGrad, SGD plain / with
+ * momentum and dampening / Nesterov, Lion) against the fused kernel on the same
+ * gradients: parameters and state. Then a NaN gradient skips the step and the sync
+ * names its index. */
+static void test_cuda_optimizers(void) {
     seq_cuda_ctx ctx;
     seq_rng r;
     enum { N = 3000 };
     static float grads[3][N];
-    int variant, step;
+    int kind, step;
     if (!cuda_open(&ctx)) SKIP("no CUDA device");
     seq_rng_seed(&r, 8);
     for (step = 0; step < 3; step++) fill_uniform(&r, grads[step], N, -1, 1);
-    for (variant = 0; variant < 3; variant++) {
+    for (kind = 0; kind < OPT_COUNT; kind++) {
         int64_t shape[1] = {N};
         seq_params *P = seq_params_init(NULL);
-        seq_adamw o;
-        seq_adamw_config cfg = seq_adamw_config_default();
+        opt_pair o;
         float *dw, *dg, *dstate;
-        cfg.weight_decay = 0.1f;
-        cfg.decoupled = variant != 1;
-        cfg.amsgrad = variant == 2;
         CHECK(seq_params_add(P, "w", 1, shape, seq_init_uniform(-1.0f, 1.0f)) != NULL);
         CHECK(seq_params_alloc(P, &r) == SEQ_OK);
-        CHECK(seq_adamw_init(&o, P, cfg) == SEQ_OK);
+        opt_init(&o, kind, P);
         dw = dev_f(&ctx, P->data, N);
         dg = (float *)seq_cuda_arena_alloc(&ctx, sizeof(float) * N);
         dstate = (float *)seq_cuda_arena_alloc(&ctx, sizeof(float) * 3 * N);
@@ -477,23 +537,21 @@ static void test_cuda_adamw(void) {
         for (step = 0; step < 3; step++) {
             float lr = 1e-2f * (float)(step + 1);
             memcpy(P->grad, grads[step], sizeof(float) * N);
-            CHECK(seq_adamw_step(&o, P, lr) == SEQ_OK);
+            CHECK(opt_cpu_step(&o, P, lr) == SEQ_OK);
             CHECK(seq_cuda_upload(&ctx, dg, grads[step], sizeof(float) * N) == SEQ_OK);
-            CHECK(seq_cuda_adamw_step(&ctx, &cfg, step + 1, lr, 1.0f, N, dw, dg, dstate, dstate + N,
-                                      cfg.amsgrad ? dstate + 2 * N : NULL) == SEQ_OK);
+            CHECK_MSG(opt_gpu_step(&ctx, &o, step + 1, lr, N, dw, dg, dstate) == SEQ_OK, "%s", seq_last_error());
         }
-        expect_near(&ctx, dw, P->data, N, 1e-5, "adamw w");
-        expect_near(&ctx, dstate, o.st.buf, (cfg.amsgrad ? 3 : 2) * N, 1e-5, "adamw state");
+        expect_near(&ctx, dw, P->data, N, 1e-5, "optimizer w");
+        if (o.st->numel > 0) expect_near(&ctx, dstate, o.st->buf, o.st->numel, 1e-5, "optimizer state");
         /* a NaN gradient: nothing changes, and the sync names the index */
         grads[0][1234] = NAN;
         CHECK(seq_cuda_upload(&ctx, dg, grads[0], sizeof(float) * N) == SEQ_OK);
-        CHECK(seq_cuda_adamw_step(&ctx, &cfg, 4, 1e-2f, 1.0f, N, dw, dg, dstate, dstate + N,
-                                  cfg.amsgrad ? dstate + 2 * N : NULL) == SEQ_OK);
+        CHECK(opt_gpu_step(&ctx, &o, 4, 1e-2f, N, dw, dg, dstate) == SEQ_OK);
         CHECK(seq_cuda_sync(&ctx) == SEQ_ERR_NUMERIC);
         CHECK_MSG(strstr(seq_last_error(), "gradient 1234 is not finite") != NULL, "%s", seq_last_error());
         expect_near(&ctx, dw, P->data, N, 1e-5, "skipped step");
         grads[0][1234] = 0.5f;
-        seq_adamw_free(&o);
+        opt_free(&o);
         seq_params_free(P);
         seq_cuda_arena_reset(&ctx);
     }
@@ -583,6 +641,6 @@ void seq_tests_cuda_kernels(void) {
     RUN(test_cuda_norms);
     RUN(test_cuda_embedding);
     RUN(test_cuda_cross_entropy);
-    RUN(test_cuda_adamw);
+    RUN(test_cuda_optimizers);
     RUN(test_cuda_quant_gemv);
 }

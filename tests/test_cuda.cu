@@ -32,6 +32,8 @@ static void test_null_ctx(void) {
     int32_t ids[4] = {0, 0, 0, 0};
     void *p = NULL;
     seq_adamw_config cfg = seq_adamw_config_default();
+    seq_sgd_config sgd = seq_sgd_config_default();
+    seq_lion_config lion = seq_lion_config_default();
     memset(f, 0, sizeof f);
 #define REFUSED(call, name)                                                                    \
     do {                                                                                       \
@@ -65,6 +67,8 @@ static void test_null_ctx(void) {
     REFUSED(seq_cuda_embedding_bwd(NULL, 4, 2, 4, ids, f, f), "seq_cuda_embedding_bwd");
     REFUSED(seq_cuda_cross_entropy(NULL, 2, 2, f, ids, -100, f, f), "seq_cuda_cross_entropy");
     REFUSED(seq_cuda_adamw_step(NULL, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL), "seq_cuda_adamw_step");
+    REFUSED(seq_cuda_sgd_step(NULL, &sgd, 1, 1e-3f, 1.0f, 4, f, f, NULL), "seq_cuda_sgd_step");
+    REFUSED(seq_cuda_lion_step(NULL, &lion, 1e-3f, 1.0f, 4, f, f, f), "seq_cuda_lion_step");
     REFUSED(seq_cuda_quant_gemv(NULL, SEQ_QUANT_Q8_0, 1, 32, f, f, f), "seq_cuda_quant_gemv");
     CHECK(seq_cuda_arena_alloc(NULL, 4) == NULL && HAS("seq_cuda_arena_alloc"));
 #undef REFUSED
@@ -134,6 +138,28 @@ static void test_bad_arguments(void) {
     cfg.amsgrad = 1;
     CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, NULL) == SEQ_ERR_INVALID && HAS("vmax"));
     CHECK(seq_cuda_adamw_step(&ctx, &cfg, 1, 1e-3f, 1.0f, 4, f, f, f, f, f) == SEQ_ERR_STATE);
+    /* SGD and Lion as seq_sgd_init and seq_lion_init check them */
+    {
+        seq_sgd_config sgd = seq_sgd_config_default();
+        seq_lion_config lion = seq_lion_config_default();
+        CHECK(seq_cuda_sgd_step(&ctx, &sgd, 1, 1e-3f, 1.0f, 4, f, f, NULL) == SEQ_ERR_STATE); /* no momentum: no buf */
+        sgd.momentum = 0.9f;
+        CHECK(seq_cuda_sgd_step(&ctx, &sgd, 1, 1e-3f, 1.0f, 4, f, f, NULL) == SEQ_ERR_INVALID && HAS("buf"));
+        sgd.nesterov = 1;
+        sgd.dampening = 0.5f;
+        CHECK(seq_cuda_sgd_step(&ctx, &sgd, 1, 1e-3f, 1.0f, 4, f, f, f) == SEQ_ERR_INVALID && HAS("nesterov"));
+        sgd.dampening = 1.5f;
+        CHECK(seq_cuda_sgd_step(&ctx, &sgd, 1, 1e-3f, 1.0f, 4, f, f, f) == SEQ_ERR_INVALID && HAS("dampening"));
+        sgd = seq_sgd_config_default();
+        CHECK(seq_cuda_sgd_step(&ctx, &sgd, 0, 1e-3f, 1.0f, 4, f, f, NULL) == SEQ_ERR_INVALID && HAS("1-based"));
+        CHECK(seq_cuda_sgd_step(&ctx, NULL, 1, 1e-3f, 1.0f, 4, f, f, NULL) == SEQ_ERR_INVALID && HAS("cfg"));
+        lion.beta2 = -0.1f;
+        CHECK(seq_cuda_lion_step(&ctx, &lion, 1e-3f, 1.0f, 4, f, f, f) == SEQ_ERR_INVALID && HAS("betas"));
+        lion = seq_lion_config_default();
+        CHECK(seq_cuda_lion_step(&ctx, &lion, INFINITY, 1.0f, 4, f, f, f) == SEQ_ERR_INVALID && HAS("lr"));
+        CHECK(seq_cuda_lion_step(&ctx, &lion, 1e-3f, 1.0f, 4, f, f, NULL) == SEQ_ERR_INVALID && HAS("state"));
+        CHECK(seq_cuda_lion_step(&ctx, &lion, 1e-3f, 1.0f, 4, f, f, f) == SEQ_ERR_STATE);
+    }
     /* quantized GEMV: formats without a kernel, n off the block */
     CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_K, 1, 256, f, f, f) == SEQ_ERR_UNSUPPORTED && HAS("q4_K"));
     CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 33, f, f, f) == SEQ_ERR_INVALID && HAS("multiple of 32"));
