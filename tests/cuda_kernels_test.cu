@@ -2,10 +2,11 @@
  * forward with seq.h's op of the same name, the backward as the vector-Jacobian product
  * seq.h's tape gives for loss = sum(y * gy). SKIP when no device is present.
  *
- * Tolerances (CHECK_NEAR's |a-b| <= tol max(1,|a|,|b|)): 2e-5 for f32 elementwise and
- * row kernels (only the order of f32 sums differs), 1e-4 for FP32 GEMM and the quantized
- * GEMV (relative to sum |w x|), 5e-3 for TF32 and 3e-2 for BF16 GEMM (relative to
- * sum |a b|: inputs rounded to 10- and 7-bit mantissas). */
+ * Tolerances (|a-b| <= tol max(1,|a|,|b|), docs/cuda.md has the table): 1e-5 to 1e-4 for
+ * f32 kernels, where only the order of f32 sums and the device's expf/tanhf differ;
+ * GEMM 1e-4 (FP32), 5e-3 (TF32), 3e-2 (BF16) times 1 + sum |alpha a b| (inputs rounded
+ * to 10- and 7-bit mantissas); the quantized GEMV 1e-5 sum |w x| against the dequantized
+ * rows. */
 #include "cuda_test.h"
 
 #define TOL 2e-5
@@ -66,8 +67,8 @@ static seq_tensor *leaf(seq_ctx *c, float *data, int ndim, int64_t d0, int64_t d
 
 /* Backward of loss = sum(y * gy): every input's grad becomes J^T gy. */
 static void vjp(seq_ctx *c, seq_tensor *y, float *gy) {
-    seq_tensor *g = seq_tensor_wrap(c, gy, y->ndim, y->shape);
-    CHECK(y != NULL && seq_backward(c, seq_sum(c, seq_mul(c, y, g))) == SEQ_OK);
+    CHECK(y != NULL);
+    if (y) CHECK(seq_backward(c, seq_sum(c, seq_mul(c, y, seq_tensor_wrap(c, gy, y->ndim, y->shape)))) == SEQ_OK);
 }
 
 /* ---- GEMM -------------------------------------------------------------------------- */
