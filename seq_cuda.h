@@ -155,6 +155,23 @@ SEQDEF seq_status seq_cuda_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t 
 SEQDEF seq_status seq_cuda_log_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
                                            const float *gy, float *gx);
 
+/* Scaled dot-product attention as seq_attention: q (B,H,Tq,D), k (B,H,Tk,D), v (B,H,Tk,Dv)
+ * -> y (B,H,Tq,Dv) = softmax(q k^T scale, hidden keys excluded) v, as two strided-batched
+ * GEMMs around a masked row softmax. probs (B,H,Tq,Tk) receives the probabilities, which
+ * the backward takes. mask is seq.h's struct (NULL: none; scale 0 is 1/sqrt(D)) with its
+ * key_lengths (B) and key_padding (B x Tk) arrays in DEVICE memory, read by the queued
+ * kernels. A query with every key hidden outputs zeros and passes back zero gradient; a
+ * key length outside [0,Tk] is SEQ_ERR_RANGE at the next sync. Tk, D, Dv >= 1. */
+SEQDEF seq_status seq_cuda_attention(seq_cuda_ctx *ctx, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                     int64_t Dv, const float *q, const float *k, const float *v,
+                                     const seq_attention_mask *mask, float *probs, float *y);
+/* gq, gk, gv (any may be NULL) += the gradients for gy, from the forward's probs. Uses
+ * B H Tq Tk floats of the arena. */
+SEQDEF seq_status seq_cuda_attention_bwd(seq_cuda_ctx *ctx, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                         int64_t Dv, const float *q, const float *k, const float *v,
+                                         const seq_attention_mask *mask, const float *probs, const float *gy,
+                                         float *gq, float *gk, float *gv);
+
 /* LayerNorm over the last dim C of x (rows,C): y = (x - mean) rstd w + b, rstd =
  * 1/sqrt(var + eps), as seq_layernorm; RMSNorm is mean = 0, var = mean(x^2). w, b may be
  * NULL (1 and 0). stats (rows,2) receives (mean, rstd) per row for the backward (NULL
@@ -279,7 +296,7 @@ static seq_status seq_cuda__invalid(const char *fn, const char *why) {
 /* What kernels found while running, in device memory, read back by seq_cuda_sync: the
  * first finder (atomicCAS on code) records the op and the position. */
 enum { SEQ_CUDA__OP_NONE, SEQ_CUDA__OP_EMBEDDING, SEQ_CUDA__OP_EMBEDDING_BWD, SEQ_CUDA__OP_CROSS_ENTROPY,
-       SEQ_CUDA__OP_ADAMW, SEQ_CUDA__OP_SGD, SEQ_CUDA__OP_LION };
+       SEQ_CUDA__OP_ADAMW, SEQ_CUDA__OP_SGD, SEQ_CUDA__OP_LION, SEQ_CUDA__OP_ATTENTION };
 typedef struct seq_cuda__report {
     int code;          /* seq_status, 0 when nothing was found */
     int op;            /* SEQ_CUDA__OP_* */
@@ -296,6 +313,7 @@ static const char *seq_cuda__op_name(int op) {
     case SEQ_CUDA__OP_ADAMW: return "seq_cuda_adamw_step";
     case SEQ_CUDA__OP_SGD: return "seq_cuda_sgd_step";
     case SEQ_CUDA__OP_LION: return "seq_cuda_lion_step";
+    case SEQ_CUDA__OP_ATTENTION: return "seq_cuda_attention";
     default: return "seq_cuda";
     }
 }
@@ -515,6 +533,9 @@ SEQDEF seq_status seq_cuda_sync(seq_cuda_ctx *ctx) {
     if (r.code == SEQ_ERR_NUMERIC)
         return seq_set_error((seq_status)r.code, "%s: gradient %lld is not finite: the step was skipped",
                              seq_cuda__op_name(r.op), r.pos);
+    if (r.op == SEQ_CUDA__OP_ATTENTION)
+        return seq_set_error((seq_status)r.code, "%s: key_lengths[%lld] = %lld is outside [0, Tk]",
+                             seq_cuda__op_name(r.op), r.pos, r.value);
     return seq_set_error((seq_status)r.code, "%s: id %lld at position %lld is out of range", seq_cuda__op_name(r.op),
                          r.value, r.pos);
 }
@@ -839,35 +860,68 @@ SEQDEF seq_status seq_cuda_act_bwd(seq_cuda_ctx *ctx, seq_cuda_act act, int64_t 
  * row kernels: one block of SEQ_CUDA__THREADS per row, strided over the columns
  * ---------------------------------------------------------------------------------- */
 
-/* y = softmax or log_softmax of each row: max first, so exp never overflows. */
-__global__ static void seq_cuda__softmax_k(int64_t cols, const float *x, float *y, int log_form) {
+/* Attention's mask on rows of scores laid out (B,H,Tq) x Tk: row r is query i = r % Tq of
+ * batch b = r / (H Tq). Key j is hidden when causal and j > i + Tk - Tq (aligned at the
+ * end, as seq_attention), when j >= lens[b], or when pad[b Tk + j] != 0. active = 0 is
+ * no mask (plain softmax). */
+typedef struct seq_cuda__mask {
+    int active, causal;
+    int64_t H, Tq, Tk;
+    const int32_t *lens;
+    const uint8_t *pad;
+} seq_cuda__mask;
+
+__device__ static int seq_cuda__hidden(const seq_cuda__mask *m, int64_t r, int64_t j) {
+    int64_t i, b;
+    if (!m->active) return 0;
+    i = r % m->Tq;
+    b = r / (m->H * m->Tq);
+    return (m->causal && j > i + m->Tk - m->Tq) || (m->lens && j >= m->lens[b]) || (m->pad && m->pad[b * m->Tk + j]);
+}
+
+/* y = softmax or log_softmax of each row: max first, so exp never overflows. Hidden keys
+ * get probability 0; a row with every key hidden is all zeros (not NaN), as on the CPU. */
+__global__ static void seq_cuda__softmax_k(int64_t cols, const float *x, float *y, int log_form, seq_cuda__mask m,
+                                           seq_cuda__report *rep) {
     __shared__ float sh[32];
-    const float *xr = x + (int64_t)blockIdx.x * cols;
-    float *yr = y + (int64_t)blockIdx.x * cols;
+    int64_t r = blockIdx.x;
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
     float mx = -INFINITY, sum = 0.0f;
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) mx = fmaxf(mx, xr[j]);
+    if (m.lens && threadIdx.x == 0 && r % (m.H * m.Tq) == 0) { /* the first row of batch b checks its length */
+        int64_t b = r / (m.H * m.Tq);
+        if (m.lens[b] < 0 || m.lens[b] > m.Tk) seq_cuda__report_error(rep, SEQ_ERR_RANGE, SEQ_CUDA__OP_ATTENTION, b, m.lens[b]);
+    }
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+        if (!seq_cuda__hidden(&m, r, j)) mx = fmaxf(mx, xr[j]);
     mx = seq_cuda__block_reduce(mx, sh, 1);
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(xr[j] - mx);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+        if (!seq_cuda__hidden(&m, r, j)) sum += expf(xr[j] - mx);
     sum = seq_cuda__block_reduce(sum, sh, 0);
     if (log_form) {
         float lse = mx + logf(sum);
         for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = xr[j] - lse;
     } else {
-        float inv = 1.0f / sum;
-        for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = expf(xr[j] - mx) * inv;
+        float inv = sum > 0.0f ? 1.0f / sum : 0.0f; /* sum is 0 only when every key is hidden */
+        for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
+            yr[j] = seq_cuda__hidden(&m, r, j) ? 0.0f : expf(xr[j] - mx) * inv;
     }
 }
 
-/* softmax: gx += y (gy - sum(gy y)); log-softmax: gx += gy - exp(y) sum(gy). */
+/* softmax: gx (+)= y (gy - sum(gy y)); log-softmax: gx (+)= gy - exp(y) sum(gy). With
+ * accumulate = 0 gx is overwritten, and may then be gy (each element is read by the
+ * thread that writes it, after the reduction). */
 __global__ static void seq_cuda__softmax_bwd_k(int64_t cols, const float *y, const float *gy, float *gx,
-                                               int log_form) {
+                                               int log_form, int accumulate) {
     __shared__ float sh[32];
     int64_t off = (int64_t)blockIdx.x * cols;
     float dot = 0.0f;
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dot += log_form ? gy[off + j] : gy[off + j] * y[off + j];
     dot = seq_cuda__block_reduce(dot, sh, 0);
-    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
-        gx[off + j] += log_form ? gy[off + j] - expf(y[off + j]) * dot : y[off + j] * (gy[off + j] - dot);
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+        float d = log_form ? gy[off + j] - expf(y[off + j]) * dot : y[off + j] * (gy[off + j] - dot);
+        gx[off + j] = accumulate ? gx[off + j] + d : d;
+    }
 }
 
 /* Rows go to gridDim.x, which takes up to 2^31 - 1. */
@@ -886,7 +940,10 @@ static seq_status seq_cuda__softmax_fwd(seq_cuda_ctx *ctx, const char *fn, int64
     if (s == SEQ_OK) s = seq_cuda__ptr(fn, y, "y", rows);
     if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
     if (s != SEQ_OK || rows == 0) return s;
-    seq_cuda__softmax_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(cols, x, y, log_form);
+    seq_cuda__mask none;
+    memset(&none, 0, sizeof none);
+    seq_cuda__softmax_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(cols, x, y, log_form, none,
+                                                                                        NULL);
     return seq_cuda__launched(fn);
 }
 
@@ -899,7 +956,7 @@ static seq_status seq_cuda__softmax_back(seq_cuda_ctx *ctx, const char *fn, int6
     if (s == SEQ_OK) s = seq_cuda__ctx_ready(ctx, fn);
     if (s != SEQ_OK || rows == 0) return s;
     seq_cuda__softmax_bwd_k<<<(unsigned)rows, SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(cols, y, gy, gx,
-                                                                                            log_form);
+                                                                                            log_form, 1);
     return seq_cuda__launched(fn);
 }
 
@@ -916,6 +973,99 @@ SEQDEF seq_status seq_cuda_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t 
 SEQDEF seq_status seq_cuda_log_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int64_t cols, const float *y,
                                            const float *gy, float *gx) {
     return seq_cuda__softmax_back(ctx, "seq_cuda_log_softmax_bwd", rows, cols, y, gy, gx, 1);
+}
+
+/* ----------------------------------------------------------------------------------
+ * attention, per (b,h) pair as one batch entry of the strided GEMMs:
+ *   forward   P = softmax_masked(scale q k^T)     (Tq,Tk)
+ *             y = P v                             (Tq,Dv)
+ *   backward  gv += P^T gy                        (Tk,Dv)
+ *             dS = P (gy v^T - rowsum(P gy v^T))  (Tq,Tk), in the arena
+ *             gq += scale dS k,  gk += scale dS^T q
+ * ---------------------------------------------------------------------------------- */
+
+/* Sizes, pointers (q, k, v, probs and the direction's own: y forward, gy backward), the
+ * scale, and the mask turned into the kernel's form. */
+static seq_status seq_cuda__attention_args(seq_cuda_ctx *ctx, const char *fn, int64_t B, int64_t H, int64_t Tq,
+                                           int64_t Tk, int64_t D, int64_t Dv, const float *q, const float *k,
+                                           const float *v, const seq_attention_mask *mask, const float *probs,
+                                           const float *own, const char *own_name, float *scale, seq_cuda__mask *m) {
+    /* every array is (B H) x (Tq or Tk) x (Tk, D or Dv): bound the largest */
+    int64_t rows = Tq > Tk ? Tq : Tk, cols = Tk > D ? Tk : D;
+    seq_status s = seq_cuda__ctx_given(ctx, fn);
+    if (Dv > cols) cols = Dv;
+    if (s == SEQ_OK && (B < 0 || H < 0 || Tq < 0 || Tk < 1 || D < 1 || Dv < 1))
+        s = seq_set_error(SEQ_ERR_INVALID, "%s: sizes B=%lld H=%lld Tq=%lld Tk=%lld D=%lld Dv=%lld (Tk, D, Dv >= 1)", fn,
+                          (long long)B, (long long)H, (long long)Tq, (long long)Tk, (long long)D, (long long)Dv);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, B, H);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, cols);
+    if (s == SEQ_OK) s = seq_cuda__sizes(fn, B * H, rows * cols);
+    if (s == SEQ_OK && B * H * Tq > INT_MAX) s = seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: B H Tq above INT_MAX", fn);
+    if (s == SEQ_OK && B * H * Tq > 0 && (!q || !k || !v || !probs)) s = seq_cuda__invalid(fn, "NULL q, k, v or probs");
+    if (s == SEQ_OK) s = seq_cuda__ptr(fn, own, own_name, B * H * Tq);
+    if (s == SEQ_OK && mask && !(isfinite(mask->scale))) s = seq_cuda__invalid(fn, "non-finite scale");
+    if (s != SEQ_OK) return s;
+    *scale = mask && mask->scale != 0.0f ? mask->scale : (float)(1.0 / sqrt((double)D));
+    memset(m, 0, sizeof *m);
+    m->active = 1;
+    m->causal = mask && mask->causal;
+    m->H = H;
+    m->Tq = Tq;
+    m->Tk = Tk;
+    m->lens = mask ? mask->key_lengths : NULL;
+    m->pad = mask ? mask->key_padding : NULL;
+    return seq_cuda__ctx_ready(ctx, fn);
+}
+
+SEQDEF seq_status seq_cuda_attention(seq_cuda_ctx *ctx, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                     int64_t Dv, const float *q, const float *k, const float *v,
+                                     const seq_attention_mask *mask, float *probs, float *y) {
+    static const char fn[] = "seq_cuda_attention";
+    int64_t bh = B * H;
+    float scale;
+    seq_cuda__mask m;
+    seq_status s = seq_cuda__attention_args(ctx, fn, B, H, Tq, Tk, D, Dv, q, k, v, mask, probs, y, "y", &scale, &m);
+    if (s != SEQ_OK || bh * Tq == 0) return s;
+    s = seq_cuda_sgemm_batched(ctx, 0, 1, Tq, Tk, D, scale, q, D, Tq * D, k, D, Tk * D, 0.0f, probs, Tk, Tq * Tk, bh);
+    if (s != SEQ_OK) return s;
+    seq_cuda__softmax_k<<<(unsigned)(bh * Tq), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        Tk, probs, probs, 0, m, (seq_cuda__report *)ctx->report);
+    if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    return seq_cuda_sgemm_batched(ctx, 0, 0, Tq, Dv, Tk, 1.0f, probs, Tk, Tq * Tk, v, Dv, Tk * Dv, 0.0f, y, Dv, Tq * Dv,
+                                  bh);
+}
+
+SEQDEF seq_status seq_cuda_attention_bwd(seq_cuda_ctx *ctx, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                         int64_t Dv, const float *q, const float *k, const float *v,
+                                         const seq_attention_mask *mask, const float *probs, const float *gy,
+                                         float *gq, float *gk, float *gv) {
+    static const char fn[] = "seq_cuda_attention_bwd";
+    int64_t bh = B * H;
+    float scale, *dS;
+    seq_cuda__mask m;
+    seq_status s = seq_cuda__attention_args(ctx, fn, B, H, Tq, Tk, D, Dv, q, k, v, mask, probs, gy, "gy", &scale, &m);
+    if (s != SEQ_OK || bh * Tq == 0) return s;
+    if (gv) {
+        s = seq_cuda_sgemm_batched(ctx, 1, 0, Tk, Dv, Tq, 1.0f, probs, Tk, Tq * Tk, gy, Dv, Tq * Dv, 1.0f, gv, Dv,
+                                   Tk * Dv, bh);
+        if (s != SEQ_OK) return s;
+    }
+    if (!gq && !gk) return SEQ_OK;
+    dS = (float *)seq_cuda_arena_alloc(ctx, (size_t)(bh * Tq * Tk) * sizeof(float));
+    if (!dS) return seq_set_error(SEQ_ERR_NOMEM, "%s: the arena cannot hold %lld floats of scores", fn,
+                                  (long long)(bh * Tq * Tk));
+    s = seq_cuda_sgemm_batched(ctx, 0, 1, Tq, Tk, Dv, 1.0f, gy, Dv, Tq * Dv, v, Dv, Tk * Dv, 0.0f, dS, Tk, Tq * Tk, bh);
+    if (s != SEQ_OK) return s;
+    /* in place: hidden keys have P = 0 and so dS = 0 */
+    seq_cuda__softmax_bwd_k<<<(unsigned)(bh * Tq), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(Tk, probs, dS, dS, 0,
+                                                                                                 0);
+    if ((s = seq_cuda__launched(fn)) != SEQ_OK) return s;
+    if (gq) {
+        s = seq_cuda_sgemm_batched(ctx, 0, 0, Tq, D, Tk, scale, dS, Tk, Tq * Tk, k, D, Tk * D, 1.0f, gq, D, Tq * D, bh);
+        if (s != SEQ_OK) return s;
+    }
+    if (gk) s = seq_cuda_sgemm_batched(ctx, 1, 0, Tk, D, Tq, scale, dS, Tk, Tq * Tk, q, D, Tq * D, 1.0f, gk, D, Tk * D, bh);
+    return s;
 }
 
 /* ----------------------------------------------------------------------------------

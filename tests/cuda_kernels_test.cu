@@ -293,6 +293,84 @@ static void test_cuda_softmax(void) {
     seq_cuda_ctx_free(&ctx);
 }
 
+/* Attention against seq_attention, forward and the gradients of q, k, v (accumulated):
+ * causal with key lengths (one batch with length 0: rows with every key hidden), and
+ * Tq < Tk with key padding and an explicit scale. Then a key length past Tk reports. */
+static void test_cuda_attention(void) {
+    enum { B = 3, H = 2, D = 16, DV = 12, TMAX = 9 };
+    static float q[B * H * TMAX * D], k[B * H * TMAX * D], v[B * H * TMAX * DV], gy[B * H * TMAX * DV];
+    static float g0[B * H * TMAX * D], want[B * H * TMAX * D];
+    seq_cuda_ctx ctx;
+    seq_rng r;
+    int variant;
+    if (!cuda_open(&ctx)) SKIP("no CUDA device");
+    seq_rng_seed(&r, 11);
+    fill_uniform(&r, q, B * H * TMAX * D, -1, 1);
+    fill_uniform(&r, k, B * H * TMAX * D, -1, 1);
+    fill_uniform(&r, v, B * H * TMAX * DV, -1, 1);
+    fill_uniform(&r, gy, B * H * TMAX * DV, -1, 1);
+    fill_uniform(&r, g0, B * H * TMAX * D, -1, 1);
+    for (variant = 0; variant < 2; variant++) {
+        const int64_t Tq = variant ? 5 : 7, Tk = variant ? 9 : 7;
+        const int64_t nq = B * H * Tq * D, nk = B * H * Tk * D, nv = B * H * Tk * DV, ny = B * H * Tq * DV;
+        int64_t i;
+        int32_t lens[B] = {7, 4, 0};
+        uint8_t pad[B * 9];
+        int64_t sq[4] = {B, H, Tq, D}, sk[4] = {B, H, Tk, D}, sv[4] = {B, H, Tk, DV};
+        seq_attention_mask cm = seq_attention_mask_none(), gm;
+        seq_ctx *c = seq_ctx_init(NULL);
+        seq_tensor *tq = seq_tensor_wrap(c, q, 4, sq), *tk = seq_tensor_wrap(c, k, 4, sk), *tv = seq_tensor_wrap(c, v, 4, sv);
+        seq_tensor *ty;
+        float *dq, *dk, *dv, *dy, *dp, *dgy, *dgq, *dgk, *dgv;
+        for (i = 0; i < B * 9; i++) pad[i] = (uint8_t)(i % 4 == 1);
+        if (variant) {
+            cm.key_padding = pad;
+            cm.scale = 0.3f;
+        } else {
+            cm.causal = 1;
+            cm.key_lengths = lens;
+        }
+        CHECK(seq_tensor_set_requires_grad(c, tq) == SEQ_OK && seq_tensor_set_requires_grad(c, tk) == SEQ_OK &&
+              seq_tensor_set_requires_grad(c, tv) == SEQ_OK);
+        ty = seq_attention(c, tq, tk, tv, &cm);
+        vjp(c, ty, gy);
+        gm = cm;
+        gm.key_lengths = cm.key_lengths ? (const int32_t *)dev_copy(&ctx, lens, sizeof lens) : NULL;
+        gm.key_padding = cm.key_padding ? (const uint8_t *)dev_copy(&ctx, pad, sizeof pad) : NULL;
+        dq = dev_f(&ctx, q, nq);
+        dk = dev_f(&ctx, k, nk);
+        dv = dev_f(&ctx, v, nv);
+        dgy = dev_f(&ctx, gy, ny);
+        dgq = dev_f(&ctx, g0, nq);
+        dgk = dev_f(&ctx, g0, nk);
+        dgv = dev_f(&ctx, g0, nv);
+        dy = (float *)seq_cuda_arena_alloc(&ctx, sizeof(float) * ny);
+        dp = (float *)seq_cuda_arena_alloc(&ctx, sizeof(float) * B * H * Tq * Tk);
+        CHECK_MSG(seq_cuda_attention(&ctx, B, H, Tq, Tk, D, DV, dq, dk, dv, &gm, dp, dy) == SEQ_OK, "%s",
+                  seq_last_error());
+        CHECK_MSG(seq_cuda_attention_bwd(&ctx, B, H, Tq, Tk, D, DV, dq, dk, dv, &gm, dp, dgy, dgq, dgk, dgv) == SEQ_OK,
+                  "%s", seq_last_error());
+        expect_near(&ctx, dy, ty->data, ny, 1e-4, "attention y");
+        for (i = 0; i < nq; i++) want[i] = g0[i] + tq->grad[i];
+        expect_near(&ctx, dgq, want, nq, 1e-4, "attention gq");
+        for (i = 0; i < nk; i++) want[i] = g0[i] + tk->grad[i];
+        expect_near(&ctx, dgk, want, nk, 1e-4, "attention gk");
+        for (i = 0; i < nv; i++) want[i] = g0[i] + tv->grad[i];
+        expect_near(&ctx, dgv, want, nv, 1e-4, "attention gv");
+        if (!variant) { /* a key length past Tk */
+            lens[1] = 8;
+            CHECK(seq_cuda_upload(&ctx, (void *)gm.key_lengths, lens, sizeof lens) == SEQ_OK);
+            CHECK(seq_cuda_attention(&ctx, B, H, Tq, Tk, D, DV, dq, dk, dv, &gm, dp, dy) == SEQ_OK);
+            CHECK(seq_cuda_sync(&ctx) == SEQ_ERR_RANGE);
+            CHECK_MSG(strstr(seq_last_error(), "seq_cuda_attention: key_lengths[1] = 8") != NULL, "%s",
+                      seq_last_error());
+        }
+        seq_ctx_free(c);
+        seq_cuda_arena_reset(&ctx);
+    }
+    seq_cuda_ctx_free(&ctx);
+}
+
 /* LayerNorm and RMSNorm with and without weight/bias, rows offset from zero (the
  * two-pass variance), forward, stats and the gradients of x, w, b. */
 static void test_cuda_norms(void) {
@@ -639,6 +717,7 @@ void seq_tests_cuda_kernels(void) {
     RUN(test_cuda_binary);
     RUN(test_cuda_activations);
     RUN(test_cuda_softmax);
+    RUN(test_cuda_attention);
     RUN(test_cuda_norms);
     RUN(test_cuda_embedding);
     RUN(test_cuda_cross_entropy);

@@ -59,6 +59,8 @@ static void test_null_ctx(void) {
     REFUSED(seq_cuda_log_softmax(NULL, 2, 2, f, f), "seq_cuda_log_softmax");
     REFUSED(seq_cuda_softmax_bwd(NULL, 2, 2, f, f, f), "seq_cuda_softmax_bwd");
     REFUSED(seq_cuda_log_softmax_bwd(NULL, 2, 2, f, f, f), "seq_cuda_log_softmax_bwd");
+    REFUSED(seq_cuda_attention(NULL, 1, 1, 2, 2, 2, 2, f, f, f, NULL, f, f), "seq_cuda_attention");
+    REFUSED(seq_cuda_attention_bwd(NULL, 1, 1, 2, 2, 2, 2, f, f, f, NULL, f, f, f, f, f), "seq_cuda_attention_bwd");
     REFUSED(seq_cuda_layernorm(NULL, 2, 2, f, f, f, 1e-5f, f, f), "seq_cuda_layernorm");
     REFUSED(seq_cuda_rmsnorm(NULL, 2, 2, f, f, 1e-5f, f, f), "seq_cuda_rmsnorm");
     REFUSED(seq_cuda_layernorm_bwd(NULL, 2, 2, f, f, f, f, f, f, f), "seq_cuda_layernorm_bwd");
@@ -101,6 +103,20 @@ static void test_bad_arguments(void) {
     CHECK(seq_cuda_cross_entropy(&ctx, 2, 2, f, NULL, -100, f, NULL) == SEQ_ERR_INVALID && HAS("targets"));
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 2, 2, 1.0f, NULL, 2, f, 2, 0.0f, f, 2) == SEQ_ERR_INVALID);
     CHECK(seq_cuda_softmax(&ctx, 0, 0, NULL, NULL) == SEQ_ERR_STATE); /* fine, but no context */
+    /* attention: empty keys or heads, NULL arrays, a non-finite scale */
+    {
+        seq_attention_mask am = seq_attention_mask_none();
+        CHECK(seq_cuda_attention(&ctx, 1, 1, 2, 0, 2, 2, f, f, f, NULL, f, f) == SEQ_ERR_INVALID && HAS("Tk"));
+        CHECK(seq_cuda_attention(&ctx, 1, -1, 2, 2, 2, 2, f, f, f, NULL, f, f) == SEQ_ERR_INVALID);
+        CHECK(seq_cuda_attention(&ctx, 1, 1, 2, 2, 2, 2, f, f, f, NULL, NULL, f) == SEQ_ERR_INVALID && HAS("probs"));
+        CHECK(seq_cuda_attention_bwd(&ctx, 1, 1, 2, 2, 2, 2, f, f, f, NULL, f, NULL, f, f, f) == SEQ_ERR_INVALID &&
+              HAS("gy"));
+        am.scale = NAN;
+        CHECK(seq_cuda_attention(&ctx, 1, 1, 2, 2, 2, 2, f, f, f, &am, f, f) == SEQ_ERR_INVALID && HAS("scale"));
+        am.scale = 0.0f;
+        CHECK(seq_cuda_attention(&ctx, 1, 1, 2, 2, 2, 2, f, f, f, &am, f, f) == SEQ_ERR_STATE);
+        CHECK(seq_cuda_attention(&ctx, 0, 1, 2, 2, 2, 2, NULL, NULL, NULL, &am, NULL, NULL) == SEQ_ERR_STATE);
+    }
     /* options out of range */
     CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_BINARY_COUNT, 2, 2, f, f, 0, f) == SEQ_ERR_INVALID);
     CHECK(seq_cuda_binary_fwd(&ctx, SEQ_CUDA_ADD, 2, 2, f, f, 2, f) == SEQ_ERR_INVALID);
