@@ -228,8 +228,8 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
 
 /* y (rows) = W x for W rows x n in seq_quant.h's row layout of `type` (ggml blocks,
  * seq_quant_row_size(type, n) bytes a row) and f32 x (n): each block dequantized in
- * registers, one warp a row. Q8_0 and Q4_0 so far (others SEQ_ERR_UNSUPPORTED); n a
- * positive multiple of 32. */
+ * registers, one warp a row. Q8_0, Q4_0 and Q4_K so far (others SEQ_ERR_UNSUPPORTED); n a
+ * positive multiple of the format's block (32, or 256 for Q4_K). */
 SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, int64_t rows, int64_t n,
                                       const void *W, const float *x, float *y);
 
@@ -1483,37 +1483,60 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
 }
 
 /* ----------------------------------------------------------------------------------
- * quantized GEMV: a warp per row, walking the row a block at a time with lane j on value
- * j of the block, so each step's loads are coalesced (32 consecutive floats of x, the
- * block's 32 or 16 bytes of values, and its f16 scale, one address for the whole warp).
- * Bytes are read one at a time and the scale assembled little-endian: rows need no
- * alignment beyond a byte. Each lane sums d q x over the row's blocks; the warp sum
- * gives y.
+ * quantized GEMV: a warp per row, walking the row 32 values at a time (a block of q8_0 or
+ * q4_0, a sub-block of q4_K) with lane j on value j, so each step's loads are coalesced
+ * (32 consecutive floats of x, 32 or 16 consecutive bytes of values, the scales at one
+ * address for the whole warp). Bytes are read one at a time and f16 scales assembled
+ * little-endian: rows need no alignment beyond a byte. Each lane sums its dequantized
+ * values times x; the warp sum gives y.
  * ---------------------------------------------------------------------------------- */
 
 #define SEQ_CUDA__GEMV_WARPS 4
 
-__device__ static float seq_cuda__f16(const uint8_t *p) {
+/* Both sides: the runner checks the dequantization against seq_quant.h on the host. */
+__host__ __device__ static float seq_cuda__f16(const uint8_t *p) {
     return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
 }
 
-/* Value `lane` of a block, unscaled. q8_0 {f16 d; i8 qs[32]}: q = qs[lane]. q4_0 {f16 d;
- * u8 qs[16]}: values j and j+16 share byte j, low nibble first, q = nibble - 8. */
-__device__ static float seq_cuda__block_value(int type, const uint8_t *blk, int lane) {
-    if (type == SEQ_QUANT_Q8_0) return (float)(int8_t)blk[2 + lane];
-    return (float)((lane < 16 ? blk[2 + lane] & 0xf : blk[2 + lane - 16] >> 4) - 8);
+/* Value 32 s + lane of a block, dequantized. Layouts (seq_quant.h section 3):
+ *   q8_0 {f16 d; i8 qs[32]}            d qs[lane]
+ *   q4_0 {f16 d; u8 qs[16]}            d (nibble - 8); values j and j+16 share byte j,
+ *                                      low nibble first
+ *   q4_K {f16 d; f16 dmin; u8 sc[12]; u8 qs[128]}: sub-block s (of 8) is d sc_s q - dmin m_s;
+ *        sub-blocks 2c and 2c+1 are the low and high nibbles of qs[32c .. 32c+31]; the
+ *        6-bit sc_s, m_s: bytes 0-3 and 4-7 for s < 4, else the low 4 bits from bytes 8-11
+ *        and the top 2 from the spare top bits of bytes 0-7. */
+__host__ __device__ static float seq_cuda__quant_value(int type, const uint8_t *blk, int s, int lane) {
+    if (type == SEQ_QUANT_Q8_0) return seq_cuda__f16(blk) * (float)(int8_t)blk[2 + lane];
+    if (type == SEQ_QUANT_Q4_0)
+        return seq_cuda__f16(blk) * (float)((lane < 16 ? blk[2 + lane] & 0xf : blk[2 + lane - 16] >> 4) - 8);
+    {
+        const uint8_t *sc = blk + 4;
+        uint8_t q = blk[16 + 32 * (s >> 1) + lane];
+        int scale, min;
+        if (s < 4) {
+            scale = sc[s] & 63;
+            min = sc[s + 4] & 63;
+        } else {
+            scale = (sc[s + 4] & 0xf) | ((sc[s - 4] >> 6) << 4);
+            min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+        }
+        return seq_cuda__f16(blk) * (float)scale * (float)(s & 1 ? q >> 4 : q & 0xf) -
+               seq_cuda__f16(blk + 2) * (float)min;
+    }
 }
 
-__global__ static void seq_cuda__gemv_k(int type, int64_t rows, int64_t nblocks, size_t block_bytes,
+/* nsub sub-blocks of 32 values in a block of block_bytes */
+__global__ static void seq_cuda__gemv_k(int type, int64_t rows, int64_t nblocks, size_t block_bytes, int nsub,
                                         const uint8_t *W, const float *x, float *y) {
     int64_t row = (int64_t)blockIdx.x * SEQ_CUDA__GEMV_WARPS + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
     float acc = 0.0f;
     if (row >= rows) return; /* a whole warp leaves together: the shuffle below stays full */
     const uint8_t *blk = W + (size_t)row * (size_t)nblocks * block_bytes;
-#pragma unroll 4
+    const float *xb = x;
     for (int64_t b = 0; b < nblocks; b++, blk += block_bytes)
-        acc += seq_cuda__f16(blk) * seq_cuda__block_value(type, blk, lane) * x[32 * b + lane];
+        for (int s = 0; s < nsub; s++, xb += 32) acc += seq_cuda__quant_value(type, blk, s, lane) * xb[lane];
     acc = seq_cuda__warp_sum(acc);
     if (lane == 0) y[row] = acc;
 }
@@ -1526,18 +1549,19 @@ SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, in
     seq_status s = seq_cuda__ctx_given(ctx, fn);
     if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, n);
     if (s != SEQ_OK) return s;
-    if (type != SEQ_QUANT_Q8_0 && type != SEQ_QUANT_Q4_0)
-        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA kernel for %s rows yet (q8_0 and q4_0 only)", fn,
+    if (type != SEQ_QUANT_Q8_0 && type != SEQ_QUANT_Q4_0 && type != SEQ_QUANT_Q4_K)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA kernel for %s rows yet (q8_0, q4_0, q4_K)", fn,
                              seq_quant_type_name(type));
-    if (n <= 0 || n % 32 != 0)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: n = %lld is not a positive multiple of 32", fn, (long long)n);
+    tr = seq_quant_type_traits(type);
+    if (n <= 0 || n % tr->block != 0)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: n = %lld is not a positive multiple of %s's block of %lld", fn,
+                             (long long)n, tr->name, (long long)tr->block);
     if (rows > 0 && (!W || !x || !y)) return seq_cuda__invalid(fn, "NULL W, x or y");
     if ((s = seq_cuda__ctx_ready(ctx, fn)) != SEQ_OK || rows == 0) return s;
-    tr = seq_quant_type_traits(type);
     grid = (rows + SEQ_CUDA__GEMV_WARPS - 1) / SEQ_CUDA__GEMV_WARPS;
     if (grid > INT_MAX) return seq_set_error(SEQ_ERR_INVALID, "%s: %lld rows are too many", fn, (long long)rows);
     seq_cuda__gemv_k<<<(unsigned)grid, 32 * SEQ_CUDA__GEMV_WARPS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-        (int)type, rows, n / 32, tr->block_bytes, (const uint8_t *)W, x, y);
+        (int)type, rows, n / tr->block, tr->block_bytes, (int)(tr->block / 32), (const uint8_t *)W, x, y);
     return seq_cuda__launched(fn);
 }
 

@@ -639,20 +639,21 @@ static void test_cuda_optimizers(void) {
 
 /* ---- quantized GEMV ---------------------------------------------------------------- */
 
-/* y = W x for Q8_0 and Q4_0 rows quantized by seq_quant.h: against the dequantized rows
- * times x in double, relative to sum |w x|. 41 blocks a row: lanes take one or two. */
+/* y = W x for Q8_0, Q4_0 and Q4_K rows quantized by seq_quant.h: against the dequantized
+ * rows times x in double, relative to sum |w x|. Rows of 5 q4_K blocks (40 of the others);
+ * 37 rows, so the last block of 4 warps is partly empty. */
 static void test_cuda_quant_gemv(void) {
-    static const seq_quant_type types[2] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0};
+    static const seq_quant_type types[3] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K};
     seq_cuda_ctx ctx;
     seq_rng r;
-    enum { ROWS = 37, NCOL = 32 * 41 };
+    enum { ROWS = 37, NCOL = 256 * 5 };
     static float w[ROWS * NCOL], wd[ROWS * NCOL], x[NCOL], want[ROWS], got[ROWS];
     int ti;
     if (!cuda_open(&ctx)) SKIP("no CUDA device");
     seq_rng_seed(&r, 9);
     fill_uniform(&r, w, ROWS * NCOL, -1, 1);
     fill_uniform(&r, x, NCOL, -1, 1);
-    for (ti = 0; ti < 2; ti++) {
+    for (ti = 0; ti < 3; ti++) {
         size_t row_bytes = seq_quant_row_size(types[ti], NCOL);
         unsigned char *q = (unsigned char *)malloc(row_bytes * ROWS);
         float *dx, *dy;

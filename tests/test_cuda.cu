@@ -177,8 +177,11 @@ static void test_bad_arguments(void) {
         CHECK(seq_cuda_lion_step(&ctx, &lion, 1e-3f, 1.0f, 4, f, f, f) == SEQ_ERR_STATE);
     }
     /* quantized GEMV: formats without a kernel, n off the block */
-    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_K, 1, 256, f, f, f) == SEQ_ERR_UNSUPPORTED && HAS("q4_K"));
-    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 33, f, f, f) == SEQ_ERR_INVALID && HAS("multiple of 32"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q6_K, 1, 256, f, f, f) == SEQ_ERR_UNSUPPORTED && HAS("q6_K"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_TYPE_COUNT, 1, 256, f, f, f) == SEQ_ERR_UNSUPPORTED);
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 33, f, f, f) == SEQ_ERR_INVALID && HAS("block of 32"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_K, 1, 288, f, f, f) == SEQ_ERR_INVALID && HAS("block of 256"));
+    CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q4_K, 1, 512, NULL, f, f) == SEQ_ERR_INVALID && HAS("NULL W"));
     CHECK(seq_cuda_quant_gemv(&ctx, SEQ_QUANT_Q8_0, 1, 32, f, f, f) == SEQ_ERR_STATE && HAS("not initialized"));
     /* the runtime refuses an uninitialized context */
     CHECK(seq_cuda_sync(&ctx) == SEQ_ERR_STATE);
@@ -212,12 +215,41 @@ static void test_arena_bookkeeping(void) {
     seq_cuda_arena_reset(NULL);
 }
 
+/* The GEMV's dequantization (the same function runs on the host) against
+ * seq_quant_dequantize, value by value, for each format with a kernel. Both compute
+ * d q (or d sc q - dmin m) in f32; only a fused multiply-add may differ, by an ulp. */
+static void test_gemv_dequant_matches_seq_quant(void) {
+    static const seq_quant_type types[3] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K};
+    enum { N = 512 };
+    float x[N], ref[N];
+    unsigned char q[N * 2];
+    seq_rng r;
+    int t, i;
+    seq_rng_seed(&r, 12);
+    for (i = 0; i < N; i++) x[i] = (float)seq_rng_uniform(&r, -3, 3);
+    for (t = 0; t < 3; t++) {
+        const seq_quant_traits *tr = seq_quant_type_traits(types[t]);
+        CHECK(seq_quant_quantize(types[t], x, q, 1, N) == SEQ_OK);
+        CHECK(seq_quant_dequantize(types[t], q, ref, 1, N) == SEQ_OK);
+        for (i = 0; i < N; i++) {
+            int within = i % (int)tr->block;
+            const unsigned char *blk = q + (size_t)(i / (int)tr->block) * tr->block_bytes;
+            float got = seq_cuda__quant_value((int)types[t], blk, within / 32, within % 32);
+            if (!(fabsf(got - ref[i]) <= 1e-6f * (1.0f + fabsf(ref[i])))) {
+                CHECK_MSG(0, "%s value %d: %.9g vs seq_quant %.9g", tr->name, i, got, ref[i]);
+                break;
+            }
+        }
+    }
+}
+
 void seq_tests_cuda_runtime(void) {
     RUN(test_ctx_layout_matches_c);
     RUN(test_ctx_init_without_device);
     RUN(test_null_ctx);
     RUN(test_bad_arguments);
     RUN(test_arena_bookkeeping);
+    RUN(test_gemv_dequant_matches_seq_quant);
 }
 
 int main(void) {
