@@ -366,6 +366,8 @@ static seq_status seq_cuda__ptr(const char *fn, const void *p, const char *name,
  * launches
  * ---------------------------------------------------------------------------------- */
 
+/* Math shared by kernels and host (the runner checks it against seq.h without a GPU). */
+#define SEQ_CUDA__HD __host__ __device__
 #define SEQ_CUDA__THREADS 256
 #define SEQ_CUDA__STREAM(ctx) ((cudaStream_t)(ctx)->stream)
 
@@ -786,12 +788,12 @@ SEQDEF seq_status seq_cuda_binary_bwd(seq_cuda_ctx *ctx, seq_cuda_binary op, int
 #define SEQ_CUDA__GELU_K 0.7978845608028654f
 #define SEQ_CUDA__GELU_C 0.044715f
 
-__device__ static float seq_cuda__sigmoid(float x) {
+SEQ_CUDA__HD static float seq_cuda__sigmoid(float x) {
     float e = expf(-fabsf(x));
     return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
 
-__device__ static float seq_cuda__act(int act, float x) {
+SEQ_CUDA__HD static float seq_cuda__act(int act, float x) {
     switch (act) {
     case SEQ_CUDA_RELU: return x > 0.0f ? x : 0.0f;
     case SEQ_CUDA_GELU_TANH: return 0.5f * x * (1.0f + tanhf(SEQ_CUDA__GELU_K * (x + SEQ_CUDA__GELU_C * x * x * x)));
@@ -801,7 +803,7 @@ __device__ static float seq_cuda__act(int act, float x) {
     }
 }
 
-__device__ static float seq_cuda__act_grad(int act, float x) {
+SEQ_CUDA__HD static float seq_cuda__act_grad(int act, float x) {
     float t, s;
     switch (act) {
     case SEQ_CUDA_RELU: return x > 0.0f ? 1.0f : 0.0f;
@@ -871,7 +873,7 @@ typedef struct seq_cuda__mask {
     const uint8_t *pad;
 } seq_cuda__mask;
 
-__device__ static int seq_cuda__hidden(const seq_cuda__mask *m, int64_t r, int64_t j) {
+SEQ_CUDA__HD static int seq_cuda__hidden(const seq_cuda__mask *m, int64_t r, int64_t j) {
     int64_t i, b;
     if (!m->active) return 0;
     i = r % m->Tq;
@@ -1356,36 +1358,108 @@ static seq_status seq_cuda__optim_begin(seq_cuda_ctx *ctx, const char *fn, int o
 
 static int seq_cuda__is_beta(float b) { return b >= 0.0f && b < 1.0f; }
 
-/* --- AdamW: the constants of step t, step_size = lr / (1 - beta1^t) and bc2_sqrt =
- * sqrt(1 - beta2^t), computed in double on the host as seq.h does. */
-typedef struct seq_cuda__adam_k {
-    float b1, b2, eps, step_size, bc2_sqrt, wd, shrink;
-    int decoupled;
-} seq_cuda__adam_k;
+/* One step's constants for any of the three optimizers, built on the host (bias
+ * corrections in double, as seq.h does), and the update of one element, which the kernel
+ * runs on the device and the runner checks against seq.h's optimizers on the host. */
+enum { SEQ_CUDA__ADAMW, SEQ_CUDA__SGD, SEQ_CUDA__LION };
+typedef struct seq_cuda__opt_k {
+    int kind;
+    float lr, b1, b2, eps;
+    float step_size, bc2_sqrt;  /* AdamW: lr / (1 - beta1^t), sqrt(1 - beta2^t) */
+    float wd, shrink;           /* weight decay (times wd_scale) and 1 - lr wd */
+    int decoupled;              /* AdamW: decay by shrink (else L2 on g) */
+    float momentum, dampening;  /* SGD */
+    int nesterov, first;        /* SGD: first is step 1, where buf starts at d */
+} seq_cuda__opt_k;
 
-__global__ static void seq_cuda__adamw_k(seq_cuda__adam_k k, int64_t n, float *w, const float *g, float *m,
-                                         float *v, float *vmax, const seq_cuda__report *rep) {
-    if (rep->skip) return;
-    SEQ_CUDA__FOR(i, n) {
-        float gi = g[i], wi = w[i], vv;
-        if (k.decoupled) wi *= k.shrink;
-        else gi += k.wd * wi;
-        m[i] = k.b1 * m[i] + (1.0f - k.b1) * gi;
-        v[i] = k.b2 * v[i] + (1.0f - k.b2) * gi * gi;
-        vv = v[i];
-        if (vmax) {
-            vv = fmaxf(vmax[i], vv);
-            vmax[i] = vv;
+static seq_cuda__opt_k seq_cuda__opt_base(int kind, float lr, float wd) {
+    seq_cuda__opt_k k;
+    memset(&k, 0, sizeof k);
+    k.kind = kind;
+    k.lr = lr;
+    k.wd = wd;
+    k.shrink = 1.0f - lr * wd;
+    return k;
+}
+
+static seq_cuda__opt_k seq_cuda__adamw_consts(const seq_adamw_config *c, int64_t t, float lr, float wd_scale) {
+    seq_cuda__opt_k k = seq_cuda__opt_base(SEQ_CUDA__ADAMW, lr, c->weight_decay * wd_scale);
+    k.b1 = c->beta1;
+    k.b2 = c->beta2;
+    k.eps = c->eps;
+    k.step_size = (float)(lr / (1.0 - pow(c->beta1, (double)t)));
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)t));
+    k.decoupled = c->decoupled != 0;
+    return k;
+}
+
+static seq_cuda__opt_k seq_cuda__sgd_consts(const seq_sgd_config *c, int64_t t, float lr, float wd_scale) {
+    seq_cuda__opt_k k = seq_cuda__opt_base(SEQ_CUDA__SGD, lr, c->weight_decay * wd_scale);
+    k.momentum = c->momentum;
+    k.dampening = c->dampening;
+    k.nesterov = c->nesterov != 0;
+    k.first = t == 1;
+    return k;
+}
+
+static seq_cuda__opt_k seq_cuda__lion_consts(const seq_lion_config *c, float lr, float wd_scale) {
+    seq_cuda__opt_k k = seq_cuda__opt_base(SEQ_CUDA__LION, lr, c->weight_decay * wd_scale);
+    k.b1 = c->beta1;
+    k.b2 = c->beta2;
+    return k;
+}
+
+/* s0, s1, s2: AdamW's m, v, vmax (NULL without AMSGrad); SGD's buf (NULL without
+ * momentum); Lion's m.
+ *   AdamW  w = w shrink (or g += wd w), m, v moments, w -= step_size m / (sqrt(v)/bc2_sqrt + eps)
+ *   SGD    d = g + wd w; buf = d (first) or momentum buf + (1 - dampening) d;
+ *          d = buf, or d + momentum buf (Nesterov); w -= lr d
+ *   Lion   w = w shrink - lr sign(b1 m + (1 - b1) g); m = b2 m + (1 - b2) g */
+SEQ_CUDA__HD static void seq_cuda__opt_elem(const seq_cuda__opt_k *k, float g, float *w, float *s0, float *s1,
+                                            float *s2) {
+    if (k->kind == SEQ_CUDA__ADAMW) {
+        float wi = *w, vv;
+        if (k->decoupled) wi *= k->shrink;
+        else g += k->wd * wi;
+        *s0 = k->b1 * *s0 + (1.0f - k->b1) * g;
+        *s1 = k->b2 * *s1 + (1.0f - k->b2) * g * g;
+        vv = *s1;
+        if (s2) {
+            vv = fmaxf(*s2, vv);
+            *s2 = vv;
         }
-        w[i] = wi - k.step_size * m[i] / (sqrtf(vv) / k.bc2_sqrt + k.eps);
+        *w = wi - k->step_size * *s0 / (sqrtf(vv) / k->bc2_sqrt + k->eps);
+    } else if (k->kind == SEQ_CUDA__SGD) {
+        float d = g + k->wd * *w;
+        if (s0) {
+            *s0 = k->first ? d : k->momentum * *s0 + (1.0f - k->dampening) * d;
+            d = k->nesterov ? d + k->momentum * *s0 : *s0;
+        }
+        *w -= k->lr * d;
+    } else {
+        float u = k->b1 * *s0 + (1.0f - k->b1) * g;
+        *w = *w * k->shrink - k->lr * (float)((u > 0.0f) - (u < 0.0f));
+        *s0 = k->b2 * *s0 + (1.0f - k->b2) * g;
     }
+}
+
+__global__ static void seq_cuda__opt_step_k(seq_cuda__opt_k k, int64_t n, float *w, const float *g, float *s0,
+                                             float *s1, float *s2, const seq_cuda__report *rep) {
+    if (rep->skip) return;
+    SEQ_CUDA__FOR(i, n) seq_cuda__opt_elem(&k, g[i], w + i, s0 ? s0 + i : NULL, s1 ? s1 + i : NULL, s2 ? s2 + i : NULL);
+}
+
+static seq_status seq_cuda__opt_launch(seq_cuda_ctx *ctx, const char *fn, seq_cuda__opt_k k, int64_t n, float *w,
+                                       const float *g, float *s0, float *s1, float *s2) {
+    seq_cuda__opt_step_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
+        k, n, w, g, s0, s1, s2, (const seq_cuda__report *)ctx->report);
+    return seq_cuda__launched(fn);
 }
 
 SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config *cfg, int64_t t, float lr,
                                       float wd_scale, int64_t n, float *w, const float *g, float *m, float *v,
                                       float *vmax) {
     static const char fn[] = "seq_cuda_adamw_step";
-    seq_cuda__adam_k k;
     int run;
     seq_status s = seq_cuda__ctx_given(ctx, fn);
     if (s == SEQ_OK && cfg && !(seq_cuda__is_beta(cfg->beta1) && seq_cuda__is_beta(cfg->beta2)))
@@ -1399,33 +1473,8 @@ SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config 
         s = seq_cuda__invalid(fn, "NULL v, or amsgrad without vmax");
     if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_ADAMW, cfg, lr, wd_scale, n, w, g, m, &run);
     if (s != SEQ_OK || !run) return s;
-    k.b1 = cfg->beta1;
-    k.b2 = cfg->beta2;
-    k.eps = cfg->eps;
-    k.step_size = (float)(lr / (1.0 - pow(cfg->beta1, (double)t)));
-    k.bc2_sqrt = (float)sqrt(1.0 - pow(cfg->beta2, (double)t));
-    k.wd = cfg->weight_decay * wd_scale;
-    k.shrink = 1.0f - lr * k.wd;
-    k.decoupled = cfg->decoupled != 0;
-    seq_cuda__adamw_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-        k, n, w, g, m, v, cfg->amsgrad ? vmax : NULL, (const seq_cuda__report *)ctx->report);
-    return seq_cuda__launched(fn);
-}
-
-/* --- SGD as seq_sgd_step: d = g + wd w (coupled); with momentum, buf = d on the first
- * step, else momentum buf + (1 - dampening) d, and d = buf, or d + momentum buf with
- * Nesterov; w -= lr d. buf is NULL without momentum. */
-__global__ static void seq_cuda__sgd_k(seq_sgd_config c, float wd, float lr, int first, int64_t n, float *w,
-                                       const float *g, float *buf, const seq_cuda__report *rep) {
-    if (rep->skip) return;
-    SEQ_CUDA__FOR(i, n) {
-        float d = g[i] + wd * w[i];
-        if (buf) {
-            buf[i] = first ? d : c.momentum * buf[i] + (1.0f - c.dampening) * d;
-            d = c.nesterov ? d + c.momentum * buf[i] : buf[i];
-        }
-        w[i] -= lr * d;
-    }
+    return seq_cuda__opt_launch(ctx, fn, seq_cuda__adamw_consts(cfg, t, lr, wd_scale), n, w, g, m, v,
+                                cfg->amsgrad ? vmax : NULL);
 }
 
 SEQDEF seq_status seq_cuda_sgd_step(seq_cuda_ctx *ctx, const seq_sgd_config *cfg, int64_t t, float lr,
@@ -1446,22 +1495,8 @@ SEQDEF seq_status seq_cuda_sgd_step(seq_cuda_ctx *ctx, const seq_sgd_config *cfg
     if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_SGD, cfg, lr, wd_scale, n, w, g, momentum ? buf : g,
                                               &run);
     if (s != SEQ_OK || !run) return s;
-    seq_cuda__sgd_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-        *cfg, cfg->weight_decay * wd_scale, lr, t == 1, n, w, g, momentum ? buf : NULL,
-        (const seq_cuda__report *)ctx->report);
-    return seq_cuda__launched(fn);
-}
-
-/* --- Lion as seq_lion_step: w = w shrink - lr sign(beta1 m + (1 - beta1) g), then
- * m = beta2 m + (1 - beta2) g (decoupled decay). */
-__global__ static void seq_cuda__lion_k(float b1, float b2, float shrink, float lr, int64_t n, float *w,
-                                        const float *g, float *m, const seq_cuda__report *rep) {
-    if (rep->skip) return;
-    SEQ_CUDA__FOR(i, n) {
-        float u = b1 * m[i] + (1.0f - b1) * g[i];
-        w[i] = w[i] * shrink - lr * (float)((u > 0.0f) - (u < 0.0f));
-        m[i] = b2 * m[i] + (1.0f - b2) * g[i];
-    }
+    return seq_cuda__opt_launch(ctx, fn, seq_cuda__sgd_consts(cfg, t, lr, wd_scale), n, w, g, momentum ? buf : NULL,
+                                NULL, NULL);
 }
 
 SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *cfg, float lr, float wd_scale,
@@ -1476,10 +1511,7 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
         s = seq_cuda__invalid(fn, "weight_decay must be finite and >= 0");
     if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_LION, cfg, lr, wd_scale, n, w, g, m, &run);
     if (s != SEQ_OK || !run) return s;
-    seq_cuda__lion_k<<<seq_cuda__grid(n, SEQ_CUDA__THREADS), SEQ_CUDA__THREADS, 0, SEQ_CUDA__STREAM(ctx)>>>(
-        cfg->beta1, cfg->beta2, 1.0f - lr * cfg->weight_decay * wd_scale, lr, n, w, g, m,
-        (const seq_cuda__report *)ctx->report);
-    return seq_cuda__launched(fn);
+    return seq_cuda__opt_launch(ctx, fn, seq_cuda__lion_consts(cfg, lr, wd_scale), n, w, g, m, NULL, NULL);
 }
 
 /* ----------------------------------------------------------------------------------
@@ -1493,8 +1525,7 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
 
 #define SEQ_CUDA__GEMV_WARPS 4
 
-/* Both sides: the runner checks the dequantization against seq_quant.h on the host. */
-__host__ __device__ static float seq_cuda__f16(const uint8_t *p) {
+SEQ_CUDA__HD static float seq_cuda__f16(const uint8_t *p) {
     return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
 }
 
@@ -1506,7 +1537,7 @@ __host__ __device__ static float seq_cuda__f16(const uint8_t *p) {
  *        sub-blocks 2c and 2c+1 are the low and high nibbles of qs[32c .. 32c+31]; the
  *        6-bit sc_s, m_s: bytes 0-3 and 4-7 for s < 4, else the low 4 bits from bytes 8-11
  *        and the top 2 from the spare top bits of bytes 0-7. */
-__host__ __device__ static float seq_cuda__quant_value(int type, const uint8_t *blk, int s, int lane) {
+SEQ_CUDA__HD static float seq_cuda__quant_value(int type, const uint8_t *blk, int s, int lane) {
     if (type == SEQ_QUANT_Q8_0) return seq_cuda__f16(blk) * (float)(int8_t)blk[2 + lane];
     if (type == SEQ_QUANT_Q4_0)
         return seq_cuda__f16(blk) * (float)((lane < 16 ? blk[2 + lane] & 0xf : blk[2 + lane - 16] >> 4) - 8);

@@ -526,21 +526,7 @@ static void test_cuda_cross_entropy(void) {
 
 /* ---- optimizers -------------------------------------------------------------------- */
 
-/* One optimizer variant on both sides: the CPU optimizer on P, its state buffer, and
- * the GPU step on (w, g, state) laid out as the CPU's (moments as slabs of n). */
-enum { OPT_ADAMW, OPT_ADAM_L2, OPT_AMSGRAD, OPT_SGD, OPT_SGD_MOMENTUM, OPT_NESTEROV, OPT_LION, OPT_COUNT };
-typedef struct opt_pair {
-    int kind;
-    seq_adamw adam;
-    seq_adamw_config adam_cfg;
-    seq_sgd sgd;
-    seq_sgd_config sgd_cfg;
-    seq_lion lion;
-    seq_lion_config lion_cfg;
-    seq_optim_state *st;
-} opt_pair;
-
-static void opt_init(opt_pair *o, int kind, const seq_params *P) {
+void opt_init(opt_pair *o, int kind, const seq_params *P) {
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->adam_cfg = seq_adamw_config_default();
@@ -566,7 +552,7 @@ static void opt_init(opt_pair *o, int kind, const seq_params *P) {
     }
 }
 
-static seq_status opt_cpu_step(opt_pair *o, seq_params *P, float lr) {
+seq_status opt_cpu_step(opt_pair *o, seq_params *P, float lr) {
     if (o->kind <= OPT_AMSGRAD) return seq_adamw_step(&o->adam, P, lr);
     if (o->kind == OPT_LION) return seq_lion_step(&o->lion, P, lr);
     return seq_sgd_step(&o->sgd, P, lr);
@@ -582,7 +568,7 @@ static seq_status opt_gpu_step(seq_cuda_ctx *ctx, const opt_pair *o, int64_t t, 
     return seq_cuda_sgd_step(ctx, &o->sgd_cfg, t, lr, 1.0f, n, w, g, o->sgd_cfg.momentum != 0.0f ? state : NULL);
 }
 
-static void opt_free(opt_pair *o) {
+void opt_free(opt_pair *o) {
     if (o->kind <= OPT_AMSGRAD) seq_adamw_free(&o->adam);
     else if (o->kind == OPT_LION) seq_lion_free(&o->lion);
     else seq_sgd_free(&o->sgd);

@@ -243,6 +243,83 @@ static void test_gemv_dequant_matches_seq_quant(void) {
     }
 }
 
+/* The activations' math (the functions the kernels run) against seq.h's ops on the host:
+ * forward, and the derivative against the tape's gradient of sum(f(x)). */
+static void test_activation_math_on_host(void) {
+    typedef seq_tensor *(*unary_fn)(seq_ctx *, seq_tensor *);
+    static const unary_fn ref[SEQ_CUDA_ACT_COUNT] = {seq_relu, seq_gelu_tanh, seq_silu, seq_sigmoid, seq_tanh};
+    enum { N = 2001 };
+    static float x[N];
+    int act, i;
+    for (i = 0; i < N; i++) x[i] = -12.0f + 24.0f * (float)i / (N - 1) + 1e-4f; /* no exact 0 for relu */
+    x[0] = -90.0f;
+    x[N - 1] = 90.0f;
+    for (act = 0; act < SEQ_CUDA_ACT_COUNT; act++) {
+        int64_t shape[1] = {N};
+        seq_ctx *c = seq_ctx_init(NULL);
+        seq_tensor *tx = seq_tensor_wrap(c, x, 1, shape), *ty;
+        CHECK(seq_tensor_set_requires_grad(c, tx) == SEQ_OK);
+        ty = ref[act](c, tx);
+        CHECK(ty != NULL && seq_backward(c, seq_sum(c, ty)) == SEQ_OK);
+        for (i = 0; i < N; i++) {
+            float f = seq_cuda__act(act, x[i]), d = seq_cuda__act_grad(act, x[i]);
+            if (!(fabsf(f - ty->data[i]) <= 1e-6f * (1.0f + fabsf(f)) && fabsf(d - tx->grad[i]) <= 1e-6f * (1.0f + fabsf(d)))) {
+                CHECK_MSG(0, "activation %d at x = %g: f %.9g vs %.9g, f' %.9g vs %.9g", act, x[i], f, ty->data[i], d,
+                          tx->grad[i]);
+                break;
+            }
+        }
+        seq_ctx_free(c);
+    }
+}
+
+/* The optimizers' element update (what the kernel runs per element), with the step
+ * constants built as the launches build them, against seq.h's optimizers over three
+ * steps: parameters and state. */
+static void test_optimizer_math_on_host(void) {
+    enum { N = 257 };
+    static float grads[3][N], w[N], state[3 * N];
+    seq_rng r;
+    int kind, step, i;
+    seq_rng_seed(&r, 13);
+    for (step = 0; step < 3; step++)
+        for (i = 0; i < N; i++) grads[step][i] = (float)seq_rng_uniform(&r, -1, 1);
+    for (kind = 0; kind < OPT_COUNT; kind++) {
+        int64_t shape[1] = {N};
+        seq_params *P = seq_params_init(NULL);
+        opt_pair o;
+        CHECK(seq_params_add(P, "w", 1, shape, seq_init_uniform(-1.0f, 1.0f)) != NULL);
+        CHECK(seq_params_alloc(P, &r) == SEQ_OK);
+        opt_init(&o, kind, P);
+        memcpy(w, P->data, sizeof w);
+        memset(state, 0, sizeof state);
+        for (step = 0; step < 3; step++) {
+            float lr = 1e-2f * (float)(step + 1);
+            int adam = kind <= OPT_AMSGRAD, sgd = kind >= OPT_SGD && kind <= OPT_NESTEROV;
+            seq_cuda__opt_k k = adam ? seq_cuda__adamw_consts(&o.adam_cfg, step + 1, lr, 1.0f)
+                                : sgd ? seq_cuda__sgd_consts(&o.sgd_cfg, step + 1, lr, 1.0f)
+                                      : seq_cuda__lion_consts(&o.lion_cfg, lr, 1.0f);
+            memcpy(P->grad, grads[step], sizeof w);
+            CHECK(opt_cpu_step(&o, P, lr) == SEQ_OK);
+            for (i = 0; i < N; i++)
+                seq_cuda__opt_elem(&k, grads[step][i], w + i, kind == OPT_SGD ? NULL : state + i,
+                                   adam ? state + N + i : NULL, kind == OPT_AMSGRAD ? state + 2 * N + i : NULL);
+        }
+        for (i = 0; i < N; i++)
+            if (!(fabsf(w[i] - P->data[i]) <= 1e-6f * (1.0f + fabsf(w[i])))) {
+                CHECK_MSG(0, "optimizer %d w[%d]: %.9g vs seq.h %.9g", kind, i, w[i], P->data[i]);
+                break;
+            }
+        for (i = 0; i < o.st->numel; i++)
+            if (!(fabsf(state[i] - o.st->buf[i]) <= 1e-6f * (1.0f + fabsf(state[i])))) {
+                CHECK_MSG(0, "optimizer %d state[%d]: %.9g vs seq.h %.9g", kind, i, state[i], o.st->buf[i]);
+                break;
+            }
+        opt_free(&o);
+        seq_params_free(P);
+    }
+}
+
 void seq_tests_cuda_runtime(void) {
     RUN(test_ctx_layout_matches_c);
     RUN(test_ctx_init_without_device);
@@ -250,6 +327,8 @@ void seq_tests_cuda_runtime(void) {
     RUN(test_bad_arguments);
     RUN(test_arena_bookkeeping);
     RUN(test_gemv_dequant_matches_seq_quant);
+    RUN(test_activation_math_on_host);
+    RUN(test_optimizer_math_on_host);
 }
 
 int main(void) {
