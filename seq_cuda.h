@@ -1356,7 +1356,11 @@ static seq_status seq_cuda__optim_begin(seq_cuda_ctx *ctx, const char *fn, int o
     return s;
 }
 
-static int seq_cuda__is_beta(float b) { return b >= 0.0f && b < 1.0f; }
+/* Adam's and Lion's betas, as seq.h's inits check them. */
+static seq_status seq_cuda__betas(const char *fn, float b1, float b2) {
+    if (b1 >= 0.0f && b1 < 1.0f && b2 >= 0.0f && b2 < 1.0f) return SEQ_OK;
+    return seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)b1, (double)b2);
+}
 
 /* One step's constants for any of the three optimizers, built on the host (bias
  * corrections in double, as seq.h does), and the update of one element, which the kernel
@@ -1462,9 +1466,7 @@ SEQDEF seq_status seq_cuda_adamw_step(seq_cuda_ctx *ctx, const seq_adamw_config 
     static const char fn[] = "seq_cuda_adamw_step";
     int run;
     seq_status s = seq_cuda__ctx_given(ctx, fn);
-    if (s == SEQ_OK && cfg && !(seq_cuda__is_beta(cfg->beta1) && seq_cuda__is_beta(cfg->beta2)))
-        s = seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
-                          (double)cfg->beta2);
+    if (s == SEQ_OK && cfg) s = seq_cuda__betas(fn, cfg->beta1, cfg->beta2);
     if (s == SEQ_OK && cfg && !(cfg->eps >= 0.0f && isfinite(cfg->eps) && cfg->weight_decay >= 0.0f &&
                                 isfinite(cfg->weight_decay)))
         s = seq_cuda__invalid(fn, "eps and weight_decay must be finite and >= 0");
@@ -1504,9 +1506,7 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
     static const char fn[] = "seq_cuda_lion_step";
     int run;
     seq_status s = seq_cuda__ctx_given(ctx, fn);
-    if (s == SEQ_OK && cfg && !(seq_cuda__is_beta(cfg->beta1) && seq_cuda__is_beta(cfg->beta2)))
-        s = seq_set_error(SEQ_ERR_INVALID, "%s: betas must be in [0,1), got %g, %g", fn, (double)cfg->beta1,
-                          (double)cfg->beta2);
+    if (s == SEQ_OK && cfg) s = seq_cuda__betas(fn, cfg->beta1, cfg->beta2);
     if (s == SEQ_OK && cfg && !(cfg->weight_decay >= 0.0f && isfinite(cfg->weight_decay)))
         s = seq_cuda__invalid(fn, "weight_decay must be finite and >= 0");
     if (s == SEQ_OK) s = seq_cuda__optim_begin(ctx, fn, SEQ_CUDA__OP_LION, cfg, lr, wd_scale, n, w, g, m, &run);
