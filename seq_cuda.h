@@ -228,8 +228,9 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
 
 /* y (rows) = W x for W rows x n in seq_quant.h's row layout of `type` (ggml blocks,
  * seq_quant_row_size(type, n) bytes a row) and f32 x (n): each block dequantized in
- * registers, one warp a row. Q8_0, Q4_0 and Q4_K so far (others SEQ_ERR_UNSUPPORTED); n a
- * positive multiple of the format's block (32, or 256 for Q4_K). */
+ * registers, one warp a row. Q8_0, Q4_0, Q4_K, MXFP4 and NF4 so far (others
+ * SEQ_ERR_UNSUPPORTED); n a positive multiple of the format's block (32; 256 for Q4_K, 64
+ * for NF4). */
 SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, int64_t rows, int64_t n,
                                       const void *W, const float *x, float *y);
 
@@ -1515,8 +1516,8 @@ SEQDEF seq_status seq_cuda_lion_step(seq_cuda_ctx *ctx, const seq_lion_config *c
 }
 
 /* ----------------------------------------------------------------------------------
- * quantized GEMV: a warp per row, walking the row 32 values at a time (a block of q8_0 or
- * q4_0, a sub-block of q4_K) with lane j on value j, so each step's loads are coalesced
+ * quantized GEMV: a warp per row, walking the row 32 values at a time (a block of q8_0,
+ * q4_0 or mxfp4, a sub-block of q4_K or nf4) with lane j on value j, so each step's loads are coalesced
  * (32 consecutive floats of x, 32 or 16 consecutive bytes of values, the scales at one
  * address for the whole warp). Bytes are read one at a time and f16 scales assembled
  * little-endian: rows need no alignment beyond a byte. Each lane sums its dequantized
@@ -1529,18 +1530,64 @@ SEQ_CUDA__HD static float seq_cuda__f16(const uint8_t *p) {
     return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
 }
 
-/* Value 32 s + lane of a block, dequantized. Layouts (seq_quant.h section 3):
- *   q8_0 {f16 d; i8 qs[32]}            d qs[lane]
- *   q4_0 {f16 d; u8 qs[16]}            d (nibble - 8); values j and j+16 share byte j,
- *                                      low nibble first
- *   q4_K {f16 d; f16 dmin; u8 sc[12]; u8 qs[128]}: sub-block s (of 8) is d sc_s q - dmin m_s;
- *        sub-blocks 2c and 2c+1 are the low and high nibbles of qs[32c .. 32c+31]; the
- *        6-bit sc_s, m_s: bytes 0-3 and 4-7 for s < 4, else the low 4 bits from bytes 8-11
- *        and the top 2 from the spare top bits of bytes 0-7. */
+/* NF4's 16 levels (QLoRA's N(0,1) quantiles, as seq_quant_nf4_values()): constant memory
+ * on the device, a plain table on the host. */
+#define SEQ_CUDA__NF4_LEVELS                                                                                  \
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,          \
+        -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,        \
+        0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,               \
+        0.7229568362236023f, 1.0f
+static __constant__ float seq_cuda__nf4_dev[16] = {SEQ_CUDA__NF4_LEVELS};
+static const float seq_cuda__nf4_host[16] = {SEQ_CUDA__NF4_LEVELS};
+
+SEQ_CUDA__HD static float seq_cuda__f32_le(const uint8_t *p) {
+    uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* MXFP4's unit 2^(e-128) (E8M0's 2^(e-127) halved, for levels doubled to integers), from
+ * its bits: subnormal for e < 2, NaN for e = 255. The doubled E2M1 level of code c:
+ * magnitudes 0 1 2 3 4 6 8 12 are m for m < 2, else (2 + m%2) << (m/2 - 1); bit 3 the sign. */
+SEQ_CUDA__HD static float seq_cuda__e8m0_half(uint8_t e) {
+    uint32_t u = e == 255 ? 0x7fc00000u : e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+SEQ_CUDA__HD static float seq_cuda__e2m1x2(int c) {
+    int m = c & 7, v = m < 2 ? m : (2 + (m & 1)) << ((m >> 1) - 1);
+    return (float)(c & 8 ? -v : v);
+}
+
+/* Value 32 s + lane of a block, dequantized. Layouts (seq_quant.h sections 3 and 4):
+ *   q8_0  {f16 d; i8 qs[32]}            d qs[lane]
+ *   q4_0  {f16 d; u8 qs[16]}            d (nibble - 8); values j and j+16 share byte j,
+ *                                       low nibble first
+ *   mxfp4 {u8 e; u8 qs[16]}             2^(e-128) e2m1x2(nibble), nibbles as q4_0
+ *   q4_K  {f16 d; f16 dmin; u8 sc[12]; u8 qs[128]}: sub-block s (of 8) is d sc_s q - dmin m_s;
+ *         sub-blocks 2c and 2c+1 are the low and high nibbles of qs[32c .. 32c+31]; the
+ *         6-bit sc_s, m_s: bytes 0-3 and 4-7 for s < 4, else the low 4 bits from bytes 8-11
+ *         and the top 2 from the spare top bits of bytes 0-7
+ *   nf4   {f32 absmax; u8 qs[32]} (64 values): absmax nf4[nibble], value 2i in the high
+ *         nibble of byte i */
 SEQ_CUDA__HD static float seq_cuda__quant_value(int type, const uint8_t *blk, int s, int lane) {
     if (type == SEQ_QUANT_Q8_0) return seq_cuda__f16(blk) * (float)(int8_t)blk[2 + lane];
     if (type == SEQ_QUANT_Q4_0)
         return seq_cuda__f16(blk) * (float)((lane < 16 ? blk[2 + lane] & 0xf : blk[2 + lane - 16] >> 4) - 8);
+    if (type == SEQ_QUANT_MXFP4)
+        return seq_cuda__e8m0_half(blk[0]) * seq_cuda__e2m1x2(lane < 16 ? blk[1 + lane] & 0xf : blk[1 + lane - 16] >> 4);
+    if (type == SEQ_QUANT_NF4) {
+#ifdef __CUDA_ARCH__
+        const float *nf4 = seq_cuda__nf4_dev;
+#else
+        const float *nf4 = seq_cuda__nf4_host;
+#endif
+        int v = 32 * s + lane;
+        uint8_t q = blk[4 + v / 2];
+        return seq_cuda__f32_le(blk) * nf4[v & 1 ? q & 0xf : q >> 4];
+    }
     {
         const uint8_t *sc = blk + 4;
         uint8_t q = blk[16 + 32 * (s >> 1) + lane];
@@ -1580,9 +1627,10 @@ SEQDEF seq_status seq_cuda_quant_gemv(seq_cuda_ctx *ctx, seq_quant_type type, in
     seq_status s = seq_cuda__ctx_given(ctx, fn);
     if (s == SEQ_OK) s = seq_cuda__sizes(fn, rows, n);
     if (s != SEQ_OK) return s;
-    if (type != SEQ_QUANT_Q8_0 && type != SEQ_QUANT_Q4_0 && type != SEQ_QUANT_Q4_K)
-        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA kernel for %s rows yet (q8_0, q4_0, q4_K)", fn,
-                             seq_quant_type_name(type));
+    if (type != SEQ_QUANT_Q8_0 && type != SEQ_QUANT_Q4_0 && type != SEQ_QUANT_Q4_K && type != SEQ_QUANT_MXFP4 &&
+        type != SEQ_QUANT_NF4)
+        return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: no CUDA kernel for %s rows yet (q8_0, q4_0, q4_K, mxfp4, nf4)",
+                             fn, seq_quant_type_name(type));
     tr = seq_quant_type_traits(type);
     if (n <= 0 || n % tr->block != 0)
         return seq_set_error(SEQ_ERR_INVALID, "%s: n = %lld is not a positive multiple of %s's block of %lld", fn,

@@ -625,11 +625,12 @@ static void test_cuda_optimizers(void) {
 
 /* ---- quantized GEMV ---------------------------------------------------------------- */
 
-/* y = W x for Q8_0, Q4_0 and Q4_K rows quantized by seq_quant.h: against the dequantized
+/* y = W x for Q8_0, Q4_0, Q4_K, MXFP4 and NF4 rows quantized by seq_quant.h: against the dequantized
  * rows times x in double, relative to sum |w x|. Rows of 5 q4_K blocks (40 of the others);
  * 37 rows, so the last block of 4 warps is partly empty. */
 static void test_cuda_quant_gemv(void) {
-    static const seq_quant_type types[3] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K};
+    static const seq_quant_type types[5] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K, SEQ_QUANT_MXFP4,
+                                            SEQ_QUANT_NF4};
     seq_cuda_ctx ctx;
     seq_rng r;
     enum { ROWS = 37, NCOL = 256 * 5 };
@@ -639,7 +640,7 @@ static void test_cuda_quant_gemv(void) {
     seq_rng_seed(&r, 9);
     fill_uniform(&r, w, ROWS * NCOL, -1, 1);
     fill_uniform(&r, x, NCOL, -1, 1);
-    for (ti = 0; ti < 3; ti++) {
+    for (ti = 0; ti < 5; ti++) {
         size_t row_bytes = seq_quant_row_size(types[ti], NCOL);
         unsigned char *q = (unsigned char *)malloc(row_bytes * ROWS);
         float *dx, *dy;

@@ -219,7 +219,8 @@ static void test_arena_bookkeeping(void) {
  * seq_quant_dequantize, value by value, for each format with a kernel. Both compute
  * d q (or d sc q - dmin m) in f32; only a fused multiply-add may differ, by an ulp. */
 static void test_gemv_dequant_matches_seq_quant(void) {
-    static const seq_quant_type types[3] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K};
+    static const seq_quant_type types[5] = {SEQ_QUANT_Q8_0, SEQ_QUANT_Q4_0, SEQ_QUANT_Q4_K, SEQ_QUANT_MXFP4,
+                                            SEQ_QUANT_NF4};
     enum { N = 512 };
     float x[N], ref[N];
     unsigned char q[N * 2];
@@ -227,7 +228,7 @@ static void test_gemv_dequant_matches_seq_quant(void) {
     int t, i;
     seq_rng_seed(&r, 12);
     for (i = 0; i < N; i++) x[i] = (float)seq_rng_uniform(&r, -3, 3);
-    for (t = 0; t < 3; t++) {
+    for (t = 0; t < 5; t++) {
         const seq_quant_traits *tr = seq_quant_type_traits(types[t]);
         CHECK(seq_quant_quantize(types[t], x, q, 1, N) == SEQ_OK);
         CHECK(seq_quant_dequantize(types[t], q, ref, 1, N) == SEQ_OK);
