@@ -52,7 +52,8 @@ typedef struct seq_cuda_ctx {
     int device;
     void *stream;         /* cudaStream_t */
     void *cublas;         /* cublasHandle_t; NULL until seq_cuda_ctx_init succeeds */
-    seq_cuda_math math;   /* seq_cuda_sgemm's mode, SEQ_CUDA_MATH_FP32 after init */
+    int math;             /* a seq_cuda_math: the GEMMs' mode, SEQ_CUDA_MATH_FP32 after init
+                           * (an int: C++ may not hold a value outside the enum's range) */
     unsigned char *arena; /* device memory */
     size_t arena_cap, arena_used, arena_peak;
     void *report;         /* device-side error report (what kernels found), read at sync */
@@ -550,7 +551,7 @@ SEQDEF seq_status seq_cuda_set_math(seq_cuda_ctx *ctx, seq_cuda_math math) {
     if ((int)math < 0 || math >= SEQ_CUDA_MATH_COUNT)
         return seq_set_error(SEQ_ERR_INVALID, "%s: math mode %d outside [0, %d)", fn, (int)math,
                              (int)SEQ_CUDA_MATH_COUNT);
-    ctx->math = math;
+    ctx->math = (int)math;
     return SEQ_OK;
 }
 
@@ -667,8 +668,8 @@ static seq_status seq_cuda__gemm_args(seq_cuda_ctx *ctx, const char *fn, int tra
         return seq_set_error(SEQ_ERR_INVALID, "%s: strideC = %lld makes the outputs overlap", fn, (long long)stride[2]);
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX || lda > INT_MAX || ldb > INT_MAX || ldc > INT_MAX || batch > INT_MAX)
         return seq_set_error(SEQ_ERR_UNSUPPORTED, "%s: sizes above INT_MAX (cuBLAS takes int)", fn);
-    if ((int)ctx->math < 0 || ctx->math >= SEQ_CUDA_MATH_COUNT)
-        return seq_set_error(SEQ_ERR_INVALID, "%s: ctx->math = %d is no seq_cuda_math", fn, (int)ctx->math);
+    if (ctx->math < 0 || ctx->math >= SEQ_CUDA_MATH_COUNT)
+        return seq_set_error(SEQ_ERR_INVALID, "%s: ctx->math = %d is no seq_cuda_math", fn, ctx->math);
     return seq_cuda__ctx_ready(ctx, fn);
 }
 

@@ -140,7 +140,7 @@ static void test_bad_arguments(void) {
     CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 6, -1) == SEQ_ERR_INVALID);
     CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 6, 2) == SEQ_ERR_STATE);
     CHECK(seq_cuda_sgemm_batched(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, 8, f, 3, 0, 0.0f, f, 3, 0, 1) == SEQ_ERR_STATE);
-    ctx.math = (seq_cuda_math)7; /* set behind seq_cuda_set_math's back */
+    ctx.math = 7; /* set behind seq_cuda_set_math's back */
     CHECK(seq_cuda_sgemm(&ctx, 0, 0, 2, 3, 4, 1.0f, f, 4, f, 3, 0.0f, f, 3) == SEQ_ERR_INVALID && HAS("ctx->math"));
     ctx.math = SEQ_CUDA_MATH_FP32;
     /* AdamW's hyperparameters as seq_adamw_init checks them */
