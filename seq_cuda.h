@@ -111,7 +111,8 @@ SEQDEF seq_status seq_cuda_sgemm_batched(seq_cuda_ctx *ctx, int transA, int tran
                                          int64_t strideC, int64_t batch);
 
 /* ===================================================================================
- * 3  elementwise, activations, softmax, norms, embedding, cross-entropy, AdamW
+ * 3  elementwise, activations, softmax, attention, norms, embedding, cross-entropy,
+ *    optimizers (AdamW, SGD, Lion)
  *    Sizes are int64_t; an element count above INT32_MAX * 64 is refused.
  * =================================================================================== */
 
@@ -162,7 +163,8 @@ SEQDEF seq_status seq_cuda_log_softmax_bwd(seq_cuda_ctx *ctx, int64_t rows, int6
  * the backward takes. mask is seq.h's struct (NULL: none; scale 0 is 1/sqrt(D)) with its
  * key_lengths (B) and key_padding (B x Tk) arrays in DEVICE memory, read by the queued
  * kernels. A query with every key hidden outputs zeros and passes back zero gradient; a
- * key length outside [0,Tk] is SEQ_ERR_RANGE at the next sync. Tk, D, Dv >= 1. */
+ * key length outside [0,Tk] is SEQ_ERR_RANGE at the next sync. Tk, D, Dv >= 1. The GEMMs
+ * run in ctx->math. */
 SEQDEF seq_status seq_cuda_attention(seq_cuda_ctx *ctx, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
                                      int64_t Dv, const float *q, const float *k, const float *v,
                                      const seq_attention_mask *mask, float *probs, float *y);
