@@ -321,6 +321,54 @@ static void test_optimizer_math_on_host(void) {
     }
 }
 
+/* The attention kernels' mask predicate against seq_attention's semantics: with v the
+ * identity, seq_attention's output is its probability matrix, and a key is hidden exactly
+ * where that probability is 0 (the scores are small, so no visible one underflows).
+ * Causal with Tq < Tk and Tq > Tk (rows with every key hidden), key lengths, padding. */
+static void test_attention_mask_on_host(void) {
+    enum { B = 2, H = 2, D = 4, TMAX = 6 };
+    static const int64_t tq[3] = {4, 6, 5}, tk[3] = {6, 4, 5};
+    static float q[B * H * TMAX * D], k[B * H * TMAX * D], v[B * H * TMAX * TMAX];
+    int32_t lens[B] = {3, 6};
+    uint8_t pad[B * TMAX];
+    seq_rng r;
+    int variant, i;
+    seq_rng_seed(&r, 14);
+    for (i = 0; i < B * H * TMAX * D; i++) {
+        q[i] = (float)seq_rng_uniform(&r, -1, 1);
+        k[i] = (float)seq_rng_uniform(&r, -1, 1);
+    }
+    for (i = 0; i < B * TMAX; i++) pad[i] = (uint8_t)(i % 5 == 2);
+    for (variant = 0; variant < 3; variant++) {
+        const int64_t Tq = tq[variant], Tk = tk[variant];
+        int64_t sq[4] = {B, H, Tq, D}, sk[4] = {B, H, Tk, D}, sv[4] = {B, H, Tk, Tk}, row, j, mism = 0;
+        seq_attention_mask am = seq_attention_mask_none();
+        seq_cuda__mask m;
+        seq_ctx *c = seq_ctx_init(NULL);
+        seq_tensor *y;
+        for (i = 0; i < B * H * Tk * Tk; i++) v[i] = (i / Tk) % Tk == i % Tk ? 1.0f : 0.0f; /* identity per (b,h) */
+        am.causal = variant != 2;
+        am.key_lengths = variant == 1 ? NULL : lens;
+        am.key_padding = variant == 1 ? pad : NULL;
+        lens[1] = (int32_t)Tk;
+        y = seq_attention(c, seq_tensor_wrap(c, q, 4, sq), seq_tensor_wrap(c, k, 4, sk), seq_tensor_wrap(c, v, 4, sv),
+                          &am);
+        CHECK(y != NULL);
+        memset(&m, 0, sizeof m);
+        m.active = 1;
+        m.causal = am.causal;
+        m.H = H;
+        m.Tq = Tq;
+        m.Tk = Tk;
+        m.lens = am.key_lengths;
+        m.pad = am.key_padding;
+        for (row = 0; y && row < B * H * Tq; row++)
+            for (j = 0; j < Tk; j++) mism += seq_cuda__hidden(&m, row, j) != (y->data[row * Tk + j] == 0.0f);
+        CHECK_MSG(mism == 0, "variant %d: %lld keys disagree", variant, (long long)mism);
+        seq_ctx_free(c);
+    }
+}
+
 void seq_tests_cuda_runtime(void) {
     RUN(test_ctx_layout_matches_c);
     RUN(test_ctx_init_without_device);
@@ -330,6 +378,7 @@ void seq_tests_cuda_runtime(void) {
     RUN(test_gemv_dequant_matches_seq_quant);
     RUN(test_activation_math_on_host);
     RUN(test_optimizer_math_on_host);
+    RUN(test_attention_mask_on_host);
 }
 
 #ifdef __SANITIZE_ADDRESS__
