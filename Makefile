@@ -109,6 +109,53 @@ UBSAN_RUNNERS = $(B)/test_seq_ubsan $(B)/test_quant_ubsan $(B)/test_rl_ubsan $(B
 # only on request: make test-valgrind VG_RUNNERS="$(B)/test_rl_vg $(B)/test_rec_vg".
 VG_RUNNERS   = $(B)/test_seq_vg $(B)/test_quant_vg
 
+# seq_cuda.h (nvcc) ===================================================================
+# With nvcc (CI: nvcc 13, no GPU) make test also builds and runs $(B)/test_cuda, whose
+# device tests SKIP without a GPU; make test-cuda runs it alone, make test-asan its ASan
+# twin $(B)/test_cuda_asan. The kernels and the
+# runner are one nvcc TU (tests/test_cuda.cu and tests/cuda_*_test.cu); seq.h and
+# seq_quant.h (the CPU references) and a C99 TU that includes only seq_cuda.h's
+# declarations are compiled by $(CC) and linked in. sm_90 code plus PTX for later GPUs.
+NVCC      ?= $(shell command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_LIB   = $(abspath $(dir $(NVCC))../lib64)
+NVCC_ARCH ?= -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCC_FLAGS = -std=c++17 -O2 $(NVCC_ARCH) -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+CUDA_SRC   = tests/test_cuda.cu $(wildcard tests/cuda_*_test.cu)
+CUDA_OBJS  = $(B)/cuda_ref.o $(B)/cuda_c_api.o $(B)/cuda_harness.o
+# The runner, and its ASan+UBSan twin for make test-asan (the host side: the device code
+# is not instrumented). $(1): the objects' suffix, $(2): the C compiler, $(3): nvcc's flags.
+define cuda_runner
+$(B)/cuda_ref$(1).o: tests/cuda_ref.c seq.h seq_quant.h $(HARNESS) | $(B)
+	$(2) $(EXACT) -c -o $$@ $$<
+$(B)/cuda_c_api$(1).o: tests/cuda_c_api.c seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
+	$(2) -c -o $$@ $$<
+$(B)/cuda_harness$(1).o: $(HARNESS) | $(B)
+	$(2) -c -o $$@ tests/harness.c
+$(B)/test_cuda$(1): $(CUDA_SRC) $(CUDA_OBJS:%.o=%$(1).o) seq_cuda.h seq.h seq_quant.h $(HARNESS) | $(B)
+	$(NVCC) $(3) -o $$@ $(CUDA_SRC) $(CUDA_OBJS:%.o=%$(1).o) -L$(CUDA_LIB) -Xlinker -rpath,$(CUDA_LIB) -lcublas -lcudart -lm
+endef
+CUDA_ASAN_FLAGS = -std=c++17 -O1 -g $(NVCC_ARCH) -Werror all-warnings \
+  -Xcompiler -Wall,-Wextra,-Werror,-fsanitize=address,-fsanitize=undefined,-fno-sanitize-recover=all,-fno-omit-frame-pointer
+$(eval $(call cuda_runner,,$(CC) -std=c99 -O1 $(WARN),$(NVCC_FLAGS)))
+$(eval $(call cuda_runner,_asan,$(ASAN),$(CUDA_ASAN_FLAGS)))
+# On a GPU, make test-cuda-sanitizer runs the runner under each compute-sanitizer tool.
+CUDA_SANITIZER ?= $(dir $(NVCC))compute-sanitizer
+.PHONY: test-cuda test-cuda-sanitizer
+ifneq ($(NVCC),)
+RUNNERS   += $(B)/test_cuda
+ASAN_RUNNERS += $(B)/test_cuda_asan
+test-cuda: $(B)/test_cuda
+	@sh tests/run.sh $(B)/test_cuda
+test-cuda-sanitizer: $(B)/test_cuda
+	@for t in memcheck racecheck initcheck synccheck; do echo "== compute-sanitizer --tool $$t"; \
+	  $(CUDA_SANITIZER) --tool $$t --error-exitcode 1 $$([ $$t = memcheck ] && echo --leak-check full) \
+	    $(B)/test_cuda || exit 1; done
+else
+test-cuda test-cuda-sanitizer:
+	@echo "SKIP $@: nvcc not found (make $@ NVCC=/path/to/nvcc)"
+endif
+# end of seq_cuda.h (nvcc) =============================================================
+
 .PHONY: all test test-asan test-ubsan test-valgrind test-mpi test-install fuzz compile-check bench demo install clean
 all: $(RUNNERS) $(EXAMPLES:%=$(B)/%) $(MPI_EXAMPLES:%=$(B)/%_mpi) $(BENCH_BINS)
 
