@@ -252,7 +252,7 @@ demo: $(EXAMPLES:%=$(B)/%)
 VERSION   = $(shell sed -n 's/^#define SEQ_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' seq.h | paste -sd.)
 install:
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/seq
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(HEADERS) seq_cuda.h $(DESTDIR)$(PREFIX)/include/
 	sed 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' \
 	  seq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/seq.pc
 	install -m 644 cmake/seqConfig.cmake $(DESTDIR)$(PREFIX)/lib/cmake/seq/
