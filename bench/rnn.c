@@ -2,7 +2,8 @@
 /* LSTM and GRU forward+backward and single-step latency, seq vs PyTorch 1.13 CPU
  * (bench/rnn_torch.py, oneDNN RNN path) in the same run, same threads (one; built with
  * -fopenmp -DSEQ_USE_OPENMP, OMP_NUM_THREADS); plus the sgemm GFLOP/s of the input
- * projection's shape for scale. */
+ * projection's shape for scale, and beside each B=1 step the time of a bare
+ * matrix-vector product over the same weights (what reading them costs). */
 #include "bench.h"
 #define SEQ_IMPLEMENTATION
 #include "../seq.h"
@@ -75,6 +76,25 @@ static double seq_step_us(seq_rnn_kind kind) {
     return best * 1e6;
 }
 
+/* The floor under a B=1 step: one vector times the step's weights stored as a single
+ * (G*H, I+H) matrix (W_ih and W_hh side by side), with no gate math, timed as the step. */
+static double gemv_floor_us(int64_t GH, int64_t K) {
+    float *w = (float *)calloc((size_t)(GH * K), sizeof(float)), *v = (float *)calloc((size_t)K, sizeof(float)),
+          *out = (float *)calloc((size_t)GH, sizeof(float));
+    double t0, best = 1e30;
+    int r, i;
+    if (!w || !v || !out) return -1.0;
+    for (r = 0; r < 20; r++) {
+        t0 = bench_now();
+        for (i = 0; i < 100; i++) seq_sgemm(0, 1, 1, GH, K, 1.0f, v, K, w, K, 0.0f, out, GH);
+        if ((bench_now() - t0) / 100 < best) best = (bench_now() - t0) / 100;
+    }
+    free(w);
+    free(v);
+    free(out);
+    return best * 1e6;
+}
+
 /* GFLOP/s of seq_sgemm on (M,N,K) with B transposed, as the layer's input projection. */
 static double sgemm_gflops(int64_t M, int64_t N, int64_t K) {
     float *a = (float *)calloc((size_t)(M * K), sizeof(float)), *b = (float *)calloc((size_t)(N * K), sizeof(float));
@@ -129,7 +149,8 @@ int main(void) {
         double us = seq_step_us(kinds[k]), tms;
         snprintf(key, sizeof key, "%s_step_B1_I128_H256", names[k]);
         tms = bench_peer_value(out, key);
-        printf("%-26s seq %8.2f us   torch %8.2f us   %6.1fx\n", key, us, tms * 1e3, tms > 0 ? tms * 1e3 / us : 0.0);
+        printf("%-26s seq %8.2f us   torch %8.2f us   %6.1fx   (floor: the weights read alone, %.2f us)\n", key,
+               us, tms * 1e3, tms > 0 ? tms * 1e3 / us : 0.0, gemv_floor_us((kinds[k] == SEQ_RNN_LSTM ? 4 : 3) * 256, 128 + 256));
     }
     return 0;
 }
