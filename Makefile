@@ -140,8 +140,10 @@ $(eval $(call cuda_runner,,$(CC) -std=c99 -O1 $(WARN),$(NVCC_FLAGS)))
 $(eval $(call cuda_runner,_asan,$(ASAN),$(CUDA_ASAN_FLAGS)))
 # On a GPU, make test-cuda-sanitizer runs the runner under each compute-sanitizer tool.
 CUDA_SANITIZER ?= $(dir $(NVCC))compute-sanitizer
+# nvcc alone is not enough: the runner links cuBLAS (the toolkit's lib64, or Debian's).
+CUBLAS     = $(wildcard $(CUDA_LIB)/libcublas.so /usr/lib/x86_64-linux-gnu/libcublas.so)
 .PHONY: test-cuda test-cuda-sanitizer
-ifneq ($(NVCC),)
+ifneq ($(and $(NVCC),$(CUBLAS)),)
 RUNNERS   += $(B)/test_cuda
 ASAN_RUNNERS += $(B)/test_cuda_asan
 test-cuda: $(B)/test_cuda
@@ -152,7 +154,7 @@ test-cuda-sanitizer: $(B)/test_cuda
 	    $(B)/test_cuda || exit 1; done
 else
 test-cuda test-cuda-sanitizer:
-	@echo "SKIP $@: nvcc not found (make $@ NVCC=/path/to/nvcc)"
+	@echo "SKIP $@: nvcc or cuBLAS not found (make $@ NVCC=/path/to/nvcc)"
 endif
 # end of seq_cuda.h (nvcc) =============================================================
 
